@@ -1,0 +1,1 @@
+"""Data: RLDS reading and writing, trajectory windows, dataset makers."""

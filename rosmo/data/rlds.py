@@ -1,0 +1,224 @@
+"""RLDS datasets on disk in TFDS format: the schema, a writer and a reader.
+
+An RLDS dataset is a TFDS dataset of episodes; each episode holds a nested
+`steps` dataset. Step `t` carries the observation `o_t`, the action `a_t`
+taken there, the reward `r_t` received after it, the discount, and the flags
+`is_first`, `is_last`, `is_terminal`. The last step of an episode carries the
+final observation with `is_last=True`; its action and reward are padding (0).
+
+Datasets are written with TFDS's own `SequentialWriter` (the path envlogger
+uses) into a temporary directory that is renamed into place at the end, so a
+reader never sees a half-written dataset. They are read back with
+`tfds.builder_from_directory`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
+
+import numpy as np
+
+from rosmo.data import tf_cpu
+
+tf = tf_cpu.tensorflow()
+import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
+
+STEP_FIELDS = ("observation", "action", "reward", "discount", "is_first", "is_last", "is_terminal")
+WINDOW_FIELDS = ("observation", "action", "reward", "is_first", "is_last")
+VERSION = "1.0.0"
+
+
+class DatasetError(ValueError):
+    """A dataset on disk is missing, malformed, or does not match the expected schema."""
+
+
+def step_features(observation: tfds.features.FeatureConnector) -> tfds.features.FeaturesDict:
+    """The RLDS step schema shared by BSuite and Atari datasets."""
+    return tfds.features.FeaturesDict(
+        {
+            "observation": observation,
+            "action": tfds.features.Scalar(dtype=np.int64),
+            "reward": tfds.features.Scalar(dtype=np.float32),
+            "discount": tfds.features.Scalar(dtype=np.float32),
+            "is_first": tfds.features.Scalar(dtype=np.bool_),
+            "is_last": tfds.features.Scalar(dtype=np.bool_),
+            "is_terminal": tfds.features.Scalar(dtype=np.bool_),
+        }
+    )
+
+
+def bsuite_features(observation_shape: Sequence[int]) -> tfds.features.FeaturesDict:
+    """Episode schema of our BSuite datasets: float32 observations of the env's shape."""
+    return tfds.features.FeaturesDict(
+        {
+            "steps": tfds.features.Dataset(
+                step_features(tfds.features.Tensor(shape=tuple(observation_shape), dtype=np.float32))
+            ),
+            "episode_id": tfds.features.Scalar(dtype=np.int64),
+            "episode_return": tfds.features.Scalar(dtype=np.float32),
+        }
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class RldsWriter:
+    """Writes episodes to `<out_dir>` (a TFDS dataset directory) atomically.
+
+    Usage::
+
+        with RldsWriter(out_dir, name, features, metadata) as writer:
+            writer.add_episode({"steps": {...arrays [T, ...]...}, "episode_id": 0, ...})
+            writer.metadata["random_return"] = ...   # may be filled in late
+
+    On a clean exit the temporary directory is renamed to `out_dir`; on an
+    exception it is deleted and `out_dir` is left untouched.
+    """
+
+    def __init__(
+        self,
+        out_dir: str,
+        name: str,
+        features: tfds.features.FeaturesDict,
+        metadata: Optional[Dict[str, Any]] = None,
+        description: str = "",
+        overwrite: bool = False,
+        max_episodes_per_shard: int = 1000,
+    ):
+        self.out_dir = os.path.abspath(out_dir)
+        if os.path.exists(self.out_dir) and not overwrite:
+            raise FileExistsError(
+                f"dataset directory {self.out_dir} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
+            )
+        self.name = name
+        self.features = features
+        self.metadata: Dict[str, Any] = dict(metadata or {})
+        self.description = description
+        self.overwrite = overwrite
+        self.max_episodes_per_shard = max_episodes_per_shard
+        self.num_episodes = 0
+        self.num_steps = 0
+        self._tmp_dir: Optional[str] = None
+        self._writer = None
+
+    def __enter__(self) -> "RldsWriter":
+        parent = os.path.dirname(self.out_dir)
+        os.makedirs(parent, exist_ok=True)
+        self._tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out_dir)}.tmp-", dir=parent)
+        info = self._info(self._tmp_dir)
+        self._writer = tfds.core.SequentialWriter(info, max_examples_per_shard=self.max_episodes_per_shard)
+        self._writer.initialize_splits(["train"])
+        return self
+
+    def _info(self, data_dir: str) -> tfds.core.DatasetInfo:
+        identity = tfds.core.DatasetIdentity(
+            name=self.name, version=tfds.core.Version(VERSION), data_dir=data_dir, module_name=""
+        )
+        return tfds.core.DatasetInfo(
+            builder=identity,
+            description=self.description,
+            features=self.features,
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def add_episode(self, episode: Mapping[str, Any]) -> None:
+        """Append one episode: `{"steps": {field: array[T, ...]}, <episode fields>}`."""
+        steps = episode["steps"]
+        lengths = {k: len(v) for k, v in steps.items()}
+        if len(set(lengths.values())) != 1:
+            raise DatasetError(f"episode {self.num_episodes}: step fields have different lengths {lengths}")
+        self._writer.add_examples({"train": [dict(episode)]})
+        self.num_episodes += 1
+        self.num_steps += next(iter(lengths.values()))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._writer.close_all()
+                self._finalise()
+        finally:
+            if self._tmp_dir and os.path.exists(self._tmp_dir):
+                shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _finalise(self) -> None:
+        # SequentialWriter writes dataset_info.json as splits close; add metadata and sizes, then swap in.
+        info = self._info(self._tmp_dir)
+        info.read_from_directory(self._tmp_dir)
+        info.metadata.update(_jsonable(self.metadata))
+        info.write_to_directory(self._tmp_dir)
+        os.chmod(self._tmp_dir, 0o755)  # mkdtemp makes it private
+        if os.path.exists(self.out_dir):
+            shutil.rmtree(self.out_dir)
+        os.replace(self._tmp_dir, self.out_dir)
+        self._tmp_dir = None
+
+
+def directory_size_bytes(path: str) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def load_builder(path_or_name: str, data_dir: Optional[str] = None) -> tfds.core.DatasetBuilder:
+    """Open an RLDS dataset: a directory written by TFDS, or a builder name with `data_dir`.
+
+    Raises `DatasetError` naming the path when it is missing or not a TFDS dataset.
+    """
+    if data_dir is None:
+        path = os.path.abspath(path_or_name)
+        if not os.path.isdir(path):
+            raise DatasetError(f"dataset directory {path} does not exist")
+        if not os.path.exists(os.path.join(path, "dataset_info.json")):
+            raise DatasetError(
+                f"{path} is not an RLDS/TFDS dataset directory: it has no dataset_info.json "
+                "(expected the directory written by `rosmo dataset ...` or by TFDS)"
+            )
+        try:
+            return tfds.builder_from_directory(path)
+        except Exception as err:  # TFDS raises several types for broken metadata
+            raise DatasetError(f"{path}: cannot be read as a TFDS dataset ({err})") from err
+    if not os.path.isdir(data_dir):
+        raise DatasetError(f"data_dir {os.path.abspath(data_dir)} does not exist")
+    try:
+        return tfds.builder(path_or_name, data_dir=data_dir)
+    except Exception as err:
+        raise DatasetError(f"TFDS dataset {path_or_name!r} not found under data_dir {data_dir} ({err})") from err
+
+
+def metadata(builder: tfds.core.DatasetBuilder) -> Dict[str, Any]:
+    """The dataset's metadata dict (env, seed, behaviour agent, reference returns...)."""
+    meta = builder.info.metadata
+    if meta:
+        return dict(meta)
+    path = os.path.join(str(builder.data_dir), "metadata.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def iterate_episodes_numpy(builder: tfds.core.DatasetBuilder, split: str = "train") -> Iterator[Dict[str, Any]]:
+    """Yield episodes as numpy: `{"steps": {field: array[T, ...]}, <episode fields>}`."""
+    ds = builder.as_dataset(split=split)
+
+    def batch_steps(episode):
+        out = {k: v for k, v in episode.items() if k != "steps"}
+        out["steps"] = episode["steps"].batch(1_000_000).get_single_element()
+        return out
+
+    for episode in tfds.as_numpy(ds.map(batch_steps)):
+        yield episode

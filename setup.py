@@ -1,0 +1,11 @@
+"""rosmo: offline model-based RL with a learned latent model (ROSMO, MuZero Unplugged)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="rosmo",
+    version="0.1.0",
+    description="Offline model-based RL with a learned latent model: ROSMO and MuZero Unplugged in JAX.",
+    packages=find_packages(include=["rosmo", "rosmo.*"]),
+    python_requires=">=3.11,<3.12",
+    entry_points={"console_scripts": ["rosmo=rosmo.cli:main"]},
+)
