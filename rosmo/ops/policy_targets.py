@@ -1,0 +1,186 @@
+"""Policy targets and policy losses of ROSMO.
+
+ROSMO's policy target is the one-step look-ahead improvement of the prior
+policy with the learned model (target network):
+
+    adv(s, a) = r(s, a) + gamma * v(g(s, a)) - v(s)
+    pi*(a|s)  = pi_prior(a|s) * exp(adv(s, a)) / Z(s)
+
+computed exactly over all actions, or estimated from ``N`` actions sampled
+from the prior with Muesli's leave-one-out CMPO weights. A filtered
+behaviour-cloning term keeps the policy close to logged actions with a
+non-negative advantage.
+
+All functions are pure ``jnp`` and work on arbitrary leading batch dims; the
+action axis (``A``) or sample axis (``N``) is the last one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def one_step_policy_target(
+    prior_logits: Array,
+    rewards: Array,
+    next_values: Array,
+    value: Array,
+    discount: float,
+) -> Tuple[Array, Array]:
+    """Exact one-step improved policy ``pi* ∝ pi_prior * exp(adv)``.
+
+        adv[..., a]    = rewards[..., a] + discount * next_values[..., a] - value[...]
+        target[..., :] = softmax(log_softmax(prior_logits) + adv)
+
+    (The softmax of the summed logits is computed stably, so large
+    advantages do not overflow.)
+
+    Args:
+      prior_logits: f[..., A] prior policy logits at ``s``.
+      rewards: f[..., A] model reward for each action, raw scale.
+      next_values: f[..., A] model value of ``g(s, a)``, raw scale.
+      value: f[...] model value of ``s``, raw scale.
+      discount: scalar.
+
+    Returns:
+      (target_probs f[..., A], adv f[..., A]).
+    """
+    adv = rewards + discount * next_values - jnp.asarray(value)[..., None]
+    target = jax.nn.softmax(jax.nn.log_softmax(prior_logits, axis=-1) + adv, axis=-1)
+    return target, adv
+
+
+def sampled_policy_weights(adv_samples: Array, clip: Optional[float] = None) -> Array:
+    """Muesli / CMPO leave-one-out weights for ``N`` actions drawn from the prior.
+
+        w_i = exp(adv_i) / z_i,   z_i = (1 + sum_{j != i} exp(adv_j)) / N
+
+    Computed in log space: ``log w_i = adv_i + log N - log(1 + sum_{j!=i}
+    exp(adv_j))``, where the leave-one-out log-sum-exp comes from exclusive
+    prefix and suffix ``cumlogsumexp`` (exact, O(N), no cancellation). The
+    weights stay finite whenever the true weights are representable, e.g. all
+    advantages ~1000. A single sample whose advantage exceeds all others by
+    ~88+ has a true weight above the f32 range; pass ``clip`` to clip the
+    advantages to ``[-clip, clip]`` first (as Muesli does) if that can happen.
+
+    The sampled policy loss is ``-(1/N) sum_i w_i log pi(a_i|s)``
+    (:func:`sampled_policy_loss`); its expectation over the draws approaches
+    the cross-entropy to the exact target as ``N`` grows.
+
+    Args:
+      adv_samples: f[..., N] advantages of the sampled actions.
+      clip: optional bound on ``|adv|``.
+
+    Returns:
+      f32[..., N] weights (not normalised; ``E[w_i] -> exp(adv_i) / E exp(adv)``).
+    """
+    adv = jnp.asarray(adv_samples, jnp.float32)
+    if clip is not None:
+        adv = jnp.clip(adv, -clip, clip)
+    n = adv.shape[-1]
+    neg_inf = jnp.full(adv.shape[:-1] + (1,), -jnp.inf, adv.dtype)
+    prefix = jax.lax.cumlogsumexp(adv, axis=adv.ndim - 1)
+    suffix = jax.lax.cumlogsumexp(adv, axis=adv.ndim - 1, reverse=True)
+    prefix_excl = jnp.concatenate([neg_inf, prefix[..., :-1]], axis=-1)
+    suffix_excl = jnp.concatenate([suffix[..., 1:], neg_inf], axis=-1)
+    # log(1 + sum_{j != i} exp(adv_j)); the 0 (=log 1) goes in first so no
+    # logaddexp ever sees two -inf.
+    log_norm = jnp.logaddexp(jnp.logaddexp(0.0, prefix_excl), suffix_excl)
+    return jnp.exp(adv - log_norm + jnp.log(float(n)))
+
+
+def sampled_policy_target(
+    sampled_actions: Array, weights: Array, num_actions: int
+) -> Array:
+    """Per-action (unnormalised) target from sampled actions and weights.
+
+        q[..., a] = (1/N) sum_i weights[..., i] * 1[sampled_actions[..., i] == a]
+
+    so that ``policy_cross_entropy(q, logits) == sampled_policy_loss(logits,
+    sampled_actions, weights)``. ``q`` need not sum to 1.
+
+    Args:
+      sampled_actions: int[..., N].
+      weights: f[..., N].
+      num_actions: ``A`` (static).
+
+    Returns:
+      f32[..., A].
+    """
+    n = sampled_actions.shape[-1]
+    one_hot = jax.nn.one_hot(sampled_actions, num_actions, dtype=jnp.float32)
+    return jnp.sum(one_hot * weights[..., None], axis=-2) / n
+
+
+def sampled_policy_loss(logits: Array, sampled_actions: Array, weights: Array) -> Array:
+    """Sampled CMPO loss ``-(1/N) sum_i weights_i * log pi(a_i|s)``.
+
+    Args:
+      logits: f[..., A] online policy logits.
+      sampled_actions: int[..., N] actions drawn from the prior.
+      weights: f[..., N] from :func:`sampled_policy_weights` (treated as
+        constants by the caller, i.e. stop-gradient them).
+
+    Returns:
+      f[...] loss.
+    """
+    log_pi = jax.nn.log_softmax(logits, axis=-1)
+    log_pi_a = jnp.take_along_axis(log_pi, sampled_actions.astype(jnp.int32), axis=-1)
+    return -jnp.mean(weights * log_pi_a, axis=-1)
+
+
+def policy_cross_entropy(target_probs: Array, logits: Array) -> Array:
+    """``-sum_a target_probs[..., a] * log_softmax(logits)[..., a]``.
+
+    Args:
+      target_probs: f[..., A] (need not be normalised).
+      logits: f[..., A].
+
+    Returns:
+      f[...].
+    """
+    return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def filtered_bc_loss(
+    logits: Array, data_actions: Array, adv_data: Array, mask: Array
+) -> Array:
+    """Filtered behaviour cloning ``-log pi(a_data|s) * 1[adv_data >= 0] * mask``.
+
+    Args:
+      logits: f[..., A] online policy logits.
+      data_actions: int[...] logged actions.
+      adv_data: f[...] one-step advantage of the logged action
+        (:func:`rosmo.ops.one_step_advantage_data`).
+      mask: f[...] or bool[...], 1 where the logged transition is real.
+
+    Returns:
+      f[...] per-position loss (0 where filtered out or masked).
+    """
+    log_pi = jax.nn.log_softmax(logits, axis=-1)
+    log_pi_a = jnp.take_along_axis(
+        log_pi, jnp.asarray(data_actions, jnp.int32)[..., None], axis=-1
+    )[..., 0]
+    keep = (jnp.asarray(adv_data) >= 0).astype(log_pi_a.dtype)
+    return -log_pi_a * keep * jnp.asarray(mask, log_pi_a.dtype)
+
+
+def uniform_where(mask: Array, probs: Array) -> Array:
+    """``probs`` where ``mask`` is True, else the uniform distribution ``1/A``.
+
+    Args:
+      mask: bool[...].
+      probs: f[..., A].
+
+    Returns:
+      f[..., A].
+    """
+    num_actions = probs.shape[-1]
+    return jnp.where(
+        jnp.asarray(mask, bool)[..., None], probs, jnp.full_like(probs, 1.0 / num_actions)
+    )
