@@ -121,7 +121,7 @@ class Checkpointer:
         if read_only:
             if not os.path.isdir(self.directory):
                 raise FileNotFoundError(f"checkpoint directory {self.directory} does not exist")
-            options = ocp.CheckpointManagerOptions(read_only=True, create=False)
+            options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
         else:
             os.makedirs(self.directory, exist_ok=True)
             if jax.process_index() == 0:

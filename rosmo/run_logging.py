@@ -278,6 +278,8 @@ class RunLogger:
 def _format_postfix(postfix: Dict[str, Any]) -> str:
     parts = []
     for key, value in postfix.items():
+        if value is None:  # e.g. no evaluation yet
+            continue
         try:
             text = format(float(value), ".4g") if not isinstance(value, (int, str)) else str(value)
         except (TypeError, ValueError):

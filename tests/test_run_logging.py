@@ -175,7 +175,7 @@ def test_progress_bar_prints_status_lines_when_not_a_tty():
     out = io.StringIO()  # not a TTY
     bar = ProgressBar(total=100, initial=20, desc="train", file=out)
     for _ in range(80):
-        bar.update(1, loss=0.5)
+        bar.update(1, loss=0.5, eval=None)  # None fields are not shown
     bar.update(0, eval_return=3.0)
     bar.close()
     lines = out.getvalue().splitlines()
@@ -183,7 +183,7 @@ def test_progress_bar_prints_status_lines_when_not_a_tty():
     assert [line.split(" ")[1] for line in lines] == [f"{p}/100" for p in range(30, 101, 10)]
     assert lines[0].startswith("train: 30/100 (30%)")
     assert lines[-1].endswith("| loss=0.5")
-    assert bar.n == 100 and bar.postfix == {"loss": 0.5, "eval_return": 3.0}
+    assert bar.n == 100 and bar.postfix == {"loss": 0.5, "eval": None, "eval_return": 3.0}
 
 
 def test_progress_bar_forced_and_disabled():
