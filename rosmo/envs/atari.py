@@ -145,8 +145,8 @@ class AtariEnv(dm_env.Environment):
         self.stack_size = int(stack_size)
         self.frame_size = int(frame_size)
 
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on stderr
         self._ale = ale_py.ALEInterface()
-        self._ale.setLoggerMode(ale_py.LoggerMode.Error)
         self._ale.setFloat("repeat_action_probability", self.sticky_action_prob)
         self._ale.setInt("random_seed", self.seed)
         self._ale.loadROM(_rom_path(game))
