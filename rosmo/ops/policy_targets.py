@@ -62,7 +62,8 @@ def sampled_policy_weights(adv_samples: Array, clip: Optional[float] = None) -> 
 
     Computed in log space: ``log w_i = adv_i + log N - log(1 + sum_{j!=i}
     exp(adv_j))``, where the leave-one-out log-sum-exp comes from exclusive
-    prefix and suffix ``cumlogsumexp`` (exact, O(N), no cancellation). The
+    prefix and suffix ``cumlogsumexp`` (exact, O(N), no cancellation) after
+    shifting all advantages by ``max(0, max_j adv_j)``. The
     weights stay finite whenever the true weights are representable, e.g. all
     advantages ~1000. A single sample whose advantage exceeds all others by
     ~88+ has a true weight above the f32 range; pass ``clip`` to clip the
@@ -83,15 +84,20 @@ def sampled_policy_weights(adv_samples: Array, clip: Optional[float] = None) -> 
     if clip is not None:
         adv = jnp.clip(adv, -clip, clip)
     n = adv.shape[-1]
+    # Shift by c = max(0, max_j adv_j) so every exponent is <= 0 and the
+    # differences stay small numbers (full f32 precision even at adv ~ 1e3):
+    #   log w_i = (adv_i - c) - log(e^{-c} + sum_{j != i} e^{adv_j - c}) + log N
+    c = jax.lax.stop_gradient(jnp.maximum(jnp.max(adv, axis=-1, keepdims=True), 0.0))
+    shifted = adv - c
     neg_inf = jnp.full(adv.shape[:-1] + (1,), -jnp.inf, adv.dtype)
-    prefix = jax.lax.cumlogsumexp(adv, axis=adv.ndim - 1)
-    suffix = jax.lax.cumlogsumexp(adv, axis=adv.ndim - 1, reverse=True)
+    prefix = jax.lax.cumlogsumexp(shifted, axis=adv.ndim - 1)
+    suffix = jax.lax.cumlogsumexp(shifted, axis=adv.ndim - 1, reverse=True)
     prefix_excl = jnp.concatenate([neg_inf, prefix[..., :-1]], axis=-1)
     suffix_excl = jnp.concatenate([suffix[..., 1:], neg_inf], axis=-1)
-    # log(1 + sum_{j != i} exp(adv_j)); the 0 (=log 1) goes in first so no
-    # logaddexp ever sees two -inf.
-    log_norm = jnp.logaddexp(jnp.logaddexp(0.0, prefix_excl), suffix_excl)
-    return jnp.exp(adv - log_norm + jnp.log(float(n)))
+    # log(e^{-c} + sum_{j != i} e^{adv_j - c}); the finite -c goes in first so
+    # no logaddexp ever sees two -inf.
+    log_norm = jnp.logaddexp(jnp.logaddexp(-c, prefix_excl), suffix_excl)
+    return jnp.exp(shifted - log_norm + jnp.log(float(n)))
 
 
 def sampled_policy_target(
