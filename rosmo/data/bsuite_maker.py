@@ -1,0 +1,284 @@
+"""Make a BSuite RLDS dataset: train an online DQN and log every transition of its run.
+
+Like RL Unplugged's DQN replay, the dataset is the agent's whole learning run,
+exploration included: episode 0 is nearly random, the last ones nearly
+greedy. Each episode of `T` transitions becomes `T + 1` RLDS steps:
+
+    step t < T : (o_t, a_t, r_t, discount_t, is_first = t == 0, is_last = False, is_terminal = False)
+    step T     : (o_T, 0,   0,   1 - terminated, is_first = False, is_last = True, is_terminal = terminated)
+
+where `r_t` / `discount_t` come with the timestep that `a_t` produced,
+`terminated` means the env ended the episode with discount 0 (bsuite's time
+limits are terminations) and a truncation (discount > 0) gives
+`is_terminal = False`. Episode fields: `episode_id`, `episode_return`
+(the sum of the logged, possibly noisy, rewards).
+
+After training, two normalisation references are measured over
+`reference_episodes` episodes each, in fresh envs (same reward noise / sticky
+actions as the data) with seeds different from the training env's:
+`random_return` (uniform random policy) and `dqn_return` (the trained DQN,
+greedy). Normalised score = (R - random_return) / (dqn_return - random_return).
+
+CLI: `rosmo dataset bsuite --env catch --out datasets/bsuite [--episodes N] ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import deque
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import tqdm
+
+import rosmo
+from rosmo.behaviour import dqn as dqn_lib
+from rosmo.data import rlds
+from rosmo.envs import bsuite as bsuite_envs
+
+DEFAULT_EPISODES: Dict[str, int] = {"catch": 2000, "cartpole": 1000, "mountain_car": 500}
+# Normalisation references need at least this many episodes; tests lower it.
+_MIN_REFERENCE_EPISODES = 100
+# Seed offsets of the fresh envs (and policies) the references are measured in.
+_RANDOM_REFERENCE_SEED_OFFSET = 10_000
+_DQN_REFERENCE_SEED_OFFSET = 20_000
+
+
+def dataset_name(env: str, reward_noise: float = 0.0, sticky_action_prob: float = 0.0) -> str:
+    """Directory name of a dataset: `catch`, `catch_noise0.1`, `catch_sticky0.25`, `catch_noise0.1_sticky0.25`."""
+    name = env
+    if reward_noise:
+        name += f"_noise{reward_noise:g}"
+    if sticky_action_prob:
+        name += f"_sticky{sticky_action_prob:g}"
+    return name
+
+
+def _episode_steps(observations: List[np.ndarray], actions: List[int], rewards: List[float],
+                   discounts: List[float], terminated: bool) -> Dict[str, np.ndarray]:
+    """RLDS step arrays `[T + 1, ...]` from `T + 1` observations and `T` actions / rewards / discounts."""
+    num = len(observations)
+    is_first = np.zeros(num, np.bool_)
+    is_first[0] = True
+    is_last = np.zeros(num, np.bool_)
+    is_last[-1] = True
+    is_terminal = np.zeros(num, np.bool_)
+    is_terminal[-1] = terminated
+    return {
+        "observation": np.stack(observations).astype(np.float32),
+        "action": np.asarray(list(actions) + [0], np.int64),
+        "reward": np.asarray(list(rewards) + [0.0], np.float32),
+        "discount": np.asarray(list(discounts) + [0.0 if terminated else 1.0], np.float32),
+        "is_first": is_first,
+        "is_last": is_last,
+        "is_terminal": is_terminal,
+    }
+
+
+def evaluate_policy(make_env: Callable[[], Any], policy: Callable[[np.ndarray], int], num_episodes: int) -> np.ndarray:
+    """Returns `[num_episodes]` of `policy` (observation -> action) run in one env from `make_env()`."""
+    env = make_env()
+    returns = np.zeros(num_episodes, np.float64)
+    for i in range(num_episodes):
+        timestep = env.reset()
+        while not timestep.last():
+            timestep = env.step(policy(timestep.observation))
+            returns[i] += timestep.reward
+    return returns
+
+
+def make_bsuite_dataset(
+    env: str,
+    out: str,
+    num_episodes: Optional[int] = None,
+    seed: int = 0,
+    reward_noise: float = 0.0,
+    sticky_action_prob: float = 0.0,
+    overwrite: bool = False,
+    reference_episodes: int = 100,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Train the DQN on `env` for `num_episodes` episodes, writing all of them to `<out>/<dataset_name>`.
+
+    Returns a summary: path, episodes, steps, bytes (on disk), seconds, random_return, dqn_return.
+    Raises FileExistsError (before any training) when the dataset exists and `overwrite` is False.
+    """
+    start = time.time()
+    observation_shape, num_actions = bsuite_envs.env_spec(env)  # ValueError listing valid names
+    num_episodes = DEFAULT_EPISODES[env] if num_episodes is None else int(num_episodes)
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes (--episodes) must be >= 1, got {num_episodes}")
+    if reference_episodes < _MIN_REFERENCE_EPISODES:
+        raise ValueError(
+            f"reference_episodes (--reference-episodes) must be >= {_MIN_REFERENCE_EPISODES}, got {reference_episodes}"
+        )
+    name = dataset_name(env, reward_noise, sticky_action_prob)
+    path = os.path.abspath(os.path.join(out, name))
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"dataset {path} already exists; pass --overwrite (overwrite=True) to replace it")
+
+    def env_factory(env_seed: int):
+        return lambda: bsuite_envs.make_env(env, env_seed, reward_noise, sticky_action_prob)
+
+    train_env = env_factory(seed)()
+    config = dqn_lib.CONFIGS[env]
+    agent = dqn_lib.DQN(observation_shape, num_actions, config, seed=seed)
+    meta = {
+        "env": env,
+        "seed": seed,
+        "num_episodes": num_episodes,
+        "observation_shape": list(observation_shape),
+        "num_actions": num_actions,
+        "reward_noise": float(reward_noise),
+        "sticky_action_prob": float(sticky_action_prob),
+        "behaviour_agent": {"name": "double_dqn", "hyper_parameters": agent.hyper_parameters()},
+        "rosmo_version": rosmo.__version__,
+    }
+    description = (
+        f"Every transition of an online double DQN's run on bsuite {env} "
+        f"(reward_noise={reward_noise}, sticky_action_prob={sticky_action_prob}), {num_episodes} episodes."
+    )
+    recent = deque(maxlen=20)
+    with rlds.RldsWriter(path, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
+        bar = tqdm.tqdm(range(num_episodes), desc=f"dataset {name}", unit="ep", disable=not progress)
+        for episode_id in bar:
+            timestep = train_env.reset()
+            observations, actions, rewards, discounts = [timestep.observation], [], [], []
+            while not timestep.last():
+                observation = timestep.observation
+                action = agent.select_action(observation)
+                timestep = train_env.step(action)
+                agent.observe(observation, action, timestep.reward, timestep.discount, timestep.observation)
+                observations.append(timestep.observation)
+                actions.append(action)
+                rewards.append(timestep.reward)
+                discounts.append(timestep.discount)
+            steps = _episode_steps(observations, actions, rewards, discounts, terminated=timestep.discount == 0)
+            episode_return = np.float32(np.sum(steps["reward"], dtype=np.float64))
+            writer.add_episode({"steps": steps, "episode_id": episode_id, "episode_return": episode_return})
+            recent.append(float(episode_return))
+            bar.set_postfix(ret=f"{np.mean(recent):.2f}", eps=f"{agent.epsilon:.3f}", refresh=False)
+        bar.close()
+        train_seconds = time.time() - start
+
+        random_rng = np.random.default_rng([seed, 0xBADC0DE])
+        random_returns = evaluate_policy(
+            env_factory(seed + _RANDOM_REFERENCE_SEED_OFFSET),
+            lambda _: int(random_rng.integers(num_actions)),
+            reference_episodes,
+        )
+        dqn_returns = evaluate_policy(
+            env_factory(seed + _DQN_REFERENCE_SEED_OFFSET), agent.greedy_action, reference_episodes
+        )
+        writer.metadata.update(
+            {
+                "num_steps": writer.num_steps,
+                "num_transitions": writer.num_steps - writer.num_episodes,
+                "reference_episodes": reference_episodes,
+                "random_return": float(np.mean(random_returns)),
+                "random_return_std": float(np.std(random_returns)),
+                "dqn_return": float(np.mean(dqn_returns)),
+                "dqn_return_std": float(np.std(dqn_returns)),
+                "reference_seeds": {
+                    "random": seed + _RANDOM_REFERENCE_SEED_OFFSET,
+                    "dqn": seed + _DQN_REFERENCE_SEED_OFFSET,
+                },
+                "train_seconds": round(train_seconds, 2),
+                "wall_time_s": round(time.time() - start, 2),
+            }
+        )
+        num_steps = writer.num_steps
+    return {
+        "path": path,
+        "episodes": num_episodes,
+        "steps": num_steps,
+        "bytes": rlds.directory_size_bytes(path),
+        "seconds": round(time.time() - start, 2),
+        "random_return": float(np.mean(random_returns)),
+        "dqn_return": float(np.mean(dqn_returns)),
+    }
+
+
+def _human_bytes(num: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if num < 1024 or unit == "GiB":
+            return f"{num:.1f} {unit}" if unit != "B" else f"{int(num)} B"
+        num /= 1024
+    return f"{num:.1f} GiB"
+
+
+def summarize(path: str) -> str:
+    """A few lines on a BSuite dataset: env, episodes, steps, size, episode-return stats, references."""
+    builder = rlds.load_builder(path)
+    meta = rlds.metadata(builder)
+    ds = builder.as_dataset(split="train").map(lambda e: e["episode_return"])
+    returns = np.fromiter((float(r) for r in rlds.tfds.as_numpy(ds)), np.float64)
+    tenth = max(1, len(returns) // 10)
+    lines = [
+        f"dataset  {os.path.abspath(path)}",
+        f"env      {meta.get('env')} (reward_noise={meta.get('reward_noise')}, "
+        f"sticky_action_prob={meta.get('sticky_action_prob')}, seed={meta.get('seed')})",
+        f"size     {len(returns)} episodes, {meta.get('num_steps')} steps, "
+        f"{_human_bytes(rlds.directory_size_bytes(path))} on disk",
+    ]
+    if len(returns):
+        lines.append(
+            f"returns  mean {returns.mean():.2f}  min {returns.min():.2f}  max {returns.max():.2f}  "
+            f"first 10% {returns[:tenth].mean():.2f}  last 10% {returns[-tenth:].mean():.2f}"
+        )
+    lines.append(
+        f"refs     random {meta.get('random_return')}  dqn (greedy) {meta.get('dqn_return')}  "
+        f"over {meta.get('reference_episodes')} episodes"
+    )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, choices=list(bsuite_envs.ENV_NAMES) + ["all"],
+                        help="BSuite env, or `all` for catch, cartpole and mountain_car in turn")
+    parser.add_argument("--out", default="datasets/bsuite", help="parent directory of the dataset (default: %(default)s)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes to train and log (default: catch 2000, cartpole 1000, mountain_car 500)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reward-noise", type=float, default=0.0, help="std of gaussian reward noise")
+    parser.add_argument("--sticky-action-prob", type=float, default=0.0, help="probability of repeating the previous action")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    parser.add_argument("--reference-episodes", type=int, default=100,
+                        help="episodes for each of the random / DQN reference returns (>= 100)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    envs = list(bsuite_envs.ENV_NAMES) if args.env == "all" else [args.env]
+    if not args.overwrite:  # refuse before any training, for every env asked for
+        for env in envs:
+            path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
+            if os.path.exists(path):
+                print(f"error: dataset {path} already exists; pass --overwrite to replace it", file=sys.stderr)
+                return 1
+    for env in envs:
+        try:
+            summary = make_bsuite_dataset(
+                env,
+                args.out,
+                num_episodes=args.episodes,
+                seed=args.seed,
+                reward_noise=args.reward_noise,
+                sticky_action_prob=args.sticky_action_prob,
+                overwrite=args.overwrite,
+                reference_episodes=args.reference_episodes,
+                progress=not args.no_progress,
+            )
+        except (ValueError, FileExistsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(
+            f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "
+            f"{_human_bytes(summary['bytes'])}, {summary['seconds']:.1f} s, "
+            f"random_return {summary['random_return']:.3f}, dqn_return {summary['dqn_return']:.3f}"
+        )
+        print(summarize(summary["path"]))
+    return 0
