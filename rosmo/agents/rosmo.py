@@ -1,0 +1,196 @@
+"""ROSMO: one-step look-ahead policy targets + filtered behaviour cloning.
+
+Per window of L = K + n + 1 logged steps (DESIGN section 2):
+
+    unroll   s_0 = h(o_0), s_{k+1} = g(s_k, a_k)  (grad x0.5 per step; random a_k after an episode end)
+    value    z_k = n-step return, bootstrapped with the target net's v(o_{k+n})
+    policy   pi*_k ∝ pi_prior(a|o_k) exp(adv(o_k, a)),  adv = r_g(s,a) + gamma v(g(s,a)) - v(s)  (target net)
+             (sampled: N actions from the prior, CMPO leave-one-out weights)
+    BC       -log pi(a_k|s_k) * 1[r_k + gamma v(o_{k+1}) - v(o_k) >= 0]          (target net, real next obs)
+    loss     = reward CE + 0.25 value CE + 1.0 policy CE + 0.2 filtered BC   (each averaged over k and batch)
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from rosmo import ops
+from rosmo.agents.base import Agent, flatten_time, scale_gradient, select_actions
+from rosmo.networks import Networks
+
+FLAG_KEYS = ("is_first", "is_last", "is_terminal")
+
+
+def target_network_outputs(networks: Networks, target_params, obs: jax.Array):
+    """Target-net states, prior logits and scalar values at every real observation.
+
+    obs [B, L, ...] -> states [B, L, *S], prior_logits [B, L, A], values [B, L].
+    """
+    batch, length = obs.shape[:2]
+    states = networks.represent(target_params, flatten_time(obs))
+    pred = networks.predict(target_params, states)
+    values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
+    return (
+        states.reshape((batch, length) + states.shape[1:]),
+        pred.policy_logits.reshape(batch, length, -1),
+        values.reshape(batch, length),
+    )
+
+
+def look_ahead(networks: Networks, params, states: jax.Array, actions: jax.Array):
+    """One model step from each state for several actions.
+
+    states [M, *S], actions int[M, N] -> (rewards [M, N], next_values [M, N]).
+    """
+    m, n = actions.shape
+    repeated = jnp.repeat(states, n, axis=0)
+    next_states = networks.dynamics(params, repeated, actions.reshape(-1))
+    pred = networks.predict(params, next_states)
+    rewards = ops.logits_to_scalar(pred.reward_logits, networks.num_bins).reshape(m, n)
+    next_values = ops.logits_to_scalar(pred.value_logits, networks.num_bins).reshape(m, n)
+    return rewards, next_values
+
+
+def exact_one_step_target(networks: Networks, params, states, prior_logits, values, discount):
+    """pi* over all actions. states [M, *S], prior_logits [M, A], values [M] -> probs [M, A]."""
+    num_actions = networks.num_actions
+    all_actions = jnp.broadcast_to(jnp.arange(num_actions, dtype=jnp.int32), (states.shape[0], num_actions))
+    rewards, next_values = look_ahead(networks, params, states, all_actions)
+    probs, _ = ops.one_step_policy_target(prior_logits, rewards, next_values, values, discount)
+    return probs
+
+
+def unroll_model(networks: Networks, params, first_obs: jax.Array, actions: jax.Array, gradient_scale: float):
+    """Model unroll with the online net. first_obs [B, ...], actions [B, K] -> Prediction of [B, K+1, ...]."""
+    state = networks.represent(params, first_obs)
+    predictions = [networks.predict(params, state)]
+    for k in range(actions.shape[1]):
+        state = scale_gradient(networks.dynamics(params, state, actions[:, k]), gradient_scale)
+        predictions.append(networks.predict(params, state))
+    return jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *predictions)
+
+
+def _cross_entropy(target_probs: jax.Array, logits: jax.Array) -> jax.Array:
+    return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def make_rosmo_loss(networks: Networks, config):
+    """The ROSMO loss for `config` (unroll_steps, td_steps, discount, policy_samples, loss weights)."""
+    num_unroll = config.unroll_steps
+    td_steps = config.td_steps
+    discount = config.discount
+    num_samples = config.policy_samples  # 0 = exact target over all actions
+    num_bins = networks.num_bins
+    num_actions = networks.num_actions
+    num_targets = num_unroll + 1
+
+    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+        obs, actions, rewards = batch["observation"], batch["action"], batch["reward"]
+        flags = tuple(batch[k] for k in FLAG_KEYS)
+        batch_size = actions.shape[0]
+        key_random, key_sample = jax.random.split(key)
+
+        # ---- targets from the target network (no gradient flows into `params` here)
+        tgt_states, tgt_prior, tgt_values = target_network_outputs(networks, target_params, obs)
+        value_targets = jax.vmap(
+            lambda r, v, f, l, t: ops.n_step_value_targets(r, v, f, l, t, discount, td_steps, num_targets)
+        )(rewards, tgt_values, *flags)  # [B, K+1]
+        reward_targets = jax.vmap(lambda r, f, l: ops.reward_targets(r, f, l, num_unroll))(
+            rewards, flags[0], flags[1]
+        )  # [B, K]
+        _, valid_step = jax.vmap(ops.episode_masks)(flags[0], flags[1])  # [B, L]
+        policy_mask = valid_step[:, :num_targets]
+        adv_data, bc_mask = jax.vmap(
+            lambda r, v, f, l, t: ops.one_step_advantage_data(r, v, f, l, t, discount, num_targets)
+        )(rewards, tgt_values, *flags)  # [B, K+1]
+
+        root_states = flatten_time(tgt_states[:, :num_targets])
+        root_prior = flatten_time(tgt_prior[:, :num_targets])
+        root_values = flatten_time(tgt_values[:, :num_targets])
+
+        # ---- online unroll
+        random_actions = jax.random.randint(key_random, actions.shape, 0, num_actions, dtype=actions.dtype)
+        unroll_actions = jax.vmap(lambda a, f, l, ra: ops.unroll_actions(a, f, l, ra, num_unroll))(
+            actions, flags[0], flags[1], random_actions
+        )
+        pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
+        policy_logits = pred.policy_logits  # [B, K+1, A]
+
+        # ---- losses
+        reward_ce = _cross_entropy(ops.value_to_target_probs(reward_targets, num_bins), pred.reward_logits[:, 1:])
+        value_ce = _cross_entropy(ops.value_to_target_probs(value_targets, num_bins), pred.value_logits)
+        uniform = jnp.full(policy_logits.shape, 1.0 / num_actions)
+        if num_samples:
+            sampled = jax.random.categorical(key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples))
+            adv = _sampled_advantages(networks, target_params, root_states, sampled, root_values, discount)
+            weights = ops.sampled_policy_weights(adv).reshape(batch_size, num_targets, num_samples)
+            sampled_ce = ops.sampled_policy_loss(
+                policy_logits, sampled.reshape(batch_size, num_targets, num_samples), jax.lax.stop_gradient(weights)
+            )
+            policy_ce = jnp.where(policy_mask, sampled_ce, _cross_entropy(uniform, policy_logits))
+            target_entropy = jnp.zeros(())
+        else:
+            target = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount)
+            target = ops.uniform_where(policy_mask, target.reshape(batch_size, num_targets, num_actions))
+            policy_ce = _cross_entropy(jax.lax.stop_gradient(target), policy_logits)
+            target_entropy = jnp.mean(-jnp.sum(target * jnp.log(target + 1e-12), axis=-1))
+        bc = ops.filtered_bc_loss(policy_logits, actions[:, :num_targets], adv_data, bc_mask)
+
+        reward_loss = jnp.mean(reward_ce)
+        value_loss = jnp.mean(value_ce)
+        policy_loss = jnp.mean(policy_ce)
+        bc_loss = jnp.mean(bc)
+        total = (
+            config.reward_loss_weight * reward_loss
+            + config.value_loss_weight * value_loss
+            + config.policy_loss_weight * policy_loss
+            + config.bc_loss_weight * bc_loss
+        )
+        metrics = {
+            "loss": total,
+            "reward_loss": reward_loss,
+            "value_loss": value_loss,
+            "policy_loss": policy_loss,
+            "bc_loss": bc_loss,
+            "value_target_mean": jnp.mean(value_targets),
+            "bc_kept_fraction": jnp.sum((adv_data >= 0) * bc_mask) / jnp.maximum(jnp.sum(bc_mask), 1.0),
+            "policy_target_entropy": target_entropy,
+        }
+        return total, metrics
+
+    return loss
+
+
+def _sampled_advantages(networks, params, states, sampled_actions, values, discount):
+    rewards, next_values = look_ahead(networks, params, states, sampled_actions)
+    return rewards + discount * next_values - values[:, None]
+
+
+def make_rosmo_actor(networks: Networks, config):
+    """Acting rule: from the prior or the one-step improved policy, argmax or sample.
+
+    config.act_policy in {"prior", "improved"}, config.act_greedy bool.
+    """
+    mode = config.act_policy
+    greedy = config.act_greedy
+    if mode not in ("prior", "improved"):
+        raise ValueError(f"config.act_policy must be 'prior' or 'improved' for ROSMO, got {mode!r}")
+
+    def act(params, obs, key):
+        state = networks.represent(params, obs)
+        pred = networks.predict(params, state)
+        logits = pred.policy_logits
+        if mode == "improved":
+            values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
+            probs = exact_one_step_target(networks, params, state, logits, values, config.discount)
+            logits = jnp.log(probs + 1e-12)
+        return select_actions(logits, key, greedy)
+
+    return act
+
+
+def make_rosmo_agent(networks: Networks, config) -> Agent:
+    return Agent("rosmo", networks, make_rosmo_loss(networks, config), make_rosmo_actor(networks, config))

@@ -1,0 +1,34 @@
+"""`rosmo train` / `experiments/*/main.py`: absl flags with an ml_collections config file.
+
+    rosmo train --config=experiments/bsuite/config.py:catch --workdir runs/catch --config.unroll_steps=5
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file, e.g. experiments/bsuite/config.py:catch")
+_WORKDIR = flags.DEFINE_string("workdir", None, "run directory (resumes from its latest checkpoint)")
+_PROGRESS = flags.DEFINE_boolean("progress", True, "show a progress bar")
+
+
+def _main(argv) -> None:
+    del argv
+    if _CONFIG.value is None:
+        raise app.UsageError("--config is required, e.g. --config=experiments/bsuite/config.py:catch")
+    if not _WORKDIR.value:
+        raise app.UsageError("--workdir is required, e.g. --workdir runs/catch")
+    from rosmo.train import train
+
+    summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
+    print(json.dumps(summary, indent=2))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    app.run(_main, argv=argv if argv is not None else sys.argv)
+    return 0

@@ -1,0 +1,145 @@
+"""Learner: optimiser pieces, target copies, loss falling, and 1-vs-2-device equality."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rosmo.agents import make_agent
+from rosmo.configs.bsuite import get_config
+from rosmo.learner import Learner, learning_rate_schedule, weight_decay_mask
+from rosmo.networks import make_mlp_networks
+
+
+def synthetic_batch(batch_size: int, length: int, seed: int = 0):
+    """Catch-shaped windows with some episode boundaries inside."""
+    rng = np.random.default_rng(seed)
+    is_last = rng.random((batch_size, length)) < 0.15
+    is_first = np.concatenate([np.ones((batch_size, 1), bool) & (rng.random((batch_size, 1)) < 0.3), is_last[:, :-1]], 1)
+    return dict(
+        observation=rng.random((batch_size, length, 10, 5)).astype(np.float32),
+        action=rng.integers(0, 3, (batch_size, length)).astype(np.int32),
+        reward=np.where(is_last, 0.0, rng.choice([-1.0, 0.0, 1.0], (batch_size, length))).astype(np.float32),
+        discount=np.ones((batch_size, length), np.float32),
+        is_first=is_first,
+        is_last=is_last,
+        is_terminal=is_last.copy(),
+    )
+
+
+def small_config(**overrides):
+    c = get_config("catch")
+    c.batch_size = 32
+    c.num_bins = 21
+    c.warmup_steps = 0
+    c.learning_rate = 3e-3
+    for k, v in overrides.items():
+        c[k] = v
+    return c
+
+
+def make_learner(config, mesh=None):
+    networks = make_mlp_networks(3, config.num_bins)
+    return Learner(make_agent(config, networks), config, np.zeros((1, 10, 5), np.float32), mesh=mesh)
+
+
+def test_learning_rate_warmup_then_step_decay():
+    c = small_config(learning_rate=1.0, warmup_steps=10, lr_decay_steps=100, lr_decay_factor=0.1)
+    schedule = learning_rate_schedule(c)
+    assert float(schedule(0)) == pytest.approx(0.0)
+    assert float(schedule(5)) == pytest.approx(0.5)
+    assert float(schedule(10)) == pytest.approx(1.0)
+    assert float(schedule(109)) == pytest.approx(1.0)
+    assert float(schedule(110)) == pytest.approx(0.1)
+    assert float(schedule(210)) == pytest.approx(0.01)
+
+
+def test_weight_decay_only_on_weights():
+    params = {"mlp/~/linear_0": {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}, "norm": {"scale": jnp.ones(2), "offset": jnp.ones(2)}}
+    mask = weight_decay_mask(params)
+    assert mask == {"mlp/~/linear_0": {"w": True, "b": False}, "norm": {"scale": False, "offset": False}}
+
+
+@pytest.mark.parametrize("policy_samples", [0, 4])
+def test_loss_falls_on_a_fixed_batch(policy_samples):
+    config = small_config(policy_samples=policy_samples)
+    learner = make_learner(config)
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
+    first = float(learner.step(batch)["loss"])
+    for _ in range(60):
+        metrics = learner.step(batch)
+    last = float(metrics["loss"])
+    assert np.isfinite(last)
+    assert last < 0.8 * first
+
+
+def test_target_network_copied_every_interval():
+    config = small_config(target_update_interval=3)
+    learner = make_learner(config)
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
+    initial = jax.device_get(learner.state.params)
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    for step in range(1, 7):
+        learner.step(batch)
+        state = jax.device_get(learner.state)
+        if step % 3 == 0:
+            assert same(state.target_params, state.params), step
+        else:
+            assert not same(state.target_params, state.params), step
+        if step < 3:
+            assert same(state.target_params, initial), step
+
+
+def test_batch_must_divide_over_devices():
+    config = small_config(batch_size=3)
+    fake_mesh = jax.sharding.Mesh(np.array(jax.devices() * 1), ("data",))
+    if fake_mesh.devices.size == 1:
+        config.batch_size = 3  # 1 device divides everything; nothing to check here
+        make_learner(config, mesh=fake_mesh)
+
+
+_SHARDING_SCRIPT = textwrap.dedent(
+    """
+    import jax, numpy as np, json
+    assert len(jax.devices()) == 2, jax.devices()
+    from tests.test_learner import small_config, synthetic_batch, make_learner
+    from rosmo.learner import make_mesh
+    config = small_config(policy_samples={samples})
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
+    results = []
+    for devices in (jax.devices()[:1], jax.devices()):
+        learner = make_learner(config, mesh=make_mesh(devices))
+        before = jax.device_get(learner.params)
+        for _ in range(2):
+            learner.step(batch)
+        results.append(jax.device_get(learner.params))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(results[0])))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])))
+    print(json.dumps(dict(moved=moved, diff=diff)))
+    """
+)
+
+
+@pytest.mark.parametrize("policy_samples", [0, 4])
+def test_two_devices_match_one_device(policy_samples):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(
+        [sys.executable, "-c", _SHARDING_SCRIPT.format(samples=policy_samples)],
+        env=env, cwd=root, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["moved"] > 1e-4  # the steps really changed the parameters
+    assert result["diff"] < 1e-5, result
