@@ -296,7 +296,11 @@ def make_dataset(
     env = atari_env.AtariVectorEnv(
         game, num_envs, seed, sticky_action_prob=sticky_action_prob, max_episode_frames=max_episode_frames
     )
-    policy_fn = make_policy(policy, env.num_actions, seed)
+    try:
+        policy_fn = make_policy(policy, env.num_actions, seed)
+    except BaseException:
+        env.close()
+        raise
     metadata = {
         "game": game,
         "run": int(run),
