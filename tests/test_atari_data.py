@@ -11,7 +11,6 @@ from rosmo.data import rlu_atari
 from rosmo.envs.atari import AtariEnv
 
 tfds = rlds.tfds
-tf = rlds.tf
 
 GAME, SEED, NUM_ENVS, CAP, STEPS = "Pong", 4, 2, 400, 300  # 100-step episodes, 150 steps per env
 

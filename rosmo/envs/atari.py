@@ -34,7 +34,7 @@ is `AtariEnv(game, seed + i)` (tests/test_envs_atari.py checks it).
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import dm_env
