@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rosmo.data import loader, rlds
-from tests.conftest import TINY_LENGTHS, TINY_METADATA, TINY_OBS_SHAPE
+from tests.conftest import TINY_LENGTHS, TINY_METADATA, TINY_OBS_SHAPE, make_episode, write_dataset
 
 FIELDS = ("observation",) + tuple(loader.OUTPUT_DTYPES)
 
@@ -282,3 +282,56 @@ def test_streaming_is_shuffled_and_deterministic(tiny_dataset):
     a = first(0)
     np.testing.assert_array_equal(a, first(0))
     assert not np.all(np.diff(a) > 0)  # not in stream order
+
+
+def test_tf_windows_from_uneven_chunks():
+    tf = loader.tf
+    sizes = [3, 5, 1, 2, 7, 1, 6]  # 25 steps in chunks of varying size (like whole episodes)
+    bounds = np.cumsum([0] + sizes)
+    chunks = tf.data.Dataset.from_generator(
+        lambda: ({"action": np.arange(a, b, dtype=np.int32)} for a, b in zip(bounds[:-1], bounds[1:])),
+        output_signature={"action": tf.TensorSpec([None], tf.int32)},
+    )
+    for length in (1, 4, 8):
+        got = [w["action"] for w in loader.tfds.as_numpy(loader.windows_from_chunks(chunks, length))]
+        np.testing.assert_array_equal(np.stack(got), loader.window_indices(np.arange(25 - length + 1), length))
+
+
+@pytest.mark.parametrize(
+    "observation",
+    [
+        pytest.param(lambda: loader.tfds.features.Image(shape=(6, 4, 1)), id="png-image"),  # as in rlu_atari
+        pytest.param(
+            lambda: loader.tfds.features.Tensor(
+                shape=(6, 4, 1), dtype=np.uint8, encoding=loader.tfds.features.Encoding.BYTES
+            ),
+            id="bytes-tensor",
+        ),
+    ],
+)
+def test_encoded_uint8_observations_decode_in_both_modes(tmp_path, observation):
+    episodes = []
+    for e, n in enumerate([5, 4]):
+        ep = make_episode(e, n)
+        ep["steps"]["observation"] = (np.arange(n * 24).reshape(n, 6, 4, 1) % 200 + 50 * e).astype(np.uint8)
+        episodes.append(ep)
+    features = loader.tfds.features.FeaturesDict(
+        {
+            "steps": loader.tfds.features.Dataset(rlds.step_features(observation())),
+            "episode_id": loader.tfds.features.Scalar(dtype=np.int64),
+            "episode_return": loader.tfds.features.Scalar(dtype=np.float32),
+        }
+    )
+    path = write_dataset(tmp_path / "img", episodes, features=features)
+    stream = concat_steps(episodes)
+    assert loader.dataset_spec(path)["observation_dtype"] == np.uint8
+    np.testing.assert_array_equal(loader.load_steps(rlds.load_builder(path))["observation"], stream["observation"])
+    for in_memory in (True, False):
+        it = loader.make_loader(path, unroll_steps=1, td_steps=1, batch_size=7, in_memory=in_memory, shuffle_buffer=1)
+        batch = next(it)
+        assert batch["observation"].shape == (7, 3, 6, 4, 1) and batch["observation"].dtype == np.uint8
+        if not in_memory:  # no shuffle: the first 7 windows in order
+            for s in range(7):
+                np.testing.assert_array_equal(batch["observation"][s], stream["observation"][s : s + 3])
+        else:
+            it.close()

@@ -62,7 +62,8 @@ OUTPUT_DTYPES = {
 """Output dtype of every step field except `observation`, which keeps the dataset's dtype."""
 
 _FLAG_FIELDS = ("is_first", "is_last", "is_terminal")
-_CHUNK_STEPS = 1024  # steps per vectorised chunk when windowing in tf.data / loading into memory
+_CHUNK_STEPS = 1024  # steps per chunk when loading into memory; most steps per windowing chunk
+_WINDOW_CHUNK_BYTES = 64 * 1024**2  # windowing chunk size cap: chunk * L * step bytes
 
 
 # ---------------------------------------------------------------------------
@@ -121,9 +122,9 @@ def validate_features(
         check(flag, "b", "bool")
 
     obs = step_features["observation"]
-    if not isinstance(obs, tfds.features.Tensor):  # Image is a Tensor subclass
+    if not isinstance(obs, (tfds.features.Tensor, tfds.features.Image)):
         raise DatasetError(
-            f"{path}: step field 'observation' is a {type(obs).__name__}, expected a single tensor "
+            f"{path}: step field 'observation' is a {type(obs).__name__}, expected a single Tensor or Image "
             "(nested observations are not supported)"
         )
     shape = tuple(obs.shape)
@@ -145,10 +146,14 @@ def _check_split(builder: tfds.core.DatasetBuilder, split: str) -> int:
     return int(splits[split].num_examples)
 
 
-def _episodes(builder: tfds.core.DatasetBuilder, split: str, skip_observation: bool = False) -> "tf.data.Dataset":
-    """Episodes in file order (deterministic), optionally with observations left undecoded."""
-    decoders = {"steps": {"observation": tfds.decode.SkipDecoding()}} if skip_observation else None
-    return builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
+def _raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> "tf.data.Dataset":
+    """Episodes in file order (deterministic) with `steps` left as parsed, undecoded tensors [T, ...].
+
+    Skipping TFDS's per-step nested-dataset decoding lets every step field be
+    decoded for a whole episode at once (`decode_batch_example`), and lets
+    unkept episodes be dropped before any observation is decoded.
+    """
+    return builder.as_dataset(split=split, shuffle_files=False, decoders={"steps": tfds.decode.SkipDecoding()})
 
 
 def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None) -> int:
@@ -160,8 +165,8 @@ def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episode
     meta = rlds.metadata(builder)
     if episodes is None and "num_steps" in meta:
         return int(meta["num_steps"])
-    ds = _select(_episodes(builder, split, skip_observation=True), episodes, _check_split(builder, split))
-    lengths = ds.map(lambda ep: ep["steps"].cardinality())
+    ds = _select(_raw_episodes(builder, split), episodes, _check_split(builder, split))
+    lengths = ds.map(lambda ep: tf.shape(ep["steps"]["is_last"], out_type=tf.int64)[0])
     return int(lengths.reduce(np.int64(0), lambda total, n: total + n).numpy())
 
 
@@ -249,21 +254,20 @@ def _select(episodes: "tf.data.Dataset", keep: Optional[np.ndarray], num_episode
     return episodes.enumerate().filter(kept).map(drop_index)
 
 
-def _step_stream(builder: tfds.core.DatasetBuilder, split: str, keep: np.ndarray, num_episodes: int) -> "tf.data.Dataset":
-    """The kept episodes' steps, concatenated in episode order, output dtypes applied."""
-    obs_feature = builder.info.features["steps"]["observation"]
-    episodes = _select(_episodes(builder, split, skip_observation=True), keep, num_episodes)
-    encoded = episodes.element_spec["steps"].element_spec["observation"].dtype == tf.string
+def episode_steps(
+    builder: tfds.core.DatasetBuilder, split: str, keep: Optional[np.ndarray], num_episodes: int
+) -> "tf.data.Dataset":
+    """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied."""
+    step_features = builder.info.features["steps"].feature
 
-    def to_output(step):
-        out = {k: tf.cast(step[k], OUTPUT_DTYPES[k]) for k in OUTPUT_DTYPES}
-        out["observation"] = obs_feature.decode_example(step["observation"]) if encoded else step["observation"]
+    def decode(episode):
+        steps = episode["steps"]
+        out = {"observation": step_features["observation"].decode_batch_example(steps["observation"])}
+        for k, dtype in OUTPUT_DTYPES.items():
+            out[k] = tf.cast(step_features[k].decode_batch_example(steps[k]), dtype)
         return out
 
-    def steps_of(ep):
-        return ep["steps"].map(to_output)
-
-    return episodes.flat_map(steps_of)
+    return _select(_raw_episodes(builder, split), keep, num_episodes).map(decode)
 
 
 def load_steps(
@@ -272,14 +276,14 @@ def load_steps(
     """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order."""
     num_episodes = _check_split(builder, split)
     keep = np.arange(num_episodes) if episodes is None else np.asarray(episodes)
-    stream = _step_stream(builder, split, keep, num_episodes)
-    spec = stream.element_spec
-    chunks: Dict[str, list] = {}
-    for chunk in tfds.as_numpy(stream.batch(_CHUNK_STEPS).prefetch(2)):
-        for k, v in chunk.items():
-            chunks.setdefault(k, []).append(v)
+    episodes_ds = episode_steps(builder, split, keep, num_episodes)
+    spec = episodes_ds.element_spec
+    chunks: Dict[str, list] = {k: [] for k in spec}
+    for episode in tfds.as_numpy(episodes_ds.prefetch(2)):
+        for k, v in episode.items():
+            chunks[k].append(v)
     return {
-        k: np.concatenate(chunks[k]) if k in chunks else np.zeros((0, *s.shape), s.dtype.as_numpy_dtype)
+        k: np.concatenate(chunks[k]) if chunks[k] else np.zeros((0, *s.shape[1:]), s.dtype.as_numpy_dtype)
         for k, s in spec.items()
     }
 
@@ -288,8 +292,8 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
     """Estimated memory of the kept steps once decoded, from dataset_info's sizes (no data read).
 
     With `metadata["num_steps"]`: steps * (observation bytes + 16 bytes of other fields).
-    Otherwise the split's serialised size, times `ENCODED_EXPANSION` for encoded
-    (PNG/JPEG) observations. Scaled by `data_percentage / 100`.
+    Otherwise the split's serialised size, times `ENCODED_EXPANSION` for compressed
+    (PNG/JPEG Image, zlib Tensor) observations. Scaled by `data_percentage / 100`.
     """
     obs = builder.info.features["steps"]["observation"]
     meta = rlds.metadata(builder)
@@ -298,9 +302,8 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
         total = int(meta["num_steps"]) * per_step
     else:
         total = int(builder.info.splits[split].num_bytes)
-        if getattr(obs, "_encoding", None) not in (None, tfds.features.Encoding.NONE) or isinstance(
-            obs, tfds.features.Image
-        ):
+        compressed = isinstance(obs, tfds.features.Image) or getattr(obs, "_encoding", None) == tfds.features.Encoding.ZLIB
+        if compressed:
             total *= ENCODED_EXPANSION
     return int(total * float(data_percentage) / 100.0)
 
@@ -313,18 +316,29 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
 class InMemoryLoader:
     """Infinite iterator of batches from steps held in numpy.
 
-    Window starts are drawn uniformly from `[0, N - L]` with a seeded
-    `np.random.Generator` and gathered by fancy indexing; a daemon thread keeps
-    up to `prefetch` batches ready in a queue (`prefetch=0`: synchronous).
+    Window starts are drawn uniformly from `[0, N - L]` and gathered by fancy
+    indexing; batch `i` comes from its own generator seeded `(seed, 1, i)`, so
+    the stream from `start_batch` on is the same whether or not a run was
+    interrupted (exact resume). A daemon thread keeps up to `prefetch` batches
+    ready in a queue (`prefetch=0`: synchronous).
     """
 
-    def __init__(self, steps: Dict[str, np.ndarray], length: int, batch_size: int, seed: int = 0, prefetch: int = 2):
+    def __init__(
+        self,
+        steps: Dict[str, np.ndarray],
+        length: int,
+        batch_size: int,
+        seed: int = 0,
+        prefetch: int = 2,
+        start_batch: int = 0,
+    ):
         self.steps = steps
         self.length = int(length)
         self.batch_size = int(batch_size)
         self.num_steps = len(steps["action"])
         self.num_windows = self.num_steps - self.length + 1
-        self._rng = np.random.default_rng([seed, 1])  # stream 0 of `seed` chooses episodes
+        self._seed = int(seed)  # stream 0 of `seed` chooses episodes, stream 1 the windows
+        self._next_batch = int(start_batch)
         self._queue: Optional[queue.Queue] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -335,7 +349,9 @@ class InMemoryLoader:
 
     def sample(self) -> Dict[str, np.ndarray]:
         """One batch: starts ~ Uniform{0..N-L}, fields [B, L, ...]."""
-        starts = self._rng.integers(0, self.num_windows, size=self.batch_size)
+        rng = np.random.default_rng([self._seed, 1, self._next_batch])
+        self._next_batch += 1
+        starts = rng.integers(0, self.num_windows, size=self.batch_size)
         return gather_windows(self.steps, starts, self.length)
 
     def _produce(self) -> None:
@@ -372,16 +388,32 @@ class InMemoryLoader:
         self._stop.set()
 
 
-def window_dataset(steps: "tf.data.Dataset", length: int, chunk_steps: int = _CHUNK_STEPS) -> "tf.data.Dataset":
+def window_dataset(steps: "tf.data.Dataset", length: int, chunk_steps: Optional[int] = None) -> "tf.data.Dataset":
     """All windows `steps[s : s + L]`, s = 0..N-L, in order; vectorised per chunk of steps.
 
     Steps are batched into chunks; a `scan` carries the last `L - 1` steps of
     the stream so far (with how many of them are real) and prepends them to the
     next chunk, whose windows are then one `tf.gather` with indices
-    `start + arange(L)`.
+    `start + arange(L)`. By default a chunk holds as many steps as keep its
+    windows under 64 MB (16 to 1024 steps).
+    """
+    if chunk_steps is None:
+        chunk_steps = _window_chunk_steps(steps.element_spec, length)
+    return windows_from_chunks(steps.batch(chunk_steps), length)
+
+
+def _window_chunk_steps(step_spec, length: int) -> int:
+    """Steps per chunk so that a chunk's windows stay under 64 MB (16 to 1024 steps)."""
+    step_bytes = sum(int(np.prod(s.shape, dtype=np.int64)) * s.dtype.size for s in tf.nest.flatten(step_spec))
+    return int(np.clip(_WINDOW_CHUNK_BYTES // max(1, length * step_bytes), 16, _CHUNK_STEPS))
+
+
+def windows_from_chunks(chunks: "tf.data.Dataset", length: int) -> "tf.data.Dataset":
+    """All windows of length `L` of the stream formed by concatenating `chunks` (dicts of [C_i, ...]).
+
+    See `window_dataset`; chunk sizes may vary (e.g. whole episodes, rebatched).
     """
     tail_len = length - 1
-    chunks = steps.batch(chunk_steps)
     spec = chunks.element_spec
     init_tail = {k: tf.zeros([tail_len, *s.shape[1:]], s.dtype) for k, s in spec.items()}
 
@@ -411,7 +443,9 @@ def _streaming_dataset(
     shuffle_buffer: int,
     prefetch: int,
 ) -> "tf.data.Dataset":
-    windows = window_dataset(_step_stream(builder, split, keep, num_episodes), length)
+    episodes = episode_steps(builder, split, keep, num_episodes)
+    step_spec = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in episodes.element_spec.items()}
+    windows = windows_from_chunks(episodes.rebatch(_window_chunk_steps(step_spec, length)), length)
     if shuffle_buffer > 1:
         windows = windows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = windows.repeat().batch(batch_size, drop_remainder=True)
@@ -437,6 +471,7 @@ def make_loader(
     prefetch: int = 2,
     split: str = "train",
     expected_observation_shape: Optional[Sequence[int]] = None,
+    start_batch: int = 0,
 ) -> Iterator[Dict[str, np.ndarray]]:
     """Infinite iterator of batches of windows of `L = unroll_steps + td_steps + 1` steps.
 
@@ -452,6 +487,9 @@ def make_loader(
       prefetch: batches prepared ahead (thread queue in memory, tf.data prefetch when streaming).
       split: the TFDS split to read.
       expected_observation_shape: when given, the dataset's observation shape must equal it.
+      start_batch: index of the first batch (a resumed run passes its step). In memory the
+        batches from `start_batch` on equal those of an uninterrupted stream; streaming
+        re-seeds its shuffle from (seed, start_batch) instead.
 
     Returns:
       An iterator of dicts of numpy arrays, see the module docstring for shapes/dtypes.
@@ -488,12 +526,13 @@ def make_loader(
         steps = load_steps(builder, split, keep)
         if len(steps["action"]) < length:
             raise too_short(len(steps["action"]))
-        return InMemoryLoader(steps, length, batch_size, seed=seed, prefetch=prefetch)
+        return InMemoryLoader(steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch)
 
     # Streaming: make sure the stream holds one window, reading at most L steps.
-    head = _step_stream(builder, split, keep, num_episodes).take(length)
+    head = episode_steps(builder, split, keep, num_episodes).unbatch().take(length)
     num_head = int(head.reduce(np.int64(0), lambda n, _: n + 1).numpy())
     if num_head < length:
         raise too_short(num_head)
-    ds = _streaming_dataset(builder, split, keep, num_episodes, length, batch_size, seed, shuffle_buffer, prefetch)
+    stream_seed = seed if start_batch == 0 else int(np.random.default_rng([seed, 2, start_batch]).integers(2**31))
+    ds = _streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch)
     return iter(tfds.as_numpy(ds))
