@@ -77,6 +77,10 @@ def run_evaluation(agent, params, spec, config, seed: int) -> Dict[str, Any]:
     return result
 
 
+def _numeric(values: Dict[str, Any], drop=()) -> Dict[str, float]:
+    return {k: v for k, v in values.items() if isinstance(v, (int, float)) and k not in drop}
+
+
 def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, Any]:
     """Train (or resume) the run in `workdir` and return its summary."""
     validate_config(config)
@@ -139,7 +143,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
             if step % config.eval_every == 0 or step == config.num_steps:
                 last_eval = run_evaluation(agent, learner.params, spec, config, seed=config.seed + 10_000)
                 last_eval["step"] = step
-                logger.write(step, {k: v for k, v in last_eval.items() if isinstance(v, (int, float))}, prefix="eval")
+                logger.write(step, _numeric(last_eval, drop=("step",)), prefix="eval")
             if step % config.checkpoint_every == 0 or step == config.num_steps:
                 save(step)
             bar.update(

@@ -19,6 +19,9 @@ _PROGRESS = flags.DEFINE_boolean("progress", True, "show a progress bar")
 
 def _main(argv) -> None:
     del argv
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. --config=experiments/bsuite/config.py:catch")
     if not _WORKDIR.value:

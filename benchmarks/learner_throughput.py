@@ -1,0 +1,95 @@
+"""Learner throughput: updates/s and samples/s of one jitted update on synthetic windows.
+
+    python benchmarks/learner_throughput.py                 # BSuite config, batch 512, exact and sampled (N=4)
+    python benchmarks/learner_throughput.py --batch-size 256 --seconds 20
+
+Synthetic catch-shaped windows (10x5 float32 observations, 3 actions) with
+episode boundaries inside; the data pipeline is not timed (see
+loader_throughput.py). Numbers, not asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Callable, Dict, List, Tuple
+
+import jax
+import numpy as np
+
+from rosmo.agents import make_agent
+from rosmo.configs.bsuite import get_config
+from rosmo.learner import Learner
+from rosmo.train import make_networks
+
+
+def synthetic_windows(batch_size: int, length: int, obs_shape=(10, 5), num_actions: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    is_last = rng.random((batch_size, length)) < 0.1
+    is_first = np.concatenate([np.zeros((batch_size, 1), bool), is_last[:, :-1]], axis=1)
+    return dict(
+        observation=rng.random((batch_size, length) + tuple(obs_shape)).astype(np.float32),
+        action=rng.integers(0, num_actions, (batch_size, length)).astype(np.int32),
+        reward=rng.standard_normal((batch_size, length)).astype(np.float32),
+        discount=np.ones((batch_size, length), np.float32),
+        is_first=is_first,
+        is_last=is_last,
+        is_terminal=is_last.copy(),
+    )
+
+
+def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3) -> Dict[str, float]:
+    """Compile, then run updates on one device-resident batch for about `seconds`."""
+    networks = make_networks(config, num_actions)
+    learner = Learner(make_agent(config, networks), config, np.zeros((1,) + tuple(obs_shape), np.float32))
+    length = config.unroll_steps + config.td_steps + 1
+    batch = learner.put_batch(synthetic_windows(config.batch_size, length, obs_shape, num_actions))
+    start = time.time()
+    jax.block_until_ready(learner.step(batch))
+    compile_s = time.time() - start
+    count, start = 0, time.time()
+    while time.time() - start < seconds or count < 3:
+        metrics = learner.step(batch)
+        count += 1
+    jax.block_until_ready(metrics)
+    elapsed = time.time() - start
+    return {"updates_per_s": count / elapsed, "samples_per_s": count * config.batch_size / elapsed, "compile_s": compile_s}
+
+
+def variants(env: str, batch_size: int) -> List[Tuple[str, Callable]]:
+    """(name, config) pairs to time; other agents add theirs here."""
+
+    def rosmo(samples: int):
+        c = get_config(env)
+        c.batch_size = batch_size
+        c.policy_samples = samples
+        return c
+
+    return [("rosmo exact", rosmo(0)), ("rosmo sampled N=4", rosmo(4))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="catch")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per variant")
+    parser.add_argument("--only", default=None, help="comma-separated substrings of variant names to run")
+    args = parser.parse_args()
+    print(f"devices: {jax.devices()}  batch {args.batch_size}  env {args.env}")
+    print(f"{'variant':<24}{'updates/s':>12}{'samples/s':>14}{'compile s':>12}")
+    results = {}
+    for name, config in variants(args.env, args.batch_size):
+        if args.only and not any(s in name for s in args.only.split(",")):
+            continue
+        r = time_updates(config, args.seconds)
+        results[name] = r
+        print(f"{name:<24}{r['updates_per_s']:>12.1f}{r['samples_per_s']:>14.0f}{r['compile_s']:>12.1f}", flush=True)
+    base = results.get("rosmo exact")
+    if base:
+        for name, r in results.items():
+            if name != "rosmo exact":
+                print(f"time per update {name} / rosmo exact: {base['updates_per_s'] / r['updates_per_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""End-to-end training: learning reaches a score on catch, and resume gives the same parameters."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from rosmo.checkpoint import load_params
+from rosmo.configs.bsuite import get_config
+from rosmo.data import bsuite_maker
+from rosmo.train import train
+
+
+@pytest.fixture(scope="module")
+def catch_dataset(tmp_path_factory):
+    """A small catch dataset logged from a DQN's whole run (exploration included)."""
+    out = tmp_path_factory.mktemp("bsuite")
+    summary = bsuite_maker.make_bsuite_dataset("catch", str(out), num_episodes=300, seed=1, reference_episodes=100, progress=False)
+    return summary["path"]
+
+
+def _config(dataset, **overrides):
+    c = get_config("catch")
+    c.dataset_dir = dataset
+    c.use_tensorboard = False
+    for k, v in overrides.items():
+        c[k] = v
+    return c
+
+
+def test_rosmo_learns_catch(catch_dataset, tmp_path):
+    config = _config(catch_dataset, batch_size=128, num_steps=1500, warmup_steps=100, eval_every=1500, checkpoint_every=1500, log_every=250)
+    summary = train(config, str(tmp_path / "run"), progress=False)
+    result = summary["final_eval"]
+    assert result["episodes"] == 100
+    assert result["normalized_score"] >= 0.8, result
+    saved = json.load(open(tmp_path / "run" / "summary.json"))
+    assert saved["final_eval"]["normalized_score"] == pytest.approx(result["normalized_score"])
+    assert os.path.exists(tmp_path / "run" / "train.csv") and os.path.exists(tmp_path / "run" / "eval.csv")
+
+
+def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
+    common = dict(batch_size=16, warmup_steps=2, eval_every=100, eval_episodes=2, eval_parallel=2, checkpoint_every=3, log_every=1)
+    train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "straight"), progress=False)
+    # The same run, stopped after 3 steps and started again with the same workdir.
+    train(_config(catch_dataset, num_steps=3, **common), str(tmp_path / "resumed"), progress=False)
+    halfway, _ = load_params(str(tmp_path / "resumed"))
+    summary = train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "resumed"), progress=False)
+    assert summary["num_steps"] == 6
+    straight, _ = load_params(str(tmp_path / "straight"))
+    resumed, extra = load_params(str(tmp_path / "resumed"))
+    assert extra["step"] == 6
+    for a, b, h in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), jax.tree.leaves(halfway)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, h) for a, h in zip(jax.tree.leaves(straight), jax.tree.leaves(halfway)))
+    rows = open(tmp_path / "resumed" / "train.csv").read().strip().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
