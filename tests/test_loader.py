@@ -335,3 +335,24 @@ def test_encoded_uint8_observations_decode_in_both_modes(tmp_path, observation):
                 np.testing.assert_array_equal(batch["observation"][s], stream["observation"][s : s + 3])
         else:
             it.close()
+
+
+def test_in_memory_start_batch_resumes_the_same_stream(tiny_dataset):
+    kwargs = dict(unroll_steps=1, td_steps=1, batch_size=4, in_memory=True, seed=2)
+    with loader.make_loader(tiny_dataset, **kwargs) as fresh:
+        full = [next(fresh)["observation"] for _ in range(5)]
+    with loader.make_loader(tiny_dataset, start_batch=3, **kwargs) as resumed:
+        for i in (3, 4):
+            np.testing.assert_array_equal(next(resumed)["observation"], full[i])
+
+
+def test_dropped_in_memory_loader_stops_its_thread(tiny_dataset):
+    import gc
+
+    it = loader.make_loader(tiny_dataset, unroll_steps=1, td_steps=1, batch_size=4, in_memory=True, prefetch=2)
+    next(it)
+    thread = it._thread
+    del it
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -313,14 +313,64 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
 # ---------------------------------------------------------------------------
 
 
+class WindowSampler:
+    """Draws batches of windows from steps held in numpy; batch `i` is a pure function of `(seed, i)`.
+
+    Batch `i`: starts ~ Uniform{0..N-L} from `np.random.default_rng([seed, 1, i])`
+    (stream 0 of `seed` chooses the episodes), then `gather_windows`.
+    """
+
+    def __init__(self, steps: Dict[str, np.ndarray], length: int, batch_size: int, seed: int = 0, start_batch: int = 0):
+        self.steps = steps
+        self.length = int(length)
+        self.batch_size = int(batch_size)
+        self.num_steps = len(steps["action"])
+        self.num_windows = self.num_steps - self.length + 1
+        self.seed = int(seed)
+        self.next_batch = int(start_batch)
+
+    def batch(self, index: int) -> Dict[str, np.ndarray]:
+        """Batch number `index`: fields [B, L, ...]."""
+        rng = np.random.default_rng([self.seed, 1, int(index)])
+        starts = rng.integers(0, self.num_windows, size=self.batch_size)
+        return gather_windows(self.steps, starts, self.length)
+
+    def sample(self) -> Dict[str, np.ndarray]:
+        """The next batch of the sequence."""
+        out = self.batch(self.next_batch)
+        self.next_batch += 1
+        return out
+
+
+def _produce(sampler: WindowSampler, out: "queue.Queue", stop: threading.Event) -> None:
+    """Prefetch thread: fill `out` with batches (or the exception that stopped it) until `stop` is set."""
+    try:
+        while not stop.is_set():
+            item: Any = sampler.sample()
+            _put(out, item, stop)
+    except BaseException as err:  # hand the failure to the consumer
+        _put(out, err, stop)
+
+
+def _put(out: "queue.Queue", item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
 class InMemoryLoader:
-    """Infinite iterator of batches from steps held in numpy.
+    """Infinite iterator of batches from steps held in numpy (see `WindowSampler`).
 
     Window starts are drawn uniformly from `[0, N - L]` and gathered by fancy
     indexing; batch `i` comes from its own generator seeded `(seed, 1, i)`, so
     the stream from `start_batch` on is the same whether or not a run was
     interrupted (exact resume). A daemon thread keeps up to `prefetch` batches
-    ready in a queue (`prefetch=0`: synchronous).
+    ready in a queue (`prefetch=0`: synchronous). The thread holds only the
+    sampler, so dropping the loader (or `close()`, or leaving a `with` block)
+    stops it.
     """
 
     def __init__(
@@ -332,47 +382,28 @@ class InMemoryLoader:
         prefetch: int = 2,
         start_batch: int = 0,
     ):
+        self.sampler = WindowSampler(steps, length, batch_size, seed=seed, start_batch=start_batch)
         self.steps = steps
-        self.length = int(length)
-        self.batch_size = int(batch_size)
-        self.num_steps = len(steps["action"])
-        self.num_windows = self.num_steps - self.length + 1
-        self._seed = int(seed)  # stream 0 of `seed` chooses episodes, stream 1 the windows
-        self._next_batch = int(start_batch)
+        self.length = self.sampler.length
+        self.batch_size = self.sampler.batch_size
+        self.num_steps = self.sampler.num_steps
+        self.num_windows = self.sampler.num_windows
         self._queue: Optional[queue.Queue] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         if prefetch > 0:
             self._queue = queue.Queue(maxsize=prefetch)
-            self._thread = threading.Thread(target=self._produce, name="rosmo-loader", daemon=True)
+            self._thread = threading.Thread(
+                target=_produce, args=(self.sampler, self._queue, self._stop), name="rosmo-loader", daemon=True
+            )
             self._thread.start()
-
-    def sample(self) -> Dict[str, np.ndarray]:
-        """One batch: starts ~ Uniform{0..N-L}, fields [B, L, ...]."""
-        rng = np.random.default_rng([self._seed, 1, self._next_batch])
-        self._next_batch += 1
-        starts = rng.integers(0, self.num_windows, size=self.batch_size)
-        return gather_windows(self.steps, starts, self.length)
-
-    def _produce(self) -> None:
-        try:
-            while not self._stop.is_set():
-                item: Any = self.sample()
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as err:  # hand the failure to the consumer
-            self._queue.put(err)
 
     def __iter__(self) -> "InMemoryLoader":
         return self
 
     def __next__(self) -> Dict[str, np.ndarray]:
         if self._queue is None:
-            return self.sample()
+            return self.sampler.sample()
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
@@ -383,6 +414,12 @@ class InMemoryLoader:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def __enter__(self) -> "InMemoryLoader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __del__(self):
         self._stop.set()
