@@ -170,6 +170,24 @@ def test_stack_frames_zeroes_frames_of_previous_episode():
     np.testing.assert_array_equal(out[0, :, 0, 0, :], [[1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 6]])
 
 
+def test_stack_frames_fast_path_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(3, 9, 5, 7), dtype=np.uint8)
+    is_first = rng.random((3, 9)) < 0.3
+    episode = np.cumsum(is_first, axis=-1)
+    expected = np.zeros((3, 6, 5, 7, 4), np.uint8)
+    for t in range(6):
+        for j in range(4):
+            keep = episode[:, t + j] == episode[:, t + 3]
+            expected[:, t, :, :, j] = frames[:, t + j] * keep[:, None, None]
+    np.testing.assert_array_equal(rlu_atari.stack_frames(frames, is_first, 4).numpy(), expected)
+    # The generic path (other stack sizes): S = 2 on the same data.
+    out = rlu_atari.stack_frames(frames, is_first, 2).numpy()
+    assert out.shape == (3, 8, 5, 7, 2)
+    np.testing.assert_array_equal(out[..., 1], frames[:, 1:])
+    np.testing.assert_array_equal(out[..., 0], frames[:, :-1] * (~is_first[:, 1:])[..., None, None])
+
+
 def test_select_episodes():
     np.testing.assert_array_equal(rlu_atari.select_episodes(4, 100, 0), [0, 1, 2, 3])
     keep = rlu_atari.select_episodes(10, 30, seed=1)
