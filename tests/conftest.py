@@ -46,11 +46,13 @@ def write_dataset(
     features=None,
     metadata: Optional[Dict[str, Any]] = None,
     name: str = "tiny",
+    max_episodes_per_shard: int = 1000,
 ) -> str:
     """Write `episodes` to `path` with `RldsWriter` (BSuite schema of the first episode's obs shape by default)."""
     if features is None:
         features = rlds.bsuite_features(episodes[0]["steps"]["observation"].shape[1:])
-    with rlds.RldsWriter(str(path), name, features, metadata if metadata is not None else dict(TINY_METADATA)) as w:
+    meta = metadata if metadata is not None else dict(TINY_METADATA)
+    with rlds.RldsWriter(str(path), name, features, meta, max_episodes_per_shard=max_episodes_per_shard) as w:
         for ep in episodes:
             w.add_episode(ep)
     return str(path)

@@ -356,3 +356,18 @@ def test_dropped_in_memory_loader_stops_its_thread(tiny_dataset):
     gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_multi_shard_dataset_streams_in_episode_order(tmp_path):
+    episodes = [make_episode(e, 2 + e % 3) for e in range(7)]
+    path = write_dataset(tmp_path / "sharded", episodes, max_episodes_per_shard=2)  # 4 shards
+    builder = rlds.load_builder(path)
+    assert len(builder.info.splits["train"].shard_lengths) == 4
+    np.testing.assert_array_equal(
+        loader.load_steps(builder)["observation"][:, 0, 0], concat_steps(episodes)["observation"][:, 0, 0]
+    )
+    keep = np.array([1, 2, 5])
+    np.testing.assert_array_equal(
+        loader.load_steps(builder, episodes=keep)["observation"][:, 0, 0],
+        concat_steps([episodes[i] for i in keep])["observation"][:, 0, 0],
+    )

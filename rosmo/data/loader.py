@@ -62,7 +62,7 @@ OUTPUT_DTYPES = {
 """Output dtype of every step field except `observation`, which keeps the dataset's dtype."""
 
 _FLAG_FIELDS = ("is_first", "is_last", "is_terminal")
-_CHUNK_STEPS = 1024  # steps per chunk when loading into memory; most steps per windowing chunk
+_CHUNK_STEPS = 1024  # most steps per windowing chunk
 _WINDOW_CHUNK_BYTES = 64 * 1024**2  # windowing chunk size cap: chunk * L * step bytes
 
 
@@ -147,13 +147,18 @@ def _check_split(builder: tfds.core.DatasetBuilder, split: str) -> int:
 
 
 def _raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> "tf.data.Dataset":
-    """Episodes in file order (deterministic) with `steps` left as parsed, undecoded tensors [T, ...].
+    """Episodes in file order (shards read one after another) with `steps` as parsed, undecoded tensors [T, ...].
 
     Skipping TFDS's per-step nested-dataset decoding lets every step field be
     decoded for a whole episode at once (`decode_batch_example`), and lets
     unkept episodes be dropped before any observation is decoded.
     """
-    return builder.as_dataset(split=split, shuffle_files=False, decoders={"steps": tfds.decode.SkipDecoding()})
+    return builder.as_dataset(
+        split=split,
+        shuffle_files=False,
+        decoders={"steps": tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(interleave_cycle_length=1),  # shard after shard: true file order
+    )
 
 
 def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None) -> int:
@@ -267,7 +272,8 @@ def episode_steps(
             out[k] = tf.cast(step_features[k].decode_batch_example(steps[k]), dtype)
         return out
 
-    return _select(_raw_episodes(builder, split), keep, num_episodes).map(decode)
+    selected = _select(_raw_episodes(builder, split), keep, num_episodes)
+    return selected.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def load_steps(
