@@ -204,3 +204,23 @@ def test_replay_buffer_ring_and_epsilon_schedule():
     for _ in range(10):
         agent.observe(np.zeros(2), 0, 0.0, 1.0, np.zeros(2))
     assert agent.epsilon == pytest.approx(0.1) and agent.num_updates == 0  # below min_replay_size
+
+
+def test_n_step_transitions_by_hand():
+    config = dqn_lib.DQNConfig(discount=0.5, n_step=2, min_replay_size=100)
+    agent = dqn_lib.DQN((1,), 3, config, seed=0)
+    obs = [np.full(1, float(i)) for i in range(4)]
+    agent.observe(obs[0], 0, 1.0, 1.0, obs[1])
+    assert agent.replay.size == 0  # waits for the second reward
+    agent.observe(obs[1], 1, 2.0, 1.0, obs[2])
+    agent.observe(obs[2], 2, 3.0, 0.0, obs[3])  # termination flushes the rest
+    n = agent.replay.size
+    assert n == 3
+    # R_0 = 1 + 0.5 * 2 = 2, D_0 = 0.25 -> o_2; R_1 = 2 + 0.5 * 3 = 3.5, D_1 = 0 -> o_3; R_2 = 3, D_2 = 0 -> o_3
+    np.testing.assert_allclose(agent.replay.reward[:n], [2.0, 3.5, 3.0])
+    np.testing.assert_allclose(agent.replay.discount[:n], [0.25, 0.0, 0.0])
+    np.testing.assert_array_equal(agent.replay.action[:n], [0, 1, 2])
+    np.testing.assert_array_equal(agent.replay.next_observation[:n, 0], [2.0, 3.0, 3.0])
+    # a truncated episode (last, discount 1) also flushes, keeping the bootstrap discount
+    agent.observe(obs[0], 1, 1.0, 1.0, obs[1], last=True)
+    assert agent.replay.size == 4 and agent.replay.discount[3] == 0.5 and agent.replay.reward[3] == 1.0

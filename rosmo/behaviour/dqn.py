@@ -1,15 +1,18 @@
 """A compact online DQN: the behaviour agent whose whole run becomes a BSuite dataset.
 
-Double DQN (van Hasselt et al. 2016) with a Huber TD loss (the maths of rlax's
-`double_q_learning` and `huber_loss`), a numpy ring replay
-buffer, linearly decaying epsilon-greedy exploration and a periodically copied
-target network. Per sampled transition `(o, a, r, d, o')`:
+Double DQN (van Hasselt et al. 2016) with n-step returns and a Huber TD loss
+(the maths of rlax's `double_q_learning` and `huber_loss`), a numpy ring
+replay buffer, linearly decaying epsilon-greedy exploration and a periodically
+copied target network. From the env's rewards `r_i` and discounts `d_i`
+(0 at a termination), each stored transition is `(o_t, a_t, R_t, D_t, o_{t+m})`
+with `m = min(n, steps left in the episode)`:
 
-    a*   = argmax_b Q(o', b; theta)                       (online net selects)
-    td   = r + gamma * d * Q(o', a*; theta_target) - Q(o, a; theta)
+    R_t  = sum_{i<m} gamma^i (d_t ... d_{t+i-1}) r_{t+i}
+    D_t  = gamma^m d_t ... d_{t+m-1}
+    a*   = argmax_b Q(o_{t+m}, b; theta)                   (online net selects)
+    td   = R_t + D_t * Q(o_{t+m}, a*; theta_target) - Q(o_t, a_t; theta)
     loss = mean_batch huber(td, delta)
-
-`d` is the env's discount (0 at a termination). The learner runs every
+ The learner runs every
 `update_period` env steps, `updates_per_call` Adam steps in one jitted call
 (a `lax.scan` over independently sampled batches). Acting: with probability
 `epsilon` a uniform action, else the jitted greedy `argmax_a Q(o, a)`.
@@ -21,7 +24,7 @@ numpy generator draws exploration and replay indices.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import haiku as hk
 import jax
@@ -41,6 +44,7 @@ class DQNConfig:
     hidden_sizes: Tuple[int, ...] = (64, 64)
     learning_rate: float = 1e-3
     discount: float = 0.99
+    n_step: int = 1  # n of the n-step return (1: one-step double DQN)
     batch_size: int = 64
     replay_capacity: int = 100_000
     min_replay_size: int = 1_000  # transitions before the first update
@@ -79,15 +83,17 @@ CONFIGS: Dict[str, DQNConfig] = {
         epsilon_decay_steps=20_000,
     ),
     # -1 per step until the goal (random never reaches it in 1000 steps): the
-    # zero-initialised Q-values are optimistic and drive exploration.
+    # zero-initialised Q-values are optimistic and drive exploration; learning on
+    # every step with a long epsilon decay to 0.01 gives a greedy policy of ~-110.
     "mountain_car": DQNConfig(
-        learning_rate=1e-3,
-        batch_size=64,
+        learning_rate=5e-4,
+        batch_size=128,
         replay_capacity=200_000,
         min_replay_size=1_000,
-        update_period=4,
-        target_update_period=500,
-        epsilon_decay_steps=20_000,
+        update_period=1,
+        target_update_period=200,
+        epsilon_end=0.01,
+        epsilon_decay_steps=50_000,
     ),
 }
 
@@ -157,7 +163,7 @@ def double_q_loss(
     """Mean Huber double-Q TD loss.
 
     Shapes: `q_tm1, q_t_target, q_t_online`: [B, A]; `action`: [B] int;
-    `reward, discount`: [B] (discount already includes gamma). Returns a scalar:
+    `reward, discount`: [B] (the n-step return and its bootstrap discount, gamma included). Returns a scalar:
     `mean_b huber(r_b + discount_b * q_t_target[b, argmax q_t_online[b]] - q_tm1[b, a_b])`.
     """
     best = jnp.argmax(q_t_online, axis=-1)
@@ -185,14 +191,15 @@ class DQN:
         self.num_updates = 0  # Adam steps taken
         self.last_loss = float("nan")
 
-        net, optimiser, gamma, delta = self._net, self._optimiser, config.discount, config.huber_delta
+        self._pending: List[Tuple[np.ndarray, int, float, float]] = []  # (o, a, r, d) not yet n-step complete
+        net, optimiser, delta = self._net, self._optimiser, config.huber_delta
 
         def loss_fn(params, target_params, batch):
             q_tm1 = net.apply(params, batch["observation"])
             q_t_online = net.apply(params, batch["next_observation"])
             q_t_target = net.apply(target_params, batch["next_observation"])
             return double_q_loss(
-                q_tm1, batch["action"], batch["reward"], gamma * batch["discount"], q_t_target, q_t_online, delta
+                q_tm1, batch["action"], batch["reward"], batch["discount"], q_t_target, q_t_online, delta
             )
 
         def sgd_step(carry, batch):
@@ -225,10 +232,16 @@ class DQN:
             return int(self._rng.integers(self.num_actions))
         return self.greedy_action(observation)
 
-    def observe(self, observation, action: int, reward: float, discount: float, next_observation) -> None:
-        """Store one transition and run the learner when it is due."""
+    def observe(self, observation, action: int, reward: float, discount: float, next_observation,
+                last: bool = False) -> None:
+        """Record one env transition (`last`: the episode ended there) and run the learner when it is due."""
         c = self.config
-        self.replay.add(observation, action, reward, discount, next_observation)
+        self._pending.append((observation, int(action), float(reward), float(discount)))
+        if len(self._pending) == c.n_step:
+            self._store(next_observation)
+        if last or discount == 0.0:
+            while self._pending:  # the episode's final transitions get shorter returns
+                self._store(next_observation)
         self.num_steps += 1
         if self.replay.size < c.min_replay_size or self.num_steps % c.update_period:
             return
@@ -239,6 +252,16 @@ class DQN:
         self.last_loss = loss  # a device scalar; converting it here would stall the pipeline
         if self.num_updates // c.target_update_period != before // c.target_update_period:
             self.target_params = self.params
+
+    def _store(self, bootstrap_observation) -> None:
+        """Pop the oldest pending step and store its n-step transition to `bootstrap_observation`."""
+        gamma = self.config.discount
+        ret, scale = 0.0, 1.0
+        for _, _, r, d in self._pending:
+            ret += scale * r
+            scale *= gamma * d
+        observation, action, _, _ = self._pending.pop(0)
+        self.replay.add(observation, action, ret, scale, bootstrap_observation)
 
     def hyper_parameters(self) -> Dict[str, Any]:
         """The config as a plain dict (for dataset metadata)."""

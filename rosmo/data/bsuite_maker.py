@@ -151,7 +151,9 @@ def make_bsuite_dataset(
                 observation = timestep.observation
                 action = agent.select_action(observation)
                 timestep = train_env.step(action)
-                agent.observe(observation, action, timestep.reward, timestep.discount, timestep.observation)
+                agent.observe(
+                    observation, action, timestep.reward, timestep.discount, timestep.observation, timestep.last()
+                )
                 observations.append(timestep.observation)
                 actions.append(action)
                 rewards.append(timestep.reward)
