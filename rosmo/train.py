@@ -23,10 +23,10 @@ import numpy as np
 from rosmo.agents import make_agent
 from rosmo.checkpoint import Checkpointer
 from rosmo.config_validation import validate_config
-from rosmo.data.loader import dataset_spec, make_loader
+from rosmo.data import sources
 from rosmo.evaluation import evaluate, normalized_score
 from rosmo.learner import Learner
-from rosmo.networks import Networks, make_mlp_networks
+from rosmo.networks import Networks, make_mlp_networks, make_resnet_networks, resnet_preset
 from rosmo.run_logging import ProgressBar, RunLogger, write_json_atomic
 
 
@@ -34,7 +34,11 @@ def make_networks(config, num_actions: int) -> Networks:
     """Networks named by `config.network`."""
     if config.network == "mlp":
         return make_mlp_networks(num_actions, config.num_bins)
-    raise ValueError(f"--config.network={config.network!r} is not available; expected 'mlp'")
+    if config.network == "resnet":
+        sizes = resnet_preset(config.network_preset)
+        sizes.update({k: config[k] for k in sizes if config.get(k) is not None})  # explicit sizes win
+        return make_resnet_networks(num_actions, config.num_bins, **sizes)
+    raise ValueError(f"--config.network={config.network!r} is not available; expected 'mlp' or 'resnet'")
 
 
 def make_env_factory(spec: Dict[str, Any]) -> Callable[[int], Any]:
@@ -62,6 +66,8 @@ def _num_actions(spec: Dict[str, Any], dataset_dir: str) -> int:
 
 def run_evaluation(agent, params, spec, config, seed: int) -> Dict[str, Any]:
     """Online evaluation + normalised score against the dataset's references."""
+    if sources.is_atari(spec):
+        return sources.evaluate_atari_run(agent.act, params, spec, config, seed)
     meta = spec["metadata"]
     result = evaluate(
         make_env_factory(spec),
@@ -86,7 +92,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
     validate_config(config)
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
-    spec = dataset_spec(config.dataset_dir)
+    spec = sources.dataset_spec(config)
     num_actions = _num_actions(spec, config.dataset_dir)
     networks = make_networks(config, num_actions)
     agent = make_agent(config, networks)
@@ -112,16 +118,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
         config=config.to_dict(),
         resume_step=start_step,
     )
-    batches = make_loader(
-        config.dataset_dir,
-        unroll_steps=config.unroll_steps,
-        td_steps=config.td_steps,
-        batch_size=config.batch_size,
-        data_percentage=config.data_percentage,
-        seed=config.seed,
-        shuffle_buffer=config.shuffle_buffer,
-        start_batch=start_step,
-    )
+    batches = sources.make_batches(config, start_batch=start_step)
     bar = ProgressBar(total=config.num_steps, initial=start_step, desc=f"train {config.algo}", disable=None if progress is None else not progress)
     started, window_start, window_step = time.time(), time.time(), start_step
     step = start_step

@@ -2,5 +2,14 @@
 
 from rosmo.networks.base import Networks, Prediction, build_networks
 from rosmo.networks.mlp import make_mlp_networks
+from rosmo.networks.resnet import PRESETS as RESNET_PRESETS, make_resnet_networks, resnet_preset
 
-__all__ = ["Networks", "Prediction", "build_networks", "make_mlp_networks"]
+__all__ = [
+    "Networks",
+    "Prediction",
+    "RESNET_PRESETS",
+    "build_networks",
+    "make_mlp_networks",
+    "make_resnet_networks",
+    "resnet_preset",
+]
