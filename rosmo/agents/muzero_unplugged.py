@@ -1,0 +1,200 @@
+"""MuZero Unplugged: MCTS policy targets and Reanalyse value bootstrap on fixed data.
+
+Per window of L = K + n + 1 logged steps (DESIGN section 2):
+
+    search   at every real observation o_t (t = 0..L-1), with the TARGET net:
+             root = (prior, value, h(o_t)); model step a -> (r from f(g(s,a)), v, prior, g(s,a));
+             N = num_simulations, mctx max_depth = search_depth
+    policy   pi*_k = visit distribution at o_k (k = 0..K); uniform at/after the episode end
+    value    z_k = n-step return of the logged rewards, bootstrapped with the ROOT SEARCH
+             VALUE at o_{k+n} (Reanalyse); 0 at and after a terminal
+    unroll   as ROSMO (`unroll_model`): s_0 = h(o_0), s_{k+1} = g(s_k, a_k), grad x0.5 per step
+    loss     = reward CE + 0.25 value CE + 1.0 policy CE   (no BC term)
+
+Search runs at all L positions: the K+1 policy targets need o_0..o_K, the
+bootstraps need o_n..o_{K+n} (and earlier positions when an episode is
+truncated inside the horizon), which together cover the window when n <= K+1.
+
+Acting (`act_policy`): "mcts" (or "improved") searches from the current
+observation with the online params and takes the most visited action
+(greedy) or samples ∝ visits; "prior" uses the policy head alone. Root
+Dirichlet noise while acting only with `act_exploration_noise=True`; the
+learner's searches use `mcts_dirichlet_fraction` / `mcts_dirichlet_alpha`
+as in the paper's code (mctx defaults 0.25 / 0.3).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, NamedTuple, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from rosmo import ops
+from rosmo.agents.base import Agent, flatten_time, select_actions
+from rosmo.agents.rosmo import FLAG_KEYS, target_network_outputs, unroll_model
+from rosmo.networks import Networks
+from rosmo.ops.mcts import SearchResult, most_visited_action, muzero_search
+
+MCTS_ACT_POLICIES = ("mcts", "improved")
+
+
+def model_step_fn(networks: Networks):
+    """The networks' dynamics + prediction as an `ops.mcts` model step.
+
+    (params, state[M, *S], action int[M]) -> (reward[M], value[M], prior_logits[M, A], next_state[M, *S]);
+    the reward of the transition into s' = g(s, a) is read from f(s').
+    """
+
+    def step(params, state, action):
+        next_state = networks.dynamics(params, state, action)
+        pred = networks.predict(params, next_state)
+        reward = ops.logits_to_scalar(pred.reward_logits, networks.num_bins)
+        value = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
+        return reward, value, pred.policy_logits, next_state
+
+    return step
+
+
+def search_from_states(
+    networks: Networks,
+    params,
+    key: jax.Array,
+    states: jax.Array,
+    prior_logits: jax.Array,
+    values: jax.Array,
+    discount: float,
+    num_simulations: int,
+    max_depth=None,
+    dirichlet_fraction: float = 0.0,
+    dirichlet_alpha: float = 0.3,
+) -> SearchResult:
+    """MuZero search with `networks` from M root states.
+
+    states [M, *S], prior_logits [M, A], values [M] -> SearchResult ([M, A], [M], [M, A], [M]).
+    """
+    return muzero_search(
+        params,
+        key,
+        prior_logits,
+        values,
+        states,
+        model_step_fn(networks),
+        discount,
+        num_simulations,
+        max_depth=max_depth,
+        dirichlet_fraction=dirichlet_fraction,
+        dirichlet_alpha=dirichlet_alpha,
+    )
+
+
+class MzuTargets(NamedTuple):
+    policy: jax.Array  # [B, K+1, A] visit distributions at o_0..o_K (uniform at/after the episode end)
+    value: jax.Array  # [B, K+1] n-step returns bootstrapped with root search values
+    reward: jax.Array  # [B, K] logged rewards (0 after the episode end)
+    search_value: jax.Array  # [B, L] root search value at every o_t
+    network_value: jax.Array  # [B, L] target-net value at every o_t
+
+
+def mzu_targets(networks: Networks, target_params, batch, key, config) -> MzuTargets:
+    """Reanalyse a batch of windows [B, L]: search with the target net at every o_t, then the targets."""
+    num_unroll, td_steps, discount = config.unroll_steps, config.td_steps, config.discount
+    num_targets = num_unroll + 1
+    rewards = batch["reward"]
+    flags = tuple(batch[k] for k in FLAG_KEYS)
+    batch_size, length = rewards.shape
+    tgt_states, tgt_prior, tgt_values = target_network_outputs(networks, target_params, batch["observation"])
+    search = search_from_states(
+        networks, target_params, key,
+        flatten_time(tgt_states), flatten_time(tgt_prior), flatten_time(tgt_values),
+        discount, config.num_simulations, config.search_depth,
+        config.mcts_dirichlet_fraction, config.mcts_dirichlet_alpha,
+    )
+    search = jax.tree.map(jax.lax.stop_gradient, search)
+    search_values = search.root_value.reshape(batch_size, length)
+    visit_probs = search.action_weights.reshape(batch_size, length, networks.num_actions)[:, :num_targets]
+    value_targets = jax.vmap(
+        lambda r, v, f, l, t: ops.n_step_value_targets(r, v, f, l, t, discount, td_steps, num_targets)
+    )(rewards, search_values, *flags)
+    reward_targets = jax.vmap(lambda r, f, l: ops.reward_targets(r, f, l, num_unroll))(rewards, flags[0], flags[1])
+    _, valid_step = jax.vmap(ops.episode_masks)(flags[0], flags[1])
+    policy_targets = ops.uniform_where(valid_step[:, :num_targets], visit_probs)
+    return MzuTargets(policy_targets, value_targets, reward_targets, search_values, jax.lax.stop_gradient(tgt_values))
+
+
+def make_mzu_loss(networks: Networks, config):
+    """The MuZero Unplugged loss for `config` (unroll_steps, td_steps, discount, num_simulations, search_depth)."""
+    num_unroll = config.unroll_steps
+    num_bins = networks.num_bins
+    num_actions = networks.num_actions
+
+    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+        obs, actions = batch["observation"], batch["action"]
+        flags = tuple(batch[k] for k in FLAG_KEYS)
+        key_random, key_search = jax.random.split(key)
+        targets = mzu_targets(networks, target_params, batch, key_search, config)
+
+        # ---- online unroll (shared with ROSMO)
+        random_actions = jax.random.randint(key_random, actions.shape, 0, num_actions, dtype=actions.dtype)
+        unroll_actions = jax.vmap(lambda a, f, l, ra: ops.unroll_actions(a, f, l, ra, num_unroll))(
+            actions, flags[0], flags[1], random_actions
+        )
+        pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
+
+        # ---- losses
+        reward_ce = ops.policy_cross_entropy(ops.value_to_target_probs(targets.reward, num_bins), pred.reward_logits[:, 1:])
+        value_ce = ops.policy_cross_entropy(ops.value_to_target_probs(targets.value, num_bins), pred.value_logits)
+        policy_ce = ops.policy_cross_entropy(targets.policy, pred.policy_logits)
+        reward_loss, value_loss, policy_loss = jnp.mean(reward_ce), jnp.mean(value_ce), jnp.mean(policy_ce)
+        total = (
+            config.reward_loss_weight * reward_loss
+            + config.value_loss_weight * value_loss
+            + config.policy_loss_weight * policy_loss
+        )
+        entropy = -jnp.sum(targets.policy * jnp.log(targets.policy + 1e-12), axis=-1)
+        metrics = {
+            "loss": total,
+            "reward_loss": reward_loss,
+            "value_loss": value_loss,
+            "policy_loss": policy_loss,
+            "value_target_mean": jnp.mean(targets.value),
+            "search_value_mean": jnp.mean(targets.search_value),
+            "network_value_mean": jnp.mean(targets.network_value),
+            "policy_target_entropy": jnp.mean(entropy),
+        }
+        return total, metrics
+
+    return loss
+
+
+def make_mzu_actor(networks: Networks, config):
+    """Acting rule: MCTS ("mcts" / "improved") or the prior ("prior"); argmax / sample.
+
+    With MCTS: greedy -> most visited root action (ties by the prior),
+    otherwise a sample ∝ visit counts. Root noise only if `act_exploration_noise`.
+    """
+    mode = config.act_policy
+    greedy = config.act_greedy
+    if mode not in MCTS_ACT_POLICIES + ("prior",):
+        raise ValueError(f"--config.act_policy={mode!r}: expected 'mcts', 'improved' or 'prior' for --config.algo=mzu")
+    noise_fraction = config.mcts_dirichlet_fraction if config.act_exploration_noise else 0.0
+
+    def act(params, obs, key):
+        states = networks.represent(params, obs)
+        pred = networks.predict(params, states)
+        if mode == "prior":
+            return select_actions(pred.policy_logits, key, greedy)
+        values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
+        result = search_from_states(
+            networks, params, key, states, pred.policy_logits, values, config.discount,
+            config.num_simulations, config.search_depth, noise_fraction, config.mcts_dirichlet_alpha,
+        )
+        if greedy:
+            return most_visited_action(result.visit_counts, pred.policy_logits)
+        return result.sampled_action
+
+    return act
+
+
+def make_mzu_agent(networks: Networks, config) -> Agent:
+    return Agent("mzu", networks, make_mzu_loss(networks, config), make_mzu_actor(networks, config))

@@ -1,0 +1,182 @@
+"""MuZero Unplugged: MCTS on a hand-built model of a 3-state chain, Reanalyse targets, loss falling, acting."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rosmo import ops
+from rosmo.agents import make_agent
+from rosmo.agents.muzero_unplugged import make_mzu_actor, mzu_targets, search_from_states
+from rosmo.config_validation import ConfigError, validate_config
+from rosmo.networks import Networks, Prediction
+from rosmo.ops.mcts import most_visited_action
+from tests.test_learner import make_learner, small_config, synthetic_batch
+
+# ---------------------------------------------------------------------------
+# A hand-built model of a deterministic chain MDP, 3 actions:
+#   state 0 --a0--> state 1 (r 0)      state 0 --a1/a2--> state 2 (r 0)
+#   state 1 --a0--> state 2 (r 1)      state 1 --a1/a2--> state 2 (r 0)
+#   state 2 (absorbing) --any--> state 2 (r 0)
+# Value head 0 everywhere, uniform prior: only search finds that a0 is optimal
+# (Q*(1, a0) = 1, Q*(0, a0) = gamma). The embedding is [one_hot(state), reward
+# of the transition into it], so the reward can be read from predict(s').
+# ---------------------------------------------------------------------------
+NUM_BINS = 21
+NUM_ACTIONS = 3
+NEXT = jnp.array([[1, 2, 2], [2, 2, 2], [2, 2, 2]])
+REWARD = jnp.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+GAMMA = 0.9
+
+
+def _logits_of(x):
+    """Categorical logits whose expected (inverse-transformed) scalar is x."""
+    return jnp.log(ops.value_to_target_probs(x, NUM_BINS) + 1e-12)
+
+
+def chain_networks() -> Networks:
+    def represent(params, obs):
+        return obs.reshape(obs.shape[0], -1).astype(jnp.float32)
+
+    def dynamics(params, state, action):
+        s = jnp.argmax(state[:, :3], axis=-1)
+        nxt = NEXT[s, action]
+        return jnp.concatenate([jax.nn.one_hot(nxt, 3), REWARD[s, action][:, None]], axis=-1)
+
+    def predict(params, state):
+        m = state.shape[0]
+        return Prediction(
+            policy_logits=jnp.zeros((m, NUM_ACTIONS)),
+            value_logits=_logits_of(jnp.zeros(m)),
+            reward_logits=_logits_of(state[:, 3]),
+        )
+
+    return Networks(lambda key, obs: {}, represent, dynamics, predict, NUM_ACTIONS, NUM_BINS)
+
+
+def chain_obs(states):
+    return jnp.concatenate([jax.nn.one_hot(jnp.asarray(states), 3), jnp.zeros((len(states), 1))], axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _search_all_states(num_simulations, key, max_depth):
+    """One jitted search from each of the 3 chain states (uniform prior, value 0)."""
+    networks = chain_networks()
+    obs = chain_obs([0, 1, 2])
+    return search_from_states(
+        networks, {}, key, networks.represent({}, obs),
+        jnp.zeros((3, NUM_ACTIONS)), jnp.zeros(3), GAMMA, num_simulations, max_depth,
+    )
+
+
+def _search(states, num_simulations, seed=0, max_depth=None):
+    result = _search_all_states(num_simulations, jax.random.PRNGKey(seed), max_depth)
+    return jax.tree.map(lambda x: x[jnp.asarray(states)], result)
+
+
+def test_hand_built_model_reads_back_rewards():
+    net = chain_networks()
+    s1 = net.dynamics({}, chain_obs([1, 1]), jnp.array([0, 1]))
+    reward = ops.logits_to_scalar(net.predict({}, s1).reward_logits, NUM_BINS)
+    np.testing.assert_allclose(np.asarray(reward), [1.0, 0.0], atol=1e-4)
+
+
+def test_mcts_picks_optimal_action_and_concentrates_with_more_simulations():
+    fractions = {}
+    for n in (4, 16, 64):
+        result = _search([0, 1], n)
+        weights = np.asarray(result.action_weights)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(result.visit_counts).sum(-1), [n, n])
+        greedy = np.asarray(most_visited_action(result.visit_counts, jnp.zeros((2, NUM_ACTIONS))))
+        np.testing.assert_array_equal(greedy, [0, 0])  # optimal in both states
+        fractions[n] = weights[:, 0]
+    # the visit share of the optimal action grows with the simulation count
+    assert np.all(fractions[4] < fractions[16]) and np.all(fractions[16] < fractions[64]), fractions
+    assert np.all(fractions[64] > 0.8), fractions
+
+
+def test_root_search_value_backs_up_the_discovered_return():
+    # value head says 0; the search value of state 1 approaches Q*(1, a0) = 1,
+    # that of state 0 approaches gamma * 1, that of the absorbing state stays 0
+    result = _search([0, 1, 2], 64)
+    v = np.asarray(result.root_value)
+    assert 0.6 * GAMMA < v[0] < GAMMA + 1e-4
+    assert 0.8 < v[1] <= 1.0 + 1e-4
+    assert abs(v[2]) < 1e-4
+
+
+def test_search_depth_one_cannot_see_two_steps_ahead():
+    # from state 0 the reward is two steps away: with max_depth=1 every action looks the same
+    result = _search([0], 64, max_depth=1)
+    assert float(result.root_value[0]) == pytest.approx(0.0, abs=1e-4)
+    deep = _search([0], 64)
+    assert float(deep.root_value[0]) > 0.3
+
+
+def test_reanalyse_targets_on_a_chain_window():
+    # one window, K = 2, n = 1: o0 = state 0 --a0--> o1 = state 1 --a0 (r=1)--> o2 = state 2 (terminal)
+    # then o3 starts the next episode
+    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=64,
+                          num_bins=NUM_BINS, mcts_dirichlet_fraction=0.0)
+    batch = dict(
+        observation=chain_obs([0, 1, 2, 0])[None],
+        action=jnp.array([[0, 0, 0, 1]]),
+        reward=jnp.array([[0.0, 1.0, 0.0, 0.0]]),
+        is_first=jnp.array([[True, False, False, True]]),
+        is_last=jnp.array([[False, False, True, False]]),
+        is_terminal=jnp.array([[False, False, True, False]]),
+    )
+    t = jax.jit(lambda b, k: mzu_targets(chain_networks(), {}, b, k, config))(batch, jax.random.PRNGKey(0))
+    assert t.policy.shape == (1, 3, NUM_ACTIONS) and t.value.shape == (1, 3) and t.reward.shape == (1, 2)
+    policy, value, search_value = np.asarray(t.policy[0]), np.asarray(t.value[0]), np.asarray(t.search_value[0])
+    assert policy[0, 0] > 0.8 and policy[1, 0] > 0.8  # visit distributions favour the optimal action
+    np.testing.assert_allclose(policy[2], 1.0 / NUM_ACTIONS)  # uniform at the episode's last step
+    # value bootstrap from the ROOT SEARCH VALUE (the value head says 0 everywhere)
+    np.testing.assert_allclose(np.asarray(t.network_value), 0.0, atol=1e-4)
+    assert value[0] == pytest.approx(0.0 + GAMMA * search_value[1], abs=1e-5)
+    assert value[0] > 0.7
+    assert value[1] == pytest.approx(1.0, abs=1e-5)  # r=1 then terminal: no bootstrap
+    assert value[2] == pytest.approx(0.0, abs=1e-6)  # at the terminal
+    np.testing.assert_allclose(np.asarray(t.reward[0]), [0.0, 1.0])
+
+
+def test_mzu_act_with_mcts_on_the_hand_built_model():
+    config = small_config(algo="mzu", act_policy="mcts", num_simulations=32, discount=GAMMA)
+    act = jax.jit(make_mzu_actor(chain_networks(), config))
+    actions = act({}, chain_obs([0, 1, 1, 0]), jax.random.PRNGKey(0))
+    assert actions.dtype == jnp.int32
+    np.testing.assert_array_equal(np.asarray(actions), [0, 0, 0, 0])
+    # sampling ∝ visits: mostly the optimal action
+    config.act_greedy = False
+    sample = jax.jit(make_mzu_actor(chain_networks(), config))
+    actions = np.asarray(sample({}, chain_obs([1] * 200), jax.random.PRNGKey(1)))
+    assert 0.7 < np.mean(actions == 0) < 1.0
+
+
+def test_mzu_loss_finite_and_falls_on_a_fixed_batch():
+    config = small_config(algo="mzu", num_simulations=4, batch_size=16)
+    learner = make_learner(config)
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
+    first = learner.step(batch)
+    assert all(np.isfinite(float(v)) for v in first.values())
+    for _ in range(40):
+        metrics = learner.step(batch)
+    assert np.isfinite(float(metrics["loss"]))
+    assert float(metrics["loss"]) < 0.8 * float(first["loss"])
+    assert float(metrics["policy_target_entropy"]) <= np.log(3) + 1e-5
+
+
+def test_config_selects_mzu_and_validates_its_fields():
+    config = small_config(algo="mzu", act_policy="mcts")
+    validate_config(config)
+    assert make_agent(config, chain_networks()).name == "mzu"
+    for field, bad in (("num_simulations", 0), ("search_depth", 0), ("mcts_dirichlet_fraction", 1.5)):
+        c = small_config(algo="mzu")
+        c[field] = bad
+        with pytest.raises(ConfigError, match=f"--config.{field}"):
+            validate_config(c)
+    with pytest.raises(ConfigError, match="--config.act_policy"):
+        validate_config(small_config(algo="rosmo", act_policy="mcts"))
