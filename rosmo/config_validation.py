@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 ALGOS = ("rosmo", "mzu", "bc", "cql")
+_ACT_POLICIES = {"rosmo": ("prior", "improved"), "mzu": ("prior", "improved", "mcts"), "bc": ("prior",), "cql": ("prior",)}
 
 
 class ConfigError(ValueError):
@@ -30,5 +31,15 @@ def validate_config(c) -> None:
     _check(c.num_steps >= 1, "num_steps", "an integer >= 1", c.num_steps)
     _check(c.policy_samples >= 0, "policy_samples", "0 (exact target) or a number of sampled actions >= 1", c.policy_samples)
     _check(c.act_policy in ("prior", "improved", "mcts"), "act_policy", "'prior', 'improved' or 'mcts'", c.act_policy)
+    _check(isinstance(c.num_simulations, int) and c.num_simulations >= 1, "num_simulations", "an integer >= 1", c.num_simulations)
+    _check(
+        c.search_depth is None or (isinstance(c.search_depth, int) and c.search_depth >= 1),
+        "search_depth", "None (unlimited) or an integer >= 1", c.search_depth,
+    )
+    _check(0.0 <= c.mcts_dirichlet_fraction <= 1.0, "mcts_dirichlet_fraction", "a number in [0, 1]", c.mcts_dirichlet_fraction)
+    _check(c.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", c.mcts_dirichlet_alpha)
+    _check(c.cql_alpha >= 0.0, "cql_alpha", "a number >= 0", c.cql_alpha)
+    allowed_act = _ACT_POLICIES.get(c.algo, ("prior",))
+    _check(c.act_policy in allowed_act, "act_policy", f"one of {allowed_act} with --config.algo={c.algo}", c.act_policy)
     for field in ("log_every", "eval_every", "checkpoint_every", "eval_episodes"):
         _check(c[field] >= 1, field, "an integer >= 1", c[field])

@@ -40,6 +40,15 @@ def get_config(env: str = "catch") -> ml_collections.ConfigDict:
     c.policy_loss_weight = 1.0
     c.bc_loss_weight = 0.2
 
+    # MuZero Unplugged (algo=mzu): MCTS (mctx.muzero_policy) with the target net at every real state
+    c.num_simulations = 20  # simulations per search (learner targets and MCTS acting)
+    c.search_depth = ml_collections.config_dict.placeholder(int)  # mctx max_depth; None = limited only by num_simulations
+    c.mcts_dirichlet_fraction = 0.25  # root noise weight in the learner's searches (and when acting with noise)
+    c.mcts_dirichlet_alpha = 0.3  # root Dirichlet concentration
+
+    # discrete CQL (algo=cql): weight of the CQL(H) regulariser logsumexp_a Q(s,a) - Q(s,a_data)
+    c.cql_alpha = 1.0
+
     # optimisation
     c.batch_size = 512
     c.learning_rate = 7e-4
@@ -52,8 +61,9 @@ def get_config(env: str = "catch") -> ml_collections.ConfigDict:
     c.num_steps = _PER_ENV[env]["num_steps"]
 
     # acting and evaluation
-    c.act_policy = "prior"  # prior | improved
+    c.act_policy = "prior"  # prior | improved (rosmo, mzu: improved = mcts) | mcts (mzu); bc/cql: prior
     c.act_greedy = True
+    c.act_exploration_noise = False  # mzu acting: add root Dirichlet noise (off for evaluation)
     c.eval_every = _PER_ENV[env]["eval_every"]
     c.eval_episodes = 100
     c.eval_parallel = 50

@@ -1,0 +1,102 @@
+"""Discrete CQL(H) on the MuZero torso.
+
+The Q-network is the same torso: Q(o, ·) = f(h(o)).policy_logits, the
+policy head read as one Q-value per action (the value/reward heads and the
+dynamics are unused). Over the transitions t = 0..L-2 of each window:
+
+    a*_t   = argmax_a Q_online(o_{t+1}, a)                                 (double DQN)
+    y_t    = r_t + gamma * (1 - terminal_{t+1}) * Q_target(o_{t+1}, a*_t)  (no gradient)
+    td_t   = huber(Q_online(o_t, a_t) - y_t)   (delta 1)
+    cql_t  = logsumexp_a Q_online(o_t, a) - Q_online(o_t, a_t)
+    loss   = mean over valid t of (td_t + alpha * cql_t)
+
+terminal_{t+1} = is_last[t+1] and is_terminal[t+1]; valid[t] = a logged
+transition of the root episode (`ops.episode_masks`), so o_{t+1} is in the
+same episode. gamma = `config.discount`, alpha = `config.cql_alpha`.
+Acting: argmax_a Q (act_greedy) or a sample of softmax(Q).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from rosmo import ops
+from rosmo.agents.base import Agent, select_actions
+from rosmo.agents.bc import check_policy_head_act_policy, masked_mean, policy_logits_of_observations
+from rosmo.networks import Networks
+
+
+def huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
+    """0.5 x^2 if |x| <= delta else delta (|x| - 0.5 delta), elementwise."""
+    a = jnp.abs(x)
+    return jnp.where(a <= delta, 0.5 * x**2, delta * (a - 0.5 * delta))
+
+
+def double_q_targets(rewards, q_online_next, q_target_next, terminal_next, discount: float) -> jax.Array:
+    """y = r + discount * (1 - terminal') * Q_target(s', argmax_a Q_online(s', a)).
+
+    rewards f[...], q_online_next / q_target_next f[..., A], terminal_next bool[...] -> f[...].
+    """
+    best = jnp.argmax(q_online_next, axis=-1)
+    q_next = jnp.take_along_axis(q_target_next, best[..., None], axis=-1)[..., 0]
+    return rewards + discount * jnp.where(terminal_next, 0.0, q_next)
+
+
+def cql_regulariser(q: jax.Array, actions: jax.Array) -> jax.Array:
+    """CQL(H): logsumexp_a Q(s, a) - Q(s, a_data). q f[..., A], actions int[...] -> f[...] (>= 0)."""
+    q_data = jnp.take_along_axis(q, actions[..., None], axis=-1)[..., 0]
+    return jax.nn.logsumexp(q, axis=-1) - q_data
+
+
+def make_cql_loss(networks: Networks, config):
+    discount = config.discount
+    alpha = config.cql_alpha
+
+    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+        del key
+        obs = batch["observation"]
+        actions = batch["action"].astype(jnp.int32)[:, :-1]  # [B, L-1]
+        rewards = batch["reward"].astype(jnp.float32)[:, :-1]
+        _, valid = jax.vmap(ops.episode_masks)(batch["is_first"], batch["is_last"])
+        valid = valid[:, :-1]
+        terminal_next = (batch["is_last"] & batch["is_terminal"])[:, 1:]
+
+        q_all = policy_logits_of_observations(networks, params, obs)  # [B, L, A]
+        q_target_next = policy_logits_of_observations(networks, target_params, obs[:, 1:])
+        q = q_all[:, :-1]
+        targets = jax.lax.stop_gradient(
+            double_q_targets(rewards, q_all[:, 1:], q_target_next, terminal_next, discount)
+        )
+        q_data = jnp.take_along_axis(q, actions[..., None], axis=-1)[..., 0]
+        td_loss = masked_mean(huber(q_data - targets), valid)
+        cql_loss = masked_mean(cql_regulariser(q, actions), valid)
+        total = td_loss + alpha * cql_loss
+        metrics = {
+            "loss": total,
+            "td_loss": td_loss,
+            "cql_loss": cql_loss,
+            "q_data_mean": masked_mean(q_data, valid),
+            "q_target_mean": masked_mean(targets, valid),
+        }
+        return total, metrics
+
+    return loss
+
+
+def make_cql_actor(networks: Networks, config):
+    """argmax_a Q(o, a) (act_greedy) or a sample of softmax(Q)."""
+    check_policy_head_act_policy(config, "cql")
+    greedy = config.act_greedy
+
+    def act(params, obs, key):
+        q = networks.predict(params, networks.represent(params, obs)).policy_logits
+        return select_actions(q, key, greedy)
+
+    return act
+
+
+def make_cql_agent(networks: Networks, config) -> Agent:
+    return Agent("cql", networks, make_cql_loss(networks, config), make_cql_actor(networks, config))
