@@ -31,7 +31,12 @@ def _config(dataset, **overrides):
 
 
 def test_rosmo_learns_catch(catch_dataset, tmp_path):
-    config = _config(catch_dataset, batch_size=128, num_steps=1500, warmup_steps=100, eval_every=1500, checkpoint_every=1500, log_every=250)
+    # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
+    # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
+    config = _config(
+        catch_dataset, batch_size=128, num_steps=4000, learning_rate=2e-3, target_update_interval=100,
+        warmup_steps=100, eval_every=4000, checkpoint_every=4000, log_every=500,
+    )
     summary = train(config, str(tmp_path / "run"), progress=False)
     result = summary["final_eval"]
     assert result["episodes"] == 100

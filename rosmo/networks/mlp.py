@@ -1,8 +1,11 @@
 """BSuite MLP networks (the ROSMO paper's sizes).
 
-representation: flatten(obs) -> MLP 64-64-32 -> state[32]
-dynamics:       concat(state, one_hot(a)) -> MLP 32-32 -> next_state[32]
-prediction:     state -> MLP 32 -> heads: policy[A], value[bins], reward[bins]
+representation: flatten(obs) -> MLP 64-64-32 -> state[32]              (linear last layer)
+dynamics:       concat(state, one_hot(a)) -> MLP 32-32 -> next_state[32] (linear last layer)
+prediction:     state -> MLP 32 (ReLU) -> heads: policy[A], value[bins], reward[bins]
+
+The states are left un-squashed and the three heads start at zero (uniform
+policy, value and reward 0), as in the paper's BSuite networks.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ def make_mlp_networks(
     state_size = representation_sizes[-1]
 
     def modules():
-        repr_mlp = _mlp(representation_sizes, "representation")
-        dyn_mlp = _mlp(list(dynamics_sizes[:-1]) + [state_size], "dynamics")
+        repr_mlp = _mlp(representation_sizes, "representation", activate_final=False)
+        dyn_mlp = _mlp(list(dynamics_sizes[:-1]) + [state_size], "dynamics", activate_final=False)
         torso = _mlp(prediction_sizes, "prediction_torso")
-        policy_head = hk.Linear(num_actions, name="policy_head")
-        value_head = hk.Linear(num_bins, name="value_head")
-        reward_head = hk.Linear(num_bins, name="reward_head")
+        zeros = hk.initializers.Constant(0.0)
+        policy_head = hk.Linear(num_actions, w_init=zeros, name="policy_head")
+        value_head = hk.Linear(num_bins, w_init=zeros, name="value_head")
+        reward_head = hk.Linear(num_bins, w_init=zeros, name="reward_head")
 
         def represent(obs):
             return repr_mlp(obs.reshape(obs.shape[0], -1).astype(jnp.float32))
