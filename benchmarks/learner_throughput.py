@@ -1,6 +1,7 @@
 """Learner throughput: updates/s and samples/s of one jitted update on synthetic windows.
 
-    python benchmarks/learner_throughput.py                 # BSuite config, batch 512, exact and sampled (N=4)
+    python benchmarks/learner_throughput.py                 # BSuite config, batch 512: rosmo, mzu N=4/20/50, bc, cql
+    python benchmarks/learner_throughput.py --only mzu,rosmo --seconds 5
     python benchmarks/learner_throughput.py --batch-size 256 --seconds 20
 
 Synthetic catch-shaped windows (10x5 float32 observations, 3 actions) with
@@ -57,15 +58,25 @@ def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3
 
 
 def variants(env: str, batch_size: int) -> List[Tuple[str, Callable]]:
-    """(name, config) pairs to time; other agents add theirs here."""
+    """(name, config) pairs to time: ROSMO (exact, sampled), MZU with N = 4, 20, 50 simulations, BC, CQL."""
 
-    def rosmo(samples: int):
+    def base(algo: str, **fields):
         c = get_config(env)
         c.batch_size = batch_size
-        c.policy_samples = samples
+        c.algo = algo
+        for k, v in fields.items():
+            c[k] = v
         return c
 
-    return [("rosmo exact", rosmo(0)), ("rosmo sampled N=4", rosmo(4))]
+    return [
+        ("rosmo exact", base("rosmo", policy_samples=0)),
+        ("rosmo sampled N=4", base("rosmo", policy_samples=4)),
+        ("mzu N=4", base("mzu", num_simulations=4)),
+        ("mzu N=20", base("mzu", num_simulations=20)),
+        ("mzu N=50", base("mzu", num_simulations=50)),
+        ("bc", base("bc")),
+        ("cql", base("cql")),
+    ]
 
 
 def main() -> None:
@@ -88,7 +99,7 @@ def main() -> None:
     if base:
         for name, r in results.items():
             if name != "rosmo exact":
-                print(f"time per update {name} / rosmo exact: {base['updates_per_s'] / r['updates_per_s']:.2f}x")
+                print(f"time per update {name:<18} / rosmo exact: {base['updates_per_s'] / r['updates_per_s']:7.2f}x")
 
 
 if __name__ == "__main__":
