@@ -12,8 +12,8 @@ with `m = min(n, steps left in the episode)`:
     a*   = argmax_b Q(o_{t+m}, b; theta)                   (online net selects)
     td   = R_t + D_t * Q(o_{t+m}, a*; theta_target) - Q(o_t, a_t; theta)
     loss = mean_batch huber(td, delta)
- The learner runs every
-`update_period` env steps, `updates_per_call` Adam steps in one jitted call
+
+The learner runs every `update_period` env steps, `updates_per_call` Adam steps in one jitted call
 (a `lax.scan` over independently sampled batches). Acting: with probability
 `epsilon` a uniform action, else the jitted greedy `argmax_a Q(o, a)`.
 
@@ -193,7 +193,6 @@ class DQN:
         self.num_steps = 0  # env transitions observed
         self.num_updates = 0  # Adam steps taken
         self.last_loss = float("nan")
-
         self._pending: List[Tuple[np.ndarray, int, float, float]] = []  # (o, a, r, d) not yet n-step complete
         net, optimiser, delta = self._net, self._optimiser, config.huber_delta
 
