@@ -1,0 +1,57 @@
+"""Multi-host start-up: `jax.distributed.initialize` from SLURM or explicit addresses.
+
+One process per host; every process runs the same training script. The
+learner's mesh spans all devices of all processes; each process loads its
+own share of the global batch (`per_process_batch_size`) with its own data
+seed, and `Learner.put_batch` assembles the global array from the shares.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import jax
+
+
+def maybe_initialize(
+    coordinator_address: Optional[str] = None,
+    num_processes: Optional[int] = None,
+    process_id: Optional[int] = None,
+) -> bool:
+    """Initialise JAX's distributed runtime when asked to, else do nothing.
+
+    Explicit arguments win; otherwise `ROSMO_COORDINATOR` / `ROSMO_NUM_PROCESSES` /
+    `ROSMO_PROCESS_ID` are read; otherwise, inside a SLURM job with more than
+    one task, JAX's SLURM auto-detection is used. Returns True when initialised.
+    """
+    coordinator_address = coordinator_address or os.environ.get("ROSMO_COORDINATOR")
+    if num_processes is None and "ROSMO_NUM_PROCESSES" in os.environ:
+        num_processes = int(os.environ["ROSMO_NUM_PROCESSES"])
+    if process_id is None and "ROSMO_PROCESS_ID" in os.environ:
+        process_id = int(os.environ["ROSMO_PROCESS_ID"])
+    if coordinator_address:
+        if num_processes is None or process_id is None:
+            raise ValueError(
+                "a coordinator address needs the number of processes and this process's id "
+                "(ROSMO_NUM_PROCESSES and ROSMO_PROCESS_ID)"
+            )
+        jax.distributed.initialize(coordinator_address, num_processes=num_processes, process_id=process_id)
+        return True
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        jax.distributed.initialize()  # reads SLURM_* variables
+        return True
+    return False
+
+
+def per_process_batch_size(global_batch_size: int) -> int:
+    """This process's share of the global batch; it must divide evenly."""
+    count = jax.process_count()
+    if global_batch_size % count:
+        raise ValueError(f"--config.batch_size={global_batch_size} must be divisible by the number of processes ({count})")
+    return global_batch_size // count
+
+
+def is_main_process() -> bool:
+    """Process 0 writes logs, checkpoints metadata and summaries."""
+    return jax.process_index() == 0
