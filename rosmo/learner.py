@@ -72,7 +72,7 @@ def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target
         step = state.step + 1
         copy = step % target_update_interval == 0
         target_params = jax.tree.map(lambda p, t: jnp.where(copy, p, t), params, state.target_params)
-        metrics = dict(metrics, grad_norm=optax.global_norm(grads))
+        metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
         return TrainState(params, target_params, opt_state, step, key), metrics
 
     return update

@@ -62,3 +62,33 @@ def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     assert any(not np.array_equal(a, h) for a, h in zip(jax.tree.leaves(straight), jax.tree.leaves(halfway)))
     rows = open(tmp_path / "resumed" / "train.csv").read().strip().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
+
+
+def _run_main(args, cwd):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(
+        [sys.executable, os.path.join(root, "experiments/bsuite/main.py"), "--config", os.path.join(root, "experiments/bsuite/config.py:catch")] + args,
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_entry_point_applies_config_overrides(catch_dataset, tmp_path):
+    workdir = tmp_path / "cli"
+    out = _run_main(
+        [f"--workdir={workdir}", f"--config.dataset_dir={catch_dataset}", "--config.num_steps=2", "--config.unroll_steps=5",
+         "--config.batch_size=8", "--config.eval_episodes=2", "--config.eval_every=2", "--config.use_tensorboard=False", "--noprogress"],
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    saved = json.load(open(workdir / "config.json"))
+    assert saved["unroll_steps"] == 5 and saved["num_steps"] == 2
+    assert json.load(open(workdir / "summary.json"))["num_steps"] == 2
+
+
+def test_entry_point_rejects_a_bad_override(catch_dataset, tmp_path):
+    out = _run_main([f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}", "--config.unroll_steps=0"], cwd=tmp_path)
+    assert out.returncode != 0
+    assert "--config.unroll_steps=0" in out.stderr and "expected an integer >= 1" in out.stderr
