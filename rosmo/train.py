@@ -145,7 +145,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
                 save(step)
             bar.update(
                 1,
-                loss=metrics_host.get("loss", float("nan")),
+                loss=metrics_host.get("loss"),
                 eval=None if last_eval is None else last_eval.get("normalized_score", last_eval["mean_return"]),
             )
     except KeyboardInterrupt:

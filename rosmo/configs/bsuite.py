@@ -9,11 +9,13 @@ import ml_collections
 
 ENVS = ("catch", "cartpole", "mountain_car")
 
-# Per-env step budgets and evaluation cadence, sized for a 2-core CPU.
+# Per-env step budgets and evaluation cadence, sized for a 2-core CPU. The paper's
+# schedule (lr 7e-4, target copy every 200) is meant for 200k steps; catch's 3k-step
+# budget uses a faster one (lr 2e-3, copy every 100), which reaches 1.0 there.
 _PER_ENV = {
-    "catch": dict(num_steps=3_000, eval_every=1_000),
-    "cartpole": dict(num_steps=20_000, eval_every=5_000),
-    "mountain_car": dict(num_steps=20_000, eval_every=5_000),
+    "catch": dict(num_steps=3_000, eval_every=1_000, learning_rate=2e-3, target_update_interval=100),
+    "cartpole": dict(num_steps=20_000, eval_every=5_000, learning_rate=7e-4, target_update_interval=200),
+    "mountain_car": dict(num_steps=20_000, eval_every=5_000, learning_rate=7e-4, target_update_interval=200),
 }
 
 
@@ -51,13 +53,13 @@ def get_config(env: str = "catch") -> ml_collections.ConfigDict:
 
     # optimisation
     c.batch_size = 512
-    c.learning_rate = 7e-4
+    c.learning_rate = _PER_ENV[env]["learning_rate"]
     c.warmup_steps = 1_000
     c.lr_decay_steps = 100_000
     c.lr_decay_factor = 0.1
     c.weight_decay = 1e-4
     c.max_grad_norm = 5.0
-    c.target_update_interval = 200
+    c.target_update_interval = _PER_ENV[env]["target_update_interval"]
     c.num_steps = _PER_ENV[env]["num_steps"]
 
     # acting and evaluation
