@@ -196,11 +196,41 @@ def random_policy(num_actions: int, seed: int) -> PolicyFn:
 
 
 def load_policy(checkpoint: str, num_actions: int, seed: int = 0) -> PolicyFn:
-    """A policy `policy_fn(obs_batch [N,84,84,4] uint8) -> actions int [N]` from a checkpoint (the hook).
+    """A trained agent as `policy_fn(obs_batch [N,84,84,4] uint8) -> actions int32 [N]`.
 
-    Not available yet: the Atari agent brings it.
+    `checkpoint` is a run directory of `experiments/atari/main.py` / `rosmo train`
+    (or its `checkpoints/` directory): the latest checkpoint's params and the
+    saved config rebuild the networks and the agent, which acts with the saved
+    acting rule (`act_policy`, `act_greedy`); one jitted call per vector step,
+    keys from `seed`.
+
+    Raises:
+      FileNotFoundError: no checkpoint there.
+      ValueError: the agent was trained for another number of actions or another observation shape.
     """
-    raise NotImplementedError("checkpoint policies come with the Atari agent")
+    import jax
+
+    from rosmo.evaluate_cli import load_agent
+
+    agent, params, _, extra = load_agent(checkpoint)
+    if int(extra["num_actions"]) != int(num_actions):
+        raise ValueError(
+            f"--policy {checkpoint}: the agent has {extra['num_actions']} actions, the game has {num_actions}"
+        )
+    shape = tuple(extra.get("observation_shape") or ())
+    expected = (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, atari_env.STACK_SIZE)
+    if shape and shape != expected:
+        raise ValueError(f"--policy {checkpoint}: the agent takes observations {shape}, Atari gives {expected}")
+    act = jax.jit(agent.act)
+    params = jax.device_put(params)
+    key = jax.random.PRNGKey(seed)
+
+    def policy_fn(obs_batch: np.ndarray) -> np.ndarray:
+        nonlocal key
+        key, act_key = jax.random.split(key)
+        return np.asarray(act(params, obs_batch, act_key)).astype(np.int32)
+
+    return policy_fn
 
 
 def make_policy(policy: str, num_actions: int, seed: int) -> PolicyFn:
@@ -346,7 +376,7 @@ def make_dataset(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", required=True, help="RL Unplugged Atari game, e.g. Pong, MsPacman (46 games)")
     parser.add_argument("--steps", type=int, required=True, help="agent steps (transitions) to record")
-    parser.add_argument("--policy", default="random", help="'random' or a checkpoint directory (not available yet)")
+    parser.add_argument("--policy", default="random", help="'random' or a trained run directory (e.g. runs/pong)")
     parser.add_argument("--out", default="datasets/atari", help="TFDS data_dir; writes <out>/rlu_atari/<Game>_run_<run>/<version>")
     parser.add_argument("--seed", type=int, default=0, help="seeds the envs (sub-env i gets seed + i) and the policy")
     parser.add_argument("--run", type=int, default=1, choices=RUNS, help="rlu_atari run number of the config name")
@@ -372,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
             max_episode_frames=args.max_episode_frames,
             show_progress=not args.no_progress,
         )
-    except (FileExistsError, ValueError, NotImplementedError) as err:
+    except (FileExistsError, FileNotFoundError, ValueError, NotImplementedError) as err:
         print(f"rosmo dataset atari: error: {err}", file=sys.stderr)
         return 2
     meta = rlds.metadata(rlds.load_builder(f"{DATASET_NAME}/{os.path.basename(os.path.dirname(out))}", args.out))

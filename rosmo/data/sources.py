@@ -134,5 +134,5 @@ def evaluate_atari_run(act_fn, params, spec: Dict[str, Any], config, seed: int) 
         max_episode_frames=config.eval_max_episode_frames,
     )
     result = {k: v for k, v in result.items() if k not in ("returns", "lengths")}
-    result["normalized_score"] = result["dqn_normalized"]["mean"]
+    result["normalized_score"] = result["dqn_normalized"]["mean"]  # the game is one of the 46 (atari_spec checked)
     return result
