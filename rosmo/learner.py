@@ -78,6 +78,11 @@ def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target
     return update
 
 
+def to_host(tree):
+    """Replicated device arrays -> numpy, also when they span several processes (multi-host)."""
+    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x), tree)
+
+
 def make_mesh(devices: Optional[list] = None) -> Mesh:
     """A 1-D mesh named `data` over `devices` (default: all devices of all processes)."""
     devices = jax.devices() if devices is None else devices
@@ -137,4 +142,4 @@ class Learner:
 
     @property
     def num_steps(self) -> int:
-        return int(self._state.step)
+        return int(to_host(self._state.step))

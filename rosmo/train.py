@@ -25,7 +25,8 @@ from rosmo.checkpoint import Checkpointer
 from rosmo.config_validation import validate_config
 from rosmo.data import sources
 from rosmo.evaluation import evaluate, normalized_score
-from rosmo.learner import Learner
+from rosmo.distributed import is_main_process
+from rosmo.learner import Learner, to_host
 from rosmo.networks import Networks, make_mlp_networks, make_resnet_networks, resnet_preset
 from rosmo.run_logging import ProgressBar, RunLogger, write_json_atomic
 
@@ -83,6 +84,16 @@ def run_evaluation(agent, params, spec, config, seed: int) -> Dict[str, Any]:
     return result
 
 
+class _NullLogger:
+    """Logger of the processes other than 0 in a multi-host run."""
+
+    def write(self, *args, **kwargs) -> None:
+        del args, kwargs
+
+    def close(self) -> None:
+        pass
+
+
 def _numeric(values: Dict[str, Any], drop=()) -> Dict[str, float]:
     return {k: v for k, v in values.items() if isinstance(v, (int, float)) and k not in drop}
 
@@ -100,14 +111,19 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
     learner = Learner(agent, config, obs_example)
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
-    start_step, last_eval = 0, None
+    start_step, last_eval, previous_seconds = 0, None, 0.0
     if checkpointer.latest_step() is not None:
         state, extra = checkpointer.restore(learner.state)
         learner.restore(state)
-        start_step = int(state.step)
+        start_step = int(to_host(state.step))
         last_eval = extra.get("last_eval")
+        previous_seconds = float(extra.get("train_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
-    write_json_atomic(os.path.join(workdir, "config.json"), config.to_dict())
+    main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
+    if main and jax.process_count() > 1:
+        print(f"learner mesh: {learner.mesh.devices.size} devices over {jax.process_count()} processes")
+    if main:
+        write_json_atomic(os.path.join(workdir, "config.json"), config.to_dict())
     extra_static = {"config": config.to_dict(), "num_actions": num_actions, "observation_shape": list(spec["observation_shape"]), "observation_dtype": str(np.dtype(spec["observation_dtype"])), "dataset_metadata": spec["metadata"]}
 
     logger = RunLogger(
@@ -117,28 +133,29 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
         wandb_project=config.wandb_project,
         config=config.to_dict(),
         resume_step=start_step,
-    )
+    ) if main else _NullLogger()
     batches = sources.make_batches(config, start_batch=start_step)
-    bar = ProgressBar(total=config.num_steps, initial=start_step, desc=f"train {config.algo}", disable=None if progress is None else not progress)
+    bar = ProgressBar(total=config.num_steps, initial=start_step, desc=f"train {config.algo}", disable=(None if progress is None else not progress) if main else True)
     started, window_start, window_step = time.time(), time.time(), start_step
     step = start_step
     metrics_host: Dict[str, float] = {}
 
     def save(current: int, force: bool = False) -> None:
-        checkpointer.save(current, learner.state, extra=dict(extra_static, last_eval=last_eval, step=current), force=force)
+        extra = dict(extra_static, last_eval=last_eval, step=current, train_seconds=previous_seconds + time.time() - started)
+        checkpointer.save(current, learner.state, extra=extra, force=force)
 
     try:
         while step < config.num_steps:
             metrics = learner.step(next(batches))
             step += 1
             if step % config.log_every == 0 or step == config.num_steps:
-                metrics_host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                metrics_host = {k: float(v) for k, v in to_host(metrics).items()}
                 now = time.time()
                 metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
                 window_start, window_step = now, step
                 logger.write(step, metrics_host, prefix="train")
             if step % config.eval_every == 0 or step == config.num_steps:
-                last_eval = run_evaluation(agent, learner.params, spec, config, seed=config.seed + 10_000)
+                last_eval = run_evaluation(agent, to_host(learner.params), spec, config, seed=config.seed + 10_000)
                 last_eval["step"] = step
                 logger.write(step, _numeric(last_eval, drop=("step",)), prefix="eval")
             if step % config.checkpoint_every == 0 or step == config.num_steps:
@@ -167,10 +184,12 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
         "seed": config.seed,
         "num_steps": step,
         "wall_seconds_this_session": time.time() - started,
+        "train_seconds_total": previous_seconds + time.time() - started,
         "final_eval": last_eval,
         "references": {k: spec["metadata"].get(k) for k in ("random_return", "dqn_return")},
     }
-    write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+    if main:
+        write_json_atomic(os.path.join(workdir, "summary.json"), summary)
     return summary
 
 

@@ -26,7 +26,10 @@ def _main(argv) -> None:
         raise app.UsageError("--config is required, e.g. --config=experiments/bsuite/config.py:catch")
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required, e.g. --workdir runs/catch")
+    from rosmo.distributed import maybe_initialize
     from rosmo.train import train
+
+    maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
 
     summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
     print(json.dumps(summary, indent=2))

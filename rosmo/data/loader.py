@@ -323,10 +323,19 @@ class WindowSampler:
     """Draws batches of windows from steps held in numpy; batch `i` is a pure function of `(seed, i)`.
 
     Batch `i`: starts ~ Uniform{0..N-L} from `np.random.default_rng([seed, 1, i])`
-    (stream 0 of `seed` chooses the episodes), then `gather_windows`.
+    (stream 0 of `seed` chooses the episodes), then `gather_windows`. Shard `p > 0`
+    (another host's share of a global batch) draws from `[seed, 1, i, p]` instead.
     """
 
-    def __init__(self, steps: Dict[str, np.ndarray], length: int, batch_size: int, seed: int = 0, start_batch: int = 0):
+    def __init__(
+        self,
+        steps: Dict[str, np.ndarray],
+        length: int,
+        batch_size: int,
+        seed: int = 0,
+        start_batch: int = 0,
+        shard: int = 0,
+    ):
         self.steps = steps
         self.length = int(length)
         self.batch_size = int(batch_size)
@@ -334,10 +343,12 @@ class WindowSampler:
         self.num_windows = self.num_steps - self.length + 1
         self.seed = int(seed)
         self.next_batch = int(start_batch)
+        self.shard = int(shard)
 
     def batch(self, index: int) -> Dict[str, np.ndarray]:
         """Batch number `index`: fields [B, L, ...]."""
-        rng = np.random.default_rng([self.seed, 1, int(index)])
+        key = [self.seed, 1, int(index)] + ([self.shard] if self.shard else [])
+        rng = np.random.default_rng(key)
         starts = rng.integers(0, self.num_windows, size=self.batch_size)
         return gather_windows(self.steps, starts, self.length)
 
@@ -387,8 +398,9 @@ class InMemoryLoader:
         seed: int = 0,
         prefetch: int = 2,
         start_batch: int = 0,
+        shard: int = 0,
     ):
-        self.sampler = WindowSampler(steps, length, batch_size, seed=seed, start_batch=start_batch)
+        self.sampler = WindowSampler(steps, length, batch_size, seed=seed, start_batch=start_batch, shard=shard)
         self.steps = steps
         self.length = self.sampler.length
         self.batch_size = self.sampler.batch_size
@@ -515,6 +527,7 @@ def make_loader(
     split: str = "train",
     expected_observation_shape: Optional[Sequence[int]] = None,
     start_batch: int = 0,
+    shard: int = 0,
 ) -> Iterator[Dict[str, np.ndarray]]:
     """Infinite iterator of batches of windows of `L = unroll_steps + td_steps + 1` steps.
 
@@ -533,6 +546,8 @@ def make_loader(
       start_batch: index of the first batch (a resumed run passes its step). In memory the
         batches from `start_batch` on equal those of an uninterrupted stream; streaming
         re-seeds its shuffle from (seed, start_batch) instead.
+      shard: this process's index when each host loads its share of a global batch: the
+        same episodes (chosen by `seed`), other windows.
 
     Returns:
       An iterator of dicts of numpy arrays, see the module docstring for shapes/dtypes.
@@ -569,13 +584,17 @@ def make_loader(
         steps = load_steps(builder, split, keep)
         if len(steps["action"]) < length:
             raise too_short(len(steps["action"]))
-        return InMemoryLoader(steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch)
+        return InMemoryLoader(
+            steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch, shard=shard
+        )
 
     # Streaming: make sure the stream holds one window, reading at most L steps.
     head = episode_steps(builder, split, keep, num_episodes).unbatch().take(length)
     num_head = int(head.reduce(np.int64(0), lambda n, _: n + 1).numpy())
     if num_head < length:
         raise too_short(num_head)
-    stream_seed = seed if start_batch == 0 else int(np.random.default_rng([seed, 2, start_batch]).integers(2**31))
+    stream_seed = seed
+    if start_batch or shard:
+        stream_seed = int(np.random.default_rng([seed, 2, start_batch, shard]).integers(2**31))
     ds = _streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch)
     return iter(tfds.as_numpy(ds))

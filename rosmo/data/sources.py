@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
+import jax
 import numpy as np
+
+from rosmo.distributed import per_process_batch_size
 
 ENV_KINDS = ("bsuite", "atari")
 
@@ -83,9 +86,23 @@ def atari_spec(game: str, run: int, data_dir: str, dataset: str = "rlu_atari") -
     }
 
 
+def _atari_process_seed(config) -> int:
+    """Seed of this process's Atari stream: the episode subset depends on the seed, so hosts may only
+    draw different shuffles when every episode is kept."""
+    if jax.process_count() == 1:
+        return config.seed
+    if config.data_percentage < 100:
+        raise ValueError(
+            f"--config.data_percentage={config.data_percentage}: multi-host Atari runs need 100 "
+            "(each host shuffles with its own seed, which would also pick its own episode subset)"
+        )
+    return config.seed + 1_000_003 * jax.process_index()
+
+
 def make_batches(config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
     """The run's infinite iterator of batches of windows [B, K + n + 1, ...].
 
+    Each process loads its share of the global `config.batch_size` (multi-host);
     BSuite resumes exactly at `start_batch`. The Atari stream restarts its
     shuffles from `config.seed` on resume (the same episodes are kept: the
     episode choice depends on the seed only).
@@ -97,7 +114,8 @@ def make_batches(config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]
             config.dataset_dir,
             unroll_steps=config.unroll_steps,
             td_steps=config.td_steps,
-            batch_size=config.batch_size,
+            batch_size=per_process_batch_size(config.batch_size),
+            shard=jax.process_index(),
             data_percentage=config.data_percentage,
             seed=config.seed,
             shuffle_buffer=config.shuffle_buffer,
@@ -112,9 +130,9 @@ def make_batches(config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]
         dataset=config.get("dataset", "rlu_atari"),
         unroll_steps=config.unroll_steps,
         td_steps=config.td_steps,
-        batch_size=config.batch_size,
+        batch_size=per_process_batch_size(config.batch_size),
         data_percentage=config.data_percentage,
-        seed=config.seed,
+        seed=_atari_process_seed(config),
         shuffle_episodes=config.get("shuffle_episodes", 100),
         shuffle_buffer=config.shuffle_buffer,
     )
