@@ -27,7 +27,10 @@ def _main(argv) -> None:
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required, e.g. --workdir runs/pong")
     from rosmo.configs.atari import apply_preset, explicit_fields
+    from rosmo.distributed import maybe_initialize
     from rosmo.train import train
+
+    maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/), as `rosmo train`
 
     config = _CONFIG.value
     explicit = explicit_fields(sys.argv)
