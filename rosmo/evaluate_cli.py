@@ -57,7 +57,13 @@ def parse_env_spec(spec: str) -> Tuple[str, str]:
     return kind, name
 
 
-def load_agent(checkpoint: str, step: Optional[int] = None, act_policy: Optional[str] = None, greedy: Optional[bool] = None):
+def load_agent(
+    checkpoint: str,
+    step: Optional[int] = None,
+    act_policy: Optional[str] = None,
+    greedy: Optional[bool] = None,
+    flag: str = "--checkpoint",
+):
     """Rebuild a trained agent from a run (or checkpoint) directory.
 
     Returns (agent, params, config, extra): `agent.act(params, obs[B, ...], key) -> int32[B]`
@@ -67,6 +73,7 @@ def load_agent(checkpoint: str, step: Optional[int] = None, act_policy: Optional
     Raises:
       FileNotFoundError: no run/checkpoint directory or no complete checkpoint in it.
       EvaluateError: the checkpoint carries no config (not written by `rosmo train`).
+    Messages start with `flag` (the command-line flag that named the checkpoint).
     """
     import ml_collections
 
@@ -77,10 +84,10 @@ def load_agent(checkpoint: str, step: Optional[int] = None, act_policy: Optional
     try:
         params, extra = load_params(checkpoint, step=step)
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"--checkpoint {checkpoint}: {err}") from None
+        raise FileNotFoundError(f"{flag} {checkpoint}: {err}") from None
     if "config" not in extra or "num_actions" not in extra:
         raise EvaluateError(
-            f"--checkpoint {checkpoint}: the checkpoint has no saved 'config'/'num_actions' "
+            f"{flag} {checkpoint}: the checkpoint has no saved 'config'/'num_actions' "
             "(expected a run directory written by `rosmo train` / experiments/*/main.py)"
         )
     config = ml_collections.ConfigDict(extra["config"])

@@ -212,7 +212,7 @@ def load_policy(checkpoint: str, num_actions: int, seed: int = 0) -> PolicyFn:
 
     from rosmo.evaluate_cli import load_agent
 
-    agent, params, _, extra = load_agent(checkpoint)
+    agent, params, _, extra = load_agent(checkpoint, flag="--policy")
     if int(extra["num_actions"]) != int(num_actions):
         raise ValueError(
             f"--policy {checkpoint}: the agent has {extra['num_actions']} actions, the game has {num_actions}"
