@@ -66,7 +66,7 @@ def test_config_names_and_errors():
         atari_maker.config_name("Tetris", 1)
     with pytest.raises(ValueError, match="--run must be one of"):
         atari_maker.config_name("Pong", 6)
-    with pytest.raises(NotImplementedError, match="checkpoint policies come with the Atari agent"):
+    with pytest.raises(FileNotFoundError, match="neither a run directory"):
         atari_maker.load_policy("runs/x/checkpoints", num_actions=6)
 
 
@@ -140,7 +140,7 @@ def test_refuses_to_overwrite(data_dir, capsys):
     assert cli.main(["dataset", "atari", "--game", "Pong", "--steps", "10", "--out", data_dir, "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert cli.main(["dataset", "atari", "--game", "Pong", "--steps", "10", "--out", data_dir + "/x", "--policy", "ckpt"]) == 2
-    assert "checkpoint policies come with the Atari agent" in capsys.readouterr().err
+    assert "--policy ckpt: ckpt is neither a run directory" in capsys.readouterr().err
 
 
 def test_cli_overwrite_writes_a_new_dataset(tmp_path):
