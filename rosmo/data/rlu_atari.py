@@ -40,6 +40,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from rosmo.data import rlds
+from rosmo.data.loader import select_episodes  # the same seeded episode choice as the BSuite loader
 
 tf = rlds.tf
 tfds = rlds.tfds
@@ -61,22 +62,6 @@ _OUT_DTYPES = {
 # ---------------------------------------------------------------------------
 # Pure pieces
 # ---------------------------------------------------------------------------
-
-
-def select_episodes(num_episodes: int, data_percentage: float, seed: int) -> np.ndarray:
-    """Sorted indices of the kept episodes: the first max(1, round(N p / 100)) of a seeded permutation.
-
-    Raises ValueError naming `data_percentage` outside (0, 100].
-    """
-    p = float(data_percentage)
-    if not 0.0 < p <= 100.0:
-        raise ValueError(f"data_percentage must be in (0, 100], got {data_percentage}")
-    if num_episodes <= 0:
-        return np.zeros((0,), np.int64)
-    keep = max(1, int(round(num_episodes * p / 100.0)))
-    if keep >= num_episodes:
-        return np.arange(num_episodes, dtype=np.int64)
-    return np.sort(np.random.default_rng(seed).permutation(num_episodes)[:keep]).astype(np.int64)
 
 
 def stack_frames(frames, is_first, stack_size: int = STACK_SIZE):
