@@ -23,6 +23,8 @@ from rosmo.configs.atari import get_config
 from rosmo.learner import Learner
 from rosmo.train import make_networks
 
+from learner_throughput import time_learner  # same timing loop as the BSuite benchmark (benchmarks/ is on sys.path)
+
 NUM_ACTIONS = 6
 
 
@@ -51,25 +53,9 @@ def time_updates(preset: str, batch_size: int, seconds: float, policy_samples: i
     learner = Learner(make_agent(config, make_networks(config, NUM_ACTIONS)), config, np.zeros((1, 84, 84, 4), np.uint8))
     init_s = time.time() - start
     length = config.unroll_steps + config.td_steps + 1
-    batch = learner.put_batch(atari_windows(batch_size, length))
-    start = time.time()
-    jax.block_until_ready(learner.step(batch))
-    compile_s = time.time() - start
-    count, start = 0, time.time()
-    while time.time() - start < seconds or count < 3:
-        metrics = learner.step(batch)
-        count += 1
-        jax.block_until_ready(metrics)
-    elapsed = time.time() - start
+    timing = time_learner(learner, atari_windows(batch_size, length), seconds)
     params = sum(x.size for x in jax.tree.leaves(learner.params))
-    return {
-        "updates_per_s": count / elapsed,
-        "samples_per_s": count * batch_size / elapsed,
-        "init_s": init_s,
-        "compile_s": compile_s,
-        "updates": count,
-        "params": params,
-    }
+    return dict(timing, init_s=init_s, params=params)
 
 
 def main() -> None:

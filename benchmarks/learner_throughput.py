@@ -39,12 +39,9 @@ def synthetic_windows(batch_size: int, length: int, obs_shape=(10, 5), num_actio
     )
 
 
-def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3) -> Dict[str, float]:
-    """Compile, then run updates on one device-resident batch for about `seconds`."""
-    networks = make_networks(config, num_actions)
-    learner = Learner(make_agent(config, networks), config, np.zeros((1,) + tuple(obs_shape), np.float32))
-    length = config.unroll_steps + config.td_steps + 1
-    batch = learner.put_batch(synthetic_windows(config.batch_size, length, obs_shape, num_actions))
+def time_learner(learner: Learner, batch: Dict[str, np.ndarray], seconds: float) -> Dict[str, float]:
+    """Compile one update, then run updates on one device-resident batch for about `seconds` (at least 3)."""
+    batch = learner.put_batch(batch)
     start = time.time()
     jax.block_until_ready(learner.step(batch))
     compile_s = time.time() - start
@@ -54,7 +51,16 @@ def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3
         count += 1
     jax.block_until_ready(metrics)
     elapsed = time.time() - start
-    return {"updates_per_s": count / elapsed, "samples_per_s": count * config.batch_size / elapsed, "compile_s": compile_s}
+    batch_size = len(batch["action"])
+    return {"updates_per_s": count / elapsed, "samples_per_s": count * batch_size / elapsed, "compile_s": compile_s, "updates": count}
+
+
+def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3) -> Dict[str, float]:
+    """Time the agent of `config` on catch-shaped synthetic windows."""
+    networks = make_networks(config, num_actions)
+    learner = Learner(make_agent(config, networks), config, np.zeros((1,) + tuple(obs_shape), np.float32))
+    length = config.unroll_steps + config.td_steps + 1
+    return time_learner(learner, synthetic_windows(config.batch_size, length, obs_shape, num_actions), seconds)
 
 
 def variants(env: str, batch_size: int) -> List[Tuple[str, Callable]]:

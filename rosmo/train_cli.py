@@ -17,6 +17,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (resumes from its
 _PROGRESS = flags.DEFINE_boolean("progress", True, "show a progress bar")
 
 
+_ARGV: List[str] = []
+
+
 def _main(argv) -> None:
     del argv
     from absl import logging
@@ -31,10 +34,26 @@ def _main(argv) -> None:
 
     maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
 
-    summary = train(_CONFIG.value, _WORKDIR.value, progress=_PROGRESS.value)
+    config = _CONFIG.value
+    if "network_preset" in config:  # Atari: a preset given on the command line brings its budget too
+        from rosmo.configs.atari import apply_preset, explicit_fields
+
+        explicit = explicit_fields(_ARGV)
+        if "network_preset" in explicit:
+            apply_preset(config, config.network_preset, keep=explicit)
+    from rosmo.config_validation import ConfigError
+    from rosmo.data.rlds import DatasetError
+
+    try:
+        summary = train(config, _WORKDIR.value, progress=_PROGRESS.value)
+    except (ConfigError, DatasetError) as err:  # the user's input: a message, not a traceback
+        print(f"rosmo train: error: {err}", file=sys.stderr)
+        sys.exit(2)
     print(json.dumps(summary, indent=2))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    app.run(_main, argv=argv if argv is not None else sys.argv)
+    argv = list(argv if argv is not None else sys.argv)
+    _ARGV[:] = argv
+    app.run(_main, argv=argv)
     return 0

@@ -95,7 +95,7 @@ def get_config(game: str = "Pong") -> ml_collections.ConfigDict:
 def apply_preset(config: ml_collections.ConfigDict, preset: str, keep=()) -> ml_collections.ConfigDict:
     """Set the preset's budget fields (PRESET_SETTINGS) and `network_preset`, except the fields named in `keep`.
 
-    `experiments/atari/main.py` calls it with the `--config.*` fields given on
+    `rosmo train` (and experiments/atari/main.py) calls it with the `--config.*` fields given on
     the command line as `keep`, so `--config.network_preset=small` brings the
     small batch and step budget unless they are set explicitly too.
     """
