@@ -10,6 +10,9 @@ $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	# tf-keras lets rlax (distrax -> tfp-nightly) import next to TensorFlow; with its deps it would pull
+	# the full 572 MB `tensorflow` wheel beside `tensorflow-cpu`, so it is installed alone.
+	$(PY) -m pip install --quiet --no-deps tf-keras==2.21.0
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

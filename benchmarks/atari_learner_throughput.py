@@ -20,8 +20,8 @@ import numpy as np
 
 from rosmo.agents import make_agent
 from rosmo.configs.atari import get_config
-from rosmo.learner import Learner
-from rosmo.train import make_networks
+from rosmo.training.learner import Learner
+from rosmo.networks import make_networks
 
 from learner_throughput import time_learner  # same timing loop as the BSuite benchmark (benchmarks/ is on sys.path)
 

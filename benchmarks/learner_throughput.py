@@ -20,8 +20,8 @@ import numpy as np
 
 from rosmo.agents import make_agent
 from rosmo.configs.bsuite import get_config
-from rosmo.learner import Learner
-from rosmo.train import make_networks
+from rosmo.training.learner import Learner
+from rosmo.networks import make_networks
 
 
 def synthetic_windows(batch_size: int, length: int, obs_shape=(10, 5), num_actions: int = 3, seed: int = 0):

@@ -6,12 +6,12 @@
 `--config.network_preset=small` also brings the small preset's batch and step
 budget (`rosmo.configs.atari.apply_preset`) unless those fields are given on
 the command line too; `rosmo train` does the same. Training itself is the
-shared `rosmo.train.train`.
+shared `rosmo.training.loop.train`.
 """
 
 import sys
 
-from rosmo.train_cli import main
+from rosmo.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,7 @@
     python experiments/bsuite/compare.py --algos rosmo,mzu,bc,cql --envs catch,cartpole,mountain_car \
         --seeds 0,1,2 --steps 2000 --out runs/compare --batch-size 128 --set learning_rate=2e-3
 
-Every run trains through `rosmo.train.train` in its own workdir
+Every run trains through `rosmo.training.loop.train` in its own workdir
 `<out>/<env>/<algo>/seed<seed>` (resumable; a run whose summary.json exists
 with the requested step count is not trained again). Then writes
 
@@ -112,7 +112,7 @@ def _row(env, algo, seed, workdir, summary=None, wall=None, status="ok") -> Dict
 
 
 def train_one(args, env: str, algo: str, seed: int) -> Dict[str, Any]:
-    from rosmo.train import train
+    from rosmo.training.loop import train
 
     workdir = os.path.join(args.out, env, algo, f"seed{seed}")
     summary = _done(workdir, args.steps)

@@ -7,7 +7,7 @@
 
 import sys
 
-from rosmo.train_cli import main
+from rosmo.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,6 +30,7 @@ under the RL Unplugged protocol (sticky actions, 108k-frame cap).
 import ml_collections
 
 from rosmo.configs import bsuite as _bsuite
+from rosmo.data.rlu_names import canonical_game
 
 # Per-preset settings; `network_preset` picks one at `get_config` time (see `apply_preset`).
 PRESET_SETTINGS = {
@@ -40,24 +41,13 @@ PRESET_SETTINGS = {
 }
 
 
-def _canonical_game(game: str) -> str:
-    """"pong" -> "Pong"; ValueError listing the 46 RL Unplugged games otherwise."""
-    from rosmo.envs.reference_scores import ATARI_GAMES
-
-    key = game.replace("_", "").replace("-", "").lower()
-    for name in ATARI_GAMES:
-        if name.lower() == key:
-            return name
-    raise ValueError(f"unknown Atari game {game!r} in --config=experiments/atari/config.py:<game>; expected one of: {', '.join(ATARI_GAMES)}")
-
-
 def get_config(game: str = "Pong") -> ml_collections.ConfigDict:
     """The Atari config of `game` (`config.py:Pong`: full preset; `config.py:Pong,small`: small preset)."""
     game, _, preset = str(game).partition(",")
     preset = preset or "full"
     if preset not in PRESET_SETTINGS:
         raise ValueError(f"unknown Atari preset {preset!r} in --config=...:{game},{preset}; expected one of {sorted(PRESET_SETTINGS)}")
-    game = _canonical_game(game)
+    game = canonical_game(game)
     c = _bsuite.get_config("catch")  # algorithm fields shared with BSuite (mzu/cql/...), then the Atari values
     c.env_kind = "atari"
     c.env = f"atari:{game}"

@@ -41,12 +41,12 @@ from typing import Callable, Dict, Iterator, List, Optional
 import numpy as np
 
 from rosmo.data import rlds
+from rosmo.data.rlu_names import RUNS, canonical_game, config_name
 from rosmo.envs import atari as atari_env
 
 tfds = rlds.tfds
 
 DATASET_NAME = "rlu_atari"
-RUNS = (1, 2, 3, 4, 5)
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -56,30 +56,9 @@ def _atari_utils():
     return atari_utils
 
 
-def rlu_games() -> List[str]:
-    """The 46 games that have `rlu_atari` builder configs."""
-    return list(_atari_utils()._GAMES)
-
-
 def rlu_version() -> str:
     """The version of the installed `rlu_atari` builder ("1.3.0" in tensorflow-datasets 4.9.10)."""
     return str(tfds.builder_cls(DATASET_NAME).VERSION)
-
-
-def rlu_game(game: str) -> str:
-    """The `rlu_atari` spelling of a game ("pong" -> "Pong"); ValueError listing the 46 otherwise."""
-    key = str(game).replace("_", "").replace("-", "").lower()
-    for name in rlu_games():
-        if name.lower() == key:
-            return name
-    raise ValueError(f"--game {game!r} has no rlu_atari config; expected one of: {', '.join(rlu_games())}")
-
-
-def config_name(game: str, run: int) -> str:
-    """`rlu_atari` config name: "Pong_run_1"."""
-    if int(run) not in RUNS:
-        raise ValueError(f"--run must be one of {RUNS} (rlu_atari has 5 runs per game), got {run}")
-    return f"{rlu_game(game)}_run_{int(run)}"
 
 
 def dataset_dir(data_dir: str, game: str, run: int = 1) -> str:
@@ -210,7 +189,7 @@ def load_policy(checkpoint: str, num_actions: int, seed: int = 0) -> PolicyFn:
     """
     import jax
 
-    from rosmo.evaluate_cli import load_agent
+    from rosmo.training.checkpoint import load_agent
 
     agent, params, _, extra = load_agent(checkpoint, flag="--policy")
     if int(extra["num_actions"]) != int(num_actions):
@@ -319,7 +298,7 @@ def make_dataset(
     """
     if num_steps < 1:
         raise ValueError(f"--steps must be >= 1, got {num_steps}")
-    game = rlu_game(game)
+    game = canonical_game(game)
     out = dataset_dir(data_dir, game, run)
     if os.path.exists(out) and not overwrite:
         raise FileExistsError(f"dataset directory {os.path.abspath(out)} already exists; pass --overwrite to replace it")

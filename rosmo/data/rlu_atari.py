@@ -40,13 +40,13 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from rosmo.data import rlds
+from rosmo.data.rlu_names import DATASETS, builder_name
 from rosmo.data.loader import select_episodes  # the same seeded episode choice as the BSuite loader
 
 tf = rlds.tf
 tfds = rlds.tfds
 DatasetError = rlds.DatasetError
 
-DATASETS = ("rlu_atari", "rlu_atari_checkpoints_ordered")
 STACK_SIZE = 4
 _FLAGS = ("is_first", "is_last", "is_terminal")
 _OUT_DTYPES = {
@@ -126,15 +126,6 @@ def sliding_windows(steps: "tf.data.Dataset", width: int, num_real: int) -> "tf.
 # ---------------------------------------------------------------------------
 # The dataset
 # ---------------------------------------------------------------------------
-
-
-def builder_name(game: str, run: int = 1, dataset: str = "rlu_atari") -> str:
-    """"rlu_atari/Pong_run_1" (game spelled as in TFDS: "pong" -> "Pong")."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    from rosmo.data.atari_maker import config_name
-
-    return f"{dataset}/{config_name(game, run)}"
 
 
 def load_rlu_builder(game: str, run: int, data_dir: str, dataset: str = "rlu_atari") -> "tfds.core.DatasetBuilder":

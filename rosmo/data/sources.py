@@ -4,12 +4,12 @@
 
 - "bsuite": `config.dataset_dir` is an RLDS dataset made by `rosmo dataset bsuite`;
   batches from `rosmo.data.loader.make_loader`; evaluation with the lockstep
-  `rosmo.evaluation.evaluate` (in `rosmo.train.run_evaluation`).
+  `rosmo.evaluation.evaluate` (in `rosmo.training.loop.run_evaluation`).
 - "atari": `rlu_atari/<config.game>_run_<config.run>` under the TFDS
   `config.data_dir` (the RL Unplugged bucket copy or `rosmo dataset atari`
   output); batches of frame-stacked windows from `make_rlu_atari_loader`;
   evaluation over `AtariVectorEnv` with DQN- and human-normalised scores from
-  `rosmo.envs.reference_scores` (`rosmo.vector_evaluation`).
+  `rosmo.envs.reference_scores` (`rosmo.evaluation.statistics`).
 
 `dataset_spec(config)` returns the same dict as `rosmo.data.loader.dataset_spec`
 (observation shape/dtype as the networks see them, num_actions, metadata).
@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator
 import jax
 import numpy as np
 
-from rosmo.distributed import per_process_batch_size
+from rosmo.training.distributed import per_process_batch_size
 
 ENV_KINDS = ("bsuite", "atari")
 
@@ -140,7 +140,7 @@ def make_batches(config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]
 
 def evaluate_atari_run(act_fn, params, spec: Dict[str, Any], config, seed: int) -> Dict[str, Any]:
     """The training loop's Atari evaluation: vector env, DQN-normalised `normalized_score` (of the mean)."""
-    from rosmo.vector_evaluation import evaluate_atari
+    from rosmo.evaluation.statistics import evaluate_atari
 
     result = evaluate_atari(
         spec["metadata"]["game"],

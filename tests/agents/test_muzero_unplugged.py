@@ -10,10 +10,10 @@ import pytest
 from rosmo import ops
 from rosmo.agents import make_agent
 from rosmo.agents.muzero_unplugged import make_mzu_actor, mzu_targets, search_from_states
-from rosmo.config_validation import ConfigError, validate_config
+from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
 from rosmo.ops.mcts import most_visited_action
-from tests.test_learner import make_learner, small_config, synthetic_batch
+from tests.helpers import make_learner, small_config, synthetic_batch
 
 # ---------------------------------------------------------------------------
 # A hand-built model of a deterministic chain MDP, 3 actions:

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from rosmo.checkpoint import load_params
+from rosmo.training.checkpoint import load_params
 from rosmo.configs.bsuite import get_config
 from rosmo.data import bsuite_maker
-from rosmo.train import train
+from rosmo.training.loop import train
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def _run_main(args, cwd):
     import subprocess
     import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return subprocess.run(
         [sys.executable, os.path.join(root, "experiments/bsuite/main.py"), "--config", os.path.join(root, "experiments/bsuite/config.py:catch")] + args,
         cwd=cwd, capture_output=True, text=True, timeout=600,

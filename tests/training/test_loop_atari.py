@@ -7,9 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from rosmo.checkpoint import load_params
+from rosmo.training.checkpoint import load_params
 from rosmo.configs.atari import PRESET_SETTINGS, apply_preset, explicit_fields, get_config
-from rosmo.config_validation import validate_config
+from rosmo.configs.validation import validate_config
 from rosmo.data import atari_maker, sources
 
 GAME = "Pong"
@@ -40,7 +40,7 @@ def test_config_defaults_and_presets():
     c.batch_size = 64
     apply_preset(c, "small", keep=explicit_fields(argv))
     assert (c.network_preset, c.batch_size, c.num_steps) == ("small", 64, PRESET_SETTINGS["small"]["num_steps"])
-    with pytest.raises(ValueError, match="unknown Atari game 'Tetris'"):
+    with pytest.raises(ValueError, match="unknown RL Unplugged Atari game .Tetris."):
         get_config("Tetris")
     with pytest.raises(ValueError, match="unknown Atari preset 'huge'"):
         get_config("Pong,huge")
@@ -60,7 +60,7 @@ def test_atari_spec_reads_the_rlu_builder(data_dir):
 
 
 def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
-    from rosmo.train import train
+    from rosmo.training.loop import train
 
     c = get_config("Pong,small")
     c.data_dir = data_dir

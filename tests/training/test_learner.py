@@ -10,42 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.agents import make_agent
-from rosmo.configs.bsuite import get_config
-from rosmo.learner import Learner, learning_rate_schedule, weight_decay_mask
-from rosmo.networks import make_mlp_networks
-
-
-def synthetic_batch(batch_size: int, length: int, seed: int = 0):
-    """Catch-shaped windows with some episode boundaries inside."""
-    rng = np.random.default_rng(seed)
-    is_last = rng.random((batch_size, length)) < 0.15
-    is_first = np.concatenate([np.ones((batch_size, 1), bool) & (rng.random((batch_size, 1)) < 0.3), is_last[:, :-1]], 1)
-    return dict(
-        observation=rng.random((batch_size, length, 10, 5)).astype(np.float32),
-        action=rng.integers(0, 3, (batch_size, length)).astype(np.int32),
-        reward=np.where(is_last, 0.0, rng.choice([-1.0, 0.0, 1.0], (batch_size, length))).astype(np.float32),
-        discount=np.ones((batch_size, length), np.float32),
-        is_first=is_first,
-        is_last=is_last,
-        is_terminal=is_last.copy(),
-    )
-
-
-def small_config(**overrides):
-    c = get_config("catch")
-    c.batch_size = 32
-    c.num_bins = 21
-    c.warmup_steps = 0
-    c.learning_rate = 3e-3
-    for k, v in overrides.items():
-        c[k] = v
-    return c
-
-
-def make_learner(config, mesh=None):
-    networks = make_mlp_networks(3, config.num_bins)
-    return Learner(make_agent(config, networks), config, np.zeros((1, 10, 5), np.float32), mesh=mesh)
+from rosmo.training.learner import Learner, learning_rate_schedule, weight_decay_mask
+from tests.helpers import make_learner, small_config, synthetic_batch
 
 
 def test_learning_rate_warmup_then_step_decay():
@@ -110,8 +76,8 @@ _SHARDING_SCRIPT = textwrap.dedent(
     """
     import jax, numpy as np, json
     assert len(jax.devices()) == 2, jax.devices()
-    from tests.test_learner import small_config, synthetic_batch, make_learner
-    from rosmo.learner import make_mesh
+    from tests.helpers import small_config, synthetic_batch, make_learner
+    from rosmo.training.learner import make_mesh
     config = small_config(policy_samples={samples})
     batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
     results = []
@@ -138,7 +104,7 @@ _SHARDING_SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("policy_samples", [0, 4])
 def test_two_devices_match_one_device(policy_samples):
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
         [sys.executable, "-c", _SHARDING_SCRIPT.format(samples=policy_samples)],

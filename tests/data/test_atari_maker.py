@@ -59,13 +59,7 @@ def test_episode_to_rlds_truncated_episode():
         atari_maker.episode_to_rlds(frames, [1], [0.0], terminated=False, episode_id=0)
 
 
-def test_config_names_and_errors():
-    assert atari_maker.config_name("pong", 2) == "Pong_run_2"
-    assert atari_maker.config_name("ms_pacman", 1) == "MsPacman_run_1"
-    with pytest.raises(ValueError, match="--game 'Tetris' has no rlu_atari config"):
-        atari_maker.config_name("Tetris", 1)
-    with pytest.raises(ValueError, match="--run must be one of"):
-        atari_maker.config_name("Pong", 6)
+def test_load_policy_names_a_missing_run():
     with pytest.raises(FileNotFoundError, match="neither a run directory"):
         atari_maker.load_policy("runs/x/checkpoints", num_actions=6)
 
@@ -282,5 +276,3 @@ def test_loader_errors_name_the_problem(tmp_path, data_dir):
         rlu_atari.make_rlu_atari_loader(
             "Pong", 1, data_dir=data_dir, unroll_steps=1, td_steps=1, batch_size=2, splits=["checkpoint_00"]
         )
-    with pytest.raises(ValueError, match="dataset must be one of"):
-        rlu_atari.builder_name("Pong", 1, dataset="rlu_atari_v9")

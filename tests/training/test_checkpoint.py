@@ -1,4 +1,4 @@
-"""Tests for rosmo.checkpoint: orbax round trips, latest step, resume safety, load_params."""
+"""Tests for rosmo.training.checkpoint: orbax round trips, latest step, resume safety, load_params."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from rosmo.checkpoint import Checkpointer, checkpoint_dir, load_params
+from rosmo.training.checkpoint import Checkpointer, checkpoint_dir, load_params
 
 
 def _params(seed: float = 0.0):

@@ -11,16 +11,17 @@ from rosmo import cli
 from rosmo.configs import atari as atari_configs
 from rosmo.configs import bsuite as bsuite_configs
 from rosmo.data import atari_maker, rlds
-from rosmo.evaluate_cli import EvaluateError, load_agent, parse_env_spec
-from rosmo.vector_evaluation import bootstrap_ci, interquartile_mean, normalize_statistics, return_statistics
-from rosmo.video import observation_frame, resolve_path
+from rosmo.cli.evaluate import EvaluateError, parse_env_spec
+from rosmo.training.checkpoint import load_agent
+from rosmo.evaluation.statistics import bootstrap_ci, interquartile_mean, normalize_statistics, return_statistics
+from rosmo.evaluation.video import observation_frame, resolve_path
 from tests.conftest import make_episode, write_dataset
 
 FAST_INIT = jax.threefry_partitionable(False)  # other random bits, ~10x faster init compile on XLA:CPU
 
 
 def _train(config, workdir):
-    from rosmo.train import train
+    from rosmo.training.loop import train
 
     config.update(num_steps=1, warmup_steps=1, log_every=1, eval_every=1, checkpoint_every=1, eval_episodes=1,
                   eval_parallel=1, use_tensorboard=False)

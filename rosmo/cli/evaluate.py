@@ -23,6 +23,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from rosmo.training.checkpoint import CheckpointError, load_agent
+
 ENV_KINDS = ("atari", "bsuite")
 
 
@@ -55,52 +57,6 @@ def parse_env_spec(spec: str) -> Tuple[str, str]:
     if name not in ENV_NAMES:
         raise EvaluateError(f"--env {spec!r}: unknown BSuite env {name!r}; {usage}")
     return kind, name
-
-
-def load_agent(
-    checkpoint: str,
-    step: Optional[int] = None,
-    act_policy: Optional[str] = None,
-    greedy: Optional[bool] = None,
-    flag: str = "--checkpoint",
-):
-    """Rebuild a trained agent from a run (or checkpoint) directory.
-
-    Returns (agent, params, config, extra): `agent.act(params, obs[B, ...], key) -> int32[B]`
-    with the saved config's acting rule, overridden by `act_policy` / `greedy`
-    when given; `extra` holds `num_actions`, `observation_shape`, `dataset_metadata`.
-
-    Raises:
-      FileNotFoundError: no run/checkpoint directory or no complete checkpoint in it.
-      EvaluateError: the checkpoint carries no config (not written by `rosmo train`).
-    Messages start with `flag` (the command-line flag that named the checkpoint).
-    """
-    import ml_collections
-
-    from rosmo.agents import make_agent
-    from rosmo.checkpoint import load_params
-    from rosmo.train import make_networks
-
-    try:
-        params, extra = load_params(checkpoint, step=step)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{flag} {checkpoint}: {err}") from None
-    if "config" not in extra or "num_actions" not in extra:
-        raise EvaluateError(
-            f"{flag} {checkpoint}: the checkpoint has no saved 'config'/'num_actions' "
-            "(expected a run directory written by `rosmo train` / experiments/*/main.py)"
-        )
-    config = ml_collections.ConfigDict(extra["config"])
-    if act_policy is not None:
-        config.act_policy = act_policy
-    if greedy is not None:
-        config.act_greedy = bool(greedy)
-    networks = make_networks(config, int(extra["num_actions"]))
-    try:
-        agent = make_agent(config, networks)
-    except ValueError as err:
-        raise EvaluateError(f"--act-policy {config.act_policy}: {err}") from None
-    return agent, params, config, extra
 
 
 def _checkpoint_env(extra: Dict[str, Any]) -> Optional[str]:
@@ -151,7 +107,7 @@ def evaluate_checkpoint(
     if env is not None:
         parse_env_spec(env)  # fail on a bad --env before loading anything
     if video is not None:
-        from rosmo.video import resolve_path
+        from rosmo.evaluation.video import resolve_path
 
         resolve_path(video)
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy)
@@ -175,7 +131,7 @@ def evaluate_checkpoint(
     }
     if kind == "atari":
         from rosmo.envs.atari import AtariEnv
-        from rosmo.vector_evaluation import evaluate_atari
+        from rosmo.evaluation.statistics import evaluate_atari
 
         probe = AtariEnv(name, seed=0)
         _check_compatible(kind, name, extra, probe.num_actions, env)
@@ -186,8 +142,8 @@ def evaluate_checkpoint(
         )
     else:
         from rosmo.envs.bsuite import make_env
-        from rosmo.train import make_env_factory
-        from rosmo.vector_evaluation import evaluate_dm_env
+        from rosmo.training.loop import make_env_factory
+        from rosmo.evaluation.statistics import evaluate_dm_env
 
         meta = extra.get("dataset_metadata") or {}
         same_env = trained_on == f"bsuite:{name}"
@@ -199,13 +155,13 @@ def evaluate_checkpoint(
             references = (float(meta["random_return"]), float(meta["dqn_return"]))
         out = evaluate_dm_env(factory, agent.act, params, episodes, num_envs=num_envs, seed=seed, progress=progress, references=references)
         if frames is not None:
-            from rosmo.video import record_dm_env_episode
+            from rosmo.evaluation.video import record_dm_env_episode
 
             frames.extend(record_dm_env_episode(probe, act, params, seed=seed)[0])
     result.update(out)
     result["env"] = f"{kind}:{name}"
     if video is not None:
-        from rosmo.video import observation_frame, resolve_path, write_video
+        from rosmo.evaluation.video import observation_frame, resolve_path, write_video
 
         _, note = resolve_path(video)
         result["video"] = write_video(video, [observation_frame(f) for f in frames])
@@ -264,8 +220,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rosmo.run_logging import write_json_atomic
-    from rosmo.video import VideoError
+    from rosmo.training.run_logging import write_json_atomic
+    from rosmo.evaluation.video import VideoError
 
     try:
         result = evaluate_checkpoint(
@@ -281,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             video=args.video,
             progress=not args.no_progress,
         )
-    except (EvaluateError, VideoError, FileNotFoundError) as err:
+    except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {err}", file=sys.stderr)
         return 2
     print(format_result(result))

@@ -1,4 +1,4 @@
-"""Tests for rosmo.run_logging: CSV rows and columns, resume truncation, TensorBoard, JSON, progress."""
+"""Tests for rosmo.training.run_logging: CSV rows and columns, resume truncation, TensorBoard, JSON, progress."""
 
 import csv
 import io
@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.run_logging import ProgressBar, RunLogger, format_value, to_jsonable, truncate_csv, write_json_atomic
+from rosmo.training.run_logging import ProgressBar, RunLogger, format_value, to_jsonable, truncate_csv, write_json_atomic
 
 
 def _rows(path):

@@ -247,7 +247,7 @@ def evaluate_dm_env(
     `references` = (random, reference) returns give `normalized` statistics
     (BSuite: the dataset's uniform-random and behaviour-DQN returns; None when they coincide).
     """
-    from rosmo.evaluation import evaluate
+    from rosmo.evaluation.loops import evaluate
 
     start = time.time()
     raw = evaluate(make_env, act_fn, params, num_episodes, seed=seed, num_parallel=num_envs, progress=progress)

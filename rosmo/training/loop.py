@@ -21,25 +21,14 @@ import jax
 import numpy as np
 
 from rosmo.agents import make_agent
-from rosmo.checkpoint import Checkpointer
-from rosmo.config_validation import validate_config
+from rosmo.training.checkpoint import Checkpointer
+from rosmo.configs.validation import validate_config
 from rosmo.data import sources
-from rosmo.evaluation import evaluate, normalized_score
-from rosmo.distributed import is_main_process
-from rosmo.learner import Learner, to_host
-from rosmo.networks import Networks, make_mlp_networks, make_resnet_networks, resnet_preset
-from rosmo.run_logging import ProgressBar, RunLogger, write_json_atomic
-
-
-def make_networks(config, num_actions: int) -> Networks:
-    """Networks named by `config.network`."""
-    if config.network == "mlp":
-        return make_mlp_networks(num_actions, config.num_bins)
-    if config.network == "resnet":
-        sizes = resnet_preset(config.network_preset)
-        sizes.update({k: config[k] for k in sizes if config.get(k) is not None})  # explicit sizes win
-        return make_resnet_networks(num_actions, config.num_bins, **sizes)
-    raise ValueError(f"--config.network={config.network!r} is not available; expected 'mlp' or 'resnet'")
+from rosmo.evaluation.loops import evaluate, normalized_score
+from rosmo.training.distributed import is_main_process
+from rosmo.training.learner import Learner, to_host
+from rosmo.networks import make_networks
+from rosmo.training.run_logging import ProgressBar, RunLogger, write_json_atomic
 
 
 def make_env_factory(spec: Dict[str, Any]) -> Callable[[int], Any]:

@@ -15,9 +15,9 @@ from typing import List, Optional
 COMMANDS = {
     ("dataset", "bsuite"): ("rosmo.data.bsuite_maker", "train an online DQN on a BSuite env and log its whole run as RLDS"),
     ("dataset", "atari"): ("rosmo.data.atari_maker", "record Atari episodes (RL Unplugged protocol) in the rlu_atari schema"),
-    ("train",): ("rosmo.train_cli", "train an agent from an offline dataset (ml_collections config)"),
-    ("evaluate",): ("rosmo.evaluate_cli", "evaluate a checkpoint in the online environment"),
-    ("demo",): ("rosmo.demo", "the main job: make the catch dataset if missing, train ROSMO, evaluate"),
+    ("train",): ("rosmo.cli.train", "train an agent from an offline dataset (ml_collections config)"),
+    ("evaluate",): ("rosmo.cli.evaluate", "evaluate a checkpoint in the online environment"),
+    ("demo",): ("rosmo.cli.demo", "the main job: make the catch dataset if missing, train ROSMO, evaluate"),
 }
 
 
@@ -43,7 +43,7 @@ def _build_parser(argv: List[str]) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:  # absl flags own the parsing of `--config.*` overrides
-        return importlib.import_module("rosmo.train_cli").main(["rosmo train"] + argv[1:])
+        return importlib.import_module("rosmo.cli.train").main(["rosmo train"] + argv[1:])
     parser = _build_parser(argv)
     args = parser.parse_args(argv)
     module = getattr(args, "_module", None)

@@ -40,10 +40,13 @@ import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rosmo.run_logging import to_jsonable
+from rosmo.agents import make_agent
+from rosmo.networks import make_networks
+from rosmo.training.run_logging import to_jsonable
 
 PyTree = Any
 
@@ -54,6 +57,10 @@ COMMIT_FILE = "commit_success.txt"
 TMP_MARKER = ".orbax-checkpoint-tmp"
 
 _log = logging.getLogger(__name__)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked (the message names the path and the flag)."""
 
 
 def _item_handlers() -> Dict[str, Any]:
@@ -297,3 +304,44 @@ def load_params(run_or_dir: str, step: Optional[int] = None) -> Tuple[PyTree, di
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise KeyError(f"checkpoint in {directory} has no 'params' entry in its saved state (found: {keys})")
     return state["params"], extra
+
+
+def load_agent(
+    checkpoint: str,
+    step: Optional[int] = None,
+    act_policy: Optional[str] = None,
+    greedy: Optional[bool] = None,
+    flag: str = "--checkpoint",
+):
+    """Rebuild a trained agent from a run (or checkpoint) directory.
+
+    Returns (agent, params, config, extra): `agent.act(params, obs[B, ...], key) -> int32[B]`
+    with the saved config's acting rule, overridden by `act_policy` / `greedy`
+    when given; `extra` holds `num_actions`, `observation_shape`, `dataset_metadata`.
+
+    Raises:
+      FileNotFoundError: no run/checkpoint directory or no complete checkpoint in it.
+      CheckpointError: the checkpoint carries no config (not written by `rosmo train`),
+        or the acting rule does not fit the agent.
+    Messages start with `flag` (the command-line flag that named the checkpoint).
+    """
+    try:
+        params, extra = load_params(checkpoint, step=step)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{flag} {checkpoint}: {err}") from None
+    if "config" not in extra or "num_actions" not in extra:
+        raise CheckpointError(
+            f"{flag} {checkpoint}: the checkpoint has no saved 'config'/'num_actions' "
+            "(expected a run directory written by `rosmo train`)"
+        )
+    config = ml_collections.ConfigDict(extra["config"])
+    if act_policy is not None:
+        config.act_policy = act_policy
+    if greedy is not None:
+        config.act_greedy = bool(greedy)
+    networks = make_networks(config, int(extra["num_actions"]))
+    try:
+        agent = make_agent(config, networks)
+    except ValueError as err:
+        raise CheckpointError(f"--act-policy {config.act_policy}: {err}") from None
+    return agent, params, config, extra

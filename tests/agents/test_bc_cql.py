@@ -8,9 +8,9 @@ import pytest
 from rosmo.agents import make_agent
 from rosmo.agents.bc import make_bc_actor, make_bc_loss
 from rosmo.agents.cql import cql_regulariser, double_q_targets, huber, make_cql_loss
-from rosmo.config_validation import ConfigError, validate_config
+from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
-from tests.test_learner import make_learner, small_config, synthetic_batch
+from tests.helpers import make_learner, small_config, synthetic_batch
 
 
 def identity_networks(num_actions: int = 3) -> Networks:

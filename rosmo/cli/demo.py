@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from rosmo.configs.bsuite import get_config
     from rosmo.data.bsuite_maker import make_bsuite_dataset, summarize
-    from rosmo.train import train
+    from rosmo.training.loop import train
 
     dataset_dir = os.path.join(args.datasets, args.env)
     if os.path.exists(os.path.join(dataset_dir, "dataset_info.json")):

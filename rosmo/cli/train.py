@@ -29,8 +29,8 @@ def _main(argv) -> None:
         raise app.UsageError("--config is required, e.g. --config=experiments/bsuite/config.py:catch")
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required, e.g. --workdir runs/catch")
-    from rosmo.distributed import maybe_initialize
-    from rosmo.train import train
+    from rosmo.training.distributed import maybe_initialize
+    from rosmo.training.loop import train
 
     maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
 
@@ -41,7 +41,7 @@ def _main(argv) -> None:
         explicit = explicit_fields(_ARGV)
         if "network_preset" in explicit:
             apply_preset(config, config.network_preset, keep=explicit)
-    from rosmo.config_validation import ConfigError
+    from rosmo.configs.validation import ConfigError
     from rosmo.data.rlds import DatasetError
 
     try:

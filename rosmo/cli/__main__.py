@@ -1,0 +1,5 @@
+import sys
+
+from rosmo.cli import main
+
+sys.exit(main())

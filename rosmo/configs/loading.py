@@ -1,0 +1,167 @@
+"""Configs by name or file, and `--config.FIELD=VALUE` overrides with clear errors.
+
+    load_config("bsuite:catch")                    # a suite's shipped config
+    load_config("atari:Pong,small")                # a suite config with its argument
+    load_config("experiments/bsuite/config.py:cartpole")   # any file with get_config(arg)
+    apply_overrides(config, ["unroll_steps=5", "search_depth=None", "act_greedy=false"])
+
+A value is parsed by the type of the field it replaces (bool: true/false/1/0/yes/no;
+int; float; str; `None` for fields that may be empty). A field that does not exist
+is an error naming the flag and the closest field names.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import importlib.util
+import os
+from typing import Any, Dict, Iterable, Mapping, Sequence
+
+import ml_collections
+
+from rosmo.configs.validation import ConfigError
+
+NAMED_CONFIGS: Dict[str, str] = {"bsuite": "rosmo.configs.bsuite", "atari": "rosmo.configs.atari"}
+"""Suite name -> module with `get_config(arg)`, for `--config=<suite>:<arg>`."""
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_TRUE = ("true", "1", "yes", "y", "on")
+_FALSE = ("false", "0", "no", "n", "off")
+
+
+def _config_module(path: str, spec: str):
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config={spec}: no config file {path!r} (expected a file with get_config(), or one of "
+                          f"{', '.join(f'{name}:<arg>' for name in NAMED_CONFIGS)})")
+    module_spec = importlib.util.spec_from_file_location(f"rosmo_config_{abs(hash(os.path.abspath(path)))}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as err:  # the user's file: say which and why
+        raise ConfigError(f"--config={spec}: cannot load {path}: {type(err).__name__}: {err}") from err
+    return module
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """The ConfigDict named by `spec`: "<suite>:<arg>" or "<file.py>[:<arg>]"; ConfigError otherwise."""
+    spec = str(spec)
+    head, sep, arg = spec.partition(":")
+    if head in NAMED_CONFIGS and not head.endswith(".py"):
+        module = importlib.import_module(NAMED_CONFIGS[head])
+    else:
+        module = _config_module(head, spec)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"--config={spec}: {head} defines no get_config()")
+    try:
+        config = module.get_config(arg) if sep else module.get_config()
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"--config={spec}: {err}") from None
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"--config={spec}: get_config() returned {type(config).__name__}, expected a ConfigDict")
+    return config
+
+
+def parse_value(field: str, text: str, kind: type, current: Any) -> Any:
+    """`text` as a value of type `kind` for `--config.<field>`; ConfigError naming the flag otherwise."""
+    flag = f"--config.{field}={text}"
+    lowered = text.strip().lower()
+    if lowered == "none" and (current is None or kind is type(None)):
+        return None
+    if lowered == "none":
+        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty")
+    try:
+        if kind is bool:
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind is str:
+            return text
+        if kind in (tuple, list):
+            value = ast.literal_eval(text)
+            return kind(value if isinstance(value, (tuple, list)) else (value,))
+        if kind is type(None):
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return text
+    except (ValueError, SyntaxError):
+        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}") from None
+    raise ConfigError(f"{flag}: fields of type {kind.__name__} cannot be set from the command line")
+
+
+def _parent(config: ml_collections.ConfigDict, field: str):
+    parts = field.split(".")
+    node = config
+    for depth, part in enumerate(parts):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            known = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+            close = difflib.get_close_matches(part, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"--config.{field}: the config has no field {'.'.join(parts[: depth + 1])!r}{hint}")
+        if depth < len(parts) - 1:
+            node = node[part]
+    return node, parts[-1]
+
+
+def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> None:
+    """Set `config.<field>` (dotted for nested fields) from its command-line text."""
+    node, key = _parent(config, field)
+    kind = node.get_type(key)
+    value = parse_value(field, text, kind, node[key])
+    try:
+        node[key] = value
+    except TypeError as err:
+        raise ConfigError(f"--config.{field}={text}: {err}") from None
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> Dict[str, str]:
+    """Apply "field=value" items in order; returns {field: text} of what was set."""
+    applied: Dict[str, str] = {}
+    for item in overrides:
+        field, sep, text = str(item).partition("=")
+        if not sep or not field:
+            raise ConfigError(f"--config.{item}: expected --config.FIELD=VALUE")
+        apply_override(config, field, text)
+        applied[field] = text
+    return applied
+
+
+def update_config(config: ml_collections.ConfigDict, values: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """Set already-typed values (e.g. from a sweep grid), checking each field exists; returns `config`."""
+    for field, value in values.items():
+        node, key = _parent(config, field)
+        if isinstance(value, str) and node.get_type(key) is not str:
+            value = parse_value(field, value, node.get_type(key), node[key])
+        try:
+            node[key] = value
+        except TypeError as err:
+            raise ConfigError(f"--config.{field}={value!r}: {err}") from None
+    return config
+
+
+def split_config_flags(argv: Sequence[str]) -> tuple:
+    """Split argv into (other args, ["field=value", ...]) for `--config.F=V` and `--config.F V`."""
+    rest, overrides = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--config."):
+            body = arg[len("--config."):]
+            if "=" not in body:
+                if i + 1 >= len(argv):
+                    raise ConfigError(f"{arg}: expected a value (--config.FIELD=VALUE)")
+                body = f"{body}={argv[i + 1]}"
+                i += 1
+            overrides.append(body)
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, overrides

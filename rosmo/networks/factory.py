@@ -1,0 +1,20 @@
+"""The networks a config names: `make_networks(config, num_actions)`."""
+
+from __future__ import annotations
+
+from rosmo.networks.base import Networks
+from rosmo.networks.mlp import make_mlp_networks
+from rosmo.networks.resnet import make_resnet_networks, resnet_preset
+
+NETWORKS = ("mlp", "resnet")
+
+
+def make_networks(config, num_actions: int) -> Networks:
+    """Networks named by `config.network` ("mlp" or "resnet", sized by `network_preset` and explicit sizes)."""
+    if config.network == "mlp":
+        return make_mlp_networks(num_actions, config.num_bins)
+    if config.network == "resnet":
+        sizes = resnet_preset(config.network_preset)
+        sizes.update({k: config[k] for k in sizes if config.get(k) is not None})  # explicit sizes win
+        return make_resnet_networks(num_actions, config.num_bins, **sizes)
+    raise ValueError(f"--config.network={config.network!r} is not available; expected one of {NETWORKS}")
