@@ -1,7 +1,7 @@
 #!/bin/bash
 # N processes on this machine, each with its own CPU device, forming one JAX mesh:
 # a local rehearsal of a multi-host run.
-#   launch/local_multiprocess.sh 2 experiments/bsuite/config.py:catch runs/catch-mp [--config.x=y ...]
+#   launch/local_multiprocess.sh 2 bsuite:catch runs/catch-mp [--config.x=y ...]
 set -euo pipefail
 N=${1:?number of processes}
 CONFIG=${2:?config}
@@ -11,7 +11,7 @@ PORT=${ROSMO_PORT:-12355}
 pids=()
 for ((i = 0; i < N; i++)); do
   ROSMO_COORDINATOR="127.0.0.1:$PORT" ROSMO_NUM_PROCESSES=$N ROSMO_PROCESS_ID=$i JAX_PLATFORMS=cpu \
-    .venv/bin/python experiments/bsuite/main.py --config="$CONFIG" --workdir="$WORKDIR" --noprogress "$@" \
+    .venv/bin/python -m rosmo.cli train --config="$CONFIG" --workdir="$WORKDIR" --no-progress "$@" \
     > "$WORKDIR.process$i.log" 2>&1 &
   pids+=($!)
 done

@@ -31,9 +31,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from rosmo.agents import AGENTS
 from rosmo.configs.bsuite import ENVS, get_config
 
-ALGOS = ("rosmo", "mzu", "bc", "cql")
+ALGOS = tuple(AGENTS)  # the agent registry
 FIELDS = ("env", "algo", "seed", "num_steps", "normalized_score", "mean_return", "wall_seconds", "status", "workdir")
 
 

@@ -1,19 +1,45 @@
-"""Agents: a loss for the learner and an acting rule each; `make_agent(config, networks)` picks by `config.algo`."""
+"""Agents: the registry. Each agent module exports one `AgentSpec`; this list is the only one.
 
-from rosmo.agents.base import Agent
-from rosmo.agents.bc import make_bc_agent
-from rosmo.agents.cql import make_cql_agent
-from rosmo.agents.muzero_unplugged import make_mzu_agent
-from rosmo.agents.rosmo import make_rosmo_agent
+Adding an agent: write `rosmo/agents/<name>.py` with a `SPEC = AgentSpec(...)` and add it
+to `_SPECS` below. Config defaults, validation, `--config.algo`, `rosmo evaluate --act-policy`
+and the docs all come from here.
+"""
 
-AGENTS = {"rosmo": make_rosmo_agent, "mzu": make_mzu_agent, "bc": make_bc_agent, "cql": make_cql_agent}
+from typing import Dict
+
+from rosmo.agents import bc, cql, muzero_unplugged, rosmo
+from rosmo.agents.base import Agent, AgentSpec
+
+_SPECS = (
+    rosmo.SPEC,
+    muzero_unplugged.SPEC,
+    bc.SPEC,
+    cql.SPEC,
+)
+
+AGENTS: Dict[str, AgentSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def agent_spec(name: str) -> AgentSpec:
+    """The registered agent `name`; ValueError naming `--config.algo` and the choices otherwise."""
+    if name not in AGENTS:
+        raise ValueError(f"--config.algo={name!r} is not available; choose one of {sorted(AGENTS)}")
+    return AGENTS[name]
+
+
+def act_policies() -> tuple:
+    """Every acting rule some agent accepts (for `rosmo evaluate --act-policy`)."""
+    return tuple(sorted({p for spec in AGENTS.values() for p in spec.act_policies}))
 
 
 def make_agent(config, networks) -> Agent:
-    """The agent named by `config.algo`."""
-    if config.algo not in AGENTS:
-        raise ValueError(f"--config.algo={config.algo!r} is not available; choose one of {sorted(AGENTS)}")
-    return AGENTS[config.algo](networks, config)
+    """The agent named by `config.algo`, acting by `config.act_policy`."""
+    spec = agent_spec(config.algo)
+    if config.act_policy not in spec.act_policies:
+        raise ValueError(
+            f"--config.act_policy={config.act_policy!r}: expected one of {spec.act_policies} with --config.algo={spec.name}"
+        )
+    return spec.make(networks, config)
 
 
-__all__ = ["Agent", "AGENTS", "make_agent", "make_bc_agent", "make_cql_agent", "make_mzu_agent", "make_rosmo_agent"]
+__all__ = ["AGENTS", "Agent", "AgentSpec", "act_policies", "agent_spec", "make_agent"]

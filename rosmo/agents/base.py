@@ -1,4 +1,4 @@
-"""What every agent provides: a loss for the learner and an acting rule.
+"""What every agent provides, and how an agent module declares itself to the registry.
 
 An agent is two pure functions over one parameter tree:
 
@@ -9,11 +9,15 @@ An agent is two pure functions over one parameter tree:
 discount, is_first, is_last, is_terminal` (see `rosmo.data.loader`).
 The learner, data pipeline, evaluation, logging and checkpoints are shared
 by all agents; selecting one is `config.algo`.
+
+An agent module exports one `AgentSpec` (its name, config defaults, acting
+rules, config validation and factories); `rosmo/agents/__init__.py` lists
+the specs, and that list is the only one.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +30,32 @@ class Agent(NamedTuple):
     networks: Networks
     loss: Callable
     act: Callable
+
+
+class AgentSpec(NamedTuple):
+    """One agent's declaration.
+
+    name: the value of `--config.algo`.
+    description: one line for `--help` and the docs.
+    make_loss: (networks, config) -> loss function (module docstring).
+    make_actor: (networks, config) -> act function; `config.act_policy` picks the rule.
+    act_policies: the allowed `--config.act_policy` values, the default first.
+    config_defaults: the agent's own config fields and their defaults (added to every
+      config; validated only when this agent is selected).
+    validate: config -> None, raising `rosmo.configs.validation.ConfigError` on a bad
+      agent-specific field (optional).
+    """
+
+    name: str
+    description: str
+    make_loss: Callable
+    make_actor: Callable
+    act_policies: Tuple[str, ...] = ("prior",)
+    config_defaults: Mapping[str, Any] = {}
+    validate: Optional[Callable] = None
+
+    def make(self, networks: Networks, config) -> Agent:
+        return Agent(self.name, networks, self.make_loss(networks, config), self.make_actor(networks, config))
 
 
 def scale_gradient(x: jax.Array, scale: float) -> jax.Array:
@@ -43,3 +73,9 @@ def select_actions(logits: jax.Array, key: jax.Array, greedy: bool) -> jax.Array
     if greedy:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+
+
+def masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """sum(x * mask) / max(1, sum(mask)) over all elements."""
+    mask = mask.astype(x.dtype)
+    return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)

@@ -18,21 +18,9 @@ import jax
 import jax.numpy as jnp
 
 from rosmo import ops
-from rosmo.agents.base import Agent, flatten_time, select_actions
+from rosmo.agents.base import AgentSpec, masked_mean, select_actions
+from rosmo.agents.muzero import policy_logits_of_observations
 from rosmo.networks import Networks
-
-
-def policy_logits_of_observations(networks: Networks, params, obs: jax.Array) -> jax.Array:
-    """f(h(o)).policy_logits at every observation. obs [B, L, ...] -> [B, L, A]."""
-    batch, length = obs.shape[:2]
-    pred = networks.predict(params, networks.represent(params, flatten_time(obs)))
-    return pred.policy_logits.reshape(batch, length, -1)
-
-
-def masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
-    """sum(x * mask) / max(1, sum(mask)) over all elements."""
-    mask = mask.astype(x.dtype)
-    return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def make_bc_loss(networks: Networks, config):
@@ -52,16 +40,8 @@ def make_bc_loss(networks: Networks, config):
     return loss
 
 
-def check_policy_head_act_policy(config, algo: str) -> None:
-    if config.act_policy != "prior":
-        raise ValueError(
-            f"--config.act_policy={config.act_policy!r}: --config.algo={algo} acts from its policy/Q head; expected 'prior'"
-        )
-
-
 def make_bc_actor(networks: Networks, config):
     """Argmax (act_greedy) or a sample of the policy head's logits."""
-    check_policy_head_act_policy(config, "bc")
     greedy = config.act_greedy
 
     def act(params, obs, key):
@@ -71,5 +51,9 @@ def make_bc_actor(networks: Networks, config):
     return act
 
 
-def make_bc_agent(networks: Networks, config) -> Agent:
-    return Agent("bc", networks, make_bc_loss(networks, config), make_bc_actor(networks, config))
+SPEC = AgentSpec(
+    name="bc",
+    description="behaviour cloning of the logged actions on the MuZero torso",
+    make_loss=make_bc_loss,
+    make_actor=make_bc_actor,
+)

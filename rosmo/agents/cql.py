@@ -24,9 +24,14 @@ import jax
 import jax.numpy as jnp
 
 from rosmo import ops
-from rosmo.agents.base import Agent, select_actions
-from rosmo.agents.bc import check_policy_head_act_policy, masked_mean, policy_logits_of_observations
+from rosmo.agents.base import AgentSpec, masked_mean, select_actions
+from rosmo.agents.muzero import policy_logits_of_observations
+from rosmo.errors import check_field
 from rosmo.networks import Networks
+
+CONFIG_DEFAULTS = {
+    "cql_alpha": 1.0,  # weight of the CQL(H) regulariser logsumexp_a Q(s,a) - Q(s,a_data)
+}
 
 
 def huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
@@ -88,7 +93,6 @@ def make_cql_loss(networks: Networks, config):
 
 def make_cql_actor(networks: Networks, config):
     """argmax_a Q(o, a) (act_greedy) or a sample of softmax(Q)."""
-    check_policy_head_act_policy(config, "cql")
     greedy = config.act_greedy
 
     def act(params, obs, key):
@@ -98,5 +102,15 @@ def make_cql_actor(networks: Networks, config):
     return act
 
 
-def make_cql_agent(networks: Networks, config) -> Agent:
-    return Agent("cql", networks, make_cql_loss(networks, config), make_cql_actor(networks, config))
+def validate(config) -> None:
+    check_field(config.cql_alpha >= 0.0, "cql_alpha", "a number >= 0", config.cql_alpha)
+
+
+SPEC = AgentSpec(
+    name="cql",
+    description="discrete CQL(H): double-DQN TD loss + conservative regulariser, policy head read as Q",
+    make_loss=make_cql_loss,
+    make_actor=make_cql_actor,
+    config_defaults=CONFIG_DEFAULTS,
+    validate=validate,
+)

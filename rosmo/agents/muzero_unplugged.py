@@ -30,13 +30,24 @@ from typing import Dict, NamedTuple, Tuple
 import jax
 import jax.numpy as jnp
 
+import ml_collections
+
 from rosmo import ops
-from rosmo.agents.base import Agent, flatten_time, select_actions
-from rosmo.agents.rosmo import FLAG_KEYS, target_network_outputs, unroll_model
+from rosmo.agents.base import AgentSpec, flatten_time, select_actions
+from rosmo.agents.muzero import FLAG_KEYS, model_unroll_actions, target_network_outputs, unroll_model
+from rosmo.errors import check_field
 from rosmo.networks import Networks
 from rosmo.ops.mcts import SearchResult, most_visited_action, muzero_search
 
 MCTS_ACT_POLICIES = ("mcts", "improved")
+ACT_POLICIES = ("prior", "mcts", "improved")
+CONFIG_DEFAULTS = {
+    "num_simulations": 20,  # simulations per search (learner targets and MCTS acting)
+    "search_depth": ml_collections.config_dict.placeholder(int),  # mctx max_depth; None: limited by num_simulations
+    "mcts_dirichlet_fraction": 0.25,  # root noise weight in the learner's searches (and when acting with noise)
+    "mcts_dirichlet_alpha": 0.3,  # root Dirichlet concentration
+    "act_exploration_noise": False,  # acting with MCTS: add root Dirichlet noise (off for evaluation)
+}
 
 
 def model_step_fn(networks: Networks):
@@ -135,10 +146,7 @@ def make_mzu_loss(networks: Networks, config):
         targets = mzu_targets(networks, target_params, batch, key_search, config)
 
         # ---- online unroll (shared with ROSMO)
-        random_actions = jax.random.randint(key_random, actions.shape, 0, num_actions, dtype=actions.dtype)
-        unroll_actions = jax.vmap(lambda a, f, l, ra: ops.unroll_actions(a, f, l, ra, num_unroll))(
-            actions, flags[0], flags[1], random_actions
-        )
+        unroll_actions = model_unroll_actions(batch, key_random, num_unroll, num_actions)
         pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
 
         # ---- losses
@@ -175,8 +183,6 @@ def make_mzu_actor(networks: Networks, config):
     """
     mode = config.act_policy
     greedy = config.act_greedy
-    if mode not in MCTS_ACT_POLICIES + ("prior",):
-        raise ValueError(f"--config.act_policy={mode!r}: expected 'mcts', 'improved' or 'prior' for --config.algo=mzu")
     noise_fraction = config.mcts_dirichlet_fraction if config.act_exploration_noise else 0.0
 
     def act(params, obs, key):
@@ -196,5 +202,23 @@ def make_mzu_actor(networks: Networks, config):
     return act
 
 
-def make_mzu_agent(networks: Networks, config) -> Agent:
-    return Agent("mzu", networks, make_mzu_loss(networks, config), make_mzu_actor(networks, config))
+def validate(config) -> None:
+    """MuZero Unplugged's own fields."""
+    check_field(isinstance(config.num_simulations, int) and config.num_simulations >= 1, "num_simulations",
+                "an integer >= 1", config.num_simulations)
+    check_field(config.search_depth is None or (isinstance(config.search_depth, int) and config.search_depth >= 1),
+                "search_depth", "None (unlimited) or an integer >= 1", config.search_depth)
+    check_field(0.0 <= config.mcts_dirichlet_fraction <= 1.0, "mcts_dirichlet_fraction", "a number in [0, 1]",
+                config.mcts_dirichlet_fraction)
+    check_field(config.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", config.mcts_dirichlet_alpha)
+
+
+SPEC = AgentSpec(
+    name="mzu",
+    description="MuZero Unplugged: MCTS policy targets and Reanalyse value bootstrap (mctx)",
+    make_loss=make_mzu_loss,
+    make_actor=make_mzu_actor,
+    act_policies=ACT_POLICIES,
+    config_defaults=CONFIG_DEFAULTS,
+    validate=validate,
+)

@@ -18,40 +18,16 @@ import jax
 import jax.numpy as jnp
 
 from rosmo import ops
-from rosmo.agents.base import Agent, flatten_time, scale_gradient, select_actions
+from rosmo.agents.base import AgentSpec, flatten_time, select_actions
+from rosmo.agents.muzero import FLAG_KEYS, look_ahead, model_unroll_actions, target_network_outputs, unroll_model
+from rosmo.errors import check_field
 from rosmo.networks import Networks
 
-FLAG_KEYS = ("is_first", "is_last", "is_terminal")
-
-
-def target_network_outputs(networks: Networks, target_params, obs: jax.Array):
-    """Target-net states, prior logits and scalar values at every real observation.
-
-    obs [B, L, ...] -> states [B, L, *S], prior_logits [B, L, A], values [B, L].
-    """
-    batch, length = obs.shape[:2]
-    states = networks.represent(target_params, flatten_time(obs))
-    pred = networks.predict(target_params, states)
-    values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-    return (
-        states.reshape((batch, length) + states.shape[1:]),
-        pred.policy_logits.reshape(batch, length, -1),
-        values.reshape(batch, length),
-    )
-
-
-def look_ahead(networks: Networks, params, states: jax.Array, actions: jax.Array):
-    """One model step from each state for several actions.
-
-    states [M, *S], actions int[M, N] -> (rewards [M, N], next_values [M, N]).
-    """
-    m, n = actions.shape
-    repeated = jnp.repeat(states, n, axis=0)
-    next_states = networks.dynamics(params, repeated, actions.reshape(-1))
-    pred = networks.predict(params, next_states)
-    rewards = ops.logits_to_scalar(pred.reward_logits, networks.num_bins).reshape(m, n)
-    next_values = ops.logits_to_scalar(pred.value_logits, networks.num_bins).reshape(m, n)
-    return rewards, next_values
+ACT_POLICIES = ("prior", "improved")
+CONFIG_DEFAULTS = {
+    "policy_samples": 0,  # 0: exact one-step target over all actions; N > 0: sampled (CMPO leave-one-out)
+    "bc_loss_weight": 0.2,  # weight of the filtered behaviour-cloning term
+}
 
 
 def exact_one_step_target(networks: Networks, params, states, prior_logits, values, discount):
@@ -61,20 +37,6 @@ def exact_one_step_target(networks: Networks, params, states, prior_logits, valu
     rewards, next_values = look_ahead(networks, params, states, all_actions)
     probs, _ = ops.one_step_policy_target(prior_logits, rewards, next_values, values, discount)
     return probs
-
-
-def unroll_model(networks: Networks, params, first_obs: jax.Array, actions: jax.Array, gradient_scale: float):
-    """Model unroll with the online net. first_obs [B, ...], actions [B, K] -> Prediction of [B, K+1, ...]."""
-    state = networks.represent(params, first_obs)
-    predictions = [networks.predict(params, state)]
-    for k in range(actions.shape[1]):
-        state = scale_gradient(networks.dynamics(params, state, actions[:, k]), gradient_scale)
-        predictions.append(networks.predict(params, state))
-    return jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *predictions)
-
-
-def _cross_entropy(target_probs: jax.Array, logits: jax.Array) -> jax.Array:
-    return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
 
 
 def make_rosmo_loss(networks: Networks, config):
@@ -112,16 +74,13 @@ def make_rosmo_loss(networks: Networks, config):
         root_values = flatten_time(tgt_values[:, :num_targets])
 
         # ---- online unroll
-        random_actions = jax.random.randint(key_random, actions.shape, 0, num_actions, dtype=actions.dtype)
-        unroll_actions = jax.vmap(lambda a, f, l, ra: ops.unroll_actions(a, f, l, ra, num_unroll))(
-            actions, flags[0], flags[1], random_actions
-        )
+        unroll_actions = model_unroll_actions(batch, key_random, num_unroll, num_actions)
         pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
         policy_logits = pred.policy_logits  # [B, K+1, A]
 
         # ---- losses
-        reward_ce = _cross_entropy(ops.value_to_target_probs(reward_targets, num_bins), pred.reward_logits[:, 1:])
-        value_ce = _cross_entropy(ops.value_to_target_probs(value_targets, num_bins), pred.value_logits)
+        reward_ce = ops.policy_cross_entropy(ops.value_to_target_probs(reward_targets, num_bins), pred.reward_logits[:, 1:])
+        value_ce = ops.policy_cross_entropy(ops.value_to_target_probs(value_targets, num_bins), pred.value_logits)
         uniform = jnp.full(policy_logits.shape, 1.0 / num_actions)
         if num_samples:
             sampled = jax.random.categorical(key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples))
@@ -130,12 +89,12 @@ def make_rosmo_loss(networks: Networks, config):
             sampled_ce = ops.sampled_policy_loss(
                 policy_logits, sampled.reshape(batch_size, num_targets, num_samples), jax.lax.stop_gradient(weights)
             )
-            policy_ce = jnp.where(policy_mask, sampled_ce, _cross_entropy(uniform, policy_logits))
+            policy_ce = jnp.where(policy_mask, sampled_ce, ops.policy_cross_entropy(uniform, policy_logits))
             target_entropy = jnp.zeros(())
         else:
             target = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount)
             target = ops.uniform_where(policy_mask, target.reshape(batch_size, num_targets, num_actions))
-            policy_ce = _cross_entropy(jax.lax.stop_gradient(target), policy_logits)
+            policy_ce = ops.policy_cross_entropy(jax.lax.stop_gradient(target), policy_logits)
             target_entropy = jnp.mean(-jnp.sum(target * jnp.log(target + 1e-12), axis=-1))
         bc = ops.filtered_bc_loss(policy_logits, actions[:, :num_targets], adv_data, bc_mask)
 
@@ -176,8 +135,6 @@ def make_rosmo_actor(networks: Networks, config):
     """
     mode = config.act_policy
     greedy = config.act_greedy
-    if mode not in ("prior", "improved"):
-        raise ValueError(f"config.act_policy must be 'prior' or 'improved' for ROSMO, got {mode!r}")
 
     def act(params, obs, key):
         state = networks.represent(params, obs)
@@ -192,5 +149,19 @@ def make_rosmo_actor(networks: Networks, config):
     return act
 
 
-def make_rosmo_agent(networks: Networks, config) -> Agent:
-    return Agent("rosmo", networks, make_rosmo_loss(networks, config), make_rosmo_actor(networks, config))
+def validate(config) -> None:
+    """ROSMO's own fields."""
+    check_field(config.policy_samples >= 0, "policy_samples", "0 (exact target) or a number of sampled actions >= 1",
+                config.policy_samples)
+    check_field(config.bc_loss_weight >= 0, "bc_loss_weight", "a number >= 0", config.bc_loss_weight)
+
+
+SPEC = AgentSpec(
+    name="rosmo",
+    description="ROSMO: one-step look-ahead policy targets with the learned model + filtered BC",
+    make_loss=make_rosmo_loss,
+    make_actor=make_rosmo_actor,
+    act_policies=ACT_POLICIES,
+    config_defaults=CONFIG_DEFAULTS,
+    validate=validate,
+)

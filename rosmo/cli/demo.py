@@ -6,22 +6,25 @@ in the online env, and print the normalised score and where the run lives.
 
 from __future__ import annotations
 
+import argparse
 import os
 
 DEFAULT_DATASETS = "datasets/bsuite"
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--env", default="catch", help="BSuite env: catch, cartpole or mountain_car (default catch)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", default="catch", choices=("catch", "cartpole", "mountain_car"),
+                        help="BSuite env (default catch)")
     parser.add_argument("--datasets", default=DEFAULT_DATASETS, help="where BSuite datasets live (default datasets/bsuite)")
     parser.add_argument("--workdir", default=None, help="run directory (default runs/demo-<env>)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the env config's num_steps)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from rosmo.configs.bsuite import get_config
     from rosmo.data.bsuite_maker import make_bsuite_dataset, summarize
+    from rosmo.evaluation.evaluate import format_result
     from rosmo.training.loop import train
 
     dataset_dir = os.path.join(args.datasets, args.env)
@@ -41,11 +44,9 @@ def run(args) -> int:
     print(f"[2/3] training ROSMO for {config.num_steps} steps in {workdir}")
     summary = train(config, workdir, progress=not args.no_progress)
 
-    result = summary["final_eval"] or {}
-    print(f"[3/3] evaluation over {result.get('episodes')} online episodes")
-    print(f"  mean return       {result.get('mean_return'):.3f}")
-    refs = summary["references"]
-    print(f"  references        random {refs['random_return']:.3f}, behaviour DQN {refs['dqn_return']:.3f}")
-    print(f"  normalised score  {result.get('normalized_score'):.3f}")
+    result = summary["final_eval"]
+    print(f"[3/3] evaluation over {result['episodes']} online episodes")
+    print("\n".join("  " + line for line in format_result(result)))
+    print(f"  normalised score  {result['normalized_score']:.3f}")
     print(f"  run directory     {summary['workdir']}  (summary.json, train.csv, eval.csv, tb/, checkpoints/)")
     return 0

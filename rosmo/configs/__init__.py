@@ -1,1 +1,1 @@
-"""Default experiment configs shipped with the library (the experiments/ files re-export them)."""
+"""Experiment configs: the shared base, per-suite configs, loading by name or file, validation."""

@@ -1,7 +1,6 @@
-"""Atari experiment configs: `--config=experiments/atari/config.py:Pong` (any of the 46 RL Unplugged games).
+"""Atari experiment configs: `--config=atari:Pong` (any of the 46 RL Unplugged games), `--config=atari:Pong,small`.
 
-    python experiments/atari/main.py --config=experiments/atari/config.py:Pong --workdir runs/pong \
-        --config.data_dir=datasets/atari --config.network_preset=small
+    rosmo train --config=atari:Pong,small --workdir runs/pong --config.data_dir=datasets/atari
 
 Data: `rlu_atari/<game>_run_<run>` under the TFDS `data_dir` (a copy of the
 RL Unplugged bucket, or `rosmo dataset atari --out <data_dir>`).
@@ -9,8 +8,7 @@ RL Unplugged bucket, or `rosmo dataset atari --out <data_dir>`).
 Hyper-parameters follow the ROSMO paper's Atari code (DESIGN section 2):
 K = 5 unroll steps, n = 5 TD steps, 601 value/reward bins, batch 512,
 lr 7e-4 with 1k warm-up and x0.1 after 100k, AdamW weight decay 1e-4, clip
-5, target copy every 200 updates, the pre-activation LayerNorm ResNet (64
-channels, 6/2/2 blocks).
+5, target copy every 200 updates, the pre-activation LayerNorm ResNet.
 
 Discount: 0.997**4 per agent step. One Atari agent step is 4 emulator frames;
 0.997 is MuZero's per-frame discount, so 0.997**4 ~= 0.988 per agent step is
@@ -18,21 +16,22 @@ the same horizon, and it is the value the ROSMO code uses for Atari (and
 BSuite). `--config.discount=0.997` gives the longer horizon of MuZero
 Unplugged's per-step discount.
 
-Presets: `full` (the paper's ResNet, batch 512) or `small` (16 channels,
-1/1/1 blocks, batch 32, 3k steps: for CPU runs and tests), picked by
-`--config.network_preset=small` with `experiments/atari/main.py` (which then
-also applies the preset's budget, `apply_preset`) or by `config.py:Pong,small`
-(any entry point, e.g. `rosmo train`). The explicit sizes (`channels`,
-`representation_blocks`, ...) override the preset's network when set. Evaluation runs `eval_parallel` episodes at once in ALE's vector env
-under the RL Unplugged protocol (sticky actions, 108k-frame cap).
+Presets, chosen in the config string: `full` (batch 512, 200k steps) or
+`small` (16 channels, 1/1/1 blocks, batch 32, 3k steps: for CPU runs and
+tests). A preset sets the ResNet sizes (`network_preset`) and the budget
+fields of `PRESET_SETTINGS`; any of them can still be overridden with
+`--config.<field>`, and the explicit sizes (`channels`, `representation_blocks`,
+...) override the preset's network when set. Evaluation runs `eval_parallel`
+episodes at once in ALE's vector env under the RL Unplugged protocol
+(sticky actions, 108k-frame cap).
 """
 
 import ml_collections
 
-from rosmo.configs import bsuite as _bsuite
+from rosmo.configs.base import get_base_config
 from rosmo.data.rlu_names import canonical_game
 
-# Per-preset settings; `network_preset` picks one at `get_config` time (see `apply_preset`).
+# Per-preset budgets, applied by `get_config` for the preset named in the config string.
 PRESET_SETTINGS = {
     "full": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, shuffle_buffer=2_000, eval_every=10_000,
                  eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
@@ -41,27 +40,23 @@ PRESET_SETTINGS = {
 }
 
 
-def get_config(game: str = "Pong") -> ml_collections.ConfigDict:
-    """The Atari config of `game` (`config.py:Pong`: full preset; `config.py:Pong,small`: small preset)."""
-    game, _, preset = str(game).partition(",")
+def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
+    """The Atari config of a game: `atari:Pong` (full preset) or `atari:Pong,small` (small preset)."""
+    game, _, preset = str(arg).partition(",")
     preset = preset or "full"
     if preset not in PRESET_SETTINGS:
-        raise ValueError(f"unknown Atari preset {preset!r} in --config=...:{game},{preset}; expected one of {sorted(PRESET_SETTINGS)}")
-    game = canonical_game(game)
-    c = _bsuite.get_config("catch")  # algorithm fields shared with BSuite (mzu/cql/...), then the Atari values
-    c.env_kind = "atari"
-    c.env = f"atari:{game}"
-    c.game = game
+        raise ValueError(f"unknown Atari preset {preset!r} in {arg!r}; expected one of {sorted(PRESET_SETTINGS)}")
+    c = get_base_config()
+    c.suite = "atari"
+    c.env = canonical_game(game)
     c.run = 1  # rlu_atari run 1..5
     c.dataset = "rlu_atari"  # or rlu_atari_checkpoints_ordered
     c.data_dir = "datasets/atari"  # TFDS data_dir holding rlu_atari/<game>_run_<run>/
-    c.dataset_dir = c.get_ref("data_dir")  # what the training summary reports as the data location
-    c.data_percentage = 100.0
     c.shuffle_episodes = 100  # episodes in the episode shuffle buffer (shuffle_buffer: windows of 14 frames each)
 
     # model and targets
     c.network = "resnet"
-    c.network_preset = preset  # full | small
+    c.network_preset = preset  # full | small: the ResNet sizes (explicit sizes below win)
     c.channels = ml_collections.config_dict.placeholder(int)  # None: from the preset
     c.representation_blocks = ml_collections.config_dict.placeholder(int)
     c.dynamics_blocks = ml_collections.config_dict.placeholder(int)
@@ -71,36 +66,13 @@ def get_config(game: str = "Pong") -> ml_collections.ConfigDict:
     c.unroll_steps = 5
     c.td_steps = 5
     c.discount = 0.997**4
-    c.policy_samples = 0  # 0: exact one-step target over the (<= 18) actions
+    c.learning_rate = 7e-4
+    c.target_update_interval = 200
 
     # evaluation (RL Unplugged protocol)
     c.eval_max_episode_frames = 108_000
-    c.act_policy = "prior"
-    c.act_greedy = True
-    c.lr_decay_steps = 100_000
-    apply_preset(c, preset)
+    c.update(PRESET_SETTINGS[preset])
     return c
 
 
-def apply_preset(config: ml_collections.ConfigDict, preset: str, keep=()) -> ml_collections.ConfigDict:
-    """Set the preset's budget fields (PRESET_SETTINGS) and `network_preset`, except the fields named in `keep`.
-
-    `rosmo train` (and experiments/atari/main.py) calls it with the `--config.*` fields given on
-    the command line as `keep`, so `--config.network_preset=small` brings the
-    small batch and step budget unless they are set explicitly too.
-    """
-    if preset not in PRESET_SETTINGS:
-        raise ValueError(f"--config.network_preset={preset!r}: expected one of {sorted(PRESET_SETTINGS)}")
-    config.network_preset = preset
-    for key, value in PRESET_SETTINGS[preset].items():
-        if key not in keep:
-            config[key] = value
-    return config
-
-
-def explicit_fields(argv) -> set:
-    """Config fields set on a command line: `--config.batch_size=64` or `--config.batch_size 64` -> {"batch_size"}."""
-    return {arg.split("=", 1)[0][len("--config."):] for arg in argv if arg.startswith("--config.")}
-
-
-__all__ = ["PRESET_SETTINGS", "apply_preset", "explicit_fields", "get_config"]
+__all__ = ["PRESET_SETTINGS", "get_config"]

@@ -1,6 +1,6 @@
 """Configs by name or file, and `--config.FIELD=VALUE` overrides with clear errors.
 
-    load_config("bsuite:catch")                    # a suite's shipped config
+    load_config("bsuite:catch")                    # a suite's shipped config (rosmo.suites.SUITES)
     load_config("atari:Pong,small")                # a suite config with its argument
     load_config("experiments/bsuite/config.py:cartpole")   # any file with get_config(arg)
     apply_overrides(config, ["unroll_steps=5", "search_depth=None", "act_greedy=false"])
@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib
 import importlib.util
 import os
 from typing import Any, Dict, Iterable, Mapping, Sequence
 
 import ml_collections
 
-from rosmo.configs.validation import ConfigError
-
-NAMED_CONFIGS: Dict[str, str] = {"bsuite": "rosmo.configs.bsuite", "atari": "rosmo.configs.atari"}
-"""Suite name -> module with `get_config(arg)`, for `--config=<suite>:<arg>`."""
+from rosmo.errors import ConfigError
+from rosmo.suites import SUITES
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 _TRUE = ("true", "1", "yes", "y", "on")
@@ -34,7 +31,7 @@ _FALSE = ("false", "0", "no", "n", "off")
 def _config_module(path: str, spec: str):
     if not os.path.isfile(path):
         raise ConfigError(f"--config={spec}: no config file {path!r} (expected a file with get_config(), or one of "
-                          f"{', '.join(f'{name}:<arg>' for name in NAMED_CONFIGS)})")
+                          f"{', '.join(f'{name}:<arg>' for name in SUITES)})")
     module_spec = importlib.util.spec_from_file_location(f"rosmo_config_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -48,14 +45,14 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     """The ConfigDict named by `spec`: "<suite>:<arg>" or "<file.py>[:<arg>]"; ConfigError otherwise."""
     spec = str(spec)
     head, sep, arg = spec.partition(":")
-    if head in NAMED_CONFIGS and not head.endswith(".py"):
-        module = importlib.import_module(NAMED_CONFIGS[head])
+    if head in SUITES:
+        get_config = SUITES[head].get_config
     else:
-        module = _config_module(head, spec)
-    if not hasattr(module, "get_config"):
-        raise ConfigError(f"--config={spec}: {head} defines no get_config()")
+        get_config = getattr(_config_module(head, spec), "get_config", None)
+        if get_config is None:
+            raise ConfigError(f"--config={spec}: {head} defines no get_config()")
     try:
-        config = module.get_config(arg) if sep else module.get_config()
+        config = get_config(arg) if sep else get_config()
     except (ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"--config={spec}: {err}") from None
     if not isinstance(config, ml_collections.ConfigDict):
@@ -63,11 +60,11 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     return config
 
 
-def parse_value(field: str, text: str, kind: type, current: Any) -> Any:
+def parse_value(field: str, text: str, kind: type, nullable: bool) -> Any:
     """`text` as a value of type `kind` for `--config.<field>`; ConfigError naming the flag otherwise."""
     flag = f"--config.{field}={text}"
     lowered = text.strip().lower()
-    if lowered == "none" and (current is None or kind is type(None)):
+    if lowered == "none" and (nullable or kind is type(None)):
         return None
     if lowered == "none":
         raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty")
@@ -111,11 +108,16 @@ def _parent(config: ml_collections.ConfigDict, field: str):
     return node, parts[-1]
 
 
+def _nullable(node: ml_collections.ConfigDict, key: str) -> bool:
+    """Whether a field may hold None: it does now, or it is a typed placeholder (a FieldReference)."""
+    return node[key] is None or isinstance(node._fields.get(key), ml_collections.FieldReference)  # noqa: SLF001
+
+
 def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> None:
     """Set `config.<field>` (dotted for nested fields) from its command-line text."""
     node, key = _parent(config, field)
     kind = node.get_type(key)
-    value = parse_value(field, text, kind, node[key])
+    value = parse_value(field, text, kind, _nullable(node, key))
     try:
         node[key] = value
     except TypeError as err:
@@ -139,7 +141,7 @@ def update_config(config: ml_collections.ConfigDict, values: Mapping[str, Any]) 
     for field, value in values.items():
         node, key = _parent(config, field)
         if isinstance(value, str) and node.get_type(key) is not str:
-            value = parse_value(field, value, node.get_type(key), node[key])
+            value = parse_value(field, value, node.get_type(key), _nullable(node, key))
         try:
             node[key] = value
         except TypeError as err:

@@ -33,15 +33,14 @@ Unclipped returns, the policy and the protocol go to `metadata.json`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.rlu_names import RUNS, canonical_game, config_name
+from rosmo.data.rlu_names import canonical_game, config_name
 from rosmo.envs import atari as atari_env
 
 tfds = rlds.tfds
@@ -174,51 +173,6 @@ def random_policy(num_actions: int, seed: int) -> PolicyFn:
     return policy_fn
 
 
-def load_policy(checkpoint: str, num_actions: int, seed: int = 0) -> PolicyFn:
-    """A trained agent as `policy_fn(obs_batch [N,84,84,4] uint8) -> actions int32 [N]`.
-
-    `checkpoint` is a run directory of `experiments/atari/main.py` / `rosmo train`
-    (or its `checkpoints/` directory): the latest checkpoint's params and the
-    saved config rebuild the networks and the agent, which acts with the saved
-    acting rule (`act_policy`, `act_greedy`); one jitted call per vector step,
-    keys from `seed`.
-
-    Raises:
-      FileNotFoundError: no checkpoint there.
-      ValueError: the agent was trained for another number of actions or another observation shape.
-    """
-    import jax
-
-    from rosmo.training.checkpoint import load_agent
-
-    agent, params, _, extra = load_agent(checkpoint, flag="--policy")
-    if int(extra["num_actions"]) != int(num_actions):
-        raise ValueError(
-            f"--policy {checkpoint}: the agent has {extra['num_actions']} actions, the game has {num_actions}"
-        )
-    shape = tuple(extra.get("observation_shape") or ())
-    expected = (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, atari_env.STACK_SIZE)
-    if shape and shape != expected:
-        raise ValueError(f"--policy {checkpoint}: the agent takes observations {shape}, Atari gives {expected}")
-    act = jax.jit(agent.act)
-    params = jax.device_put(params)
-    key = jax.random.PRNGKey(seed)
-
-    def policy_fn(obs_batch: np.ndarray) -> np.ndarray:
-        nonlocal key
-        key, act_key = jax.random.split(key)
-        return np.asarray(act(params, obs_batch, act_key)).astype(np.int32)
-
-    return policy_fn
-
-
-def make_policy(policy: str, num_actions: int, seed: int) -> PolicyFn:
-    """`"random"` or a checkpoint path (see `load_policy`)."""
-    if policy == "random":
-        return random_policy(num_actions, seed)
-    return load_policy(policy, num_actions, seed)
-
-
 # ---------------------------------------------------------------------------
 # Recording
 # ---------------------------------------------------------------------------
@@ -282,7 +236,8 @@ def make_dataset(
     game: str,
     num_steps: int,
     data_dir: str,
-    policy: str = "random",
+    policy: Union[str, PolicyFn] = "random",
+    policy_name: Optional[str] = None,
     seed: int = 0,
     run: int = 1,
     num_envs: int = 8,
@@ -293,7 +248,9 @@ def make_dataset(
 ) -> str:
     """Record `num_steps` agent steps of `game` into `<data_dir>/rlu_atari/<Game>_run_<run>/<version>`.
 
-    Returns the dataset directory. Raises FileExistsError when it exists and
+    `policy` is "random" or a function obs uint8 [N, 84, 84, 4] -> actions int32 [N]
+    (e.g. `rosmo.training.checkpoint.load_policy` of a trained run); `policy_name`
+    is what the metadata records for it. Returns the dataset directory. Raises FileExistsError when it exists and
     `overwrite` is False, ValueError for a game/run without an rlu_atari config.
     """
     if num_steps < 1:
@@ -306,14 +263,14 @@ def make_dataset(
         game, num_envs, seed, sticky_action_prob=sticky_action_prob, max_episode_frames=max_episode_frames
     )
     try:
-        policy_fn = make_policy(policy, env.num_actions, seed)
+        policy_fn = random_policy(env.num_actions, seed) if policy == "random" else policy
     except BaseException:
         env.close()
         raise
     metadata = {
         "game": game,
         "run": int(run),
-        "policy": policy,
+        "policy": policy_name or (policy if isinstance(policy, str) else getattr(policy, "__name__", "policy")),
         "seed": int(seed),
         "num_envs": int(num_envs),
         "num_actions": env.num_actions,
@@ -345,48 +302,3 @@ def make_dataset(
             bar.close()
         env.close()
     return out
-
-
-# ---------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--game", required=True, help="RL Unplugged Atari game, e.g. Pong, MsPacman (46 games)")
-    parser.add_argument("--steps", type=int, required=True, help="agent steps (transitions) to record")
-    parser.add_argument("--policy", default="random", help="'random' or a trained run directory (e.g. runs/pong)")
-    parser.add_argument("--out", default="datasets/atari", help="TFDS data_dir; writes <out>/rlu_atari/<Game>_run_<run>/<version>")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the envs (sub-env i gets seed + i) and the policy")
-    parser.add_argument("--run", type=int, default=1, choices=RUNS, help="rlu_atari run number of the config name")
-    parser.add_argument("--num-envs", type=int, default=8, help="episodes played at once by ALE's vector env")
-    parser.add_argument(
-        "--max-episode-frames", type=int, default=atari_env.MAX_EPISODE_FRAMES, help="emulator frames before truncation"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        out = make_dataset(
-            args.game,
-            args.steps,
-            args.out,
-            policy=args.policy,
-            seed=args.seed,
-            run=args.run,
-            num_envs=args.num_envs,
-            overwrite=args.overwrite,
-            max_episode_frames=args.max_episode_frames,
-            show_progress=not args.no_progress,
-        )
-    except (FileExistsError, FileNotFoundError, ValueError, NotImplementedError) as err:
-        print(f"rosmo dataset atari: error: {err}", file=sys.stderr)
-        return 2
-    meta = rlds.metadata(rlds.load_builder(f"{DATASET_NAME}/{os.path.basename(os.path.dirname(out))}", args.out))
-    print(
-        f"wrote {out}: {meta.get('num_episodes')} episodes, {meta.get('num_transitions')} transitions, "
-        f"mean unclipped return {meta.get('mean_return_unclipped')}"
-    )
-    return 0

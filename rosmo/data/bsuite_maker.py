@@ -24,9 +24,7 @@ CLI: `rosmo dataset bsuite --env catch --out datasets/bsuite [--episodes N] ...`
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional
@@ -204,7 +202,7 @@ def make_bsuite_dataset(
     }
 
 
-def _human_bytes(num: float) -> str:
+def human_bytes(num: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if num < 1024 or unit == "GiB":
             return f"{num:.1f} {unit}" if unit != "B" else f"{int(num)} B"
@@ -224,7 +222,7 @@ def summarize(path: str) -> str:
         f"env      {meta.get('env')} (reward_noise={meta.get('reward_noise')}, "
         f"sticky_action_prob={meta.get('sticky_action_prob')}, seed={meta.get('seed')})",
         f"size     {len(returns)} episodes, {meta.get('num_steps')} steps, "
-        f"{_human_bytes(rlds.directory_size_bytes(path))} on disk",
+        f"{human_bytes(rlds.directory_size_bytes(path))} on disk",
     ]
     if len(returns):
         lines.append(
@@ -236,51 +234,3 @@ def summarize(path: str) -> str:
         f"over {meta.get('reference_episodes')} episodes"
     )
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, choices=list(bsuite_envs.ENV_NAMES) + ["all"],
-                        help="BSuite env, or `all` for catch, cartpole and mountain_car in turn")
-    parser.add_argument("--out", default="datasets/bsuite", help="parent directory of the dataset (default: %(default)s)")
-    parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes to train and log (default: catch 2000, cartpole 1000, mountain_car 500)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reward-noise", type=float, default=0.0, help="std of gaussian reward noise")
-    parser.add_argument("--sticky-action-prob", type=float, default=0.0, help="probability of repeating the previous action")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
-    parser.add_argument("--reference-episodes", type=int, default=100,
-                        help="episodes for each of the random / DQN reference returns (>= 100)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    envs = list(bsuite_envs.ENV_NAMES) if args.env == "all" else [args.env]
-    if not args.overwrite:  # refuse before any training, for every env asked for
-        for env in envs:
-            path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
-            if os.path.exists(path):
-                print(f"error: dataset {path} already exists; pass --overwrite to replace it", file=sys.stderr)
-                return 1
-    for env in envs:
-        try:
-            summary = make_bsuite_dataset(
-                env,
-                args.out,
-                num_episodes=args.episodes,
-                seed=args.seed,
-                reward_noise=args.reward_noise,
-                sticky_action_prob=args.sticky_action_prob,
-                overwrite=args.overwrite,
-                reference_episodes=args.reference_episodes,
-                progress=not args.no_progress,
-            )
-        except (ValueError, FileExistsError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        print(
-            f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "
-            f"{_human_bytes(summary['bytes'])}, {summary['seconds']:.1f} s, "
-            f"random_return {summary['random_return']:.3f}, dqn_return {summary['dqn_return']:.3f}"
-        )
-        print(summarize(summary["path"]))
-    return 0

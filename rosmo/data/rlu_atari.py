@@ -40,23 +40,15 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.rlu_names import DATASETS, builder_name
-from rosmo.data.loader import select_episodes  # the same seeded episode choice as the BSuite loader
+from rosmo.data.rlu_names import builder_name
+from rosmo.data.schema import OUTPUT_DTYPES
+from rosmo.data.windows import padded_windows, select_episodes
 
 tf = rlds.tf
 tfds = rlds.tfds
 DatasetError = rlds.DatasetError
 
 STACK_SIZE = 4
-_FLAGS = ("is_first", "is_last", "is_terminal")
-_OUT_DTYPES = {
-    "action": tf.int32,
-    "reward": tf.float32,
-    "discount": tf.float32,
-    "is_first": tf.bool,
-    "is_last": tf.bool,
-    "is_terminal": tf.bool,
-}
 
 
 # ---------------------------------------------------------------------------
@@ -107,22 +99,6 @@ def stack_frames(frames, is_first, stack_size: int = STACK_SIZE):
     return tf.stack(planes, axis=-1)
 
 
-def sliding_windows(steps: "tf.data.Dataset", width: int, num_real: int) -> "tf.data.Dataset":
-    """Windows of `width` consecutive steps of `width - num_real` zero steps followed by `steps`, in order.
-
-    Window k covers steps k + num_real - width .. k + num_real - 1 of `steps`
-    (negative indices: zero padding, all flags False), so the first window ends
-    at step num_real - 1. Vectorised per chunk by `rosmo.data.loader.window_dataset`.
-    """
-    from rosmo.data import loader
-
-    pad = width - num_real
-    if pad > 0:
-        zeros = {k: tf.zeros(s.shape, s.dtype) for k, s in steps.element_spec.items()}
-        steps = tf.data.Dataset.from_tensors(zeros).repeat(pad).concatenate(steps)
-    return loader.window_dataset(steps, width)
-
-
 # ---------------------------------------------------------------------------
 # The dataset
 # ---------------------------------------------------------------------------
@@ -167,7 +143,7 @@ def _episodes_of_split(builder, split: str, keep: np.ndarray, num_episodes: int)
 
 def _decode_steps(episode) -> "tf.data.Dataset":
     def decode(step):
-        out = {k: tf.cast(step[k], dtype) for k, dtype in _OUT_DTYPES.items()}
+        out = {k: tf.cast(step[k], dtype) for k, dtype in OUTPUT_DTYPES.items()}
         out["frame"] = tf.reshape(tf.io.decode_png(step["observation"], channels=1), [84, 84])
         return out
 
@@ -220,13 +196,13 @@ def rlu_atari_dataset(
     if repeat:
         episodes = episodes.repeat()
 
-    windows = sliding_windows(episodes.flat_map(_decode_steps), width, num_real=length)
+    windows = padded_windows(episodes.flat_map(_decode_steps), width, num_real=length)
     if shuffle_buffer > 1:
         windows = windows.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
     batches = windows.batch(batch_size, drop_remainder=True)
 
     def finish(w):
-        out = {k: w[k][:, stack_size - 1 :] for k in _OUT_DTYPES}
+        out = {k: w[k][:, stack_size - 1 :] for k in OUTPUT_DTYPES}
         out["observation"] = stack_frames(w["frame"], w["is_first"], stack_size)
         return out
 

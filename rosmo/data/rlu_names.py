@@ -5,30 +5,33 @@
     builder_name("Pong", 1, "rlu_atari") -> "rlu_atari/Pong_run_1"
 
 The 46 games are the rows of `rosmo/envs/data/atari_scores.csv`
-(`rosmo.envs.reference_scores.ATARI_GAMES`), spelled as TFDS spells them.
+(`rosmo.envs.reference_scores.ATARI_GAMES`), spelled as TFDS and ALE spell them;
+a game name is normalised by ALE's ROM names (`rosmo.envs.atari.game_name`).
 """
 
 from __future__ import annotations
 
 from typing import Tuple
 
+from rosmo.envs.atari import game_name
 from rosmo.envs.reference_scores import ATARI_GAMES
 
 DATASETS: Tuple[str, ...] = ("rlu_atari", "rlu_atari_checkpoints_ordered")
 RUNS: Tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
-def _key(game: str) -> str:
-    return str(game).replace("_", "").replace("-", "").replace(" ", "").lower()
-
-
 def canonical_game(game: str) -> str:
-    """The RL Unplugged spelling of a game ("pong" -> "Pong"); ValueError listing the 46 otherwise."""
-    key = _key(game)
-    for name in ATARI_GAMES:
-        if _key(name) == key:
-            return name
-    raise ValueError(f"unknown RL Unplugged Atari game {game!r}; expected one of: {', '.join(ATARI_GAMES)}")
+    """The RL Unplugged spelling of a game ("pong" -> "Pong"): ALE's (`rosmo.envs.atari.game_name`), and one of the 46.
+
+    ValueError listing the 46 otherwise.
+    """
+    try:
+        name = game_name(game)
+    except ValueError:
+        name = None
+    if name not in ATARI_GAMES:
+        raise ValueError(f"unknown RL Unplugged Atari game {game!r}; expected one of: {', '.join(ATARI_GAMES)}")
+    return name
 
 
 def config_name(game: str, run: int) -> str:

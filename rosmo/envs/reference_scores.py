@@ -8,10 +8,10 @@ names where each column comes from. Per game:
 - `human` / `human_random`: the Atari-57 human score and the random score of
   the same table (None for Carnival and Pooyan, which are not in Atari-57).
 
-Normalised scores (the field's conventions)::
+The Atari suite turns them into normalisation references (`rosmo.suites.atari`)::
 
-    dqn_normalized(R)   = (R - random) / (dqn - random)                # RL Unplugged, ROSMO
-    human_normalized(R) = (R - human_random) / (human - human_random)  # Atari-57
+    dqn-normalised(R)   = (R - random) / (dqn - random)                # RL Unplugged, ROSMO
+    human-normalised(R) = (R - human_random) / (human - human_random)  # Atari-57
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import functools
 import os
 from typing import Dict, List, Optional
 
-import numpy as np
 
 SCORES_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "atari_scores.csv")
 
@@ -63,23 +62,3 @@ def atari_scores(game: str) -> Dict[str, Optional[float]]:
     if row is None:
         raise KeyError(f"no reference scores for Atari game {game!r}; the RL Unplugged games are: {', '.join(ATARI_GAMES)}")
     return {k: row[k] for k in ("random", "dqn", "human", "human_random")}  # type: ignore[misc]
-
-
-def dqn_normalized(game: str, score):
-    """(score - random) / (dqn - random); score a float or array (any shape, same shape out)."""
-    s = atari_scores(game)
-    return _affine(score, s["random"], s["dqn"])
-
-
-def human_normalized(game: str, score):
-    """(score - human_random) / (human - human_random); raises ValueError where no human score exists."""
-    s = atari_scores(game)
-    if s["human"] is None:
-        raise ValueError(f"Atari game {game!r} has no human reference score (not in Atari-57); use dqn_normalized")
-    return _affine(score, s["human_random"], s["human"])
-
-
-def _affine(score, low: float, high: float):
-    """(score - low) / (high - low): a float for a scalar score, float64 array otherwise."""
-    out = (np.asarray(score, np.float64) - low) / (high - low)
-    return float(out) if out.ndim == 0 else out

@@ -12,6 +12,8 @@ import importlib.util
 import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
+import imageio
+import jax
 import numpy as np
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -57,8 +59,6 @@ def resolve_path(path: str) -> Tuple[str, Optional[str]]:
 
 def write_video(path: str, frames: Sequence[np.ndarray], fps: int = 15) -> str:
     """Write uint8 frames ([H, W] or [H, W, 3]) to `path` (.gif or .mp4, see `resolve_path`); returns the path written."""
-    import imageio
-
     if not len(frames):
         raise VideoError(f"--video {path}: no frames to write")
     path, _ = resolve_path(path)
@@ -73,8 +73,6 @@ def write_video(path: str, frames: Sequence[np.ndarray], fps: int = 15) -> str:
 
 def record_dm_env_episode(env, act: Callable, params, seed: int = 0, max_steps: int = 10_000) -> Tuple[List[np.ndarray], float]:
     """Play one episode of a dm_env with `act(params, obs[1, ...], key) -> int[1]`; returns (observations, return)."""
-    import jax
-
     key = jax.random.PRNGKey(seed)
     ts = env.reset()
     observations, total = [np.asarray(ts.observation)], 0.0

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
 import ml_collections
@@ -345,3 +345,34 @@ def load_agent(
     except ValueError as err:
         raise CheckpointError(f"--act-policy {config.act_policy}: {err}") from None
     return agent, params, config, extra
+
+
+def load_policy(
+    checkpoint: str,
+    num_actions: int,
+    observation_shape: Optional[Tuple[int, ...]] = None,
+    seed: int = 0,
+    flag: str = "--policy",
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A trained agent as `policy_fn(obs [N, ...]) -> actions int32 [N]` (its saved acting rule).
+
+    One jitted call per batch of observations, keys from `seed`. Raises CheckpointError
+    naming `flag` when the agent was trained for another number of actions or
+    observation shape.
+    """
+    agent, params, _, extra = load_agent(checkpoint, flag=flag)
+    if int(extra["num_actions"]) != int(num_actions):
+        raise CheckpointError(f"{flag} {checkpoint}: the agent has {extra['num_actions']} actions, the env has {num_actions}")
+    shape = tuple(extra.get("observation_shape") or ())
+    if observation_shape is not None and shape and shape != tuple(observation_shape):
+        raise CheckpointError(f"{flag} {checkpoint}: the agent takes observations {shape}, the env gives {tuple(observation_shape)}")
+    act = jax.jit(agent.act)
+    params = jax.device_put(params)
+    key = jax.random.PRNGKey(seed)
+
+    def policy_fn(obs: np.ndarray) -> np.ndarray:
+        nonlocal key
+        key, act_key = jax.random.split(key)
+        return np.asarray(act(params, obs, act_key)).astype(np.int32)
+
+    return policy_fn

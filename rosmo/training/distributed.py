@@ -2,7 +2,7 @@
 
 One process per host; every process runs the same training script. The
 learner's mesh spans all devices of all processes; each process loads its
-own share of the global batch (`per_process_batch_size`) with its own data
+own share of the global batch (`rosmo.suites.base.per_process_batch_size`) with its own data
 seed, and `Learner.put_batch` assembles the global array from the shares.
 """
 
@@ -42,14 +42,6 @@ def maybe_initialize(
         jax.distributed.initialize()  # reads SLURM_* variables
         return True
     return False
-
-
-def per_process_batch_size(global_batch_size: int) -> int:
-    """This process's share of the global batch; it must divide evenly."""
-    count = jax.process_count()
-    if global_batch_size % count:
-        raise ValueError(f"--config.batch_size={global_batch_size} must be divisible by the number of processes ({count})")
-    return global_batch_size // count
 
 
 def is_main_process() -> bool:

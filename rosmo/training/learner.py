@@ -139,7 +139,3 @@ class Learner:
     @property
     def params(self):
         return self._state.params
-
-    @property
-    def num_steps(self) -> int:
-        return int(to_host(self._state.step))

@@ -147,6 +147,16 @@ def truncate_csv(path: str, max_step: int) -> int:
 # ---------------------------------------------------------------------------
 # RunLogger
 # ---------------------------------------------------------------------------
+class NullLogger:
+    """The logger of processes other than 0 in a multi-host run: writes nothing."""
+
+    def write(self, *args, **kwargs) -> None:
+        del args, kwargs
+
+    def close(self) -> None:
+        pass
+
+
 class RunLogger:
     """Writes scalar metrics to `<workdir>/<prefix>.csv`, TensorBoard and (optionally) W&B.
 

@@ -59,11 +59,6 @@ def test_episode_to_rlds_truncated_episode():
         atari_maker.episode_to_rlds(frames, [1], [0.0], terminated=False, episode_id=0)
 
 
-def test_load_policy_names_a_missing_run():
-    with pytest.raises(FileNotFoundError, match="neither a run directory"):
-        atari_maker.load_policy("runs/x/checkpoints", num_actions=6)
-
-
 # ---------------------------------------------------------------------------
 # The maker, read back through TFDS's own rlu_atari builder
 # ---------------------------------------------------------------------------

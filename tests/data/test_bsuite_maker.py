@@ -170,7 +170,7 @@ def test_cli_makes_dataset_and_refuses_existing(tmp_path, capsys):
     assert "catch: 2 episodes, 20 steps" in out and "dqn_return" in out
     meta = rlds.metadata(rlds.load_builder(str(tmp_path / "catch_noise0.1")))
     assert meta["reward_noise"] == 0.1
-    assert cli.main(argv) == 1
+    assert cli.main(argv) == 2
     assert "--overwrite" in capsys.readouterr().err
 
 

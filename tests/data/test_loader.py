@@ -5,16 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from rosmo.data import loader, rlds
+from rosmo.data import episodes as episode_io
+from rosmo.data import loader, memory, rlds, schema, windows
 from tests.conftest import TINY_LENGTHS, TINY_METADATA, TINY_OBS_SHAPE, make_episode, write_dataset
 
-FIELDS = ("observation",) + tuple(loader.OUTPUT_DTYPES)
+FIELDS = ("observation",) + tuple(schema.OUTPUT_DTYPES)
 
 
 def concat_steps(episodes):
     """The expected stream: the episodes' steps concatenated in order, output dtypes applied."""
     out = {k: np.concatenate([ep["steps"][k] for ep in episodes]) for k in FIELDS}
-    for k, dtype in loader.OUTPUT_DTYPES.items():
+    for k, dtype in schema.OUTPUT_DTYPES.items():
         out[k] = out[k].astype(dtype)
     return out
 
@@ -61,13 +62,13 @@ def test_dataset_spec(tiny_dataset):
 
 
 def test_load_steps_is_the_concatenated_stream(tiny_dataset, tiny_episodes):
-    steps = loader.load_steps(rlds.load_builder(tiny_dataset))
+    steps = episode_io.load_steps(rlds.load_builder(tiny_dataset))
     want = concat_steps(tiny_episodes)
     for k in FIELDS:
         np.testing.assert_array_equal(steps[k], want[k], err_msg=k)
         assert steps[k].dtype == want[k].dtype, k
     # A subset of episodes keeps episode order.
-    sub = loader.load_steps(rlds.load_builder(tiny_dataset), episodes=np.array([1, 3]))
+    sub = episode_io.load_steps(rlds.load_builder(tiny_dataset), episodes=np.array([1, 3]))
     np.testing.assert_array_equal(sub["observation"][:, 0, 0], concat_steps([tiny_episodes[1], tiny_episodes[3]])["observation"][:, 0, 0])
 
 
@@ -75,9 +76,9 @@ def test_load_steps_is_the_concatenated_stream(tiny_dataset, tiny_episodes):
 
 
 def test_window_indices_and_gather_hand_computed():
-    np.testing.assert_array_equal(loader.window_indices(np.array([0, 3]), 3), [[0, 1, 2], [3, 4, 5]])
+    np.testing.assert_array_equal(windows.window_indices(np.array([0, 3]), 3), [[0, 1, 2], [3, 4, 5]])
     steps = {"x": np.arange(10) * 10, "y": np.arange(20).reshape(10, 2)}
-    w = loader.gather_windows(steps, np.array([2, 7]), 3)
+    w = windows.gather_windows(steps, np.array([2, 7]), 3)
     np.testing.assert_array_equal(w["x"], [[20, 30, 40], [70, 80, 90]])
     assert w["y"].shape == (2, 3, 2)
     np.testing.assert_array_equal(w["y"][1], [[14, 15], [16, 17], [18, 19]])
@@ -85,23 +86,23 @@ def test_window_indices_and_gather_hand_computed():
 
 @pytest.mark.parametrize("n,p,expected", [(20, 25, 5), (20, 100, 20), (20, 1, 1), (3, 10, 1), (7, 50, 4), (10, 0.01, 1)])
 def test_select_episodes_count(n, p, expected):
-    keep = loader.select_episodes(n, p, seed=0)
+    keep = windows.select_episodes(n, p, seed=0)
     assert len(keep) == expected == max(1, round(n * p / 100))
     assert len(set(keep.tolist())) == expected
     assert np.all(np.diff(keep) > 0) and keep.min() >= 0 and keep.max() < n
 
 
 def test_select_episodes_deterministic_and_seeded():
-    a = loader.select_episodes(100, 30, seed=1)
-    np.testing.assert_array_equal(a, loader.select_episodes(100, 30, seed=1))
+    a = windows.select_episodes(100, 30, seed=1)
+    np.testing.assert_array_equal(a, windows.select_episodes(100, 30, seed=1))
     np.testing.assert_array_equal(a, np.sort(np.random.default_rng(1).permutation(100)[:30]))
-    assert not np.array_equal(a, loader.select_episodes(100, 30, seed=2))
+    assert not np.array_equal(a, windows.select_episodes(100, 30, seed=2))
 
 
 @pytest.mark.parametrize("p", [0, -5, 100.5, 1000, math.nan])
 def test_select_episodes_rejects_out_of_range(p):
     with pytest.raises(ValueError, match="data_percentage"):
-        loader.select_episodes(10, p, seed=0)
+        windows.select_episodes(10, p, seed=0)
 
 
 @pytest.mark.parametrize("p", [0, -1, 101])
@@ -112,10 +113,10 @@ def test_make_loader_rejects_bad_percentage(tiny_dataset, p):
 
 @pytest.mark.parametrize("length,chunk", [(1, 4), (3, 1), (3, 2), (3, 4), (5, 2), (5, 7), (5, 1024), (25, 3)])
 def test_tf_window_dataset_yields_every_window_in_order(length, chunk):
-    tf = loader.tf
+    tf = rlds.tf
     n = 25
     steps = tf.data.Dataset.from_tensor_slices({"action": np.arange(n, dtype=np.int32), "o": np.arange(2 * n).reshape(n, 2)})
-    got = list(loader.tfds.as_numpy(loader.window_dataset(steps, length, chunk_steps=chunk)))
+    got = list(rlds.tfds.as_numpy(windows.window_dataset(steps, length, chunk_steps=chunk)))
     assert len(got) == n - length + 1
     for s, w in enumerate(got):
         np.testing.assert_array_equal(w["action"], np.arange(s, s + length))
@@ -129,7 +130,7 @@ def check_batch_structure(batch, b, length, obs_shape=TINY_OBS_SHAPE):
     assert set(batch) == set(FIELDS)
     assert batch["observation"].shape == (b, length, *obs_shape)
     assert batch["observation"].dtype == np.float32
-    for k, dtype in loader.OUTPUT_DTYPES.items():
+    for k, dtype in schema.OUTPUT_DTYPES.items():
         assert batch[k].shape == (b, length), k
         assert batch[k].dtype == dtype, k
 
@@ -137,7 +138,7 @@ def check_batch_structure(batch, b, length, obs_shape=TINY_OBS_SHAPE):
 def test_in_memory_windows_are_consecutive_stream_steps(tiny_dataset, tiny_episodes):
     length = 1 + 2 + 1  # K=1, n=2
     it = loader.make_loader(tiny_dataset, unroll_steps=1, td_steps=2, batch_size=16, in_memory=True, seed=3)
-    assert isinstance(it, loader.InMemoryLoader)
+    assert isinstance(it, memory.InMemoryLoader)
     stream = concat_steps(tiny_episodes)
     first_obs = stream["observation"][:, 0, 0]
     crossing = 0
@@ -191,10 +192,10 @@ def test_in_memory_is_deterministic_per_seed(tiny_dataset):
 
 def test_auto_mode_picks_in_memory_for_small_data(tiny_dataset):
     builder = rlds.load_builder(tiny_dataset)
-    assert 0 < loader.estimated_bytes(builder) < loader.IN_MEMORY_MAX_BYTES
-    assert loader.estimated_bytes(builder, data_percentage=50) <= loader.estimated_bytes(builder) // 2 + 1
+    assert 0 < episode_io.estimated_bytes(builder) < loader.IN_MEMORY_MAX_BYTES
+    assert episode_io.estimated_bytes(builder, data_percentage=50) <= episode_io.estimated_bytes(builder) // 2 + 1
     it = loader.make_loader(tiny_dataset, unroll_steps=1, td_steps=1, batch_size=2)
-    assert isinstance(it, loader.InMemoryLoader)
+    assert isinstance(it, memory.InMemoryLoader)
     it.close()
 
 
@@ -210,7 +211,7 @@ def test_expected_observation_shape_accepted_when_equal(tiny_dataset):
 
 @pytest.mark.parametrize("in_memory", [True, False])
 def test_data_percentage_keeps_only_chosen_episodes(many_episodes_dataset, in_memory):
-    keep = loader.select_episodes(20, 25, seed=4)
+    keep = windows.select_episodes(20, 25, seed=4)
     assert len(keep) == 5
     it = loader.make_loader(
         many_episodes_dataset, unroll_steps=1, td_steps=0, batch_size=32, data_percentage=25, seed=4,
@@ -226,10 +227,10 @@ def test_data_percentage_keeps_only_chosen_episodes(many_episodes_dataset, in_me
 
 def test_data_percentage_loaded_steps_match_kept_episodes(many_episodes_dataset):
     builder = rlds.load_builder(many_episodes_dataset)
-    keep = loader.select_episodes(20, 40, seed=9)
-    steps = loader.load_steps(builder, episodes=keep)
+    keep = windows.select_episodes(20, 40, seed=9)
+    steps = episode_io.load_steps(builder, episodes=keep)
     assert len(steps["action"]) == sum(2 + e % 4 for e in keep)
-    assert loader.count_steps(builder, episodes=keep) == len(steps["action"])
+    assert episode_io.count_steps(builder, episodes=keep) == len(steps["action"])
     episode_of_step = (steps["observation"][:, 0, 0] // 1000).astype(int)
     np.testing.assert_array_equal(np.unique(episode_of_step), keep)
     assert np.all(np.diff(episode_of_step) >= 0)  # episode order kept
@@ -256,8 +257,8 @@ def test_streaming_without_shuffle_walks_the_stream_in_order(tiny_dataset, tiny_
 def test_streaming_and_in_memory_draw_from_the_same_windows(many_episodes_dataset, percentage):
     length = 3
     builder = rlds.load_builder(many_episodes_dataset)
-    keep = loader.select_episodes(20, percentage, seed=1)
-    valid = valid_windows(loader.load_steps(builder, episodes=keep), length)
+    keep = windows.select_episodes(20, percentage, seed=1)
+    valid = valid_windows(episode_io.load_steps(builder, episodes=keep), length)
     kwargs = dict(unroll_steps=1, td_steps=1, batch_size=16, data_percentage=percentage, seed=1)
     mem = loader.make_loader(many_episodes_dataset, in_memory=True, **kwargs)
     stream = loader.make_loader(many_episodes_dataset, in_memory=False, shuffle_buffer=64, **kwargs)
@@ -285,7 +286,7 @@ def test_streaming_is_shuffled_and_deterministic(tiny_dataset):
 
 
 def test_tf_windows_from_uneven_chunks():
-    tf = loader.tf
+    tf = rlds.tf
     sizes = [3, 5, 1, 2, 7, 1, 6]  # 25 steps in chunks of varying size (like whole episodes)
     bounds = np.cumsum([0] + sizes)
     chunks = tf.data.Dataset.from_generator(
@@ -293,17 +294,17 @@ def test_tf_windows_from_uneven_chunks():
         output_signature={"action": tf.TensorSpec([None], tf.int32)},
     )
     for length in (1, 4, 8):
-        got = [w["action"] for w in loader.tfds.as_numpy(loader.windows_from_chunks(chunks, length))]
-        np.testing.assert_array_equal(np.stack(got), loader.window_indices(np.arange(25 - length + 1), length))
+        got = [w["action"] for w in rlds.tfds.as_numpy(windows.windows_from_chunks(chunks, length))]
+        np.testing.assert_array_equal(np.stack(got), windows.window_indices(np.arange(25 - length + 1), length))
 
 
 @pytest.mark.parametrize(
     "observation",
     [
-        pytest.param(lambda: loader.tfds.features.Image(shape=(6, 4, 1)), id="png-image"),  # as in rlu_atari
+        pytest.param(lambda: rlds.tfds.features.Image(shape=(6, 4, 1)), id="png-image"),  # as in rlu_atari
         pytest.param(
-            lambda: loader.tfds.features.Tensor(
-                shape=(6, 4, 1), dtype=np.uint8, encoding=loader.tfds.features.Encoding.BYTES
+            lambda: rlds.tfds.features.Tensor(
+                shape=(6, 4, 1), dtype=np.uint8, encoding=rlds.tfds.features.Encoding.BYTES
             ),
             id="bytes-tensor",
         ),
@@ -315,17 +316,17 @@ def test_encoded_uint8_observations_decode_in_both_modes(tmp_path, observation):
         ep = make_episode(e, n)
         ep["steps"]["observation"] = (np.arange(n * 24).reshape(n, 6, 4, 1) % 200 + 50 * e).astype(np.uint8)
         episodes.append(ep)
-    features = loader.tfds.features.FeaturesDict(
+    features = rlds.tfds.features.FeaturesDict(
         {
-            "steps": loader.tfds.features.Dataset(rlds.step_features(observation())),
-            "episode_id": loader.tfds.features.Scalar(dtype=np.int64),
-            "episode_return": loader.tfds.features.Scalar(dtype=np.float32),
+            "steps": rlds.tfds.features.Dataset(rlds.step_features(observation())),
+            "episode_id": rlds.tfds.features.Scalar(dtype=np.int64),
+            "episode_return": rlds.tfds.features.Scalar(dtype=np.float32),
         }
     )
     path = write_dataset(tmp_path / "img", episodes, features=features)
     stream = concat_steps(episodes)
     assert loader.dataset_spec(path)["observation_dtype"] == np.uint8
-    np.testing.assert_array_equal(loader.load_steps(rlds.load_builder(path))["observation"], stream["observation"])
+    np.testing.assert_array_equal(episode_io.load_steps(rlds.load_builder(path))["observation"], stream["observation"])
     for in_memory in (True, False):
         it = loader.make_loader(path, unroll_steps=1, td_steps=1, batch_size=7, in_memory=in_memory, shuffle_buffer=1)
         batch = next(it)
@@ -364,10 +365,10 @@ def test_multi_shard_dataset_streams_in_episode_order(tmp_path):
     builder = rlds.load_builder(path)
     assert len(builder.info.splits["train"].shard_lengths) == 4
     np.testing.assert_array_equal(
-        loader.load_steps(builder)["observation"][:, 0, 0], concat_steps(episodes)["observation"][:, 0, 0]
+        episode_io.load_steps(builder)["observation"][:, 0, 0], concat_steps(episodes)["observation"][:, 0, 0]
     )
     keep = np.array([1, 2, 5])
     np.testing.assert_array_equal(
-        loader.load_steps(builder, episodes=keep)["observation"][:, 0, 0],
+        episode_io.load_steps(builder, episodes=keep)["observation"][:, 0, 0],
         concat_steps([episodes[i] for i in keep])["observation"][:, 0, 0],
     )

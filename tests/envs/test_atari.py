@@ -204,15 +204,8 @@ def test_reference_table_covers_the_46_rlu_games():
     assert rs.atari_scores("Pooyan")["human"] is None
 
 
-def test_normalized_scores_hand_computed():
+def test_reference_scores_lookup():
     assert rs.atari_scores("pong") == {"random": -20.3, "dqn": 18.25, "human": 14.6, "human_random": -20.7}
-    assert rs.dqn_normalized("Pong", 18.25) == pytest.approx(1.0)
-    assert rs.dqn_normalized("Pong", -20.3) == pytest.approx(0.0)
-    assert rs.dqn_normalized("Pong", -1.025) == pytest.approx(0.5)  # midpoint of [-20.3, 18.25]
-    np.testing.assert_allclose(rs.dqn_normalized("Breakout", [1.33, 157.86]), [0.0, 1.0])
-    assert rs.human_normalized("ms_pacman", 6951.6) == pytest.approx(1.0)
-    assert rs.human_normalized("MsPacman", (307.3 + 6951.6) / 2) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="Pooyan.*no human reference score"):
-        rs.human_normalized("Pooyan", 100.0)
+    assert rs.atari_scores("ms_pacman") == rs.atari_scores("MsPacman")
     with pytest.raises(KeyError, match="Tetris"):
         rs.atari_scores("Tetris")

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -64,31 +66,32 @@ def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
 
 
-def _run_main(args, cwd):
-    import subprocess
-    import sys
-
+def _rosmo_train(args, cwd):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return subprocess.run(
-        [sys.executable, os.path.join(root, "experiments/bsuite/main.py"), "--config", os.path.join(root, "experiments/bsuite/config.py:catch")] + args,
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-    )
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "rosmo.cli", "train", "--config=bsuite:catch"] + args,
+                          cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
-def test_entry_point_applies_config_overrides(catch_dataset, tmp_path):
+def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     workdir = tmp_path / "cli"
-    out = _run_main(
+    out = _rosmo_train(
         [f"--workdir={workdir}", f"--config.dataset_dir={catch_dataset}", "--config.num_steps=2", "--config.unroll_steps=5",
-         "--config.batch_size=8", "--config.eval_episodes=2", "--config.eval_every=2", "--config.use_tensorboard=False", "--noprogress"],
+         "--config.batch_size", "8", "--config.eval_episodes=2", "--config.eval_every=2", "--config.use_tensorboard=False",
+         "--no-progress"],
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     saved = json.load(open(workdir / "config.json"))
-    assert saved["unroll_steps"] == 5 and saved["num_steps"] == 2
+    assert saved["unroll_steps"] == 5 and saved["num_steps"] == 2 and saved["batch_size"] == 8
     assert json.load(open(workdir / "summary.json"))["num_steps"] == 2
+    assert "Traceback" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines are silenced
 
 
-def test_entry_point_rejects_a_bad_override(catch_dataset, tmp_path):
-    out = _run_main([f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}", "--config.unroll_steps=0"], cwd=tmp_path)
-    assert out.returncode != 0
+def test_rosmo_train_rejects_bad_overrides_in_one_line(catch_dataset, tmp_path):
+    out = _rosmo_train([f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}", "--config.unroll_steps=0"],
+                       cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "--config.unroll_steps=0" in out.stderr and "expected an integer >= 1" in out.stderr
+    out = _rosmo_train([f"--workdir={tmp_path / 'bad'}", "--config.learning_rat=1"], cwd=tmp_path)
+    assert out.returncode == 2 and "did you mean learning_rate" in out.stderr and "Traceback" not in out.stderr

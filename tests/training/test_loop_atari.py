@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from rosmo.training.checkpoint import load_params
-from rosmo.configs.atari import PRESET_SETTINGS, apply_preset, explicit_fields, get_config
-from rosmo.configs.validation import validate_config
-from rosmo.data import atari_maker, sources
+from rosmo.configs.atari import get_config
+from rosmo.data import atari_maker
+from rosmo.suites import SUITES
+from rosmo.training.loop import train
 
 GAME = "Pong"
 
@@ -23,45 +24,21 @@ def data_dir(tmp_path_factory):
     return root
 
 
-def test_config_defaults_and_presets():
-    c = get_config("pong")
-    assert (c.game, c.env_kind, c.network, c.network_preset) == ("Pong", "atari", "resnet", "full")
-    assert (c.unroll_steps, c.td_steps, c.num_bins, c.batch_size) == (5, 5, 601, 512)
-    assert c.discount == pytest.approx(0.997**4) and c.eval_max_episode_frames == 108_000
-    validate_config(c)
-    c.data_dir = "/data/rlu"
-    assert c.dataset_dir == "/data/rlu"  # follows data_dir
-    small = get_config("Breakout,small")
-    assert small.network_preset == "small" and small.batch_size == PRESET_SETTINGS["small"]["batch_size"] == 32
-    # --config.network_preset=small on the command line: the preset's budget except explicit fields
-    argv = ["main.py", "--config=experiments/atari/config.py:Pong", "--config.network_preset=small", "--config.batch_size", "64"]
-    assert explicit_fields(argv) == {"network_preset", "batch_size"}
-    c = get_config("Pong")
-    c.batch_size = 64
-    apply_preset(c, "small", keep=explicit_fields(argv))
-    assert (c.network_preset, c.batch_size, c.num_steps) == ("small", 64, PRESET_SETTINGS["small"]["num_steps"])
-    with pytest.raises(ValueError, match="unknown RL Unplugged Atari game .Tetris."):
-        get_config("Tetris")
-    with pytest.raises(ValueError, match="unknown Atari preset 'huge'"):
-        get_config("Pong,huge")
-
-
 def test_atari_spec_reads_the_rlu_builder(data_dir):
     c = get_config("Pong,small")
     c.data_dir = data_dir
-    spec = sources.dataset_spec(c)
-    assert spec["observation_shape"] == (84, 84, 4) and spec["observation_dtype"] == np.uint8
-    meta = spec["metadata"]
-    assert spec["num_actions"] == meta["num_actions"] == 6
-    assert meta["env"] == "atari:Pong" and meta["random_return"] == -20.3 and meta["dqn_return"] == 18.25
+    suite = SUITES["atari"]
+    spec = suite.dataset_spec(c)
+    assert spec.observation_shape == (84, 84, 4) and spec.observation_dtype == np.uint8
+    assert spec.num_actions == spec.metadata["num_actions"] == 6 and spec.metadata["env"] == "Pong"
+    (dqn, human) = suite.references("Pong", spec.metadata)
+    assert (dqn.name, dqn.low, dqn.high) == ("dqn", -20.3, 18.25) and (human.low, human.high) == (-20.7, 14.6)
     c.run = 2  # not made
     with pytest.raises(Exception, match="Pong_run_2"):
-        sources.dataset_spec(c)
+        suite.dataset_spec(c)
 
 
 def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
-    from rosmo.training.loop import train
-
     c = get_config("Pong,small")
     c.data_dir = data_dir
     c.update(batch_size=4, num_steps=2, warmup_steps=1, log_every=1, eval_every=2, checkpoint_every=2,
@@ -69,7 +46,7 @@ def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
              use_tensorboard=False)
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
         summary = train(c, str(tmp_path / "run"), progress=False)
-    assert summary["num_steps"] == 2 and summary["env"] == "atari:Pong"
+    assert summary["num_steps"] == 2 and (summary["suite"], summary["env"]) == ("atari", "Pong")
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2]
     for row in rows:  # K = 5, n = 5 windows of 84x84x4 frames: every loss finite, gradients non-zero
@@ -80,7 +57,10 @@ def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     assert final["episodes"] == 2 and len(final) > 5
     # 200-frame cap = 50 agent steps per episode
     assert final["env_steps"] == 100 and final["normalized_score"] == pytest.approx((final["mean_return"] + 20.3) / 38.55)
-    assert final["human_normalized"]["references"] == {"low": -20.7, "high": 14.6}
+    assert (final["normalized"]["human"]["low"], final["normalized"]["human"]["high"]) == (-20.7, 14.6)
+    assert final["reference"] == "dqn" and final["normalized"]["dqn"]["mean"] == final["normalized_score"]
+    evals = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))  # the learning curve: one row per evaluation
+    assert [int(r["step"]) for r in evals] == [2] and float(evals[0]["normalized_score"]) == pytest.approx(final["normalized_score"])
     params, extra = load_params(str(tmp_path / "run"))
     assert extra["step"] == 2 and extra["observation_shape"] == [84, 84, 4] and extra["num_actions"] == 6
     assert extra["config"]["network"] == "resnet" and extra["config"]["network_preset"] == "small"

@@ -1,0 +1,117 @@
+"""Reading episodes of an RLDS dataset with TFDS: in file order, a subset of them, decoded a whole episode at a time."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from rosmo.data import rlds
+from rosmo.data.schema import OUTPUT_DTYPES, check_split
+
+tf = rlds.tf
+tfds = rlds.tfds
+
+ENCODED_EXPANSION = 8
+"""Assumed decoded/serialised size ratio of encoded (PNG/JPEG) observations, for the size estimate."""
+
+
+def raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> "tf.data.Dataset":
+    """Episodes in file order (shards read one after another) with `steps` as parsed, undecoded tensors [T, ...].
+
+    Skipping TFDS's per-step nested-dataset decoding lets every step field be
+    decoded for a whole episode at once (`decode_batch_example`), and lets
+    unkept episodes be dropped before any observation is decoded.
+    """
+    return builder.as_dataset(
+        split=split,
+        shuffle_files=False,
+        decoders={"steps": tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(interleave_cycle_length=1),  # shard after shard: true file order
+    )
+
+
+def select_dataset(episodes: "tf.data.Dataset", keep: Optional[np.ndarray], num_episodes: int) -> "tf.data.Dataset":
+    """Keep only the episodes whose index (in file order) is in `keep` (None keeps all)."""
+    if keep is None or len(keep) == num_episodes:
+        return episodes
+    mask = np.zeros((num_episodes,), bool)
+    mask[keep] = True
+    mask_t = tf.constant(mask)
+
+    def kept(i, _):
+        return tf.gather(mask_t, tf.minimum(i, num_episodes - 1)) & (i < num_episodes)
+
+    def drop_index(_, ep):
+        return ep
+
+    return episodes.enumerate().filter(kept).map(drop_index)
+
+
+def episode_steps(
+    builder: tfds.core.DatasetBuilder, split: str, keep: Optional[np.ndarray], num_episodes: int
+) -> "tf.data.Dataset":
+    """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied."""
+    step_features = builder.info.features["steps"].feature
+
+    def decode(episode):
+        steps = episode["steps"]
+        out = {"observation": step_features["observation"].decode_batch_example(steps["observation"])}
+        for k, dtype in OUTPUT_DTYPES.items():
+            out[k] = tf.cast(step_features[k].decode_batch_example(steps[k]), dtype)
+        return out
+
+    selected = select_dataset(raw_episodes(builder, split), keep, num_episodes)
+    return selected.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def load_steps(
+    builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None
+) -> Dict[str, np.ndarray]:
+    """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order."""
+    num_episodes = check_split(builder, split)
+    keep = np.arange(num_episodes) if episodes is None else np.asarray(episodes)
+    episodes_ds = episode_steps(builder, split, keep, num_episodes)
+    spec = episodes_ds.element_spec
+    chunks: Dict[str, list] = {k: [] for k in spec}
+    for episode in tfds.as_numpy(episodes_ds.prefetch(2)):
+        for k, v in episode.items():
+            chunks[k].append(v)
+    return {
+        k: np.concatenate(chunks[k]) if chunks[k] else np.zeros((0, *s.shape[1:]), s.dtype.as_numpy_dtype)
+        for k, s in spec.items()
+    }
+
+
+def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None) -> int:
+    """Total number of steps of `split` (of the given episode indices only, when given).
+
+    Uses `metadata["num_steps"]` when present and no subset is asked for;
+    otherwise reads the episodes with observation decoding skipped.
+    """
+    meta = rlds.metadata(builder)
+    if episodes is None and "num_steps" in meta:
+        return int(meta["num_steps"])
+    ds = select_dataset(raw_episodes(builder, split), episodes, check_split(builder, split))
+    lengths = ds.map(lambda ep: tf.shape(ep["steps"]["is_last"], out_type=tf.int64)[0])
+    return int(lengths.reduce(np.int64(0), lambda total, n: total + n).numpy())
+
+
+def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", data_percentage: float = 100.0) -> int:
+    """Estimated memory of the kept steps once decoded, from dataset_info's sizes (no data read).
+
+    With `metadata["num_steps"]`: steps * (observation bytes + 16 bytes of other fields).
+    Otherwise the split's serialised size, times `ENCODED_EXPANSION` for compressed
+    (PNG/JPEG Image, zlib Tensor) observations. Scaled by `data_percentage / 100`.
+    """
+    obs = builder.info.features["steps"]["observation"]
+    meta = rlds.metadata(builder)
+    if "num_steps" in meta:
+        per_step = int(np.prod(obs.shape, dtype=np.int64)) * np.dtype(obs.np_dtype).itemsize + 16
+        total = int(meta["num_steps"]) * per_step
+    else:
+        total = int(builder.info.splits[split].num_bytes)
+        compressed = isinstance(obs, tfds.features.Image) or getattr(obs, "_encoding", None) == tfds.features.Encoding.ZLIB
+        if compressed:
+            total *= ENCODED_EXPANSION
+    return int(total * float(data_percentage) / 100.0)

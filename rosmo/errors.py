@@ -1,0 +1,15 @@
+"""Errors a user's input can cause, shared by every layer (the bottom of the import graph)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config field has a value the run cannot use; the message names the `--config.*` flag."""
+
+
+def check_field(condition: bool, field: str, expected: str, value: Any) -> None:
+    """Raise `ConfigError("--config.<field>=<value>: expected <expected>")` unless `condition`."""
+    if not condition:
+        raise ConfigError(f"--config.{field}={value!r}: expected {expected}")

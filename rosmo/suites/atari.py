@@ -1,0 +1,125 @@
+"""The Atari suite: RL Unplugged data (`rlu_atari`), ALE's vector env under the RL Unplugged protocol.
+
+Data: `<config.dataset>/<Game>_run_<config.run>` under the TFDS `config.data_dir`
+(a copy of the RL Unplugged bucket, or `rosmo dataset atari` output); batches of
+4-frame-stacked windows from `rosmo.data.rlu_atari`. Evaluation: full episodes
+in `ale_py.AtariVectorEnv` (sticky actions 0.25, 108k-frame cap), scored against
+RL Unplugged's random / online-DQN returns and, where one exists, the Atari-57
+human score (`rosmo/envs/data/atari_scores.csv`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
+
+import jax
+import numpy as np
+
+from rosmo.configs import atari as atari_configs
+from rosmo.data import rlds, rlu_atari, rlu_names
+from rosmo.envs import atari as atari_env
+from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores
+from rosmo.errors import check_field
+from rosmo.evaluation.loops import Episodes, play_atari
+from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+
+DQN_REFERENCE = "RL Unplugged: uniform random / online DQN returns"
+HUMAN_REFERENCE = "Atari-57: random / human returns"
+
+
+class Atari(Suite):
+    name = "atari"
+    description = "Atari 2600 (RL Unplugged datasets; ALE vector env under the RL Unplugged protocol)"
+
+    def get_config(self, arg: str = ""):
+        return atari_configs.get_config(arg or "Pong")
+
+    def env_names(self) -> Sequence[str]:
+        return tuple(ATARI_GAMES)
+
+    def canonical_env(self, name: str) -> str:
+        """Any game with an ALE ROM, spelled as ALE/TFDS do ("pong" -> "Pong")."""
+        return atari_env.game_name(name)
+
+    def validate(self, config) -> None:
+        check_field(config.run in rlu_names.RUNS, "run", f"one of {rlu_names.RUNS}", config.run)
+        check_field(config.dataset in rlu_names.DATASETS, "dataset", f"one of {rlu_names.DATASETS}", config.dataset)
+        check_field(config.env in ATARI_GAMES, "env", "one of the 46 RL Unplugged games", config.env)
+
+    def dataset_spec(self, config) -> DatasetSpec:
+        """`<dataset>/<Game>_run_<run>` under `data_dir`: observation uint8 [84, 84, 4] (4 stacked frames)."""
+        builder = rlu_atari.load_rlu_builder(config.env, config.run, config.data_dir, config.dataset)
+        meta = dict(rlds.metadata(builder))
+        game = rlu_names.canonical_game(config.env)
+        num_actions = meta.get("num_actions")
+        if num_actions is None:  # the RL Unplugged files carry no metadata: the game's minimal action set
+            num_actions = self.env_spec(game, meta)[1]
+        meta.update(env=game, num_actions=int(num_actions))
+        frame_shape = tuple(builder.info.features["steps"]["observation"].shape)  # (84, 84, 1)
+        return DatasetSpec(
+            path=str(builder.data_dir),
+            observation_shape=frame_shape[:2] + (rlu_atari.STACK_SIZE,),
+            observation_dtype=np.dtype(np.uint8),
+            num_actions=int(num_actions),
+            num_episodes=sum(int(s.num_examples) for s in builder.info.splits.values()),
+            num_steps=meta.get("num_steps"),
+            metadata=meta,
+        )
+
+    def _process_seed(self, config) -> int:
+        """Seed of this process's stream: hosts draw other shuffles only when every episode is kept
+        (the episode subset depends on the seed)."""
+        if jax.process_count() == 1:
+            return config.seed
+        if config.data_percentage < 100:
+            raise ValueError(
+                f"--config.data_percentage={config.data_percentage}: multi-host Atari runs need 100 "
+                "(each host shuffles with its own seed, which would also pick its own episode subset)"
+            )
+        return config.seed + 1_000_003 * jax.process_index()
+
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+        """Batches of stacked windows; the stream restarts its shuffles from the seed on resume."""
+        del start_batch
+        return rlu_atari.make_rlu_atari_loader(
+            config.env,
+            config.run,
+            data_dir=config.data_dir,
+            dataset=config.dataset,
+            unroll_steps=config.unroll_steps,
+            td_steps=config.td_steps,
+            batch_size=per_process_batch_size(config.batch_size),
+            data_percentage=config.data_percentage,
+            seed=self._process_seed(config),
+            shuffle_episodes=config.shuffle_episodes,
+            shuffle_buffer=config.shuffle_buffer,
+        )
+
+    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+        probe = atari_env.AtariEnv(env, seed=0)
+        return (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, atari_env.STACK_SIZE), probe.num_actions
+
+    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+        """`AtariEnv(env, seed)`: the same env as sub-env 0 of `play`'s vector env seeded `seed`."""
+        return atari_env.AtariEnv(env, seed=seed, **options)
+
+    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
+             **options) -> Episodes:
+        return play_atari(env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
+                          jitted_act=jitted_act, **options)
+
+    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+        try:
+            scores = atari_scores(env)
+        except KeyError:  # a game outside RL Unplugged's 46: no references
+            return []
+        refs = [Reference("dqn", scores["random"], scores["dqn"], DQN_REFERENCE)]
+        if scores["human"] is not None:
+            refs.append(Reference("human", scores["human_random"], scores["human"], HUMAN_REFERENCE))
+        return refs
+
+    def eval_options(self, config) -> Dict[str, Any]:
+        return {"max_episode_frames": config.eval_max_episode_frames}
+
+
+SUITE = Atari()

@@ -1,0 +1,111 @@
+"""What an environment suite provides: its data, its online environments, its scores.
+
+A suite (BSuite, Atari, ...) owns everything that depends on the family of
+environments, so that training, `rosmo evaluate` and the dataset makers ask
+the suite instead of branching on names:
+
+    get_config(arg)                 the suite's default experiment config (`--config=<suite>:<arg>`)
+    canonical_env(name)             one spelling per env ("pong" -> "Pong"); ValueError listing the choices
+    validate(config)                the suite's own config fields
+    dataset_spec(config)            DatasetSpec: observation shape/dtype, num_actions, metadata (env, references)
+    make_batches(config, start)     iterator of batches of windows [B, K + n + 1, ...] for this process
+    env_spec(env, metadata)         (observation shape, num_actions) of the online env
+    make_env(env, seed, metadata, **options)  one dm_env environment (videos, Acme's EnvironmentLoop)
+    play(...)                       `rosmo.evaluation.loops.Episodes` of many online episodes
+    references(env, metadata)       the normalisation references, the primary one first
+    eval_options(config)            suite-specific keyword arguments of `play` from a config
+
+`metadata` is the dataset's metadata (as saved with every checkpoint), so a
+checkpoint can be evaluated without its dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import jax
+import numpy as np
+
+from rosmo.evaluation.loops import Episodes
+
+
+class Reference(NamedTuple):
+    """Normalisation references: normalised(R) = (R - low) / (high - low)."""
+
+    name: str  # short key: "dqn", "human"
+    low: float  # e.g. a uniform-random policy's return
+    high: float  # e.g. the behaviour / online DQN's return
+    description: str  # where the numbers come from
+
+
+class DatasetSpec(NamedTuple):
+    """What a learner needs to build its networks, and what the run records about its data."""
+
+    path: str
+    observation_shape: Tuple[int, ...]
+    observation_dtype: np.dtype
+    num_actions: int
+    num_episodes: int
+    num_steps: Optional[int]
+    metadata: Dict[str, Any]  # includes "env" (canonical name) and the references' inputs
+
+
+class Suite:
+    """Base class of the suites; every method is overridden by a concrete suite."""
+
+    name: str = ""
+    description: str = ""
+
+    def get_config(self, arg: str = ""):
+        raise NotImplementedError
+
+    def env_names(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def canonical_env(self, name: str) -> str:
+        raise NotImplementedError
+
+    def validate(self, config) -> None:
+        del config
+
+    def dataset_spec(self, config) -> DatasetSpec:
+        raise NotImplementedError
+
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+        raise NotImplementedError
+
+    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+        raise NotImplementedError
+
+    def play(
+        self,
+        env: str,
+        act_fn,
+        params,
+        metadata: Dict[str, Any],
+        num_episodes: int,
+        num_envs: int,
+        seed: int,
+        progress: bool = False,
+        jitted_act=None,
+        **options,
+    ) -> Episodes:
+        raise NotImplementedError
+
+    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+        raise NotImplementedError
+
+    def eval_options(self, config) -> Dict[str, Any]:
+        del config
+        return {}
+
+
+def per_process_batch_size(global_batch_size: int) -> int:
+    """This process's share of the global batch (multi-host: every process loads its share)."""
+    count = jax.process_count()
+    if global_batch_size % count:
+        raise ValueError(f"--config.batch_size={global_batch_size} must be divisible by the number of processes ({count})")
+    return global_batch_size // count

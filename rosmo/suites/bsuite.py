@@ -1,0 +1,101 @@
+"""The BSuite suite: RLDS datasets made by `rosmo dataset bsuite`, lockstep dm_env evaluation.
+
+Data: `config.dataset_dir`, an RLDS directory whose metadata names its env,
+its number of actions, reward noise / sticky actions, and the two
+normalisation references measured when it was made (uniform random and the
+behaviour DQN's greedy return). Evaluation plays the same env with the same
+noise settings; a checkpoint evaluated on another BSuite env is scored
+without normalisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
+
+import jax
+import numpy as np
+
+from rosmo.configs import bsuite as bsuite_configs
+from rosmo.data import loader
+from rosmo.data.rlds import DatasetError
+from rosmo.envs import bsuite as bsuite_envs
+from rosmo.errors import ConfigError
+from rosmo.evaluation.loops import Episodes, play_dm_env
+from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+
+REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured when the dataset was made"
+
+
+class BSuite(Suite):
+    name = "bsuite"
+    description = "BSuite catch, cartpole, mountain_car (datasets: an online DQN's whole run, made locally)"
+
+    def get_config(self, arg: str = ""):
+        return bsuite_configs.get_config(arg or "catch")
+
+    def env_names(self) -> Sequence[str]:
+        return bsuite_envs.ENV_NAMES
+
+    def canonical_env(self, name: str) -> str:
+        key = str(name).strip().lower().replace("-", "_")
+        if key not in bsuite_envs.ENV_NAMES:
+            raise ValueError(f"unknown BSuite env {name!r}; expected one of {', '.join(bsuite_envs.ENV_NAMES)}")
+        return key
+
+    def dataset_spec(self, config) -> DatasetSpec:
+        spec = loader.dataset_spec(config.dataset_dir)
+        meta = spec["metadata"]
+        path = spec["path"]
+        if meta.get("num_actions") is None:
+            raise DatasetError(f"{path}: metadata has no 'num_actions' (expected a dataset made by `rosmo dataset bsuite`)")
+        if meta.get("env") is not None and meta["env"] != config.env:
+            raise ConfigError(f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                              f"(set --config.env={meta['env']} or another --config.dataset_dir)")
+        return DatasetSpec(path, tuple(spec["observation_shape"]), spec["observation_dtype"], int(meta["num_actions"]),
+                           spec["num_episodes"], spec["num_steps"], dict(meta, env=meta.get("env", config.env)))
+
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+        return loader.make_loader(
+            config.dataset_dir,
+            unroll_steps=config.unroll_steps,
+            td_steps=config.td_steps,
+            batch_size=per_process_batch_size(config.batch_size),
+            shard=jax.process_index(),
+            data_percentage=config.data_percentage,
+            seed=config.seed,
+            shuffle_buffer=config.shuffle_buffer,
+            start_batch=start_batch,
+        )
+
+    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+        return bsuite_envs.env_spec(env)
+
+    def _same_env(self, env: str, metadata: Dict[str, Any]) -> bool:
+        return metadata.get("env") == env
+
+    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+        """The env with the dataset's reward noise / sticky actions when it is the dataset's env."""
+        if options:
+            raise ValueError(f"BSuite envs take no options, got {sorted(options)}")
+        meta = metadata if self._same_env(env, metadata) else {}
+        return bsuite_envs.make_env(
+            env,
+            seed=seed,
+            reward_noise=float(meta.get("reward_noise", 0.0)),
+            sticky_action_prob=float(meta.get("sticky_action_prob", 0.0)),
+        )
+
+    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
+             **options) -> Episodes:
+        if options:
+            raise ValueError(f"BSuite evaluation takes no options, got {sorted(options)}")
+        return play_dm_env(lambda s: self.make_env(env, s, metadata), act_fn, params, num_episodes,
+                           num_envs=num_envs, seed=seed, progress=progress, jitted_act=jitted_act)
+
+    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+        if not self._same_env(env, metadata) or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
+            return []
+        return [Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)]
+
+
+SUITE = BSuite()
