@@ -44,15 +44,16 @@ from rosmo.data.rlu_names import canonical_game, config_name
 from rosmo.envs import atari as atari_env
 
 tfds = rlds.tfds
+from tensorflow_datasets.rl_unplugged import atari_utils  # noqa: E402  (after rlds pins TensorFlow to the CPU)
 
 DATASET_NAME = "rlu_atari"
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 
 
-def _atari_utils():
-    from tensorflow_datasets.rl_unplugged import atari_utils
-
-    return atari_utils
+DESCRIPTION = (
+    "Atari episodes recorded locally by `rosmo dataset atari` under the RL Unplugged protocol, in the "
+    "`rlu_atari` layout (RL Unplugged: Gulcehre et al., 2020). "
+)
 
 
 def rlu_version() -> str:
@@ -76,19 +77,15 @@ class RluAtariWriter(rlds.RldsWriter):
     def __init__(self, data_dir: str, game: str, run: int = 1, **kwargs):
         self.config_name = config_name(game, run)
         self.version = rlu_version()
-        utils = _atari_utils()
-        from tensorflow_datasets.rl_unplugged import rlu_common
-
         super().__init__(
             dataset_dir(data_dir, game, run),
             DATASET_NAME,
-            utils.features_dict(),
-            description=rlu_common._DESCRIPTION + utils.description(),  # the builder's own description
+            atari_utils.features_dict(),  # the builder's own feature spec
+            description=DESCRIPTION + atari_utils.description(),
             **kwargs,
         )
 
     def _info(self, data_dir: str) -> "tfds.core.DatasetInfo":
-        utils = _atari_utils()
         identity = tfds.core.DatasetIdentity(
             name=DATASET_NAME,
             version=tfds.core.Version(self.version),
@@ -100,7 +97,7 @@ class RluAtariWriter(rlds.RldsWriter):
             builder=identity,
             description=self.description,
             features=self.features,
-            citation=utils.citation(),
+            citation=atari_utils.citation(),
             homepage="https://github.com/deepmind/deepmind-research/tree/master/rl_unplugged",
             metadata=tfds.core.MetadataDict(),
         )
