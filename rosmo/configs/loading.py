@@ -16,7 +16,7 @@ import ast
 import difflib
 import importlib.util
 import os
-from typing import Any, Dict, Iterable, Mapping, Sequence
+from typing import Any, Dict, Iterable, Mapping
 
 import ml_collections
 
@@ -147,23 +147,3 @@ def update_config(config: ml_collections.ConfigDict, values: Mapping[str, Any]) 
         except TypeError as err:
             raise ConfigError(f"--config.{field}={value!r}: {err}") from None
     return config
-
-
-def split_config_flags(argv: Sequence[str]) -> tuple:
-    """Split argv into (other args, ["field=value", ...]) for `--config.F=V` and `--config.F V`."""
-    rest, overrides = [], []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg.startswith("--config."):
-            body = arg[len("--config."):]
-            if "=" not in body:
-                if i + 1 >= len(argv):
-                    raise ConfigError(f"{arg}: expected a value (--config.FIELD=VALUE)")
-                body = f"{body}={argv[i + 1]}"
-                i += 1
-            overrides.append(body)
-        else:
-            rest.append(arg)
-        i += 1
-    return rest, overrides
