@@ -79,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local = parser.add_argument_group("local executor")
     local.add_argument("--workers", type=_positive, help="worker processes (default: as many as fit CPUs and memory)")
     local.add_argument("--threads", type=_positive, help="JAX/TF threads per run (default: CPUs // workers)")
-    local.add_argument("--no-compile-cache", action="store_true", help="do not share a JAX compilation cache between runs")
+    parser.add_argument("--compile-cache", metavar="DIR", help="JAX compilation cache shared by the runs "
+                        "(default: OUT/.jax_cache; 'none': no cache)")
     slurm = parser.add_argument_group("slurm executor (submitit: one job array, one run per task)")
     slurm.add_argument("--partition")
     slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task (default 0)")
@@ -146,7 +147,7 @@ def run(args) -> int:
         print(f"rosmo sweep: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     progress = SweepProgress(enabled=not args.no_progress)
-    cache = None if args.no_compile_cache else os.path.join(args.out, ".jax_cache")
+    cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(args.compile_cache, args.compile_cache)
     if args.executor == "slurm":
         jobs = submit_slurm(run_dirs, _resources(args), os.path.join(args.out, ".submitit"), compile_cache=cache)
         if not jobs:

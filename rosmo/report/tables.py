@@ -22,10 +22,10 @@ ALL_ENVS = "all envs"
 
 
 def default_group_fields(records: Sequence[RunRecord]) -> List[str]:
-    """Every varied field in first-seen order; `config` only when it is not just the env."""
+    """Every varied field in first-seen order but `env` (a column of its own); `config` only when it is not just the env."""
     fields: List[str] = []
     for r in records:
-        fields.extend(f for f in r.fields if f not in fields)
+        fields.extend(f for f in r.fields if f not in fields and f != "env")
     if CONFIG_AXIS in fields:
         pairs = {(r.fields.get(CONFIG_AXIS), r.env) for r in records}
         if len({c for c, _ in pairs}) == len(pairs) == len({e for _, e in pairs}):

@@ -224,5 +224,8 @@ def amend(spec: Optional[SweepSpec], config: Optional[str] = None, grid: Sequenc
     out.fixed.update(parse_assignments(fixed, "--set"))
     if spec is not None and (config or grid or seeds is not None or fixed):
         out.source = f"{spec.source} with flags"
+        flags = ([f"--config {config}"] if config else []) + [f"--grid {g}" for g in grid] + \
+            ([f"--seeds {seeds}"] if seeds is not None else []) + [f"--set {f}" for f in fixed]
+        out.description = f"{out.description} (amended: {' '.join(flags)})".strip()
     check_spec(out)
     return out

@@ -62,6 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"{ERROR_PREFIX}usage: python -m rosmo.sweep.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = os.path.abspath(argv[0])
+    threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
+    print(f"rosmo sweep worker: {run_dir} pid {os.getpid()}; " + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
     try:
         config = load_run_config(run_dir)
         summary = train(config, run_dir, progress=False)
