@@ -6,12 +6,14 @@ type, and calls `rosmo.training.loop.train`, which resumes from the run's
 latest checkpoint by itself. The executor sets the thread limits in the
 environment before this process starts (JAX and TensorFlow read them at
 import). Exit status: 0 done, 1 failed (last stderr line `ERROR_PREFIX ...`),
-130 interrupted (a checkpoint was saved).
+130 interrupted (a checkpoint was saved): by SIGINT, or by SIGTERM / SIGUSR2,
+which SLURM sends on preemption and before the time limit.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from typing import Any, Dict, List, Optional
@@ -24,6 +26,7 @@ from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
@@ -56,12 +59,23 @@ def load_run_config(run_dir: str) -> ml_collections.ConfigDict:
     return config
 
 
+def _stop_like_ctrl_c(signum, frame) -> None:
+    """SIGTERM / SIGUSR2 (SLURM preemption, time limit) act as Ctrl-C once: train() saves a checkpoint."""
+    del frame
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the checkpoint short
+    print(f"rosmo sweep worker: {signal.Signals(signum).name}: stopping with a checkpoint", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1:
         print(f"{ERROR_PREFIX}usage: python -m rosmo.sweep.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = os.path.abspath(argv[0])
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop_like_ctrl_c)
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
     print(f"rosmo sweep worker: {run_dir} pid {os.getpid()}; " + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
     try:
