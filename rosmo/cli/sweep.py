@@ -79,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local = parser.add_argument_group("local executor")
     local.add_argument("--workers", type=_positive, help="worker processes (default: as many as fit CPUs and memory)")
     local.add_argument("--threads", type=_positive, help="JAX/TF threads per run (default: CPUs // workers)")
+    local.add_argument("--no-pin", action="store_true", help="do not pin each worker to its own CPUs")
     parser.add_argument("--compile-cache", metavar="DIR", help="JAX compilation cache shared by the runs "
                         "(default: OUT/.jax_cache; 'none': no cache)")
     slurm = parser.add_argument_group("slurm executor (submitit: one job array, one run per task)")
@@ -162,9 +163,9 @@ def run(args) -> int:
         workers = args.workers or default_workers(args.threads or 1)
         threads = args.threads or threads_per_worker(workers)
         print(f"sweep: {len(run_dirs)} runs in {args.out}, {workers} worker(s) x {threads} thread(s) "
-              f"on {available_cpus()} CPU(s)")
+              f"on {available_cpus()} CPU(s){'' if args.no_pin else ', each worker pinned to its own CPUs when they fit'}")
         try:
-            statuses = run_local(run_dirs, workers, threads, compile_cache=cache, progress=progress)
+            statuses = run_local(run_dirs, workers, threads, compile_cache=cache, progress=progress, pin=not args.no_pin)
         except KeyboardInterrupt:
             print("\ninterrupted: running runs saved a checkpoint; run the same command to resume", file=sys.stderr)
             return EXIT_INTERRUPTED

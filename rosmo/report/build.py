@@ -58,6 +58,12 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
     """Write the report of the runs under `sweep_dir` into `out_dir` (default: `sweep_dir`); returns what it wrote."""
     out_dir = out_dir or sweep_dir
     records = load_runs(sweep_dir, metric)
+    if not any(r.finished and r.final_score is not None for r in records):
+        states = ", ".join(sorted({r.state for r in records}))
+        hint = "" if any(r.finished for r in records) else " (wait for a run to finish)"
+        if any(r.finished for r in records):
+            hint = f"; their summaries have no final {metric!r} (try --metric mean_return)"
+        raise ReportError(f"{sweep_dir}: no finished run with a final {metric} among {len(records)} runs ({states}){hint}")
     if group_by is not None:
         _check_fields(records, group_by)
     fields = list(group_by) if group_by is not None else default_group_fields(records)

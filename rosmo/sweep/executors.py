@@ -1,8 +1,10 @@
 """Where sweep runs execute: local worker processes, or a SLURM job array through submitit.
 
 Every run is one `python -m rosmo.sweep.worker RUN_DIR` process with its
-thread counts set in its environment (`thread_env`), so N workers on C cores
-use about C threads in all. Runs that are done are skipped; the others start
+thread counts set in its environment (`thread_env`) and, locally, pinned to
+its own `threads` CPUs (`cpu_slots`): XLA sizes its CPU thread pool by the
+CPUs a process may use, whatever XLA_FLAGS say, so pinning is what keeps N
+workers on C cores at C busy threads. Runs that are done are skipped; the others start
 (train() resumes an interrupted one from its latest checkpoint). A failed run
 is recorded (status file + worker.log) and the sweep goes on.
 
@@ -64,6 +66,14 @@ def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
     return max(1, cpus // max(1, workers))
 
 
+def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None) -> List[Optional[List[int]]]:
+    """Disjoint CPU sets of `threads` CPUs, one per worker slot; None (no pinning) when they do not all fit."""
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
+    if workers * threads > len(cpus):
+        return [None] * workers
+    return [cpus[i * threads:(i + 1) * threads] for i in range(workers)]
+
+
 def thread_env(threads: int, compile_cache: Optional[str] = None, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment of a worker: JAX/XLA, TensorFlow and BLAS thread counts, and a shared JAX compile cache.
 
@@ -105,24 +115,26 @@ def _error_line(log_text: str) -> str:
 class WorkerProcess:
     """`python -m rosmo.sweep.worker RUN_DIR` with the thread environment, logging to RUN_DIR/worker.log."""
 
-    def __init__(self, run_dir: str, threads: int = 1, compile_cache: Optional[str] = None, python: Optional[str] = None):
+    def __init__(self, run_dir: str, threads: int = 1, compile_cache: Optional[str] = None, python: Optional[str] = None,
+                 cpus: Optional[List[int]] = None):
         self.run_dir = os.path.abspath(run_dir)
         self.log_path = os.path.join(self.run_dir, LOG_FILE)
         attempts = int(read_status(self.run_dir).get("attempts", 0)) + 1
         os.makedirs(self.run_dir, exist_ok=True)
         with open(self.log_path, "a") as log:
             log.write(f"\n=== attempt {attempts} on {os.uname().nodename} at {time.strftime('%Y-%m-%d %H:%M:%S')}, "
-                      f"{threads} thread(s) ===\n")
+                      f"{threads} thread(s), cpus {cpus or 'any'} ===\n")
             self._log_offset = log.tell()
             self.started = time.time()
             self.process = subprocess.Popen(
                 [python or sys.executable, "-m", WORKER_MODULE, self.run_dir],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=thread_env(threads, compile_cache), start_new_session=True,  # Ctrl-C is forwarded by us
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
         self.num_steps = requested_steps(self.run_dir) or 0
         write_status(self.run_dir, state="running", attempts=attempts, started=self.started, pid=self.process.pid,
-                     threads=threads, error=None, returncode=None)
+                     threads=threads, cpus=cpus, error=None, returncode=None)
 
     def poll(self) -> Optional[int]:
         return self.process.poll()
@@ -164,9 +176,10 @@ class WorkerProcess:
 # ---------------------------------------------------------------------------
 def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache: Optional[str] = None,
               progress: Optional[SweepProgress] = None, poll_seconds: float = 0.5,
-              interrupt_timeout: float = 300.0) -> Dict[str, Dict[str, Any]]:
+              interrupt_timeout: float = 300.0, pin: bool = True) -> Dict[str, Dict[str, Any]]:
     """Run every not-done run in `run_dirs` with at most `workers` worker processes; returns run_dir -> status.
 
+    With `pin`, worker slot i runs on its own `threads` CPUs (`cpu_slots`) when workers x threads fit.
     Done runs are skipped (status "done", `skipped`: True). On Ctrl-C the
     running workers are interrupted (each saves a checkpoint), recorded as
     interrupted, and KeyboardInterrupt is raised again.
@@ -179,17 +192,22 @@ def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache
         else:
             queue.append(run_dir)
     running: Dict[str, WorkerProcess] = {}
+    free_slots = list(range(workers))
+    slot_of: Dict[str, int] = {}
+    slots = cpu_slots(workers, threads) if pin else [None] * workers
     if progress is not None:
         progress.start(total=len(run_dirs), skipped=len(statuses), workers=workers)
     try:
         while queue or running:
-            while queue and len(running) < workers:
+            while queue and free_slots:
                 run_dir = queue.popleft()
-                running[run_dir] = WorkerProcess(run_dir, threads, compile_cache)
+                slot_of[run_dir] = free_slots.pop(0)
+                running[run_dir] = WorkerProcess(run_dir, threads, compile_cache, cpus=slots[slot_of[run_dir]])
             for run_dir, worker in list(running.items()):
                 if worker.poll() is not None:
                     statuses[run_dir] = worker.finish()
                     del running[run_dir]
+                    free_slots.append(slot_of.pop(run_dir))
                     if progress is not None:
                         progress.finished(run_dir, statuses[run_dir])
             if progress is not None:

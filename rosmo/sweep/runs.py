@@ -18,6 +18,8 @@ import socket
 import time
 from typing import Any, Dict, List, Optional
 
+import psutil
+
 from rosmo.sweep.grid import RunPlan
 from rosmo.sweep.spec import SweepError, SweepSpec
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
@@ -27,7 +29,6 @@ RUN_FILE = "sweep_run.json"
 STATUS_FILE = "sweep_status.json"
 LOG_FILE = "worker.log"
 ERROR_PREFIX = "rosmo-sweep-error: "  # the worker's last stderr line when a run fails
-STATES = ("new", "partial", "running", "done", "failed", "interrupted")
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:
@@ -136,11 +137,14 @@ def last_logged_step(run_dir: str) -> int:
 
 
 def run_state(run_dir: str) -> str:
-    """new | partial (has checkpoints) | running | done | failed | interrupted, from the files."""
+    """new | partial (has checkpoints) | queued (SLURM) | running | done | failed | interrupted, from the files."""
     if is_done(run_dir):
         return "done"
-    state = read_status(run_dir).get("state")
-    if state in ("running", "failed", "interrupted"):
+    status = read_status(run_dir)
+    state = status.get("state")
+    if state == "running" and status.get("host") == socket.gethostname() and not psutil.pid_exists(status.get("pid") or -1):
+        return "interrupted"  # its sweep was killed: nothing runs it any more
+    if state in ("running", "queued", "failed", "interrupted"):
         return state
     checkpoints = os.path.join(run_dir, "checkpoints")
     if os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints)):

@@ -77,7 +77,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, _stop_like_ctrl_c)
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
-    print(f"rosmo sweep worker: {run_dir} pid {os.getpid()}; " + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
+    print(f"rosmo sweep worker: {run_dir} pid {os.getpid()} cpus {sorted(os.sched_getaffinity(0))}; "
+          + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
     try:
         config = load_run_config(run_dir)
         summary = train(config, run_dir, progress=False)

@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from rosmo.sweep.executors import default_workers, monitor, thread_env, threads_per_worker
+from rosmo.sweep.executors import cpu_slots, default_workers, monitor, thread_env, threads_per_worker
 from rosmo.sweep.progress import SweepProgress
 from rosmo.sweep.runs import RUN_FILE, write_status
 
@@ -26,6 +26,12 @@ def test_workers_fit_cpus_and_memory():
     assert default_workers(2, 1.0, cpus=16, memory_gb=100.0) == 8  # cpu-bound with 2 threads per run
     assert default_workers(1, 3.0, cpus=2, memory_gb=1.0) == 1
     assert threads_per_worker(2, cpus=2) == 1 and threads_per_worker(3, cpus=16) == 5 and threads_per_worker(8, cpus=2) == 1
+
+
+def test_cpu_slots_are_disjoint():
+    assert cpu_slots(2, 1, cpus=[0, 1]) == [[0], [1]]
+    assert cpu_slots(2, 3, cpus=list(range(8))) == [[0, 1, 2], [3, 4, 5]]
+    assert cpu_slots(3, 1, cpus=[4, 6]) == [None, None, None]  # do not fit: no pinning
 
 
 class _Job:

@@ -8,7 +8,7 @@ import pytest
 from rosmo.cli import main as cli_main
 from rosmo.sweep.grid import expand, plan_runs
 from rosmo.sweep.naming import run_name, value_labels
-from rosmo.sweep.runs import describe, prepare, read_run_plan
+from rosmo.sweep.runs import describe, prepare, read_run_plan, write_status
 from rosmo.sweep.spec import SweepError, amend, load_sweep_file, parse_seeds, split_values, sweep_from_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,6 +112,10 @@ def test_prepare_keeps_what_exists_and_dry_run(tmp_path, capsys):
     run_dirs = prepare(out, spec, plan_runs(spec))
     assert read_run_plan(run_dirs[0])["config"]["unroll_steps"] == 1
     assert json.load(open(os.path.join(out, "sweep.json")))["runs"] == ["unroll_steps=1", "unroll_steps=3"]
+    # a run whose sweep died while it ran (its process is gone) reads as interrupted, one still running as running
+    write_status(run_dirs[0], state="running", pid=2**22 + 12345)
+    write_status(run_dirs[1], state="running", pid=os.getpid())
+    assert [r["state"] for r in describe(out, plan_runs(spec))] == ["interrupted", "running"]
     # the same names with another config: refused, naming the field
     changed = amend(None, config="bsuite:catch", grid=["unroll_steps=1,3"], fixed=["num_steps=10"])
     with pytest.raises(SweepError, match=r"planned with another config \(num_steps: 3000 -> 10\)"):
@@ -124,7 +128,7 @@ def test_prepare_keeps_what_exists_and_dry_run(tmp_path, capsys):
     # the CLI: --dry-run lists states and writes nothing; resuming from the sweep dir needs no file
     assert cli_main(["sweep", "--out", out, "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "2 runs in" in text and "new         unroll_steps=3" in text
+    assert "2 runs in" in text and "interrupted unroll_steps=1" in text and "1 interrupted, 1 running" in text
     assert cli_main(["sweep", "--config", "bsuite:catch", "--grid", "unrol_steps=1", "--out", out, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rosmo sweep: error:") and "did you mean unroll_steps" in err and err.count("\n") == 1

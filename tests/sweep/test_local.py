@@ -43,6 +43,11 @@ def test_runs_finish_and_a_failing_run_is_reported(first_sweep):
         assert os.path.exists(os.path.join(out, name, "eval.csv"))
         log = open(os.path.join(out, name, "worker.log")).read()
         assert "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" in log and "TF_NUM_INTRAOP_THREADS=1" in log
+    # each worker slot on its own CPU (the first two runs started together)
+    cpus = [_status(out, name)["cpus"] for name in ("learning_rate=0.001", "learning_rate=0.002")]
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert all(len(c) == 1 for c in cpus) and cpus[0] != cpus[1]
+        assert f"cpus {cpus[0]}" in open(os.path.join(out, "learning_rate=0.001", "worker.log")).read()
     failed = _status(out, "env=cartpole")
     assert failed["state"] == "failed" and failed["returncode"] == 1
     assert failed["error"].startswith("DatasetError: ") and os.path.join(out, "") not in failed["error"]
