@@ -68,6 +68,8 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
         _check_fields(records, group_by)
     fields = list(group_by) if group_by is not None else default_group_fields(records)
     grouping = Grouping(records, fields)
+    if compare is not None and compare not in grouping.groups:
+        raise ReportError(f"--compare {compare!r}: no such group; groups are: {', '.join(grouping.groups)}")
     table = group_table(grouping, reps=reps, seed=seed)
     chosen = compare or best_group(table)
     improvement = improvement_table(grouping, chosen, reps=min(reps, 2_000), seed=seed)

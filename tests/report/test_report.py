@@ -96,5 +96,5 @@ def test_group_by_and_errors(sweep_dir, tmp_path, capsys):
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rosmo report: error:") and "no such directory" in err and "\n" not in err
-    assert cli_main(["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots"]) == 2
+    assert cli_main(["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots", "--reps", "100"]) == 2
     assert "--compare 'nope': no such group" in capsys.readouterr().err
