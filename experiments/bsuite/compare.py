@@ -1,4 +1,4 @@
-"""Baselines on the BSuite datasets: rosmo, mzu, bc, cql x catch, cartpole, mountain_car x 3 seeds (a sweep file).
+"""Baselines on the BSuite datasets: every registered agent x catch, cartpole, mountain_car x 3 seeds (a sweep file).
 
     rosmo sweep experiments/bsuite/compare.py --out runs/compare            # each env's config budget
     rosmo sweep experiments/bsuite/compare.py:2000 --out runs/compare2k     # 2000 learner steps for every run
@@ -13,7 +13,10 @@ sweep cut short still compares every agent on every env with the seeds it has.
 
 from typing import Any, Dict, Optional
 
+from rosmo.agents import AGENTS
+
 ENVS = ("catch", "cartpole", "mountain_car")
+SEARCH_AGENTS = ("mzu",)  # evaluated acting with their search (act_policy=mcts)
 
 
 def get_sweep(steps: Optional[str] = None) -> Dict[str, Any]:
@@ -21,10 +24,11 @@ def get_sweep(steps: Optional[str] = None) -> Dict[str, Any]:
     if steps:
         fixed.update(num_steps=int(steps), eval_every=int(steps), checkpoint_every=min(int(steps), 1000))
     return {
-        "description": "Baselines: rosmo / mzu / bc / cql on catch, cartpole, mountain_car, 3 seeds"
+        "description": f"Baselines: {' / '.join(AGENTS)} on catch, cartpole, mountain_car, 3 seeds"
         + (f", {steps} steps" if steps else ""),
         "config": [f"bsuite:{env}" for env in ENVS],
         "set": fixed,
-        "grid": [{"algo": ["rosmo", "bc", "cql"]}, {"algo": ["mzu"], "act_policy": ["mcts"]}],
+        "grid": [{"algo": [a for a in AGENTS if a not in SEARCH_AGENTS]},  # every registered agent
+                 {"algo": [a for a in AGENTS if a in SEARCH_AGENTS], "act_policy": ["mcts"]}],
         "seeds": "0-2",
     }

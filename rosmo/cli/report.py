@@ -18,9 +18,6 @@ import argparse
 import sys
 from typing import List, Optional
 
-from rosmo.report.build import make_report
-from rosmo.report.collect import ReportError
-
 EXIT_USAGE = 2
 
 
@@ -50,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from rosmo.report.build import make_report  # here, not at the top: `rosmo report --help` stays fast
+    from rosmo.report.collect import ReportError
+
     group_by = None if args.group_by is None else [f.strip() for f in args.group_by.split(",") if f.strip()]
     try:
         out = make_report(args.sweep_dir, out_dir=args.out, group_by=group_by, compare=args.compare, reps=args.reps,

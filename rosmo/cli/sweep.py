@@ -19,13 +19,6 @@ import os
 import sys
 from typing import List, Optional
 
-from rosmo.configs.validation import ConfigError
-from rosmo.sweep.executors import (SlurmResources, available_cpus, default_workers, monitor, run_local,
-                                   sbatch_script, submit_slurm, threads_per_worker)
-from rosmo.sweep.grid import plan_runs
-from rosmo.sweep.progress import SweepProgress
-from rosmo.sweep.runs import describe, prepare, read_sweep
-from rosmo.sweep.spec import SweepError, SweepSpec, amend, load_sweep_file, sweep_from_dict
 
 EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
@@ -96,11 +89,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slurm.add_argument("--wait", action="store_true", help="stay and show progress until the array has finished")
 
 
-def load_spec(args) -> SweepSpec:
-    """The sweep from the file and flags, or the one stored in --out when neither is given."""
+def load_spec(args):
+    """The sweep (a SweepSpec) from the file and flags, or the one stored in --out when neither is given."""
+    from rosmo.sweep.runs import read_sweep
+    from rosmo.sweep.spec import SweepError, amend, load_sweep_file, sweep_from_dict
+
     flags_given = bool(args.config or args.grid or args.seeds or args.set)
     if args.sweep_file:
-        spec: Optional[SweepSpec] = load_sweep_file(args.sweep_file)
+        spec = load_sweep_file(args.sweep_file)
     elif flags_given and args.config:
         spec = None
     else:
@@ -112,13 +108,18 @@ def load_spec(args) -> SweepSpec:
     return amend(spec, config=args.config, grid=args.grid, seeds=args.seeds, fixed=args.set)
 
 
-def _resources(args) -> SlurmResources:
+def _resources(args):
+    from rosmo.sweep.executors import SlurmResources
+
     return SlurmResources(partition=args.partition, time_min=args.time, gpus_per_node=args.gpus, cpus_per_task=args.cpus,
                           mem_gb=args.mem_gb, array_parallelism=args.array_parallelism, account=args.account,
                           qos=args.qos, constraint=args.constraint, setup=list(args.setup))
 
 
-def _print_dry_run(args, spec: SweepSpec, runs) -> None:
+def _print_dry_run(args, spec, runs) -> None:
+    from rosmo.sweep.executors import sbatch_script
+    from rosmo.sweep.runs import describe
+
     rows = describe(args.out, runs)
     if spec.description:
         print(spec.description)
@@ -137,6 +138,14 @@ def _print_dry_run(args, spec: SweepSpec, runs) -> None:
 
 
 def run(args) -> int:
+    # the library is imported here, not at the top: `rosmo sweep --help` stays fast
+    from rosmo.errors import ConfigError
+    from rosmo.sweep.executors import (available_cpus, default_workers, monitor, run_local, submit_slurm,
+                                       threads_per_worker)
+    from rosmo.sweep.grid import plan_runs
+    from rosmo.sweep.progress import SweepProgress
+    from rosmo.sweep.runs import prepare
+
     try:
         spec = load_spec(args)
         runs = plan_runs(spec)

@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pandas as pd
 
-from rosmo.report import plots
+from rosmo.report.plots import (numeric_fields, plot_final_scores, plot_improvement, plot_learning_curves,
+                                plot_performance_profile, plot_score_vs_field)
 from rosmo.report.collect import METRIC, ReportError, RunRecord, load_runs, results_table
 from rosmo.report.tables import (ALL_ENVS, Grouping, best_group, default_group_fields, group_table, improvement_table,
                                  markdown_improvement, markdown_table)
@@ -79,12 +80,12 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
     plot_paths: List[str] = []
     if make_plots:
         plot_dir = os.path.join(out_dir, "plots")
-        plot_paths += plots.plot_final_scores(table, plot_dir, label)
-        plot_paths += plots.plot_performance_profile(grouping, plot_dir, label, reps=min(reps, 2_000), seed=seed)
-        plot_paths += plots.plot_improvement(improvement, plot_dir)
-        plot_paths += plots.plot_learning_curves(grouping, plot_dir, label, reps=min(reps, 2_000), seed=seed)
-        for field in plots.numeric_fields(records, fields):
-            plot_paths += plots.plot_score_vs_field(table, fields, field, plot_dir, label)
+        plot_paths += plot_final_scores(table, plot_dir, label)
+        plot_paths += plot_performance_profile(grouping, plot_dir, label, reps=min(reps, 2_000), seed=seed)
+        plot_paths += plot_improvement(improvement, plot_dir)
+        plot_paths += plot_learning_curves(grouping, plot_dir, label, reps=min(reps, 2_000), seed=seed)
+        for field in numeric_fields(records, fields):
+            plot_paths += plot_score_vs_field(table, fields, field, plot_dir, label)
     _write_csv(os.path.join(out_dir, "results.csv"), results)
     _write_csv(os.path.join(out_dir, "groups.csv"), table)
     _write_csv(os.path.join(out_dir, "improvement.csv"), improvement)

@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Mapping
 import ml_collections
 
 from rosmo.configs.loading import load_config, update_config
-from rosmo.configs.validation import ConfigError, validate_config
+from rosmo.configs.validation import validate_config
+from rosmo.errors import ConfigError
 from rosmo.sweep.naming import CONFIG_AXIS, run_name, value_labels
 from rosmo.sweep.spec import SEED_AXIS, SweepError, SweepSpec
 

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from rosmo.configs.validation import ConfigError
+from rosmo.errors import ConfigError
 from rosmo.sweep.naming import CONFIG_AXIS
 
 SEED_AXIS = "seed"

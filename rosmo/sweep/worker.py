@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 import ml_collections
 
 from rosmo.configs.loading import load_config, update_config
-from rosmo.configs.validation import ConfigError
+from rosmo.errors import ConfigError
 from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train

@@ -11,7 +11,7 @@ import submitit
 
 from rosmo.sweep.executors import SlurmResources, SweepTask, sbatch_script, submit_slurm
 from rosmo.sweep.grid import plan_runs
-from rosmo.sweep.runs import is_done, last_logged_step, prepare, read_status
+from rosmo.sweep.runs import RUN_FILE, is_done, last_logged_step, prepare, read_status
 from rosmo.sweep.spec import amend
 from tests.sweep.conftest import TINY_SETTINGS
 
@@ -76,10 +76,19 @@ def test_job_array_through_submitits_local_executor(tmp_path, tiny_root, compile
 
 
 def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_path, tiny_root, compile_cache):
-    run_dir = _plan(tmp_path / "sweep", "num_steps=600", "log_every=10", "checkpoint_every=1000", "eval_every=1000",
-                    f"dataset_dir={tiny_root}/catch")[0]
+    # a budget the run cannot reach before it is preempted, however fast the machine
+    run_dir = _plan(tmp_path / "sweep", "num_steps=1000000", "log_every=10", "checkpoint_every=1000000",
+                    "eval_every=1000000", f"dataset_dir={tiny_root}/catch")[0]
     task = SweepTask(threads=1, compile_cache=compile_cache)
-    thread = threading.Thread(target=task, args=(run_dir,))
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(task(run_dir))
+        except Exception as err:  # reported by the assertions below
+            outcome.append(err)
+
+    thread = threading.Thread(target=run)
     thread.start()
     deadline = time.time() + 600
     while last_logged_step(run_dir) < 10 and thread.is_alive() and time.time() < deadline:
@@ -87,13 +96,21 @@ def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_pat
     delayed = task.checkpoint(run_dir)  # what submitit calls on SIGUSR2 (preemption or time limit)
     thread.join(120)
     status = read_status(run_dir)
-    assert status["state"] == "interrupted" and status["returncode"] == 130, status
+    log_tail = open(os.path.join(run_dir, "worker.log")).read()[-3000:]
+    assert status["state"] == "interrupted" and status["returncode"] == 130, (status, outcome, log_tail)
+    assert outcome and outcome[0]["state"] == "interrupted"
     saved = [int(d) for d in os.listdir(os.path.join(run_dir, "checkpoints")) if d.isdigit()]
-    assert saved and 10 <= max(saved) < 600 and not is_done(run_dir)
+    assert len(saved) == 1 and saved[0] >= 10 and not is_done(run_dir)  # the checkpoint the interruption saved
+    # a shorter budget for the rest of the test: the requeued run resumes and ends 20 steps later
+    plan_path = os.path.join(run_dir, RUN_FILE)
+    plan = json.load(open(plan_path))
+    plan["config"]["num_steps"] = saved[0] + 20
+    json.dump(plan, open(plan_path, "w"))
     # submitit pickles the requeued call and runs it in the next job
     path = str(tmp_path / "requeued.pkl")
     delayed.dump(path)
     result = submitit.helpers.DelayedSubmission.load(path).result()
     assert result["state"] == "done" and is_done(run_dir) and read_status(run_dir)["attempts"] == 2
     log = open(os.path.join(run_dir, "worker.log")).read()
-    assert f"resuming {run_dir} from step {max(saved)}" in log
+    assert f"resuming {run_dir} from step {saved[0]}" in log
+    assert json.load(open(os.path.join(run_dir, "summary.json")))["num_steps"] == saved[0] + 20
