@@ -10,8 +10,7 @@ import pytest
 from rosmo import ops
 from rosmo.agents import make_agent
 from rosmo.agents.muzero_unplugged import make_mzu_actor, mzu_targets, search_from_states
-from rosmo.configs.validation import validate_config
-from rosmo.errors import ConfigError
+from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
 from rosmo.ops.mcts import most_visited_action
 from tests.helpers import make_learner, small_config, synthetic_batch

@@ -9,8 +9,7 @@ import pytest
 from rosmo import cli
 from rosmo.agents import AGENTS, act_policies
 from rosmo.configs.bsuite import get_config
-from rosmo.configs.validation import validate_config
-from rosmo.errors import ConfigError
+from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.training.loop import train
 from tests.agents import example_agent
 from tests.conftest import make_episode, write_dataset

@@ -6,8 +6,7 @@ from rosmo.agents import AGENTS
 from rosmo.configs.atari import PRESET_SETTINGS
 from rosmo.configs.base import get_base_config
 from rosmo.configs.loading import apply_overrides, load_config, update_config
-from rosmo.configs.validation import validate_config
-from rosmo.errors import ConfigError
+from rosmo.configs.validation import ConfigError, validate_config
 
 
 def test_base_config_holds_every_agents_fields():
