@@ -20,18 +20,42 @@ Atari-57 human scores).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence, Tuple
+import contextlib
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
+from rliable import library as rly
+from rliable import metrics as rliable_metrics
+
+
+@contextlib.contextmanager
+def seeded_numpy(seed: Optional[int]) -> Iterator[None]:
+    """Seed NumPy's global generator for the block, then put its previous state back.
+
+    rliable's StratifiedBootstrap draws its resamples with `np.random.choice`
+    (the global generator; its `random_state` argument does not reach that
+    draw), so this is how its intervals are made reproducible. None: no seeding.
+    """
+    if seed is None:
+        yield
+        return
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def interquartile_mean(values: Sequence[float]) -> float:
-    """Mean of `values` after dropping floor(N/4) of the lowest and of the highest. values [N] -> float."""
-    x = np.sort(np.asarray(values, np.float64).reshape(-1))
+    """Mean of `values` after dropping floor(N/4) of the lowest and of the highest. values [N] -> float.
+
+    rliable's `aggregate_iqm` (scipy.stats.trim_mean(x, 0.25)) of the values as one task.
+    """
+    x = np.asarray(values, np.float64).reshape(-1)
     if x.size == 0:
         raise ValueError("interquartile_mean of an empty set of returns")
-    cut = x.size // 4
-    return float(x[cut : x.size - cut].mean())
+    return float(rliable_metrics.aggregate_iqm(x[:, None]))
 
 
 def bootstrap_ci(
@@ -41,22 +65,24 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Tuple[float, float]:
-    """Percentile bootstrap confidence interval of `statistic(values)`.
+    """Percentile bootstrap confidence interval of `statistic(values)` (rliable's interval estimates).
 
     Draws `num_resamples` resamples of size N with replacement (seeded), and
-    returns the (1 - confidence)/2 and (1 + confidence)/2 quantiles of the
-    statistic over them. values [N] -> (low, high).
+    returns the (1 - confidence)/2 and (1 + confidence)/2 percentiles of the
+    statistic over them: `rliable.library.get_interval_estimates` with the
+    values as the runs of one task. values [N] -> (low, high).
     """
     x = np.asarray(values, np.float64).reshape(-1)
     if x.size == 0:
         raise ValueError("bootstrap_ci of an empty set of returns")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(num_resamples, x.size))
-    stats = np.array([statistic(x[row]) for row in idx])
-    alpha = 1.0 - confidence
-    low, high = np.quantile(stats, [alpha / 2, 1.0 - alpha / 2])
+    with seeded_numpy(seed):
+        _, intervals = rly.get_interval_estimates(
+            {"x": x[:, None]}, lambda scores: np.array([statistic(scores[:, 0])]),
+            reps=num_resamples, confidence_interval_size=confidence,
+        )
+    low, high = intervals["x"][:, 0]
     return float(low), float(high)
 
 

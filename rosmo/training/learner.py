@@ -9,7 +9,10 @@ asks for them (at log intervals), so a step makes no host round-trip.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional
+import contextlib
+import signal
+import threading
+from typing import Any, Dict, Iterator, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +21,36 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rosmo.agents.base import Agent
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C, SLURM preemption / time limit
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT / SIGTERM / SIGUSR2 for the block: one that comes in is raised again when the block ends.
+
+    The Python handlers are swapped for recorders (blocking the signals would not do: the kernel hands a
+    process-directed signal to another thread, JAX's or TensorFlow's). Main thread only (where Python
+    runs handlers); ignored signals stay ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {}
+    for sig in STOP_SIGNALS:
+        handler = signal.getsignal(sig)
+        if handler not in (signal.SIG_IGN, None):
+            previous[sig] = handler
+            signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(received):
+            signal.raise_signal(sig)
 
 
 class TrainState(NamedTuple):
@@ -126,7 +159,10 @@ class Learner:
         """One update; returns the metrics as device arrays (no host sync)."""
         if isinstance(next(iter(batch.values())), np.ndarray):
             batch = self.put_batch(batch)
-        self._state, metrics = self._update(self._state, batch)
+        # The update donates the state's buffers: a Ctrl-C / SIGTERM handled between the call and the
+        # assignment would leave `_state` deleted, and the checkpoint saved on interruption would fail.
+        with deferred_signals():
+            self._state, metrics = self._update(self._state, batch)
         return metrics
 
     @property

@@ -120,6 +120,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
             bar.update(1, loss=metrics_host.get("loss"),
                        eval=score if score is not None or last_eval is None else last_eval["mean_return"])
     except KeyboardInterrupt:
+        step = int(to_host(learner.state.step))  # an update under way when the signal came completed (Learner.step)
         save(step, force=True)
         checkpointer.wait()
         print(f"\ninterrupted at step {step}; checkpoint saved, run again with the same --workdir to resume")

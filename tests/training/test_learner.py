@@ -116,3 +116,29 @@ def test_two_devices_match_one_device(policy_samples):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["moved"] > 1e-4  # the steps really changed the parameters
     assert result["diff"] < 1e-5, result
+
+
+def test_an_interrupt_during_an_update_is_handled_after_it():
+    """Ctrl-C / SIGTERM arriving while the (state-donating) update runs: the update completes and the state
+    stays usable, so the checkpoint saved on interruption works; the KeyboardInterrupt comes after."""
+    import signal
+
+    config = small_config(batch_size=8)
+    learner = make_learner(config)
+    batch = synthetic_batch(8, config.unroll_steps + config.td_steps + 1)
+    learner.step(batch)
+    update = learner._update
+
+    def interrupted_update(state, b):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the update runs
+        return update(state, b)
+
+    learner._update = interrupted_update
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C's handler, whatever ran before
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            learner.step(batch)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert int(learner.state.step) == 2  # the update finished and its state was kept
+    assert all(not leaf.is_deleted() for leaf in jax.tree.leaves(learner.state))

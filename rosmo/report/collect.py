@@ -1,0 +1,195 @@
+"""Read a sweep's runs from disk: their varied fields, env, seed, learning curve and final score.
+
+A run is any directory under the sweep directory holding `config.json` (a
+run of `rosmo train`) or `sweep_run.json` (planned by `rosmo sweep`); hidden
+directories are skipped. Its fields are the sweep's point (sweep_run.json);
+for runs made otherwise, the config fields that differ across the runs.
+Scores are what the runs report (`normalized_score`: the dataset's
+references on BSuite, RL Unplugged's on Atari); nothing is recomputed.
+
+    runs = load_runs("runs/unroll")            # [RunRecord, ...]
+    table = results_table(runs)                # one row per run and evaluation
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+
+from rosmo.sweep.naming import CONFIG_AXIS, config_label
+
+METRIC = "normalized_score"
+RUN_MARKERS = ("config.json", "sweep_run.json")
+SKIP_FIELDS = ("workdir", "seed")  # never a group field when fields are derived from config.json
+
+
+class ReportError(ValueError):
+    """A sweep directory or run that cannot be reported (the message names it)."""
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One run: `fields` (varied config fields, `config` as its label), env, seed, curve, final score."""
+
+    name: str
+    run_dir: str
+    fields: Dict[str, Any]
+    env: str
+    seed: Any
+    finished: bool
+    final_score: Optional[float]
+    final_return: Optional[float]
+    num_steps: Optional[int]
+    train_seconds: Optional[float]
+    curve: pd.DataFrame  # step, score, mean_return, train_seconds, train_seconds_estimated
+    state: str = ""
+    error: Optional[str] = None
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path}: not valid JSON ({err})") from None
+
+
+def find_run_dirs(root: str) -> List[str]:
+    """Run directories under `root` (sorted), not descending into a run or a hidden directory."""
+    if not os.path.isdir(root):
+        raise ReportError(f"{root}: no such directory (expected a sweep directory made by `rosmo sweep`)")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if any(marker in filenames for marker in RUN_MARKERS):
+            found.append(dirpath)
+            dirnames[:] = []  # a run's checkpoints/ and tb/ hold no runs
+    return found
+
+
+def _curve(run_dir: str, metric: str, summary: Optional[Dict[str, Any]]) -> pd.DataFrame:
+    """eval.csv as step, score, mean_return, train_seconds (interpolated from the summary when not logged)."""
+    path = os.path.join(run_dir, "eval.csv")
+    columns = ["step", "score", "mean_return", "train_seconds", "train_seconds_estimated"]
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return pd.DataFrame(columns=columns)
+    try:
+        raw = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ReportError(f"{path}: cannot read ({err})") from None
+    if "step" not in raw:
+        raise ReportError(f"{path}: no 'step' column (expected the eval.csv of a run)")
+    if metric not in raw and "mean_return" not in raw:
+        raise ReportError(f"{path}: neither {metric!r} nor 'mean_return' (columns: {', '.join(raw.columns)})")
+    out = pd.DataFrame({"step": raw["step"].astype(int)})
+    out["score"] = raw[metric].astype(float) if metric in raw else np.nan
+    out["mean_return"] = raw["mean_return"].astype(float) if "mean_return" in raw else np.nan
+    if "train_seconds" in raw:
+        out["train_seconds"] = raw["train_seconds"].astype(float)
+        out["train_seconds_estimated"] = False
+    else:  # older runs: spread the run's total training time over its steps
+        total, steps = (summary or {}).get("train_seconds_total"), (summary or {}).get("num_steps")
+        out["train_seconds"] = out["step"] / steps * total if total and steps else np.nan
+        out["train_seconds_estimated"] = True
+    return out.sort_values("step").drop_duplicates("step", keep="last").reset_index(drop=True)
+
+
+def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
+    plan = _read_json(os.path.join(run_dir, "sweep_run.json"))
+    config = _read_json(os.path.join(run_dir, "config.json")) or (plan or {}).get("config") or {}
+    summary = _read_json(os.path.join(run_dir, "summary.json"))
+    status = _read_json(os.path.join(run_dir, "sweep_status.json")) or {}
+    planned_steps = config.get("num_steps")
+    finished = summary is not None and (planned_steps is None or summary.get("num_steps") == planned_steps)
+    curve = _curve(run_dir, metric, summary)
+    final = (summary or {}).get("final_eval") or {}
+    if finished:
+        final_score = final.get(metric)
+        final_score = float(final_score) if final_score is not None else None
+    else:
+        final_score = None
+    fields = dict((plan or {}).get("point") or {})
+    if CONFIG_AXIS in fields:
+        fields[CONFIG_AXIS] = config_label(fields[CONFIG_AXIS])
+    fields.pop("seed", None)
+    env = (summary or {}).get("env") or config.get("env") or "?"
+    return RunRecord(
+        name=os.path.relpath(run_dir, root),
+        run_dir=run_dir,
+        fields=fields,
+        env=str(env),
+        seed=config.get("seed"),
+        finished=finished,
+        final_score=final_score,
+        final_return=final.get("mean_return") if finished else None,
+        num_steps=(summary or {}).get("num_steps") if finished else planned_steps,
+        train_seconds=(summary or {}).get("train_seconds_total") if finished else None,
+        curve=curve,
+        state="done" if finished else (status.get("state") or ("partial" if len(curve) else "new")),
+        error=status.get("error"),
+    )
+
+
+def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _derive_fields(records: List[RunRecord]) -> None:
+    """Runs not planned by a sweep: their fields are the config fields that differ across the runs."""
+    configs = {}
+    for r in records:
+        if not r.fields:
+            configs[r.run_dir] = _flatten(_read_json(os.path.join(r.run_dir, "config.json")) or {})
+    if len(configs) < 2:
+        return
+    keys = sorted(set().union(*configs.values()) - set(SKIP_FIELDS))
+    varied = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs.values()}) > 1]
+    for r in records:
+        if r.run_dir in configs:
+            r.fields = {k: configs[r.run_dir].get(k) for k in varied if k != "env"}
+
+
+def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:
+    """Every run under `root`; ReportError when there is none."""
+    run_dirs = find_run_dirs(root)
+    if not run_dirs:
+        raise ReportError(f"{root}: no runs found (expected run directories with config.json or sweep_run.json)")
+    records = [_load_one(d, root, metric) for d in run_dirs]
+    planned = (_read_json(os.path.join(root, "sweep.json")) or {}).get("runs") or []
+    order = {name: i for i, name in enumerate(planned)}  # a sweep's run order (its fields' order too)
+    records.sort(key=lambda r: order.get(r.name, len(order)))
+    _derive_fields(records)
+    return records
+
+
+def results_table(records: List[RunRecord], group_of) -> pd.DataFrame:
+    """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds, final."""
+    field_names: List[str] = []
+    for r in records:
+        field_names.extend(f for f in r.fields if f not in field_names)
+    rows = []
+    for r in records:
+        last_step = int(r.curve["step"].iloc[-1]) if len(r.curve) else None
+        for row in r.curve.itertuples(index=False):
+            rows.append({
+                "run": r.name, "group": group_of(r), **{f: r.fields.get(f) for f in field_names},
+                "env": r.env, "seed": r.seed, "step": int(row.step), "score": row.score, "mean_return": row.mean_return,
+                "train_seconds": row.train_seconds, "train_seconds_estimated": bool(row.train_seconds_estimated),
+                "final": bool(r.finished and int(row.step) == last_step),
+            })
+    columns = ["run", "group", *field_names, "env", "seed", "step", "score", "mean_return", "train_seconds",
+               "train_seconds_estimated", "final"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,100 @@
+"""The field's statistics of a sweep (Agarwal et al. 2021), through `rliable`.
+
+Scores are arranged as rliable wants them: `[runs, tasks]` (final scores;
+tasks = envs, runs = seeds) or `[runs, tasks, steps]` (learning curves).
+Intervals are stratified percentile-bootstrap CIs (rliable's
+`get_interval_estimates`), seeded (`seeded_numpy`: rliable resamples with
+NumPy's global generator).
+
+Per group and env (one task) the metrics are, over the N runs x:
+    IQM    = mean of x without the floor(N/4) lowest and highest   (rliable aggregate_iqm)
+    mean   = mean of x                                              (rliable aggregate_mean)
+    median = median of x
+Over several envs (M tasks): IQM over all N*M scores, mean of the env means,
+median of the env means (rliable aggregate_iqm / aggregate_mean / aggregate_median).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Sequence, Tuple
+
+import numpy as np
+from rliable import library as rly
+from rliable import metrics as rliable_metrics
+
+from rosmo.evaluation.statistics import seeded_numpy
+
+METRICS = ("iqm", "mean", "median")
+
+
+def final_metrics(scores: np.ndarray) -> np.ndarray:
+    """scores [runs, tasks] -> [IQM, mean, median] (module docstring: median over runs when one task)."""
+    scores = np.asarray(scores, np.float64)
+    median = np.median(scores) if scores.shape[1] == 1 else rliable_metrics.aggregate_median(scores)
+    return np.array([rliable_metrics.aggregate_iqm(scores), rliable_metrics.aggregate_mean(scores), median])
+
+
+def interval_estimates(score_dict: Mapping[str, np.ndarray], reps: int = 5_000, seed: int = 0,
+                       confidence: float = 0.95) -> Dict[str, Dict[str, float]]:
+    """{name: scores [runs, tasks]} -> {name: {iqm, iqm_low, iqm_high, mean, ..., median_high, runs, tasks}}.
+
+    Each name's bootstrap starts from `seed`, so its interval is rliable's on its scores alone.
+    """
+    data = {k: np.asarray(v, np.float64) for k, v in score_dict.items()}
+    for key, scores in data.items():
+        if scores.ndim != 2 or scores.shape[0] < 1 or scores.shape[1] < 1:
+            raise ValueError(f"scores of {key!r}: expected a [runs, tasks] array, got shape {scores.shape}")
+    out = {}
+    for key, scores in data.items():  # each key from the same seed: a row does not depend on the others
+        with seeded_numpy(seed):
+            points, intervals = rly.get_interval_estimates({key: scores}, final_metrics, reps=reps,
+                                                           confidence_interval_size=confidence)
+        row: Dict[str, float] = {"runs": int(scores.shape[0]), "tasks": int(scores.shape[1])}
+        for i, name in enumerate(METRICS):
+            row[name] = float(points[key][i])
+            row[f"{name}_low"], row[f"{name}_high"] = (float(v) for v in intervals[key][:, i])
+        out[key] = row
+    return out
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2_000, seed: int = 0,
+                               confidence: float = 0.95) -> Tuple[float, float, float]:
+    """P(X > Y) averaged over tasks, with its CI: x [n, tasks], y [k, tasks] -> (p, low, high).
+
+    P(X_m > Y_m) = Mann-Whitney U / (n k) on task m (ties count half);
+    rliable's `probability_of_improvement`, independent stratified bootstrap.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"probability_of_improvement: expected [runs, tasks] arrays with the same tasks, got {x.shape} and {y.shape}")
+    with seeded_numpy(seed):
+        points, intervals = rly.get_interval_estimates(
+            {"pair": [x, y]}, lambda a, b: np.array([rliable_metrics.probability_of_improvement(a, b)]),
+            reps=reps, confidence_interval_size=confidence,
+        )
+    return float(points["pair"][0]), float(intervals["pair"][0, 0]), float(intervals["pair"][1, 0])
+
+
+def performance_profiles(score_dict: Mapping[str, np.ndarray], taus: Sequence[float], reps: int = 2_000,
+                         seed: int = 0) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """Score distributions: fraction of runs (over all tasks) with score > tau, [len(taus)], and CIs [2, len(taus)]."""
+    data = {k: np.asarray(v, np.float64) for k, v in score_dict.items()}
+    with seeded_numpy(seed):
+        return rly.create_performance_profile(data, np.asarray(taus, np.float64), reps=reps)
+
+
+def curve_estimates(curves: Mapping[str, np.ndarray], reps: int = 2_000, seed: int = 0,
+                    confidence: float = 0.95) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """{name: scores [runs, tasks, steps]} -> {name: (IQM [steps], CI [2, steps])}, one bootstrap for all steps."""
+    data = {k: np.asarray(v, np.float64) for k, v in curves.items()}
+
+    def iqm_per_step(scores: np.ndarray) -> np.ndarray:
+        return np.array([rliable_metrics.aggregate_iqm(scores[..., t]) for t in range(scores.shape[-1])])
+
+    out = {}
+    for key, scores in data.items():
+        with seeded_numpy(seed):
+            points, intervals = rly.get_interval_estimates({key: scores}, iqm_per_step, reps=reps,
+                                                           confidence_interval_size=confidence)
+        out[key] = (np.asarray(points[key]), np.asarray(intervals[key]))
+    return out

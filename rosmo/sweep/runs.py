@@ -1,0 +1,174 @@
+"""A sweep on disk: the sweep's plan, each run's plan and status, and what state a run is in.
+
+    <sweep_dir>/sweep.json                 the sweep (spec) and its run names, in run order
+    <sweep_dir>/<run>/sweep_run.json       the run's plan: name, varied fields, config spec, resolved config
+    <sweep_dir>/<run>/sweep_status.json    running | done | failed | interrupted, error, wall seconds, attempts
+    <sweep_dir>/<run>/worker.log           the worker's stdout and stderr (appended per attempt)
+    <sweep_dir>/<run>/...                  an ordinary run directory (config.json, checkpoints/, eval.csv, summary.json)
+
+A run is done when its summary.json holds the requested `num_steps`; a run
+with checkpoints but no such summary resumes (train() does that by itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any, Dict, List, Optional
+
+import psutil
+
+from rosmo.sweep.grid import RunPlan
+from rosmo.sweep.spec import SweepError, SweepSpec
+from rosmo.training.run_logging import to_jsonable, write_json_atomic
+
+SWEEP_FILE = "sweep.json"
+RUN_FILE = "sweep_run.json"
+STATUS_FILE = "sweep_status.json"
+LOG_FILE = "worker.log"
+ERROR_PREFIX = "rosmo-sweep-error: "  # the worker's last stderr line when a run fails
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise SweepError(f"{path}: not valid JSON ({err}); move it away to start this run again") from None
+
+
+def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
+    """Fields whose values differ between two config dicts: ["num_steps: 3000 -> 6000", ...]."""
+    a, b = _flatten(to_jsonable(old)), _flatten(to_jsonable(new))
+    return [f"{k}: {a.get(k, '<missing>')!r} -> {b.get(k, '<missing>')!r}" for k in sorted(set(a) | set(b)) if a.get(k, "<missing>") != b.get(k, "<missing>")]
+
+
+def read_run_plan(run_dir: str) -> Optional[Dict[str, Any]]:
+    return _read_json(os.path.join(run_dir, RUN_FILE))
+
+
+def prepare(sweep_dir: str, spec: SweepSpec, runs: List[RunPlan]) -> List[str]:
+    """Write sweep.json and each run's plan; returns the run directories in run order.
+
+    A run directory that already holds a plan with a different config is an
+    error naming the fields (nothing a user wrote is overwritten).
+    """
+    os.makedirs(sweep_dir, exist_ok=True)
+    run_dirs = []
+    for run in runs:
+        run_dir = os.path.join(sweep_dir, run.name)
+        new = to_jsonable(run.to_dict())
+        old = read_run_plan(run_dir)
+        if old is not None:
+            diff = config_differences(old.get("config", {}), new["config"])
+            if diff:
+                shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+                raise SweepError(f"{run_dir} was planned with another config ({shown}); "
+                                 "use another --out, or move that run away")
+        elif os.path.isdir(run_dir) and os.listdir(run_dir):
+            raise SweepError(f"{run_dir} exists and is not a run of a sweep (no {RUN_FILE}); use another --out")
+        if old != new:
+            write_json_atomic(os.path.join(run_dir, RUN_FILE), new)
+        run_dirs.append(run_dir)
+    previous = _read_json(os.path.join(sweep_dir, SWEEP_FILE)) or {}
+    names = list(previous.get("runs", []))
+    names += [r.name for r in runs if r.name not in names]
+    write_json_atomic(os.path.join(sweep_dir, SWEEP_FILE), {"spec": spec.to_dict(), "source": spec.source, "runs": names})
+    return run_dirs
+
+
+def read_sweep(sweep_dir: str) -> Optional[Dict[str, Any]]:
+    return _read_json(os.path.join(sweep_dir, SWEEP_FILE))
+
+
+def read_status(run_dir: str) -> Dict[str, Any]:
+    return _read_json(os.path.join(run_dir, STATUS_FILE)) or {}
+
+
+def write_status(run_dir: str, **fields: Any) -> Dict[str, Any]:
+    """Merge `fields` into the run's status file (atomic) and return it."""
+    status = read_status(run_dir)
+    status.update(fields, host=socket.gethostname(), updated=time.time())
+    write_json_atomic(os.path.join(run_dir, STATUS_FILE), status)
+    return status
+
+
+def requested_steps(run_dir: str) -> Optional[int]:
+    plan = read_run_plan(run_dir) or {}
+    return (plan.get("config") or {}).get("num_steps")
+
+
+def is_done(run_dir: str) -> bool:
+    """summary.json exists and holds the planned number of steps."""
+    summary = _read_json(os.path.join(run_dir, "summary.json"))
+    steps = requested_steps(run_dir)
+    return summary is not None and steps is not None and summary.get("num_steps") == steps
+
+
+def last_logged_step(run_dir: str) -> int:
+    """The step of the last row of train.csv (0 if none): how far a running run is."""
+    path = os.path.join(run_dir, "train.csv")
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return 0
+    for line in reversed(lines):
+        head = line.split(",", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return 0
+
+
+def run_state(run_dir: str) -> str:
+    """new | partial (has checkpoints) | queued (SLURM) | running | done | failed | interrupted, from the files."""
+    if is_done(run_dir):
+        return "done"
+    status = read_status(run_dir)
+    state = status.get("state")
+    if state == "running" and status.get("host") == socket.gethostname() and not psutil.pid_exists(status.get("pid") or -1):
+        return "interrupted"  # its sweep was killed: nothing runs it any more
+    if state in ("running", "queued", "failed", "interrupted"):
+        return state
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    if os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints)):
+        return "partial"
+    return "new"
+
+
+def describe(sweep_dir: str, runs: List[RunPlan]) -> List[Dict[str, Any]]:
+    """For --dry-run: each planned run's name, state on disk (new/partial/done/failed/...), steps, and any
+    conflict with a run directory planned before with another config. Writes nothing."""
+    rows = []
+    for run in runs:
+        run_dir = os.path.join(sweep_dir, run.name)
+        old = read_run_plan(run_dir)
+        diff = config_differences(old.get("config", {}), run.config.to_dict()) if old else []
+        if diff:
+            state = "conflict"
+        elif old is None:
+            state = "new" if not (os.path.isdir(run_dir) and os.listdir(run_dir)) else "conflict"
+        else:
+            state = run_state(run_dir)
+        rows.append({
+            "name": run.name, "state": state, "num_steps": run.config.num_steps,
+            "step": last_logged_step(run_dir) if state in ("partial", "failed", "interrupted", "running") else None,
+            "conflict": "; ".join(diff[:3]) if diff else ("not a sweep run" if state == "conflict" else None),
+        })
+    return rows

@@ -1,0 +1,102 @@
+"""One sweep run in its own process: `python -m rosmo.sweep.worker RUN_DIR`.
+
+Reads the run's plan (`sweep_run.json`: config spec + resolved config, written
+by the sweep), rebuilds the ConfigDict from the spec so every field keeps its
+type, and calls `rosmo.training.loop.train`, which resumes from the run's
+latest checkpoint by itself. The executor sets the thread limits in the
+environment before this process starts (JAX and TensorFlow read them at
+import). Exit status: 0 done, 1 failed (last stderr line `ERROR_PREFIX ...`),
+130 interrupted (a checkpoint was saved): by SIGINT, or by SIGTERM / SIGUSR2,
+which SLURM sends on preemption and before the time limit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from typing import Any, Dict, List, Optional
+
+import ml_collections
+
+from rosmo.configs.loading import load_config, update_config
+from rosmo.errors import ConfigError
+from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
+from rosmo.sweep.spec import SweepError
+from rosmo.training.loop import train
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _leaves(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _typed(config: ml_collections.ConfigDict, field: str, value: Any) -> Any:
+    node = config
+    for part in field.split("."):
+        node = node[part]
+    return tuple(value) if isinstance(node, tuple) and isinstance(value, list) else value
+
+
+def load_run_config(run_dir: str) -> ml_collections.ConfigDict:
+    """The run's config: its spec's config with every field set to the planned (resolved) value."""
+    plan = read_run_plan(run_dir)
+    if plan is None:
+        raise SweepError(f"{run_dir}: no sweep_run.json (expected a run directory planned by `rosmo sweep`)")
+    config = load_config(plan["config_spec"])
+    values = _leaves(plan["config"])
+    update_config(config, {field: _typed(config, field, value) for field, value in values.items()})
+    return config
+
+
+def _stop_like_ctrl_c(signum, frame) -> None:
+    """SIGTERM / SIGUSR2 (SLURM preemption, time limit) act as Ctrl-C once: train() saves a checkpoint."""
+    del frame
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the checkpoint short
+    print(f"rosmo sweep worker: {signal.Signals(signum).name}: stopping with a checkpoint", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1:
+        print(f"{ERROR_PREFIX}usage: python -m rosmo.sweep.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = os.path.abspath(argv[0])
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop_like_ctrl_c)
+    threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
+    print(f"rosmo sweep worker: {run_dir} pid {os.getpid()} cpus {sorted(os.sched_getaffinity(0))}; "
+          + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
+    try:
+        config = load_run_config(run_dir)
+        summary = train(config, run_dir, progress=False)
+    except KeyboardInterrupt:
+        print(f"{ERROR_PREFIX}interrupted (checkpoint saved)", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except ConfigError as err:  # the user's input: the message says it all
+        print(f"{ERROR_PREFIX}{err}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    except Exception as err:  # any other failure: the traceback for the log, one line for the sweep
+        traceback.print_exc()
+        message = " ".join(str(err).split()) or "(no message)"
+        print(f"{ERROR_PREFIX}{type(err).__name__}: {message}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    final = summary.get("final_eval") or {}
+    print(f"done: {run_dir} step {summary.get('num_steps')} normalized_score {final.get('normalized_score')}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

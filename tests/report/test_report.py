@@ -1,0 +1,100 @@
+"""`rosmo report` on synthetic run directories: tables, CSVs, plots, grouping, errors."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rosmo.cli import main as cli_main
+from rosmo.report import make_report
+from rosmo.report.collect import ReportError
+from rosmo.report.stats import interval_estimates
+from tests.report.synthetic import write_run
+
+STEPS = [100, 200, 300]
+REPS = 400  # bootstrap resamples: enough to check the plumbing, few enough to stay fast
+# final scores per (unroll_steps, env) over seeds 0..3
+FINAL = {
+    (1, "catch"): [0.2, 0.4, 0.5, 0.9], (3, "catch"): [0.6, 0.8, 0.9, 1.0], (5, "catch"): [0.5, 0.7, 0.8, 0.6],
+    (1, "cartpole"): [0.1, 0.3, 0.2, 0.0], (3, "cartpole"): [0.7, 0.6, 0.9, 0.8], (5, "cartpole"): [0.4, 0.5, 0.3, 0.6],
+}
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("sweep"))
+    for (k, env), finals in FINAL.items():
+        for seed, final in enumerate(finals):
+            point = {"config": f"bsuite:{env}", "unroll_steps": k}
+            write_run(root, f"config={env},unroll_steps={k},seed={seed}", point, env, seed, STEPS,
+                      [final / 3, final / 2, final], train_seconds=[1.0 * k, 2.0 * k, 3.0 * k])
+    for seed, final in enumerate([0.3, 0.35, 0.4]):  # another algorithm, without unroll_steps
+        write_run(root, f"algo=bc,config=catch,seed={seed}", {"algo": "bc", "config": "bsuite:catch"}, "catch", seed, STEPS,
+                  [final, final, final])
+    # a run that did not finish: in the curves' data, not in the final table
+    write_run(root, "config=catch,unroll_steps=3,seed=9", {"config": "bsuite:catch", "unroll_steps": 3}, "catch", 9,
+              STEPS[:2], [0.0, 0.0], finished=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(sweep_dir, tmp_path_factory):
+    return make_report(sweep_dir, out_dir=str(tmp_path_factory.mktemp("report")), reps=REPS, seed=0)
+
+
+def test_table_is_rliable_per_group_and_env(report):
+    table = pd.read_csv(report["groups"])
+    # `config` only picks the env, so it is not a group field
+    assert report["fields"] == ["algo", "unroll_steps"]  # no sweep.json: runs in name order
+    row = table[(table["group"] == "unroll_steps=3") & (table["env"] == "catch")].iloc[0]
+    scores = np.array(FINAL[(3, "catch")])[:, None]
+    expected = interval_estimates({"x": scores}, reps=REPS, seed=0)["x"]
+    assert row["iqm"] == pytest.approx(np.mean([0.8, 0.9]))  # 4 seeds: drop one at each end
+    assert (row["iqm_low"], row["iqm_high"]) == pytest.approx((expected["iqm_low"], expected["iqm_high"]))
+    assert row["median"] == pytest.approx(0.85) and row["seeds"] == 4 and row["unfinished"] == 1
+    # over both envs: IQM of the 8 scores of the 4 seeds both envs have
+    both = table[(table["group"] == "unroll_steps=3") & (table["env"] == "all envs")].iloc[0]
+    assert both["iqm"] == pytest.approx(np.mean(sorted(FINAL[(3, "catch")] + FINAL[(3, "cartpole")])[2:6]))
+    bc = table[table["group"] == "algo=bc"]
+    assert list(bc["env"]) == ["catch"] and bc.iloc[0]["iqm"] == pytest.approx(0.35)
+    assert list(table["group"].drop_duplicates()) == ["algo=bc", "unroll_steps=1", "unroll_steps=3", "unroll_steps=5"]
+
+
+def test_report_markdown_csv_and_improvement(report):
+    text = open(report["report"]).read()
+    assert "| algo | unroll_steps | env | seeds | IQM [95% CI] |" in text
+    assert "| – | 3 | catch | 4 (+1 unfinished) | 0.850 [" in text
+    assert "config=catch,unroll_steps=3,seed=9`: partial, last evaluation at step 200" in text
+    results = pd.read_csv(report["results"])
+    assert len(results) == 6 * 4 * 3 + 3 * 3 + 2  # one row per run and evaluation
+    assert results["final"].sum() == 6 * 4 + 3
+    improvement = pd.read_csv(report["improvement"])
+    assert report["compare"] == "unroll_steps=3"  # the best IQM over its envs
+    vs_bc = improvement[improvement["y"] == "algo=bc"].iloc[0]
+    assert vs_bc["envs"] == "catch" and vs_bc["probability"] == 1.0  # every unroll_steps=3 run beats every bc run
+    vs_1 = improvement[improvement["y"] == "unroll_steps=1"].iloc[0]
+    assert vs_1["envs"] == "cartpole,catch" and 0.5 < vs_1["probability"] <= 1.0
+
+
+def test_plots_written_and_not_empty(report):
+    names = {os.path.basename(p) for p in report["plots"]}
+    for stem in ("final_scores_catch", "final_scores_cartpole", "final_scores_all_envs", "performance_profile",
+                 "probability_of_improvement", "learning_curves_steps", "learning_curves_wallclock", "score_vs_unroll_steps"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names, stem
+    for path in report["plots"]:
+        data = open(path, "rb").read()
+        assert len(data) > 5000, path
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" if path.endswith(".png") else b"<svg" in data[:2000]
+
+
+def test_group_by_and_errors(sweep_dir, tmp_path, capsys):
+    out = make_report(sweep_dir, out_dir=str(tmp_path / "r"), group_by=["algo"], reps=200, make_plots=False)
+    assert set(out["table"]["group"]) == {"all", "algo=bc"}
+    with pytest.raises(ReportError, match="'lr' is not a field the runs vary"):
+        make_report(sweep_dir, out_dir=str(tmp_path / "r"), group_by=["lr"], reps=200, make_plots=False)
+    assert cli_main(["report", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rosmo report: error:") and "no such directory" in err and "\n" not in err
+    assert cli_main(["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots", "--reps", "100"]) == 2
+    assert "--compare 'nope': no such group" in capsys.readouterr().err

@@ -1,0 +1,31 @@
+"""A tiny catch-shaped dataset (observations 10x5, 3 actions, normalisation references) for real sweep runs."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_episode, write_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY_SWEEP = os.path.join(ROOT, "experiments", "sweeps", "tiny.yaml")
+TINY_SETTINGS = ["batch_size=4", "num_bins=5", "unroll_steps=1", "td_steps=1", "warmup_steps=0", "eval_episodes=2",
+                 "eval_parallel=2", "use_tensorboard=false"]
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """<root>/catch: 12 short episodes shaped like BSuite catch; use --set 'dataset_dir=<root>/{env}'."""
+    root = tmp_path_factory.mktemp("datasets")
+    episodes = [make_episode(e, 5 + e % 4, obs_shape=(10, 5)) for e in range(12)]
+    for ep in episodes:
+        ep["steps"]["observation"] = (ep["steps"]["observation"] % 2).astype(np.float32)
+    meta = {"env": "catch", "num_actions": 3, "random_return": -0.6, "dqn_return": 1.0}
+    write_dataset(str(root / "catch"), episodes, metadata=meta)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def compile_cache(tmp_path_factory):
+    """One JAX compilation cache for every worker of the sweep tests (the second run of a program is faster)."""
+    return str(tmp_path_factory.mktemp("jax_cache"))
