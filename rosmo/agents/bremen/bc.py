@@ -10,6 +10,7 @@ belongs to the cloned policy (the TRPO policy initialised from it reads observat
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Dict, Tuple
 
@@ -27,6 +28,28 @@ Params = Any
 def bc_loss(policy: GaussianPolicy, params: Params, obs_norm: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
     """1/2 mean_b ||a_b - mu(s_b)||^2: obs_norm [B, O], action [B, A] -> scalar."""
     return 0.5 * jnp.mean(jnp.sum((policy.mean(params, obs_norm) - action) ** 2, -1))
+
+
+@functools.lru_cache(maxsize=8)
+def _chunk_fn(policy: GaussianPolicy, learning_rate: float):
+    """Jitted: Adam steps on the minibatches idx [steps, B], then the held-out loss."""
+    optimizer = optax.adam(learning_rate)
+
+    def loss(net_params, x, a):
+        return bc_loss(policy, {"net": net_params}, x, a)
+
+    @jax.jit
+    def train_chunk(net_params, opt_state, x_train, a_train, x_val, a_val, idx):
+        def step(carry, i):
+            p, s = carry
+            value, grads = jax.value_and_grad(loss)(p, x_train[i], a_train[i])
+            updates, s = optimizer.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), value
+
+        (net_params, opt_state), losses = jax.lax.scan(step, (net_params, opt_state), idx)
+        return net_params, opt_state, jnp.mean(losses), loss(net_params, x_val, a_val)
+
+    return train_chunk
 
 
 def train_bc(
@@ -67,25 +90,15 @@ def train_bc(
     batch_size = min(int(batch_size), len(train_idx))
     chunk = int(min(eval_every, num_steps))
 
-    @jax.jit
-    def train_chunk(net_params, opt_state, idx):  # idx [chunk, B]
-        def step(carry, i):
-            p, s = carry
-            loss, grads = jax.value_and_grad(lambda q: bc_loss(policy, {"net": q, "log_std": params["log_std"]},
-                                                               x_train[i], a_train[i]))(p)
-            updates, s = optimizer.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), loss
-
-        (net_params, opt_state), losses = jax.lax.scan(step, (net_params, opt_state), idx)
-        val = bc_loss(policy, {"net": net_params, "log_std": params["log_std"]}, x_val, a_val)
-        return net_params, opt_state, jnp.mean(losses), val
+    train_chunk = _chunk_fn(policy, float(learning_rate))
 
     net_params, best_net, best_val, since_best, done = params["net"], params["net"], np.inf, 0, 0
     history = []
     bar = tqdm.tqdm(total=int(num_steps), desc="behaviour cloning", unit="step", disable=not progress, mininterval=2.0)
     while done < num_steps:  # whole chunks of `eval_every` steps (num_steps rounded up)
         idx = rng.integers(0, len(train_idx), size=(chunk, batch_size))
-        net_params, opt_state, train_loss, val = train_chunk(net_params, opt_state, jnp.asarray(idx))
+        net_params, opt_state, train_loss, val = train_chunk(net_params, opt_state, x_train, a_train, x_val, a_val,
+                                                             jnp.asarray(idx))
         done += chunk
         val = float(val)
         history.append({"step": done, "train_loss": float(train_loss), "val_loss": val})

@@ -16,6 +16,7 @@ its best parameters, and training stops when no member improved for `patience` e
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -57,9 +58,10 @@ class Ensemble(NamedTuple):
                 "target_norm": normalizer_dict(self.target_norm)}
 
 
-def make_network(obs_dim: int, hidden_sizes: Sequence[int]) -> hk.Transformed:
-    """One member: normalized [s, a] [B, O + A] -> normalized [s' - s, r] [B, O + 1]."""
-    return mlp(hidden_sizes, obs_dim + 1)
+@functools.lru_cache(maxsize=8)
+def make_network(obs_dim: int, hidden_sizes: Tuple[int, ...]) -> hk.Transformed:
+    """One member: normalized [s, a] [B, O + A] -> normalized [s' - s, r] [B, O + 1] (cached per sizes)."""
+    return mlp(tuple(hidden_sizes), obs_dim + 1)
 
 
 def from_state(net: hk.Transformed, state: Dict[str, Any]) -> Ensemble:
@@ -79,6 +81,30 @@ def member_losses(net: hk.Transformed, params: Params, x: jnp.ndarray, y: jnp.nd
     """Per-member loss 1/2 mean_b ||f_k(x_kb) - y_kb||^2: params [K, ...], x [K, B, I], y [K, B, O] -> [K]."""
     pred = jax.vmap(net.apply)(params, x)
     return 0.5 * jnp.mean(jnp.sum((pred - y) ** 2, -1), -1)
+
+
+@functools.lru_cache(maxsize=8)
+def _epoch_fn(net: hk.Transformed, num_members: int, learning_rate: float):
+    """Jitted epoch: `steps` Adam steps per member on its own minibatches, then the held-out loss [K]."""
+    optimizer = optax.adam(learning_rate)
+
+    def loss_fn(p, x, y):
+        return jnp.sum(member_losses(net, p, x, y))  # members are independent: summing keeps their gradients
+
+    @jax.jit
+    def epoch(params, opt_state, x_train, y_train, x_val, y_val, batch_idx):  # batch_idx [steps, K, B]
+        def step(carry, idx):
+            p, s = carry
+            loss, grads = jax.value_and_grad(loss_fn)(p, x_train[idx], y_train[idx])
+            updates, s = jax.vmap(optimizer.update)(grads, s, p)
+            return (optax.apply_updates(p, updates), s), loss / num_members
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batch_idx)
+        val = member_losses(net, params, jnp.broadcast_to(x_val, (num_members,) + x_val.shape),
+                            jnp.broadcast_to(y_val, (num_members,) + y_val.shape))
+        return params, opt_state, jnp.mean(losses), val
+
+    return epoch
 
 
 def _split(num: int, fraction: float, max_validation: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
@@ -125,27 +151,12 @@ def train_ensemble(
     batch_size = min(int(batch_size), num_train)
     steps = int(steps_per_epoch) if steps_per_epoch else max(1, num_train // batch_size)
 
-    net = make_network(obs_dim, hidden_sizes)
+    net = make_network(obs_dim, tuple(hidden_sizes))
     init_keys = jax.random.split(key, num_members)
     params = jax.vmap(net.init, in_axes=(0, None))(init_keys, x_train[:1])
     optimizer = optax.adam(learning_rate)
     opt_state = jax.vmap(optimizer.init)(params)
-
-    def loss_fn(p, x, y):
-        return jnp.sum(member_losses(net, p, x, y))  # members are independent: summing keeps their gradients
-
-    @jax.jit
-    def epoch(params, opt_state, batch_idx):  # batch_idx [steps, K, B]
-        def step(carry, idx):
-            p, s = carry
-            loss, grads = jax.value_and_grad(loss_fn)(p, x_train[idx], y_train[idx])
-            updates, s = jax.vmap(optimizer.update)(grads, s, p)
-            return (optax.apply_updates(p, updates), s), loss / num_members
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batch_idx)
-        val = member_losses(net, params, jnp.broadcast_to(x_val, (num_members,) + x_val.shape),
-                            jnp.broadcast_to(y_val, (num_members,) + y_val.shape))
-        return params, opt_state, jnp.mean(losses), val
+    epoch = _epoch_fn(net, int(num_members), float(learning_rate))
 
     best_params = params
     best_val = np.full(num_members, np.inf)
@@ -155,7 +166,8 @@ def train_ensemble(
     for ep in bar:
         batch_idx = np.stack([rng.choice(num_train, size=(steps, batch_size), replace=steps * batch_size > num_train)
                               for _ in range(num_members)], axis=1)
-        params, opt_state, train_loss, val = epoch(params, opt_state, jnp.asarray(batch_idx))
+        params, opt_state, train_loss, val = epoch(params, opt_state, x_train, y_train, x_val, y_val,
+                                                   jnp.asarray(batch_idx))
         val = np.asarray(val)
         improved = val < best_val
         if improved.any():

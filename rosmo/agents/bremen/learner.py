@@ -18,6 +18,7 @@ The returned state is a dict of arrays (checkpointable): policy, obs_norm, value
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -55,8 +56,16 @@ class Networks(NamedTuple):
 
 
 def make_networks(config: ml_collections.ConfigDict, obs_dim: int, act_dim: int) -> Networks:
-    return Networks(make_policy(act_dim, config.policy.hidden_sizes), make_value(config.value.hidden_sizes),
-                    dynamics.make_network(obs_dim, config.dynamics.hidden_sizes))
+    """The policy, value and dynamics networks of `config` (the same objects for the same sizes, so that
+    jitted functions built on them are reused across deployments)."""
+    return _networks(int(obs_dim), int(act_dim), tuple(config.policy.hidden_sizes), tuple(config.value.hidden_sizes),
+                     tuple(config.dynamics.hidden_sizes))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(obs_dim, act_dim, policy_hidden, value_hidden, dynamics_hidden) -> Networks:
+    return Networks(make_policy(act_dim, policy_hidden), make_value(value_hidden),
+                    dynamics.make_network(obs_dim, dynamics_hidden))
 
 
 def act_params(state: Dict[str, Any]) -> Dict[str, Any]:
@@ -77,28 +86,32 @@ def value_scale(reward: np.ndarray, discount: float) -> float:
     return scale if scale > 0 else 1.0 / (1.0 - min(discount, 0.999))
 
 
-def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, done_fn: Callable,
-                        num_rollouts: int, scale: float) -> Callable:
-    """A jitted TRPO iteration on imaginary rollouts.
+def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks) -> Callable:
+    """A jitted TRPO iteration on imaginary rollouts (cached: one compilation per config and data shapes).
 
-    iteration(policy, value, value_opt_state, ensemble_state, obs_norm, start_obs, obs_low, obs_high, key)
-        -> (policy, value, value_opt_state, metrics)
+    iteration(policy, value, value_opt_state, ensemble_state, obs_norm, start_obs [N, O], obs_low, obs_high,
+              value_scale, key) -> (policy, value, value_opt_state, metrics)
     """
-    t = config.trpo
-    value_opt = optax.adam(config.value.learning_rate)
+    t, v = config.trpo, config.value
+    return _trpo_iteration(networks, config.env, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
+                           t.cg_damping, t.backtrack_coeff, t.max_backtracks, v.learning_rate, v.batch_size,
+                           v.steps_per_iteration)
+
+
+@functools.lru_cache(maxsize=8)
+def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
+                    backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps) -> Callable:
+    done_fn = termination_fn(env)
+    value_opt = optax.adam(value_lr)
     policy_net, value_net = networks.policy, networks.value
 
-    def values_of(value_params, obs_n):
-        return scale * value_net.apply(value_params, obs_n)[..., 0]
-
-    def fit_value(value_params, opt_state, obs_n, targets, mask, key):
-        idx = jax.random.choice(key, obs_n.shape[0], (config.value.steps_per_iteration, config.value.batch_size),
-                                p=mask / jnp.sum(mask))
+    def fit_value(value_params, opt_state, obs_n, targets, mask, scale, key):
+        idx = jax.random.choice(key, obs_n.shape[0], (value_steps, value_batch), p=mask / jnp.sum(mask))
 
         def step(carry, i):
             p, s = carry
             loss, grads = jax.value_and_grad(
-                lambda q: 0.5 * jnp.mean((values_of(q, obs_n[i]) / scale - targets[i] / scale) ** 2))(p)
+                lambda q: 0.5 * jnp.mean((value_net.apply(q, obs_n[i])[..., 0] - targets[i] / scale) ** 2))(p)
             updates, s = value_opt.update(grads, s, p)
             return (optax.apply_updates(p, updates), s), loss
 
@@ -106,12 +119,11 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, d
         return value_params, opt_state, jnp.mean(losses)
 
     @jax.jit
-    def iteration(policy_params, value_params, value_opt_state, ensemble_state, obs_norm, start_obs, obs_low,
-                  obs_high, key):
-        start_key, roll_key, value_key = jax.random.split(key, 3)
+    def iteration(policy_params, value_params, value_opt_state, ensemble_state, obs_norm, s0, obs_low,
+                  obs_high, scale, key):
+        roll_key, value_key = jax.random.split(key)
         norm = normalizer_from_dict(obs_norm)
         ensemble = dynamics.from_state(networks.dynamics, ensemble_state)
-        s0 = start_obs[jax.random.randint(start_key, (num_rollouts,), 0, start_obs.shape[0])]
 
         def sample_fn(obs, k):
             dist = policy_net.distribution(policy_params, normalize(norm, obs))
@@ -119,11 +131,11 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, d
             return action, dist.log_prob(action)
 
         ro = rollout_lib.imagine(roll_key, sample_fn, lambda o, a: dynamics.predict(ensemble, o, a), done_fn, s0,
-                                 t.horizon, obs_low, obs_high)
+                                 horizon, obs_low, obs_high)
         obs_n = normalize(norm, ro.observation)  # [H+1, N, O]
-        values = values_of(value_params, obs_n)  # [H+1, N]
-        discount = t.discount * (1.0 - ro.terminal.astype(jnp.float32))
-        adv = trpo.gae(ro.reward, discount, values, t.gae_lambda)
+        values = scale * value_net.apply(value_params, obs_n)[..., 0]  # [H+1, N]
+        discount = discount_factor * (1.0 - ro.terminal.astype(jnp.float32))
+        adv = trpo.gae(ro.reward, discount, values, gae_lambda)
         returns = adv + values[:-1]
         mask = ro.mask.astype(jnp.float32)
         mean = jnp.sum(adv * mask) / jnp.sum(mask)
@@ -131,10 +143,10 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, d
         obs_dim, act_dim = obs_n.shape[-1], ro.action.shape[-1]
         batch = trpo.Batch(obs_n[:-1].reshape(-1, obs_dim), ro.action.reshape(-1, act_dim), ro.log_prob.reshape(-1),
                            ((adv - mean) / (std + 1e-8)).reshape(-1), mask.reshape(-1))
-        new_policy, info = trpo.trpo_step(policy_net.distribution, policy_params, batch, t.max_kl, t.cg_iters,
-                                          t.cg_damping, t.backtrack_coeff, t.max_backtracks)
+        new_policy, info = trpo.trpo_step(policy_net.distribution, policy_params, batch, max_kl, cg_iters,
+                                          cg_damping, backtrack_coeff, max_backtracks)
         value_params, value_opt_state, value_loss = fit_value(value_params, value_opt_state, batch.observation,
-                                                              returns.reshape(-1), batch.mask, value_key)
+                                                              returns.reshape(-1), batch.mask, scale, value_key)
         metrics = {
             "imagined_return": jnp.mean(jnp.sum(ro.reward, 0)),
             "imagined_length": jnp.mean(jnp.sum(mask, 0)),
@@ -162,12 +174,13 @@ def optimize_policy(
     t = config.trpo
     num_rollouts = max(1, t.batch_size // t.horizon)
     scale = value_scale(data_all.reward, t.discount)
-    iteration = make_trpo_iteration(config, networks, termination_fn(config.env), num_rollouts, scale)
+    iteration = make_trpo_iteration(config, networks)
     obs_mean, obs_std = data_all.observation.mean(0), np.maximum(data_all.observation.std(0), 1e-6)
     obs_low = jnp.asarray(obs_mean - t.obs_clip * obs_std, jnp.float32)
     obs_high = jnp.asarray(obs_mean + t.obs_clip * obs_std, jnp.float32)
-    starts = jnp.asarray(start_states(data_all, t.start_states), jnp.float32)
-    key, value_key = jax.random.split(key)
+    starts = np.asarray(start_states(data_all, t.start_states), np.float32)
+    key, value_key, start_key = jax.random.split(key, 3)
+    rng = np.random.default_rng(int(jax.random.randint(start_key, (), 0, 2**31 - 1)))
     value_params = networks.value.init(value_key, jnp.zeros((1, data_all.observation.shape[1])))
     value_opt_state = optax.adam(config.value.learning_rate).init(value_params)
     ensemble_state = ensemble.state()
@@ -176,8 +189,10 @@ def optimize_policy(
     bar = tqdm.tqdm(range(int(t.iterations)), desc="TRPO (imagined)", unit="it", disable=not progress)
     for it in bar:
         key, it_key = jax.random.split(key)
+        s0 = starts[rng.integers(0, len(starts), num_rollouts)]  # fixed shape [N, O]: one compilation
         policy_params, value_params, value_opt_state, m = iteration(
-            policy_params, value_params, value_opt_state, ensemble_state, norm, starts, obs_low, obs_high, it_key)
+            policy_params, value_params, value_opt_state, ensemble_state, norm, s0, obs_low, obs_high,
+            jnp.float32(scale), it_key)
         row = {"iteration": it + 1, **{k: float(v) for k, v in m.items()}}
         history.append(row)
         bar.set_postfix(ret=f"{row['imagined_return']:.1f}", kl=f"{row['kl']:.3f}", std=f"{row['policy_std']:.2f}",
