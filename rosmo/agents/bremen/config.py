@@ -104,20 +104,23 @@ def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
 def cpu_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
     """`get_config(env)` shrunk for a shared 2-core CPU (the budget of the measurements in the README).
 
-    Smaller networks (dynamics 2 x 200, policy / value 2 x 64), 100k transitions per deployment,
-    capped dynamics epochs (2000 steps each), 20k BC steps, 150 TRPO iterations of 10k imagined steps.
+    100k transitions per deployment; dynamics 2 x 200, batch 256, epochs of 2000 steps, <= 15 epochs,
+    patience 3; policy / value 2 x 64; BC <= 20k steps; 500 TRPO iterations of 20k imagined steps
+    (80 rollouts of 250) per deployment.
     """
     c = get_config(env)
     c.transitions_per_deployment = 100_000
     c.dynamics.hidden_sizes = (200, 200)
     c.dynamics.batch_size = 256
-    c.dynamics.max_epochs = 20
+    c.dynamics.max_epochs = 15
     c.dynamics.steps_per_epoch = 2000
+    c.dynamics.patience = 3
     c.policy.hidden_sizes = (64, 64)
     c.value.hidden_sizes = (64, 64)
+    c.value.batch_size = 500
     c.bc.num_steps = 20_000
-    c.trpo.iterations = 150
-    c.trpo.batch_size = 10_000
+    c.trpo.iterations = 500
+    c.trpo.batch_size = 20_000
     return c
 
 

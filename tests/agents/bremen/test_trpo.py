@@ -8,6 +8,8 @@ import pytest
 
 from rosmo.agents.bremen import trpo
 
+STEP = jax.jit(trpo.trpo_step, static_argnums=(0,), static_argnames=("cg_iters", "max_backtracks"))
+
 
 def test_conjugate_gradient_solves_a_known_spd_system():
     rng = np.random.default_rng(0)
@@ -45,11 +47,13 @@ def test_gae_hand_computed():
     np.testing.assert_allclose(np.asarray(two)[:, 1], 2 * np.array([1.85, 1.0, 4.6]), rtol=1e-6)
 
 
+def _dist_fn(params, obs):
+    return distrax.MultivariateNormalDiag(obs @ params["w"], jnp.broadcast_to(jnp.exp(params["log_std"]),
+                                                                               (obs.shape[0], 2)))
+
+
 def _linear_policy():
-    def dist_fn(params, obs):
-        return distrax.MultivariateNormalDiag(obs @ params["w"], jnp.broadcast_to(jnp.exp(params["log_std"]),
-                                                                                   (obs.shape[0], 2)))
-    return dist_fn
+    return _dist_fn  # one function object: jitted steps compile once
 
 
 def _batch(dist_fn, params, advantage_fn, seed=0, num=512):
@@ -71,7 +75,7 @@ def test_trpo_step_keeps_the_kl_constraint_and_improves_the_surrogate(max_kl):
     dist_fn = _linear_policy()
     params = {"w": jnp.zeros((3, 2)), "log_std": jnp.zeros(2)}
     batch = _batch(dist_fn, params, lambda a: a @ jnp.array([1.0, -2.0]))  # prefers a along (1, -2)
-    new, info = trpo.trpo_step(dist_fn, params, batch, max_kl=max_kl, cg_iters=10, cg_damping=0.01)
+    new, info = STEP(dist_fn, params, batch, max_kl=max_kl, cg_iters=10, cg_damping=0.01)
     assert bool(info["accepted"])
     obs = np.asarray(batch.observation)
     kl = _kl_closed_form(obs @ np.asarray(new["w"]), np.exp(np.asarray(new["log_std"])),
@@ -87,7 +91,7 @@ def test_trpo_step_keeps_the_parameters_when_nothing_can_improve():
     dist_fn = _linear_policy()
     params = {"w": jnp.ones((3, 2)) * 0.1, "log_std": jnp.zeros(2)}
     batch = _batch(dist_fn, params, lambda a: jnp.zeros(a.shape[0]))  # zero advantages: no improving step
-    new, info = trpo.trpo_step(dist_fn, params, batch, max_kl=0.01)
+    new, info = STEP(dist_fn, params, batch, max_kl=0.01, cg_iters=10, cg_damping=0.01)
     assert not bool(info["accepted"])
     assert float(info["step_fraction"]) == 0.0
     np.testing.assert_array_equal(np.asarray(new["w"]), np.asarray(params["w"]))
