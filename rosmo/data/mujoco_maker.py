@@ -41,7 +41,7 @@ def write_episodes(path: str, env: str, episodes: List[Dict[str, Any]], metadata
                    description: str = "", overwrite: bool = False) -> Dict[str, Any]:
     """Write RLDS `episodes` of `env` to the dataset directory `path` (atomically); returns counts."""
     obs_dim, act_dim = mujoco.env_spec(env)
-    name = os.path.basename(os.path.abspath(path)).replace("-", "_").replace(".", "_").lower() or "mujoco"
+    name = env.lower().replace("-", "_")  # the TFDS dataset name, e.g. halfcheetah_v5
     num_transitions = int(sum(len(e["steps"]["reward"]) - 1 for e in episodes))
     complete = [float(e["episode_return"]) for e in episodes if e.get("complete", True)]
     meta = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 import haiku as hk
 import jax
@@ -242,21 +242,3 @@ def train_bc_baseline(
         init_log_std=config.policy.init_log_std, progress=progress)
     return {"policy": params, "obs_norm": normalizer_dict(obs_norm)}, metrics
 
-
-def empty_state_like(config: ml_collections.ConfigDict, obs_dim: int, act_dim: int, with_model: bool = True
-                     ) -> Dict[str, Any]:
-    """A freshly initialised state of the right structure (a restore target)."""
-    networks = make_networks(config, obs_dim, act_dim)
-    key = jax.random.PRNGKey(0)
-    state = {"policy": networks.policy.init(key, obs_dim),
-             "obs_norm": {"mean": jnp.zeros(obs_dim), "std": jnp.ones(obs_dim)}}
-    if with_model:
-        k = config.dynamics.num_members
-        state["value"] = networks.value.init(key, jnp.zeros((1, obs_dim)))
-        state["ensemble"] = {
-            "params": jax.vmap(networks.dynamics.init, in_axes=(0, None))(jax.random.split(key, k),
-                                                                            jnp.zeros((1, obs_dim + act_dim))),
-            "input_norm": {"mean": jnp.zeros(obs_dim + act_dim), "std": jnp.ones(obs_dim + act_dim)},
-            "target_norm": {"mean": jnp.zeros(obs_dim + 1), "std": jnp.ones(obs_dim + 1)},
-        }
-    return state
