@@ -13,7 +13,7 @@ D4RL's names:
     random         uniform actions in [-1, 1]
     medium         a partially trained policy's mean action + N(0, sigma^2) noise, clipped
     medium-replay  every transition a deployment run collected up to that policy (its per-deployment
-                   datasets, read together)
+                   datasets, read together), or `make_replay_dataset`'s random subset of their episodes
 
 Metadata: env, seed, obs/act dims, behaviour (a dict describing the policy and noise), number of
 transitions / episodes, the mean return of the logged complete episodes, and two reference returns
@@ -31,6 +31,7 @@ import numpy as np
 
 import rosmo
 from rosmo.data import rlds
+from rosmo.data.transitions import episode_transitions
 from rosmo.envs import mujoco
 
 _RANDOM_REFERENCE_SEED_OFFSET = 10_000
@@ -112,3 +113,49 @@ def make_mujoco_dataset(
     summary = write_episodes(path, env, episodes, metadata, description, overwrite)
     return {**summary, "seconds": round(time.time() - start, 2), "random_return": random_ref["mean_return"],
             "behaviour_return": behaviour_ref["mean_return"]}
+
+
+def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int = 100_000, seed: int = 0,
+                        overwrite: bool = False) -> Dict[str, Any]:
+    """A "replay" dataset: randomly chosen whole episodes of `dataset_dirs` (e.g. a deployment run's
+    per-deployment datasets) up to exactly `num_transitions` transitions (the last one cut, truncated).
+
+    Metadata: the sources, the seed, the source datasets' metadata (behaviour policies), and the
+    `random_return` of the first source that has one.
+    """
+    path = os.path.abspath(out)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"dataset {path} already exists; pass overwrite=True (--overwrite) to replace it")
+    episodes, sources, env = [], [], None
+    for source in dataset_dirs:
+        builder = rlds.load_builder(source)
+        meta = rlds.metadata(builder)
+        if env is not None and meta.get("env") != env:
+            raise rlds.DatasetError(f"{source}: env {meta.get('env')!r} differs from {env!r} of {dataset_dirs[0]}")
+        env = meta.get("env")
+        sources.append({"path": os.path.abspath(source), "behaviour": meta.get("behaviour"),
+                        "random_return": meta.get("random_return")})
+        episodes.extend(e for e in rlds.iterate_episodes_numpy(builder) if len(e["steps"]["reward"]) > 1)
+    if env is None:
+        raise ValueError("make_replay_dataset: no source dataset given")
+    rng = np.random.default_rng(seed)
+    chosen, total = [], 0
+    for index in rng.permutation(len(episodes)):
+        steps = episodes[index]["steps"]
+        take = min(len(steps["reward"]) - 1, num_transitions - total)
+        if take < len(steps["reward"]) - 1:  # cut: the first `take` transitions, truncated
+            steps = {k: np.asarray(v)[: take + 1].copy() for k, v in steps.items()}
+            steps["is_last"][-1], steps["is_terminal"][-1], steps["discount"][-1] = True, False, 1.0
+            steps["action"][-1], steps["reward"][-1] = 0.0, 0.0
+        chosen.append({"steps": steps, "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
+                       "complete": take == len(episodes[index]["steps"]["reward"]) - 1})
+        total += take
+        if total >= num_transitions:
+            break
+    if total < num_transitions:
+        raise ValueError(f"the sources hold {total} transitions, fewer than num_transitions={num_transitions}")
+    assert sum(len(episode_transitions(e["steps"])) for e in chosen) == num_transitions
+    random_return = next((src["random_return"] for src in sources if src["random_return"] is not None), None)
+    metadata = {"seed": seed, "behaviour": {"name": "replay", "sources": sources}, "random_return": random_return}
+    return write_episodes(path, env, chosen, metadata, f"{num_transitions} transitions replayed from "
+                          f"{len(dataset_dirs)} datasets (seed {seed})", overwrite)

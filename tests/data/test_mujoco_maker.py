@@ -47,3 +47,24 @@ def test_make_dataset_measures_references_and_refuses_to_overwrite(tmp_path):
 def test_load_transitions_names_a_discrete_dataset(tiny_dataset):
     with pytest.raises(rlds.DatasetError, match="expected a continuous action vector"):
         load_transitions([tiny_dataset])
+
+
+def test_replay_dataset_takes_whole_episodes_up_to_the_budget(tmp_path):
+    sources = []
+    for i, env_seed in enumerate((0, 1)):
+        episodes = mujoco.collect_episodes("Hopper-v5", mujoco.random_act_fn, mujoco.random_params(3), 150, 2, env_seed)
+        sources.append(mujoco_maker.write_episodes(str(tmp_path / f"d{i}"), "Hopper-v5", episodes,
+                                                   {"behaviour": {"name": f"policy{i}"}})["path"])
+    out = str(tmp_path / "replay")
+    summary = mujoco_maker.make_replay_dataset(sources, out, num_transitions=200, seed=0)
+    assert summary["transitions"] == 200
+    data = load_transitions([out])
+    assert len(data) == 200
+    every = load_transitions(sources)
+    # each replayed transition is one of the sources'
+    rows = {tuple(np.round(np.concatenate([o, a]), 5)) for o, a in zip(every.observation, every.action)}
+    assert all(tuple(np.round(np.concatenate([o, a]), 5)) in rows for o, a in zip(data.observation, data.action))
+    meta = rlds.metadata(rlds.load_builder(out))
+    assert [s["behaviour"]["name"] for s in meta["behaviour"]["sources"]] == ["policy0", "policy1"]
+    with pytest.raises(ValueError, match="fewer than num_transitions"):
+        mujoco_maker.make_replay_dataset(sources, str(tmp_path / "big"), num_transitions=1000)
