@@ -13,7 +13,6 @@ import sys
 
 from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.configs.loading import apply_overrides
-from rosmo.configs.validation import ConfigError as OverrideError
 from rosmo.training.deploy_bremen import run_bremen_deployments
 
 USAGE = "usage: python experiments/mujoco/bremen_deploy.py WORKDIR [FIELD=VALUE ...]"
@@ -29,7 +28,7 @@ def main(argv) -> int:
         config = cpu_config(env)
         apply_overrides(config, [o for o in overrides if not o.startswith("env=")])
         summary = run_bremen_deployments(config, workdir)
-    except (ValueError, ConfigError, OverrideError) as err:
+    except (ValueError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{'deployment':>10} {'env_steps':>10} {'mean':>9} {'iqm':>9} {'iqm 95% CI':>21} {'wall s':>8}")

@@ -26,7 +26,6 @@ import numpy as np
 
 from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.configs.loading import apply_overrides
-from rosmo.configs.validation import ConfigError as OverrideError
 from rosmo.data import rlds
 from rosmo.evaluation.statistics import return_statistics
 from rosmo.training.deploy_bremen import make_behaviour_dataset, run_offline
@@ -93,7 +92,7 @@ def main(argv) -> int:
                 "mean_of_seed_means": float(seed_means.mean()), "std_of_seed_means": float(seed_means.std()),
                 "episodes": pooled["episodes"],
             }
-    except (ValueError, FileNotFoundError, ConfigError, OverrideError, rlds.DatasetError) as err:
+    except (ValueError, FileNotFoundError, ConfigError, rlds.DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     write_json_atomic(os.path.join(out, "results.json"), results)

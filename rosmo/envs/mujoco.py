@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from rosmo.evaluation.statistics import flat_statistics, return_statistics
+from rosmo.evaluation.statistics import return_statistics
 
 ENV_NAMES = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5")
 ActFn = Callable  # (params, obs float32[N, obs_dim], key) -> float32[N, act_dim]
@@ -232,8 +232,8 @@ def evaluate(
     """Play `num_episodes` full episodes (`num_envs` at a time, sub-env `i` seeded `seed + i`).
 
     Every started episode is played to its end (termination or time limit), so short episodes are
-    not favoured. Returns `return_statistics` keys as `flat_statistics` (episodes, mean_return,
-    median_return, iqm_return, iqm_return_ci95, ...), the per-episode `returns` and `lengths`,
+    not favoured. Returns `return_statistics` as episodes, mean_return, median_return, iqm_return,
+    iqm_return_ci95, std_return, min_return, max_return; the per-episode `returns` and `lengths`,
     `env_steps` and `wall_seconds`.
     """
     if num_episodes < 1:
@@ -279,7 +279,9 @@ def evaluate(
     stats = return_statistics(returns, seed=seed)
     return {
         "env": env,
-        **flat_statistics(stats),
+        "episodes": stats["episodes"],
+        **{f"{k}_return": stats[k] for k in ("mean", "median", "iqm", "std", "min", "max")},
+        "iqm_return_ci95": stats["iqm_ci95"],
         "returns": returns,
         "lengths": lengths,
         "env_steps": env_steps,

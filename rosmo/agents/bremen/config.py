@@ -22,6 +22,7 @@ from __future__ import annotations
 import ml_collections
 
 from rosmo.envs.mujoco import ENV_NAMES
+from rosmo.errors import ConfigError, check_field as _check  # noqa: F401  (ConfigError re-exported)
 
 # max KL (delta) and imaginary-rollout horizon per env: the authors' README commands.
 PAPER_TRUST_REGION = {
@@ -31,10 +32,6 @@ PAPER_TRUST_REGION = {
     "Walker2d-v5": (0.05, 1000),
 }
 START_STATES = ("initial", "any")
-
-
-class ConfigError(ValueError):
-    """A BREMEN config field has a value the run cannot use (the message names `--config.<field>`)."""
 
 
 def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
@@ -122,11 +119,6 @@ def cpu_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
     c.trpo.iterations = 500
     c.trpo.batch_size = 20_000
     return c
-
-
-def _check(condition: bool, field: str, expected: str, value) -> None:
-    if not condition:
-        raise ConfigError(f"--config.{field}={value!r}: expected {expected}")
 
 
 def _get(c: ml_collections.ConfigDict, field: str):

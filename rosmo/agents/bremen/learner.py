@@ -30,10 +30,10 @@ import numpy as np
 import optax
 import tqdm
 
-from rosmo.agents.bremen import bc as bc_lib
-from rosmo.agents.bremen import dynamics
-from rosmo.agents.bremen import rollout as rollout_lib
-from rosmo.agents.bremen import trpo
+import rosmo.agents.bremen.bc as bc_lib
+import rosmo.agents.bremen.dynamics as dynamics
+import rosmo.agents.bremen.rollout as rollout_lib
+import rosmo.agents.bremen.trpo as trpo
 from rosmo.agents.bremen.networks import (
     GaussianPolicy,
     Normalizer,
