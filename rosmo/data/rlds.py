@@ -36,12 +36,14 @@ class DatasetError(ValueError):
     """A dataset on disk is missing, malformed, or does not match the expected schema."""
 
 
-def step_features(observation: tfds.features.FeatureConnector) -> tfds.features.FeaturesDict:
-    """The RLDS step schema shared by BSuite and Atari datasets."""
+def step_features(
+    observation: tfds.features.FeatureConnector, action: Optional[tfds.features.FeatureConnector] = None
+) -> tfds.features.FeaturesDict:
+    """The RLDS step schema shared by all our datasets; the action is an int64 scalar unless given."""
     return tfds.features.FeaturesDict(
         {
             "observation": observation,
-            "action": tfds.features.Scalar(dtype=np.int64),
+            "action": tfds.features.Scalar(dtype=np.int64) if action is None else action,
             "reward": tfds.features.Scalar(dtype=np.float32),
             "discount": tfds.features.Scalar(dtype=np.float32),
             "is_first": tfds.features.Scalar(dtype=np.bool_),
@@ -57,6 +59,25 @@ def bsuite_features(observation_shape: Sequence[int]) -> tfds.features.FeaturesD
         {
             "steps": tfds.features.Dataset(
                 step_features(tfds.features.Tensor(shape=tuple(observation_shape), dtype=np.float32))
+            ),
+            "episode_id": tfds.features.Scalar(dtype=np.int64),
+            "episode_return": tfds.features.Scalar(dtype=np.float32),
+        }
+    )
+
+
+def continuous_features(observation_dim: int, action_dim: int) -> tfds.features.FeaturesDict:
+    """Episode schema of continuous-control datasets (MuJoCo): float32 observation [obs_dim], action [act_dim].
+
+    Step flags, reward and discount as in `bsuite_features`; the last step's action is padding (zeros).
+    """
+    return tfds.features.FeaturesDict(
+        {
+            "steps": tfds.features.Dataset(
+                step_features(
+                    tfds.features.Tensor(shape=(int(observation_dim),), dtype=np.float32),
+                    tfds.features.Tensor(shape=(int(action_dim),), dtype=np.float32),
+                )
             ),
             "episode_id": tfds.features.Scalar(dtype=np.int64),
             "episode_return": tfds.features.Scalar(dtype=np.float32),

@@ -1,0 +1,226 @@
+"""The deployment loop (BREMEN's Algorithm 1, generic over agents): collect -> train -> evaluate, resumable.
+
+For deployments i = 1 .. I:
+
+    collect   B transitions with the policy of deployment i - 1 (the agent's initial policy for i = 1)
+              into this deployment's RLDS dataset D_i
+    train     on D_all = D_1 .. D_i (the agent also sees D_i alone, and the previous state to warm-start)
+    evaluate  the new policy online
+
+The loop only moves data and state between directories; what collecting, training and evaluating mean
+is the agent's (`DeploymentAgent`: BREMEN on MuJoCo in `rosmo.training.deploy_bremen`; the discrete
+offline agents can plug in the same way). Layout of a run directory::
+
+    <workdir>/config.json              the run's config (a resumed run must match it, num_deployments aside)
+    <workdir>/deployments/001/data/    D_1, an RLDS dataset (written atomically)
+                             /checkpoint/   the trained state (written to a temporary name, then renamed)
+                             /train.json    training metrics
+                             /evaluation.json
+                             /result.json   written last: this deployment is finished
+    <workdir>/deployments.csv          one row per finished deployment (return vs deployments / env steps)
+    <workdir>/summary.json
+
+Resuming: finished deployments are skipped; in an unfinished one, a complete dataset is not collected
+again (the data is already "deployed") and a complete checkpoint is not trained again. Asking for more
+deployments than a finished run had continues it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
+
+import tqdm
+
+from rosmo.training.run_logging import to_jsonable, write_json_atomic
+
+CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
+              "iqm_return_ci_low", "iqm_return_ci_high", "collect_seconds", "train_seconds", "eval_seconds",
+              "wall_seconds")
+
+
+class DeploymentAgent(Protocol):
+    """What the loop needs from an agent. `state` is whatever `train` returns and `restore` gives back."""
+
+    def collect(self, deployment: int, state: Optional[Any], out_dir: str) -> Dict[str, Any]:
+        """Write this deployment's data, collected with `state`'s policy (None: the initial policy), as the
+        RLDS dataset `out_dir`; return a JSON-able summary with at least `transitions`."""
+
+    def train(self, deployment: int, dataset_dirs: Sequence[str], previous: Optional[Any]) -> Tuple[Any, Dict]:
+        """Train on D_all = `dataset_dirs` (the last is this deployment's); return (state, JSON-able metrics)."""
+
+    def save(self, state: Any, directory: str) -> None:
+        """Save `state` into the (new, empty) `directory`."""
+
+    def restore(self, directory: str) -> Any:
+        """The state saved in `directory`."""
+
+    def evaluate(self, deployment: int, state: Any) -> Dict[str, Any]:
+        """Online evaluation of `state`'s policy: JSON-able, with mean_return / median_return / iqm_return /
+        iqm_return_ci95 at least."""
+
+
+class DeploymentError(ValueError):
+    """A run directory that cannot be resumed with the given config (the message names the field)."""
+
+
+def deployment_dir(workdir: str, deployment: int) -> str:
+    return os.path.join(workdir, "deployments", f"{deployment:03d}")
+
+
+def read_json(path: str) -> Dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
+
+
+def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = ("num_deployments",)) -> None:
+    """Write `<workdir>/config.json`, or check that the saved one matches `config` (fields in `ignore` aside)."""
+    path = os.path.join(workdir, "config.json")
+    config = to_jsonable(config)
+    if not os.path.exists(path):
+        write_json_atomic(path, config)
+        return
+    saved = read_json(path)
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    a, b = flat(saved), flat(config)
+    diff = [k for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
+    if diff:
+        details = "; ".join(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff[:5])
+        raise DeploymentError(f"{path}: the run was started with a different config ({details}); "
+                              "use a new workdir or the saved config")
+    if saved != config:  # only ignored fields changed (e.g. more deployments): keep the newest
+        write_json_atomic(path, config)
+
+
+def save_atomic(agent: DeploymentAgent, state: Any, directory: str) -> None:
+    """`agent.save` into `<directory>.tmp`, then rename to `directory` (a half-written save never counts)."""
+    tmp = directory + ".tmp"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    agent.save(state, tmp)
+    os.replace(tmp, directory)
+
+
+def _dataset_complete(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "dataset_info.json"))
+
+
+def _row(result: Dict[str, Any]) -> Dict[str, Any]:
+    ev = result["evaluation"]
+    low, high = ev.get("iqm_return_ci95", [None, None])
+    return {
+        "deployment": result["deployment"],
+        "env_steps": result["env_steps"],
+        "collect_return": result["collect"].get("episode_return_mean"),
+        "mean_return": ev.get("mean_return"),
+        "median_return": ev.get("median_return"),
+        "iqm_return": ev.get("iqm_return"),
+        "iqm_return_ci_low": low,
+        "iqm_return_ci_high": high,
+        **{k: result["seconds"].get(k.replace("_seconds", "")) for k in ("collect_seconds", "train_seconds",
+                                                                         "eval_seconds", "wall_seconds")},
+    }
+
+
+def write_report(workdir: str, results: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """`deployments.csv` (one row per finished deployment) and `summary.json`; returns the summary."""
+    rows = [_row(r) for r in results]
+    path = os.path.join(workdir, "deployments.csv")
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    os.replace(tmp, path)
+    summary = {"workdir": os.path.abspath(workdir), "deployments": rows,
+               "final_mean_return": rows[-1]["mean_return"] if rows else None,
+               "env_steps": rows[-1]["env_steps"] if rows else 0,
+               "wall_seconds": sum(r["wall_seconds"] or 0 for r in rows)}
+    write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+    return summary
+
+
+def run_deployments(
+    agent: DeploymentAgent,
+    workdir: str,
+    num_deployments: int,
+    config: Optional[Dict[str, Any]] = None,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Run (or resume) `num_deployments` deployments of `agent` in `workdir`; returns the summary."""
+    if num_deployments < 1:
+        raise ValueError(f"num_deployments must be >= 1, got {num_deployments}")
+    os.makedirs(workdir, exist_ok=True)
+    if config is not None:
+        check_config(workdir, config)
+    results: List[Dict[str, Any]] = []
+    state: Optional[Any] = None
+    state_of: Optional[int] = None  # the deployment whose state `state` is
+    env_steps = 0
+    bar = tqdm.tqdm(range(1, num_deployments + 1), desc="deployments", unit="dep", disable=not progress)
+    for i in bar:
+        d = deployment_dir(workdir, i)
+        result_path = os.path.join(d, "result.json")
+        if os.path.exists(result_path):
+            result = read_json(result_path)
+            results.append(result)
+            env_steps = result["env_steps"]
+            continue
+        os.makedirs(d, exist_ok=True)
+        start = time.time()
+        seconds: Dict[str, float] = {}
+        if i > 1 and state_of != i - 1:
+            state, state_of = agent.restore(os.path.join(deployment_dir(workdir, i - 1), "checkpoint")), i - 1
+        data_dir = os.path.join(d, "data")
+        collect_path = os.path.join(d, "collect.json")
+        if not (_dataset_complete(data_dir) and os.path.exists(collect_path)):
+            t = time.time()
+            collect = agent.collect(i, state if i > 1 else None, data_dir)
+            seconds["collect"] = round(time.time() - t, 2)
+            write_json_atomic(collect_path, {**collect, "seconds": seconds["collect"]})
+        collect = read_json(collect_path)
+        seconds.setdefault("collect", collect.get("seconds", 0.0))
+        ckpt = os.path.join(d, "checkpoint")
+        train_path = os.path.join(d, "train.json")
+        if not (os.path.isdir(ckpt) and os.path.exists(train_path)):
+            t = time.time()
+            datasets = [os.path.join(deployment_dir(workdir, j), "data") for j in range(1, i + 1)]
+            state, metrics = agent.train(i, datasets, state if i > 1 else None)
+            seconds["train"] = round(time.time() - t, 2)
+            write_json_atomic(train_path, {**to_jsonable(metrics), "seconds": seconds["train"]})
+            if os.path.isdir(ckpt):
+                shutil.rmtree(ckpt)
+            save_atomic(agent, state, ckpt)
+        else:
+            state = agent.restore(ckpt)
+            seconds["train"] = read_json(train_path).get("seconds", 0.0)
+        state_of = i
+        eval_path = os.path.join(d, "evaluation.json")
+        if not os.path.exists(eval_path):
+            t = time.time()
+            evaluation = agent.evaluate(i, state)
+            seconds["eval"] = round(time.time() - t, 2)
+            write_json_atomic(eval_path, {**to_jsonable(evaluation), "seconds": seconds["eval"]})
+        evaluation = read_json(eval_path)
+        seconds.setdefault("eval", evaluation.get("seconds", 0.0))
+        seconds["wall"] = round(seconds["collect"] + seconds["train"] + seconds["eval"], 2)
+        env_steps += int(collect["transitions"])
+        result = {"deployment": i, "env_steps": env_steps, "collect": collect, "evaluation": evaluation,
+                  "seconds": seconds, "finished_after_s": round(time.time() - start, 2)}
+        write_json_atomic(result_path, result)
+        results.append(result)
+        bar.set_postfix(ret=f"{evaluation.get('mean_return', float('nan')):.1f}", steps=env_steps, refresh=False)
+        write_report(workdir, results)
+    bar.close()
+    return write_report(workdir, results)
