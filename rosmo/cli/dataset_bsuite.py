@@ -29,9 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rosmo.data.bsuite_maker import dataset_name, human_bytes, make_bsuite_dataset, summarize
+    from rosmo.data.bsuite_maker import check_noise, dataset_name, human_bytes, make_bsuite_dataset, summarize
 
     envs = list(ENVS) if args.env == "all" else [args.env]
+    try:
+        check_noise(args.reward_noise, args.sticky_action_prob)
+    except ValueError as err:
+        print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
+        return 2
     if not args.overwrite:  # refuse before any training, for every env asked for
         for env in envs:
             path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))

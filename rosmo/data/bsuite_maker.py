@@ -24,6 +24,7 @@ CLI: `rosmo dataset bsuite --env catch --out datasets/bsuite [--episodes N] ...`
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import deque
@@ -43,6 +44,14 @@ _MIN_REFERENCE_EPISODES = 100
 # Seed offsets of the fresh envs (and policies) the references are measured in.
 _RANDOM_REFERENCE_SEED_OFFSET = 10_000
 _DQN_REFERENCE_SEED_OFFSET = 20_000
+
+
+def check_noise(reward_noise: float, sticky_action_prob: float) -> None:
+    """ValueError naming the flag unless reward_noise is finite and >= 0 and sticky_action_prob in [0, 1]."""
+    if not (math.isfinite(reward_noise) and reward_noise >= 0):
+        raise ValueError(f"--reward-noise {reward_noise}: expected a finite number >= 0 (the reward noise's std)")
+    if not (0.0 <= sticky_action_prob <= 1.0):  # False for NaN too
+        raise ValueError(f"--sticky-action-prob {sticky_action_prob}: expected a probability in [0, 1]")
 
 
 def dataset_name(env: str, reward_noise: float = 0.0, sticky_action_prob: float = 0.0) -> str:
@@ -105,6 +114,9 @@ def make_bsuite_dataset(
     Raises FileExistsError (before any training) when the dataset exists and `overwrite` is False.
     """
     start = time.time()
+    check_noise(reward_noise, sticky_action_prob)
+    if seed < 0:
+        raise ValueError(f"--seed {seed}: expected an integer >= 0")
     observation_shape, num_actions = bsuite_envs.env_spec(env)  # ValueError listing valid names
     num_episodes = DEFAULT_EPISODES[env] if num_episodes is None else int(num_episodes)
     if num_episodes < 1:

@@ -7,7 +7,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.schema import OUTPUT_DTYPES, check_split
+from rosmo.data.schema import OUTPUT_DTYPES, check_split, read_error, with_value_checks
 
 tf = rlds.tf
 tfds = rlds.tfds
@@ -49,34 +49,59 @@ def select_dataset(episodes: "tf.data.Dataset", keep: Optional[np.ndarray], num_
 
 
 def episode_steps(
-    builder: tfds.core.DatasetBuilder, split: str, keep: Optional[np.ndarray], num_episodes: int
+    builder: tfds.core.DatasetBuilder,
+    split: str,
+    keep: Optional[np.ndarray],
+    num_episodes: int,
+    num_actions: Optional[int] = None,
+    check_values: bool = True,
 ) -> "tf.data.Dataset":
-    """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied."""
+    """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied.
+
+    With `check_values`, each episode's values are checked as it is decoded
+    (`rosmo.data.schema.value_checks`: finite rewards and observations, actions in
+    `[0, num_actions)`); a failure is a TensorFlow error that `schema.read_error` names.
+    """
     step_features = builder.info.features["steps"].feature
 
-    def decode(episode):
+    def decode(index, episode):
         steps = episode["steps"]
         out = {"observation": step_features["observation"].decode_batch_example(steps["observation"])}
         for k, dtype in OUTPUT_DTYPES.items():
             out[k] = tf.cast(step_features[k].decode_batch_example(steps[k]), dtype)
-        return out
+        return with_value_checks(out, index, num_actions) if check_values else out
 
-    selected = select_dataset(raw_episodes(builder, split), keep, num_episodes)
-    return selected.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    indexed = raw_episodes(builder, split).enumerate()
+    if keep is not None and len(keep) != num_episodes:
+        mask = np.zeros((num_episodes,), bool)
+        mask[keep] = True
+        mask_t = tf.constant(mask)
+        indexed = indexed.filter(lambda i, _: tf.gather(mask_t, tf.minimum(i, num_episodes - 1)) & (i < num_episodes))
+    return indexed.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def load_steps(
-    builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None
+    builder: tfds.core.DatasetBuilder,
+    split: str = "train",
+    episodes: Optional[np.ndarray] = None,
+    num_actions: Optional[int] = None,
 ) -> Dict[str, np.ndarray]:
-    """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order."""
+    """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order.
+
+    Values are checked while reading (see `episode_steps`); a bad value, a truncated
+    shard or undecodable data raise `DatasetError` naming the dataset, field and episode.
+    """
     num_episodes = check_split(builder, split)
     keep = np.arange(num_episodes) if episodes is None else np.asarray(episodes)
-    episodes_ds = episode_steps(builder, split, keep, num_episodes)
+    episodes_ds = episode_steps(builder, split, keep, num_episodes, num_actions=num_actions)
     spec = episodes_ds.element_spec
     chunks: Dict[str, list] = {k: [] for k in spec}
-    for episode in tfds.as_numpy(episodes_ds.prefetch(2)):
-        for k, v in episode.items():
-            chunks[k].append(v)
+    try:
+        for episode in tfds.as_numpy(episodes_ds.prefetch(2)):
+            for k, v in episode.items():
+                chunks[k].append(v)
+    except tf.errors.OpError as err:
+        raise read_error(err, builder, split, num_actions) from None
     return {
         k: np.concatenate(chunks[k]) if chunks[k] else np.zeros((0, *s.shape[1:]), s.dtype.as_numpy_dtype)
         for k, s in spec.items()
@@ -94,7 +119,10 @@ def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episode
         return int(meta["num_steps"])
     ds = select_dataset(raw_episodes(builder, split), episodes, check_split(builder, split))
     lengths = ds.map(lambda ep: tf.shape(ep["steps"]["is_last"], out_type=tf.int64)[0])
-    return int(lengths.reduce(np.int64(0), lambda total, n: total + n).numpy())
+    try:
+        return int(lengths.reduce(np.int64(0), lambda total, n: total + n).numpy())
+    except tf.errors.OpError as err:
+        raise read_error(err, builder, split) from None
 
 
 def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", data_percentage: float = 100.0) -> int:

@@ -25,8 +25,10 @@ Two modes give the same batches structurally:
 - streaming: a `tf.data` pipeline on the CPU (episodes -> steps -> overlapping
   windows -> shuffle -> batch -> prefetch), for data that does not fit.
 
-The dataset's feature spec is validated before any data is read; problems are
-raised as `rlds.DatasetError` naming the dataset path and the field.
+The dataset's feature spec is validated before any data is read, and values
+while they are read (finite rewards and observations, actions below the metadata's
+`num_actions`); problems are raised as `rlds.DatasetError` naming the dataset
+path, the field and, for values, the episode and its file.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 from rosmo.data import rlds
 from rosmo.data.episodes import count_steps, episode_steps, estimated_bytes, load_steps
 from rosmo.data.memory import InMemoryLoader
-from rosmo.data.schema import DatasetError, check_split, dataset_path, validate_features
+from rosmo.data.schema import CheckedIterator, DatasetError, check_split, dataset_path, read_error, validate_features
 from rosmo.data.streaming import streaming_dataset
 from rosmo.data.windows import select_episodes
 
@@ -62,16 +64,26 @@ def dataset_spec(dataset: str, data_dir: Optional[str] = None, split: str = "tra
     num_episodes = check_split(builder, split)
     meta = rlds.metadata(builder)
     obs = step_features["observation"]
-    num_actions = meta.get("num_actions")
+    num_actions = _metadata_num_actions(builder)
     return {
         "path": dataset_path(builder),
         "observation_shape": tuple(obs.shape),
         "observation_dtype": np.dtype(obs.np_dtype),
-        "num_actions": int(num_actions) if num_actions is not None else None,
+        "num_actions": num_actions,
         "num_episodes": num_episodes,
         "num_steps": count_steps(builder, split),
         "metadata": meta,
     }
+
+
+def _metadata_num_actions(builder) -> Optional[int]:
+    """The metadata's `num_actions` (None when absent); DatasetError unless it is an integer >= 1."""
+    value = rlds.metadata(builder).get("num_actions")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 1:
+        raise DatasetError(f"{dataset_path(builder)}: metadata 'num_actions' is {value!r}, expected an integer >= 1")
+    return int(value)
 
 
 def make_loader(
@@ -90,6 +102,7 @@ def make_loader(
     expected_observation_shape: Optional[Sequence[int]] = None,
     start_batch: int = 0,
     shard: int = 0,
+    num_actions: Optional[int] = None,
 ) -> Iterator[Dict[str, np.ndarray]]:
     """Infinite iterator of batches of windows of `L = unroll_steps + td_steps + 1` steps.
 
@@ -110,13 +123,16 @@ def make_loader(
         re-seeds its shuffle from (seed, start_batch) instead.
       shard: this process's index when each host loads its share of a global batch: the
         same episodes (chosen by `seed`), other windows.
+      num_actions: actions must lie in [0, num_actions); default: the metadata's `num_actions`.
 
     Returns:
       An iterator of dicts of numpy arrays, see the module docstring for shapes/dtypes.
 
     Raises:
       ValueError: bad `data_percentage`, `unroll_steps`, `td_steps`, `batch_size`.
-      DatasetError: missing / non-RLDS directory, bad schema, fewer steps than one window.
+      DatasetError: missing / non-RLDS directory, bad schema, fewer steps than one window,
+        a non-finite reward / observation or an out-of-range action (in memory: here;
+        streaming: from the iterator), a truncated or undecodable data file.
     """
     if unroll_steps < 0 or td_steps < 0:
         raise ValueError(f"unroll_steps and td_steps must be >= 0, got unroll_steps={unroll_steps}, td_steps={td_steps}")
@@ -133,6 +149,8 @@ def make_loader(
     if num_episodes == 0:
         raise DatasetError(f"{path}: split {split!r} has no episodes")
     keep = select_episodes(num_episodes, data_percentage, seed)
+    if num_actions is None:
+        num_actions = _metadata_num_actions(builder)
     if in_memory is None:
         in_memory = estimated_bytes(builder, split, data_percentage) < IN_MEMORY_MAX_BYTES
 
@@ -143,7 +161,7 @@ def make_loader(
         )
 
     if in_memory:
-        steps = load_steps(builder, split, keep)
+        steps = load_steps(builder, split, keep, num_actions=num_actions)
         if len(steps["action"]) < length:
             raise too_short(len(steps["action"]))
         return InMemoryLoader(
@@ -151,12 +169,16 @@ def make_loader(
         )
 
     # Streaming: make sure the stream holds one window, reading at most L steps.
-    head = episode_steps(builder, split, keep, num_episodes).unbatch().take(length)
-    num_head = int(head.reduce(np.int64(0), lambda n, _: n + 1).numpy())
+    head = episode_steps(builder, split, keep, num_episodes, num_actions=num_actions).unbatch().take(length)
+    try:
+        num_head = int(head.reduce(np.int64(0), lambda n, _: n + 1).numpy())
+    except tf.errors.OpError as err:
+        raise read_error(err, builder, split, num_actions) from None
     if num_head < length:
         raise too_short(num_head)
     stream_seed = seed
     if start_batch or shard:
         stream_seed = int(np.random.default_rng([seed, 2, start_batch, shard]).integers(2**31))
-    ds = streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch)
-    return iter(tfds.as_numpy(ds))
+    ds = streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch,
+                           num_actions=num_actions)
+    return CheckedIterator(iter(tfds.as_numpy(ds)), builder, split, num_actions)

@@ -10,19 +10,27 @@ Datasets are written with TFDS's own `SequentialWriter` (the path envlogger
 uses) into a temporary directory that is renamed into place at the end, so a
 reader never sees a half-written dataset. They are read back with
 `tfds.builder_from_directory`.
+
+The temporary directory (`.<name>.tmp-*` next to the dataset) records its owner
+(`.rosmo-owner.json`: pid, host, start time). A maker that is killed cannot remove
+it; the next writer of the same dataset removes those whose owner no longer runs
+and names, in a warning, those it cannot judge.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from rosmo.data import tf_cpu
+from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 
 tf = tf_cpu.tensorflow()
 import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
@@ -30,6 +38,7 @@ import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
 STEP_FIELDS = ("observation", "action", "reward", "discount", "is_first", "is_last", "is_terminal")
 WINDOW_FIELDS = ("observation", "action", "reward", "is_first", "is_last")
 VERSION = "1.0.0"
+OWNER_FILE = ".rosmo-owner.json"
 
 
 class DatasetError(ValueError):
@@ -137,7 +146,10 @@ class RldsWriter:
     def __enter__(self) -> "RldsWriter":
         parent = os.path.dirname(self.out_dir)
         os.makedirs(parent, exist_ok=True)
-        self._tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out_dir)}.tmp-", dir=parent)
+        clean_stale_temp_dirs(self.out_dir)
+        self._tmp_dir = tempfile.mkdtemp(prefix=_temp_prefix(self.out_dir), dir=parent)
+        with open(os.path.join(self._tmp_dir, OWNER_FILE), "w") as f:
+            json.dump(owner_record(), f)
         info = self._info(self._tmp_dir)
         self._writer = tfds.core.SequentialWriter(info, max_examples_per_shard=self.max_episodes_per_shard)
         self._writer.initialize_splits(["train"])
@@ -179,11 +191,43 @@ class RldsWriter:
         info.read_from_directory(self._tmp_dir)
         info.metadata.update(_jsonable(self.metadata))
         info.write_to_directory(self._tmp_dir)
+        os.remove(os.path.join(self._tmp_dir, OWNER_FILE))
         os.chmod(self._tmp_dir, 0o755)  # mkdtemp makes it private
         if os.path.exists(self.out_dir):
             shutil.rmtree(self.out_dir)
         os.replace(self._tmp_dir, self.out_dir)
         self._tmp_dir = None
+
+
+def _temp_prefix(out_dir: str) -> str:
+    return f".{os.path.basename(out_dir)}.tmp-"
+
+
+def clean_stale_temp_dirs(out_dir: str) -> List[str]:
+    """Remove temp directories of `out_dir` left by writers that no longer run; returns the removed paths.
+
+    A temp directory whose owner runs (or cannot be judged: another host, no owner
+    record) is kept and named in a one-line warning.
+    """
+    removed = []
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(out_dir), glob.escape(_temp_prefix(out_dir)) + "*"))):
+        if not os.path.isdir(path):
+            continue
+        try:
+            with open(os.path.join(path, OWNER_FILE)) as f:
+                owner = json.load(f)
+        except (OSError, ValueError):
+            owner = None
+        if isinstance(owner, dict) and on_this_host(owner) and not owner_alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            print(f"rosmo: note: removed {path}, left by a dataset maker that no longer runs ({describe(owner)})",
+                  file=sys.stderr, flush=True)
+            continue
+        why = f"its maker may still run ({describe(owner)})" if isinstance(owner, dict) else "its maker is unknown"
+        print(f"rosmo: warning: {path} is a temporary dataset directory and {why}; "
+              "remove it if no dataset maker is running", file=sys.stderr, flush=True)
+    return removed
 
 
 def directory_size_bytes(path: str) -> int:

@@ -41,7 +41,7 @@ import numpy as np
 
 from rosmo.data import rlds
 from rosmo.data.rlu_names import builder_name
-from rosmo.data.schema import OUTPUT_DTYPES
+from rosmo.data.schema import OUTPUT_DTYPES, CheckedIterator
 from rosmo.data.windows import padded_windows, select_episodes
 
 tf = rlds.tf
@@ -265,4 +265,5 @@ def make_rlu_atari_loader(
         shuffle_buffer=shuffle_buffer,
     )
     ds = ds.prefetch(prefetch if prefetch > 0 else tf.data.AUTOTUNE)
-    return iter(tfds.as_numpy(ds))
+    # read errors (a truncated shard, undecodable frames) -> one-line DatasetError
+    return CheckedIterator(iter(tfds.as_numpy(ds)), load_rlu_builder(game, run, data_dir, dataset))

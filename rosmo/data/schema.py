@@ -4,16 +4,25 @@ A step holds `observation, action, reward, discount, is_first, is_last, is_termi
 (`rosmo.data.rlds.STEP_FIELDS`). Loaders output every field except `observation`
 in `OUTPUT_DTYPES`; `observation` keeps the dataset's dtype. Problems are raised as
 `DatasetError` naming the dataset path and the field.
+
+Values are checked while reading (`value_checks`, a few reductions per episode in
+the tf.data graph): rewards and floating observations must be finite, actions in
+`[0, num_actions)`. A failed check, a truncated shard (`DataLossError`) or data
+that does not decode as `features.json` says all surface as TensorFlow errors from
+the reading iterator; `read_error` turns them into one-line `DatasetError`s naming
+the dataset, the field, the episode and its shard file.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import re
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from rosmo.data import rlds
 
+tf = rlds.tf
 tfds = rlds.tfds
 DatasetError = rlds.DatasetError
 STEP_FIELDS = rlds.STEP_FIELDS
@@ -104,3 +113,106 @@ def check_split(builder: tfds.core.DatasetBuilder, split: str) -> int:
     if split not in splits:
         raise DatasetError(f"{dataset_path(builder)}: split {split!r} not found (available: {sorted(splits.keys())})")
     return int(splits[split].num_examples)
+
+
+# ---------------------------------------------------------------------------
+# Values, checked while reading
+# ---------------------------------------------------------------------------
+CHECK_TAG = "rosmo-data-check"
+"""First item of a failed value check's message: `[rosmo-data-check] [<field>] [<episode>] [<value>]`."""
+
+
+def value_checks(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> List[Any]:
+    """tf.debugging.Assert ops over one episode's decoded steps `{field: [T, ...]}`.
+
+    Checks: one observation per step (a features.json whose observation shape does not
+    match the data decodes to another count); `reward` finite; `observation` finite
+    when floating; `0 <= action < num_actions`
+    (only `>= 0` when `num_actions` is None). `episode` (int64 scalar tensor) is the
+    episode's index in file order, reported by `read_error`.
+    """
+    reward = steps["reward"]
+    checks = [tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(reward)), [CHECK_TAG, "reward", episode, 0])]
+    observation = steps["observation"]
+    count, length = tf.shape(observation, out_type=tf.int64)[0], tf.shape(reward, out_type=tf.int64)[0]
+    checks.append(tf.debugging.Assert(tf.equal(count, length), [CHECK_TAG, "observation-count", episode, count, length]))
+    if observation.dtype.is_floating:
+        finite = tf.reduce_all(tf.math.is_finite(observation))
+        checks.append(tf.debugging.Assert(finite, [CHECK_TAG, "observation", episode, 0]))
+    action = tf.cast(steps["action"], tf.int64)
+    in_range = tf.reduce_all(action >= 0)
+    if num_actions is not None:
+        in_range &= tf.reduce_all(action < int(num_actions))
+    lowest, highest = tf.reduce_min(action), tf.reduce_max(action)
+    checks.append(tf.debugging.Assert(in_range, [CHECK_TAG, "action", episode, tf.where(lowest < 0, lowest, highest)]))
+    return checks
+
+
+def with_value_checks(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Dict[str, Any]:
+    """`steps` whose values depend on `value_checks` (so the checks run wherever the steps are used)."""
+    with tf.control_dependencies(value_checks(steps, episode, num_actions)):
+        return {k: tf.identity(v) for k, v in steps.items()}
+
+
+def shard_of_episode(builder: tfds.core.DatasetBuilder, split: str, episode: int) -> Optional[str]:
+    """The file holding episode `episode` (index in file order) of `split`, or None when unknown."""
+    try:
+        info = builder.info.splits[split]
+        bounds = np.cumsum([int(n) for n in info.shard_lengths])
+        return str(info.filenames[int(np.searchsorted(bounds, episode, side="right"))])
+    except Exception:  # an older TFDS layout: the file cannot be named
+        return None
+
+
+def read_error(err: Exception, builder: tfds.core.DatasetBuilder, split: str = "train",
+               num_actions: Optional[int] = None) -> rlds.DatasetError:
+    """A one-line DatasetError for a TensorFlow error raised while reading `builder`'s data."""
+    path = dataset_path(builder)
+    text = " ".join(str(getattr(err, "message", err)).split())
+    if CHECK_TAG in text:
+        items = re.findall(r"\[([^\[\]]*)\]", text[text.index(CHECK_TAG) - 1:])
+        field, episode, value, steps = (items[1:5] + ["?"] * 4)[:4]
+        episode_no = int(episode) if episode.lstrip("-").isdigit() else -1
+        shard = shard_of_episode(builder, split, episode_no) if episode_no >= 0 else None
+        where = f"episode {episode} (in file order{', file ' + shard if shard else ''})"
+        if field == "observation-count":
+            shape = tuple(builder.info.features["steps"]["observation"].shape)
+            return rlds.DatasetError(f"{path}: step field 'observation' decodes to {value} observations for {steps} steps "
+                                     f"in {where}: the data was not written with features.json's observation shape {shape}")
+        if field == "action":
+            expected = f"[0, {num_actions}) (num_actions={num_actions} in the metadata)" if num_actions else ">= 0"
+            return rlds.DatasetError(f"{path}: step field 'action' holds {value} in {where}; expected actions in {expected}")
+        return rlds.DatasetError(f"{path}: step field '{field}' holds a non-finite value (NaN or inf) in {where}; "
+                                 f"expected finite {field}s")
+    first = _tf_message(text)
+    if isinstance(err, tf.errors.DataLossError) or "expected to contain" in first:
+        return rlds.DatasetError(f"{path}: a data file is truncated or corrupt ({first}); remake or re-copy the dataset")
+    return rlds.DatasetError(f"{path}: the data cannot be decoded as the dataset's features (features.json) describe "
+                             f"({type(err).__name__}: {first})")
+
+
+def _tf_message(text: str, limit: int = 300) -> str:
+    """The informative part of a TensorFlow op error: no `{{function_node ...}}`, iterator path or `[[node]]` tail."""
+    text = re.sub(r"\{\{[^{}]*\}\}", "", text)
+    text = re.split(r"\s\[\[|\s\[Op:", text)[0]
+    match = re.search(r"transformation with iterator: \S+: (.*)", text)
+    text = " ".join((match.group(1) if match else text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class CheckedIterator:
+    """An iterator over a tf.data pipeline whose TensorFlow read errors become `read_error`'s DatasetError."""
+
+    def __init__(self, iterator: Iterator, builder: tfds.core.DatasetBuilder, split: str = "train",
+                 num_actions: Optional[int] = None):
+        self._iterator = iterator
+        self._builder, self._split, self._num_actions = builder, split, num_actions
+
+    def __iter__(self) -> "CheckedIterator":
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except tf.errors.OpError as err:
+            raise read_error(err, self._builder, self._split, self._num_actions) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from rosmo.data import rlds
@@ -22,8 +24,9 @@ def streaming_dataset(
     seed: int,
     shuffle_buffer: int,
     prefetch: int,
+    num_actions: Optional[int] = None,
 ) -> "tf.data.Dataset":
-    episodes = episode_steps(builder, split, keep, num_episodes)
+    episodes = episode_steps(builder, split, keep, num_episodes, num_actions=num_actions)
     step_spec = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in episodes.element_spec.items()}
     windows = windows_from_chunks(episodes.rebatch(window_chunk_steps(step_spec, length)), length)
     if shuffle_buffer > 1:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from rosmo.configs import atari as atari_configs
-from rosmo.data import rlds, rlu_atari, rlu_names
+from rosmo.data import rlds, rlu_atari, rlu_names, schema
 from rosmo.envs import atari as atari_env
 from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores
 from rosmo.errors import check_field
@@ -49,6 +49,11 @@ class Atari(Suite):
     def dataset_spec(self, config) -> DatasetSpec:
         """`<dataset>/<Game>_run_<run>` under `data_dir`: observation uint8 [84, 84, 4] (4 stacked frames)."""
         builder = rlu_atari.load_rlu_builder(config.env, config.run, config.data_dir, config.dataset)
+        frame = (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, 1)
+        try:
+            schema.validate_features(builder, expected_observation_shape=frame)
+        except rlds.DatasetError as err:
+            raise rlds.DatasetError(f"{err} (RL Unplugged frames are 84x84 grayscale, stacked to 4 by the loader)") from None
         meta = dict(rlds.metadata(builder))
         game = rlu_names.canonical_game(config.env)
         num_actions = meta.get("num_actions")
