@@ -8,7 +8,9 @@ On-disk layout (one directory per saved step, written by orbax)::
             extra/                    a small JSON dict (loader seed/position, config)
             _CHECKPOINT_METADATA      orbax step metadata
             commit_success.txt        written just before the atomic rename
+            rosmo_files.json          every file's size and CRC-32, written once the save is complete
         <step>.orbax-checkpoint-tmp-<n>/   a save in progress (or interrupted)
+        <step>.unreadable-<time>/     a step that could not be read, moved aside by a resume that fell back
 
 A save is written into the `*.orbax-checkpoint-tmp-*` directory and renamed to
 `<step>/` only when complete, so an interrupted save never looks like a step.
@@ -16,6 +18,14 @@ A save is written into the `*.orbax-checkpoint-tmp-*` directory and renamed to
 incomplete (e.g. a half-copied directory): it is never restored or reported as
 latest, and a writable `Checkpointer` deletes such leftovers (and orbax tmp
 directories) when it opens the directory.
+
+Fallback: `restore()` without a step tries the newest complete step and, when it
+cannot be read (a file truncated, deleted or changed since the save, per
+`rosmo_files.json`; any orbax read error; or a `check` that fails, e.g.
+non-finite parameters), warns in one line and tries the previous one. A writable
+`Checkpointer` then moves the unreadable newer steps aside (`<step>.unreadable-*`,
+never deleted) so that training can write those steps again. An explicit `step`
+that cannot be read is a `CheckpointError` naming its files.
 
 Typical use (a run resumes from its latest checkpoint by itself)::
 
@@ -34,9 +44,13 @@ and for evaluation, without building a target::
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import sys
+import time
+import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
@@ -46,7 +60,7 @@ import orbax.checkpoint as ocp
 
 from rosmo.agents import make_agent
 from rosmo.networks import make_networks
-from rosmo.training.run_logging import to_jsonable
+from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 PyTree = Any
 
@@ -55,12 +69,103 @@ EXTRA_ITEM = "extra"
 CHECKPOINTS_SUBDIR = "checkpoints"
 COMMIT_FILE = "commit_success.txt"
 TMP_MARKER = ".orbax-checkpoint-tmp"
+MANIFEST_FILE = "rosmo_files.json"
+UNREADABLE_MARKER = ".unreadable-"
 
 _log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used as asked (the message names the path and the flag)."""
+
+
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (disk full, file system gone); older complete checkpoints are intact."""
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    print(f"rosmo: warning: {message}", file=sys.stderr, flush=True)
+
+
+def short_reason(err: BaseException, limit: int = 300) -> str:
+    """One line on why reading failed: the innermost exception's first line (orbax/tensorstore nest them)."""
+    chain, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    for e in reversed(chain):
+        text = " ".join(str(e).strip().split("\n")[0].split())
+        if text:
+            text = f"{type(e).__name__}: {text}"  # long ones keep their head (what) and tail (why, e.g. "File too large")
+            return text if len(text) <= limit else f"{text[: limit // 2 - 3]} ... {text[-(limit // 2 - 2):]}"
+    return type(chain[0]).__name__
+
+
+def _crc32(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _step_files(step_dir: str) -> List[str]:
+    files = []
+    for root, _, names in os.walk(step_dir):
+        for name in names:
+            rel = os.path.relpath(os.path.join(root, name), step_dir)
+            if rel != MANIFEST_FILE and not name.startswith("."):
+                files.append(rel)
+    return sorted(files)
+
+
+def write_manifest(step_dir: str) -> None:
+    """Record every file of a complete step directory: `{"files": {relative path: [bytes, crc32]}}`."""
+    files = {rel: [os.path.getsize(os.path.join(step_dir, rel)), _crc32(os.path.join(step_dir, rel))]
+             for rel in _step_files(step_dir)}
+    write_json_atomic(os.path.join(step_dir, MANIFEST_FILE), {"files": files})
+
+
+def damaged_files(step_dir: str) -> Optional[List[str]]:
+    """Files of `step_dir` that differ from its manifest ("<path>: missing" / "<path>: N bytes, expected M" /
+    "<path>: contents changed"); None when the step has no (readable) manifest."""
+    path = os.path.join(step_dir, MANIFEST_FILE)
+    try:
+        with open(path) as f:
+            files = json.load(f)["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    damaged = []
+    for rel, (size, crc) in sorted(files.items()):
+        full = os.path.join(step_dir, rel)
+        if not os.path.isfile(full):
+            damaged.append(f"{rel}: missing")
+        elif os.path.getsize(full) != size:
+            damaged.append(f"{rel}: {os.path.getsize(full)} bytes, expected {size}")
+        elif _crc32(full) != crc:
+            damaged.append(f"{rel}: contents changed since the save")
+    return damaged
+
+
+def first_nonfinite(tree: PyTree) -> Optional[str]:
+    """The path of the first floating leaf of `tree` holding NaN or inf (e.g. "mlp/~/linear_0/w"), or None."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            leaf = leaf.addressable_data(0)  # replicated: every process holds the same values
+        array = np.asarray(leaf)
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            return "/".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
+    return None
+
+
+def finite_params_check(state: PyTree, extra: dict) -> Optional[str]:
+    """A `restore(check=...)`: refuses a state whose `params` hold NaN or inf."""
+    del extra
+    params = state.get("params", state) if isinstance(state, dict) else getattr(state, "params", state)
+    leaf = first_nonfinite(params)
+    return None if leaf is None else f"non-finite parameters (NaN or inf in params {leaf})"
 
 
 def _item_handlers() -> Dict[str, Any]:
@@ -135,6 +240,7 @@ class Checkpointer:
                 self._remove_incomplete()
             options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=_item_handlers())
+        self._unrecorded: List[int] = []  # steps this Checkpointer saved whose manifest is not written yet
 
     # ----------------------------------------------------------------- queries
     def _remove_incomplete(self) -> None:
@@ -146,6 +252,20 @@ class Checkpointer:
             if TMP_MARKER in name or (name.isdigit() and not _complete(path)):
                 _log.warning("removing incomplete checkpoint %s (left by an interrupted save)", path)
                 shutil.rmtree(path, ignore_errors=True)
+
+    def _write_manifests(self) -> None:
+        """Write `rosmo_files.json` into the steps this Checkpointer saved (process 0; no save may be in flight)."""
+        steps, self._unrecorded = self._unrecorded, []
+        if self.read_only or jax.process_index() != 0:
+            return
+        complete = set(self.all_steps())
+        for step in steps:
+            step_dir = os.path.join(self.directory, str(step))
+            if step in complete and not os.path.exists(os.path.join(step_dir, MANIFEST_FILE)):
+                try:
+                    write_manifest(step_dir)
+                except OSError as err:  # e.g. rotated out meanwhile: that step is simply not verified later
+                    _log.warning("cannot write %s: %s", os.path.join(step_dir, MANIFEST_FILE), err)
 
     def all_steps(self) -> List[int]:
         """Steps of complete checkpoints on disk, ascending (pending async saves excluded)."""
@@ -197,15 +317,32 @@ class Checkpointer:
                 EXTRA_ITEM: ocp.args.JsonSave(extra_json),
             }
         )
-        return bool(self._manager.save(step, args=args, force=True))
+        self.wait()  # orbax waits for the previous save anyway; its manifest is written now
+        try:
+            saved = bool(self._manager.save(step, args=args, force=True))
+        except Exception as err:  # orbax / tensorstore raise ValueError, RuntimeError, OSError...
+            raise CheckpointWriteError(f"cannot write checkpoint {os.path.join(self.directory, str(step))}: "
+                                       f"{short_reason(err)}") from err
+        if saved:
+            self._unrecorded.append(step)
+        return saved
 
     def wait(self) -> None:
-        """Block until every issued save is fully written (and old ones deleted)."""
-        self._manager.wait_until_finished()
+        """Block until every issued save is fully written (and old ones deleted); record their files.
+
+        Raises CheckpointWriteError (one line) when a save failed, e.g. on a full disk.
+        """
+        try:
+            self._manager.wait_until_finished()
+        except Exception as err:
+            steps, self._unrecorded = self._unrecorded, []
+            raise CheckpointWriteError(f"cannot write checkpoint {os.path.join(self.directory, str(steps[-1] if steps else '?'))}"
+                                       f": {short_reason(err)}") from err
+        self._write_manifests()
 
     def close(self) -> None:
         """Wait for pending saves and release orbax's resources."""
-        self._manager.wait_until_finished()
+        self.wait()
         self._manager.close()
 
     def __enter__(self) -> "Checkpointer":
@@ -229,40 +366,100 @@ class Checkpointer:
             raise FileNotFoundError(f"no complete checkpoint for step {step} in {self.directory}; available steps: {steps}")
         return int(step)
 
-    def restore(self, target: Optional[PyTree], step: Optional[int] = None) -> Tuple[PyTree, dict]:
-        """Restore step `step` (latest when None) into the structure of `target`.
+    def restore(
+        self,
+        target: Optional[PyTree],
+        step: Optional[int] = None,
+        check: Optional[Callable[[PyTree, dict], Optional[str]]] = None,
+    ) -> Tuple[PyTree, dict]:
+        """Restore step `step` (the newest readable one when None) into the structure of `target`.
 
         Each leaf comes back with the type, dtype and sharding of the matching
         `target` leaf: a `jax.Array` (or `jax.ShapeDtypeStruct` with a
         sharding) gives a `jax.Array` on that sharding, a numpy array gives a
         numpy array, a typed PRNG key gives a typed key. `target=None` restores
         the raw saved pytree as numpy arrays (dicts/lists instead of NamedTuples).
+        `check(state, extra)` may refuse a restored step by returning a reason
+        (e.g. `finite_params_check`).
+
+        With `step=None`, a step that cannot be read or is refused gives a one-line
+        warning and the previous step is tried (see the module docstring).
 
         Returns (state, extra). Raises FileNotFoundError naming the directory
-        when there is nothing to restore, ValueError when `target` does not
-        match the saved structure.
+        when there is nothing to restore, CheckpointError (a ValueError) naming the
+        step's files when the asked step, or every step, cannot be read.
         """
-        step = self._resolve_step(step)
-        if target is None:
-            state_args = self._numpy_restore_args(step)
-        else:
-            item = _restore_target(target)
-            state_args = ocp.args.PyTreeRestore(
-                item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item)
-            )
-        args = ocp.args.Composite(**{STATE_ITEM: state_args, EXTRA_ITEM: ocp.args.JsonRestore()})
+        if step is not None:
+            step = self._resolve_step(step)
+            try:
+                return self._restore_step(step, target, check)
+            except CheckpointError as err:
+                raise CheckpointError(f"checkpoint {os.path.join(self.directory, str(step))} cannot be used: {err}") from None
+        self._resolve_step(None)  # FileNotFoundError naming the directory when it holds no checkpoint
+        steps = self.all_steps()
+        failures = []
+        for candidate in reversed(steps):
+            try:
+                restored = self._restore_step(candidate, target, check)
+            except CheckpointError as err:
+                failures.append((candidate, str(err)))
+                older = [s for s in steps if s < candidate]
+                then = f"falling back to step {older[-1]}" if older else "no older checkpoint"
+                warn(f"checkpoint {os.path.join(self.directory, str(candidate))} cannot be used ({err}); {then}")
+                continue
+            for bad, _ in failures:
+                self._move_aside(bad)
+            return restored
+        if len(failures) == 1:
+            raise CheckpointError(f"cannot restore {os.path.join(self.directory, str(failures[0][0]))}: {failures[0][1]}")
+        raise CheckpointError(
+            f"no usable checkpoint in {self.directory}: " + "; ".join(f"step {s}: {why}" for s, why in failures)
+        )
+
+    def _restore_step(self, step: int, target: Optional[PyTree], check) -> Tuple[PyTree, dict]:
+        """Restore one step; CheckpointError (one line: the damaged files, the read error or the check's reason)."""
+        step_dir = os.path.join(self.directory, str(step))
+        damaged = damaged_files(step_dir)
+        if damaged:
+            raise CheckpointError("damaged files " + ", ".join(damaged))
         try:
+            if target is None:
+                state_args = self._numpy_restore_args(step)
+            else:
+                item = _restore_target(target)
+                state_args = ocp.args.PyTreeRestore(
+                    item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item)
+                )
+            args = ocp.args.Composite(**{STATE_ITEM: state_args, EXTRA_ITEM: ocp.args.JsonRestore()})
             restored = self._manager.restore(step, args=args)
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(
-                f"cannot restore {os.path.join(self.directory, str(step), STATE_ITEM)} into the given target "
-                f"(the target's pytree structure must match the saved one): {e}"
-            ) from e
+        except Exception as err:  # orbax / tensorstore raise many types for unreadable files
+            structure = " (the target's pytree structure must match the saved one)" if target is not None else ""
+            raise CheckpointError(
+                f"cannot read {os.path.join(step_dir, STATE_ITEM)}{structure}: {short_reason(err)}"
+            ) from err
         state = restored[STATE_ITEM]
         if target is not None:
             state = _data_to_keys(state, target)
         extra = restored[EXTRA_ITEM]
-        return state, ({} if extra is None else dict(extra))
+        extra = {} if extra is None else dict(extra)
+        reason = check(state, extra) if check is not None else None
+        if reason:
+            raise CheckpointError(reason)
+        return state, extra
+
+    def _move_aside(self, step: int) -> None:
+        """Rename an unreadable newer step to `<step>.unreadable-<time>` (writable, process 0), so it can be saved again."""
+        if self.read_only or jax.process_index() != 0:
+            return
+        src = os.path.join(self.directory, str(step))
+        dst = f"{src}{UNREADABLE_MARKER}{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            os.replace(src, dst)
+        except OSError as err:
+            warn(f"cannot move the unreadable checkpoint {src} aside ({err})")
+            return
+        warn(f"moved the unreadable checkpoint {src} to {dst}")
+        self._manager.reload()
 
     def _numpy_restore_args(self, step: int) -> Any:
         metadata = self._manager.item_metadata(step)[STATE_ITEM]
@@ -279,12 +476,16 @@ def checkpoint_dir(run_or_dir: str) -> str:
     return candidate if os.path.isdir(candidate) else run_or_dir
 
 
-def load_params(run_or_dir: str, step: Optional[int] = None) -> Tuple[PyTree, dict]:
+def load_params(
+    run_or_dir: str, step: Optional[int] = None, check: Optional[Callable] = finite_params_check
+) -> Tuple[PyTree, dict]:
     """Load the `params` entry of a saved train state, as numpy, for evaluation.
 
     Args:
       run_or_dir: a run directory (holding `checkpoints/`) or a checkpoint directory.
-      step: the step to load; the latest complete checkpoint when None.
+      step: the step to load; the newest usable checkpoint when None (falling back,
+        with a warning, past unreadable ones or ones refused by `check`).
+      check: `Checkpointer.restore`'s check; by default non-finite parameters are refused.
 
     Returns:
       (params, extra): params as a nested dict of numpy arrays; extra is the
@@ -297,7 +498,7 @@ def load_params(run_or_dir: str, step: Optional[int] = None) -> Tuple[PyTree, di
         )
     ckpt = Checkpointer(directory, read_only=True)
     try:
-        state, extra = ckpt.restore(None, step=step)
+        state, extra = ckpt.restore(None, step=step, check=check)
     finally:
         ckpt.close()
     if not isinstance(state, dict) or "params" not in state:
