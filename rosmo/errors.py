@@ -13,3 +13,7 @@ def check_field(condition: bool, field: str, expected: str, value: Any) -> None:
     """Raise `ConfigError("--config.<field>=<value>: expected <expected>")` unless `condition`."""
     if not condition:
         raise ConfigError(f"--config.{field}={value!r}: expected {expected}")
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a non-finite loss, gradient or parameter; the message names the step and the metric."""

@@ -38,15 +38,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def json_path_problem(path: str) -> str:
+    """Why `--json path` cannot be written ("" when it can), checked before the evaluation runs."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory, expected a file name"
+    if not os.path.isdir(directory):
+        return f"the directory {directory} does not exist"
+    if not os.access(directory, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "not writable"
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
+    from absl import logging
+
     from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.training.run_logging import write_json_atomic
 
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        print(f"rosmo evaluate: error: --json {args.json}: the directory does not exist", file=sys.stderr)
+    logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only checkpoint directory is read-only
+    problem = json_path_problem(args.json) if args.json else ""
+    if problem:
+        print(f"rosmo evaluate: error: --json {args.json}: {problem}", file=sys.stderr)
         return 2
     options = {} if args.max_episode_frames is None else {"max_episode_frames": args.max_episode_frames}
     try:
@@ -74,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if result.get("video_note"):
         print(result["video_note"])
     if args.json:
-        write_json_atomic(args.json, result)
+        try:
+            write_json_atomic(args.json, result)
+        except OSError as err:  # the result is printed above; say why the file is missing
+            print(f"rosmo evaluate: error: --json {args.json}: cannot write it ({err.strerror or err})", file=sys.stderr)
+            return 1
         print(f"wrote {args.json}")
     return 0

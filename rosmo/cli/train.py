@@ -4,13 +4,20 @@
     rosmo train --config=atari:Pong,small --workdir runs/pong --config.data_dir=datasets/atari
     rosmo train --config=experiments/bsuite/config.py:cartpole --workdir runs/cp --config.algo=mzu
 
-A workdir resumes from its latest checkpoint by itself.
+A workdir resumes from its latest checkpoint by itself (falling back past an unreadable one);
+a resume that changes the experiment's config is refused unless --allow-config-change.
+One trainer per workdir. SIGINT (Ctrl-C) / SIGTERM save a checkpoint and exit 130 / 143.
+
+Exit codes: 0 done, 1 the run failed (non-finite values, disk full), 2 bad input
+(config, dataset, workdir, checkpoint), 128 + signal when stopped by a signal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging as std_logging
+import os
 import sys
 
 CONFIG_OVERRIDES = True
@@ -36,6 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", required=False, default=None, help="run directory (resumes from its latest checkpoint)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="resume even though the config changes the experiment (recorded in config_changes.jsonl)")
+
+
+class _DropBackgroundErrors:
+    """A logging filter: orbax's background-thread reports and asyncio's "never retrieved" tracebacks are dropped;
+    the failure they describe reaches the main thread as an exception and is printed in one line."""
+
+    def filter(self, record) -> bool:
+        if record.name == "asyncio":
+            return False
+        return f"{os.sep}orbax{os.sep}" not in (record.pathname or "")
+
+
+def quiet_background_errors() -> None:
+    for name in ("absl", "asyncio"):
+        std_logging.getLogger(name).addFilter(_DropBackgroundErrors())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +67,15 @@ def run(args: argparse.Namespace) -> int:
 
     from rosmo.configs.loading import apply_overrides, load_config
     from rosmo.data.rlds import DatasetError
-    from rosmo.errors import ConfigError
+    from rosmo.errors import ConfigError, NonFiniteError
+    from rosmo.training.checkpoint import CheckpointError, CheckpointWriteError
     from rosmo.training.distributed import maybe_initialize
     from rosmo.training.loop import train
+    from rosmo.training.signals import Stopped
+    from rosmo.training.workdir import WorkdirError
 
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    quiet_background_errors()
     try:
         config = load_config(args.config)
         apply_overrides(config, args.config_overrides)
@@ -57,10 +85,26 @@ def run(args: argparse.Namespace) -> int:
         if not args.workdir:
             raise ConfigError("--workdir is required, e.g. --workdir runs/catch")
         maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
-        summary = train(config, args.workdir, progress=not args.no_progress)
-    except (ConfigError, DatasetError) as err:  # the user's input: a message, not a traceback
+        summary = train(config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change)
+    except (ConfigError, DatasetError, WorkdirError, CheckpointError) as err:  # the user's input: one line
         print(f"rosmo train: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteError as err:
+        print(f"rosmo train: error: {err}", file=sys.stderr)
+        return 1
+    except CheckpointWriteError as err:  # orbax's writer threads are broken: leave at once, without their noise
+        print(f"rosmo train: error: {err}; the last complete checkpoint is kept, run the same command again to resume",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
+    except OSError as err:  # disk full, file system gone: the run's files are where it says
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"rosmo train: error: {err.strerror or err}{where}; the last complete checkpoint is kept, "
+              "run the same command again to resume", file=sys.stderr)
+        return 1
+    except Stopped as stop:
+        print(f"rosmo train: {stop}", file=sys.stderr)
+        return stop.exit_code
     print(json.dumps({k: v for k, v in summary.items() if k != "final_eval"}, indent=2))
     final = summary.get("final_eval") or {}
     print(f"final evaluation: mean return {final.get('mean_return')}, normalised score {final.get('normalized_score')}")

@@ -12,6 +12,11 @@ import ml_collections
 
 from rosmo.agents import AGENTS
 
+NONFINITE_POLICIES = ("stop", "skip")
+"""`config.nonfinite`: on a non-finite loss, gradient or parameter, stop the run (naming the step and the
+metric) or skip that update and count it (`skipped_updates` in train.csv). Either way no checkpoint holds
+non-finite parameters."""
+
 
 def get_base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -47,6 +52,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.lr_decay_factor = 0.1
     c.weight_decay = 1e-4
     c.max_grad_norm = 5.0
+    c.nonfinite = "stop"  # stop | skip: what a non-finite update does (NONFINITE_POLICIES)
     c.target_update_interval = 200
     c.num_steps = 10_000
 

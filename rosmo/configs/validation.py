@@ -6,7 +6,10 @@ Shared fields are checked here; the selected agent's own fields by its
 
 from __future__ import annotations
 
+import math
+
 from rosmo.agents import AGENTS
+from rosmo.configs.base import NONFINITE_POLICIES
 from rosmo.errors import ConfigError, check_field
 from rosmo.networks import NETWORKS
 from rosmo.suites import SUITES
@@ -30,6 +33,15 @@ def validate_config(c) -> None:
     check_field(c.lr_decay_steps >= 1, "lr_decay_steps", "an integer >= 1", c.lr_decay_steps)
     check_field(c.target_update_interval >= 1, "target_update_interval", "an integer >= 1", c.target_update_interval)
     check_field(c.num_steps >= 1, "num_steps", "an integer >= 1", c.num_steps)
+    check_field(isinstance(c.seed, int) and c.seed >= 0, "seed", "an integer >= 0", c.seed)
+    check_field(math.isfinite(c.learning_rate), "learning_rate", "a finite positive number", c.learning_rate)
+    check_field(math.isfinite(c.weight_decay) and c.weight_decay >= 0, "weight_decay", "a finite number >= 0",
+                c.weight_decay)
+    check_field(math.isfinite(c.max_grad_norm) and c.max_grad_norm > 0, "max_grad_norm", "a finite positive number",
+                c.max_grad_norm)
+    check_field(0.0 < c.lr_decay_factor <= 1.0, "lr_decay_factor", "a number in (0, 1]", c.lr_decay_factor)
+    check_field(c.get("nonfinite", "stop") in NONFINITE_POLICIES, "nonfinite", f"one of {NONFINITE_POLICIES}",
+                c.get("nonfinite"))
     for field in ("log_every", "eval_every", "checkpoint_every", "eval_episodes", "eval_parallel", "keep_checkpoints"):
         check_field(c[field] >= 1, field, "an integer >= 1", c[field])
     spec = AGENTS[c.algo]

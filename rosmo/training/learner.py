@@ -5,14 +5,20 @@ all devices with one axis `data`; the batch is sharded on it, parameters and
 optimiser state are replicated, and XLA inserts the gradient all-reduce. One
 device is just the smallest mesh. Metrics stay on device until the caller
 asks for them (at log intervals), so a step makes no host round-trip.
+
+Non-finite guard: an update whose metrics (loss, its terms, the gradient norm)
+or new parameters are not all finite is not applied (parameters, target and
+optimiser state keep their values; the step counter still advances, as it
+counts the batches consumed). A small device-side `Guard` counts such updates
+and records the first one; `Learner.nonfinite()` reads it (one small transfer,
+at log / checkpoint steps) and the training loop stops or goes on according
+to `config.nonfinite` ("stop" or "skip"). So the parameters on device are always
+finite and no checkpoint with non-finite parameters can be written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from typing import Any, Dict, Iterator, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -21,36 +27,10 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rosmo.agents.base import Agent
+from rosmo.errors import ConfigError
 
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C, SLURM preemption / time limit
-
-
-@contextlib.contextmanager
-def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT / SIGTERM / SIGUSR2 for the block: one that comes in is raised again when the block ends.
-
-    The Python handlers are swapped for recorders (blocking the signals would not do: the kernel hands a
-    process-directed signal to another thread, JAX's or TensorFlow's). Main thread only (where Python
-    runs handlers); ignored signals stay ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = {}
-    for sig in STOP_SIGNALS:
-        handler = signal.getsignal(sig)
-        if handler not in (signal.SIG_IGN, None):
-            previous[sig] = handler
-            signal.signal(sig, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for sig in dict.fromkeys(received):
-            signal.raise_signal(sig)
+PARAMS_CHECK = "params"
+"""Name of the check on the updated parameters in `Guard` reports (next to the metric names)."""
 
 
 class TrainState(NamedTuple):
@@ -111,6 +91,77 @@ def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target
     return update
 
 
+class Guard(NamedTuple):
+    """Device-side record of non-finite updates (kept out of `TrainState`: the checkpoint layout is unchanged).
+
+    skipped:    int32, updates not applied because something was non-finite
+    first_step: int32, the step number of the first such update (-1: none yet)
+    first_bad:  int32 bit mask over the checks (metric names, then "params") that were
+                non-finite at `first_step`
+    """
+
+    skipped: jax.Array
+    first_step: jax.Array
+    first_bad: jax.Array
+
+
+class NonFiniteReport(NamedTuple):
+    """`Guard` on the host: `first_step` None when every update so far was finite."""
+
+    skipped: int
+    first_step: Optional[int]
+    bad: Tuple[str, ...]  # the checks that were non-finite at first_step
+
+
+def init_guard(skipped: int = 0) -> Guard:
+    return Guard(jnp.asarray(skipped, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(0, jnp.int32))
+
+
+def tree_all_finite(tree) -> jax.Array:
+    """bool scalar: every inexact (float/complex) leaf of `tree` is finite everywhere (integer leaves count as finite)."""
+    checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
+
+
+def guard_update(update, check_names: list):
+    """Wrap `update(state, batch) -> (state, metrics)` into `(state, guard, batch) -> (state, guard, metrics)`.
+
+    The new state is kept only when every metric and every new parameter is finite
+    (`ok`); otherwise params, target params and optimiser state stay as they were
+    (`jnp.where(ok, new, old)` leaf by leaf) while `step` and `key` advance. The guard
+    counts the skipped updates and records the first one; `metrics["skipped_updates"]`
+    is the running count. `check_names` receives the names of the checks, in bit order,
+    when the function is traced.
+
+    We do not use `optax.apply_if_finite`: it checks only the gradients, keeps its
+    counters inside the optimiser state (which would change the checkpoint layout),
+    and applies non-finite updates after `max_consecutive_errors`.
+    """
+
+    def guarded(state: TrainState, guard: Guard, batch):
+        new, metrics = update(state, batch)
+        checks = {k: jnp.all(jnp.isfinite(v)) for k, v in sorted(metrics.items())}
+        checks[PARAMS_CHECK] = tree_all_finite(new.params)
+        if len(checks) > 31:
+            raise ValueError(f"the non-finite guard checks at most 31 values, got {len(checks)}")
+        check_names[:] = list(checks)
+        finite = jnp.stack(list(checks.values()))
+        ok = jnp.all(finite)
+        bits = jnp.sum(jnp.where(finite, 0, 2 ** jnp.arange(len(checks), dtype=jnp.int32)))
+
+        def keep(new_tree, old_tree):
+            return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_tree, old_tree)
+
+        state = TrainState(keep(new.params, state.params), keep(new.target_params, state.target_params),
+                           keep(new.opt_state, state.opt_state), new.step, new.key)
+        first = (guard.first_step < 0) & ~ok
+        guard = Guard(guard.skipped + (~ok).astype(jnp.int32), jnp.where(first, new.step, guard.first_step),
+                      jnp.where(first, bits, guard.first_bad))
+        return state, guard, dict(metrics, skipped_updates=guard.skipped)
+
+    return guarded
+
+
 def to_host(tree):
     """Replicated device arrays -> numpy, also when they span several processes (multi-host)."""
     return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x), tree)
@@ -125,7 +176,8 @@ def make_mesh(devices: Optional[list] = None) -> Mesh:
 class Learner:
     """Owns the train state on the mesh and runs sharded updates.
 
-    Acme-shaped: `step(batch)`, `params`, `state` / `restore(state)`.
+    Acme-shaped: `step(batch)`, `params`, `state` / `restore(state)`; `nonfinite()`
+    reports updates that were skipped by the non-finite guard.
     """
 
     def __init__(self, agent: Agent, config, obs_example: np.ndarray, mesh: Optional[Mesh] = None):
@@ -133,19 +185,21 @@ class Learner:
         self.mesh = mesh or make_mesh()
         num_devices = self.mesh.devices.size
         if config.batch_size % num_devices:
-            raise ValueError(
-                f"config.batch_size={config.batch_size} must be divisible by the number of devices ({num_devices})"
+            raise ConfigError(
+                f"--config.batch_size={config.batch_size}: expected a multiple of the number of devices ({num_devices})"
             )
         self.optimizer = make_optimizer(config)
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P("data"))
         state = init_train_state(agent, self.optimizer, obs_example, config.seed)
         self._state = jax.device_put(state, self.replicated)
-        update = make_update_fn(agent, self.optimizer, config.target_update_interval)
+        self._guard = jax.device_put(init_guard(), self.replicated)
+        self._check_names: list = []
+        update = guard_update(make_update_fn(agent, self.optimizer, config.target_update_interval), self._check_names)
         self._update = jax.jit(
             update,
-            in_shardings=(self.replicated, self.batch_sharding),
-            out_shardings=(self.replicated, self.replicated),
+            in_shardings=(self.replicated, self.replicated, self.batch_sharding),
+            out_shardings=(self.replicated, self.replicated, self.replicated),
             donate_argnums=(0,),
         )
 
@@ -159,18 +213,25 @@ class Learner:
         """One update; returns the metrics as device arrays (no host sync)."""
         if isinstance(next(iter(batch.values())), np.ndarray):
             batch = self.put_batch(batch)
-        # The update donates the state's buffers: a Ctrl-C / SIGTERM handled between the call and the
-        # assignment would leave `_state` deleted, and the checkpoint saved on interruption would fail.
-        with deferred_signals():
-            self._state, metrics = self._update(self._state, batch)
+        self._state, self._guard, metrics = self._update(self._state, self._guard, batch)
         return metrics
+
+    def nonfinite(self) -> NonFiniteReport:
+        """How many updates the non-finite guard skipped, and the first one (one small device->host transfer)."""
+        guard = to_host(self._guard)
+        first = int(guard.first_step)
+        bits = int(guard.first_bad)
+        bad = tuple(name for i, name in enumerate(self._check_names) if bits >> i & 1)
+        return NonFiniteReport(int(guard.skipped), None if first < 0 else first, bad)
 
     @property
     def state(self) -> TrainState:
         return self._state
 
-    def restore(self, state: TrainState) -> None:
+    def restore(self, state: TrainState, skipped_updates: int = 0) -> None:
+        """Continue from `state` (e.g. a checkpoint's) with the guard's count of skipped updates so far."""
         self._state = jax.device_put(state, self.replicated)
+        self._guard = jax.device_put(init_guard(skipped_updates), self.replicated)
 
     @property
     def params(self):

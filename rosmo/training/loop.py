@@ -8,15 +8,25 @@ A run lives in `workdir`:
     workdir/eval.csv           one row per evaluation (every `eval_every` steps): the learning curve
     workdir/tb/                TensorBoard events
     workdir/summary.json       the final result
+    workdir/train.lock         held while a trainer runs (a second one is refused)
+    workdir/config_changes.jsonl  config changes made on resume (rosmo.training.workdir)
 
 Every checkpoint also carries what is needed to use it without the dataset:
 the config, the number of actions, the observation shape/dtype and the
 dataset's metadata (env, references).
+
+Safety (issue 13): one trainer per workdir (a lock); a resume that would change
+the experiment is refused unless `allow_config_change`; a non-finite update stops
+the run (`config.nonfinite="stop"`, NonFiniteError naming the step and the metric)
+or is skipped and counted ("skip"), and never reaches a checkpoint; SIGINT/SIGTERM
+save a checkpoint and raise `Stopped` (exit code 128 + signal).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from typing import Any, Dict, Optional
 
@@ -25,22 +35,41 @@ import numpy as np
 
 from rosmo.agents import make_agent
 from rosmo.configs.validation import validate_config
+from rosmo.errors import NonFiniteError
 from rosmo.evaluation.evaluate import evaluate_agent, scalar_metrics
 from rosmo.networks import make_networks
 from rosmo.suites import get_suite
-from rosmo.training.checkpoint import Checkpointer
+from rosmo.training import workdir as workdirs
+from rosmo.training.checkpoint import Checkpointer, finite_params_check
 from rosmo.training.distributed import is_main_process
 from rosmo.training.learner import Learner, to_host
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
+from rosmo.training.signals import Stopped, StopSignals
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training seed
 
 
-def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, Any]:
-    """Train (or resume) the run in `workdir` and return its summary."""
+def train(config, workdir: str, progress: Optional[bool] = None, allow_config_change: bool = False) -> Dict[str, Any]:
+    """Train (or resume) the run in `workdir` and return its summary.
+
+    Raises ConfigError / DatasetError / WorkdirError / CheckpointError on bad input,
+    NonFiniteError when an update is non-finite under `config.nonfinite="stop"`, and
+    `Stopped` after saving a checkpoint when SIGINT/SIGTERM arrives.
+    """
     validate_config(config)
-    workdir = os.path.abspath(workdir)
-    os.makedirs(workdir, exist_ok=True)
+    workdir = workdirs.prepare_workdir(workdir)
+    with workdirs.WorkdirLock(workdir, enabled=is_main_process()), StopSignals() as signals:
+        return _train(config, workdir, progress, allow_config_change, signals)
+
+
+def _nonfinite_message(report, config) -> str:
+    return (f"non-finite {', '.join(report.bad) or 'values'} at step {report.first_step} "
+            f"(learning_rate={config.learning_rate}); the run stopped and no checkpoint after step "
+            f"{report.first_step - 1} was written; lower the learning rate or check the data, "
+            "or set --config.nonfinite=skip to skip such updates")
+
+
+def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):
     suite = get_suite(config.suite)
     spec = suite.dataset_spec(config)
     networks = make_networks(config, spec.num_actions)
@@ -49,9 +78,14 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
     start_step, last_eval, previous_seconds = 0, None, 0.0
+    changes = {}
     if checkpointer.latest_step() is not None:
-        state, extra = checkpointer.restore(learner.state)
-        learner.restore(state)
+        previous = workdirs.read_run_config(workdir)
+        if previous is not None:
+            changes = workdirs.config_changes(previous, config.to_dict())
+            workdirs.check_config_changes(workdir, changes, allow_config_change)
+        state, extra = checkpointer.restore(learner.state, check=finite_params_check)
+        learner.restore(state, skipped_updates=int(extra.get("skipped_updates", 0)))
         start_step = int(to_host(state.step))
         last_eval = extra.get("last_eval")
         previous_seconds = float(extra.get("train_seconds", 0.0))
@@ -60,6 +94,9 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
     if main and jax.process_count() > 1:
         print(f"learner mesh: {learner.mesh.devices.size} devices over {jax.process_count()} processes")
     if main:
+        note = workdirs.record_config_changes(workdir, changes, start_step)
+        if note:
+            print(note)
         write_json_atomic(os.path.join(workdir, "config.json"), config.to_dict())
     extra_static = {
         "config": config.to_dict(),
@@ -67,6 +104,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
         "observation_shape": list(spec.observation_shape),
         "observation_dtype": str(np.dtype(spec.observation_dtype)),
         "dataset_metadata": spec.metadata,
+        "dataset_path": spec.path,
     }
 
     logger = RunLogger(
@@ -84,6 +122,7 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
     started, window_start, window_step = time.time(), time.time(), start_step
     step = start_step
     metrics_host: Dict[str, float] = {}
+    skipped_seen = learner.nonfinite().skipped
 
     def train_seconds() -> float:
         return previous_seconds + time.time() - started
@@ -95,36 +134,61 @@ def train(config, workdir: str, progress: Optional[bool] = None) -> Dict[str, An
             options=suite.eval_options(config),
         )
         result.update(step=step, train_seconds=train_seconds())
-        logger.write(step, dict(scalar_metrics(result), train_seconds=result["train_seconds"]), prefix="eval")
+        with signals.deferred():
+            logger.write(step, dict(scalar_metrics(result), train_seconds=result["train_seconds"]), prefix="eval")
         return result
 
+    def check_finite() -> int:
+        """Stop (config.nonfinite="stop") or warn ("skip") when updates were non-finite; the skipped count."""
+        nonlocal skipped_seen
+        report = learner.nonfinite()
+        if report.first_step is not None and config.get("nonfinite", "stop") == "stop":
+            raise NonFiniteError(_nonfinite_message(report, config))
+        if report.skipped > skipped_seen and main:
+            print(f"rosmo: warning: {report.skipped - skipped_seen} update(s) skipped up to step {step} for non-finite "
+                  f"values ({report.skipped} in all; the first at step {report.first_step}: {', '.join(report.bad)})",
+                  file=sys.stderr, flush=True)
+        skipped_seen = report.skipped
+        return report.skipped
+
     def save(current: int, force: bool = False) -> None:
-        extra = dict(extra_static, last_eval=last_eval, step=current, train_seconds=train_seconds())
+        extra = dict(extra_static, last_eval=last_eval, step=current, train_seconds=train_seconds(),
+                     skipped_updates=check_finite())
         checkpointer.save(current, learner.state, extra=extra, force=force)
 
     try:
         while step < config.num_steps:
-            metrics = learner.step(next(batches))
-            step += 1
-            if step % config.log_every == 0 or step == config.num_steps:
-                metrics_host = {k: float(v) for k, v in to_host(metrics).items()}
-                now = time.time()
-                metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
-                window_start, window_step = now, step
-                logger.write(step, metrics_host, prefix="train")
+            batch = next(batches)
+            with signals.deferred():  # the update donates the state: a signal waits until it is replaced
+                metrics = learner.step(batch)
+                step += 1
+                if step % config.log_every == 0 or step == config.num_steps:
+                    check_finite()
+                    metrics_host = {k: float(v) for k, v in to_host(metrics).items()}
+                    now = time.time()
+                    metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
+                    window_start, window_step = now, step
+                    logger.write(step, metrics_host, prefix="train")
             if step % config.eval_every == 0 or step == config.num_steps:
+                check_finite()
                 last_eval = evaluate()
             if step % config.checkpoint_every == 0 or step == config.num_steps:
-                save(step)
+                with signals.deferred():
+                    save(step)
             score = None if last_eval is None else last_eval.get("normalized_score")
             bar.update(1, loss=metrics_host.get("loss"),
                        eval=score if score is not None or last_eval is None else last_eval["mean_return"])
-    except KeyboardInterrupt:
-        step = int(to_host(learner.state.step))  # an update under way when the signal came completed (Learner.step)
-        save(step, force=True)
-        checkpointer.wait()
-        print(f"\ninterrupted at step {step}; checkpoint saved, run again with the same --workdir to resume")
-        raise
+    except KeyboardInterrupt as err:
+        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+        name = signal.Signals(signum).name
+        with signals.deferred(swallow=True):  # a second Ctrl-C does not abort the save
+            bar.close()
+            if step == start_step:
+                raise Stopped(signum, f"stopped by {name} at step {step}, before any update (nothing new to save)") from None
+            save(step, force=True)
+            checkpointer.wait()
+        raise Stopped(signum, f"stopped by {name} at step {step}; checkpoint saved in "
+                              f"{os.path.join(workdir, 'checkpoints', str(step))}; run the same command to resume") from None
     finally:
         bar.close()
         checkpointer.wait()

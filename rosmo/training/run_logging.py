@@ -9,7 +9,10 @@ Files written under a run's `workdir`::
                                run continues the same W&B run
 
 A resumed run (`resume_step=S`) drops CSV rows with step > S and tells
-TensorBoard to purge events after S, so the logs show no duplicates.
+TensorBoard to purge events after S, so the logs show no duplicates. Only the
+logger's own files are touched: `<prefix>.csv` of the `prefixes` it is given
+(at start) and of any other prefix it writes (at its first write); any other
+file in the workdir (a user's `notes.csv`, say) is never read or changed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 STEP_COLUMN = "step"
 
@@ -168,6 +171,8 @@ class RunLogger:
       config: the run's config (a dict), given to W&B.
       resume_step: when resuming from a checkpoint at this step, CSV rows with
         a larger step are dropped and TensorBoard purges events after it.
+      prefixes: the CSV files (`<prefix>.csv`) truncated at start on resume; other
+        prefixes are truncated at their first write.
     """
 
     def __init__(
@@ -178,16 +183,19 @@ class RunLogger:
         wandb_project: Optional[str] = None,
         config: Optional[dict] = None,
         resume_step: Optional[int] = None,
+        prefixes: Sequence[str] = ("train", "eval"),
     ):
         self.workdir = os.fspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self._columns: Dict[str, List[str]] = {}  # prefix -> CSV header
         self._tb = None
         self._wandb_run = None
+        self._resume_step = resume_step
         if resume_step is not None:
-            for name in sorted(os.listdir(self.workdir)):
-                if name.endswith(".csv") and not name.startswith("."):
-                    truncate_csv(os.path.join(self.workdir, name), resume_step)
+            for prefix in prefixes:
+                if os.path.isfile(self.csv_path(prefix)):
+                    truncate_csv(self.csv_path(prefix), resume_step)
+                self._columns.setdefault(prefix, [])  # marks it truncated; the header is read at the first write
         if use_wandb:  # before TensorBoard, so a missing wandb fails fast
             self._wandb_run = self._init_wandb(wandb_project, config, resume_step)
         if use_tensorboard:
@@ -245,8 +253,10 @@ class RunLogger:
 
     def _write_csv(self, prefix: str, step: int, values: Dict[str, float]) -> None:
         path = self.csv_path(prefix)
-        header = self._columns.get(prefix)
+        header = self._columns.get(prefix) or None
         if header is None:  # first write for this prefix in this process: adopt the file's header
+            if prefix not in self._columns and self._resume_step is not None and os.path.isfile(path):
+                truncate_csv(path, self._resume_step)  # a prefix not named at start: truncated now
             header = _read_csv(path)[0] if os.path.isfile(path) else []
             if header and header[0] != STEP_COLUMN:
                 raise ValueError(f"{path}: expected a CSV whose first column is {STEP_COLUMN!r}, found {header[:3]}")
