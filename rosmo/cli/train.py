@@ -57,9 +57,29 @@ class _DropBackgroundErrors:
         return f"{os.sep}orbax{os.sep}" not in (record.pathname or "")
 
 
+def _is_closed_loop_error(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "Event loop is closed" in str(exc)
+
+
 def quiet_background_errors() -> None:
+    """Drop the noise orbax's writer threads make after a failed save (logged reports, and tensorstore
+    callbacks hitting a closed asyncio loop, printed through sys.excepthook / sys.unraisablehook)."""
     for name in ("absl", "asyncio"):
         std_logging.getLogger(name).addFilter(_DropBackgroundErrors())
+    if getattr(sys.excepthook, "rosmo_quiet", False):
+        return
+    excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def quiet_excepthook(kind, exc, tb):
+        if not _is_closed_loop_error(exc):
+            excepthook(kind, exc, tb)
+
+    def quiet_unraisablehook(unraisable):
+        if not _is_closed_loop_error(unraisable.exc_value):
+            unraisablehook(unraisable)
+
+    quiet_excepthook.rosmo_quiet = True
+    sys.excepthook, sys.unraisablehook = quiet_excepthook, quiet_unraisablehook
 
 
 def run(args: argparse.Namespace) -> int:

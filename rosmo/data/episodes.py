@@ -7,7 +7,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.schema import OUTPUT_DTYPES, check_split, read_error, with_value_checks
+from rosmo.data.schema import OUTPUT_DTYPES, check_split, check_step_values, read_error, value_error, with_value_checks
 
 tf = rlds.tf
 tfds = rlds.tfds
@@ -59,7 +59,7 @@ def episode_steps(
     """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied.
 
     With `check_values`, each episode's values are checked as it is decoded
-    (`rosmo.data.schema.value_checks`: finite rewards and observations, actions in
+    (`rosmo.data.schema.value_check`: finite rewards and observations, actions in
     `[0, num_actions)`); a failure is a TensorFlow error that `schema.read_error` names.
     """
     step_features = builder.info.features["steps"].feature
@@ -88,24 +88,30 @@ def load_steps(
 ) -> Dict[str, np.ndarray]:
     """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order.
 
-    Values are checked while reading (see `episode_steps`); a bad value, a truncated
-    shard or undecodable data raise `DatasetError` naming the dataset, field and episode.
+    Values are checked as `episode_steps` does, here vectorised in numpy once all are
+    read (`schema.check_step_values`); a bad value, a truncated shard or undecodable data
+    raise `DatasetError` naming the dataset, field and episode.
     """
     num_episodes = check_split(builder, split)
     keep = np.arange(num_episodes) if episodes is None else np.asarray(episodes)
-    episodes_ds = episode_steps(builder, split, keep, num_episodes, num_actions=num_actions)
+    episodes_ds = episode_steps(builder, split, keep, num_episodes, check_values=False)
     spec = episodes_ds.element_spec
     chunks: Dict[str, list] = {k: [] for k in spec}
     try:
-        for episode in tfds.as_numpy(episodes_ds.prefetch(2)):
+        for i, episode in enumerate(tfds.as_numpy(episodes_ds.prefetch(2))):
+            if len(episode["observation"]) != len(episode["reward"]):
+                raise value_error(builder, split, "observation-count", int(keep[i]), len(episode["observation"]),
+                                  len(episode["reward"]), num_actions)
             for k, v in episode.items():
                 chunks[k].append(v)
     except tf.errors.OpError as err:
         raise read_error(err, builder, split, num_actions) from None
-    return {
+    steps = {
         k: np.concatenate(chunks[k]) if chunks[k] else np.zeros((0, *s.shape[1:]), s.dtype.as_numpy_dtype)
         for k, s in spec.items()
     }
+    check_step_values(steps, [len(r) for r in chunks["reward"]], keep, builder, split, num_actions)
+    return steps
 
 
 def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None) -> int:

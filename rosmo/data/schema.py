@@ -5,7 +5,7 @@ A step holds `observation, action, reward, discount, is_first, is_last, is_termi
 in `OUTPUT_DTYPES`; `observation` keeps the dataset's dtype. Problems are raised as
 `DatasetError` naming the dataset path and the field.
 
-Values are checked while reading (`value_checks`, a few reductions per episode in
+Values are checked while reading (`value_check`, a few reductions per episode in
 the tf.data graph): rewards and floating observations must be finite, actions in
 `[0, num_actions)`. A failed check, a truncated shard (`DataLossError`) or data
 that does not decode as `features.json` says all surface as TensorFlow errors from
@@ -122,36 +122,37 @@ CHECK_TAG = "rosmo-data-check"
 """First item of a failed value check's message: `[rosmo-data-check] [<field>] [<episode>] [<value>]`."""
 
 
-def value_checks(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> List[Any]:
-    """tf.debugging.Assert ops over one episode's decoded steps `{field: [T, ...]}`.
+CHECKED_FIELDS = ("observation-count", "reward", "observation", "action")
+"""What `value_check` tests, in order; a failure reports the first that fails."""
+
+
+def value_check(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Any:
+    """One tf.debugging.Assert op over one episode's decoded steps `{field: [T, ...]}`.
 
     Checks: one observation per step (a features.json whose observation shape does not
     match the data decodes to another count); `reward` finite; `observation` finite
-    when floating; `0 <= action < num_actions`
-    (only `>= 0` when `num_actions` is None). `episode` (int64 scalar tensor) is the
-    episode's index in file order, reported by `read_error`.
+    when floating; `0 <= action < num_actions` (only `>= 0` when `num_actions` is None).
+    On failure the message holds `[rosmo-data-check] [<field>] [<episode>] [<value>] [<steps>]`;
+    `episode` (int64 scalar tensor) is the episode's index in file order. One op with
+    scalar reductions keeps the cost per episode small.
     """
-    reward = steps["reward"]
-    checks = [tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(reward)), [CHECK_TAG, "reward", episode, 0])]
-    observation = steps["observation"]
+    reward, observation = steps["reward"], steps["observation"]
     count, length = tf.shape(observation, out_type=tf.int64)[0], tf.shape(reward, out_type=tf.int64)[0]
-    checks.append(tf.debugging.Assert(tf.equal(count, length), [CHECK_TAG, "observation-count", episode, count, length]))
-    if observation.dtype.is_floating:
-        finite = tf.reduce_all(tf.math.is_finite(observation))
-        checks.append(tf.debugging.Assert(finite, [CHECK_TAG, "observation", episode, 0]))
     action = tf.cast(steps["action"], tf.int64)
-    in_range = tf.reduce_all(action >= 0)
-    if num_actions is not None:
-        in_range &= tf.reduce_all(action < int(num_actions))
     lowest, highest = tf.reduce_min(action), tf.reduce_max(action)
-    checks.append(tf.debugging.Assert(in_range, [CHECK_TAG, "action", episode, tf.where(lowest < 0, lowest, highest)]))
-    return checks
+    action_ok = lowest >= 0 if num_actions is None else (lowest >= 0) & (highest < int(num_actions))
+    observation_ok = tf.reduce_all(tf.math.is_finite(observation)) if observation.dtype.is_floating else tf.constant(True)
+    oks = tf.stack([tf.equal(count, length), tf.reduce_all(tf.math.is_finite(reward)), observation_ok, action_ok])
+    first_bad = tf.argmin(tf.cast(oks, tf.int32))
+    value = tf.where(first_bad == 0, count, tf.where(lowest < 0, lowest, highest))
+    return tf.debugging.Assert(tf.reduce_all(oks), [CHECK_TAG, tf.gather(tf.constant(CHECKED_FIELDS), first_bad),
+                                                    episode, value, length])
 
 
 def with_value_checks(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Dict[str, Any]:
-    """`steps` whose values depend on `value_checks` (so the checks run wherever the steps are used)."""
-    with tf.control_dependencies(value_checks(steps, episode, num_actions)):
-        return {k: tf.identity(v) for k, v in steps.items()}
+    """`steps` whose `reward` depends on `value_check` (so the check runs wherever the steps are used)."""
+    with tf.control_dependencies([value_check(steps, episode, num_actions)]):
+        return dict(steps, reward=tf.identity(steps["reward"]))
 
 
 def shard_of_episode(builder: tfds.core.DatasetBuilder, split: str, episode: int) -> Optional[str]:
@@ -164,6 +165,52 @@ def shard_of_episode(builder: tfds.core.DatasetBuilder, split: str, episode: int
         return None
 
 
+def value_error(builder: tfds.core.DatasetBuilder, split: str, field: str, episode: Any, value: Any, steps: Any,
+                num_actions: Optional[int] = None) -> rlds.DatasetError:
+    """The one-line DatasetError of a failed value check (`field` one of CHECKED_FIELDS) in episode `episode`."""
+    path = dataset_path(builder)
+    episode_no = int(episode) if str(episode).lstrip("-").isdigit() else -1
+    shard = shard_of_episode(builder, split, episode_no) if episode_no >= 0 else None
+    where = f"episode {episode} (in file order{', file ' + shard if shard else ''})"
+    if field == "observation-count":
+        shape = tuple(builder.info.features["steps"]["observation"].shape)
+        return rlds.DatasetError(f"{path}: step field 'observation' decodes to {value} observations for {steps} steps "
+                                 f"in {where}: the data was not written with features.json's observation shape {shape}")
+    if field == "action":
+        expected = f"[0, {num_actions}) (num_actions={num_actions} in the metadata)" if num_actions else ">= 0"
+        return rlds.DatasetError(f"{path}: step field 'action' holds {value} in {where}; expected actions in {expected}")
+    return rlds.DatasetError(f"{path}: step field '{field}' holds a non-finite value (NaN or inf) in {where}; "
+                             f"expected finite {field}s")
+
+
+def check_step_values(steps: Dict[str, np.ndarray], lengths: Sequence[int], episodes: Sequence[int],
+                 builder: tfds.core.DatasetBuilder, split: str = "train", num_actions: Optional[int] = None) -> None:
+    """`value_check` on steps held in numpy (the in-memory loader: vectorised over all steps at once).
+
+    `steps` are the concatenated episodes `{field: [N, ...]}`, `lengths` their step counts and
+    `episodes` their indices in file order. Raises `value_error`'s DatasetError.
+    """
+    ends = np.cumsum(lengths)
+
+    def fail(field: str, index: int, value: Any) -> None:
+        i = int(np.searchsorted(ends, index, side="right"))
+        raise value_error(builder, split, field, int(episodes[i]), value, int(lengths[i]), num_actions)
+
+    bad = np.flatnonzero(~np.isfinite(steps["reward"]))
+    if bad.size:
+        fail("reward", bad[0], "")
+    observation = steps["observation"]
+    if np.issubdtype(observation.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(observation.reshape(len(observation), -1)).all(axis=1))
+        if bad.size:
+            fail("observation", bad[0], "")
+    action = steps["action"].astype(np.int64)
+    out_of_range = (action < 0) | (action >= num_actions) if num_actions is not None else action < 0
+    bad = np.flatnonzero(out_of_range)
+    if bad.size:
+        fail("action", bad[0], int(action[bad[0]]))
+
+
 def read_error(err: Exception, builder: tfds.core.DatasetBuilder, split: str = "train",
                num_actions: Optional[int] = None) -> rlds.DatasetError:
     """A one-line DatasetError for a TensorFlow error raised while reading `builder`'s data."""
@@ -172,18 +219,7 @@ def read_error(err: Exception, builder: tfds.core.DatasetBuilder, split: str = "
     if CHECK_TAG in text:
         items = re.findall(r"\[([^\[\]]*)\]", text[text.index(CHECK_TAG) - 1:])
         field, episode, value, steps = (items[1:5] + ["?"] * 4)[:4]
-        episode_no = int(episode) if episode.lstrip("-").isdigit() else -1
-        shard = shard_of_episode(builder, split, episode_no) if episode_no >= 0 else None
-        where = f"episode {episode} (in file order{', file ' + shard if shard else ''})"
-        if field == "observation-count":
-            shape = tuple(builder.info.features["steps"]["observation"].shape)
-            return rlds.DatasetError(f"{path}: step field 'observation' decodes to {value} observations for {steps} steps "
-                                     f"in {where}: the data was not written with features.json's observation shape {shape}")
-        if field == "action":
-            expected = f"[0, {num_actions}) (num_actions={num_actions} in the metadata)" if num_actions else ">= 0"
-            return rlds.DatasetError(f"{path}: step field 'action' holds {value} in {where}; expected actions in {expected}")
-        return rlds.DatasetError(f"{path}: step field '{field}' holds a non-finite value (NaN or inf) in {where}; "
-                                 f"expected finite {field}s")
+        return value_error(builder, split, field, episode, value, steps, num_actions)
     first = _tf_message(text)
     if isinstance(err, tf.errors.DataLossError) or "expected to contain" in first:
         return rlds.DatasetError(f"{path}: a data file is truncated or corrupt ({first}); remake or re-copy the dataset")
