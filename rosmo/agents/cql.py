@@ -6,13 +6,14 @@ dynamics are unused). Over the transitions t = 0..L-2 of each window:
 
     a*_t   = argmax_a Q_online(o_{t+1}, a)                                 (double DQN)
     y_t    = r_t + gamma * (1 - terminal_{t+1}) * Q_target(o_{t+1}, a*_t)  (no gradient)
-    td_t   = huber(Q_online(o_t, a_t) - y_t)   (delta 1)
+    td_t   = huber(y_t - Q_online(o_t, a_t))   (delta 1)
     cql_t  = logsumexp_a Q_online(o_t, a) - Q_online(o_t, a_t)
     loss   = mean over valid t of (td_t + alpha * cql_t)
 
 terminal_{t+1} = is_last[t+1] and is_terminal[t+1]; valid[t] = a logged
 transition of the root episode (`ops.episode_masks`), so o_{t+1} is in the
 same episode. gamma = `config.discount`, alpha = `config.cql_alpha`.
+The TD error is `rlax.double_q_learning`, the loss `rlax.huber_loss`.
 Acting: argmax_a Q (act_greedy) or a sample of softmax(Q).
 """
 
@@ -22,6 +23,9 @@ from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
+
+import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
+import rlax  # noqa: E402
 
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, masked_mean, select_actions
@@ -34,20 +38,16 @@ CONFIG_DEFAULTS = {
 }
 
 
-def huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
-    """0.5 x^2 if |x| <= delta else delta (|x| - 0.5 delta), elementwise."""
-    a = jnp.abs(x)
-    return jnp.where(a <= delta, 0.5 * x**2, delta * (a - 0.5 * delta))
+def double_q_td_errors(q, actions, rewards, discounts, q_target_next, q_online_next) -> jax.Array:
+    """td = rewards + discounts * Q_target(s', argmax_a Q_online(s', a)) - Q(s, a), targets without gradient.
 
-
-def double_q_targets(rewards, q_online_next, q_target_next, terminal_next, discount: float) -> jax.Array:
-    """y = r + discount * (1 - terminal') * Q_target(s', argmax_a Q_online(s', a)).
-
-    rewards f[...], q_online_next / q_target_next f[..., A], terminal_next bool[...] -> f[...].
+    `rlax.double_q_learning` over every leading dim: q / q_target_next / q_online_next f[..., A],
+    actions int[...], rewards / discounts f[...] (discount 0 where s' is terminal) -> f[...].
     """
-    best = jnp.argmax(q_online_next, axis=-1)
-    q_next = jnp.take_along_axis(q_target_next, best[..., None], axis=-1)[..., 0]
-    return rewards + discount * jnp.where(terminal_next, 0.0, q_next)
+    fn = rlax.double_q_learning
+    for _ in range(actions.ndim):
+        fn = jax.vmap(fn)
+    return fn(q, actions, rewards, discounts, q_target_next, q_online_next)
 
 
 def cql_regulariser(q: jax.Array, actions: jax.Array) -> jax.Array:
@@ -72,11 +72,11 @@ def make_cql_loss(networks: Networks, config):
         q_all = policy_logits_of_observations(networks, params, obs)  # [B, L, A]
         q_target_next = policy_logits_of_observations(networks, target_params, obs[:, 1:])
         q = q_all[:, :-1]
-        targets = jax.lax.stop_gradient(
-            double_q_targets(rewards, q_all[:, 1:], q_target_next, terminal_next, discount)
-        )
+        discounts = jnp.where(terminal_next, 0.0, discount)
+        td = double_q_td_errors(q, actions, rewards, discounts, q_target_next, q_all[:, 1:])
         q_data = jnp.take_along_axis(q, actions[..., None], axis=-1)[..., 0]
-        td_loss = masked_mean(huber(q_data - targets), valid)
+        targets = jax.lax.stop_gradient(q_data + td)
+        td_loss = masked_mean(rlax.huber_loss(td, 1.0), valid)
         cql_loss = masked_mean(cql_regulariser(q, actions), valid)
         total = td_loss + alpha * cql_loss
         metrics = {

@@ -29,8 +29,8 @@ from typing import Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
-
 import ml_collections
+import optax
 
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, flatten_time, select_actions
@@ -150,9 +150,9 @@ def make_mzu_loss(networks: Networks, config):
         pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
 
         # ---- losses
-        reward_ce = ops.policy_cross_entropy(ops.value_to_target_probs(targets.reward, num_bins), pred.reward_logits[:, 1:])
-        value_ce = ops.policy_cross_entropy(ops.value_to_target_probs(targets.value, num_bins), pred.value_logits)
-        policy_ce = ops.policy_cross_entropy(targets.policy, pred.policy_logits)
+        reward_ce = optax.softmax_cross_entropy(pred.reward_logits[:, 1:], ops.value_to_target_probs(targets.reward, num_bins))
+        value_ce = optax.softmax_cross_entropy(pred.value_logits, ops.value_to_target_probs(targets.value, num_bins))
+        policy_ce = optax.softmax_cross_entropy(pred.policy_logits, targets.policy)
         reward_loss, value_loss, policy_loss = jnp.mean(reward_ce), jnp.mean(value_ce), jnp.mean(policy_ce)
         total = (
             config.reward_loss_weight * reward_loss

@@ -16,6 +16,7 @@ from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, flatten_time, select_actions
@@ -79,8 +80,8 @@ def make_rosmo_loss(networks: Networks, config):
         policy_logits = pred.policy_logits  # [B, K+1, A]
 
         # ---- losses
-        reward_ce = ops.policy_cross_entropy(ops.value_to_target_probs(reward_targets, num_bins), pred.reward_logits[:, 1:])
-        value_ce = ops.policy_cross_entropy(ops.value_to_target_probs(value_targets, num_bins), pred.value_logits)
+        reward_ce = optax.softmax_cross_entropy(pred.reward_logits[:, 1:], ops.value_to_target_probs(reward_targets, num_bins))
+        value_ce = optax.softmax_cross_entropy(pred.value_logits, ops.value_to_target_probs(value_targets, num_bins))
         uniform = jnp.full(policy_logits.shape, 1.0 / num_actions)
         if num_samples:
             sampled = jax.random.categorical(key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples))
@@ -89,12 +90,12 @@ def make_rosmo_loss(networks: Networks, config):
             sampled_ce = ops.sampled_policy_loss(
                 policy_logits, sampled.reshape(batch_size, num_targets, num_samples), jax.lax.stop_gradient(weights)
             )
-            policy_ce = jnp.where(policy_mask, sampled_ce, ops.policy_cross_entropy(uniform, policy_logits))
+            policy_ce = jnp.where(policy_mask, sampled_ce, optax.softmax_cross_entropy(policy_logits, uniform))
             target_entropy = jnp.zeros(())
         else:
             target = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount)
             target = ops.uniform_where(policy_mask, target.reshape(batch_size, num_targets, num_actions))
-            policy_ce = ops.policy_cross_entropy(jax.lax.stop_gradient(target), policy_logits)
+            policy_ce = optax.softmax_cross_entropy(policy_logits, jax.lax.stop_gradient(target))
             target_entropy = jnp.mean(-jnp.sum(target * jnp.log(target + 1e-12), axis=-1))
         bc = ops.filtered_bc_loss(policy_logits, actions[:, :num_targets], adv_data, bc_mask)
 

@@ -1,9 +1,8 @@
 """A compact online DQN: the behaviour agent whose whole run becomes a BSuite dataset.
 
 Double DQN (van Hasselt et al. 2016) with n-step returns and a Huber TD loss
-(the maths of rlax's `double_q_learning` and `huber_loss`), a numpy ring
-replay buffer, linearly decaying epsilon-greedy exploration and a periodically
-copied target network. From the env's rewards `r_i` and discounts `d_i`
+(`rlax.double_q_learning`, `rlax.huber_loss`), a numpy ring replay buffer,
+linearly decaying epsilon-greedy exploration and a periodically copied target network. From the env's rewards `r_i` and discounts `d_i`
 (0 at a termination), each stored transition is `(o_t, a_t, R_t, D_t, o_{t+m})`
 with `m = min(n, steps left in the episode)`:
 
@@ -12,6 +11,10 @@ with `m = min(n, steps left in the episode)`:
     a*   = argmax_b Q(o_{t+m}, b; theta)                   (online net selects)
     td   = R_t + D_t * Q(o_{t+m}, a*; theta_target) - Q(o_t, a_t; theta)
     loss = mean_batch huber(td, delta)
+
+The n-step sums are accumulated on the host as transitions arrive (`DQN._store`), one
+transition at a time into the replay buffer: `rlax.n_step_bootstrapped_returns` computes
+returns over a whole sequence on device, which the streaming buffer never holds.
 
 The learner runs every `update_period` env steps, `updates_per_call` Adam steps in one jitted call
 (a `lax.scan` over independently sampled batches). Acting: with probability
@@ -32,9 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-# Not rlax: importing it after TensorFlow (which every RLDS reader loads) fails in this
-# environment, because rlax -> distrax -> tensorflow_probability then demands `tf_keras`.
-# The two functions below are rlax.double_q_learning and rlax.huber_loss, written out.
+import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
+import rlax  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,13 +149,6 @@ def q_network(hidden_sizes: Sequence[int], num_actions: int) -> hk.Transformed:
     return hk.without_apply_rng(hk.transform(forward))
 
 
-def huber_loss(x: jnp.ndarray, delta: float) -> jnp.ndarray:
-    """Elementwise Huber loss: `0.5 x^2` where `|x| <= delta`, else `delta (|x| - 0.5 delta)`; shape of `x`."""
-    abs_x = jnp.abs(x)
-    quadratic = jnp.minimum(abs_x, delta)
-    return 0.5 * quadratic**2 + delta * (abs_x - quadratic)
-
-
 def double_q_loss(
     q_tm1: jnp.ndarray,
     action: jnp.ndarray,
@@ -169,10 +164,8 @@ def double_q_loss(
     `reward, discount`: [B] (the n-step return and its bootstrap discount, gamma included). Returns a scalar:
     `mean_b huber(r_b + discount_b * q_t_target[b, argmax q_t_online[b]] - q_tm1[b, a_b])`.
     """
-    best = jnp.argmax(q_t_online, axis=-1)
-    target = reward + discount * jnp.take_along_axis(q_t_target, best[:, None], axis=-1)[:, 0]
-    td = jax.lax.stop_gradient(target) - jnp.take_along_axis(q_tm1, action[:, None], axis=-1)[:, 0]
-    return jnp.mean(huber_loss(td, huber_delta))
+    td = jax.vmap(rlax.double_q_learning)(q_tm1, action, reward, discount, q_t_target, q_t_online)
+    return jnp.mean(rlax.huber_loss(td, huber_delta))
 
 
 class DQN:

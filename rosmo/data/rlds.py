@@ -29,10 +29,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from rosmo.data import tf_cpu
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
-
-tf = tf_cpu.tensorflow()
+from rosmo.tf_cpu import tf
 import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
 
 STEP_FIELDS = ("observation", "action", "reward", "discount", "is_first", "is_last", "is_terminal")

@@ -7,7 +7,6 @@ shapes in its docstring; see the three modules for details.
 from rosmo.ops.policy_targets import (
     filtered_bc_loss,
     one_step_policy_target,
-    policy_cross_entropy,
     sampled_policy_loss,
     sampled_policy_target,
     sampled_policy_weights,
@@ -25,7 +24,6 @@ from rosmo.ops.value_transform import (
     scalar_to_two_hot,
     signed_hyperbolic,
     signed_parabolic,
-    support,
     two_hot_to_scalar,
     value_to_target_probs,
 )
@@ -37,7 +35,6 @@ __all__ = [
     "n_step_value_targets",
     "one_step_advantage_data",
     "one_step_policy_target",
-    "policy_cross_entropy",
     "reward_targets",
     "sampled_policy_loss",
     "sampled_policy_target",
@@ -45,7 +42,6 @@ __all__ = [
     "scalar_to_two_hot",
     "signed_hyperbolic",
     "signed_parabolic",
-    "support",
     "two_hot_to_scalar",
     "unroll_actions",
     "uniform_where",

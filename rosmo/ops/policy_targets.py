@@ -11,6 +11,13 @@ from the prior with Muesli's leave-one-out CMPO weights. A filtered
 behaviour-cloning term keeps the policy close to logged actions with a
 non-negative advantage.
 
+Cross-entropies against a target distribution are ``optax.softmax_cross_entropy``
+(``-sum_a target[..., a] log_softmax(logits)[..., a]``, the target need not be
+normalised). Not ``rlax.categorical_cross_entropy``: it is deprecated in rlax
+0.1.9 (a warning at every trace) and normalises its labels (it builds
+``distrax.Categorical(probs=labels)``), which would change the sampled target
+of :func:`sampled_policy_target`.
+
 All functions are pure ``jnp`` and work on arbitrary leading batch dims; the
 action axis (``A``) or sample axis (``N``) is the last one.
 """
@@ -21,6 +28,7 @@ from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 Array = jax.Array
 
@@ -107,7 +115,7 @@ def sampled_policy_target(
 
         q[..., a] = (1/N) sum_i weights[..., i] * 1[sampled_actions[..., i] == a]
 
-    so that ``policy_cross_entropy(q, logits) == sampled_policy_loss(logits,
+    so that ``optax.softmax_cross_entropy(logits, q) == sampled_policy_loss(logits,
     sampled_actions, weights)``. ``q`` need not sum to 1.
 
     Args:
@@ -140,19 +148,6 @@ def sampled_policy_loss(logits: Array, sampled_actions: Array, weights: Array) -
     return -jnp.mean(weights * log_pi_a, axis=-1)
 
 
-def policy_cross_entropy(target_probs: Array, logits: Array) -> Array:
-    """``-sum_a target_probs[..., a] * log_softmax(logits)[..., a]``.
-
-    Args:
-      target_probs: f[..., A] (need not be normalised).
-      logits: f[..., A].
-
-    Returns:
-      f[...].
-    """
-    return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
-
-
 def filtered_bc_loss(
     logits: Array, data_actions: Array, adv_data: Array, mask: Array
 ) -> Array:
@@ -168,12 +163,9 @@ def filtered_bc_loss(
     Returns:
       f[...] per-position loss (0 where filtered out or masked).
     """
-    log_pi = jax.nn.log_softmax(logits, axis=-1)
-    log_pi_a = jnp.take_along_axis(
-        log_pi, jnp.asarray(data_actions, jnp.int32)[..., None], axis=-1
-    )[..., 0]
-    keep = (jnp.asarray(adv_data) >= 0).astype(log_pi_a.dtype)
-    return -log_pi_a * keep * jnp.asarray(mask, log_pi_a.dtype)
+    nll = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(data_actions, jnp.int32))
+    keep = (jnp.asarray(adv_data) >= 0).astype(nll.dtype)
+    return nll * keep * jnp.asarray(mask, nll.dtype)
 
 
 def uniform_where(mask: Array, probs: Array) -> Array:

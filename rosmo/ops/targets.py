@@ -20,6 +20,9 @@ from typing import Tuple
 import jax
 import jax.numpy as jnp
 
+import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
+import rlax  # noqa: E402
+
 Array = jax.Array
 
 
@@ -112,6 +115,17 @@ def n_step_value_targets(
     the plain n-step return ``sum_{i<n} discount^i r_{k+i} + discount^n
     v[k+n] * boot_ok[k+n]``.)
 
+    The recursion is ``rlax.n_step_bootstrapped_returns`` (``G_j = r_j +
+    d_j [(1 - lambda_j) v'_j + lambda_j G_{j+1}]``, n times) on the window's
+    transitions ``j = 0..L-2`` with ``d_j = discount * boot_ok[j+1]``,
+    ``lambda_j = valid[j+1]`` (stop and bootstrap where the root episode's
+    logged data ends) and ``v'_j = v[j+1]``. The masks stay the project's
+    own: rlax's discounts describe one trajectory and have no notion of a
+    window that runs past an RLDS episode's ``is_last`` into the next
+    episode, and its ``G_j`` always starts with a reward, so a position with
+    no logged transition (``valid[k]`` False) takes ``v[k] * boot_ok[k]``
+    here.
+
     Args:
       rewards: f[..., L] logged rewards ``r_t``.
       bootstrap_values: f[..., L] target-network (or search) values of the
@@ -157,26 +171,22 @@ def n_step_value_targets(
     )
     in_episode, valid = episode_masks(is_first, is_last)
     boot_ok = in_episode & ~(jnp.asarray(is_last, bool) & is_terminal)
+    own_value = jnp.where(boot_ok, bootstrap_values, 0.0)[..., :num_targets]
+    if td_steps == 0:
+        return own_value
+    batch_shape = rewards.shape[:-1]
 
-    k = jnp.arange(num_targets)
-    if td_steps > 0:
-        idx = k[:, None] + jnp.arange(td_steps)[None, :]  # [T, n]
-        valid_win = valid[..., idx]  # [..., T, n]
-        powers = discount ** jnp.arange(td_steps, dtype=jnp.float32)
-        reward_sum = jnp.sum(
-            rewards[..., idx] * valid_win.astype(jnp.float32) * powers, axis=-1
-        )
-        all_valid = jnp.all(valid_win, axis=-1)
-        first_invalid = jnp.argmax(~valid_win, axis=-1)
-        offset = jnp.where(all_valid, td_steps, first_invalid)  # [..., T]
-    else:
-        reward_sum = jnp.zeros(rewards.shape[:-1] + (num_targets,), jnp.float32)
-        offset = jnp.zeros(rewards.shape[:-1] + (num_targets,), jnp.int32)
-    stop = k + offset  # [..., T], always <= num_targets - 1 + td_steps < L
-    v_stop = jnp.take_along_axis(bootstrap_values, stop, axis=-1)
-    ok_stop = jnp.take_along_axis(boot_ok, stop, axis=-1)
-    boot = jnp.where(ok_stop, discount ** offset.astype(jnp.float32) * v_stop, 0.0)
-    return reward_sum + boot
+    def flat(x):  # [..., L-1] -> [N, L-1]: rlax works on one sequence, vmap over the rest
+        return jnp.reshape(jnp.asarray(x, jnp.float32), (-1, length - 1))
+
+    returns = jax.vmap(rlax.n_step_bootstrapped_returns, in_axes=(0, 0, 0, None, 0))(
+        flat(rewards[..., :-1]),
+        flat(discount * boot_ok[..., 1:]),
+        flat(bootstrap_values[..., 1:]),
+        td_steps,
+        flat(valid[..., 1:]),
+    ).reshape(batch_shape + (length - 1,))
+    return jnp.where(valid[..., :num_targets], returns[..., :num_targets], own_value)
 
 
 def reward_targets(

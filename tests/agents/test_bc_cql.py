@@ -7,7 +7,7 @@ import pytest
 
 from rosmo.agents import make_agent
 from rosmo.agents.bc import make_bc_actor, make_bc_loss
-from rosmo.agents.cql import cql_regulariser, double_q_targets, huber, make_cql_loss
+from rosmo.agents.cql import cql_regulariser, double_q_td_errors, make_cql_loss
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
 from tests.helpers import make_learner, small_config, synthetic_batch
@@ -95,15 +95,19 @@ def test_bc_loss_falls_and_reaches_high_accuracy_on_deterministic_data():
 # ---------------------------------------------------------------- CQL
 
 
-def test_double_q_target_cql_regulariser_and_huber_by_hand():
+def test_double_q_td_errors_and_cql_regulariser_by_hand():
+    q = jnp.array([[1.0, 2.0, 3.0], [0.5, 0.0, 0.0]])
     q_online_next = jnp.array([[0.0, 3.0, 1.0], [2.0, 0.0, 0.0]])
     q_target_next = jnp.array([[5.0, 7.0, 9.0], [4.0, 8.0, 8.0]])
-    y = double_q_targets(jnp.array([1.0, 0.5]), q_online_next, q_target_next, jnp.array([False, True]), 0.5)
-    # online argmax = 1 -> target net says 7 -> 1 + 0.5 * 7; terminal -> no bootstrap
-    np.testing.assert_allclose(np.asarray(y), [4.5, 0.5])
-    q = jnp.array([[1.0, 2.0, 3.0]])
-    np.testing.assert_allclose(np.asarray(cql_regulariser(q, jnp.array([2]))), [np.log(np.exp([1, 2, 3]).sum()) - 3.0], rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(huber(jnp.array([0.5, -2.0, 3.0]))), [0.125, 1.5, 2.5])
+    actions = jnp.array([2, 0])
+    td = double_q_td_errors(q, actions, jnp.array([1.0, 0.5]), jnp.array([0.5, 0.0]), q_target_next, q_online_next)
+    # online argmax = 1 -> target net says 7 -> y = 1 + 0.5 * 7 = 4.5, td = 4.5 - 3; terminal (discount 0) -> y = 0.5
+    np.testing.assert_allclose(np.asarray(td), [1.5, 0.0])
+    # any leading dims: [2, 2] windows of the same transitions
+    td2 = double_q_td_errors(jnp.stack([q, q]), jnp.stack([actions, actions]), jnp.ones((2, 2)), jnp.zeros((2, 2)),
+                             jnp.stack([q_target_next] * 2), jnp.stack([q_online_next] * 2))
+    np.testing.assert_allclose(np.asarray(td2), [[-2.0, 0.5], [-2.0, 0.5]])
+    np.testing.assert_allclose(np.asarray(cql_regulariser(q[:1], jnp.array([2]))), [np.log(np.exp([1, 2, 3]).sum()) - 3.0], rtol=1e-6)
 
 
 def test_cql_loss_hand_computed_on_one_window():

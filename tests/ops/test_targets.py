@@ -182,3 +182,37 @@ def test_one_step_advantage_data():
         ops.one_step_advantage_data(
             B["rewards"], B["values"], B["is_first"], B["is_last"], B["is_terminal"], G, 7
         )
+
+
+def _reference_n_step(rewards, values, is_first, is_last, is_terminal, discount, n, num_targets):
+    """The docstring's definition, one position at a time in float64."""
+    length = len(rewards)
+    in_ep = np.zeros(length, bool)
+    for t in range(length):
+        in_ep[t] = not any(is_last[:t]) and not any(is_first[1 : t + 1])
+    valid = in_ep & ~is_last
+    boot_ok = in_ep & ~(is_last & is_terminal)
+    z = np.zeros(num_targets)
+    for k in range(num_targets):
+        m = k
+        while m < k + n and valid[m]:
+            z[k] += discount ** (m - k) * rewards[m]
+            m += 1
+        z[k] += discount ** (m - k) * values[m] * boot_ok[m]
+    return z
+
+
+def test_n_step_matches_the_definition_on_random_windows():
+    rng = np.random.default_rng(0)
+    for n, num_targets in ((0, 3), (1, 4), (3, 4), (5, 6)):
+        length = num_targets + n
+        last = rng.random((64, length)) < 0.2
+        first = np.concatenate([rng.random((64, 1)) < 0.5, last[:, :-1]], axis=1)
+        first[:, 1:] |= rng.random((64, length - 1)) < 0.05  # an is_first with no is_last before it
+        terminal = last & (rng.random((64, length)) < 0.5)
+        rewards = rng.standard_normal((64, length)).astype(np.float32)
+        values = rng.standard_normal((64, length)).astype(np.float32) * 10
+        z = ops.n_step_value_targets(rewards, values, first, last, terminal, G, n, num_targets)
+        expected = [_reference_n_step(*(x[i] for x in (rewards, values, first, last, terminal)), G, n, num_targets)
+                    for i in range(64)]
+        np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-5)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import rlax
 
 from rosmo import ops
 
@@ -34,13 +35,16 @@ def test_round_trip_small_negative_and_large():
     np.testing.assert_allclose(ops.signed_hyperbolic(ops.signed_parabolic(y)), y, rtol=1e-6)
 
 
-def test_support():
-    np.testing.assert_array_equal(ops.support(5), [-2.0, -1.0, 0.0, 1.0, 2.0])
-    assert ops.support(601).shape == (601,)
-    assert ops.support(601)[0] == -300 and ops.support(601)[-1] == 300
+def test_support_is_the_integers_and_num_bins_is_checked():
+    # one-hot on bin i decodes to i - m: the support of 5 bins is [-2, -1, 0, 1, 2], of 601 bins [-300 .. 300]
+    np.testing.assert_array_equal(ops.two_hot_to_scalar(jnp.eye(5), 5), [-2.0, -1.0, 0.0, 1.0, 2.0])
+    ends = ops.two_hot_to_scalar(jnp.eye(601)[jnp.array([0, 300, 600])], 601)
+    np.testing.assert_array_equal(ends, [-300.0, 0.0, 300.0])
     for bad in (4, 2, 1, 0, -3):
         with pytest.raises(ValueError, match="num_bins"):
-            ops.support(bad)
+            ops.scalar_to_two_hot(0.0, bad)
+        with pytest.raises(ValueError, match="num_bins"):
+            ops.two_hot_to_scalar(jnp.ones((abs(bad),)), bad)
 
 
 def test_two_hot_on_a_bin_is_one_hot():
@@ -124,3 +128,26 @@ def test_value_to_target_probs_and_logits_to_scalar():
 def test_two_hot_to_scalar_checks_width():
     with pytest.raises(ValueError, match="num_bins"):
         ops.two_hot_to_scalar(jnp.ones((3, 7)) / 7, 9)
+
+
+def test_same_maths_as_rlax_and_more_accurate_near_zero():
+    """Why h, h^-1 and the encoding are not rlax's (module docstring): same formulas, rlax's lose f32 accuracy.
+
+    If this starts failing because rlax became accurate, switch to rlax's functions.
+    """
+    big = jnp.array([1.0, -7.25, 123.456, 1e4, -1e4, 1e6])
+    np.testing.assert_allclose(ops.signed_hyperbolic(big), rlax.signed_hyperbolic(big), rtol=1e-6)
+    y = jnp.array([1.003, -2.008, 50.0, -300.0])
+    np.testing.assert_allclose(ops.signed_parabolic(y), rlax.signed_parabolic(y), rtol=2e-4)
+    # near 0 rlax's round trip is off by far more than f32 round-off, ours is not
+    tiny = jnp.array([1e-6, -1e-4])
+    ours = ops.signed_parabolic(ops.signed_hyperbolic(tiny))
+    theirs = rlax.signed_parabolic(rlax.signed_hyperbolic(tiny))
+    np.testing.assert_allclose(ours, tiny, rtol=1e-6)
+    assert np.all(np.abs(np.asarray(theirs) / np.asarray(tiny) - 1.0) > 1e-2)
+    assert abs(float(rlax.signed_parabolic(jnp.float32(1.003))) - 3.0) > 1e-4
+    # rlax's two-hot weights carry its 1e-5 guard: 2.3 on 11 bins is 7e-6 off the exact 0.7 / 0.3
+    exact = np.asarray(ops.scalar_to_two_hot(2.3, 11))[7:9]
+    theirs = np.asarray(rlax.transform_to_2hot(jnp.float32(2.3), -5.0, 5.0, 11))[7:9]
+    np.testing.assert_allclose(exact, [0.7, 0.3], atol=1e-7)
+    assert np.abs(theirs - [0.7, 0.3]).max() > 5e-6
