@@ -1,12 +1,14 @@
 """Playing an agent in online environments, many episodes at once.
 
-    play_dm_env(make_env, act, params, N, num_envs, seed)   num_envs dm_env envs in lockstep (BSuite)
+    play_environment_loop(make_env, act, params, N, seed)   one dm_env env in `acme.EnvironmentLoop` (an Acme actor)
+    play_dm_env(make_env, act, params, N, num_envs, seed)   num_envs dm_env envs in lockstep
     play_atari(game, act, params, N, num_envs, seed)        ALE's C++ vector env (Atari, RL Unplugged protocol)
 
-Both play `num_episodes` complete episodes with one jitted action call per
-lockstep on the batch of observations, and return `Episodes` (returns,
-lengths, env steps, wall seconds). Each started episode is played to its
-end, so short episodes are not favoured. Statistics and normalisation are
+All play `num_episodes` complete episodes and return `Episodes` (returns,
+lengths, env steps, wall seconds). The Acme loop makes one jitted action call
+per env step (`rosmo.agents.actor.Actor`); the other two make one per lockstep
+on the batch of observations, and play each started episode to its end, so
+short episodes are not favoured. Statistics and normalisation are
 `rosmo.evaluation.statistics`; `rosmo.evaluation.evaluate` joins them.
 """
 
@@ -15,10 +17,13 @@ from __future__ import annotations
 import time
 from typing import Callable, List, NamedTuple, Optional
 
+import acme
 import jax
 import numpy as np
+from acme.utils import counting, loggers
 from tqdm import tqdm
 
+from rosmo.agents.actor import Actor, FixedVariables
 from rosmo.envs import atari as atari_env
 
 ActFn = Callable  # (params, obs[B, ...], key) -> int32[B]
@@ -34,6 +39,53 @@ class Episodes(NamedTuple):
 
 def _bar(progress: bool, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="ep", leave=False) if progress else None
+
+
+class _EpisodeLogger(loggers.Logger):
+    """Keeps `acme.EnvironmentLoop`'s per-episode rows (return, length, counts) and moves a progress bar."""
+
+    def __init__(self, bar=None):
+        self.rows: List[loggers.LoggingData] = []
+        self._bar = bar
+
+    def write(self, data: loggers.LoggingData) -> None:
+        self.rows.append(dict(data))
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def play_environment_loop(
+    make_env: Callable[[int], object],
+    act_fn: ActFn,
+    params,
+    num_episodes: int,
+    seed: int = 0,
+    progress: bool = False,
+    jitted_act: Optional[ActFn] = None,
+) -> Episodes:
+    """`num_episodes` episodes of the env `make_env(seed)` in `acme.EnvironmentLoop`.
+
+    The actor is `rosmo.agents.actor.Actor(act_fn)` on `FixedVariables({"params": params})`
+    with keys from `PRNGKey(seed)`; an Acme `Counter` counts the steps, an Acme `Logger`
+    receives each episode's return and length.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    actor = Actor(act_fn, FixedVariables({"params": params}), seed=seed, jitted_act=jitted_act)
+    counter = counting.Counter()
+    logger = _EpisodeLogger(_bar(progress, num_episodes, "evaluate"))
+    loop = acme.EnvironmentLoop(make_env(seed), actor, counter=counter, logger=logger, should_update=False)
+    start = time.time()
+    loop.run(num_episodes=num_episodes)
+    wall = time.time() - start
+    logger.close()
+    returns = [float(row["episode_return"]) for row in logger.rows]
+    lengths = [int(row["episode_length"]) for row in logger.rows]
+    return Episodes(returns, lengths, int(counter.get_counts()["steps"]), wall, 1)
 
 
 def play_dm_env(

@@ -1,11 +1,15 @@
-"""The BSuite suite: RLDS datasets made by `rosmo dataset bsuite`, lockstep dm_env evaluation.
+"""The BSuite suite: RLDS datasets made by `rosmo dataset bsuite`, dm_env evaluation (Acme's loop or lockstep).
 
 Data: `config.dataset_dir`, an RLDS directory whose metadata names its env,
 its number of actions, reward noise / sticky actions, and the two
 normalisation references measured when it was made (uniform random and the
 behaviour DQN's greedy return). Evaluation plays the same env with the same
 noise settings; a checkpoint evaluated on another BSuite env is scored
-without normalisation.
+without normalisation. With one env (`num_envs=1`, e.g. `rosmo evaluate
+--num-envs 1`, `--config.eval_parallel=1`) the episodes run in
+`acme.EnvironmentLoop` with an Acme actor; with more, in the lockstep loop,
+which was 4-30x faster for 100 episodes at the configs' 50 envs
+(`benchmarks/eval_loop_throughput.py`, README "Dependencies").
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rosmo.data import loader
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.errors import ConfigError
-from rosmo.evaluation.loops import Episodes, play_dm_env
+from rosmo.evaluation.loops import Episodes, play_dm_env, play_environment_loop
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
 
 REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured when the dataset was made"
@@ -89,8 +93,12 @@ class BSuite(Suite):
              **options) -> Episodes:
         if options:
             raise ValueError(f"BSuite evaluation takes no options, got {sorted(options)}")
-        return play_dm_env(lambda s: self.make_env(env, s, metadata), act_fn, params, num_episodes,
-                           num_envs=num_envs, seed=seed, progress=progress, jitted_act=jitted_act)
+        make_env = lambda s: self.make_env(env, s, metadata)  # noqa: E731
+        if num_envs == 1:
+            return play_environment_loop(make_env, act_fn, params, num_episodes, seed=seed, progress=progress,
+                                         jitted_act=jitted_act)
+        return play_dm_env(make_env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
+                           jitted_act=jitted_act)
 
     def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
         if not self._same_env(env, metadata) or metadata.get("random_return") is None or metadata.get("dqn_return") is None:

@@ -18,8 +18,9 @@ finite and no checkpoint with non-finite parameters can be written.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
+import acme
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,15 +174,19 @@ def make_mesh(devices: Optional[list] = None) -> Mesh:
     return Mesh(np.asarray(devices), ("data",))
 
 
-class Learner:
-    """Owns the train state on the mesh and runs sharded updates.
+class Learner(acme.core.Learner):
+    """Owns the train state on the mesh and runs sharded updates; an `acme.core.Learner`.
 
-    Acme-shaped: `step(batch)`, `params`, `state` / `restore(state)`; `nonfinite()`
-    reports updates that were skipped by the non-finite guard.
+    `step(batch)` (or `step()` / `run(num_steps)` on the `iterator` it was given),
+    `get_variables(["params"])` (host copies, a `VariableSource` for actors),
+    `save()` / `restore(state)` (a host copy of the `TrainState`), `params`, `state`;
+    `nonfinite()` reports updates that were skipped by the non-finite guard.
     """
 
-    def __init__(self, agent: Agent, config, obs_example: np.ndarray, mesh: Optional[Mesh] = None):
+    def __init__(self, agent: Agent, config, obs_example: np.ndarray, mesh: Optional[Mesh] = None,
+                 iterator: Optional[Iterator[Dict[str, np.ndarray]]] = None):
         self.agent = agent
+        self._iterator = iterator
         self.mesh = mesh or make_mesh()
         num_devices = self.mesh.devices.size
         if config.batch_size % num_devices:
@@ -209,8 +214,12 @@ class Learner:
             k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v)) for k, v in batch.items()
         }
 
-    def step(self, batch: Dict[str, Any]) -> Dict[str, jax.Array]:
-        """One update; returns the metrics as device arrays (no host sync)."""
+    def step(self, batch: Optional[Dict[str, Any]] = None) -> Dict[str, jax.Array]:
+        """One update on `batch` (default: the iterator's next); returns the metrics as device arrays (no host sync)."""
+        if batch is None:
+            if self._iterator is None:
+                raise ValueError("Learner.step() without a batch needs the Learner to be given an iterator")
+            batch = next(self._iterator)
         if isinstance(next(iter(batch.values())), np.ndarray):
             batch = self.put_batch(batch)
         self._state, self._guard, metrics = self._update(self._state, self._guard, batch)
@@ -228,10 +237,22 @@ class Learner:
     def state(self) -> TrainState:
         return self._state
 
+    def save(self) -> TrainState:
+        """A host (numpy) copy of the train state: the update donates the device state, so it cannot be kept."""
+        return to_host(self._state)
+
     def restore(self, state: TrainState, skipped_updates: int = 0) -> None:
         """Continue from `state` (e.g. a checkpoint's) with the guard's count of skipped updates so far."""
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(skipped_updates), self.replicated)
+
+    def get_variables(self, names: Sequence[str]) -> List[Any]:
+        """Host (numpy) copies of "params" (online) and / or "target_params"."""
+        trees = {"params": lambda: self._state.params, "target_params": lambda: self._state.target_params}
+        missing = [n for n in names if n not in trees]
+        if missing:
+            raise KeyError(f"no variables named {missing}; the learner has {sorted(trees)}")
+        return [to_host(trees[n]()) for n in names]
 
     @property
     def params(self):

@@ -35,13 +35,14 @@ def _config(dataset, **overrides):
 def test_rosmo_learns_catch(catch_dataset, tmp_path):
     # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
+    # One evaluation env: the 100 episodes run in acme.EnvironmentLoop with the Acme actor.
     config = _config(
         catch_dataset, batch_size=128, num_steps=4000, learning_rate=2e-3, target_update_interval=100,
-        warmup_steps=100, eval_every=4000, checkpoint_every=4000, log_every=500,
+        warmup_steps=100, eval_every=4000, checkpoint_every=4000, log_every=500, eval_parallel=1,
     )
     summary = train(config, str(tmp_path / "run"), progress=False)
     result = summary["final_eval"]
-    assert result["episodes"] == 100
+    assert result["episodes"] == 100 and result["num_envs"] == 1
     assert result["normalized_score"] >= 0.8, result
     saved = json.load(open(tmp_path / "run" / "summary.json"))
     assert saved["final_eval"]["normalized_score"] == pytest.approx(result["normalized_score"])
