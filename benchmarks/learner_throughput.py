@@ -6,12 +6,15 @@
 
 Synthetic catch-shaped windows (10x5 float32 observations, 3 actions) with
 episode boundaries inside; the data pipeline is not timed (see
-loader_throughput.py). Numbers, not asserts.
+loader_throughput.py). Two rates: updates per wall second, and per CPU second of
+this process (`time.process_time`, all threads), which is steadier on a shared
+machine. Numbers, not asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Callable, Dict, List, Tuple
 
@@ -45,14 +48,15 @@ def time_learner(learner: Learner, batch: Dict[str, np.ndarray], seconds: float)
     start = time.time()
     jax.block_until_ready(learner.step(batch))
     compile_s = time.time() - start
-    count, start = 0, time.time()
+    count, start, cpu = 0, time.time(), time.process_time()
     while time.time() - start < seconds or count < 3:
         metrics = learner.step(batch)
         count += 1
     jax.block_until_ready(metrics)
-    elapsed = time.time() - start
+    elapsed, cpu = time.time() - start, time.process_time() - cpu
     batch_size = len(batch["action"])
-    return {"updates_per_s": count / elapsed, "samples_per_s": count * batch_size / elapsed, "compile_s": compile_s, "updates": count}
+    return {"updates_per_s": count / elapsed, "updates_per_cpu_s": count / max(cpu, 1e-9),
+            "samples_per_s": count * batch_size / elapsed, "compile_s": compile_s, "updates": count}
 
 
 def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3) -> Dict[str, float]:
@@ -92,15 +96,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per variant")
     parser.add_argument("--only", default=None, help="comma-separated substrings of variant names to run")
     args = parser.parse_args()
-    print(f"devices: {jax.devices()}  batch {args.batch_size}  env {args.env}")
-    print(f"{'variant':<24}{'updates/s':>12}{'samples/s':>14}{'compile s':>12}")
+    print(f"devices: {jax.devices()}  batch {args.batch_size}  env {args.env}  load average {os.getloadavg()[0]:.1f}")
+    print(f"{'variant':<24}{'updates/s':>12}{'per CPU s':>12}{'samples/s':>14}{'compile s':>12}")
     results = {}
     for name, config in variants(args.env, args.batch_size):
         if args.only and not any(s in name for s in args.only.split(",")):
             continue
         r = time_updates(config, args.seconds)
         results[name] = r
-        print(f"{name:<24}{r['updates_per_s']:>12.1f}{r['samples_per_s']:>14.0f}{r['compile_s']:>12.1f}", flush=True)
+        print(f"{name:<24}{r['updates_per_s']:>12.1f}{r['updates_per_cpu_s']:>12.1f}{r['samples_per_s']:>14.0f}"
+              f"{r['compile_s']:>12.1f}", flush=True)
     base = results.get("rosmo exact")
     if base:
         for name, r in results.items():

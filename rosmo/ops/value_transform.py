@@ -27,8 +27,8 @@ accuracy in f32 (measured against float64, see the functions and
 - ``rlax.transform_to_2hot`` divides by ``upper - lower + 1e-5`` (a guard
   for a value on a bin), which moves ~1e-5 of the weight to the upper bin
   (7e-6 for 2.3 on 11 bins), and rescales ``(y - min) / (max - min) *
-  (num_bins - 1)``, which at 601 bins puts up to 6e-5 of weight on the wrong
-  side. With an integer support, ``frac = y - floor(y)`` is exact in f32.
+  (num_bins - 1)`` in f32, which at 601 bins leaves weights off by up to 6e-5.
+  With an integer support, ``frac = y - floor(y)`` is exact in f32.
 
 All functions are pure ``jnp`` and work on arbitrary leading batch dims.
 ``num_bins`` must be a static Python int.
