@@ -1,12 +1,14 @@
-"""Atari learner throughput: ROSMO updates/s with the ResNet (small preset and full size) on synthetic windows.
+"""Atari learner throughput: ROSMO updates/s with the ResNet presets on synthetic windows.
 
-    python benchmarks/atari_learner_throughput.py                      # small + full, batch 16 and 32, K = n = 5
+    python benchmarks/atari_learner_throughput.py                      # small + light + full, batch 16 and 32, K = n = 5
     python benchmarks/atari_learner_throughput.py --batch-sizes 32 --presets small --seconds 30
 
 Windows are uint8 [B, K + n + 1, 84, 84, 4] random frames with episode
 boundaries inside (6 actions, Pong's minimal set); the data pipeline is not
 timed (see loader_throughput.py). One device-resident batch is reused.
-Numbers, not asserts.
+Numbers, not asserts. It first prints the parameter count of the original's
+Atari network by formula (`original_atari_param_count`) next to the count of
+the `full` preset as built here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rosmo.agents import make_agent
 from rosmo.configs.atari import get_config
 from rosmo.training.learner import Learner
 from rosmo.networks import make_networks
+from rosmo.networks.resnet import original_atari_param_count
 
 from learner_throughput import time_learner  # same timing loop as the BSuite benchmark (benchmarks/ is on sys.path)
 
@@ -60,12 +63,18 @@ def time_updates(preset: str, batch_size: int, seconds: float, policy_samples: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", default="small,full", help="comma-separated: small, full")
+    parser.add_argument("--presets", default="small,light,full", help="comma-separated: small, light, full")
     parser.add_argument("--batch-sizes", default="16,32", help="comma-separated batch sizes")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per variant (at least 3 updates)")
     parser.add_argument("--policy-samples", type=int, default=0, help="0: exact ROSMO target; N: sampled")
     args = parser.parse_args()
     print(f"devices: {jax.devices()}  K=5 n=5 (windows of 11 steps), 601 bins, {NUM_ACTIONS} actions")
+    config = get_config("Pong")
+    built = jax.eval_shape(make_networks(config, NUM_ACTIONS).init, jax.random.PRNGKey(0),
+                           jax.ShapeDtypeStruct((1, 84, 84, 4), np.uint8))
+    print(f"original Atari network, parameters by formula: {original_atari_param_count(NUM_ACTIONS, 601):,} "
+          f"({NUM_ACTIONS} actions), {original_atari_param_count(18, 601):,} (18 actions); "
+          f"`full` preset as built: {sum(x.size for x in jax.tree.leaves(built)):,} ({NUM_ACTIONS} actions)")
     print(f"{'preset':<8}{'batch':>6}{'params':>10}{'updates/s':>11}{'samples/s':>11}{'init s':>8}{'compile s':>10}")
     for preset in args.presets.split(","):
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):

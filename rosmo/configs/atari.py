@@ -8,7 +8,9 @@ RL Unplugged bucket, or `rosmo dataset atari --out <data_dir>`).
 Hyper-parameters follow the ROSMO paper's Atari code (DESIGN section 2):
 K = 5 unroll steps, n = 5 TD steps, 601 value/reward bins, batch 512,
 lr 7e-4 with 1k warm-up and x0.1 after 100k, AdamW weight decay 1e-4, clip
-5, target copy every 200 updates, the pre-activation LayerNorm ResNet.
+5, target copy every 200 updates, the original's pre-activation LayerNorm
+ResNet (64 channels, 6/2/2 blocks, heads conv1x1(128) + MLP 128-128;
+`rosmo.networks.resnet`).
 
 Discount: 0.997**4 per agent step. One Atari agent step is 4 emulator frames;
 0.997 is MuZero's per-frame discount, so 0.997**4 ~= 0.988 per agent step is
@@ -16,14 +18,16 @@ the same horizon, and it is the value the ROSMO code uses for Atari (and
 BSuite). `--config.discount=0.997` gives the longer horizon of MuZero
 Unplugged's per-step discount.
 
-Presets, chosen in the config string: `full` (batch 512, 200k steps) or
-`small` (16 channels, 1/1/1 blocks, batch 32, 3k steps: for CPU runs and
-tests). A preset sets the ResNet sizes (`network_preset`) and the budget
-fields of `PRESET_SETTINGS`; any of them can still be overridden with
-`--config.<field>`, and the explicit sizes (`channels`, `representation_blocks`,
-...) override the preset's network when set. Evaluation runs `eval_parallel`
-episodes at once in ALE's vector env under the RL Unplugged protocol
-(sticky actions, 108k-frame cap).
+Presets, chosen in the config string (`atari:Pong,small`): `full` (the
+original's ResNet, batch 512, 200k steps), `light` (this package's lighter
+ResNet at the same sizes: 16-channel heads without MLP, no block between the
+pools; batch 512) or `small` (the light ResNet with 16 channels, 1/1/1 blocks,
+batch 32, 3k steps: for CPU runs and tests). A preset sets the ResNet sizes
+(`network_preset`) and the budget fields of `PRESET_SETTINGS`; any of them can
+still be overridden with `--config.<field>`, and the explicit sizes (`channels`,
+`representation_blocks`, ...) override the preset's network when set.
+Evaluation runs `eval_parallel` episodes at once in ALE's vector env under the
+RL Unplugged protocol (sticky actions, 108k-frame cap).
 """
 
 import ml_collections
@@ -35,6 +39,8 @@ from rosmo.data.rlu_names import canonical_game
 PRESET_SETTINGS = {
     "full": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, shuffle_buffer=2_000, eval_every=10_000,
                  eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
+    "light": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, shuffle_buffer=2_000, eval_every=10_000,
+                  eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
     "small": dict(batch_size=32, num_steps=3_000, warmup_steps=100, shuffle_buffer=500, eval_every=1_000,
                   eval_episodes=16, eval_parallel=16, log_every=50, checkpoint_every=500),
 }
@@ -56,12 +62,14 @@ def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
 
     # model and targets
     c.network = "resnet"
-    c.network_preset = preset  # full | small: the ResNet sizes (explicit sizes below win)
+    c.network_preset = preset  # full (the original's network) | light (lighter heads, no block between the pools) | small (CPU)
+    c.architecture = ml_collections.config_dict.placeholder(str)  # None: from the preset; "original" | "light"
     c.channels = ml_collections.config_dict.placeholder(int)  # None: from the preset
     c.representation_blocks = ml_collections.config_dict.placeholder(int)
     c.dynamics_blocks = ml_collections.config_dict.placeholder(int)
     c.prediction_blocks = ml_collections.config_dict.placeholder(int)
     c.head_channels = ml_collections.config_dict.placeholder(int)
+    c.head_hidden_sizes = ml_collections.config_dict.placeholder(tuple)  # original heads' MLP, e.g. (128, 128)
     c.num_bins = 601
     c.unroll_steps = 5
     c.td_steps = 5
