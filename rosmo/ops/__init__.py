@@ -24,6 +24,7 @@ from rosmo.ops.value_transform import (
     scalar_to_two_hot,
     signed_hyperbolic,
     signed_parabolic,
+    support,
     two_hot_to_scalar,
     value_to_target_probs,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "scalar_to_two_hot",
     "signed_hyperbolic",
     "signed_parabolic",
+    "support",
     "two_hot_to_scalar",
     "unroll_actions",
     "uniform_where",

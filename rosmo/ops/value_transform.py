@@ -8,9 +8,17 @@ transform ``h``:
     h^{-1}(y) = exact closed-form inverse                        (signed_parabolic)
 
 A scalar ``y`` (already transformed) is written as a "two-hot" distribution on
-the support ``[-m, ..., m]`` (``m = num_bins // 2``): clip ``y`` to the
-support, then put weight ``1 - frac`` on ``floor(y)`` and ``frac`` on
-``floor(y) + 1`` so that the expectation over the support is ``y`` again.
+the integer support ``support(num_bins) = [-m, ..., num_bins - 1 - m]`` with
+``m = (num_bins - 1) // 2``: clip ``y`` to ``[-m, m]``, then put weight
+``1 - frac`` on ``floor(y)`` and ``frac`` on ``floor(y) + 1`` so that the
+expectation over the support is ``y`` again.
+
+An odd ``num_bins`` (our default, e.g. 51 or 601) gives the symmetric support
+``[-m, m]``. An even ``num_bins`` gives the ROSMO code's layout
+(``arange(num_bins) - (num_bins - 1) // 2``, targets clipped to ``±m``): its
+BSuite ``num_bins = 20`` is the support ``[-9, ..., 10]`` with targets in
+``[-9, 9]``, so the top bin is never a target, and zero logits decode to
+``+0.5`` (transformed scale), not 0.
 
 Decoding is rlax's (``rlax.transform_from_2hot``). ``h``, ``h^{-1}`` and the
 encoding are written here because rlax's versions of the same formulas lose
@@ -97,24 +105,42 @@ def signed_parabolic(y: Array, eps: float = DEFAULT_EPS) -> Array:
 
 
 def _check_num_bins(num_bins: int) -> int:
+    """``m = (num_bins - 1) // 2``, the largest target magnitude; checks ``num_bins``."""
     if isinstance(num_bins, bool) or not isinstance(num_bins, int):
         raise ValueError(
             f"rosmo.ops.value_transform: num_bins must be a static Python int, "
             f"got {num_bins!r} of type {type(num_bins).__name__}."
         )
-    if num_bins < 3 or num_bins % 2 == 0:
+    if num_bins < 3:
         raise ValueError(
-            f"rosmo.ops.value_transform: num_bins must be odd and >= 3 so the "
-            f"support [-(num_bins//2) .. num_bins//2] is symmetric around 0, "
-            f"got num_bins={num_bins}."
+            f"rosmo.ops.value_transform: num_bins must be >= 3 (odd: symmetric "
+            f"support; even: the ROSMO code's layout), got num_bins={num_bins}."
         )
-    return num_bins
+    return (num_bins - 1) // 2
+
+
+def support(num_bins: int) -> Array:
+    """Integer support ``arange(num_bins) - (num_bins - 1) // 2``.
+
+    Args:
+      num_bins: int >= 3 (static). Odd: symmetric ``[-m, ..., m]``; even: the
+        ROSMO code's ``[-m, ..., m + 1]`` (module docstring).
+
+    Returns:
+      f32[num_bins], e.g. ``support(5) == [-2, -1, 0, 1, 2]``,
+      ``support(20) == [-9, ..., 10]``.
+
+    Raises:
+      ValueError: if ``num_bins`` is smaller than 3 or not an int.
+    """
+    half = _check_num_bins(num_bins)
+    return jnp.arange(num_bins, dtype=jnp.float32) - half
 
 
 def scalar_to_two_hot(x: Array, num_bins: int) -> Array:
     """Two-hot encoding of ``x`` on the integer support ``[-m, ..., m]``.
 
-    ``x`` is clipped to ``[-m, m]`` (``m = num_bins // 2``); with
+    ``x`` is clipped to ``[-m, m]`` (``m = (num_bins - 1) // 2``); with
     ``lo = floor(x)`` and ``frac = x - lo`` the bin of value ``lo`` gets
     ``1 - frac`` and the bin of value ``lo + 1`` gets ``frac``. An ``x`` exactly
     on an integer is one-hot. ``two_hot_to_scalar(scalar_to_two_hot(x)) ==
@@ -122,18 +148,19 @@ def scalar_to_two_hot(x: Array, num_bins: int) -> Array:
 
     Args:
       x: f[...] scalars (already value-transformed if desired).
-      num_bins: odd int >= 3 (static).
+      num_bins: int >= 3 (static).
 
     Returns:
       f32[..., num_bins] probabilities summing to 1 on the last axis.
     """
-    half = _check_num_bins(num_bins) // 2
+    half = _check_num_bins(num_bins)
     x = jnp.clip(jnp.asarray(x, jnp.float32), -half, half)
     lo = jnp.floor(x)
     frac = x - lo
     lo_index = (lo + half).astype(jnp.int32)
-    # At the top edge (x == m) lo_index + 1 == num_bins: one_hot gives an
-    # all-zero row there and frac == 0, so the mass stays on the edge bin.
+    # At the top edge (x == m) frac == 0, so the mass stays on the edge bin
+    # (lo_index + 1 is num_bins, an all-zero one_hot row, for odd num_bins,
+    # and the never-targeted top bin for even num_bins).
     return (
         jax.nn.one_hot(lo_index, num_bins, dtype=jnp.float32) * (1.0 - frac)[..., None]
         + jax.nn.one_hot(lo_index + 1, num_bins, dtype=jnp.float32) * frac[..., None]
@@ -141,26 +168,26 @@ def scalar_to_two_hot(x: Array, num_bins: int) -> Array:
 
 
 def two_hot_to_scalar(probs: Array, num_bins: int) -> Array:
-    """Expectation over the support: ``sum_i probs[..., i] * (i - m)``, ``m = num_bins // 2``.
+    """Expectation over the support: ``sum_i probs[..., i] * (i - m)``, ``m = (num_bins - 1) // 2``.
 
-    ``rlax.transform_from_2hot`` on ``[-m, m]`` (its support is
-    ``jnp.linspace(-m, m, num_bins)``, the integers to within half an f32 ulp).
+    ``rlax.transform_from_2hot`` on ``[-m, num_bins - 1 - m]`` (its support is
+    ``jnp.linspace(-m, num_bins - 1 - m, num_bins)``, the integers to within half an f32 ulp).
 
     Args:
       probs: f[..., num_bins] probabilities.
-      num_bins: odd int >= 3 (static); must equal ``probs.shape[-1]``.
+      num_bins: int >= 3 (static); must equal ``probs.shape[-1]``.
 
     Returns:
       f[...] scalars.
     """
-    half = _check_num_bins(num_bins) // 2
+    half = _check_num_bins(num_bins)
     if probs.shape[-1] != num_bins:
         raise ValueError(
             f"rosmo.ops.two_hot_to_scalar: probs.shape[-1]={probs.shape[-1]} "
             f"does not match num_bins={num_bins}."
         )
     flat = jnp.reshape(probs, (-1, num_bins))  # rlax broadcasts the support as [1, num_bins]
-    return rlax.transform_from_2hot(flat, -half, half, num_bins).reshape(probs.shape[:-1])
+    return rlax.transform_from_2hot(flat, -half, num_bins - 1 - half, num_bins).reshape(probs.shape[:-1])
 
 
 def value_to_target_probs(x: Array, num_bins: int) -> Array:
@@ -168,7 +195,7 @@ def value_to_target_probs(x: Array, num_bins: int) -> Array:
 
     Args:
       x: f[...] raw values / rewards.
-      num_bins: odd int >= 3 (static).
+      num_bins: int >= 3 (static).
 
     Returns:
       f32[..., num_bins].
@@ -181,7 +208,7 @@ def logits_to_scalar(logits: Array, num_bins: int) -> Array:
 
     Args:
       logits: f[..., num_bins].
-      num_bins: odd int >= 3 (static).
+      num_bins: int >= 3 (static).
 
     Returns:
       f[...] raw values / rewards.

@@ -38,13 +38,38 @@ def test_round_trip_small_negative_and_large():
 def test_support_is_the_integers_and_num_bins_is_checked():
     # one-hot on bin i decodes to i - m: the support of 5 bins is [-2, -1, 0, 1, 2], of 601 bins [-300 .. 300]
     np.testing.assert_array_equal(ops.two_hot_to_scalar(jnp.eye(5), 5), [-2.0, -1.0, 0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(ops.support(5), [-2.0, -1.0, 0.0, 1.0, 2.0])
     ends = ops.two_hot_to_scalar(jnp.eye(601)[jnp.array([0, 300, 600])], 601)
     np.testing.assert_array_equal(ends, [-300.0, 0.0, 300.0])
-    for bad in (4, 2, 1, 0, -3):
+    for bad in (2, 1, 0, -3):
         with pytest.raises(ValueError, match="num_bins"):
             ops.scalar_to_two_hot(0.0, bad)
         with pytest.raises(ValueError, match="num_bins"):
             ops.two_hot_to_scalar(jnp.ones((abs(bad),)), bad)
+
+
+def test_even_num_bins_is_the_original_codes_support():
+    # sail-sg/rosmo utils.py: max_val = (num_bins - 1) // 2, support arange(num_bins) - max_val, clip to ±max_val.
+    # Its BSuite num_bins = 20: support [-9 .. 10], targets in [-9, 9] (the top bin is never a target).
+    np.testing.assert_array_equal(ops.support(20), np.arange(-9, 11))
+    np.testing.assert_array_equal(ops.support(4), [-1.0, 0.0, 1.0, 2.0])
+    target = ops.scalar_to_two_hot(jnp.array([9.5, 9.0, -12.0, 2.25]), 20)
+    expected = np.zeros((4, 20))
+    expected[0, 18] = 1.0  # 9.5 is clipped to 9 = index 18, not spread onto the top bin (value 10)
+    expected[1, 18] = 1.0
+    expected[2, 0] = 1.0  # clipped to -9
+    expected[3, 11], expected[3, 12] = 0.75, 0.25  # 2.25 between values 2 (index 11) and 3
+    np.testing.assert_allclose(target, expected, atol=1e-6)
+    np.testing.assert_allclose(ops.two_hot_to_scalar(target, 20), [9.0, 9.0, -9.0, 2.25], atol=1e-6)
+    # Zero logits (the zero-initialised heads) decode to the support's mean +0.5, i.e. h^-1(0.5) > 0 raw.
+    np.testing.assert_allclose(ops.two_hot_to_scalar(jax.nn.softmax(jnp.zeros(20)), 20), 0.5, atol=1e-6)
+    raw = ops.logits_to_scalar(jnp.zeros((2, 20)), 20)
+    np.testing.assert_allclose(ops.signed_hyperbolic(raw), 0.5, rtol=1e-5)
+    # Round trip of raw values inside the effective range ±h^-1(9).
+    x = jnp.array([-50.0, -1.0, 0.0, 3.0, 80.0])
+    np.testing.assert_allclose(ops.signed_parabolic(ops.two_hot_to_scalar(ops.value_to_target_probs(x, 20), 20)), x, rtol=1e-4, atol=1e-4)
+    # Odd counts are unchanged: the symmetric support.
+    np.testing.assert_array_equal(ops.support(21), np.arange(-10, 11))
 
 
 def test_two_hot_on_a_bin_is_one_hot():
