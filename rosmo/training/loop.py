@@ -77,7 +77,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     learner = Learner(agent, config, np.zeros((1,) + spec.observation_shape, spec.observation_dtype))
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
-    start_step, last_eval, previous_seconds = 0, None, 0.0
+    start_step, last_eval, previous_seconds, previous_eval_seconds = 0, None, 0.0, 0.0
     changes = {}
     if checkpointer.latest_step() is not None:
         previous = workdirs.read_run_config(workdir)
@@ -89,6 +89,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         start_step = int(to_host(state.step))
         last_eval = extra.get("last_eval")
         previous_seconds = float(extra.get("train_seconds", 0.0))
+        previous_eval_seconds = float(extra.get("eval_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
     if main and jax.process_count() > 1:
@@ -123,19 +124,27 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     step = start_step
     metrics_host: Dict[str, float] = {}
     skipped_seen = learner.nonfinite().skipped
+    eval_seconds = previous_eval_seconds  # cumulative wall-clock spent in evaluations (across resumes)
 
     def train_seconds() -> float:
+        """Wall-clock of the run so far, evaluations included (across resumes)."""
         return previous_seconds + time.time() - started
 
     def evaluate() -> Dict[str, Any]:
+        nonlocal eval_seconds
+        eval_started = time.time()
         result = evaluate_agent(
             suite, spec.metadata["env"], agent.act, to_host(learner.params), spec.metadata,
             num_episodes=config.eval_episodes, num_envs=config.eval_parallel, seed=config.seed + EVAL_SEED_OFFSET,
             options=suite.eval_options(config),
         )
-        result.update(step=step, train_seconds=train_seconds())
+        eval_seconds += time.time() - eval_started
+        wall = train_seconds()
+        # learning-curve clocks: the run's wall-clock so far with / without evaluations, and this evaluation's
+        clocks = dict(wall_seconds=wall, train_seconds=wall - eval_seconds, eval_seconds=time.time() - eval_started)
+        result.update(step=step, **clocks)
         with signals.deferred():
-            logger.write(step, dict(scalar_metrics(result), train_seconds=result["train_seconds"]), prefix="eval")
+            logger.write(step, dict(scalar_metrics(result), **clocks), prefix="eval")
         return result
 
     def check_finite() -> int:
@@ -153,7 +162,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
 
     def save(current: int, force: bool = False) -> None:
         extra = dict(extra_static, last_eval=last_eval, step=current, train_seconds=train_seconds(),
-                     skipped_updates=check_finite())
+                     eval_seconds=eval_seconds, skipped_updates=check_finite())
         checkpointer.save(current, learner.state, extra=extra, force=force)
 
     try:
@@ -205,6 +214,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         "num_steps": step,
         "wall_seconds_this_session": time.time() - started,
         "train_seconds_total": train_seconds(),
+        "eval_seconds_total": eval_seconds,
         "final_eval": last_eval,
     }
     if main:
