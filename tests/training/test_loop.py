@@ -1,6 +1,7 @@
 """End-to-end training: learning reaches a score on catch, and resume gives the same parameters."""
 
 import json
+import csv
 import os
 import subprocess
 import sys
@@ -65,6 +66,19 @@ def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     assert any(not np.array_equal(a, h) for a, h in zip(jax.tree.leaves(straight), jax.tree.leaves(halfway)))
     rows = open(tmp_path / "resumed" / "train.csv").read().strip().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_learning_curve_has_one_row_per_evaluation_with_clocks(catch_dataset, tmp_path):
+    common = dict(batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=4, log_every=1)
+    train(_config(catch_dataset, num_steps=4, **common), str(tmp_path / "run"), progress=False)
+    train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "run"), progress=False)  # resumed
+    rows = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6]
+    wall = [float(r["wall_seconds"]) for r in rows]
+    train_s = [float(r["train_seconds"]) for r in rows]
+    assert all(float(r["eval_seconds"]) > 0 for r in rows) and all("normalized_score" in r for r in rows)
+    assert wall == sorted(wall) and train_s == sorted(train_s)  # cumulative across the resume
+    assert all(0 < t < w for t, w in zip(train_s, wall))  # training clock excludes evaluation time
 
 
 def _rosmo_train(args, cwd):
