@@ -19,20 +19,24 @@ from rosmo.networks import Networks
 FLAG_KEYS = ("is_first", "is_last", "is_terminal")
 
 
-def target_network_outputs(networks: Networks, target_params, obs: jax.Array):
+def target_network_outputs(networks: Networks, target_params, obs: jax.Array, with_rewards: bool = False):
     """Target-net states, prior logits and scalar values at every real observation.
 
-    obs [B, L, ...] -> states [B, L, *S], prior_logits [B, L, A], values [B, L].
+    obs [B, L, ...] -> states [B, L, *S], prior_logits [B, L, A], values [B, L]
+    (and, with `with_rewards`, the reward head read at the real observations, [B, L]).
     """
     batch, length = obs.shape[:2]
     states = networks.represent(target_params, flatten_time(obs))
     pred = networks.predict(target_params, states)
     values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-    return (
+    outputs = (
         states.reshape((batch, length) + states.shape[1:]),
         pred.policy_logits.reshape(batch, length, -1),
         values.reshape(batch, length),
     )
+    if with_rewards:
+        outputs += (ops.logits_to_scalar(pred.reward_logits, networks.num_bins).reshape(batch, length),)
+    return outputs
 
 
 def look_ahead(networks: Networks, params, states: jax.Array, actions: jax.Array):

@@ -25,23 +25,42 @@ from rosmo.errors import check_field
 from rosmo.networks import Networks
 
 ACT_POLICIES = ("prior", "improved")
+BC_ADVANTAGES = ("data", "model")
 CONFIG_DEFAULTS = {
     "policy_samples": 0,  # 0: exact one-step target over all actions; N > 0: sampled (CMPO leave-one-out)
     "bc_loss_weight": 0.2,  # weight of the filtered behaviour-cloning term
+    # options (defaults: ROSMO as published, with our filtered-BC advantage)
+    "policy_temperature": 1.0,  # pi* ∝ prior * exp(adv / T); T > 1: smaller improvement steps
+    "policy_adv_clip": 0.0,  # > 0: clip adv to [-c, c] in the policy target (Muesli-style stabiliser, off)
+    "bc_advantage": "data",  # filtered-BC advantage: "data" (logged r, terminal-aware, adv >= 0) | "model" (the original's)
 }
 
 
-def exact_one_step_target(networks: Networks, params, states, prior_logits, values, discount):
-    """pi* over all actions. states [M, *S], prior_logits [M, A], values [M] -> probs [M, A]."""
+def exact_one_step_target(networks: Networks, params, states, prior_logits, values, discount,
+                          adv_clip=None, temperature: float = 1.0):
+    """pi* over all actions. states [M, *S], prior_logits [M, A], values [M] -> (probs [M, A], adv [M, A])."""
     num_actions = networks.num_actions
     all_actions = jnp.broadcast_to(jnp.arange(num_actions, dtype=jnp.int32), (states.shape[0], num_actions))
     rewards, next_values = look_ahead(networks, params, states, all_actions)
-    probs, _ = ops.one_step_policy_target(prior_logits, rewards, next_values, values, discount)
-    return probs
+    return ops.one_step_policy_target(prior_logits, rewards, next_values, values, discount, adv_clip, temperature)
+
+
+def _options(config):
+    """(adv_clip or None, temperature, bc_advantage); defaults for configs saved before these fields existed."""
+    return (config.get("policy_adv_clip", 0.0) or None, config.get("policy_temperature", 1.0),
+            config.get("bc_advantage", "data"))
 
 
 def make_rosmo_loss(networks: Networks, config):
-    """The ROSMO loss for `config` (unroll_steps, td_steps, discount, policy_samples, loss weights)."""
+    """The ROSMO loss for `config` (unroll_steps, td_steps, discount, policy_samples, loss weights).
+
+    Options (defaults = ROSMO as published, with our filtered-BC advantage):
+      policy_adv_clip (0: off), policy_temperature (1.0): `ops.shape_advantages` in the policy target;
+      bc_advantage: "data" (ours: logged reward, terminal-aware, keep adv >= 0) or "model" (the
+      original code's: target-net reward head at the real next observation, keep adv > 0;
+      `ops.one_step_advantage_model`).
+    """
+    adv_clip, temperature, bc_advantage = _options(config)
     num_unroll = config.unroll_steps
     td_steps = config.td_steps
     discount = config.discount
@@ -57,7 +76,8 @@ def make_rosmo_loss(networks: Networks, config):
         key_random, key_sample = jax.random.split(key)
 
         # ---- targets from the target network (no gradient flows into `params` here)
-        tgt_states, tgt_prior, tgt_values = target_network_outputs(networks, target_params, obs)
+        tgt_states, tgt_prior, tgt_values, tgt_rewards = target_network_outputs(
+            networks, target_params, obs, with_rewards=True)
         value_targets = jax.vmap(
             lambda r, v, f, l, t: ops.n_step_value_targets(r, v, f, l, t, discount, td_steps, num_targets)
         )(rewards, tgt_values, *flags)  # [B, K+1]
@@ -66,9 +86,10 @@ def make_rosmo_loss(networks: Networks, config):
         )  # [B, K]
         _, valid_step = jax.vmap(ops.episode_masks)(flags[0], flags[1])  # [B, L]
         policy_mask = valid_step[:, :num_targets]
-        adv_data, bc_mask = jax.vmap(
-            lambda r, v, f, l, t: ops.one_step_advantage_data(r, v, f, l, t, discount, num_targets)
-        )(rewards, tgt_values, *flags)  # [B, K+1]
+        if bc_advantage == "model":  # the original code's advantage
+            adv_data, bc_mask = ops.one_step_advantage_model(tgt_rewards, tgt_values, flags[0], flags[1], discount, num_targets)
+        else:
+            adv_data, bc_mask = ops.one_step_advantage_data(rewards, tgt_values, *flags, discount, num_targets)  # [B, K+1]
 
         root_states = flatten_time(tgt_states[:, :num_targets])
         root_prior = flatten_time(tgt_prior[:, :num_targets])
@@ -86,18 +107,23 @@ def make_rosmo_loss(networks: Networks, config):
         if num_samples:
             sampled = jax.random.categorical(key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples))
             adv = _sampled_advantages(networks, target_params, root_states, sampled, root_values, discount)
-            weights = ops.sampled_policy_weights(adv).reshape(batch_size, num_targets, num_samples)
+            shaped = ops.shape_advantages(adv, None, temperature)
+            weights = ops.sampled_policy_weights(shaped, adv_clip and adv_clip / temperature)
+            weights = weights.reshape(batch_size, num_targets, num_samples)
             sampled_ce = ops.sampled_policy_loss(
                 policy_logits, sampled.reshape(batch_size, num_targets, num_samples), jax.lax.stop_gradient(weights)
             )
             policy_ce = jnp.where(policy_mask, sampled_ce, optax.softmax_cross_entropy(policy_logits, uniform))
             target_entropy = jnp.zeros(())
         else:
-            target = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount)
+            target, adv = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount,
+                                                adv_clip, temperature)
             target = ops.uniform_where(policy_mask, target.reshape(batch_size, num_targets, num_actions))
             policy_ce = optax.softmax_cross_entropy(policy_logits, jax.lax.stop_gradient(target))
             target_entropy = jnp.mean(-jnp.sum(target * jnp.log(target + 1e-12), axis=-1))
-        bc = ops.filtered_bc_loss(policy_logits, actions[:, :num_targets], adv_data, bc_mask)
+        strict = bc_advantage == "model"
+        bc = ops.filtered_bc_loss(policy_logits, actions[:, :num_targets], adv_data, bc_mask, strict=strict)
+        kept = (adv_data > 0) if strict else (adv_data >= 0)
 
         reward_loss = jnp.mean(reward_ce)
         value_loss = jnp.mean(value_ce)
@@ -116,8 +142,11 @@ def make_rosmo_loss(networks: Networks, config):
             "policy_loss": policy_loss,
             "bc_loss": bc_loss,
             "value_target_mean": jnp.mean(value_targets),
-            "bc_kept_fraction": jnp.sum((adv_data >= 0) * bc_mask) / jnp.maximum(jnp.sum(bc_mask), 1.0),
+            "bc_kept_fraction": jnp.sum(kept * bc_mask) / jnp.maximum(jnp.sum(bc_mask), 1.0),
             "policy_target_entropy": target_entropy,
+            # spread of the (unshaped) look-ahead advantages over the actions at a state: how sharp pi* gets
+            "policy_adv_spread": jnp.mean(jnp.max(adv, axis=-1) - jnp.min(adv, axis=-1)),
+            "policy_entropy": jnp.mean(-jnp.sum(jax.nn.softmax(policy_logits) * jax.nn.log_softmax(policy_logits), axis=-1)),
         }
         return total, metrics
 
@@ -132,10 +161,14 @@ def _sampled_advantages(networks, params, states, sampled_actions, values, disco
 def make_rosmo_actor(networks: Networks, config):
     """Acting rule: from the prior or the one-step improved policy, argmax or sample.
 
-    config.act_policy in {"prior", "improved"}, config.act_greedy bool.
+    config.act_policy in {"prior", "improved"}, config.act_greedy bool. Our
+    default is the greedy prior (argmax of the policy head); the original
+    code samples from the one-step improved policy (act_policy="improved",
+    act_greedy=False). The improved policy here is the plain `prior * exp(adv)`.
     """
     mode = config.act_policy
     greedy = config.act_greedy
+    adv_clip, temperature, _ = _options(config)
 
     def act(params, obs, key):
         state = networks.represent(params, obs)
@@ -143,7 +176,7 @@ def make_rosmo_actor(networks: Networks, config):
         logits = pred.policy_logits
         if mode == "improved":
             values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-            probs = exact_one_step_target(networks, params, state, logits, values, config.discount)
+            probs, _ = exact_one_step_target(networks, params, state, logits, values, config.discount, adv_clip, temperature)
             logits = jnp.log(probs + 1e-12)
         return select_actions(logits, key, greedy)
 
@@ -155,6 +188,10 @@ def validate(config) -> None:
     check_field(config.policy_samples >= 0, "policy_samples", "0 (exact target) or a number of sampled actions >= 1",
                 config.policy_samples)
     check_field(config.bc_loss_weight >= 0, "bc_loss_weight", "a number >= 0", config.bc_loss_weight)
+    check_field(config.policy_temperature > 0, "policy_temperature", "a number > 0 (1: the paper's target)",
+                config.policy_temperature)
+    check_field(config.policy_adv_clip >= 0, "policy_adv_clip", "0 (off) or a clip > 0", config.policy_adv_clip)
+    check_field(config.bc_advantage in BC_ADVANTAGES, "bc_advantage", f"one of {BC_ADVANTAGES}", config.bc_advantage)
 
 
 SPEC = AgentSpec(

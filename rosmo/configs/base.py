@@ -12,6 +12,10 @@ import ml_collections
 
 from rosmo.agents import AGENTS
 
+LR_SCHEDULES = ("step", "cosine")
+"""`config.lr_schedule`: "step" (x lr_decay_factor every lr_decay_steps, the paper's) or "cosine"
+(to learning_rate * lr_decay_factor at num_steps); both after the linear warm-up."""
+
 NONFINITE_POLICIES = ("stop", "skip")
 """`config.nonfinite`: on a non-finite loss, gradient or parameter, stop the run (naming the step and the
 metric) or skip that update and count it (`skipped_updates` in train.csv). Either way no checkpoint holds
@@ -54,6 +58,8 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.max_grad_norm = 5.0
     c.nonfinite = "stop"  # stop | skip: what a non-finite update does (NONFINITE_POLICIES)
     c.target_update_interval = 200
+    c.target_update_tau = 0.0  # > 0: Polyak target update every step instead of hard copies (stabiliser, off)
+    c.lr_schedule = "step"  # step | cosine (LR_SCHEDULES)
     c.num_steps = 10_000
 
     # acting and evaluation

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from rosmo.agents import AGENTS
-from rosmo.configs.base import NONFINITE_POLICIES
+from rosmo.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
 from rosmo.errors import ConfigError, check_field
 from rosmo.networks import NETWORKS
 from rosmo.suites import SUITES
@@ -24,7 +24,8 @@ def validate_config(c) -> None:
     check_field(c.network in NETWORKS, "network", f"one of {NETWORKS}", c.network)
     check_field(isinstance(c.unroll_steps, int) and c.unroll_steps >= 1, "unroll_steps", "an integer >= 1", c.unroll_steps)
     check_field(isinstance(c.td_steps, int) and c.td_steps >= 1, "td_steps", "an integer >= 1", c.td_steps)
-    check_field(c.num_bins >= 3 and c.num_bins % 2 == 1, "num_bins", "an odd integer >= 3 (symmetric support)", c.num_bins)
+    check_field(isinstance(c.num_bins, int) and c.num_bins >= 3, "num_bins",
+                "an integer >= 3 (odd: symmetric support; even: the original's layout, e.g. 20)", c.num_bins)
     check_field(0.0 < c.discount <= 1.0, "discount", "a number in (0, 1]", c.discount)
     check_field(0.0 < c.data_percentage <= 100.0, "data_percentage", "a number in (0, 100]", c.data_percentage)
     check_field(c.batch_size >= 1, "batch_size", "an integer >= 1", c.batch_size)
@@ -32,6 +33,9 @@ def validate_config(c) -> None:
     check_field(c.warmup_steps >= 0, "warmup_steps", "an integer >= 0", c.warmup_steps)
     check_field(c.lr_decay_steps >= 1, "lr_decay_steps", "an integer >= 1", c.lr_decay_steps)
     check_field(c.target_update_interval >= 1, "target_update_interval", "an integer >= 1", c.target_update_interval)
+    check_field(0.0 <= c.get("target_update_tau", 0.0) <= 1.0, "target_update_tau",
+                "0 (hard copies) or a number in (0, 1]", c.get("target_update_tau"))
+    check_field(c.get("lr_schedule", "step") in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}", c.get("lr_schedule"))
     check_field(c.num_steps >= 1, "num_steps", "an integer >= 1", c.num_steps)
     check_field(isinstance(c.seed, int) and c.seed >= 0, "seed", "an integer >= 0", c.seed)
     check_field(math.isfinite(c.learning_rate), "learning_rate", "a finite positive number", c.learning_rate)

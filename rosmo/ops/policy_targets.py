@@ -33,20 +33,46 @@ import optax
 Array = jax.Array
 
 
+def shape_advantages(adv: Array, clip: Optional[float] = None, temperature: float = 1.0) -> Array:
+    """Advantages as they enter ``exp(.)`` in the improved policy (optional stabilisers).
+
+        shaped = clip(adv, -clip, clip) / temperature     (no clipping when ``clip`` is None or 0)
+
+    ``temperature = 1`` and no clip (the defaults) leave ``adv`` unchanged,
+    which is ROSMO as published. A temperature above 1 makes each policy
+    improvement step smaller; clipping bounds it (Muesli clips at 1).
+
+    Args:
+      adv: f[...] advantages.
+      clip: optional bound on ``|adv|`` (> 0).
+      temperature: > 0.
+
+    Returns:
+      f[...], the shape of ``adv``.
+    """
+    adv = jnp.asarray(adv, jnp.float32)
+    if clip:
+        adv = jnp.clip(adv, -clip, clip)
+    return adv / temperature
+
+
 def one_step_policy_target(
     prior_logits: Array,
     rewards: Array,
     next_values: Array,
     value: Array,
     discount: float,
+    clip: Optional[float] = None,
+    temperature: float = 1.0,
 ) -> Tuple[Array, Array]:
     """Exact one-step improved policy ``pi* ∝ pi_prior * exp(adv)``.
 
         adv[..., a]    = rewards[..., a] + discount * next_values[..., a] - value[...]
-        target[..., :] = softmax(log_softmax(prior_logits) + adv)
+        target[..., :] = softmax(log_softmax(prior_logits) + shape_advantages(adv, clip, temperature))
 
     (The softmax of the summed logits is computed stably, so large
-    advantages do not overflow.)
+    advantages do not overflow.) With the defaults (no clip, temperature 1)
+    this is ROSMO's target.
 
     Args:
       prior_logits: f[..., A] prior policy logits at ``s``.
@@ -54,12 +80,14 @@ def one_step_policy_target(
       next_values: f[..., A] model value of ``g(s, a)``, raw scale.
       value: f[...] model value of ``s``, raw scale.
       discount: scalar.
+      clip, temperature: see :func:`shape_advantages`.
 
     Returns:
-      (target_probs f[..., A], adv f[..., A]).
+      (target_probs f[..., A], adv f[..., A]) with the unshaped ``adv``.
     """
     adv = rewards + discount * next_values - jnp.asarray(value)[..., None]
-    target = jax.nn.softmax(jax.nn.log_softmax(prior_logits, axis=-1) + adv, axis=-1)
+    shaped = shape_advantages(adv, clip, temperature)
+    target = jax.nn.softmax(jax.nn.log_softmax(prior_logits, axis=-1) + shaped, axis=-1)
     return target, adv
 
 
@@ -149,7 +177,7 @@ def sampled_policy_loss(logits: Array, sampled_actions: Array, weights: Array) -
 
 
 def filtered_bc_loss(
-    logits: Array, data_actions: Array, adv_data: Array, mask: Array
+    logits: Array, data_actions: Array, adv_data: Array, mask: Array, strict: bool = False
 ) -> Array:
     """Filtered behaviour cloning ``-log pi(a_data|s) * 1[adv_data >= 0] * mask``.
 
@@ -157,14 +185,18 @@ def filtered_bc_loss(
       logits: f[..., A] online policy logits.
       data_actions: int[...] logged actions.
       adv_data: f[...] one-step advantage of the logged action
-        (:func:`rosmo.ops.one_step_advantage_data`).
+        (:func:`rosmo.ops.one_step_advantage_data`, or the original's
+        :func:`rosmo.ops.one_step_advantage_model`).
       mask: f[...] or bool[...], 1 where the logged transition is real.
+      strict: keep only ``adv_data > 0`` (the original code's
+        ``heaviside(adv, 0)``) instead of ``>= 0``.
 
     Returns:
       f[...] per-position loss (0 where filtered out or masked).
     """
     nll = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(data_actions, jnp.int32))
-    keep = (jnp.asarray(adv_data) >= 0).astype(nll.dtype)
+    adv_data = jnp.asarray(adv_data)
+    keep = ((adv_data > 0) if strict else (adv_data >= 0)).astype(nll.dtype)
     return nll * keep * jnp.asarray(mask, nll.dtype)
 
 

@@ -294,3 +294,49 @@ def one_step_advantage_data(
     adv = rewards[..., :num_targets] + discount * v_next - values_target[..., :num_targets]
     mask = valid[..., :num_targets]
     return jnp.where(mask, adv, 0.0), mask.astype(jnp.float32)
+
+
+def one_step_advantage_model(
+    next_rewards_model: Array,
+    values_target: Array,
+    is_first: Array,
+    is_last: Array,
+    discount: float,
+    num_targets: int,
+) -> Tuple[Array, Array]:
+    """The original ROSMO code's advantage of the logged action, for filtered BC.
+
+        adv_k  = rhat_{k+1} + discount * v_{k+1} - v_k
+        mask_k = valid_step[k]                       for k = 0..num_targets-1
+
+    ``rhat_{t}`` is the target network's reward head read at the REAL
+    observation ``o_t`` (``f(h(o_t)).reward``, a head trained only on model
+    states ``g(.)``), ``v`` its values of the real observations; no terminal
+    masking (sail-sg/rosmo learning.py, "Behavior regularization"). Compare
+    :func:`one_step_advantage_data`, which uses the logged reward ``r_k`` and
+    ``v_{k+1} = 0`` after a terminal.
+
+    Args:
+      next_rewards_model: f[..., L] ``rhat_t`` at every position, raw scale.
+      values_target: f[..., L] raw-scale values of ``o_t``.
+      is_first, is_last: bool[..., L].
+      discount: scalar.
+      num_targets: ``K + 1`` (static), needs ``L >= num_targets + 1``.
+
+    Returns:
+      (adv f32[..., num_targets], mask f32[..., num_targets]); ``adv`` is 0 where ``mask`` is 0.
+    """
+    length = _time_len("values_target", values_target)
+    _require_length(
+        "one_step_advantage_model",
+        length,
+        num_targets + 1,
+        f"num_targets + 1 with num_targets={num_targets}",
+    )
+    _, valid = episode_masks(is_first, is_last)
+    rhat = jnp.asarray(next_rewards_model, jnp.float32)
+    values_target = jnp.asarray(values_target, jnp.float32)
+    adv = (rhat[..., 1 : num_targets + 1] + discount * values_target[..., 1 : num_targets + 1]
+           - values_target[..., :num_targets])
+    mask = valid[..., :num_targets]
+    return jnp.where(mask, adv, 0.0), mask.astype(jnp.float32)

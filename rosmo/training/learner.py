@@ -28,6 +28,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rosmo.agents.base import Agent
+from rosmo.configs.base import LR_SCHEDULES
 from rosmo.errors import ConfigError
 
 PARAMS_CHECK = "params"
@@ -42,12 +43,26 @@ class TrainState(NamedTuple):
     key: jax.Array  # PRNG key (uint32[2])
 
 
+
+
 def learning_rate_schedule(config) -> optax.Schedule:
-    """Linear warm-up from 0 to `learning_rate` over `warmup_steps`, then x`lr_decay_factor` every `lr_decay_steps`."""
+    """Linear warm-up from 0 to `learning_rate` over `warmup_steps`, then
+
+    - `lr_schedule="step"` (default, the paper's): x`lr_decay_factor` every `lr_decay_steps`;
+    - `lr_schedule="cosine"`: cosine decay to `learning_rate * lr_decay_factor` at `num_steps`.
+    """
+    schedule = config.get("lr_schedule", "step")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"--config.lr_schedule={schedule!r}: expected one of {LR_SCHEDULES}")
     warmup = optax.linear_schedule(0.0, config.learning_rate, max(1, config.warmup_steps))
-    decay = optax.exponential_decay(
-        config.learning_rate, transition_steps=config.lr_decay_steps, decay_rate=config.lr_decay_factor, staircase=True
-    )
+    if schedule == "cosine":
+        decay = optax.cosine_decay_schedule(
+            config.learning_rate, max(1, config.num_steps - config.warmup_steps), alpha=config.lr_decay_factor
+        )
+    else:
+        decay = optax.exponential_decay(
+            config.learning_rate, transition_steps=config.lr_decay_steps, decay_rate=config.lr_decay_factor, staircase=True
+        )
     return optax.join_schedules([warmup, decay], [config.warmup_steps])
 
 
@@ -75,8 +90,13 @@ def init_train_state(agent: Agent, optimizer: optax.GradientTransformation, obs_
     return TrainState(params, target_params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
 
 
-def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target_update_interval: int):
-    """update(state, batch) -> (state, metrics): one gradient step and the periodic hard target copy."""
+def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target_update_interval: int,
+                   target_update_tau: float = 0.0):
+    """update(state, batch) -> (state, metrics): one gradient step and the target-network update.
+
+    `target_update_tau = 0` (default, the paper's): hard copy every `target_update_interval` steps;
+    `tau > 0`: Polyak averaging every step, target <- (1 - tau) target + tau params.
+    """
 
     def update(state: TrainState, batch: Dict[str, jax.Array]):
         key, loss_key = jax.random.split(state.key)
@@ -84,8 +104,11 @@ def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         step = state.step + 1
-        copy = step % target_update_interval == 0
-        target_params = jax.tree.map(lambda p, t: jnp.where(copy, p, t), params, state.target_params)
+        if target_update_tau > 0:
+            target_params = optax.incremental_update(params, state.target_params, target_update_tau)
+        else:
+            copy = step % target_update_interval == 0
+            target_params = jax.tree.map(lambda p, t: jnp.where(copy, p, t), params, state.target_params)
         metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
         return TrainState(params, target_params, opt_state, step, key), metrics
 
@@ -200,7 +223,8 @@ class Learner(acme.core.Learner):
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(), self.replicated)
         self._check_names: list = []
-        update = guard_update(make_update_fn(agent, self.optimizer, config.target_update_interval), self._check_names)
+        update = guard_update(make_update_fn(agent, self.optimizer, config.target_update_interval,
+                                                  config.get("target_update_tau", 0.0)), self._check_names)
         self._update = jax.jit(
             update,
             in_shardings=(self.replicated, self.replicated, self.batch_sharding),

@@ -151,3 +151,27 @@ def test_uniform_where():
     probs = jnp.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
     out = ops.uniform_where(jnp.array([True, False]), probs)
     np.testing.assert_allclose(out, [[0.7, 0.2, 0.1], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+
+
+def test_filtered_bc_strict_drops_zero_advantage():
+    # The original code's heaviside(adv, 0): adv == 0 is dropped.
+    logits = jnp.tile(jnp.log(jnp.array([0.5, 0.25, 0.25])), (3, 1))
+    loss = ops.filtered_bc_loss(logits, jnp.array([0, 2, 1]), jnp.array([1.0, 0.0, -1.0]), jnp.ones(3), strict=True)
+    np.testing.assert_allclose(loss, [LN2, 0.0, 0.0], rtol=1e-6, atol=1e-7)
+
+
+def test_shaped_advantages_in_the_one_step_target():
+    # Uniform prior over 2 actions, adv = (2 ln 3, 0).
+    args = (jnp.zeros(2), jnp.array([2 * math.log(3.0), 0.0]), jnp.zeros(2), jnp.array(0.0), 0.9)
+    np.testing.assert_allclose(ops.one_step_policy_target(*args)[0], [0.9, 0.1], rtol=1e-6)
+    # temperature 2: exp(adv / 2) = (3, 1) -> (3/4, 1/4); the returned adv is unshaped
+    target, adv = ops.one_step_policy_target(*args, temperature=2.0)
+    np.testing.assert_allclose(target, [0.75, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(adv, [2 * math.log(3.0), 0.0], rtol=1e-6)
+    # clip at ln 3: exp(ln 3) = 3 -> (3/4, 1/4); clip and temperature together: exp(ln 3 / 2) = sqrt 3
+    np.testing.assert_allclose(ops.one_step_policy_target(*args, clip=math.log(3.0))[0], [0.75, 0.25], rtol=1e-6)
+    s3 = math.sqrt(3.0)
+    np.testing.assert_allclose(ops.one_step_policy_target(*args, clip=math.log(3.0), temperature=2.0)[0],
+                               [s3 / (s3 + 1), 1 / (s3 + 1)], rtol=1e-6)
+    np.testing.assert_allclose(ops.shape_advantages(jnp.array([-5.0, 0.5, 5.0]), 1.0, 0.5), [-2.0, 1.0, 2.0])
+    np.testing.assert_allclose(ops.shape_advantages(jnp.array([-5.0, 5.0])), [-5.0, 5.0])  # defaults: unchanged

@@ -216,3 +216,16 @@ def test_n_step_matches_the_definition_on_random_windows():
         expected = [_reference_n_step(*(x[i] for x in (rewards, values, first, last, terminal)), G, n, num_targets)
                     for i in range(64)]
         np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_one_step_advantage_model_is_the_original_codes():
+    # adv_k = rhat_{k+1} + .9 v_{k+1} - v_k with the reward head's rhat at the real next observation,
+    # no terminal masking of v_{k+1} (window A terminates at position 2, v_2 = 30 still enters).
+    rhat = jnp.array([0.0, 0.5, 3.0, 7.0, 0.0, 0.0, 0.0])
+    adv, mask = ops.one_step_advantage_model(rhat, A["values"], A["is_first"], A["is_last"], G, 4)
+    # adv0 = .5 + 18 - 10 = 8.5; adv1 = 3 + 27 - 20 = 10 (ours: -18 with the logged reward and v=0 after the terminal)
+    np.testing.assert_allclose(adv, [8.5, 10.0, 0.0, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(mask, [1.0, 1.0, 0.0, 0.0])
+    batched, _ = ops.one_step_advantage_model(jnp.stack([rhat, rhat]), jnp.stack([A["values"]] * 2),
+                                              jnp.stack([A["is_first"]] * 2), jnp.stack([A["is_last"]] * 2), G, 4)
+    np.testing.assert_allclose(batched[1], adv, rtol=1e-6)

@@ -25,15 +25,27 @@ def test_learning_rate_warmup_then_step_decay():
     assert float(schedule(210)) == pytest.approx(0.01)
 
 
+def test_cosine_schedule_decays_to_the_floor_at_num_steps():
+    c = small_config(learning_rate=1.0, warmup_steps=10, lr_decay_factor=0.1, num_steps=110, lr_schedule="cosine")
+    schedule = learning_rate_schedule(c)
+    assert float(schedule(5)) == pytest.approx(0.5)
+    assert float(schedule(10)) == pytest.approx(1.0)
+    assert float(schedule(60)) == pytest.approx(0.1 + 0.9 * 0.5, rel=1e-5)  # half-way: (1 + cos(pi/2)) / 2
+    assert float(schedule(110)) == pytest.approx(0.1, rel=1e-5)
+    with pytest.raises(ValueError, match="--config.lr_schedule='linear'"):
+        learning_rate_schedule(small_config(lr_schedule="linear"))
+
+
 def test_weight_decay_only_on_weights():
     params = {"mlp/~/linear_0": {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}, "norm": {"scale": jnp.ones(2), "offset": jnp.ones(2)}}
     mask = weight_decay_mask(params)
     assert mask == {"mlp/~/linear_0": {"w": True, "b": False}, "norm": {"scale": False, "offset": False}}
 
 
-@pytest.mark.parametrize("policy_samples", [0, 4])
-def test_loss_falls_on_a_fixed_batch(policy_samples):
-    config = small_config(policy_samples=policy_samples)
+@pytest.mark.parametrize("options", [dict(policy_samples=0), dict(policy_samples=4),
+                                     dict(bc_advantage="model", policy_temperature=2.0, policy_adv_clip=1.0)])
+def test_loss_falls_on_a_fixed_batch(options):
+    config = small_config(**options)
     learner = make_learner(config)
     batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
     first = float(learner.step(batch)["loss"])
@@ -62,6 +74,19 @@ def test_target_network_copied_every_interval():
             assert not same(state.target_params, state.params), step
         if step < 3:
             assert same(state.target_params, initial), step
+
+
+def test_polyak_target_update():
+    config = small_config(target_update_tau=0.25, target_update_interval=1)
+    learner = make_learner(config)
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
+    for _ in range(2):
+        before = jax.device_get(learner.state.target_params)
+        learner.step(batch)
+        state = jax.device_get(learner.state)
+        for t, p, b in zip(jax.tree.leaves(state.target_params), jax.tree.leaves(state.params), jax.tree.leaves(before)):
+            np.testing.assert_allclose(t, 0.75 * b + 0.25 * p, rtol=1e-5, atol=1e-7)  # target <- .75 target + .25 params
+        assert any(not np.allclose(t, p) for t, p in zip(jax.tree.leaves(state.target_params), jax.tree.leaves(state.params)))
 
 
 def test_batch_must_divide_over_devices():
