@@ -15,12 +15,23 @@ Search runs at all L positions: the K+1 policy targets need o_0..o_K, the
 bootstraps need o_n..o_{K+n} (and earlier positions when an episode is
 truncated inside the horizon), which together cover the window when n <= K+1.
 
+Search (`search`): "muzero" (default; `mctx.muzero_policy`, PUCT with the
+Q normalisation `mcts_qtransform`, visit-count policy target) or "gumbel"
+(`mctx.gumbel_muzero_policy`, Sequential Halving over
+`gumbel_considered_actions` root actions; the policy target is the
+completed-Q improved policy softmax(prior_logits + sigma(completedQ)),
+Danihelka et al. 2022). The root search value is the value bootstrap in both.
+
 Acting (`act_policy`): "mcts" (or "improved") searches from the current
-observation with the online params and takes the most visited action
-(greedy) or samples ∝ visits; "prior" uses the policy head alone. Root
-Dirichlet noise while acting only with `act_exploration_noise=True`; the
-learner's searches use `mcts_dirichlet_fraction` / `mcts_dirichlet_alpha`
-as in the paper's code (mctx defaults 0.25 / 0.3).
+observation with the online params. MuZero search: the most visited action
+(greedy) or a sample ∝ visits; root Dirichlet noise only with
+`act_exploration_noise=True` (the original code acts by sampling ∝ visits
+with root noise: act_greedy=False, act_exploration_noise=True). Gumbel
+search: the action Sequential Halving selects, with Gumbel noise
+`gumbel_scale` unless greedy (then noise 0). "prior" uses the policy head
+alone. The learner's MuZero searches use `mcts_dirichlet_fraction` /
+`mcts_dirichlet_alpha` as in the paper's code (mctx defaults 0.25 / 0.3);
+its Gumbel searches use `gumbel_scale`.
 """
 
 from __future__ import annotations
@@ -37,16 +48,22 @@ from rosmo.agents.base import AgentSpec, flatten_time, select_actions
 from rosmo.agents.muzero import FLAG_KEYS, model_unroll_actions, target_network_outputs, unroll_model
 from rosmo.errors import check_field
 from rosmo.networks import Networks
-from rosmo.ops.mcts import SearchResult, most_visited_action, muzero_search
+from rosmo.ops.mcts import SearchResult, gumbel_search, most_visited_action, muzero_search
 
 MCTS_ACT_POLICIES = ("mcts", "improved")
 ACT_POLICIES = ("prior", "mcts", "improved")
+SEARCHES = ("muzero", "gumbel")
+QTRANSFORMS = ("parent_and_siblings", "completed_by_mix_value")
 CONFIG_DEFAULTS = {
     "num_simulations": 20,  # simulations per search (learner targets and MCTS acting)
     "search_depth": ml_collections.config_dict.placeholder(int),  # mctx max_depth; None: limited by num_simulations
     "mcts_dirichlet_fraction": 0.25,  # root noise weight in the learner's searches (and when acting with noise)
     "mcts_dirichlet_alpha": 0.3,  # root Dirichlet concentration
     "act_exploration_noise": False,  # acting with MCTS: add root Dirichlet noise (off for evaluation)
+    "search": "muzero",  # muzero (mctx.muzero_policy, visit-count target) | gumbel (mctx.gumbel_muzero_policy, completed-Q)
+    "mcts_qtransform": "parent_and_siblings",  # PUCT Q normalisation of search=muzero (mctx's default) | completed_by_mix_value
+    "gumbel_scale": 1.0,  # Gumbel noise of search=gumbel in the learner and when sampling actions (greedy acting: 0)
+    "gumbel_considered_actions": 16,  # root actions entering Sequential Halving (search=gumbel)
 }
 
 
@@ -79,11 +96,23 @@ def search_from_states(
     max_depth=None,
     dirichlet_fraction: float = 0.0,
     dirichlet_alpha: float = 0.3,
+    qtransform: str = "parent_and_siblings",
+    search: str = "muzero",
+    gumbel_scale: float = 1.0,
+    gumbel_considered_actions: int = 16,
 ) -> SearchResult:
-    """MuZero search with `networks` from M root states.
+    """MuZero (or Gumbel MuZero, `search="gumbel"`) search with `networks` from M root states.
 
     states [M, *S], prior_logits [M, A], values [M] -> SearchResult ([M, A], [M], [M, A], [M]).
+    Dirichlet noise and `qtransform` apply to MuZero search, `gumbel_*` to Gumbel search.
     """
+    if search not in SEARCHES:
+        raise ValueError(f"--config.search={search!r}: expected one of {SEARCHES}")
+    if search == "gumbel":
+        return gumbel_search(
+            params, key, prior_logits, values, states, model_step_fn(networks), discount, num_simulations,
+            max_depth=max_depth, max_num_considered_actions=gumbel_considered_actions, gumbel_scale=gumbel_scale,
+        )
     return muzero_search(
         params,
         key,
@@ -96,11 +125,22 @@ def search_from_states(
         max_depth=max_depth,
         dirichlet_fraction=dirichlet_fraction,
         dirichlet_alpha=dirichlet_alpha,
+        qtransform=qtransform,
+    )
+
+
+def search_options(config) -> dict:
+    """The search keyword arguments of `search_from_states` named by `config` (defaults for older configs)."""
+    return dict(
+        qtransform=config.get("mcts_qtransform", "parent_and_siblings"),
+        search=config.get("search", "muzero"),
+        gumbel_scale=config.get("gumbel_scale", 1.0),
+        gumbel_considered_actions=config.get("gumbel_considered_actions", 16),
     )
 
 
 class MzuTargets(NamedTuple):
-    policy: jax.Array  # [B, K+1, A] visit distributions at o_0..o_K (uniform at/after the episode end)
+    policy: jax.Array  # [B, K+1, A] search policies at o_0..o_K (visits, or Gumbel's completed-Q policy; uniform at/after the episode end)
     value: jax.Array  # [B, K+1] n-step returns bootstrapped with root search values
     reward: jax.Array  # [B, K] logged rewards (0 after the episode end)
     search_value: jax.Array  # [B, L] root search value at every o_t
@@ -119,7 +159,7 @@ def mzu_targets(networks: Networks, target_params, batch, key, config) -> MzuTar
         networks, target_params, key,
         flatten_time(tgt_states), flatten_time(tgt_prior), flatten_time(tgt_values),
         discount, config.num_simulations, config.search_depth,
-        config.mcts_dirichlet_fraction, config.mcts_dirichlet_alpha,
+        config.mcts_dirichlet_fraction, config.mcts_dirichlet_alpha, **search_options(config),
     )
     search = jax.tree.map(jax.lax.stop_gradient, search)
     search_values = search.root_value.reshape(batch_size, length)
@@ -176,14 +216,19 @@ def make_mzu_loss(networks: Networks, config):
 
 
 def make_mzu_actor(networks: Networks, config):
-    """Acting rule: MCTS ("mcts" / "improved") or the prior ("prior"); argmax / sample.
+    """Acting rule: search ("mcts" / "improved") or the prior ("prior"); argmax / sample.
 
-    With MCTS: greedy -> most visited root action (ties by the prior),
-    otherwise a sample ∝ visit counts. Root noise only if `act_exploration_noise`.
+    MuZero search: greedy -> most visited root action (ties by the prior),
+    otherwise a sample ∝ visit counts; root noise only if `act_exploration_noise`.
+    Gumbel search: the action Sequential Halving selects (Gumbel noise off when greedy).
     """
     mode = config.act_policy
     greedy = config.act_greedy
     noise_fraction = config.mcts_dirichlet_fraction if config.act_exploration_noise else 0.0
+    options = search_options(config)
+    gumbel = options["search"] == "gumbel"
+    if gumbel and greedy:
+        options["gumbel_scale"] = 0.0
 
     def act(params, obs, key):
         states = networks.represent(params, obs)
@@ -193,9 +238,9 @@ def make_mzu_actor(networks: Networks, config):
         values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
         result = search_from_states(
             networks, params, key, states, pred.policy_logits, values, config.discount,
-            config.num_simulations, config.search_depth, noise_fraction, config.mcts_dirichlet_alpha,
+            config.num_simulations, config.search_depth, noise_fraction, config.mcts_dirichlet_alpha, **options,
         )
-        if greedy:
+        if greedy and not gumbel:
             return most_visited_action(result.visit_counts, pred.policy_logits)
         return result.sampled_action
 
@@ -211,6 +256,11 @@ def validate(config) -> None:
     check_field(0.0 <= config.mcts_dirichlet_fraction <= 1.0, "mcts_dirichlet_fraction", "a number in [0, 1]",
                 config.mcts_dirichlet_fraction)
     check_field(config.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", config.mcts_dirichlet_alpha)
+    check_field(config.search in SEARCHES, "search", f"one of {SEARCHES}", config.search)
+    check_field(config.mcts_qtransform in QTRANSFORMS, "mcts_qtransform", f"one of {QTRANSFORMS}", config.mcts_qtransform)
+    check_field(config.gumbel_scale >= 0.0, "gumbel_scale", "a number >= 0", config.gumbel_scale)
+    check_field(isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
+                "gumbel_considered_actions", "an integer >= 1", config.gumbel_considered_actions)
 
 
 SPEC = AgentSpec(

@@ -1,4 +1,4 @@
-"""MCTS policy improvement with a learned model, around `mctx.muzero_policy`.
+"""MCTS policy improvement with a learned model, around `mctx.muzero_policy` and `mctx.gumbel_muzero_policy`.
 
 A learned model is given to the search as one pure function
 
@@ -18,6 +18,17 @@ runs MuZero's PUCT search from ``M`` roots and returns, per root,
 
 Dirichlet noise at the root is ``prior <- (1 - fraction) * prior + fraction *
 Dir(alpha)``; ``fraction = 0`` turns it off (evaluation).
+
+:func:`gumbel_search` runs Gumbel MuZero (Danihelka et al., 2022) instead:
+Sequential Halving with Gumbel noise over ``max_num_considered_actions``
+root actions; its ``action_weights`` is the completed-Q improved policy
+
+    pi'[m, :] = softmax(prior_logits[m] + sigma(completedQ[m]))
+
+(``sigma`` = ``mctx.qtransform_completed_by_mix_value``: unvisited actions
+get the mixed value, Q rescaled to [0, 1] and scaled by
+``(50 + max_a N(a)) * 0.1``), and ``sampled_action`` is the action Sequential
+Halving selects (deterministic when ``gumbel_scale = 0``).
 """
 
 from __future__ import annotations
@@ -29,6 +40,10 @@ import jax.numpy as jnp
 import mctx
 
 Array = jax.Array
+QTRANSFORMS = {
+    "parent_and_siblings": mctx.qtransform_by_parent_and_siblings,  # mctx's muzero_policy default
+    "completed_by_mix_value": mctx.qtransform_completed_by_mix_value,  # Gumbel MuZero's
+}
 ModelStep = Callable  # (params, embedding[M, ...], action int[M]) -> (reward[M], value[M], prior_logits[M, A], next_embedding)
 
 
@@ -71,6 +86,7 @@ def muzero_search(
     max_depth: Optional[int] = None,
     dirichlet_fraction: float = 0.0,
     dirichlet_alpha: float = 0.3,
+    qtransform: str = "parent_and_siblings",
 ) -> SearchResult:
     """MuZero search from ``M`` roots.
 
@@ -86,10 +102,16 @@ def muzero_search(
       max_depth: deepest tree level a simulation may expand (``None``:
         limited only by ``N``).
       dirichlet_fraction, dirichlet_alpha: root exploration noise (0: none).
+      qtransform: the Q normalisation in PUCT, a key of ``QTRANSFORMS``:
+        "parent_and_siblings" (default; min-max over the node's value and its
+        visited children, unvisited children count as the minimum) or
+        "completed_by_mix_value" (Gumbel MuZero's completed Q).
 
     Returns:
       :class:`SearchResult` with f32[M, A], f32[M], int32[M, A], int32[M].
     """
+    if qtransform not in QTRANSFORMS:
+        raise ValueError(f"--config.mcts_qtransform={qtransform!r}: expected one of {sorted(QTRANSFORMS)}")
     root = mctx.RootFnOutput(prior_logits=prior_logits, value=value, embedding=embedding)
     output = mctx.muzero_policy(
         params,
@@ -100,13 +122,57 @@ def muzero_search(
         max_depth=max_depth,
         dirichlet_fraction=dirichlet_fraction,
         dirichlet_alpha=dirichlet_alpha,
+        qtransform=QTRANSFORMS[qtransform],
     )
+    return _result(output)
+
+
+def gumbel_search(
+    params,
+    key: Array,
+    prior_logits: Array,
+    value: Array,
+    embedding,
+    model_step: ModelStep,
+    discount: float,
+    num_simulations: int,
+    max_depth: Optional[int] = None,
+    max_num_considered_actions: int = 16,
+    gumbel_scale: float = 1.0,
+) -> SearchResult:
+    """Gumbel MuZero search from ``M`` roots (``mctx.gumbel_muzero_policy``).
+
+    Arguments as :func:`muzero_search`; ``max_num_considered_actions`` root
+    actions enter Sequential Halving; ``gumbel_scale`` scales the root Gumbel
+    noise (0: deterministic, e.g. for evaluation).
+
+    Returns:
+      :class:`SearchResult`: ``action_weights`` f32[M, A] the completed-Q
+      improved policy ``softmax(prior_logits + sigma(completedQ))`` (a
+      distribution, also over unvisited actions), ``root_value`` f32[M],
+      ``visit_counts`` int32[M, A], ``sampled_action`` int32[M] the action
+      Sequential Halving selects.
+    """
+    root = mctx.RootFnOutput(prior_logits=prior_logits, value=value, embedding=embedding)
+    output = mctx.gumbel_muzero_policy(
+        params,
+        key,
+        root,
+        make_recurrent_fn(model_step, discount),
+        num_simulations=num_simulations,
+        max_depth=max_depth,
+        max_num_considered_actions=max_num_considered_actions,
+        gumbel_scale=gumbel_scale,
+    )
+    return _result(output)
+
+
+def _result(output: mctx.PolicyOutput) -> SearchResult:
     tree = output.search_tree
-    summary = tree.summary()
     return SearchResult(
         action_weights=output.action_weights,
         root_value=tree.node_values[:, mctx.Tree.ROOT_INDEX],
-        visit_counts=summary.visit_counts.astype(jnp.int32),
+        visit_counts=tree.summary().visit_counts.astype(jnp.int32),
         sampled_action=output.action.astype(jnp.int32),
     )
 
