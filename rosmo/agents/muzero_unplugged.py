@@ -64,6 +64,7 @@ CONFIG_DEFAULTS = {
     "mcts_qtransform": "parent_and_siblings",  # PUCT Q normalisation of search=muzero (mctx's default) | completed_by_mix_value
     "gumbel_scale": 1.0,  # Gumbel noise of search=gumbel in the learner and when sampling actions (greedy acting: 0)
     "gumbel_considered_actions": 16,  # root actions entering Sequential Halving (search=gumbel)
+    "gumbel_rescale_values": True,  # search=gumbel: min-max rescale completed Q to [0, 1] (mctx's default); False: raw
 }
 
 
@@ -100,6 +101,7 @@ def search_from_states(
     search: str = "muzero",
     gumbel_scale: float = 1.0,
     gumbel_considered_actions: int = 16,
+    gumbel_rescale_values: bool = True,
 ) -> SearchResult:
     """MuZero (or Gumbel MuZero, `search="gumbel"`) search with `networks` from M root states.
 
@@ -112,6 +114,7 @@ def search_from_states(
         return gumbel_search(
             params, key, prior_logits, values, states, model_step_fn(networks), discount, num_simulations,
             max_depth=max_depth, max_num_considered_actions=gumbel_considered_actions, gumbel_scale=gumbel_scale,
+            rescale_values=gumbel_rescale_values,
         )
     return muzero_search(
         params,
@@ -136,6 +139,7 @@ def search_options(config) -> dict:
         search=config.get("search", "muzero"),
         gumbel_scale=config.get("gumbel_scale", 1.0),
         gumbel_considered_actions=config.get("gumbel_considered_actions", 16),
+        gumbel_rescale_values=config.get("gumbel_rescale_values", True),
     )
 
 
@@ -261,6 +265,8 @@ def validate(config) -> None:
     check_field(config.gumbel_scale >= 0.0, "gumbel_scale", "a number >= 0", config.gumbel_scale)
     check_field(isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
                 "gumbel_considered_actions", "an integer >= 1", config.gumbel_considered_actions)
+    check_field(isinstance(config.gumbel_rescale_values, bool), "gumbel_rescale_values", "True or False",
+                config.gumbel_rescale_values)
 
 
 SPEC = AgentSpec(

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import mctx
@@ -139,12 +141,18 @@ def gumbel_search(
     max_depth: Optional[int] = None,
     max_num_considered_actions: int = 16,
     gumbel_scale: float = 1.0,
+    rescale_values: bool = True,
 ) -> SearchResult:
     """Gumbel MuZero search from ``M`` roots (``mctx.gumbel_muzero_policy``).
 
     Arguments as :func:`muzero_search`; ``max_num_considered_actions`` root
     actions enter Sequential Halving; ``gumbel_scale`` scales the root Gumbel
-    noise (0: deterministic, e.g. for evaluation).
+    noise (0: deterministic, e.g. for evaluation). ``rescale_values`` (mctx's
+    default) min-max rescales the completed Q-values over a node's actions
+    to [0, 1] before ``sigma``, so any Q difference, however small, becomes a
+    full-range preference; ``False`` keeps the raw scale,
+    ``sigma(q) = (50 + max N) * 0.1 * q``, so preferences follow the size of
+    the Q differences (suits rewards of order 1).
 
     Returns:
       :class:`SearchResult`: ``action_weights`` f32[M, A] the completed-Q
@@ -163,6 +171,7 @@ def gumbel_search(
         max_depth=max_depth,
         max_num_considered_actions=max_num_considered_actions,
         gumbel_scale=gumbel_scale,
+        qtransform=functools.partial(mctx.qtransform_completed_by_mix_value, rescale_values=rescale_values),
     )
     return _result(output)
 

@@ -247,3 +247,20 @@ def test_search_options_are_validated():
     for field, bad in (("search", "alphazero"), ("mcts_qtransform", "min_max"), ("gumbel_scale", -1.0)):
         with pytest.raises(ConfigError, match=f"--config.{field}"):
             validate_config(small_config(algo="mzu", **{field: bad}))
+
+
+def test_gumbel_raw_q_scale_follows_the_size_of_q_differences():
+    networks = chain_networks()
+    obs = chain_obs([0, 1])
+    weights, visits = {}, {}
+    for rescale in (True, False):
+        result = jax.jit(lambda k: search_from_states(
+            networks, {}, k, networks.represent({}, obs), jnp.zeros((2, NUM_ACTIONS)), jnp.zeros(2), GAMMA, 16, None,
+            search="gumbel", gumbel_scale=0.0, gumbel_rescale_values=rescale))(jax.random.PRNGKey(0))
+        weights[rescale], visits[rescale] = np.asarray(result.action_weights), np.asarray(result.visit_counts)
+        # state 1: Q = (1, 0, 0) is already in [0, 1], so both give log(p0 / p1) = 0.1 * (50 + max N)
+        np.testing.assert_allclose(np.log(weights[rescale][1, 0] / weights[rescale][1, 1]),
+                                   0.1 * (50 + visits[rescale][1].max()), rtol=1e-4)
+    # state 0: Q(a0) < 1 (discounted, estimated); raw scale gives a smaller preference than the rescaled [0, 1]
+    assert weights[False][0, 0] < weights[True][0, 0]
+    assert weights[False][0, 0] > 0.5
