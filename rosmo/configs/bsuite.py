@@ -11,16 +11,26 @@ from rosmo.configs.base import get_base_config
 
 ENVS = ("catch", "cartpole", "mountain_car")
 
-# Per-env step budgets and evaluation cadence, sized for a 2-core CPU. The paper's
-# schedule (lr 7e-4, target copy every 200) is meant for 200k steps; catch's 3k-step
-# budget uses a faster one (lr 2e-3, copy every 100), which reaches 1.0 there.
-# cartpole reaches ~1.0 by 2.5k-5k steps; longer runs oscillate (0.05-1.0 between
-# evaluations, measured with lr 7e-4 and 3e-4), so its CPU default stops at 5k.
+# Per-env step budgets and evaluation cadence, set from learning curves measured over 3 seeds
+# (batch 512, one evaluation every 1k steps; summarised in the README, "Departures from the paper"):
+# - catch: every seed is at 1.0 from 4k steps on (flat to 20k); 3k was too short (0.63 [0.18, 1.0]).
+#   Schedule lr 2e-3 / target copy every 100 (faster than the paper's, which is meant for 200k steps).
+# - cartpole: with the paper's policy target (policy_temperature=1) the score peaks at 2k-4k and then
+#   falls (IQM 0.19-0.50 at 15k, one seed 0.06) while the value grows towards its fixed point: the
+#   one-step advantages are model noise whose spread grows with the value scale (0.04 -> 0.8;
+#   the model's best action agrees with the data's only at chance rate), pi* ∝ prior exp(adv)
+#   compounds it, and the BC filter drops 25-30% of the (good) data. Faster value convergence
+#   (target copy every 50) makes it worse, Polyak / cosine lr / BC weight 1.0 do not fix it.
+#   policy_temperature=10 does: IQM >= 0.93 at every evaluation from 2k to 14k, 1.00 at 8k-11k.
+# - mountain_car: converged by 7k with policy_temperature=10 (0.98; 10k-11k with temperature 1), flat to 20k.
+# policy_temperature=10 is a departure from the paper (temperature 1) for BSuite: it wins on cartpole,
+# converges faster on mountain_car and ties on catch. `--config.policy_temperature=1` restores the paper.
 _PER_ENV = {
-    "catch": dict(num_steps=3_000, eval_every=1_000, learning_rate=2e-3, target_update_interval=100),
-    "cartpole": dict(num_steps=5_000, eval_every=2_500, learning_rate=7e-4, target_update_interval=200),
-    "mountain_car": dict(num_steps=20_000, eval_every=5_000, learning_rate=7e-4, target_update_interval=200),
+    "catch": dict(num_steps=5_000, eval_every=1_000, learning_rate=2e-3, target_update_interval=100),
+    "cartpole": dict(num_steps=10_000, eval_every=1_000, learning_rate=7e-4, target_update_interval=200),
+    "mountain_car": dict(num_steps=10_000, eval_every=1_000, learning_rate=7e-4, target_update_interval=200),
 }
+BSUITE_POLICY_TEMPERATURE = 10.0
 
 
 def get_config(env: str = "catch") -> ml_collections.ConfigDict:
@@ -36,4 +46,5 @@ def get_config(env: str = "catch") -> ml_collections.ConfigDict:
     c.unroll_steps = 3
     c.td_steps = 3
     c.update(_PER_ENV[env])
+    c.policy_temperature = BSUITE_POLICY_TEMPERATURE  # pi* ∝ prior * exp(adv / T); the paper: 1 (see _PER_ENV notes)
     return c
