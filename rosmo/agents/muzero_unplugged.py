@@ -184,8 +184,7 @@ def make_mzu_loss(networks: Networks, config):
     num_actions = networks.num_actions
 
     def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
-        obs, actions = batch["observation"], batch["action"]
-        flags = tuple(batch[k] for k in FLAG_KEYS)
+        obs = batch["observation"]
         key_random, key_search = jax.random.split(key)
         targets = mzu_targets(networks, target_params, batch, key_search, config)
 

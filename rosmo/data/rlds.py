@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 import numpy as np
 
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
-from rosmo.tf_cpu import tf
+from rosmo.tf_cpu import tf  # noqa: F401  (rlds.tf: the CPU-only TensorFlow every data module uses)
 import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
 
 STEP_FIELDS = ("observation", "action", "reward", "discount", "is_first", "is_last", "is_terminal")

@@ -43,8 +43,6 @@ class TrainState(NamedTuple):
     key: jax.Array  # PRNG key (uint32[2])
 
 
-
-
 def learning_rate_schedule(config) -> optax.Schedule:
     """Linear warm-up from 0 to `learning_rate` over `warmup_steps`, then
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.training.learner import Learner, learning_rate_schedule, weight_decay_mask
+from rosmo.training.learner import learning_rate_schedule, weight_decay_mask
 from tests.helpers import make_learner, small_config, synthetic_batch
 
 
