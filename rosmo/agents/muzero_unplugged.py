@@ -264,8 +264,6 @@ def validate(config) -> None:
     check_field(config.gumbel_scale >= 0.0, "gumbel_scale", "a number >= 0", config.gumbel_scale)
     check_field(isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
                 "gumbel_considered_actions", "an integer >= 1", config.gumbel_considered_actions)
-    check_field(isinstance(config.gumbel_rescale_values, bool), "gumbel_rescale_values", "True or False",
-                config.gumbel_rescale_values)
 
 
 SPEC = AgentSpec(
