@@ -1,6 +1,7 @@
 """Learner: optimiser pieces, target copies, loss falling, and 1-vs-2-device equality."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from rosmo.training.learner import learning_rate_schedule, weight_decay_mask
+from rosmo.training.signals import StopSignals, Stopped
 from tests.helpers import make_learner, small_config, synthetic_batch
 
 
@@ -144,26 +146,24 @@ def test_two_devices_match_one_device(policy_samples):
 
 
 def test_an_interrupt_during_an_update_is_handled_after_it():
-    """Ctrl-C / SIGTERM arriving while the (state-donating) update runs: the update completes and the state
-    stays usable, so the checkpoint saved on interruption works; the KeyboardInterrupt comes after."""
-    import signal
-
+    """Ctrl-C / SIGTERM arriving while the (state-donating) update runs inside the loop's deferred block:
+    the update completes and the state stays usable, so the checkpoint saved on interruption works;
+    `Stopped` (a KeyboardInterrupt) comes after."""
     config = small_config(batch_size=8)
     learner = make_learner(config)
     batch = synthetic_batch(8, config.unroll_steps + config.td_steps + 1)
     learner.step(batch)
     update = learner._update
 
-    def interrupted_update(state, b):
-        os.kill(os.getpid(), signal.SIGINT)  # arrives while the update runs
-        return update(state, b)
+    def interrupted_update(*args):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the update runs
+        return update(*args)
 
     learner._update = interrupted_update
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C's handler, whatever ran before
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            learner.step(batch)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with StopSignals() as signals:
+        with pytest.raises(Stopped) as stopped:
+            with signals.deferred():
+                learner.step(batch)
+    assert stopped.value.exit_code == 128 + signal.SIGTERM
     assert int(learner.state.step) == 2  # the update finished and its state was kept
     assert all(not leaf.is_deleted() for leaf in jax.tree.leaves(learner.state))
