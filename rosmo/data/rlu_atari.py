@@ -1,33 +1,32 @@
-"""RL Unplugged Atari (`rlu_atari`, `rlu_atari_checkpoints_ordered`) as batches of stacked windows.
+"""RL Unplugged Atari (`rlu_atari`, `rlu_atari_checkpoints_ordered`) as batches of windows.
 
 Reads `tfds.builder(f"{dataset}/{game}_run_{run}", data_dir=...)` from any
-`data_dir` holding it (the real bucket copy, or `rosmo dataset atari` output).
+`data_dir` holding it (the real bucket copy prepared by TFDS, or `rosmo dataset atari` output).
 
-Pipeline (tf.data on the CPU)::
+Pipeline::
 
-    episodes (each split; keep data_percentage of them, seeded)
-      -> shuffle episodes (buffer `shuffle_episodes`) -> repeat
-      -> steps, PNG decoded to single frames uint8 [84, 84]
-      -> sliding windows of W = L + S - 1 steps (L = K + n + 1, S = stack size)
-      -> shuffle windows (buffer `shuffle_buffer`) -> batch
-      -> stack frames per window (`stack_frames`) -> prefetch
+    this host's share of the episodes, files shuffled per epoch and interleaved,
+    PNGs decoded per episode in parallel, rewards clipped   (rosmo.data.rlu_episodes, tf.data)
+      -> a pool of `episodes_in_flight` whole episodes; each batch is B windows drawn
+         without replacement from all of the pool's remaining windows
+                                                            (rosmo.data.episode_pool, numpy)
+      -> prefetch thread
 
-Windows are cut from the concatenated stream of episodes, so they may cross
-an episode boundary; the flags say where. Each window carries `S - 1` extra
-leading steps, used only as frame history: the observation at step t is the
-frames t-S+1 .. t (oldest first), with every frame from before the start of
-t's episode replaced by zeros. Zero padding is the RL Unplugged convention:
-its evaluation env stacks with Acme's `FrameStacker` (blank frames at reset),
-Dopamine's replay buffer (the source of the data) pads each episode start with
-zero frames, and `ale_py.AtariVectorEnv` / `rosmo.envs.atari` do the same.
-Keeping single frames in the shuffle buffer costs W frames per window instead
-of 4 L.
+Every window lies inside one episode: steps after `is_last` are zero padding
+(masked by the learner), and the observation at step t is the frames t-S+1 .. t
+(oldest first) with zeros for frames before the episode's first. Zero padding is the
+RL Unplugged convention: its evaluation env stacks with Acme's `FrameStacker`
+(blank frames at reset), Dopamine's replay buffer (the source of the data) pads each
+episode start with zero frames, and `ale_py.AtariVectorEnv` / `rosmo.envs.atari` do
+the same.
 
 Batches are dicts of numpy arrays, like the BSuite loader's::
 
-    observation  uint8   [B, L, 84, 84, S]
+    observation  uint8   [B, L, 84, 84, S]      (stack_on_host, the default)
+      or frames  uint8   [B, L + S - 1, 84, 84] (single frames; `stack_windows` / the
+                                                 Atari suite's device transform stack them)
     action       int32   [B, L]
-    reward       float32 [B, L]   (clipped to [-1, 1] in rlu_atari)
+    reward       float32 [B, L]   (clipped to [-1, 1])
     discount     float32 [B, L]
     is_first, is_last, is_terminal  bool [B, L]
 """
@@ -35,14 +34,14 @@ Batches are dicts of numpy arrays, like the BSuite loader's::
 from __future__ import annotations
 
 import sys
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from rosmo.data import rlds
+from rosmo.data import rlds, rlu_episodes
+from rosmo.data.episode_pool import EpisodePool, Prefetcher
 from rosmo.data.rlu_names import builder_name
-from rosmo.data.schema import OUTPUT_DTYPES, CheckedIterator
-from rosmo.data.windows import padded_windows, select_episodes
+from rosmo.data.schema import CheckedIterator
 
 tf = rlds.tf
 tfds = rlds.tfds
@@ -116,99 +115,6 @@ def load_rlu_builder(game: str, run: int, data_dir: str, dataset: str = "rlu_ata
     return builder
 
 
-def _split_names(builder: "tfds.core.DatasetBuilder", splits: Optional[Sequence[str]]) -> List[str]:
-    available = sorted(builder.info.splits.keys())
-    if splits is None:
-        return available
-    missing = [s for s in splits if s not in available]
-    if missing:
-        raise DatasetError(f"{builder.data_dir}: split(s) {missing} not found (available: {available})")
-    return list(splits)
-
-
-def _episodes_of_split(builder, split: str, keep: np.ndarray, num_episodes: int) -> "tf.data.Dataset":
-    """The kept episodes of one split, in file order, observations still PNG-encoded."""
-    ds = builder.as_dataset(
-        split=split,
-        shuffle_files=False,  # positions index episodes
-        decoders={"steps": {"observation": tfds.decode.SkipDecoding()}},  # decode kept episodes only
-    )
-    if len(keep) == num_episodes:
-        return ds
-    mask = np.zeros((num_episodes,), bool)
-    mask[keep] = True
-    mask_t = tf.constant(mask)
-    return ds.enumerate().filter(lambda i, _: tf.gather(mask_t, i)).map(lambda _, ep: ep)
-
-
-def _decode_steps(episode) -> "tf.data.Dataset":
-    def decode(step):
-        out = {k: tf.cast(step[k], dtype) for k, dtype in OUTPUT_DTYPES.items()}
-        out["frame"] = tf.reshape(tf.io.decode_png(step["observation"], channels=1), [84, 84])
-        return out
-
-    return episode["steps"].map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def rlu_atari_dataset(
-    game: str,
-    run: int = 1,
-    *,
-    data_dir: str,
-    unroll_steps: int,
-    td_steps: int,
-    batch_size: int,
-    data_percentage: float = 100.0,
-    seed: int = 0,
-    dataset: str = "rlu_atari",
-    splits: Optional[Sequence[str]] = None,
-    stack_size: int = STACK_SIZE,
-    shuffle_episodes: int = 100,
-    shuffle_buffer: int = 2_000,
-    repeat: bool = True,
-) -> "tf.data.Dataset":
-    """The tf.data pipeline (see the module docstring) before prefetch; elements are batches of tensors.
-
-    `data_percentage` keeps that share of each split's episodes, chosen by a
-    permutation seeded by (`seed`, split index). Shuffle buffers of 0 or 1 keep
-    file order (windows in stream order), which tests use.
-    """
-    if unroll_steps < 0 or td_steps < 0:
-        raise ValueError(f"unroll_steps and td_steps must be >= 0, got {unroll_steps}, {td_steps}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if stack_size < 1:
-        raise ValueError(f"stack_size must be >= 1, got {stack_size}")
-    length = unroll_steps + td_steps + 1
-    width = length + stack_size - 1
-
-    builder = load_rlu_builder(game, run, data_dir, dataset)
-    parts = []
-    for index, split in enumerate(_split_names(builder, splits)):
-        num = int(builder.info.splits[split].num_examples)
-        keep = select_episodes(num, data_percentage, seed * 1_000 + index)
-        parts.append(_episodes_of_split(builder, split, keep, num))
-    episodes = parts[0]
-    for part in parts[1:]:
-        episodes = episodes.concatenate(part)
-    if shuffle_episodes > 1:
-        episodes = episodes.shuffle(shuffle_episodes, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        episodes = episodes.repeat()
-
-    windows = padded_windows(episodes.flat_map(_decode_steps), width, num_real=length)
-    if shuffle_buffer > 1:
-        windows = windows.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
-    batches = windows.batch(batch_size, drop_remainder=True)
-
-    def finish(w):
-        out = {k: w[k][:, stack_size - 1 :] for k in OUTPUT_DTYPES}
-        out["observation"] = stack_frames(w["frame"], w["is_first"], stack_size)
-        return out
-
-    return batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def make_rlu_atari_loader(
     game: str,
     run: int = 1,
@@ -222,48 +128,68 @@ def make_rlu_atari_loader(
     dataset: str = "rlu_atari",
     splits: Optional[Sequence[str]] = None,
     stack_size: int = STACK_SIZE,
-    shuffle_episodes: int = 100,
-    shuffle_buffer: int = 2_000,
+    episodes_in_flight: int = 256,
+    cycle_length: int = 16,
+    ordered: bool = False,
+    process_index: int = 0,
+    process_count: int = 1,
+    start_batch: int = 0,
+    num_actions: Optional[int] = None,
+    stack_on_host: bool = True,
+    with_ids: bool = False,
+    repeat: bool = True,
     prefetch: int = 2,
-) -> Iterator[Dict[str, np.ndarray]]:
+) -> Prefetcher:
     """Infinite iterator of numpy batches of windows of L = unroll_steps + td_steps + 1 steps.
 
     Args:
       game, run: e.g. "Pong", 1 -> `rlu_atari/Pong_run_1` under `data_dir`.
       data_dir: the TFDS data_dir holding `<dataset>/<Game>_run_<run>/<version>/`.
       unroll_steps, td_steps: K and n.
-      batch_size: B.
-      data_percentage: share of each split's episodes kept (seeded).
-      seed: seeds the episode choice and the shuffles.
+      batch_size: B (this process's share of the global batch).
+      data_percentage: share of episodes kept, chosen by their ids (`rlu_episodes.keep_episode`).
+      seed: seeds the episode choice, the file order of every epoch and the draws.
       dataset: "rlu_atari" (split "train") or "rlu_atari_checkpoints_ordered"
-        (splits "checkpoint_00" .. "checkpoint_49", read in order).
+        (splits "checkpoint_00" .. "checkpoint_49", mixed unless `ordered`).
       splits: read only these splits (default: all).
-      stack_size: frames per observation (4).
-      shuffle_episodes, shuffle_buffer: buffer sizes (episodes; windows of W single frames each).
-      prefetch: batches prepared ahead (0: AUTOTUNE).
-
-    Returns:
-      An iterator of dicts, see the module docstring for shapes and dtypes.
+      stack_size: S, frames per observation (4).
+      episodes_in_flight: P, whole episodes held at once (memory: P x episode frames).
+      cycle_length: files read at once, interleaved.
+      ordered: files (and checkpoint splits) in order, one at a time: a curriculum.
+      process_index, process_count: this host's disjoint share of every split.
+      start_batch: a resumed run's step: the shuffles restart from (seed, start_batch),
+        a stream of its own (not the continuation of the interrupted one).
+      num_actions: actions must be below it (checked while reading).
+      stack_on_host: `observation` [B, L, 84, 84, S]; False: `frames` [B, L + S - 1, 84, 84].
+      with_ids: add `episode_id`, `checkpoint_id`, `start` [B] (tests, diversity benchmark).
+      repeat: False: one epoch, then StopIteration (the last partial batch is dropped).
+      prefetch: batches prepared ahead on a thread (0: synchronous).
 
     Raises:
-      DatasetError: the builder's data is not under `data_dir`, or a split is missing.
+      DatasetError: the builder's data is not under `data_dir`, or a split is missing; while
+        iterating, data that fails a read or value check.
       ValueError: a bad argument, naming it.
     """
-    ds = rlu_atari_dataset(
-        game,
-        run,
-        data_dir=data_dir,
-        unroll_steps=unroll_steps,
-        td_steps=td_steps,
-        batch_size=batch_size,
-        data_percentage=data_percentage,
-        seed=seed,
-        dataset=dataset,
-        splits=splits,
-        stack_size=stack_size,
-        shuffle_episodes=shuffle_episodes,
-        shuffle_buffer=shuffle_buffer,
+    if unroll_steps < 0 or td_steps < 0:
+        raise ValueError(f"unroll_steps and td_steps must be >= 0, got {unroll_steps}, {td_steps}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if stack_size < 1:
+        raise ValueError(f"stack_size must be >= 1, got {stack_size}")
+    if episodes_in_flight < 1:
+        raise ValueError(f"episodes_in_flight must be >= 1, got {episodes_in_flight}")
+    builder = load_rlu_builder(game, run, data_dir, dataset)
+    shuffle_seed = seed if start_batch == 0 else int(np.random.default_rng([seed, start_batch]).integers(2**31))
+    episodes = rlu_episodes.episode_stream(
+        builder, seed=seed, shuffle_seed=shuffle_seed, splits=splits, data_percentage=data_percentage,
+        process_index=process_index, process_count=process_count, cycle_length=cycle_length, ordered=ordered,
+        repeat=repeat, num_actions=num_actions,
+    ).prefetch(2)
+    # read errors (a truncated shard, undecodable frames, failed value checks) -> one-line DatasetError
+    stream = CheckedIterator(iter(tfds.as_numpy(episodes)), builder, num_actions=num_actions)
+    pool = EpisodePool(
+        stream, length=unroll_steps + td_steps + 1, history=stack_size - 1, batch_size=batch_size,
+        pool_size=episodes_in_flight, seed=[seed, process_index, start_batch], with_ids=with_ids,
+        stack=stack_size if stack_on_host else 0,
     )
-    ds = ds.prefetch(prefetch if prefetch > 0 else tf.data.AUTOTUNE)
-    # read errors (a truncated shard, undecodable frames) -> one-line DatasetError
-    return CheckedIterator(iter(tfds.as_numpy(ds)), load_rlu_builder(game, run, data_dir, dataset))
+    return Prefetcher(pool.sample, prefetch)

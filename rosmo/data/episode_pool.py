@@ -1,0 +1,215 @@
+"""Batches of windows drawn without replacement from many whole episodes held at once (the pool).
+
+    pool = EpisodePool(episodes, length=L, history=S - 1, batch_size=B, pool_size=P, seed=0)
+    batch = pool.sample()   # action/reward/discount/flags [B, L], frames uint8 [B, L + S - 1, H, W]
+
+Why not a shuffle buffer of windows: windows of one episode are made together, so
+a buffer of N windows holds about N / T episodes (T steps each: 2-3 episodes of
+1000 steps for a buffer of 2000); a batch then holds windows of very few episodes.
+Here the pool holds `P` whole episodes (frames once, not once per window), and a
+batch of B windows is a draw without replacement from all windows the pool has
+not yet given out (`Generator.multivariate_hypergeometric` over the episodes'
+remaining counts, each episode's starts in a seeded random order). An episode
+leaves the pool when every one of its windows has been given out, and the next
+episode of the stream takes its place: every window of the stream is given out
+exactly once, and a batch draws from about P (1 - exp(-B / P)) episodes
+(221 for P = 256, B = 512), whatever the episode length.
+
+Windows: episode steps 0..T-1, zero-padded (all flags False) by L - 1 steps
+after the end and, for `frames`, by `history` zero frames before step 0. Window s
+(s = 0..T-1) holds steps s..s+L-1 and frames s-history..s+L-1, so the frame stack
+of step t is the plain sliding window frames[t : t + history + 1] (zeros before
+the episode start, the RL Unplugged / Dopamine / Acme convention), and steps
+after `is_last` are padding, masked by the learner (`rosmo.ops.episode_masks`).
+Memory: P episodes' frames (P * T * 7 KB for 84x84 frames).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import numpy as np
+
+STEP_FIELDS = ("action", "reward", "discount", "is_first", "is_last", "is_terminal")
+ID_FIELDS = ("episode_id", "checkpoint_id")
+
+
+class _Episode:
+    """One episode in the pool: padded arrays and the order its window starts are given out in."""
+
+    def __init__(self, episode: Dict[str, np.ndarray], length: int, history: int, rng: np.random.Generator,
+                 frame_field: str):
+        num = len(episode["action"])
+        if num < 1:
+            raise ValueError("an episode with no steps")
+        self.steps = {k: _pad(np.asarray(episode[k]), 0, length - 1) for k in STEP_FIELDS}
+        self.frames = _pad(np.asarray(episode[frame_field]), history, length - 1)
+        self.ids = {k: episode[k] for k in ID_FIELDS if k in episode}
+        self.order = rng.permutation(num)
+        self.next = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.order) - self.next
+
+    def take(self, count: int) -> np.ndarray:
+        starts = self.order[self.next : self.next + count]
+        self.next += count
+        return starts
+
+
+def _pad(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """`x` [T, ...] with `before` / `after` zero rows: [before + T + after, ...]."""
+    out = np.zeros((before + len(x) + after,) + x.shape[1:], x.dtype)
+    out[before : before + len(x)] = x
+    return out
+
+
+class EpisodePool:
+    """Draws batches of windows from `pool_size` episodes in flight (see the module docstring).
+
+    Args:
+      episodes: an iterator of episode dicts of numpy arrays: the step fields [T],
+        `frame_field` [T, ...], optionally `episode_id`, `checkpoint_id` scalars.
+      length: L, steps per window.
+      history: frames before a window's first step that it also carries (S - 1 for
+        stacks of S frames).
+      batch_size: B.
+      pool_size: P, episodes held at once (more while they hold fewer than B windows).
+      seed: seeds the window order of every episode and the draws.
+      with_ids: also return `episode_id`, `checkpoint_id`, `start` [B] (int64).
+      stack: S > 0: return `observation` [B, L, ..., S] (frames stacked on the host)
+        instead of `frames` [B, L + history, ...]; needs history = S - 1.
+    """
+
+    def __init__(self, episodes: Iterator[Dict[str, np.ndarray]], length: int, history: int, batch_size: int,
+                 pool_size: int, seed: int = 0, with_ids: bool = False, stack: int = 0,
+                 frame_field: str = "frames"):
+        if length < 1 or history < 0 or batch_size < 1 or pool_size < 1:
+            raise ValueError(f"EpisodePool: need length >= 1, history >= 0, batch_size >= 1, pool_size >= 1; "
+                             f"got {length}, {history}, {batch_size}, {pool_size}")
+        if stack and stack != history + 1:
+            raise ValueError(f"EpisodePool: stacks of {stack} frames need history {stack - 1}, got {history}")
+        self.episodes = episodes
+        self.length, self.history, self.batch_size = int(length), int(history), int(batch_size)
+        self.pool_size = int(pool_size)
+        self.with_ids, self.stack, self.frame_field = bool(with_ids), int(stack), frame_field
+        self.rng = np.random.default_rng(seed)
+        self.pool: List[_Episode] = []
+
+    def _fill(self) -> None:
+        """Top the pool up to P episodes and to at least B windows not yet given out."""
+        while len(self.pool) < self.pool_size or sum(e.remaining for e in self.pool) < self.batch_size:
+            try:
+                episode = next(self.episodes)
+            except StopIteration:  # a finite stream: go on while the pool still holds a batch
+                if sum(e.remaining for e in self.pool) >= self.batch_size:
+                    return
+                raise
+            self.pool.append(_Episode(episode, self.length, self.history, self.rng, self.frame_field))
+
+    def sample(self) -> Dict[str, np.ndarray]:
+        """The next batch: windows drawn without replacement from the pool's remaining windows."""
+        self._fill()
+        remaining = np.array([e.remaining for e in self.pool], np.int64)
+        counts = self.rng.multivariate_hypergeometric(remaining, self.batch_size)
+        B, L, W = self.batch_size, self.length, self.length + self.history
+        first = self.pool[0]
+        frame_shape = first.frames.shape[1:]
+        steps = {k: np.empty((B, L), first.steps[k].dtype) for k in STEP_FIELDS}
+        frames = np.empty((B, W) + frame_shape, first.frames.dtype)
+        ids = {k: np.empty((B,), np.int64) for k in ID_FIELDS + ("start",)} if self.with_ids else None
+        offsets_l, offsets_w = np.arange(L), np.arange(W)
+        pos = 0
+        for episode, count in zip(self.pool, counts):
+            if count == 0:
+                continue
+            starts = episode.take(int(count))
+            rows = slice(pos, pos + count)
+            np.take(episode.frames, starts[:, None] + offsets_w, axis=0, out=frames[rows], mode="clip")  # unbuffered
+            index = starts[:, None] + offsets_l
+            for k in STEP_FIELDS:
+                steps[k][rows] = episode.steps[k][index]
+            if ids is not None:
+                ids["start"][rows] = starts
+                for k in ID_FIELDS:
+                    ids[k][rows] = episode.ids.get(k, -1)
+            pos += count
+        self.pool = [e for e in self.pool if e.remaining > 0]
+        out: Dict[str, np.ndarray] = dict(steps)
+        if self.stack:
+            out["observation"] = stack_windows(frames, self.stack)
+        else:
+            out[self.frame_field] = frames
+        if ids is not None:
+            out.update(ids)
+        return out
+
+
+def stack_windows(frames: np.ndarray, stack: int) -> np.ndarray:
+    """Frame stacks as sliding windows: [B, L + S - 1, H, W] -> [B, L, H, W, S].
+
+    out[b, t, :, :, j] = frames[b, t + j]   (j = S - 1 is the newest frame).
+    """
+    view = np.lib.stride_tricks.sliding_window_view(frames, stack, axis=1)  # [B, L, H, W, S]
+    return np.ascontiguousarray(view)
+
+
+class Prefetcher:
+    """Iterator over `sample()` results made on a daemon thread, up to `prefetch` ahead (0: synchronous).
+
+    An exception in `sample` is raised by `next`. `close()` stops the thread.
+    """
+
+    def __init__(self, sample: Callable[[], Any], prefetch: int = 2, name: str = "rosmo-pool"):
+        self._sample = sample
+        self._stop = threading.Event()
+        self._queue: Optional[queue.Queue] = None
+        self._thread: Optional[threading.Thread] = None
+        if prefetch > 0:
+            self._queue = queue.Queue(maxsize=prefetch)
+            self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
+            self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._put(self._sample())
+        except BaseException as err:  # hand the failure to the consumer
+            self._put(err)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> "Prefetcher":
+        return self
+
+    def __next__(self):
+        if self._queue is None:
+            return self._sample()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Prefetcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self._stop.set()
