@@ -37,11 +37,11 @@ from rosmo.data.rlu_names import canonical_game
 
 # Per-preset budgets, applied by `get_config` for the preset named in the config string.
 PRESET_SETTINGS = {
-    "full": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, shuffle_buffer=2_000, eval_every=10_000,
+    "full": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, episodes_in_flight=300, eval_every=10_000,
                  eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
-    "light": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, shuffle_buffer=2_000, eval_every=10_000,
+    "light": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, episodes_in_flight=300, eval_every=10_000,
                   eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
-    "small": dict(batch_size=32, num_steps=3_000, warmup_steps=100, shuffle_buffer=500, eval_every=1_000,
+    "small": dict(batch_size=32, num_steps=3_000, warmup_steps=100, episodes_in_flight=64, eval_every=1_000,
                   eval_episodes=16, eval_parallel=16, log_every=50, checkpoint_every=500),
 }
 
@@ -58,7 +58,11 @@ def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
     c.run = 1  # rlu_atari run 1..5
     c.dataset = "rlu_atari"  # or rlu_atari_checkpoints_ordered
     c.data_dir = "datasets/atari"  # TFDS data_dir holding rlu_atari/<game>_run_<run>/
-    c.shuffle_episodes = 100  # episodes in the episode shuffle buffer (shuffle_buffer: windows of 14 frames each)
+    # batches: windows drawn without replacement from `episodes_in_flight` whole episodes held at once
+    # (a batch of B draws from ~P (1 - exp(-B / P)) of them; memory ~ P x 7 KB per step of an episode)
+    c.episodes_in_flight = 300
+    c.read_cycle_length = 16  # files read at once, interleaved episode by episode; files reshuffled every epoch
+    c.ordered_checkpoints = False  # rlu_atari_checkpoints_ordered: True reads checkpoint after checkpoint (curriculum)
 
     # model and targets
     c.network = "resnet"

@@ -33,7 +33,6 @@ Batches are dicts of numpy arrays, like the BSuite loader's::
 
 from __future__ import annotations
 
-import sys
 from typing import Optional, Sequence
 
 import numpy as np
@@ -48,54 +47,6 @@ tfds = rlds.tfds
 DatasetError = rlds.DatasetError
 
 STACK_SIZE = 4
-
-
-# ---------------------------------------------------------------------------
-# Pure pieces
-# ---------------------------------------------------------------------------
-
-
-def stack_frames(frames, is_first, stack_size: int = STACK_SIZE):
-    """Stack single frames within episodes, zeros before an episode's first frame.
-
-    With W = L + S - 1 steps per window and e[w] = sum_{u <= w} is_first[u] (the
-    episode index inside the window)::
-
-        out[..., t, :, :, j] = frames[..., t + j, :, :] * (e[t + j] == e[t + S - 1])
-        for t in [0, L), j in [0, S)    (j = S - 1 is the newest frame, at step t + S - 1)
-
-    Args:
-      frames: uint8 [..., W, H, W'] single frames.
-      is_first: bool [..., W].
-      stack_size: S.
-
-    Returns:
-      uint8 [..., L, H, W', S] (a tf.Tensor).
-    """
-    frames = tf.convert_to_tensor(frames)
-    is_first = tf.convert_to_tensor(is_first)
-    width = frames.shape[-3]
-    length = width - stack_size + 1
-    if length < 1:
-        raise ValueError(f"stack_frames: {width} frames cannot hold one stack of {stack_size}")
-    episode = tf.cumsum(tf.cast(is_first, tf.int32), axis=-1)  # [..., W]
-    current = episode[..., stack_size - 1 :]  # [..., L]: episode of each output step
-
-    def same(j):  # [..., L, 1, 1]: frame t + j belongs to step t's episode
-        return tf.equal(episode[..., j : j + length], current)[..., None, None]
-
-    if stack_size == 4 and frames.dtype == tf.uint8 and sys.byteorder == "little":
-        # Fast path: pack the 4 masked frames as the bytes of one uint32 (byte j = frame j),
-        # then view it as uint8 [..., 4]; avoids strided channels-last writes (~4x faster).
-        wide = tf.cast(frames, tf.uint32)
-        packed = None
-        for j in range(stack_size):
-            weight = tf.cast(same(j), tf.uint32) * tf.constant(1 << (8 * j), tf.uint32)
-            term = wide[..., j : j + length, :, :] * weight
-            packed = term if packed is None else tf.bitwise.bitwise_or(packed, term)
-        return tf.bitcast(packed, tf.uint8)
-    planes = [frames[..., j : j + length, :, :] * tf.cast(same(j), frames.dtype) for j in range(stack_size)]
-    return tf.stack(planes, axis=-1)
 
 
 # ---------------------------------------------------------------------------

@@ -71,21 +71,11 @@ class Atari(Suite):
             metadata=meta,
         )
 
-    def _process_seed(self, config) -> int:
-        """Seed of this process's stream: hosts draw other shuffles only when every episode is kept
-        (the episode subset depends on the seed)."""
-        if jax.process_count() == 1:
-            return config.seed
-        if config.data_percentage < 100:
-            raise ValueError(
-                f"--config.data_percentage={config.data_percentage}: multi-host Atari runs need 100 "
-                "(each host shuffles with its own seed, which would also pick its own episode subset)"
-            )
-        return config.seed + 1_000_003 * jax.process_index()
-
     def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
-        """Batches of stacked windows; the stream restarts its shuffles from the seed on resume."""
-        del start_batch
+        """Batches of stacked windows; this process reads its own disjoint share of the episodes.
+
+        A resumed run (`start_batch` > 0) restarts the shuffles from (seed, start_batch).
+        """
         return rlu_atari.make_rlu_atari_loader(
             config.env,
             config.run,
@@ -95,9 +85,14 @@ class Atari(Suite):
             td_steps=config.td_steps,
             batch_size=per_process_batch_size(config.batch_size),
             data_percentage=config.data_percentage,
-            seed=self._process_seed(config),
-            shuffle_episodes=config.shuffle_episodes,
-            shuffle_buffer=config.shuffle_buffer,
+            seed=config.seed,
+            episodes_in_flight=config.episodes_in_flight,
+            cycle_length=config.read_cycle_length,
+            ordered=config.ordered_checkpoints,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            start_batch=start_batch,
+            num_actions=self.dataset_spec(config).num_actions,  # actions checked while reading
         )
 
     def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:

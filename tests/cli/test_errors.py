@@ -167,7 +167,7 @@ def test_atari_frames_of_another_size(capsys, tmp_path):
             writer.add_episode(atari_maker.episode_to_rlds(frames, rng.integers(0, 6, 20), np.zeros(20), True, e))
     code, _, err = _main(capsys, "train", "--config=atari:Pong,small", f"--workdir={tmp_path / 'run'}",
                          f"--config.data_dir={tmp_path / 'data'}", "--config.batch_size=2", "--config.unroll_steps=1",
-                         "--config.td_steps=1", "--config.shuffle_buffer=10", "--config.shuffle_episodes=2",
+                         "--config.td_steps=1", "--config.episodes_in_flight=2",
                          "--config.num_steps=1", "--config.use_tensorboard=false", "--no-progress")
     _one_line(code, err, "rlu_atari/Pong_run_1", "cannot be decoded as the dataset's features", "4096 values")
 

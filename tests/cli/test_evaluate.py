@@ -33,7 +33,7 @@ def atari_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("atari_eval")
     atari_maker.make_dataset("Pong", 200, str(root / "data"), seed=2, num_envs=2, max_episode_frames=400, show_progress=False)
     c = atari_configs.get_config("Pong,small")
-    c.update(data_dir=str(root / "data"), batch_size=2, unroll_steps=1, td_steps=1, shuffle_buffer=10, shuffle_episodes=2,
+    c.update(data_dir=str(root / "data"), batch_size=2, unroll_steps=1, td_steps=1, episodes_in_flight=2,
              eval_max_episode_frames=80)
     return _train(c, str(root / "run"))
 

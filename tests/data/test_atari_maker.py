@@ -143,97 +143,33 @@ def test_cli_overwrite_writes_a_new_dataset(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Frame stacking (hand-computed)
-# ---------------------------------------------------------------------------
-
-
-def test_stack_frames_zeroes_frames_of_previous_episode():
-    # W = 6 steps, frame value = step index + 1; a new episode starts at step 3.
-    frames = np.broadcast_to(np.arange(1, 7, dtype=np.uint8)[:, None, None], (6, 2, 2))
-    is_first = np.array([False, False, False, True, False, False])
-    out = rlu_atari.stack_frames(frames, is_first, stack_size=4).numpy()  # L = 3
-    assert out.shape == (3, 2, 2, 4) and out.dtype == np.uint8
-    np.testing.assert_array_equal(out[:, 0, 0, :], [[0, 0, 0, 4], [0, 0, 4, 5], [0, 4, 5, 6]])
-    # No episode start inside: plain stacks.
-    out = rlu_atari.stack_frames(frames[None], np.zeros((1, 6), bool), stack_size=4).numpy()
-    np.testing.assert_array_equal(out[0, :, 0, 0, :], [[1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 6]])
-
-
-def test_stack_frames_fast_path_matches_numpy_reference():
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(3, 9, 5, 7), dtype=np.uint8)
-    is_first = rng.random((3, 9)) < 0.3
-    episode = np.cumsum(is_first, axis=-1)
-    expected = np.zeros((3, 6, 5, 7, 4), np.uint8)
-    for t in range(6):
-        for j in range(4):
-            keep = episode[:, t + j] == episode[:, t + 3]
-            expected[:, t, :, :, j] = frames[:, t + j] * keep[:, None, None]
-    np.testing.assert_array_equal(rlu_atari.stack_frames(frames, is_first, 4).numpy(), expected)
-    # The generic path (other stack sizes): S = 2 on the same data.
-    out = rlu_atari.stack_frames(frames, is_first, 2).numpy()
-    assert out.shape == (3, 8, 5, 7, 2)
-    np.testing.assert_array_equal(out[..., 1], frames[:, 1:])
-    np.testing.assert_array_equal(out[..., 0], frames[:, :-1] * (~is_first[:, 1:])[..., None, None])
-
-
-def test_select_episodes():
-    np.testing.assert_array_equal(rlu_atari.select_episodes(4, 100, 0), [0, 1, 2, 3])
-    keep = rlu_atari.select_episodes(10, 30, seed=1)
-    assert len(keep) == 3 and np.all(np.diff(keep) > 0)
-    np.testing.assert_array_equal(keep, rlu_atari.select_episodes(10, 30, seed=1))
-    with pytest.raises(ValueError, match="data_percentage"):
-        rlu_atari.select_episodes(10, 0, 0)
-
-
-# ---------------------------------------------------------------------------
 # The loader on the local dataset
 # ---------------------------------------------------------------------------
 
 
-def _reference_stream(episodes):
-    """Numpy reference: steps of all episodes in file order, observations stacked with zero padding."""
-    obs, fields = [], {k: [] for k in ("action", "reward", "discount", "is_first", "is_last", "is_terminal")}
-    for e in episodes:
-        s = e["steps"]
-        f = s["observation"][..., 0]
-        padded = np.concatenate([np.zeros((3, 84, 84), np.uint8), f])
-        obs.append(np.stack([padded[j : j + len(f)] for j in range(4)], axis=-1))
-        for k in fields:
-            fields[k].append(s[k])
-    out = {k: np.concatenate(v) for k, v in fields.items()}
-    out["observation"] = np.concatenate(obs)
-    return out
-
-
-def test_loader_windows_in_stream_order_match_reference(data_dir, episodes):
-    K, n, B = 2, 3, 5
+def test_loader_reads_every_window_of_the_local_dataset_once(data_dir, episodes):
+    K, n = 2, 3
     L = K + n + 1
-    ds = rlu_atari.rlu_atari_dataset(
-        GAME, 1, data_dir=data_dir, unroll_steps=K, td_steps=n, batch_size=B,
-        shuffle_episodes=0, shuffle_buffer=0, repeat=False,
-    )
-    batches = list(tfds.as_numpy(ds))
-    ref = _reference_stream(episodes)
-    num_steps = len(ref["action"])
-    assert len(batches) == (num_steps - L + 1) // B  # every window start 0..N-L, in order
-    got = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    starts = np.arange(len(got["action"]))
-    idx = starts[:, None] + np.arange(L)[None, :]
-    for k, v in ref.items():
-        np.testing.assert_array_equal(got[k], v[idx], err_msg=k)
-    # Windows crossing an episode boundary exist, and the new episode's stack holds no old frames.
-    crossing = np.flatnonzero(got["is_first"][:, 1:].any(axis=1))
-    assert len(crossing) > 0
-    w = crossing[0]
-    t = np.flatnonzero(got["is_first"][w])[0]
-    np.testing.assert_array_equal(got["observation"][w, t, ..., :3], 0)
-    assert got["observation"][w, t - 1, ..., 3].max() > 0 and got["is_last"][w, t - 1]
+    it = rlu_atari.make_rlu_atari_loader(GAME, 1, data_dir=data_dir, unroll_steps=K, td_steps=n, batch_size=1,
+                                         with_ids=True, repeat=False, episodes_in_flight=2)
+    by_id = {int(e["episode_id"]): e["steps"] for e in episodes}
+    count = 0
+    for b in it:
+        s, start = by_id[int(b["episode_id"][0])], int(b["start"][0])
+        T = len(s["action"])
+        frames = np.concatenate([np.zeros((3, 84, 84), np.uint8), s["observation"][..., 0], np.zeros((L, 84, 84), np.uint8)])
+        np.testing.assert_array_equal(b["observation"][0], np.stack([frames[start + j : start + j + L] for j in range(4)], -1))
+        real = min(L, T - start)
+        for k in ("action", "reward", "discount", "is_first", "is_last", "is_terminal"):
+            np.testing.assert_array_equal(b[k][0, :real], s[k][start : start + real], err_msg=k)
+            assert not b[k][0, real:].any()  # zero padding after the episode's last step
+        count += 1
+    assert count == sum(len(s["action"]) for s in by_id.values())
 
 
 def test_loader_batches_shapes_and_dtypes(data_dir):
     it = rlu_atari.make_rlu_atari_loader(
-        "pong", 1, data_dir=data_dir, unroll_steps=5, td_steps=5, batch_size=4, seed=3, shuffle_buffer=64
+        "pong", 1, data_dir=data_dir, unroll_steps=5, td_steps=5, batch_size=4, seed=3, episodes_in_flight=2
     )
     for _ in range(3):
         b = next(it)
@@ -249,17 +185,6 @@ def test_loader_batches_shapes_and_dtypes(data_dir):
     }
     # Wherever an episode starts, the three older frames are blank.
     assert np.all(b["observation"][b["is_first"]][..., :3] == 0)
-
-
-def test_loader_data_percentage_keeps_half_the_episodes(data_dir, episodes):
-    ds = rlu_atari.rlu_atari_dataset(
-        GAME, 1, data_dir=data_dir, unroll_steps=0, td_steps=0, batch_size=1,
-        data_percentage=50, seed=0, shuffle_episodes=0, shuffle_buffer=0, repeat=False,
-    )
-    got = np.concatenate([b["is_first"][:, 0] for b in tfds.as_numpy(ds)])
-    keep = rlu_atari.select_episodes(len(episodes), 50, seed=0)
-    assert got.sum() == 2 == len(keep)
-    assert len(got) == sum(len(episodes[i]["steps"]["action"]) for i in keep)
 
 
 def test_loader_errors_name_the_problem(tmp_path, data_dir):

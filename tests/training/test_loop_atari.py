@@ -42,7 +42,7 @@ def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     c = get_config("Pong,small")
     c.data_dir = data_dir
     c.update(batch_size=4, num_steps=2, warmup_steps=1, log_every=1, eval_every=2, checkpoint_every=2,
-             eval_episodes=2, eval_parallel=2, eval_max_episode_frames=200, shuffle_buffer=20, shuffle_episodes=4,
+             eval_episodes=2, eval_parallel=2, eval_max_episode_frames=200, episodes_in_flight=4,
              use_tensorboard=False)
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
         summary = train(c, str(tmp_path / "run"), progress=False)
