@@ -85,14 +85,14 @@ def decode_episode(episode, num_actions: Optional[int] = None):
     """One TFDS episode (observations still PNG) -> dict of whole-episode tensors, see the module docstring."""
     steps = episode["steps"].batch(MAX_EPISODE_STEPS).get_single_element()
     frames = tf.map_fn(
-        lambda png: tf.io.decode_png(png, channels=1),
+        lambda png: tf.reshape(tf.io.decode_png(png, channels=1), [FRAME_SIZE, FRAME_SIZE]),  # names a wrong size
         steps["observation"],
-        fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint8),
+        fn_output_signature=tf.TensorSpec([FRAME_SIZE, FRAME_SIZE], tf.uint8),
         parallel_iterations=32,
     )
     out = {k: tf.cast(steps[k], dtype) for k, dtype in schema.OUTPUT_DTYPES.items()}
     out["reward"] = tf.clip_by_value(out["reward"], -1.0, 1.0)
-    out["frames"] = tf.reshape(frames, [-1, FRAME_SIZE, FRAME_SIZE])
+    out["frames"] = frames
     checked = schema.with_value_checks(
         {"observation": out["frames"], "reward": out["reward"], "action": steps["action"]},
         episode["episode_id"], num_actions,
