@@ -63,6 +63,7 @@ def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
     c.episodes_in_flight = 300
     c.read_cycle_length = 16  # files read at once, interleaved episode by episode; files reshuffled every epoch
     c.ordered_checkpoints = False  # rlu_atari_checkpoints_ordered: True reads checkpoint after checkpoint (curriculum)
+    c.stack_on_device = True  # ship single frames, stack the 4-frame observations inside the jitted step
 
     # model and targets
     c.network = "resnet"

@@ -8,12 +8,12 @@ a buffer of N windows holds about N / T episodes (T steps each: 2-3 episodes of
 1000 steps for a buffer of 2000); a batch then holds windows of very few episodes.
 Here the pool holds `P` whole episodes (frames once, not once per window), and a
 batch of B windows is a draw without replacement from all windows the pool has
-not yet given out (`Generator.multivariate_hypergeometric` over the episodes'
-remaining counts, each episode's starts in a seeded random order). An episode
+not yet given out: each of its windows picks an episode uniformly among those with
+windows left (`draw_counts`), then that episode's next start in a seeded random order. An episode
 leaves the pool when every one of its windows has been given out, and the next
 episode of the stream takes its place: every window of the stream is given out
 exactly once, and a batch draws from about P (1 - exp(-B / P)) episodes
-(221 for P = 256, B = 512), whatever the episode length.
+(221 for P = 256, 245 for P = 300, B = 512), whatever the episode lengths.
 
 Windows: episode steps 0..T-1, zero-padded (all flags False) by L - 1 steps
 after the end and, for `frames`, by `history` zero frames before step 0. Window s
@@ -27,6 +27,7 @@ Memory: P episodes' frames (P * T * 7 KB for 84x84 frames).
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -114,7 +115,7 @@ class EpisodePool:
         """The next batch: windows drawn without replacement from the pool's remaining windows."""
         self._fill()
         remaining = np.array([e.remaining for e in self.pool], np.int64)
-        counts = self.rng.multivariate_hypergeometric(remaining, self.batch_size)
+        counts = draw_counts(remaining, self.batch_size, self.rng)
         B, L, W = self.batch_size, self.length, self.length + self.history
         first = self.pool[0]
         frame_shape = first.frames.shape[1:]
@@ -148,11 +149,40 @@ class EpisodePool:
         return out
 
 
+def draw_counts(remaining: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """How many windows each pool episode gives to a batch: int64 [P], summing to B, each <= remaining.
+
+    Every window of the batch picks an episode uniformly among those with windows left
+    (not in proportion to their remaining windows: a fresh long episode would otherwise
+    take most of a batch); an episode asked for more than it holds gives what it holds
+    and the rest is drawn again. Needs sum(remaining) >= B.
+    """
+    counts = np.zeros(len(remaining), np.int64)
+    need = int(batch_size)
+    while need > 0:
+        room = remaining - counts
+        open_ = np.flatnonzero(room > 0)
+        drawn = np.bincount(rng.choice(open_, size=need), minlength=len(remaining))
+        counts += np.minimum(drawn, room)
+        need = int(batch_size - counts.sum())
+    return counts
+
+
 def stack_windows(frames: np.ndarray, stack: int) -> np.ndarray:
     """Frame stacks as sliding windows: [B, L + S - 1, H, W] -> [B, L, H, W, S].
 
     out[b, t, :, :, j] = frames[b, t + j]   (j = S - 1 is the newest frame).
+    For uint8 stacks of 4 on a little-endian host the 4 frames are packed as the bytes
+    of one uint32 (byte j = frame j; contiguous writes, ~10x faster than strided ones).
     """
+    length = frames.shape[1] - stack + 1
+    if stack == 4 and frames.dtype == np.uint8 and sys.byteorder == "little":
+        packed = frames[:, 0:length].astype(np.uint32)
+        term = np.empty_like(packed)
+        for j in range(1, 4):
+            np.left_shift(frames[:, j : j + length], np.uint32(8 * j), out=term, dtype=np.uint32)
+            np.bitwise_or(packed, term, out=packed)
+        return packed.view(np.uint8).reshape(packed.shape + (4,))
     view = np.lib.stride_tricks.sliding_window_view(frames, stack, axis=1)  # [B, L, H, W, S]
     return np.ascontiguousarray(view)
 

@@ -21,6 +21,7 @@ from rosmo.envs import atari as atari_env
 from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores
 from rosmo.errors import check_field
 from rosmo.evaluation.loops import Episodes, play_atari
+from rosmo.ops import frames as frame_ops
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
 
 DQN_REFERENCE = "RL Unplugged: uniform random / online DQN returns"
@@ -93,7 +94,15 @@ class Atari(Suite):
             process_count=jax.process_count(),
             start_batch=start_batch,
             num_actions=self.dataset_spec(config).num_actions,  # actions checked while reading
+            stack_on_host=not config.stack_on_device,
         )
+
+    def batch_transform(self, config):
+        """With `stack_on_device`: `frames` [B, L + 3, 84, 84] -> `observation` [B, L, 84, 84, 4] in the jitted step
+        (the host ships 14 frames per window instead of 44)."""
+        if not config.stack_on_device:
+            return None
+        return stack_observation
 
     def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
         probe = atari_env.AtariEnv(env, seed=0)
@@ -120,6 +129,13 @@ class Atari(Suite):
 
     def eval_options(self, config) -> Dict[str, Any]:
         return {"max_episode_frames": config.eval_max_episode_frames}
+
+
+def stack_observation(batch: Dict[str, Any]) -> Dict[str, Any]:
+    """The batch with `frames` [B, L + S - 1, H, W] replaced by `observation` [B, L, H, W, S] (S = 4)."""
+    out = {k: v for k, v in batch.items() if k != "frames"}
+    out["observation"] = frame_ops.stack_frames(batch["frames"], rlu_atari.STACK_SIZE)
+    return out
 
 
 SUITE = Atari()

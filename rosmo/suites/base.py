@@ -21,7 +21,7 @@ checkpoint can be evaluated without its dataset.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import numpy as np
@@ -73,6 +73,11 @@ class Suite:
 
     def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
         raise NotImplementedError
+
+    def batch_transform(self, config) -> Optional[Callable[[Dict[str, Any]], Dict[str, Any]]]:
+        """Device-side preparation of `make_batches`' batches, jitted in front of the agent's loss (None: none)."""
+        del config
+        return None
 
     def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
         raise NotImplementedError

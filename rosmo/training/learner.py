@@ -18,7 +18,7 @@ finite and no checkpoint with non-finite parameters can be written.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import acme
 import jax
@@ -89,14 +89,17 @@ def init_train_state(agent: Agent, optimizer: optax.GradientTransformation, obs_
 
 
 def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target_update_interval: int,
-                   target_update_tau: float = 0.0):
+                   target_update_tau: float = 0.0, batch_transform: Optional[Callable] = None):
     """update(state, batch) -> (state, metrics): one gradient step and the target-network update.
 
     `target_update_tau = 0` (default, the paper's): hard copy every `target_update_interval` steps;
     `tau > 0`: Polyak averaging every step, target <- (1 - tau) target + tau params.
+    `batch_transform` (the suite's, e.g. frame stacking) maps the shipped batch to the agent's, inside the jit.
     """
 
     def update(state: TrainState, batch: Dict[str, jax.Array]):
+        if batch_transform is not None:
+            batch = batch_transform(batch)
         key, loss_key = jax.random.split(state.key)
         grads, metrics = jax.grad(agent.loss, has_aux=True)(state.params, state.target_params, batch, loss_key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -205,7 +208,8 @@ class Learner(acme.core.Learner):
     """
 
     def __init__(self, agent: Agent, config, obs_example: np.ndarray, mesh: Optional[Mesh] = None,
-                 iterator: Optional[Iterator[Dict[str, np.ndarray]]] = None):
+                 iterator: Optional[Iterator[Dict[str, np.ndarray]]] = None,
+                 batch_transform: Optional[Callable] = None):
         self.agent = agent
         self._iterator = iterator
         self.mesh = mesh or make_mesh()
@@ -222,7 +226,8 @@ class Learner(acme.core.Learner):
         self._guard = jax.device_put(init_guard(), self.replicated)
         self._check_names: list = []
         update = guard_update(make_update_fn(agent, self.optimizer, config.target_update_interval,
-                                                  config.get("target_update_tau", 0.0)), self._check_names)
+                                             config.get("target_update_tau", 0.0), batch_transform),
+                              self._check_names)
         self._update = jax.jit(
             update,
             in_shardings=(self.replicated, self.replicated, self.batch_sharding),

@@ -74,7 +74,8 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     spec = suite.dataset_spec(config)
     networks = make_networks(config, spec.num_actions)
     agent = make_agent(config, networks)
-    learner = Learner(agent, config, np.zeros((1,) + spec.observation_shape, spec.observation_dtype))
+    learner = Learner(agent, config, np.zeros((1,) + spec.observation_shape, spec.observation_dtype),
+                      batch_transform=suite.batch_transform(config))
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
     start_step, last_eval, previous_seconds, previous_eval_seconds = 0, None, 0.0, 0.0

@@ -13,11 +13,14 @@ from __future__ import annotations
 import collections
 from typing import Dict, List, Tuple
 
+import jax
 import numpy as np
 import pytest
 
+from rosmo.configs import atari as atari_configs
 from rosmo.data import rlds, rlu_atari, rlu_episodes, rlu_released
-from rosmo.data.episode_pool import EpisodePool, stack_windows
+from rosmo.data.episode_pool import EpisodePool, draw_counts, stack_windows
+from rosmo.suites import atari as atari_suite
 
 NUM_FILES = 6
 EPISODES_PER_FILE = 4
@@ -262,7 +265,36 @@ def test_episode_pool_draws_every_window_once_from_many_episodes():
 
 
 def test_stack_windows():
-    frames = np.arange(2 * 6 * 1 * 1, dtype=np.uint8).reshape(2, 6, 1, 1)
-    out = stack_windows(frames, 4)  # L = 3
-    assert out.shape == (2, 3, 1, 1, 4)
-    np.testing.assert_array_equal(out[1, 2, 0, 0], frames[1, 2:6, 0, 0])
+    frames = np.random.default_rng(0).integers(0, 256, (2, 6, 3, 5), dtype=np.uint8)
+    for stack in (4, 2):  # 4: the packed uint32 path; 2: the generic one
+        out = stack_windows(frames, stack)
+        length = 6 - stack + 1
+        assert out.shape == (2, length, 3, 5, stack) and out.dtype == np.uint8
+        for t in range(length):
+            for j in range(stack):
+                np.testing.assert_array_equal(out[:, t, :, :, j], frames[:, t + j])
+
+
+def test_draw_counts_fill_the_batch_within_what_each_episode_holds():
+    rng = np.random.default_rng(0)
+    remaining = np.array([1000, 1, 0, 3, 2])
+    for _ in range(20):
+        counts = draw_counts(remaining, 8, rng)
+        assert counts.sum() == 8 and (counts <= remaining).all()
+    counts = draw_counts(np.array([10_000] + [5] * 99), 512, rng)  # a fresh long episode does not take the batch
+    assert counts[0] < 50 and (counts[1:] > 0).sum() >= 90
+
+
+def test_frames_stacked_on_the_device_equal_the_host_stacks(released):
+    data_dir, _ = released
+    kwargs = dict(data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=8, episodes_in_flight=6, seed=2)
+    host = rlu_atari.make_rlu_atari_loader("Pong", 1, **kwargs)
+    device = rlu_atari.make_rlu_atari_loader("Pong", 1, stack_on_host=False, **kwargs)
+    transform = jax.jit(atari_suite.SUITE.batch_transform(atari_configs.get_config("Pong,small")))
+    for _ in range(3):
+        a, b = next(host), next(device)
+        assert b["frames"].shape == (8, L + S - 1, 84, 84) and "observation" not in b
+        got = transform(b)
+        assert set(got) == set(a)
+        for k, v in a.items():
+            np.testing.assert_array_equal(np.asarray(got[k]), v, err_msg=k)
