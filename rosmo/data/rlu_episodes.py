@@ -81,6 +81,12 @@ def keep_episode(checkpoint_id, episode_id, seed: int, data_percentage: float):
     return u < tf.constant(float(data_percentage) / 100.0)
 
 
+def _episode_name(episode):
+    """"checkpoint_id/episode_id=<c>/<e>": how a failed value check names the episode (ids, not a file position)."""
+    return tf.strings.join(["checkpoint_id/episode_id=", tf.strings.as_string(episode["checkpoint_id"]), "/",
+                            tf.strings.as_string(episode["episode_id"])])
+
+
 def decode_episode(episode, num_actions: Optional[int] = None):
     """One TFDS episode (observations still PNG) -> dict of whole-episode tensors, see the module docstring."""
     steps = episode["steps"].batch(MAX_EPISODE_STEPS).get_single_element()
@@ -95,7 +101,7 @@ def decode_episode(episode, num_actions: Optional[int] = None):
     out["frames"] = frames
     checked = schema.with_value_checks(
         {"observation": out["frames"], "reward": out["reward"], "action": steps["action"]},
-        episode["episode_id"], num_actions,
+        _episode_name(episode), num_actions,
     )
     out["reward"] = checked["reward"]
     out["episode_id"] = tf.cast(episode["episode_id"], tf.int64)

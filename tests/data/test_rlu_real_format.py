@@ -161,7 +161,7 @@ def test_terminal_and_truncated_ends(released):
 
 def test_actions_beyond_the_action_count_are_a_one_line_error(released):
     data_dir, _ = released
-    with pytest.raises(rlds.DatasetError, match="'action'.*expected actions in \\[0, 2\\)"):
+    with pytest.raises(rlds.DatasetError, match="'action' holds [2-5] in episode checkpoint_id/episode_id=[0-5]/[0-3] .*expected actions in \\[0, 2\\)"):
         next(rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N,
                                              batch_size=2, num_actions=2))
 
