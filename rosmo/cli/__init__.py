@@ -25,6 +25,7 @@ COMMANDS = {
     ("evaluate",): ("rosmo.cli.evaluate", "evaluate a checkpoint in the online environment"),
     ("dataset", "bsuite"): ("rosmo.cli.dataset_bsuite", "train an online DQN on a BSuite env and log its whole run as RLDS"),
     ("dataset", "atari"): ("rosmo.cli.dataset_atari", "record Atari episodes (RL Unplugged protocol) in the rlu_atari schema"),
+    ("deploy",): ("rosmo.cli.deploy", "deployment-efficient RL: collect with the current policy, retrain, evaluate, I times"),
     ("sweep",): ("rosmo.cli.sweep", "run a grid of runs over config fields and seeds, locally or on SLURM"),
     ("report",): ("rosmo.cli.report", "IQM tables with bootstrap CIs and plots of a sweep's runs (rliable)"),
     ("demo",): ("rosmo.cli.demo", "the main job: make the catch dataset if missing, train ROSMO, evaluate"),

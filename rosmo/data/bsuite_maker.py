@@ -246,3 +246,57 @@ def summarize(path: str) -> str:
         f"over {meta.get('reference_episodes')} episodes"
     )
     return "\n".join(lines)
+
+
+def collect_policy_episodes(
+    make_env: Callable[[], Any],
+    policy: Callable[[np.ndarray], int],
+    num_transitions: int,
+    progress: bool = False,
+) -> List[Dict[str, Any]]:
+    """Whole episodes of `policy` (observation -> action) in one env from `make_env()` until at least
+    `num_transitions` transitions are logged (the last episode is played to its end).
+
+    Returns RLDS episodes `{"steps": {field: [T + 1, ...]}, "episode_id", "episode_return"}` (steps as
+    `make_bsuite_dataset` writes them).
+    """
+    if num_transitions < 1:
+        raise ValueError(f"num_transitions must be >= 1, got {num_transitions}")
+    env = make_env()
+    episodes: List[Dict[str, Any]] = []
+    total = 0
+    bar = tqdm.tqdm(total=num_transitions, desc="collect", unit="step", disable=not progress, leave=False)
+    while total < num_transitions:
+        timestep = env.reset()
+        observations, actions, rewards, discounts = [timestep.observation], [], [], []
+        while not timestep.last():
+            action = int(policy(timestep.observation))
+            timestep = env.step(action)
+            observations.append(timestep.observation)
+            actions.append(action)
+            rewards.append(timestep.reward)
+            discounts.append(timestep.discount)
+        steps = _episode_steps(observations, actions, rewards, discounts, terminated=timestep.discount == 0)
+        episodes.append({"steps": steps, "episode_id": len(episodes),
+                         "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64))})
+        total += len(actions)
+        bar.update(len(actions))
+    bar.close()
+    return episodes
+
+
+def write_episodes(out: str, env: str, episodes: List[Dict[str, Any]], metadata: Dict[str, Any],
+                   description: str, overwrite: bool = False) -> Dict[str, Any]:
+    """Write BSuite RLDS `episodes` to `out` (atomically) with `metadata` (plus env, num_actions, counts)."""
+    observation_shape, num_actions = bsuite_envs.env_spec(env)
+    meta = {"env": env, "observation_shape": list(observation_shape), "num_actions": num_actions,
+            "reward_noise": 0.0, "sticky_action_prob": 0.0, "rosmo_version": rosmo.__version__, **metadata}
+    name = os.path.basename(os.path.abspath(out)) or env
+    with rlds.RldsWriter(out, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
+        for episode in episodes:
+            writer.add_episode(episode)
+        writer.metadata.update({"num_episodes": writer.num_episodes, "num_steps": writer.num_steps,
+                                "num_transitions": writer.num_steps - writer.num_episodes})
+        counts = {"episodes": writer.num_episodes, "steps": writer.num_steps,
+                  "transitions": writer.num_steps - writer.num_episodes}
+    return {"path": os.path.abspath(out), **counts}

@@ -33,7 +33,7 @@ path, the field and, for values, the episode and its file.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -50,16 +50,53 @@ tfds = rlds.tfds
 IN_MEMORY_MAX_BYTES = 2 * 1024**3
 """Datasets whose kept steps are estimated below this size are loaded into memory."""
 
+Datasets = Union[str, Sequence[str]]
+"""One dataset directory (or TFDS name), or several read together as one (e.g. a deployment run's D_1 .. D_i)."""
 
-def dataset_spec(dataset: str, data_dir: Optional[str] = None, split: str = "train") -> Dict[str, Any]:
+
+def dataset_list(dataset: Datasets) -> List[str]:
+    """`dataset` as a list: a sequence as is; a string split on commas ("a,b" -> ["a", "b"])."""
+    items = [dataset] if isinstance(dataset, str) else list(dataset)
+    out = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+    if not out:
+        raise DatasetError(f"no dataset given ({dataset!r}); expected a dataset directory or several, comma-separated")
+    return out
+
+
+def _multi_spec(datasets: List[str], data_dir: Optional[str], split: str) -> Dict[str, Any]:
+    """`dataset_spec` of several datasets read together: the first's shape and metadata, summed counts."""
+    specs = [dataset_spec(d, data_dir, split) for d in datasets]
+    first = specs[0]
+    for spec in specs[1:]:
+        for key in ("observation_shape", "observation_dtype", "num_actions"):
+            if spec[key] != first[key]:
+                raise DatasetError(f"{spec['path']}: {key} {spec[key]} differs from {first[key]} of {first['path']} "
+                                   "(datasets read together must hold the same env)")
+        if spec["metadata"].get("env") != first["metadata"].get("env"):
+            raise DatasetError(f"{spec['path']}: env {spec['metadata'].get('env')!r} differs from "
+                               f"{first['metadata'].get('env')!r} of {first['path']}")
+    return dict(first, path=",".join(s["path"] for s in specs),
+                num_episodes=sum(s["num_episodes"] for s in specs),
+                num_steps=sum(s["num_steps"] for s in specs),
+                metadata=dict(first["metadata"], datasets=[s["path"] for s in specs]))
+
+
+def dataset_spec(dataset: Datasets, data_dir: Optional[str] = None, split: str = "train") -> Dict[str, Any]:
     """What a learner needs to build its networks, read from the dataset's spec and metadata.
+
+    Several datasets (a sequence, or a comma-separated string): they must hold the same env,
+    observation shape/dtype and num_actions; counts are summed, metadata is the first's plus
+    `datasets` (every path), and `path` joins the paths with commas.
 
     Returns:
       {"path", "observation_shape": tuple, "observation_dtype": np.dtype,
        "num_actions": int | None (from metadata), "num_episodes": int,
        "num_steps": int, "metadata": dict}
     """
-    builder = rlds.load_builder(dataset, data_dir)
+    datasets = dataset_list(dataset)
+    if len(datasets) > 1:
+        return _multi_spec(datasets, data_dir, split)
+    builder = rlds.load_builder(datasets[0], data_dir)
     step_features = validate_features(builder)
     num_episodes = check_split(builder, split)
     meta = rlds.metadata(builder)
@@ -87,7 +124,7 @@ def _metadata_num_actions(builder) -> Optional[int]:
 
 
 def make_loader(
-    dataset: str,
+    dataset: Datasets,
     *,
     data_dir: Optional[str] = None,
     unroll_steps: int,
@@ -107,7 +144,9 @@ def make_loader(
     """Infinite iterator of batches of windows of `L = unroll_steps + td_steps + 1` steps.
 
     Args:
-      dataset: a dataset directory (RldsWriter / TFDS), or a TFDS builder name with `data_dir`.
+      dataset: a dataset directory (RldsWriter / TFDS), or a TFDS builder name with `data_dir`; or several
+        (a sequence or a comma-separated string), read together in memory as one stream (their episodes in
+        the given order; `data_percentage` keeps that share of the episodes of all of them).
       data_dir: TFDS data directory when `dataset` is a builder name (e.g. "rlu_atari/Pong_run_1").
       unroll_steps, td_steps: K and n; windows hold L = K + n + 1 steps.
       batch_size: B, windows per batch.
@@ -141,8 +180,19 @@ def make_loader(
     if not (0.0 < float(data_percentage) <= 100.0):
         raise ValueError(f"data_percentage must be in (0, 100], got {data_percentage}")
     length = int(unroll_steps) + int(td_steps) + 1
+    datasets = dataset_list(dataset)
+    if len(datasets) > 1:
+        if in_memory is False:
+            raise ValueError(f"several datasets ({len(datasets)}) are read in memory only; got in_memory=False")
+        steps = _load_several(datasets, data_dir, split, data_percentage, seed, expected_observation_shape,
+                              num_actions)
+        if len(steps["action"]) < length:
+            raise DatasetError(f"{','.join(datasets)}: {len(steps['action'])} kept steps, fewer than one window of "
+                               f"L = unroll_steps + td_steps + 1 = {length} steps")
+        return InMemoryLoader(steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch,
+                              shard=shard)
 
-    builder = rlds.load_builder(dataset, data_dir)
+    builder = rlds.load_builder(datasets[0], data_dir)
     validate_features(builder, expected_observation_shape)
     num_episodes = check_split(builder, split)
     path = dataset_path(builder)
@@ -182,3 +232,29 @@ def make_loader(
     ds = streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch,
                            num_actions=num_actions)
     return CheckedIterator(iter(tfds.as_numpy(ds)), builder, split, num_actions)
+
+
+def _load_several(datasets: List[str], data_dir: Optional[str], split: str, data_percentage: float, seed: int,
+                  expected_observation_shape: Optional[Sequence[int]], num_actions: Optional[int]
+                  ) -> Dict[str, np.ndarray]:
+    """The kept steps of several datasets, concatenated in order: fields [N_1 + ... + N_k, ...].
+
+    Episodes are chosen by `select_episodes` over all of them (dataset order, then episode order);
+    each dataset's values are checked against `num_actions` (default: its metadata's).
+    """
+    builders = [rlds.load_builder(d, data_dir) for d in datasets]
+    shape = expected_observation_shape
+    counts = []
+    for builder in builders:
+        features = validate_features(builder, shape)
+        shape = tuple(features["observation"].shape)
+        counts.append(check_split(builder, split))
+    offsets = np.cumsum([0] + counts)
+    keep = select_episodes(int(offsets[-1]), data_percentage, seed)
+    chunks = []
+    for i, builder in enumerate(builders):
+        mine = keep[(keep >= offsets[i]) & (keep < offsets[i + 1])] - offsets[i]
+        if len(mine):
+            actions = num_actions if num_actions is not None else _metadata_num_actions(builder)
+            chunks.append(load_steps(builder, split, mine, num_actions=actions))
+    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}

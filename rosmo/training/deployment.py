@@ -19,6 +19,7 @@ offline agents can plug in the same way). Layout of a run directory::
                              /result.json   written last: this deployment is finished
     <workdir>/deployments.csv          one row per finished deployment (return vs deployments / env steps)
     <workdir>/summary.json
+    <workdir>/plots/deployments.{png,svg}   return against deployments and against env steps
 
 Resuming: finished deployments are skipped; in an unfinished one, a complete dataset is not collected
 again (the data is already "deployed") and a complete checkpoint is not trained again. Asking for more
@@ -36,10 +37,11 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import tqdm
 
+from rosmo.report.deploy_plots import plot_deployments
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
-              "iqm_return_ci_low", "iqm_return_ci_high", "collect_seconds", "train_seconds", "eval_seconds",
+              "iqm_return_ci_low", "iqm_return_ci_high", "normalized_score", "collect_seconds", "train_seconds", "eval_seconds",
               "wall_seconds")
 
 
@@ -127,13 +129,15 @@ def _row(result: Dict[str, Any]) -> Dict[str, Any]:
         "iqm_return": ev.get("iqm_return"),
         "iqm_return_ci_low": low,
         "iqm_return_ci_high": high,
+        "normalized_score": ev.get("normalized_score"),
         **{k: result["seconds"].get(k.replace("_seconds", "")) for k in ("collect_seconds", "train_seconds",
                                                                          "eval_seconds", "wall_seconds")},
     }
 
 
 def write_report(workdir: str, results: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """`deployments.csv` (one row per finished deployment) and `summary.json`; returns the summary."""
+    """`deployments.csv` (one row per finished deployment), `summary.json` and `plots/deployments.{png,svg}`;
+    returns the summary."""
     rows = [_row(r) for r in results]
     path = os.path.join(workdir, "deployments.csv")
     tmp = path + ".tmp"
@@ -148,6 +152,8 @@ def write_report(workdir: str, results: List[Dict[str, Any]]) -> Dict[str, Any]:
                "env_steps": rows[-1]["env_steps"] if rows else 0,
                "wall_seconds": sum(r["wall_seconds"] or 0 for r in rows)}
     write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+    if rows:
+        plot_deployments(rows, os.path.join(workdir, "plots"), title=os.path.basename(os.path.abspath(workdir)))
     return summary
 
 
