@@ -119,6 +119,39 @@ def termination_fn(env: str) -> Callable[[jnp.ndarray], jnp.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Rewards in jax (for imagined rollouts with the known reward function)
+# ---------------------------------------------------------------------------------------------
+
+# (index of the x velocity in the observation, control cost weight, healthy reward) of gymnasium v5
+_REWARD_TERMS = {"HalfCheetah-v5": (8, 0.1, 0.0), "Hopper-v5": (5, 1e-3, 1.0), "Walker2d-v5": (8, 1e-3, 1.0),
+                 "Ant-v5": (13, 0.5, 1.0)}
+_ANT_CONTACT_WEIGHT = 5e-4
+_ANT_QPOS_QVEL = 27  # Ant-v5 observation: qpos[2:] (13) + qvel (14), then 78 clipped contact forces
+
+
+def reward_fn(env: str) -> Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]:
+    """`reward(obs [..., O], action [..., A], next_obs [..., O]) -> [...]`: the env's reward from observations.
+
+    gymnasium v5: x_velocity - w_ctrl * |a|^2 + healthy_reward (while alive), with the x velocity
+    (x_after - x_before) / dt approximated by the mean of qvel[0] before and after, `(obs[v] + next_obs[v]) / 2`
+    (the BREMEN authors' code does the same from one of them, with its envs' `cost_np_vec`).
+    HalfCheetah v = 8, w = 0.1, healthy 0; Hopper v = 5, w = 1e-3, 1; Walker2d v = 8, w = 1e-3, 1;
+    Ant v = 13, w = 0.5, 1, minus 5e-4 * |clip(contact forces, -1, 1)|^2 when the observation carries them.
+    """
+    index, ctrl_weight, healthy = _REWARD_TERMS[check_env_name(env)]
+
+    def reward(obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray) -> jnp.ndarray:
+        velocity = 0.5 * (obs[..., index] + next_obs[..., index])
+        value = velocity - ctrl_weight * jnp.sum(jnp.square(action), -1) + healthy
+        if env == "Ant-v5" and next_obs.shape[-1] > _ANT_QPOS_QVEL:
+            forces = jnp.clip(next_obs[..., _ANT_QPOS_QVEL:], -1.0, 1.0)
+            value = value - _ANT_CONTACT_WEIGHT * jnp.sum(jnp.square(forces), -1)
+        return value
+
+    return reward
+
+
+# ---------------------------------------------------------------------------------------------
 # Collection
 # ---------------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ PAPER_TRUST_REGION = {
     "Walker2d-v5": (0.05, 1000),
 }
 START_STATES = ("initial", "any")
+REWARDS = ("true", "learned")
 
 
 def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
@@ -89,6 +90,12 @@ def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
     c.trpo.max_backtracks = 10
     c.trpo.start_states = "initial"  # "initial": the data's episode starts; "any": every logged state
     c.trpo.obs_clip = 10.0  # imagined observations are kept within +-obs_clip data std of the data mean
+    # The authors' code scores imagined steps with the env's known reward function (envs/neural_env.py:
+    # -cost_np_vec(s, a, s')); "learned" uses the ensemble's reward head instead (TRPO then exploits its errors).
+    c.trpo.reward = "true"
+    # Imagined actions: mean + N(0, sampling_noise_std^2) (the authors' --const_sampling --gaussian 0.1);
+    # < 0: sample the policy itself (std 1 after the re-initialisation).
+    c.trpo.sampling_noise_std = 0.1
 
     c.value = ml_collections.ConfigDict()
     c.value.hidden_sizes = (200, 200)
@@ -158,6 +165,7 @@ def validate_config(c: ml_collections.ConfigDict) -> None:
     _check(0.0 <= c.trpo.gae_lambda <= 1.0, "trpo.gae_lambda", "a number in [0, 1]", c.trpo.gae_lambda)
     _check(c.trpo.batch_size >= c.trpo.horizon, "trpo.batch_size", f"at least trpo.horizon ({c.trpo.horizon})",
            c.trpo.batch_size)
+    _check(c.trpo.get("reward", "learned") in REWARDS, "trpo.reward", f"one of {REWARDS}", c.trpo.get("reward"))
     _check(c.trpo.start_states in START_STATES, "trpo.start_states", f"one of {START_STATES}", c.trpo.start_states)
     for field in ("dynamics.hidden_sizes", "policy.hidden_sizes", "value.hidden_sizes"):
         sizes = _get(c, field)

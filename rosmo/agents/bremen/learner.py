@@ -44,7 +44,7 @@ from rosmo.agents.bremen.networks import (
     normalizer_from_dict,
 )
 from rosmo.data.transitions import Transitions
-from rosmo.envs.mujoco import termination_fn
+from rosmo.envs.mujoco import reward_fn, termination_fn
 
 Params = Any
 
@@ -95,13 +95,35 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks) -
     t, v = config.trpo, config.value
     return _trpo_iteration(networks, config.env, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
                            t.cg_damping, t.backtrack_coeff, t.max_backtracks, v.learning_rate, v.batch_size,
-                           v.steps_per_iteration)
+                           v.steps_per_iteration, t.get("reward", "learned"), float(t.get("sampling_noise_std", -1.0)))
+
+
+def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Normalizer, noise_std: float):
+    """Actions of imagined rollouts and their log-probabilities under the policy being optimised.
+
+    noise_std < 0: a ~ pi(.|s) (sample the policy). noise_std >= 0: a = mean(s) + N(0, noise_std^2), whatever
+    the policy's std (the BREMEN authors' `--const_sampling --gaussian 0.1`, used in all their commands); the
+    log-probability is still that of pi(.|s), so TRPO's ratio and trust region are unchanged.
+    """
+
+    def sample_fn(obs, k):
+        dist = policy_net.distribution(policy_params, normalize(norm, obs))
+        if noise_std < 0:
+            action = dist.sample(seed=k)
+        else:
+            mean = dist.mean()
+            action = mean + noise_std * jax.random.normal(k, mean.shape, mean.dtype)
+        return action, dist.log_prob(action)
+
+    return sample_fn
 
 
 @functools.lru_cache(maxsize=8)
 def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
-                    backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps) -> Callable:
+                    backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps, reward_mode="learned",
+                    sampling_noise_std=-1.0) -> Callable:
     done_fn = termination_fn(env)
+    known_reward = reward_fn(env) if reward_mode == "true" else None
     value_opt = optax.adam(value_lr)
     policy_net, value_net = networks.policy, networks.value
 
@@ -125,13 +147,9 @@ def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl,
         norm = normalizer_from_dict(obs_norm)
         ensemble = dynamics.from_state(networks.dynamics, ensemble_state)
 
-        def sample_fn(obs, k):
-            dist = policy_net.distribution(policy_params, normalize(norm, obs))
-            action = dist.sample(seed=k)
-            return action, dist.log_prob(action)
-
+        sample_fn = rollout_sampler(policy_net, policy_params, norm, sampling_noise_std)
         ro = rollout_lib.imagine(roll_key, sample_fn, lambda o, a: dynamics.predict(ensemble, o, a), done_fn, s0,
-                                 horizon, obs_low, obs_high)
+                                 horizon, obs_low, obs_high, reward_fn=known_reward)
         obs_n = normalize(norm, ro.observation)  # [H+1, N, O]
         values = scale * value_net.apply(value_params, obs_n)[..., 0]  # [H+1, N]
         discount = discount_factor * (1.0 - ro.terminal.astype(jnp.float32))

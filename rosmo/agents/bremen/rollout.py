@@ -4,6 +4,7 @@ For N start states s_0 and t = 0 .. H-1:
 
     a_t ~ pi(.|s_t),   i_t ~ Uniform{0 .. K-1} (independently per rollout and step),
     s_{t+1} = f_{i_t}(s_t, clip(a_t, -1, 1)),   r_t = reward_{i_t}(s_t, clip(a_t, -1, 1))
+                                                or, with a known reward function, r_t = R(s_t, clip(a_t), s_{t+1})
 
 A rollout stops at the env's termination rule `done(s_{t+1})`: `terminal_t = alive_t & done(s_{t+1})`,
 `alive_{t+1} = alive_t & ~terminal_t`; after that its state is frozen and its steps are masked out
@@ -12,7 +13,7 @@ A rollout stops at the env's termination rule `done(s_{t+1})`: `terminal_t = ali
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +24,8 @@ SampleFn = Callable[[jnp.ndarray, jax.Array], Tuple[jnp.ndarray, jnp.ndarray]]
 ModelFn = Callable[[jnp.ndarray, jnp.ndarray], Tuple[jnp.ndarray, jnp.ndarray]]
 # next_obs [N, O] -> bool [N]
 DoneFn = Callable[[jnp.ndarray], jnp.ndarray]
+# (obs [N, O], action [N, A], next_obs [N, O]) -> reward [N]
+RewardFn = Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
 
 
 class Rollout(NamedTuple):
@@ -47,10 +50,12 @@ def imagine(
     horizon: int,
     obs_low: jnp.ndarray = None,
     obs_high: jnp.ndarray = None,
+    reward_fn: Optional[RewardFn] = None,
 ) -> Rollout:
     """Roll `sample_fn`'s policy for `horizon` steps from `start_obs` [N, O] in the ensemble `model_fn`.
 
     Next observations are clipped to [obs_low, obs_high] [O] when given (keeps a wrong model finite).
+    `reward_fn` (the env's known reward of (s, a, s')) replaces the members' learned reward when given.
     """
     num = start_obs.shape[0]
 
@@ -64,6 +69,8 @@ def imagine(
         reward = jnp.take_along_axis(reward_all, member[None, :], axis=0)[0]
         if obs_low is not None:
             next_obs = jnp.clip(next_obs, obs_low, obs_high)
+        if reward_fn is not None:
+            reward = reward_fn(obs, jnp.clip(action, -1.0, 1.0), next_obs)
         terminal = alive & done_fn(next_obs)
         next_alive = alive & ~terminal
         next_obs = jnp.where(alive[:, None], next_obs, obs)
