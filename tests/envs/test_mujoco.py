@@ -80,3 +80,28 @@ def test_evaluate_plays_every_episode_to_its_end():
     assert result["episodes"] == 5 and result["lengths"] == [30] * 5 and result["env_steps"] == 150
     assert len(result["returns"]) == 5 and result["iqm_return_ci95"][0] <= result["iqm_return"]
     np.testing.assert_allclose(result["mean_return"], np.mean(result["returns"]))
+
+
+def test_reward_fn_hand_computed():
+    obs, next_obs = np.zeros((1, 17), np.float32), np.zeros((1, 17), np.float32)
+    obs[0, 8], next_obs[0, 8] = 1.0, 3.0
+    action = np.full((1, 6), 0.5, np.float32)
+    # HalfCheetah: mean x velocity 2 - 0.1 * 6 * 0.25
+    np.testing.assert_allclose(np.asarray(mujoco.reward_fn("HalfCheetah-v5")(obs, action, next_obs)), [1.85], rtol=1e-6)
+    # Walker2d: same velocity index, ctrl 1e-3, healthy +1
+    np.testing.assert_allclose(np.asarray(mujoco.reward_fn("Walker2d-v5")(obs, action, next_obs)), [2.9985], rtol=1e-6)
+
+
+@pytest.mark.parametrize("env", ["HalfCheetah-v5", "Hopper-v5"])
+def test_reward_fn_tracks_the_env_reward(env):
+    e = mujoco.make_env(env)
+    obs, _ = e.reset(seed=0)
+    rng = np.random.default_rng(0)
+    ours, theirs = [], []
+    for _ in range(200):
+        action = rng.uniform(-1, 1, e.action_space.shape).astype(np.float32)
+        next_obs, reward, term, trunc, _ = e.step(action)
+        ours.append(float(mujoco.reward_fn(env)(obs[None], action[None], next_obs[None])[0]))
+        theirs.append(reward)
+        obs = e.reset()[0] if term or trunc else next_obs
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.9

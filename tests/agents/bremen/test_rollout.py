@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from rosmo.agents.bremen import rollout
+from rosmo.agents.bremen.learner import rollout_sampler
+from rosmo.agents.bremen.networks import Normalizer, make_policy
 
 K = 4
 
@@ -56,3 +58,24 @@ def test_rollout_clips_observations():
     ro = rollout.imagine(jax.random.PRNGKey(2), _sample_fn, _model_fn, lambda o: jnp.zeros(o.shape[0], bool),
                          jnp.zeros((10, 2)), 20, obs_low=jnp.array([-1.0, -1.0]), obs_high=jnp.array([3.0, 3.0]))
     assert float(jnp.max(ro.observation)) <= 3.0
+
+
+def test_known_reward_replaces_the_learned_one():
+    # R(s, a, s') = s'_0 - s_0: the picked member's shift k, here times 10 to tell it from the learned reward k
+    ro = rollout.imagine(jax.random.PRNGKey(3), _sample_fn, _model_fn, lambda o: jnp.zeros(o.shape[0], bool),
+                         jnp.zeros((20, 2)), 10, reward_fn=lambda s, a, s2: 10.0 * (s2[:, 0] - s[:, 0]))
+    np.testing.assert_allclose(np.asarray(ro.reward), 10.0 * np.asarray(ro.member, np.float32))
+
+
+def test_constant_noise_sampling_ignores_the_policy_std():
+    policy = make_policy(2, (8,))
+    params = policy.init(jax.random.PRNGKey(0), 3, init_log_std=0.0)  # std 1
+    norm = Normalizer(jnp.zeros(3), jnp.ones(3))
+    obs = jnp.ones((4000, 3))
+    mean = policy.mean(params, obs)
+    action, log_prob = rollout_sampler(policy, params, norm, 0.1)(obs, jax.random.PRNGKey(1))
+    assert abs(float(jnp.std(action - mean)) - 0.1) < 0.005
+    expected = policy.distribution(params, obs).log_prob(action)  # still pi's log-probability
+    np.testing.assert_allclose(np.asarray(log_prob), np.asarray(expected), rtol=1e-5)
+    action, _ = rollout_sampler(policy, params, norm, -1.0)(obs, jax.random.PRNGKey(1))
+    assert abs(float(jnp.std(action - mean)) - 1.0) < 0.05
