@@ -3,7 +3,7 @@
 Its agent is BREMEN (`rosmo.agents.bremen`), trained on transitions rather than windows and selected
 with `rosmo deploy --agent bremen --env mujoco:<env>`; `get_config` gives BREMEN's CPU-sized config
 (`bremen.cpu_config`). The window learners (rosmo, mzu, bc, cql) need discrete actions, so
-`make_batches` refuses this suite with a one-line error.
+`validate` (run by `rosmo train`'s config validation) and `make_batches` refuse it with a one-line error.
 
 Data: continuous RLDS datasets (`rlds.continuous_features`: float32 observation [obs_dim] and action
 [act_dim]) named by `config.dataset_dir` (several comma-separated). Evaluation: `rosmo.envs.mujoco.evaluate`
@@ -49,7 +49,9 @@ class MuJoCo(Suite):
         raise ValueError(f"unknown MuJoCo env {name!r}; expected one of {', '.join(mujoco_envs.ENV_NAMES)}")
 
     def validate(self, config) -> None:
-        bremen_config.validate_config(config)
+        """Called for the window learners' configs (`rosmo train`): none of them fits continuous actions."""
+        raise ConfigError(f"--config.suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
+                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)")
 
     def dataset_spec(self, config) -> DatasetSpec:
         if not config.get("dataset_dir"):
@@ -67,8 +69,7 @@ class MuJoCo(Suite):
                            dict(meta, env=meta.get("env", config.env), action_dim=int(action.shape[0])))
 
     def make_batches(self, config, start_batch: int = 0):
-        raise ConfigError(f"--config.suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
-                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)")
+        self.validate(config)
 
     def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
         obs_dim, act_dim = mujoco_envs.env_spec(env)
