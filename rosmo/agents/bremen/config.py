@@ -9,8 +9,10 @@ the README's commands and recursive.py's flags), which the slides do not detail:
     BC            Adam 5e-4, batch 256, 300k steps (held-out early stopping)
     TRPO          gamma 0.99, GAE lambda 0.95, 50k imagined steps per iteration, max KL 0.1 and
                   horizon 250 (HalfCheetah; 0.05 / 250 Ant, 0.05 / 1000 Hopper and Walker2d),
-                  25 iterations x 80 outer iterations per deployment (2000), 5 deployments of 200k
-                  (1M transitions), exploration noise N(0, 0.1^2) around the mean when collecting
+                  25 iterations x 80 outer iterations per deployment (2000; offline runs: 25 x 250 = 6250),
+                  5 deployments of 200k (1M transitions), exploration noise N(0, 0.1^2) around the mean when
+                  collecting; imagined steps scored with the env's known reward function (neural_env.py) and
+                  imagined actions mean + N(0, 0.1^2) (--const_sampling --gaussian 0.1)
     value         an MLP (the authors' default is a linear-feature baseline; the issue asks for a
                   learned value function), 2 x 200, Adam 1e-3
 
