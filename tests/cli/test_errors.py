@@ -110,11 +110,17 @@ def test_bad_config_fields(capsys, data, tmp_path, args, fragments):
 @pytest.mark.parametrize("spec, fragment", [
     ("nope.py", "no config file 'nope.py'"),
     ("bsuite:pong", "unknown BSuite config 'pong'"),
-    ("mujoco:ant", "no config file 'mujoco'"),
+    ("gym:ant", "no config file 'gym'"),
 ])
 def test_config_name_or_file_that_does_not_exist(capsys, tmp_path, spec, fragment):
     code, _, err = _main(capsys, "train", f"--config={spec}", f"--workdir={tmp_path / 'run'}")
     _one_line(code, err, f"--config={spec}", fragment)
+
+
+def test_train_on_the_mujoco_suite_is_refused_in_one_line(capsys, tmp_path):
+    """mujoco:<env> is BREMEN's config (continuous actions): `rosmo train` has no window learner for it."""
+    code, _, err = _main(capsys, "train", "--config=mujoco:ant", f"--workdir={tmp_path / 'run'}")
+    _one_line(code, err, "--config.algo='bremen'")
 
 
 @pytest.mark.parametrize("name, fragments", [
