@@ -2,12 +2,20 @@
 
     rosmo evaluate --checkpoint runs/pong --env atari:Pong --episodes 100 --num-envs 16 --json pong.json
     rosmo evaluate --checkpoint runs/catch --episodes 100 --video catch.gif
+    rosmo evaluate --watch runs/pong              # the evaluator job: each new checkpoint once, until the run ends
 
 The agent is rebuilt from the config saved in the checkpoint (`--act-policy` and
 `--greedy/--sample` override its acting rule); `--env` defaults to the env it was
 trained on. Printed and written to `--json`: mean, median and IQM return with a
 bootstrap 95% CI of the IQM, and the normalised scores with their references
 (the same result as the evaluations during training).
+
+`--watch RUN_DIR` is the evaluator job of a learner trained with
+`--config.eval_every=0` (rosmo.evaluation.watch): it evaluates every new
+checkpoint once with the run's evaluation settings (--episodes / --num-envs /
+--seed override them), appends `eval.csv` / TensorBoard rows under the training
+step, keeps `RUN_DIR/best/`, and exits when the run's summary.json appears or
+after --timeout seconds. Several evaluators may watch one run.
 """
 
 from __future__ import annotations
@@ -16,16 +24,26 @@ import argparse
 import os
 import sys
 
+DEFAULT_EPISODES = 100
+DEFAULT_NUM_ENVS = 16
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rosmo.agents import act_policies
 
-    parser.add_argument("--checkpoint", required=True, help="run directory (with checkpoints/) or checkpoint directory")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--checkpoint", help="run directory (with checkpoints/) or checkpoint directory")
+    target.add_argument("--watch", metavar="RUN_DIR",
+                        help="evaluator job: evaluate each new checkpoint of this run once, until the run finishes")
     parser.add_argument("--env", default=None,
                         help="<suite>:<env>, e.g. atari:Pong or bsuite:catch; default: the env the run was trained on")
-    parser.add_argument("--episodes", type=int, default=100, help="episodes to play (default: %(default)s)")
-    parser.add_argument("--num-envs", type=int, default=16, help="episodes played at once (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="env i is seeded seed + i; also seeds sampling and the bootstrap")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help=f"episodes to play (default: {DEFAULT_EPISODES}; --watch: the run's eval_episodes)")
+    parser.add_argument("--num-envs", type=int, default=None,
+                        help=f"episodes played at once (default: {DEFAULT_NUM_ENVS}; --watch: the run's eval_parallel)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="env i is seeded seed + i; also seeds sampling and the bootstrap "
+                             "(default: 0; --watch: the run's seed + 10000, as inline evaluation)")
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
     parser.add_argument("--json", default=None, help="write the result (with per-episode returns) to this JSON file")
     parser.add_argument("--video", default=None, help="record one episode to out.mp4 (needs imageio-ffmpeg) or out.gif")
@@ -36,6 +54,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    watch = parser.add_argument_group("evaluator job (--watch)")
+    watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)")
+    watch.add_argument("--poll", type=float, default=10.0, help="seconds between looks for new checkpoints (default: %(default)s)")
+    watch.add_argument("--metric", default="normalized_score",
+                       help="result key that picks RUN_DIR/best/ (default: %(default)s; mean_return without references)")
+    watch.add_argument("--stale-claim", type=float, default=600.0,
+                       help="seconds after which another evaluator's unrefreshed claim is taken over (default: %(default)s)")
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
+    from rosmo.training.signals import Stopped, StopSignals
+
+    for flag in ("step", "json", "video", "act_policy", "greedy", "max_episode_frames", "env"):
+        if getattr(args, flag) is not None:
+            print(f"rosmo evaluate: error: --{flag.replace('_', '-')} cannot be used with --watch "
+                  "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
+            return 2
+    settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
+                             poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim)
+    try:
+        with StopSignals():
+            summary = watch(args.watch, settings, log=log_line)
+    except WatchError as err:
+        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        return 2
+    except Stopped as err:  # SLURM preemption / Ctrl-C: the claim is released, a restart goes on
+        print(f"rosmo evaluate: {err}; the step being evaluated is left for the next evaluator", file=sys.stderr)
+        return err.exit_code
+    best = summary["best"]
+    log_line(f"evaluator {summary['stopped']}: {len(summary['evaluated'])} checkpoint(s) evaluated here, "
+             f"{len(summary['all_evaluated'])} in all" + (f"; best step {best['step']} ({best['metric']} {best['value']:.4g})"
+                                                            if best else ""))
+    return 0
 
 
 def json_path_problem(path: str) -> str:
@@ -60,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.training.run_logging import write_json_atomic
 
     logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only checkpoint directory is read-only
+    if args.watch:
+        return run_watch(args)
     problem = json_path_problem(args.json) if args.json else ""
     if problem:
         print(f"rosmo evaluate: error: --json {args.json}: {problem}", file=sys.stderr)
@@ -69,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_checkpoint(
             args.checkpoint,
             env=args.env,
-            episodes=args.episodes,
-            num_envs=args.num_envs,
-            seed=args.seed,
+            episodes=DEFAULT_EPISODES if args.episodes is None else args.episodes,
+            num_envs=DEFAULT_NUM_ENVS if args.num_envs is None else args.num_envs,
+            seed=0 if args.seed is None else args.seed,
             act_policy=args.act_policy,
             greedy=args.greedy,
             step=args.step,

@@ -127,5 +127,9 @@ def run(args: argparse.Namespace) -> int:
         return stop.exit_code
     print(json.dumps({k: v for k, v in summary.items() if k != "final_eval"}, indent=2))
     final = summary.get("final_eval") or {}
+    if not config.eval_every:
+        print(f"no inline evaluation (eval_every=0): the evaluator job `rosmo evaluate --watch {args.workdir}` scores "
+              "the checkpoints")
+        return 0
     print(f"final evaluation: mean return {final.get('mean_return')}, normalised score {final.get('normalized_score')}")
     return 0

@@ -46,7 +46,9 @@ def validate_config(c) -> None:
     check_field(0.0 < c.lr_decay_factor <= 1.0, "lr_decay_factor", "a number in (0, 1]", c.lr_decay_factor)
     check_field(c.get("nonfinite", "stop") in NONFINITE_POLICIES, "nonfinite", f"one of {NONFINITE_POLICIES}",
                 c.get("nonfinite"))
-    for field in ("log_every", "eval_every", "checkpoint_every", "eval_episodes", "eval_parallel", "keep_checkpoints"):
+    check_field(c.eval_every >= 0, "eval_every", "an integer >= 0 (0: no inline evaluation, an evaluator job follows the "
+                "checkpoints: rosmo evaluate --watch)", c.eval_every)
+    for field in ("log_every", "checkpoint_every", "eval_episodes", "eval_parallel", "keep_checkpoints"):
         check_field(c[field] >= 1, field, "an integer >= 1", c[field])
     spec = AGENTS[c.algo]
     check_field(c.act_policy in spec.act_policies, "act_policy", f"one of {spec.act_policies} with --config.algo={c.algo}",

@@ -86,6 +86,7 @@ def evaluate_checkpoint(
     result: Dict[str, Any] = {
         "checkpoint": os.path.abspath(checkpoint),
         "step": extra.get("step"),
+        "train_seconds": extra.get("train_seconds"),
         "algo": config.algo,
         "act_policy": config.act_policy,
         "act_greedy": bool(config.act_greedy),

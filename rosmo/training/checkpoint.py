@@ -470,6 +470,12 @@ class Checkpointer:
         return ocp.args.PyTreeRestore(restore_args=restore_args)
 
 
+def complete_steps(directory: str) -> List[int]:
+    """Steps of the complete checkpoints (`<step>/` with its commit file) in `directory`, ascending; [] when none."""
+    names = os.listdir(directory) if os.path.isdir(directory) else []
+    return sorted(int(n) for n in names if n.isdigit() and _complete(os.path.join(directory, n)))
+
+
 def checkpoint_dir(run_or_dir: str) -> str:
     """`<run>/checkpoints` when `run_or_dir` is a run directory, else `run_or_dir` itself."""
     candidate = os.path.join(run_or_dir, CHECKPOINTS_SUBDIR)

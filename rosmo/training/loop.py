@@ -6,6 +6,7 @@ A run lives in `workdir`:
     workdir/checkpoints/<step> orbax checkpoints (the run resumes from the latest by itself)
     workdir/train.csv          training metrics every `log_every` steps
     workdir/eval.csv           one row per evaluation (every `eval_every` steps): the learning curve
+                               (`eval_every=0`: no inline evaluation; `rosmo evaluate --watch` writes it)
     workdir/tb/                TensorBoard events
     workdir/summary.json       the final result
     workdir/train.lock         held while a trainer runs (a second one is refused)
@@ -116,6 +117,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         wandb_project=config.wandb_project,
         config=config.to_dict(),
         resume_step=start_step,
+        prefixes=("train", "eval") if config.eval_every else ("train",),  # eval.csv belongs to the evaluator job
     ) if main else NullLogger()
     batches = suite.make_batches(config, start_batch=start_step)
     show = (None if progress is None else progress) if main else False
@@ -179,7 +181,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
                     metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
                     window_start, window_step = now, step
                     logger.write(step, metrics_host, prefix="train")
-            if step % config.eval_every == 0 or step == config.num_steps:
+            if config.eval_every and (step % config.eval_every == 0 or step == config.num_steps):
                 check_finite()
                 last_eval = evaluate()
             if step % config.checkpoint_every == 0 or step == config.num_steps:

@@ -173,6 +173,8 @@ class RunLogger:
         a larger step are dropped and TensorBoard purges events after it.
       prefixes: the CSV files (`<prefix>.csv`) truncated at start on resume; other
         prefixes are truncated at their first write.
+      tensorboard_subdir: TensorBoard events go to `<workdir>/<tensorboard_subdir>` (an evaluator
+        job writes `tb/eval`, apart from the learner's purges of `tb/` on resume).
     """
 
     def __init__(
@@ -184,6 +186,7 @@ class RunLogger:
         config: Optional[dict] = None,
         resume_step: Optional[int] = None,
         prefixes: Sequence[str] = ("train", "eval"),
+        tensorboard_subdir: str = "tb",
     ):
         self.workdir = os.fspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
@@ -202,7 +205,7 @@ class RunLogger:
             from tensorboardX import SummaryWriter
 
             purge = None if resume_step is None else int(resume_step) + 1
-            self._tb = SummaryWriter(logdir=os.path.join(self.workdir, "tb"), purge_step=purge, flush_secs=30)
+            self._tb = SummaryWriter(logdir=os.path.join(self.workdir, tensorboard_subdir), purge_step=purge, flush_secs=30)
 
     def _init_wandb(self, project: Optional[str], config: Optional[dict], resume_step: Optional[int]):
         try:

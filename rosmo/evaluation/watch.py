@@ -1,0 +1,413 @@
+"""The evaluator job: follow a run's checkpoints and evaluate each one once (`rosmo evaluate --watch RUN_DIR`).
+
+The learner runs with `--config.eval_every=0` (no inline evaluation) on one host;
+one or more evaluators watch its `checkpoints/` from others. Each complete step is
+
+1. claimed: `evaluator/claims/<step>.json` is created with O_EXCL (one evaluator wins);
+   the claim's modification time is refreshed while the step is evaluated, so a claim
+   whose evaluator died is taken over (same host and its process gone, or not
+   refreshed for `stale_seconds`);
+2. held: its files are hard-linked (copied where links fail) into
+   `evaluator/hold/<step>-<id>/<step>/`, so the learner's checkpoint rotation can
+   delete the original meanwhile;
+3. evaluated by `rosmo.evaluation.checkpoint_eval.evaluate_checkpoint` with the
+   run's evaluation settings (episodes, envs, seed + EVAL_SEED_OFFSET, suite options):
+   the inline evaluation's result for the same parameters;
+4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
+   so a restarted evaluator never evaluates a step twice), then a row under the
+   training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it);
+5. kept if best: `best/<step>/` (the held copy) and `best/best.json` hold the best
+   checkpoint by `metric` so far; `rosmo evaluate --checkpoint RUN/best` plays it.
+
+The watcher exits once the run's `summary.json` reports the configured number of
+steps and every checkpoint is evaluated (or claimed by a live evaluator), or after
+`timeout` seconds; it then fills the summary's empty `final_eval` with the last
+step's result (what `rosmo report` reads as the final score). Writes to `eval.csv` and `best/` are serialised across evaluators
+by an flock on `evaluator/lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import math
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import ml_collections
+import psutil
+
+from rosmo.evaluation.checkpoint_eval import evaluate_checkpoint
+from rosmo.evaluation.evaluate import format_result, scalar_metrics
+from rosmo.suites import get_suite
+from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
+from rosmo.training.run_logging import RunLogger, write_json_atomic
+
+EVAL_SEED_OFFSET = 10_000  # as rosmo.training.loop: evaluation envs are seeded apart from the training seed
+EVALUATOR_DIR = "evaluator"
+BEST_DIR = "best"
+BEST_FILE = "best.json"
+SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.json"
+
+
+class WatchError(ValueError):
+    """A run the evaluator cannot watch (the message names the flag)."""
+
+
+@dataclasses.dataclass
+class WatchSettings:
+    """How checkpoints are evaluated; None fields come from the run's config.json."""
+
+    episodes: Optional[int] = None  # config.eval_episodes
+    num_envs: Optional[int] = None  # config.eval_parallel
+    seed: Optional[int] = None  # config.seed + EVAL_SEED_OFFSET
+    metric: str = "normalized_score"  # best/ by this result key (mean_return when the env has no references)
+    poll_seconds: float = 10.0
+    timeout: Optional[float] = None  # seconds; None: until the run's summary.json
+    stale_seconds: float = 600.0  # a claim not refreshed for this long is taken over
+
+
+# ---------------------------------------------------------------------------
+# Paths and small file helpers
+# ---------------------------------------------------------------------------
+def evaluator_paths(run_dir: str) -> Dict[str, str]:
+    base = os.path.join(run_dir, EVALUATOR_DIR)
+    return {"base": base, "claims": os.path.join(base, "claims"), "results": os.path.join(base, "results"),
+            "hold": os.path.join(base, "hold"), "lock": os.path.join(base, "lock"),
+            "best": os.path.join(run_dir, BEST_DIR), "checkpoints": os.path.join(run_dir, CHECKPOINTS_SUBDIR)}
+
+
+def evaluated_steps(run_dir: str) -> List[int]:
+    """Steps whose result is recorded (`evaluator/results/<step>.json`), ascending."""
+    directory = evaluator_paths(run_dir)["results"]
+    names = os.listdir(directory) if os.path.isdir(directory) else []
+    return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_finished(run_dir: str) -> bool:
+    """The learner is done: summary.json exists and reports at least config.json's num_steps."""
+    summary = _read_json(os.path.join(run_dir, SUMMARY_FILE))
+    if summary is None:
+        return False
+    config = _read_json(os.path.join(run_dir, CONFIG_FILE)) or {}
+    return int(summary.get("num_steps", 0)) >= int(config.get("num_steps", 0))
+
+
+@contextlib.contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """An exclusive flock on `path` (created if missing) for the block: one evaluator writes at a time."""
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def hold_copy(src: str, dst: str) -> None:
+    """Hard-link the files of directory `src` into `dst` (a copy where linking fails); `dst` must not exist.
+
+    A hard link keeps the data when the learner's rotation deletes `src`; a checkpoint's
+    files are never rewritten in place, so sharing them is safe.
+    """
+
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
+# ---------------------------------------------------------------------------
+# Claims
+# ---------------------------------------------------------------------------
+class Claims:
+    """Atomic per-step claim files; a claim is refreshed (mtime) by a heartbeat thread while it is held."""
+
+    def __init__(self, directory: str, stale_seconds: float, ident: str):
+        self.directory = directory
+        self.stale_seconds = float(stale_seconds)
+        self.ident = ident
+        self.host = socket.gethostname()
+        os.makedirs(directory, exist_ok=True)
+
+    def path(self, step: int) -> str:
+        return os.path.join(self.directory, f"{step}.json")
+
+    def _stale(self, path: str) -> bool:
+        owner = _read_json(path)
+        try:
+            age = time.time() - os.path.getmtime(path)
+        except FileNotFoundError:
+            return False
+        if owner is None:  # being written right now, or garbage
+            return age > self.stale_seconds
+        if owner.get("id") == self.ident:
+            return False
+        if owner.get("host") == self.host:
+            pid = int(owner.get("pid", -1))
+            if pid == os.getpid() or not psutil.pid_exists(pid):  # our pid reused (containers), or its process is gone
+                return True
+        return age > self.stale_seconds
+
+    def live_other(self, step: int) -> bool:
+        path = self.path(step)
+        return os.path.exists(path) and not self._stale(path)
+
+    def try_claim(self, step: int) -> bool:
+        """True when this evaluator now holds `step`'s claim (fresh, or taken over from a dead evaluator)."""
+        path = self.path(step)
+        if os.path.exists(path):
+            if not self._stale(path):
+                return False
+            aside = f"{path}.stale-{self.ident}"
+            try:
+                os.rename(path, aside)  # only one evaluator can move a given stale claim away
+            except FileNotFoundError:
+                return False
+            os.remove(aside)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            json.dump({"id": self.ident, "host": self.host, "pid": os.getpid(), "claimed": time.time()}, f)
+        return True
+
+    def release(self, step: int) -> None:
+        path = self.path(step)
+        if (_read_json(path) or {}).get("id") == self.ident:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+    @contextlib.contextmanager
+    def heartbeat(self, step: int) -> Iterator[None]:
+        """Refresh the claim's mtime every stale_seconds / 4 while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(max(1.0, self.stale_seconds / 4)):
+                with contextlib.suppress(OSError):
+                    os.utime(self.path(step))
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+# ---------------------------------------------------------------------------
+# The watcher
+# ---------------------------------------------------------------------------
+def _metric_value(result: Dict[str, Any], metric: str) -> Tuple[str, Optional[float]]:
+    """(the metric used, its finite value or None); normalized_score falls back to mean_return without references."""
+    if metric == "normalized_score" and result.get(metric) is None:
+        metric = "mean_return"
+    try:
+        value = float(result.get(metric))
+    except (TypeError, ValueError):
+        return metric, None
+    return metric, (value if math.isfinite(value) else None)
+
+
+class Watcher:
+    """Follows one run; `run()` evaluates its checkpoints until the run is finished (see the module docstring)."""
+
+    def __init__(self, run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print,
+                 evaluate: Callable[..., Dict[str, Any]] = evaluate_checkpoint):
+        self.run_dir = os.path.abspath(run_dir)
+        self.settings = settings
+        self.log = log
+        self._evaluate = evaluate
+        self.paths = evaluator_paths(self.run_dir)
+        self.ident = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.claims: Optional[Claims] = None
+        self.logger: Optional[RunLogger] = None
+        self.config: Optional[ml_collections.ConfigDict] = None
+        self.evaluated: List[int] = []
+
+    # -- set-up --------------------------------------------------------------
+    def _wait_for_run(self, deadline: Optional[float]) -> bool:
+        """Wait until the learner has written config.json (the evaluator may start first); False on timeout."""
+        config_path = os.path.join(self.run_dir, CONFIG_FILE)
+        while not os.path.isfile(config_path):
+            if deadline is not None and time.time() >= deadline:
+                return False
+            time.sleep(self.settings.poll_seconds)
+        self.config = ml_collections.ConfigDict(_read_json(config_path) or {})
+        for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
+            if field not in self.config:
+                raise WatchError(f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)")
+        if self.config.get("eval_every", 0):
+            self.log(f"note: {self.run_dir} also evaluates inline (eval_every={self.config.eval_every}); "
+                     "train with --config.eval_every=0 to leave evaluation to this job")
+        for key in ("claims", "results", "hold"):
+            os.makedirs(self.paths[key], exist_ok=True)
+        self.claims = Claims(self.paths["claims"], self.settings.stale_seconds, self.ident)
+        self.logger = RunLogger(self.run_dir, use_tensorboard=bool(self.config.get("use_tensorboard", True)),
+                                use_wandb=False, prefixes=(), tensorboard_subdir=os.path.join("tb", "eval"))
+        return True
+
+    def _eval_kwargs(self) -> Dict[str, Any]:
+        s, c = self.settings, self.config
+        suite = get_suite(c.suite)
+        return dict(episodes=int(s.episodes or c.eval_episodes), num_envs=int(s.num_envs or c.eval_parallel),
+                    seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
+                    options=suite.eval_options(c), progress=False)
+
+    # -- one step --------------------------------------------------------------
+    def evaluate_step(self, step: int) -> Optional[Dict[str, Any]]:
+        """Hold, evaluate and record a claimed step; None when it was rotated out before it could be held."""
+        hold_root = os.path.join(self.paths["hold"], f"{step}-{self.ident}")
+        held = os.path.join(hold_root, str(step))
+        try:
+            try:
+                hold_copy(os.path.join(self.paths["checkpoints"], str(step)), held)
+            except (FileNotFoundError, shutil.Error):
+                self.log(f"step {step}: rotated out by the learner before it could be held; not evaluated")
+                return None
+            if not os.path.isfile(os.path.join(held, COMMIT_FILE)):
+                self.log(f"step {step}: incomplete copy (rotated out while held); not evaluated")
+                return None
+            started = time.time()
+            try:
+                with self.claims.heartbeat(step):
+                    result = self._evaluate(hold_root, step=step, **self._eval_kwargs())
+            except CheckpointError as err:  # e.g. non-finite parameters: recorded, never retried, no row
+                self.log(f"step {step}: not evaluated: {err}")
+                write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"),
+                                  {"step": step, "error": str(err), "evaluated_by": self.ident})
+                return None
+            result.update(step=step, evaluated_by=self.ident, eval_seconds=time.time() - started)
+            write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"), result)  # the step is done
+            row = dict(scalar_metrics(result))
+            if result.get("train_seconds") is not None:
+                row["train_seconds"] = float(result["train_seconds"])
+            with file_lock(self.paths["lock"]):
+                self.logger.write(step, row, prefix="eval")
+                self.logger.flush()
+                self._update_best(step, held, result)
+            return result
+        finally:
+            shutil.rmtree(hold_root, ignore_errors=True)
+
+    def _update_best(self, step: int, held: str, result: Dict[str, Any]) -> None:
+        """Keep `held` as best/<step>/ when its metric beats best/best.json's (under the lock)."""
+        metric, value = _metric_value(result, self.settings.metric)
+        if value is None:
+            return
+        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        if best is not None and best.get("metric") == metric and value <= float(best["value"]):
+            return
+        tmp = f"{self.paths['best']}.tmp-{self.ident}"
+        os.makedirs(tmp)
+        os.rename(held, os.path.join(tmp, str(step)))
+        write_json_atomic(os.path.join(tmp, BEST_FILE), {
+            "step": step, "metric": metric, "value": value, "mean_return": result.get("mean_return"),
+            "normalized_score": result.get("normalized_score"), "episodes": result.get("episodes"),
+            "train_seconds": result.get("train_seconds"), "updated": time.time()})
+        old = f"{self.paths['best']}.old-{self.ident}"
+        if os.path.isdir(self.paths["best"]):
+            os.rename(self.paths["best"], old)
+        os.rename(tmp, self.paths["best"])
+        shutil.rmtree(old, ignore_errors=True)  # our own previous copy
+        self.log(f"best: step {step} ({metric} {value:.4g})")
+
+    # -- the loop ---------------------------------------------------------------
+    def pending(self) -> List[int]:
+        done = set(evaluated_steps(self.run_dir))
+        return [s for s in complete_steps(self.paths["checkpoints"]) if s not in done]
+
+    def run(self) -> Dict[str, Any]:
+        """Evaluate checkpoints (oldest first) until the run is finished and all are evaluated, or the timeout."""
+        started = time.time()
+        deadline = None if self.settings.timeout is None else started + self.settings.timeout
+        if not self._wait_for_run(deadline):
+            return self._summary(started, "timeout")
+        try:
+            while True:
+                finished = run_finished(self.run_dir)  # read before the scan: its checkpoints are all on disk
+                claimed = None
+                waiting = []
+                for step in self.pending():
+                    if self.claims.try_claim(step):
+                        claimed = step
+                        break
+                    waiting.append(step)
+                if claimed is not None:
+                    try:
+                        result = self.evaluate_step(claimed)
+                    finally:
+                        self.claims.release(claimed)
+                    if result is not None:
+                        self.evaluated.append(claimed)
+                        self.log(f"step {claimed}: " + "  ".join(format_result(result)[1:]))
+                    if deadline is not None and time.time() >= deadline:
+                        return self._summary(started, "timeout")
+                    continue
+                if finished and not any(self.claims.live_other(s) for s in waiting):
+                    self._fill_final_eval()
+                    return self._summary(started, "finished")
+                if deadline is not None and time.time() >= deadline:
+                    return self._summary(started, "timeout")
+                time.sleep(self.settings.poll_seconds)
+        finally:
+            if self.logger is not None:
+                self.logger.close()
+
+    def _fill_final_eval(self) -> None:
+        """Put the last step's result into summary.json's `final_eval` when the learner left it empty (eval_every=0)."""
+        path = os.path.join(self.run_dir, SUMMARY_FILE)
+        with file_lock(self.paths["lock"]):
+            summary = _read_json(path)
+            if summary is None or summary.get("final_eval") is not None:
+                return
+            result = _read_json(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
+            if result is not None and "error" not in result:
+                write_json_atomic(path, dict(summary, final_eval=result))
+
+    def _summary(self, started: float, reason: str) -> Dict[str, Any]:
+        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        return {"run_dir": self.run_dir, "evaluator": self.ident, "stopped": reason, "evaluated": list(self.evaluated),
+                "all_evaluated": evaluated_steps(self.run_dir), "best": best, "wall_seconds": time.time() - started}
+
+
+def watch(run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Evaluate `run_dir`'s checkpoints as they appear; the summary (steps evaluated here, all, best, why it stopped)."""
+    if not os.path.isdir(run_dir) and not os.path.isdir(os.path.dirname(os.path.abspath(run_dir))):
+        raise WatchError(f"--watch {run_dir}: neither the run directory nor its parent exists")
+    if settings.poll_seconds <= 0:
+        raise WatchError(f"--poll {settings.poll_seconds}: expected a number of seconds > 0")
+    if settings.timeout is not None and settings.timeout <= 0:
+        raise WatchError(f"--timeout {settings.timeout}: expected a number of seconds > 0")
+    for name in ("episodes", "num_envs"):
+        value = getattr(settings, name)
+        if value is not None and value < 1:
+            raise WatchError(f"--{name.replace('_', '-')} {value}: expected an integer >= 1")
+    return Watcher(run_dir, settings, log).run()
+
+
+def log_line(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True, file=sys.stdout)
