@@ -248,6 +248,16 @@ class SlurmResources:
     job_name: str = "rosmo-sweep"
     signal_delay_s: int = 120  # USR2 this long before the time limit: checkpoint and requeue
     max_timeouts: int = 5  # requeues after time-outs (preemptions requeue without limit)
+    nodes: int = 1  # a multi-host learner (rosmo.cluster.jobs): nodes x tasks_per_node processes
+    tasks_per_node: int = 1  # 1: one process per node (all its GPUs); gpus_per_node: one process per GPU
+    dependency: Optional[str] = None  # e.g. "after:4242" (an evaluator that starts once its learner has started)
+
+
+def _slurm_extra(resources: SlurmResources) -> Dict[str, Any]:
+    extra: Dict[str, Any] = {"requeue": True}
+    if resources.dependency:
+        extra["dependency"] = resources.dependency
+    return extra
 
 
 def make_submitit_executor(folder: str, resources: SlurmResources, cluster: Optional[str] = "slurm") -> submitit.AutoExecutor:
@@ -256,12 +266,12 @@ def make_submitit_executor(folder: str, resources: SlurmResources, cluster: Opti
     params: Dict[str, Any] = dict(
         name=resources.job_name,
         timeout_min=int(resources.time_min),
-        nodes=1,
-        tasks_per_node=1,
+        nodes=int(resources.nodes),
+        tasks_per_node=int(resources.tasks_per_node),
         cpus_per_task=int(resources.cpus_per_task),
         slurm_array_parallelism=int(resources.array_parallelism),
         slurm_signal_delay_s=int(resources.signal_delay_s),
-        slurm_additional_parameters={"requeue": True},
+        slurm_additional_parameters=_slurm_extra(resources),
     )
     if resources.gpus_per_node:
         params["gpus_per_node"] = int(resources.gpus_per_node)
@@ -333,9 +343,10 @@ def sbatch_script(resources: SlurmResources, folder: str, num_tasks: int) -> str
     from submitit.slurm import slurm as submitit_slurm  # a private submitit module: only for the preview
 
     params: Dict[str, Any] = dict(
-        job_name=resources.job_name, time=int(resources.time_min), nodes=1, ntasks_per_node=1,
-        cpus_per_task=int(resources.cpus_per_task), array_parallelism=int(resources.array_parallelism),
-        signal_delay_s=int(resources.signal_delay_s), additional_parameters={"requeue": True},
+        job_name=resources.job_name, time=int(resources.time_min), nodes=int(resources.nodes),
+        ntasks_per_node=int(resources.tasks_per_node), cpus_per_task=int(resources.cpus_per_task),
+        array_parallelism=int(resources.array_parallelism), signal_delay_s=int(resources.signal_delay_s),
+        additional_parameters=_slurm_extra(resources),
     )
     if resources.gpus_per_node:
         params["gpus_per_node"] = int(resources.gpus_per_node)

@@ -1,6 +1,8 @@
 """Multi-host start-up: `jax.distributed.initialize` from SLURM or explicit addresses.
 
-One process per host; every process runs the same training script. The
+One process per GPU (JAX's default under SLURM: process i of a node sees GPU
+`SLURM_LOCALID`) or one process per node (`ROSMO_PROCESS_PER=node`: every
+process sees all GPUs of its node); every process runs the same training script. The
 learner's mesh spans all devices of all processes; each process loads its
 own share of the global batch (`rosmo.suites.base.per_process_batch_size`) with its own data
 seed, and `Learner.put_batch` assembles the global array from the shares.
@@ -9,7 +11,7 @@ seed, and `Learner.put_batch` assembles the global array from the shares.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import List, Optional
 
 import jax
 
@@ -39,9 +41,26 @@ def maybe_initialize(
         jax.distributed.initialize(coordinator_address, num_processes=num_processes, process_id=process_id)
         return True
     if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
-        jax.distributed.initialize()  # reads SLURM_* variables
+        jax.distributed.initialize(local_device_ids=local_device_ids())  # reads SLURM_* variables
         return True
     return False
+
+
+def local_device_ids(environ=None) -> Optional[List[int]]:
+    """The GPUs a SLURM task drives: None (JAX's default, GPU SLURM_LOCALID) unless ROSMO_PROCESS_PER=node.
+
+    With one process per node, all GPUs of the node: 0..n-1 for the n in CUDA_VISIBLE_DEVICES
+    (or SLURM_GPUS_ON_NODE). ValueError for any other ROSMO_PROCESS_PER than "gpu" or "node".
+    """
+    environ = os.environ if environ is None else environ
+    per = environ.get("ROSMO_PROCESS_PER", "gpu")
+    if per not in ("gpu", "node"):
+        raise ValueError(f"ROSMO_PROCESS_PER={per!r}: expected 'gpu' (one process per GPU) or 'node'")
+    if per == "gpu":
+        return None
+    visible = [d for d in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    count = len(visible) or int(environ.get("SLURM_GPUS_ON_NODE", "0") or 0)
+    return list(range(count)) if count else None
 
 
 def is_main_process() -> bool:
