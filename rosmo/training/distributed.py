@@ -14,6 +14,8 @@ import os
 from typing import List, Optional
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 
 
 def maybe_initialize(
@@ -66,3 +68,14 @@ def local_device_ids(environ=None) -> Optional[List[int]]:
 def is_main_process() -> bool:
     """Process 0 writes logs, checkpoints metadata and summaries."""
     return jax.process_index() == 0
+
+
+def agreed_stop(pending: Optional[int]) -> Optional[int]:
+    """The stop signal any process has pending (the lowest number), the same answer in every process; None: go on.
+
+    A collective (an all-gather of one int32 per process): every process calls it at the
+    same step, so that all of them stop, and save their share of the checkpoint, at that step.
+    """
+    flags = np.ravel(multihost_utils.process_allgather(np.asarray(int(pending or 0), np.int32)))
+    raised = [int(f) for f in flags if f]
+    return min(raised) if raised else None

@@ -20,7 +20,8 @@ Safety (issue 13): one trainer per workdir (a lock); a resume that would change
 the experiment is refused unless `allow_config_change`; a non-finite update stops
 the run (`config.nonfinite="stop"`, NonFiniteError naming the step and the metric)
 or is skipped and counted ("skip"), and never reaches a checkpoint; SIGINT/SIGTERM
-save a checkpoint and raise `Stopped` (exit code 128 + signal).
+save a checkpoint and raise `Stopped` (exit code 128 + signal). Multi-host: a signal is
+acted on at the next log step, where all processes agree (`agreed_stop`) and save together.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from rosmo.networks import make_networks
 from rosmo.suites import get_suite
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, finite_params_check
-from rosmo.training.distributed import is_main_process
+from rosmo.training.distributed import agreed_stop, is_main_process
 from rosmo.training.learner import Learner, to_host
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
 from rosmo.training.signals import Stopped, StopSignals
@@ -59,8 +60,14 @@ def train(config, workdir: str, progress: Optional[bool] = None, allow_config_ch
     """
     validate_config(config)
     workdir = workdirs.prepare_workdir(workdir)
-    with workdirs.WorkdirLock(workdir, enabled=is_main_process()), StopSignals() as signals:
+    # multi-host: a signal is acted on at the next log step, where the processes agree to stop together
+    with workdirs.WorkdirLock(workdir, enabled=is_main_process()), StopSignals(immediate=_stop_at_once()) as signals:
         return _train(config, workdir, progress, allow_config_change, signals)
+
+
+def _stop_at_once() -> bool:
+    """One process stops at the signal; several stop together at the next log step (`agreed_stop`)."""
+    return jax.process_count() == 1
 
 
 def _nonfinite_message(report, config) -> str:
@@ -181,6 +188,11 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
                     metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
                     window_start, window_step = now, step
                     logger.write(step, metrics_host, prefix="train")
+                if not signals.immediate and step % config.log_every == 0:
+                    stop = agreed_stop(signals.pending)
+                    if stop is not None:
+                        signals.pending = None
+                        raise Stopped(stop)
             if config.eval_every and (step % config.eval_every == 0 or step == config.num_steps):
                 check_finite()
                 last_eval = evaluate()

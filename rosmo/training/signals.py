@@ -46,10 +46,13 @@ class StopSignals:
     """Installs SIGINT/SIGTERM handlers that raise `Stopped`, except inside `deferred()` blocks.
 
     A signal the process was started ignoring (a background job's SIGINT, `nohup`) stays ignored.
+    With `immediate=False` (multi-host training) a signal only sets `pending`: the processes
+    must agree on the step at which they all stop (rosmo.training.distributed.agreed_stop).
     """
 
-    def __init__(self, signals=STOP_SIGNALS):
+    def __init__(self, signals=STOP_SIGNALS, immediate: bool = True):
         self.signals = tuple(signals)
+        self.immediate = bool(immediate)
         self.pending: Optional[int] = None
         self._depth = 0
         self._swallow = False
@@ -57,7 +60,7 @@ class StopSignals:
 
     def _handle(self, signum, frame) -> None:
         del frame
-        if self._depth:
+        if self._depth or not self.immediate:
             if self.pending is None and not self._swallow:
                 self.pending = signum
             return
@@ -74,7 +77,7 @@ class StopSignals:
         finally:
             self._depth -= 1
             self._swallow = previous_swallow
-            if not self._depth and self.pending is not None:
+            if not self._depth and self.pending is not None and self.immediate:
                 signum, self.pending = self.pending, None
                 raise Stopped(signum)
 
