@@ -4,7 +4,9 @@ A run lives in `workdir`:
 
     workdir/config.json        the config the run was started with
     workdir/checkpoints/<step> orbax checkpoints (the run resumes from the latest by itself)
-    workdir/train.csv          training metrics every `log_every` steps
+    workdir/train.csv          training metrics every `log_every` steps (with steps_per_second,
+                               data_wait_fraction: the share of the window the loop waited for a batch,
+                               update_ms: the rest per update, measured after the device finished the window)
     workdir/eval.csv           one row per evaluation (every `eval_every` steps): the learning curve
                                (`eval_every=0`: no inline evaluation; `rosmo evaluate --watch` writes it)
     workdir/tb/                TensorBoard events
@@ -45,10 +47,12 @@ from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
 from rosmo.training.learner import Learner, to_host
+from rosmo.training.prefetch import DevicePrefetcher
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
 from rosmo.training.signals import Stopped, StopSignals
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training seed
+PREFETCH_BATCHES = 2  # batches on the device ahead of the update
 
 
 def train(config, workdir: str, progress: Optional[bool] = None, allow_config_change: bool = False) -> Dict[str, Any]:
@@ -126,7 +130,8 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         resume_step=start_step,
         prefixes=("train", "eval") if config.eval_every else ("train",),  # eval.csv belongs to the evaluator job
     ) if main else NullLogger()
-    batches = suite.make_batches(config, start_batch=start_step)
+    # two batches in flight on the device; the loop dispatches updates and syncs with the host only at log steps
+    batches = DevicePrefetcher(suite.make_batches(config, start_batch=start_step), learner.put_batch, size=PREFETCH_BATCHES)
     show = (None if progress is None else progress) if main else False
     bar = ProgressBar(total=config.num_steps, initial=start_step, desc=f"train {config.algo}",
                       disable=None if show is None else not show)
@@ -184,8 +189,12 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
                 if step % config.log_every == 0 or step == config.num_steps:
                     check_finite()
                     metrics_host = {k: float(v) for k, v in to_host(metrics).items()}
-                    now = time.time()
-                    metrics_host["steps_per_second"] = (step - window_step) / max(now - window_start, 1e-9)
+                    now = time.time()  # after to_host(metrics): the window's updates have run on the device
+                    window = max(now - window_start, 1e-9)
+                    waited = batches.take_wait_seconds()
+                    metrics_host["steps_per_second"] = (step - window_step) / window
+                    metrics_host["data_wait_fraction"] = min(1.0, waited / window)
+                    metrics_host["update_ms"] = 1000.0 * (window - waited) / max(step - window_step, 1)
                     window_start, window_step = now, step
                     logger.write(step, metrics_host, prefix="train")
                 if not signals.immediate and step % config.log_every == 0:
@@ -193,6 +202,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
                     if stop is not None:
                         signals.pending = None
                         raise Stopped(stop)
+            batches.refill()  # the next batches' copies overlap the update just dispatched
             if config.eval_every and (step % config.eval_every == 0 or step == config.num_steps):
                 check_finite()
                 last_eval = evaluate()
@@ -214,6 +224,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         raise Stopped(signum, f"stopped by {name} at step {step}; checkpoint saved in "
                               f"{os.path.join(workdir, 'checkpoints', str(step))}; run the same command to resume") from None
     finally:
+        batches.close()
         bar.close()
         checkpointer.wait()
         logger.close()
