@@ -46,6 +46,15 @@ def check_compatible(extra: Dict[str, Any], observation_shape, num_actions: int,
         )
 
 
+def checkpoint_clocks(extra: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
+    train_seconds (without them); None for checkpoints that do not record them."""
+    if extra.get("train_seconds") is None:
+        return None
+    wall = float(extra["train_seconds"])  # the loop saves its wall-clock under this name
+    return {"wall_seconds": wall, "train_seconds": wall - float(extra.get("eval_seconds") or 0.0)}
+
+
 def evaluate_checkpoint(
     checkpoint: str,
     env: Optional[str] = None,
@@ -86,7 +95,7 @@ def evaluate_checkpoint(
     result: Dict[str, Any] = {
         "checkpoint": os.path.abspath(checkpoint),
         "step": extra.get("step"),
-        "train_seconds": extra.get("train_seconds"),
+        "checkpoint_clocks": checkpoint_clocks(extra),
         "algo": config.algo,
         "act_policy": config.act_policy,
         "act_greedy": bool(config.act_greedy),
@@ -105,4 +114,4 @@ def evaluate_checkpoint(
     return result
 
 
-__all__ = ["CheckpointError", "EvaluateError", "check_compatible", "checkpoint_env", "evaluate_checkpoint"]
+__all__ = ["CheckpointError", "EvaluateError", "check_compatible", "checkpoint_clocks", "checkpoint_env", "evaluate_checkpoint"]

@@ -302,9 +302,8 @@ class Watcher:
                 return None
             result.update(step=step, evaluated_by=self.ident, eval_seconds=time.time() - started)
             write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"), result)  # the step is done
-            row = dict(scalar_metrics(result))
-            if result.get("train_seconds") is not None:
-                row["train_seconds"] = float(result["train_seconds"])
+            # the row of inline evaluation: its statistics and clocks (the run's at the checkpoint, this evaluation's)
+            row = dict(scalar_metrics(result), **(result.get("checkpoint_clocks") or {}), eval_seconds=result["eval_seconds"])
             with file_lock(self.paths["lock"]):
                 self.logger.write(step, row, prefix="eval")
                 self.logger.flush()
@@ -327,7 +326,7 @@ class Watcher:
         write_json_atomic(os.path.join(tmp, BEST_FILE), {
             "step": step, "metric": metric, "value": value, "mean_return": result.get("mean_return"),
             "normalized_score": result.get("normalized_score"), "episodes": result.get("episodes"),
-            "train_seconds": result.get("train_seconds"), "updated": time.time()})
+            "checkpoint_clocks": result.get("checkpoint_clocks"), "updated": time.time()})
         old = f"{self.paths['best']}.old-{self.ident}"
         if os.path.isdir(self.paths["best"]):
             os.rename(self.paths["best"], old)

@@ -20,7 +20,7 @@ from rosmo.training.loop import train
 from tests.conftest import make_episode, write_dataset
 
 STEPS = (5, 10)
-NOT_COMPARED = {"env_steps_per_second", "train_seconds"}  # timings
+NOT_COMPARED = {"env_steps_per_second", "wall_seconds", "train_seconds", "eval_seconds"}  # clocks
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,8 @@ def test_watcher_evaluates_each_checkpoint_once_as_inline_evaluation_does(inline
     assert [int(r["step"]) for r in watched] == list(STEPS)
     for a, b in zip(inline, watched):  # same params, envs, seeds -> the same returns and statistics
         assert {k: v for k, v in a.items() if k not in NOT_COMPARED} == {k: v for k, v in b.items() if k not in NOT_COMPARED}
-    assert all(float(r["train_seconds"]) > 0 for r in watched)
+    assert list(inline[0]) == list(watched[0])  # the same columns, in the same order
+    assert all(float(r["wall_seconds"]) >= float(r["train_seconds"]) > 0 and float(r["eval_seconds"]) > 0 for r in watched)
 
     final = json.load(open(os.path.join(run, "summary.json")))["final_eval"]  # filled for `rosmo report`
     assert final["step"] == 10 and final["mean_return"] == pytest.approx(float(watched[-1]["mean_return"]))
