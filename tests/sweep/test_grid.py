@@ -6,6 +6,7 @@ import os
 import pytest
 
 from rosmo.cli import main as cli_main
+from rosmo.configs.bsuite import get_config
 from rosmo.sweep.grid import expand, plan_runs
 from rosmo.sweep.naming import run_name, value_labels
 from rosmo.sweep.runs import describe, prepare, read_run_plan, write_status
@@ -118,7 +119,8 @@ def test_prepare_keeps_what_exists_and_dry_run(tmp_path, capsys):
     assert [r["state"] for r in describe(out, plan_runs(spec))] == ["interrupted", "running"]
     # the same names with another config: refused, naming the field
     changed = amend(None, config="bsuite:catch", grid=["unroll_steps=1,3"], fixed=["num_steps=10"])
-    with pytest.raises(SweepError, match=r"planned with another config \(num_steps: 3000 -> 10\)"):
+    default_steps = get_config("catch").num_steps
+    with pytest.raises(SweepError, match=rf"planned with another config \(num_steps: {default_steps} -> 10\)"):
         prepare(out, changed, plan_runs(changed))
     assert [r["state"] for r in describe(out, plan_runs(changed))] == ["conflict", "conflict"]
     os.makedirs(os.path.join(str(tmp_path), "other", "unroll_steps=1"))
