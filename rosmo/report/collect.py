@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
+from rosmo.sweep.runs import flatten_dict
 
 METRIC = "normalized_score"
 RUN_MARKERS = ("config.json", "sweep_run.json")
@@ -137,22 +138,12 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
     )
 
 
-def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _derive_fields(records: List[RunRecord]) -> None:
     """Runs not planned by a sweep: their fields are the config fields that differ across the runs."""
     configs = {}
     for r in records:
         if not r.fields:
-            configs[r.run_dir] = _flatten(_read_json(os.path.join(r.run_dir, "config.json")) or {})
+            configs[r.run_dir] = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
     if len(configs) < 2:
         return
     keys = sorted(set().union(*configs.values()) - set(SKIP_FIELDS))

@@ -41,11 +41,12 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
         raise SweepError(f"{path}: not valid JSON ({err}); move it away to start this run again") from None
 
 
-def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+def flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Nested dict -> {"a.b": leaf}, e.g. a saved config's fields by their --config names."""
     out: Dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten_dict(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -53,7 +54,7 @@ def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
 
 def config_differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
     """Fields whose values differ between two config dicts: ["num_steps: 3000 -> 6000", ...]."""
-    a, b = _flatten(to_jsonable(old)), _flatten(to_jsonable(new))
+    a, b = flatten_dict(to_jsonable(old)), flatten_dict(to_jsonable(new))
     return [f"{k}: {a.get(k, '<missing>')!r} -> {b.get(k, '<missing>')!r}" for k in sorted(set(a) | set(b)) if a.get(k, "<missing>") != b.get(k, "<missing>")]
 
 

@@ -16,29 +16,19 @@ import os
 import signal
 import sys
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import ml_collections
 
 from rosmo.configs.loading import load_config, update_config
 from rosmo.errors import ConfigError
-from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
+from rosmo.sweep.runs import ERROR_PREFIX, flatten_dict, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-def _leaves(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_leaves(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _typed(config: ml_collections.ConfigDict, field: str, value: Any) -> Any:
@@ -54,7 +44,7 @@ def load_run_config(run_dir: str) -> ml_collections.ConfigDict:
     if plan is None:
         raise SweepError(f"{run_dir}: no sweep_run.json (expected a run directory planned by `rosmo sweep`)")
     config = load_config(plan["config_spec"])
-    values = _leaves(plan["config"])
+    values = flatten_dict(plan["config"])
     update_config(config, {field: _typed(config, field, value) for field, value in values.items()})
     return config
 
