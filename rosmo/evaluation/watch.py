@@ -15,7 +15,9 @@ one or more evaluators watch its `checkpoints/` from others. Each complete step 
    the inline evaluation's result for the same parameters;
 4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
    so a restarted evaluator never evaluates a step twice), then a row under the
-   training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it);
+   training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it:
+   the evaluator's own W&B run, job_type "evaluator", grouped with the learner's run,
+   with the training step as its x-axis; see `wandb_logger_options`);
 5. kept if best: `best/<step>/` (the held copy) and `best/best.json` hold the best
    checkpoint by `metric` so far; `rosmo evaluate --checkpoint RUN/best` plays it.
 
@@ -82,7 +84,7 @@ class WatchSettings:
 def evaluator_paths(run_dir: str) -> Dict[str, str]:
     base = os.path.join(run_dir, EVALUATOR_DIR)
     return {"base": base, "claims": os.path.join(base, "claims"), "results": os.path.join(base, "results"),
-            "hold": os.path.join(base, "hold"), "lock": os.path.join(base, "lock"),
+            "hold": os.path.join(base, "hold"), "lock": os.path.join(base, "lock"), "wandb": os.path.join(base, "wandb"),
             "best": os.path.join(run_dir, BEST_DIR), "checkpoints": os.path.join(run_dir, CHECKPOINTS_SUBDIR)}
 
 
@@ -135,6 +137,43 @@ def hold_copy(src: str, dst: str) -> None:
             shutil.copy2(a, b)
 
     shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
+def take_slot(directory: str) -> Tuple[int, Any]:
+    """The smallest n whose `directory/slot-<n>.lock` this process can flock; (n, the open file holding it).
+
+    A slot is held for the evaluator's lifetime and freed when its process ends, so a
+    restarted evaluator gets its old slot (and W&B run) back while concurrent ones get others.
+    """
+    os.makedirs(directory, exist_ok=True)
+    n = 0
+    while True:
+        f = open(os.path.join(directory, f"slot-{n}.lock"), "a")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return n, f
+        except BlockingIOError:
+            f.close()
+            n += 1
+
+
+def wandb_logger_options(run_dir: str, config: ml_collections.ConfigDict, slot: int) -> Dict[str, Any]:
+    """RunLogger arguments that give evaluator `slot` its own W&B run next to the learner's.
+
+    id kept in `evaluator/wandb/slot-<slot>.id` (never the learner's `wandb_id.txt`),
+    group = the learner's W&B run id (the run directory's name if it has none),
+    job_type "evaluator", x-axis `train_step` (rows may arrive out of order).
+    """
+    learner_id_path = os.path.join(run_dir, "wandb_id.txt")
+    group = None
+    if os.path.isfile(learner_id_path):
+        with open(learner_id_path) as f:
+            group = f.read().strip() or None
+    name = os.path.basename(os.path.normpath(run_dir))
+    return dict(use_wandb=True, wandb_project=config.get("wandb_project"), config=config.to_dict(),
+                wandb_id_path=os.path.join(evaluator_paths(run_dir)["wandb"], f"slot-{slot}.id"), wandb_resume=True,
+                wandb_init={"group": group or name, "job_type": "evaluator", "name": f"{name}-eval{slot}"},
+                wandb_step_metric="train_step")
 
 
 # ---------------------------------------------------------------------------
@@ -247,6 +286,7 @@ class Watcher:
         self.logger: Optional[RunLogger] = None
         self.config: Optional[ml_collections.ConfigDict] = None
         self.evaluated: List[int] = []
+        self._slot_file = None  # holds this evaluator's W&B slot (see take_slot)
 
     # -- set-up --------------------------------------------------------------
     def _wait_for_run(self, deadline: Optional[float]) -> bool:
@@ -266,8 +306,12 @@ class Watcher:
         for key in ("claims", "results", "hold"):
             os.makedirs(self.paths[key], exist_ok=True)
         self.claims = Claims(self.paths["claims"], self.settings.stale_seconds, self.ident)
+        wandb_options: Dict[str, Any] = {}
+        if self.config.get("use_wandb", False):
+            slot, self._slot_file = take_slot(self.paths["wandb"])
+            wandb_options = wandb_logger_options(self.run_dir, self.config, slot)
         self.logger = RunLogger(self.run_dir, use_tensorboard=bool(self.config.get("use_tensorboard", True)),
-                                use_wandb=False, prefixes=(), tensorboard_subdir=os.path.join("tb", "eval"))
+                                prefixes=(), tensorboard_subdir=os.path.join("tb", "eval"), **wandb_options)
         return True
 
     def _eval_kwargs(self) -> Dict[str, Any]:
@@ -375,6 +419,8 @@ class Watcher:
         finally:
             if self.logger is not None:
                 self.logger.close()
+            if self._slot_file is not None:
+                self._slot_file.close()  # frees the W&B slot
 
     def _fill_final_eval(self) -> None:
         """Put the last step's result into summary.json's `final_eval` when the learner left it empty (eval_every=0)."""

@@ -175,6 +175,14 @@ class RunLogger:
         prefixes are truncated at their first write.
       tensorboard_subdir: TensorBoard events go to `<workdir>/<tensorboard_subdir>` (an evaluator
         job writes `tb/eval`, apart from the learner's purges of `tb/` on resume).
+      wandb_id_path: where the W&B run id is kept (default `<workdir>/wandb_id.txt`); an
+        evaluator job keeps its own, so it never writes into the learner's W&B run.
+      wandb_resume: resume the run named in `wandb_id_path` even without `resume_step`
+        (an evaluator restarted on the same run).
+      wandb_init: extra `wandb.init` arguments (group, job_type, name).
+      wandb_step_metric: log each row with this key holding the step, declared as the x-axis
+        of every metric (`define_metric`), instead of W&B's own monotonic step; rows may then
+        come out of order (several evaluators).
     """
 
     def __init__(
@@ -187,6 +195,10 @@ class RunLogger:
         resume_step: Optional[int] = None,
         prefixes: Sequence[str] = ("train", "eval"),
         tensorboard_subdir: str = "tb",
+        wandb_id_path: Optional[str] = None,
+        wandb_resume: bool = False,
+        wandb_init: Optional[Dict[str, Any]] = None,
+        wandb_step_metric: Optional[str] = None,
     ):
         self.workdir = os.fspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
@@ -194,20 +206,23 @@ class RunLogger:
         self._tb = None
         self._wandb_run = None
         self._resume_step = resume_step
+        self._wandb_id_path = wandb_id_path or os.path.join(self.workdir, "wandb_id.txt")
+        self._wandb_step_metric = wandb_step_metric
         if resume_step is not None:
             for prefix in prefixes:
                 if os.path.isfile(self.csv_path(prefix)):
                     truncate_csv(self.csv_path(prefix), resume_step)
                 self._columns.setdefault(prefix, [])  # marks it truncated; the header is read at the first write
         if use_wandb:  # before TensorBoard, so a missing wandb fails fast
-            self._wandb_run = self._init_wandb(wandb_project, config, resume_step)
+            resume = resume_step is not None or wandb_resume
+            self._wandb_run = self._init_wandb(wandb_project, config, resume, dict(wandb_init or {}))
         if use_tensorboard:
             from tensorboardX import SummaryWriter
 
             purge = None if resume_step is None else int(resume_step) + 1
             self._tb = SummaryWriter(logdir=os.path.join(self.workdir, tensorboard_subdir), purge_step=purge, flush_secs=30)
 
-    def _init_wandb(self, project: Optional[str], config: Optional[dict], resume_step: Optional[int]):
+    def _init_wandb(self, project: Optional[str], config: Optional[dict], resume: bool, extra: Dict[str, Any]):
         try:
             import wandb  # noqa: PLC0415 - optional dependency, imported only when asked for
         except ImportError as e:
@@ -215,9 +230,9 @@ class RunLogger:
                 "RunLogger(use_wandb=True) needs the `wandb` package, which is not installed: "
                 "run `pip install wandb` or turn W&B logging off"
             ) from e
-        id_path = os.path.join(self.workdir, "wandb_id.txt")
+        id_path = self._wandb_id_path
         run_id = None
-        if resume_step is not None and os.path.isfile(id_path):
+        if resume and os.path.isfile(id_path):
             with open(id_path) as f:
                 run_id = f.read().strip() or None
         run = wandb.init(
@@ -226,7 +241,12 @@ class RunLogger:
             dir=self.workdir,
             id=run_id,
             resume="allow" if run_id else None,
+            **extra,
         )
+        if self._wandb_step_metric:
+            run.define_metric(self._wandb_step_metric)
+            run.define_metric("*", step_metric=self._wandb_step_metric)
+        os.makedirs(os.path.dirname(id_path) or ".", exist_ok=True)
         with open(id_path, "w") as f:
             f.write(str(run.id))
         return run
@@ -252,7 +272,11 @@ class RunLogger:
             for key, value in values.items():
                 self._tb.add_scalar(f"{prefix}/{key}", value, global_step=step)
         if self._wandb_run is not None:
-            self._wandb_run.log({f"{prefix}/{k}": v for k, v in values.items()}, step=step)
+            row = {f"{prefix}/{k}": v for k, v in values.items()}
+            if self._wandb_step_metric:
+                self._wandb_run.log(dict(row, **{self._wandb_step_metric: step}))
+            else:
+                self._wandb_run.log(row, step=step)
 
     def _write_csv(self, prefix: str, step: int, values: Dict[str, float]) -> None:
         path = self.csv_path(prefix)

@@ -135,3 +135,57 @@ def test_cli_watch_flags(tmp_path, capsys):
     assert "--timeout 0.0: expected" in capsys.readouterr().err
     assert cli.main(["evaluate", "--watch", str(tmp_path / "run"), "--timeout", "0.2", "--poll", "0.05"]) == 0
     assert "evaluator timeout: 0 checkpoint(s) evaluated" in capsys.readouterr().out
+
+
+class _FakeWandb:
+    """Records `wandb.init` / `log` / `define_metric` calls; each init returns a new run id unless resumed."""
+
+    def __init__(self):
+        self.inits, self.logs, self.metrics = [], [], []
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        fake = self
+
+        class Run:
+            id = kwargs["id"] or f"eval-{len(fake.inits)}"
+
+            def log(self, data, step=None):
+                fake.logs.append((self.id, data, step))
+
+            def define_metric(self, name, step_metric=None):
+                fake.metrics.append((name, step_metric))
+
+            def finish(self):
+                pass
+
+        return Run()
+
+
+def test_evaluator_logs_its_own_wandb_run_under_the_training_step(inline_run, tmp_path, monkeypatch):
+    run = _copy_without_evaluations(inline_run, tmp_path / "run")
+    config = json.load(open(os.path.join(run, "config.json")))
+    json.dump(dict(config, use_wandb=True, wandb_project="proj"), open(os.path.join(run, "config.json"), "w"))
+    open(os.path.join(run, "wandb_id.txt"), "w").write("learner-1")  # the learner's own W&B run
+    fake = _FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+
+    watching.watch(run, _settings(timeout=30.0), log=lambda _: None)
+    first = fake.inits[0]
+    assert first["project"] == "proj" and first["id"] is None  # a new run, not the learner's
+    assert first["group"] == "learner-1" and first["job_type"] == "evaluator" and first["name"] == "run-eval0"
+    assert open(os.path.join(run, "wandb_id.txt")).read() == "learner-1"  # the learner's id file is untouched
+    assert ("*", "train_step") in fake.metrics
+    rows = {data["train_step"]: data for _, data, step in fake.logs}
+    assert sorted(rows) == list(STEPS) and all(step is None for _, _, step in fake.logs)
+    watched = {int(r["step"]): float(r["mean_return"]) for r in _rows(os.path.join(run, "eval.csv"))}
+    assert {s: rows[s]["eval/mean_return"] for s in STEPS} == pytest.approx(watched)
+
+    # a second evaluator running beside the first gets its own run; a restarted one resumes its old run
+    held_slot, held_file = watching.take_slot(os.path.join(run, "evaluator", "wandb"))
+    assert held_slot == 0  # the first evaluator has exited: its slot is free again
+    watching.watch(run, _settings(timeout=0.2), log=lambda _: None)
+    assert fake.inits[1]["name"] == "run-eval1" and fake.inits[1]["id"] is None
+    held_file.close()
+    watching.watch(run, _settings(timeout=0.2), log=lambda _: None)
+    assert fake.inits[2]["id"] == "eval-1" and fake.inits[2]["resume"] == "allow" and fake.inits[2]["name"] == "run-eval0"
