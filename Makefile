@@ -19,7 +19,7 @@ $(STAMP): requirements.txt setup.py
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 demo: $(STAMP)
 	$(PY) -m rosmo.cli demo

@@ -62,6 +62,12 @@ def evaluator_command(run: RunRequest, python: Optional[str] = None, extra: Sequ
             "--no-progress", *extra]
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, since `checkpoint` stops the child with it
+    (a job step started in the background would otherwise pass SIG_IGN down)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class CommandTask(submitit.helpers.Checkpointable):
     """A submitit task that runs one `rosmo` command in a child process and requeues it on preemption.
 
@@ -79,7 +85,8 @@ class CommandTask(submitit.helpers.Checkpointable):
         return {"command": self.command, "env": self.env, "_process": None}
 
     def __call__(self) -> int:
-        self._process = subprocess.Popen(self.command, env=dict(os.environ, **self.env), stdin=subprocess.DEVNULL)
+        self._process = subprocess.Popen(self.command, env=dict(os.environ, **self.env), stdin=subprocess.DEVNULL,
+                                         preexec_fn=_default_sigint)
         code = self._process.wait()
         self._process = None
         if code != 0:

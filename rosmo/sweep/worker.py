@@ -64,6 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"{ERROR_PREFIX}usage: python -m rosmo.sweep.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = os.path.abspath(argv[0])
+    # The sweep stops its workers with SIGINT: never keep one inherited as ignored (a sweep started
+    # in the background, `nohup rosmo sweep ... &`, passes SIG_IGN down and the worker would run on).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in STOP_SIGNALS:
         signal.signal(sig, _stop_like_ctrl_c)
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}

@@ -127,3 +127,13 @@ def test_local_device_ids_per_gpu_or_per_node():
     assert local_device_ids({"ROSMO_PROCESS_PER": "node", "SLURM_GPUS_ON_NODE": "2"}) == [0, 1]
     with pytest.raises(ValueError, match="ROSMO_PROCESS_PER='host'"):
         local_device_ids({"ROSMO_PROCESS_PER": "host"})
+
+
+def test_a_task_started_with_sigint_ignored_gives_its_child_the_default_sigint():
+    probe = "import signal, sys; sys.exit(0 if signal.getsignal(signal.SIGINT) is signal.default_int_handler else 5)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a job started with `nohup ... &`
+    try:
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 5  # what a plain child inherits
+        assert CommandTask([sys.executable, "-c", probe])() == 0  # the task's child can be stopped with SIGINT
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,6 +3,7 @@ submitit's local executor; a preempted task stops its run with a checkpoint and 
 
 import json
 import os
+import signal
 import stat
 import threading
 import time
@@ -89,11 +90,16 @@ def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_pat
             outcome.append(err)
 
     thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.time() + 600
-    while last_logged_step(run_dir) < 10 and thread.is_alive() and time.time() < deadline:
-        time.sleep(0.2)
-    delayed = task.checkpoint(run_dir)  # what submitit calls on SIGUSR2 (preemption or time limit)
+    # started as a background job is (`nohup ... &`): SIGINT ignored, and the worker must still stop on it
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        thread.start()
+        deadline = time.time() + 600
+        while last_logged_step(run_dir) < 10 and thread.is_alive() and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    delayed = task.checkpoint(run_dir, interrupt_timeout=120)  # what submitit calls on SIGUSR2 (preemption or time limit)
     thread.join(120)
     status = read_status(run_dir)
     log_tail = open(os.path.join(run_dir, "worker.log")).read()[-3000:]
