@@ -63,11 +63,21 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
 
 
 def find_run_dirs(root: str) -> List[str]:
-    """Run directories under `root` (sorted), not descending into a run or a hidden directory."""
+    """Run directories under `root` (sorted), not descending into a run or a hidden directory.
+
+    Symbolic links are followed (a directory of links to the runs of several sweeps is a
+    report of them all); a directory reached twice is read once.
+    """
     if not os.path.isdir(root):
         raise ReportError(f"{root}: no such directory (expected a sweep directory made by `rosmo sweep`)")
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link cycle, or two links to one run
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if any(marker in filenames for marker in RUN_MARKERS):
             found.append(dirpath)
@@ -153,6 +163,28 @@ def _derive_fields(records: List[RunRecord]) -> None:
             r.fields = {k: configs[r.run_dir].get(k) for k in varied if k != "env"}
 
 
+def _fill_missing_fields(records: List[RunRecord]) -> None:
+    """Runs of several sweeps in one report: a field that only other sweeps vary is read from this run's config.
+
+    (A CQL-only sweep's runs do not vary `algo`; next to a ROSMO/BC sweep they still group under algo=cql.)
+    """
+    def sweep_of(r: RunRecord) -> str:
+        return os.path.dirname(os.path.realpath(r.run_dir))
+
+    fields = {f for r in records for f in r.fields}
+    own: Dict[str, set] = {}  # the fields some run of each sweep varies: left as they are ("–") there
+    for r in records:
+        own.setdefault(sweep_of(r), set()).update(r.fields)
+    for r in records:
+        missing = [f for f in fields if f not in own[sweep_of(r)]]
+        if not missing:
+            continue
+        config = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
+        for f in missing:
+            if f in config:
+                r.fields[f] = config[f]
+
+
 def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:
     """Every run under `root`; ReportError when there is none."""
     run_dirs = find_run_dirs(root)
@@ -163,6 +195,7 @@ def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:
     order = {name: i for i, name in enumerate(planned)}  # a sweep's run order (its fields' order too)
     records.sort(key=lambda r: order.get(r.name, len(order)))
     _derive_fields(records)
+    _fill_missing_fields(records)
     return records
 
 

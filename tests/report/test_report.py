@@ -8,7 +8,7 @@ import pytest
 
 from rosmo.cli import main as cli_main
 from rosmo.report import make_report
-from rosmo.report.collect import ReportError
+from rosmo.report.collect import ReportError, find_run_dirs, load_runs
 from rosmo.report.stats import interval_estimates
 from tests.report.synthetic import write_run
 
@@ -98,3 +98,17 @@ def test_group_by_and_errors(sweep_dir, tmp_path, capsys):
     assert err.startswith("rosmo report: error:") and "no such directory" in err and "\n" not in err
     assert cli_main(["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots", "--reps", "100"]) == 2
     assert "--compare 'nope': no such group" in capsys.readouterr().err
+
+
+def test_a_directory_of_links_reports_runs_of_several_sweeps_once(tmp_path):
+    first, second, links = tmp_path / "first", tmp_path / "second", tmp_path / "links"
+    a = write_run(str(first), "algo=rosmo,seed=0", {"algo": "rosmo"}, "catch", 0, STEPS, [0.1, 0.5, 1.0])
+    b = write_run(str(second), "seed=0", {}, "catch", 0, STEPS, [0.1, 0.2, 0.3], config_spec="bsuite:catch")
+    os.makedirs(links)
+    os.symlink(a, links / "a")
+    os.symlink(b, links / "b")
+    os.symlink(a, links / "a_again")  # the same run twice
+    os.symlink(links, links / "loop")  # a cycle
+    assert [os.path.realpath(d) for d in find_run_dirs(str(links))] == [os.path.realpath(a), os.path.realpath(b)]
+    records = {os.path.realpath(r.run_dir): r for r in load_runs(str(links))}
+    assert records[os.path.realpath(b)].fields == {"algo": "rosmo"}  # not varied by its own sweep: read from its config
