@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from rosmo.agents import AGENTS
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
 from rosmo.sweep.runs import flatten_dict
 
@@ -163,6 +164,9 @@ def _derive_fields(records: List[RunRecord]) -> None:
             r.fields = {k: configs[r.run_dir].get(k) for k in varied if k != "env"}
 
 
+AGENT_FIELDS = frozenset(f for spec in AGENTS.values() for f in spec.config_defaults)  # fields of one agent or another
+
+
 def _fill_missing_fields(records: List[RunRecord]) -> None:
     """Runs of several sweeps in one report: a field that only other sweeps vary is read from this run's config.
 
@@ -180,9 +184,10 @@ def _fill_missing_fields(records: List[RunRecord]) -> None:
         if not missing:
             continue
         config = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
+        spec = AGENTS.get(config.get("algo"))
         for f in missing:
-            if f in config:
-                r.fields[f] = config[f]
+            if f in config and not (spec is not None and f in AGENT_FIELDS and f not in spec.config_defaults):
+                r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
 
 
 def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:

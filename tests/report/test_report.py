@@ -1,5 +1,6 @@
 """`rosmo report` on synthetic run directories: tables, CSVs, plots, grouping, errors."""
 
+import json
 import os
 
 import numpy as np
@@ -112,3 +113,13 @@ def test_a_directory_of_links_reports_runs_of_several_sweeps_once(tmp_path):
     assert [os.path.realpath(d) for d in find_run_dirs(str(links))] == [os.path.realpath(a), os.path.realpath(b)]
     records = {os.path.realpath(r.run_dir): r for r in load_runs(str(links))}
     assert records[os.path.realpath(b)].fields == {"algo": "rosmo"}  # not varied by its own sweep: read from its config
+    # an MZU sweep over num_simulations next to them: ROSMO's config has the field, but it is not ROSMO's
+    c = write_run(str(tmp_path / "third"), "num_simulations=2,seed=0", {"num_simulations": 2}, "catch", 0, STEPS, [0.0] * 3)
+    config_path = os.path.join(a, "config.json")
+    with open(config_path) as f:
+        config = dict(json.load(f), num_simulations=20)
+    with open(config_path, "w") as f:
+        json.dump(config, f)
+    os.symlink(c, links / "c")
+    records = {os.path.realpath(r.run_dir): r for r in load_runs(str(links))}
+    assert "num_simulations" not in records[os.path.realpath(a)].fields
