@@ -66,12 +66,22 @@ def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
     return max(1, cpus // max(1, workers))
 
 
-def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None) -> List[Optional[List[int]]]:
-    """Disjoint CPU sets of `threads` CPUs, one per worker slot; None (no pinning) when they do not all fit."""
+def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None,
+              busy: Optional[Dict[int, float]] = None) -> List[Optional[List[int]]]:
+    """Disjoint CPU sets of `threads` CPUs, one per worker slot; None (no pinning) when they do not all fit.
+
+    When the slots leave CPUs over, they take the least busy ones (`busy`: CPU -> percent in use,
+    measured now when not given), so two sweeps started side by side do not share one core.
+    """
     cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
     if workers * threads > len(cpus):
         return [None] * workers
-    return [cpus[i * threads:(i + 1) * threads] for i in range(workers)]
+    if workers * threads < len(cpus):
+        if busy is None:
+            percents = psutil.cpu_percent(interval=0.3, percpu=True)
+            busy = {c: percents[c] for c in cpus if c < len(percents)}
+        cpus = sorted(cpus, key=lambda c: (busy.get(c, 0.0) > 50.0, c))  # idle CPUs first, in order
+    return [sorted(cpus[i * threads:(i + 1) * threads]) for i in range(workers)]
 
 
 def thread_env(threads: int, compile_cache: Optional[str] = None, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:

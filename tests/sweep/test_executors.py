@@ -30,8 +30,12 @@ def test_workers_fit_cpus_and_memory():
 
 def test_cpu_slots_are_disjoint():
     assert cpu_slots(2, 1, cpus=[0, 1]) == [[0], [1]]
-    assert cpu_slots(2, 3, cpus=list(range(8))) == [[0, 1, 2], [3, 4, 5]]
+    assert cpu_slots(2, 3, cpus=list(range(8)), busy={}) == [[0, 1, 2], [3, 4, 5]]
     assert cpu_slots(3, 1, cpus=[4, 6]) == [None, None, None]  # do not fit: no pinning
+    # a sweep that leaves CPUs over takes idle ones: another sweep already runs on CPU 0
+    assert cpu_slots(1, 1, cpus=[0, 1], busy={0: 98.0, 1: 3.0}) == [[1]]
+    assert cpu_slots(1, 2, cpus=[0, 1, 2, 3], busy={0: 90.0, 1: 0.0, 2: 95.0, 3: 1.0}) == [[1, 3]]
+    assert cpu_slots(1, 1, cpus=[0, 1], busy={0: 0.0, 1: 0.0}) == [[0]]
 
 
 class _Job:
