@@ -9,7 +9,7 @@ import pytest
 
 from rosmo import ops
 from rosmo.agents import make_agent
-from rosmo.agents.muzero_unplugged import make_mzu_actor, mzu_bc_loss, mzu_targets, search_from_states
+from rosmo.agents.muzero_unplugged import make_mzu_actor, make_mzu_loss, mzu_bc_loss, mzu_targets, search_from_states
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
 from rosmo.ops.mcts import most_visited_action
@@ -281,14 +281,21 @@ def test_mzu_bc_loss_is_the_masked_nll_of_the_logged_actions():
 
 
 def test_mzu_bc_loss_weight_enters_the_loss_and_is_validated():
-    config = small_config(algo="mzu", num_simulations=4, batch_size=8)
-    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1)
-    losses = {}
-    for weight in (0.0, 2.0):
-        config.mzu_bc_loss_weight = weight
-        metrics = make_learner(config).step(batch)
-        losses[weight] = (float(metrics["loss"]), float(metrics["bc_loss"]))
-    assert losses[0.0][1] > 0.5  # an untrained policy: about log(3) per step
-    np.testing.assert_allclose(losses[2.0][0] - losses[0.0][0], 2.0 * losses[0.0][1], rtol=1e-4)
+    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=4, num_bins=NUM_BINS,
+                          mzu_bc_loss_weight=2.0)
+    batch = dict(
+        observation=chain_obs([0, 1, 2, 0])[None],
+        action=jnp.array([[1, 0, 0, 1]]),
+        reward=jnp.array([[0.0, 1.0, 0.0, 0.0]]),
+        is_first=jnp.array([[True, False, False, True]]),
+        is_last=jnp.array([[False, False, True, False]]),
+        is_terminal=jnp.array([[False, False, True, False]]),
+    )
+    _, m = jax.jit(make_mzu_loss(chain_networks(), config))({}, {}, batch, jax.random.PRNGKey(0))
+    m = {k: float(v) for k, v in m.items()}
+    assert m["bc_loss"] == pytest.approx(np.log(3), rel=1e-5)  # the chain's uniform prior: log 3 per real step
+    expected = (config.reward_loss_weight * m["reward_loss"] + config.value_loss_weight * m["value_loss"]
+                + config.policy_loss_weight * m["policy_loss"] + 2.0 * m["bc_loss"])
+    np.testing.assert_allclose(m["loss"], expected, rtol=1e-5)
     with pytest.raises(ConfigError, match="--config.mzu_bc_loss_weight"):
         validate_config(small_config(algo="mzu", mzu_bc_loss_weight=-1.0))
