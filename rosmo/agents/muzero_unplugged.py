@@ -10,6 +10,8 @@ Per window of L = K + n + 1 logged steps (DESIGN section 2):
              VALUE at o_{k+n} (Reanalyse); 0 at and after a terminal
     unroll   as ROSMO (`unroll_model`): s_0 = h(o_0), s_{k+1} = g(s_k, a_k), grad x0.5 per step
     loss     = reward CE + 0.25 value CE + 1.0 policy CE   (no BC term)
+               + mzu_bc_loss_weight * BC, BC = mean over the real steps k = 0..K of
+               -log pi_k(a_k) (the logged action; `mzu_bc_loss_weight` 0 = the paper's MZU)
 
 Search runs at all L positions: the K+1 policy targets need o_0..o_K, the
 bootstraps need o_n..o_{K+n} (and earlier positions when an episode is
@@ -44,7 +46,7 @@ import ml_collections
 import optax
 
 from rosmo import ops
-from rosmo.agents.base import AgentSpec, flatten_time, select_actions
+from rosmo.agents.base import AgentSpec, flatten_time, masked_mean, select_actions
 from rosmo.agents.muzero import FLAG_KEYS, model_unroll_actions, target_network_outputs, unroll_model
 from rosmo.errors import check_field
 from rosmo.networks import Networks
@@ -65,6 +67,11 @@ CONFIG_DEFAULTS = {
     "gumbel_scale": 1.0,  # Gumbel noise of search=gumbel in the learner and when sampling actions (greedy acting: 0)
     "gumbel_considered_actions": 16,  # root actions entering Sequential Halving (search=gumbel)
     "gumbel_rescale_values": True,  # search=gumbel: min-max rescale completed Q to [0, 1] (mctx's default); False: raw
+    # behaviour-cloning term on the logged actions (0: off, the paper's MZU). MZU's policy learns only from the
+    # search, so where the model cannot rank actions (BSuite cartpole: one step is 0.01 s of
+    # dynamics; the model's Q argmax matches the data only at chance) the search targets are noise and the prior
+    # collapses onto one action; the BC term ties the prior to the data (as ROSMO's, unfiltered).
+    "mzu_bc_loss_weight": 0.0,
 }
 
 
@@ -177,6 +184,18 @@ def mzu_targets(networks: Networks, target_params, batch, key, config) -> MzuTar
     return MzuTargets(policy_targets, value_targets, reward_targets, search_values, jax.lax.stop_gradient(tgt_values))
 
 
+def mzu_bc_loss(policy_logits: jax.Array, actions: jax.Array, is_first: jax.Array, is_last: jax.Array) -> jax.Array:
+    """Behaviour cloning along the unroll: mean over real steps of -log pi_k(a_k).
+
+    policy_logits [B, K+1, A] (the unroll's), actions int[B, L], is_first / is_last bool[B, L] (L >= K+1)
+    -> scalar; a step counts where `ops.episode_masks` marks a logged transition of the root episode.
+    """
+    num_targets = policy_logits.shape[1]
+    _, valid = jax.vmap(ops.episode_masks)(is_first, is_last)
+    nll = optax.softmax_cross_entropy_with_integer_labels(policy_logits, actions[:, :num_targets].astype(jnp.int32))
+    return masked_mean(nll, valid[:, :num_targets])
+
+
 def make_mzu_loss(networks: Networks, config):
     """The MuZero Unplugged loss for `config` (unroll_steps, td_steps, discount, num_simulations, search_depth)."""
     num_unroll = config.unroll_steps
@@ -197,10 +216,12 @@ def make_mzu_loss(networks: Networks, config):
         value_ce = optax.softmax_cross_entropy(pred.value_logits, ops.value_to_target_probs(targets.value, num_bins))
         policy_ce = optax.softmax_cross_entropy(pred.policy_logits, targets.policy)
         reward_loss, value_loss, policy_loss = jnp.mean(reward_ce), jnp.mean(value_ce), jnp.mean(policy_ce)
+        bc_loss = mzu_bc_loss(pred.policy_logits, batch["action"], batch["is_first"], batch["is_last"])
         total = (
             config.reward_loss_weight * reward_loss
             + config.value_loss_weight * value_loss
             + config.policy_loss_weight * policy_loss
+            + config.get("mzu_bc_loss_weight", 0.0) * bc_loss
         )
         entropy = -jnp.sum(targets.policy * jnp.log(targets.policy + 1e-12), axis=-1)
         metrics = {
@@ -208,6 +229,7 @@ def make_mzu_loss(networks: Networks, config):
             "reward_loss": reward_loss,
             "value_loss": value_loss,
             "policy_loss": policy_loss,
+            "bc_loss": bc_loss,
             "value_target_mean": jnp.mean(targets.value),
             "search_value_mean": jnp.mean(targets.search_value),
             "network_value_mean": jnp.mean(targets.network_value),
@@ -264,6 +286,7 @@ def validate(config) -> None:
     check_field(config.gumbel_scale >= 0.0, "gumbel_scale", "a number >= 0", config.gumbel_scale)
     check_field(isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
                 "gumbel_considered_actions", "an integer >= 1", config.gumbel_considered_actions)
+    check_field(config.mzu_bc_loss_weight >= 0.0, "mzu_bc_loss_weight", "a number >= 0", config.mzu_bc_loss_weight)
 
 
 SPEC = AgentSpec(

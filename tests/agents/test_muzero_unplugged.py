@@ -9,7 +9,7 @@ import pytest
 
 from rosmo import ops
 from rosmo.agents import make_agent
-from rosmo.agents.muzero_unplugged import make_mzu_actor, mzu_targets, search_from_states
+from rosmo.agents.muzero_unplugged import make_mzu_actor, make_mzu_loss, mzu_bc_loss, mzu_targets, search_from_states
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.networks import Networks, Prediction
 from rosmo.ops.mcts import most_visited_action
@@ -264,3 +264,38 @@ def test_gumbel_raw_q_scale_follows_the_size_of_q_differences():
     # state 0: Q(a0) < 1 (discounted, estimated); raw scale gives a smaller preference than the rescaled [0, 1]
     assert weights[False][0, 0] < weights[True][0, 0]
     assert weights[False][0, 0] > 0.5
+
+
+def test_mzu_bc_loss_is_the_masked_nll_of_the_logged_actions():
+    # K = 2: logits at 3 unroll steps; window L = 4. Row 0: episode ends at t=1 (is_last), so only t=0 counts
+    # (t=1 is the last observation, no logged transition; t=2 belongs to the next episode). Row 1: all 3 count.
+    logits = jnp.log(jnp.array([
+        [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
+        [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
+    ]))
+    actions = jnp.array([[0, 2, 2, 0], [1, 1, 2, 0]])
+    is_first = jnp.array([[True, False, True, False], [False, False, False, False]])
+    is_last = jnp.array([[False, True, False, False], [False, False, False, False]])
+    expected = -(np.log(0.5) + np.log(0.25) + np.log(0.8) + np.log(0.6)) / 4
+    np.testing.assert_allclose(float(mzu_bc_loss(logits, actions, is_first, is_last)), expected, rtol=1e-5)
+
+
+def test_mzu_bc_loss_weight_enters_the_loss_and_is_validated():
+    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=4, num_bins=NUM_BINS,
+                          mzu_bc_loss_weight=2.0)
+    batch = dict(
+        observation=chain_obs([0, 1, 2, 0])[None],
+        action=jnp.array([[1, 0, 0, 1]]),
+        reward=jnp.array([[0.0, 1.0, 0.0, 0.0]]),
+        is_first=jnp.array([[True, False, False, True]]),
+        is_last=jnp.array([[False, False, True, False]]),
+        is_terminal=jnp.array([[False, False, True, False]]),
+    )
+    _, m = jax.jit(make_mzu_loss(chain_networks(), config))({}, {}, batch, jax.random.PRNGKey(0))
+    m = {k: float(v) for k, v in m.items()}
+    assert m["bc_loss"] == pytest.approx(np.log(3), rel=1e-5)  # the chain's uniform prior: log 3 per real step
+    expected = (config.reward_loss_weight * m["reward_loss"] + config.value_loss_weight * m["value_loss"]
+                + config.policy_loss_weight * m["policy_loss"] + 2.0 * m["bc_loss"])
+    np.testing.assert_allclose(m["loss"], expected, rtol=1e-5)
+    with pytest.raises(ConfigError, match="--config.mzu_bc_loss_weight"):
+        validate_config(small_config(algo="mzu", mzu_bc_loss_weight=-1.0))
