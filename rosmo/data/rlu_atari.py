@@ -99,7 +99,8 @@ def make_rlu_atari_loader(
       unroll_steps, td_steps: K and n.
       batch_size: B (this process's share of the global batch).
       data_percentage: share of episodes kept, chosen by their ids (`rlu_episodes.keep_episode`).
-      seed: seeds the episode choice, the file order of every epoch and the draws.
+      seed: seeds the episode choice, the file order of every epoch and the draws: the batches
+        are a function of the arguments (less `start_batch`, `prefetch`).
       dataset: "rlu_atari" (split "train") or "rlu_atari_checkpoints_ordered"
         (splits "checkpoint_00" .. "checkpoint_49", mixed unless `ordered`).
       splits: read only these splits (default: all).
@@ -108,8 +109,10 @@ def make_rlu_atari_loader(
       cycle_length: files read at once, interleaved.
       ordered: files (and checkpoint splits) in order, one at a time: a curriculum.
       process_index, process_count: this host's disjoint share of every split.
-      start_batch: a resumed run's step: the shuffles restart from (seed, start_batch),
-        a stream of its own (not the continuation of the interrupted one).
+      start_batch: a resumed run's step: the batches from `start_batch` on equal those of an
+        uninterrupted loader (same arguments). The draws of the batches before it are replayed on
+        the episodes' lengths (read again, not decoded: see `benchmarks/rlu_resume.py` for the cost),
+        then the episodes still in the pool are decoded.
       num_actions: actions must be below it (checked while reading).
       stack_on_host: `observation` [B, L, 84, 84, S]; False: `frames` [B, L + S - 1, 84, 84].
       with_ids: add `episode_id`, `checkpoint_id`, `start` [B] (tests, diversity benchmark).
@@ -130,17 +133,32 @@ def make_rlu_atari_loader(
     if episodes_in_flight < 1:
         raise ValueError(f"episodes_in_flight must be >= 1, got {episodes_in_flight}")
     builder = load_rlu_builder(game, run, data_dir, dataset)
-    shuffle_seed = seed if start_batch == 0 else int(np.random.default_rng([seed, start_batch]).integers(2**31))
-    episodes = rlu_episodes.episode_stream(
-        builder, seed=seed, shuffle_seed=shuffle_seed, splits=splits, data_percentage=data_percentage,
-        process_index=process_index, process_count=process_count, cycle_length=cycle_length, ordered=ordered,
-        repeat=repeat, num_actions=num_actions,
-    ).prefetch(2)
-    # read errors (a truncated shard, undecodable frames, failed value checks) -> one-line DatasetError
-    stream = CheckedIterator(iter(tfds.as_numpy(episodes)), builder, num_actions=num_actions)
-    pool = EpisodePool(
-        stream, length=unroll_steps + td_steps + 1, history=stack_size - 1, batch_size=batch_size,
-        pool_size=episodes_in_flight, seed=[seed, process_index, start_batch], with_ids=with_ids,
-        stack=stack_size if stack_on_host else 0,
-    )
+    if start_batch < 0:
+        raise ValueError(f"start_batch must be >= 0, got {start_batch}")
+    stream_args = dict(seed=seed, splits=splits, data_percentage=data_percentage, process_index=process_index,
+                       process_count=process_count, cycle_length=cycle_length, ordered=ordered, repeat=repeat)
+
+    def checked(ds):  # read errors (a truncated shard, undecodable frames, failed value checks) -> DatasetError
+        return CheckedIterator(iter(tfds.as_numpy(ds.prefetch(2))), builder, num_actions=num_actions)
+
+    length = unroll_steps + td_steps + 1
+    pool_args = dict(length=length, history=stack_size - 1, batch_size=batch_size, pool_size=episodes_in_flight,
+                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack_size if stack_on_host else 0)
+    if start_batch == 0:
+        episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, **stream_args))
+        return Prefetcher(EpisodePool(episodes, **pool_args).sample, prefetch)
+    # resume: replay the draws of batches 0 .. start_batch - 1 on the episodes' lengths (no decode), then
+    # decode the episodes still in the pool and go on with the stream from where the replay left it
+    pool = EpisodePool(checked(rlu_episodes.episode_index_stream(builder, **stream_args)), **pool_args)
+    try:
+        pool.skip(start_batch)
+    except StopIteration:  # one epoch (`repeat=False`) holds fewer batches: the resumed loader is done too
+        return Prefetcher(_exhausted, prefetch)
+    pool.resume(checked(rlu_episodes.episode_stream(
+        builder, num_actions=num_actions, resume=([e.position for e in pool.pool], pool.next_position),
+        **stream_args)))
     return Prefetcher(pool.sample, prefetch)
+
+
+def _exhausted():
+    raise StopIteration
