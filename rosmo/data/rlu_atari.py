@@ -12,6 +12,11 @@ Pipeline::
                                                             (rosmo.data.episode_pool, numpy)
       -> prefetch thread
 
+A resumed loader (`start_batch` = b > 0) gives the batches b, b + 1, ... of an
+uninterrupted one: it replays the pool's draws of batches 0 .. b-1 on the episodes'
+lengths (`rlu_episodes.episode_index_stream`, `EpisodePool.skip`), then decodes the
+episodes still in the pool and goes on with the stream (`EpisodePool.resume`).
+
 Every window lies inside one episode: steps after `is_last` are zero padding
 (masked by the learner), and the observation at step t is the frames t-S+1 .. t
 (oldest first) with zeros for frames before the episode's first. Zero padding is the
@@ -34,8 +39,6 @@ Batches are dicts of numpy arrays, like the BSuite loader's::
 from __future__ import annotations
 
 from typing import Optional, Sequence
-
-import numpy as np
 
 from rosmo.data import rlds, rlu_episodes
 from rosmo.data.episode_pool import EpisodePool, Prefetcher

@@ -3,7 +3,7 @@
     episodes = episode_stream(builder, seed=0, process_index=0, process_count=1)
     # elements: frames uint8 [T, 84, 84], action int32 [T], reward float32 [T] (clipped),
     #           discount float32 [T], is_first/is_last/is_terminal bool [T],
-    #           episode_id, checkpoint_id int64 []
+    #           episode_id, checkpoint_id, position int64 []
 
 Reading (all TFDS, `tfds.ReadConfig`):
 
@@ -14,8 +14,9 @@ Reading (all TFDS, `tfds.ReadConfig`):
 - hosts: process p of P reads `tfds.even_splits(split, P)[p]` of every split, a
   disjoint share of the episodes (the union over p is every episode once);
 - epochs: the stream repeats; each epoch reads the host's files in a new order
-  (`shuffle_files`, `shuffle_seed=seed`, reshuffled every iteration) and
-  interleaves `cycle_length` files episode by episode;
+  (`shuffle_files`, `shuffle_seed=seed`, reshuffled every iteration: epoch k's
+  order is a function of (seed, k)) and interleaves `cycle_length` files episode by
+  episode; `position` numbers the stream's episodes from 0 across epochs;
 - `data_percentage`: episode (checkpoint_id, episode_id) is kept when
   `stateless_uniform(seed=[seed, hash(ids)]) < p / 100`, a function of its ids only
   (the same on every host, in any file order); about p% of the episodes;
@@ -23,6 +24,10 @@ Reading (all TFDS, `tfds.ReadConfig`):
   clipped to [-1, 1] (RL Unplugged's `reward` field holds the unclipped reward);
   values checked (`schema.with_value_checks`: finite rewards, actions in
   `[0, num_actions)`).
+
+Resume (`episode_index_stream`, `episode_stream(resume=...)`): the same stream as
+lengths and ids only (records read, PNGs not decoded), and the stream decoding only
+the given positions and those from a given one on (the others read and dropped).
 """
 
 from __future__ import annotations
