@@ -6,8 +6,8 @@
 A resumed loader replays the draws of batches 0 .. b-1 on the episodes' lengths (the
 records are read, PNGs not decoded), then reads the stream again up to where the replay
 left it, decoding only the episodes still in the pool. Prints the time to the first
-batch for b = 0 (the normal start) and each b, and the replay cost in seconds per 10k
-batches ((t(b) - t(0)) / b * 10^4). `--check c`: also asserts that batch c of a loader
+batch for b = 0 (the normal start) and each b, the extra seconds per 10k batches
+((t(b) - t(0)) / b * 10^4), and the replay alone (index stream + `EpisodePool.skip`). `--check c`: also asserts that batch c of a loader
 resumed at c equals batch c of an uninterrupted one (slow: it draws c + 1 batches).
 Dataset: `rlu_loader_throughput.py`'s (made there when missing). Numbers, not asserts:
 say the machine's load (`uptime`) next to them.
@@ -21,9 +21,12 @@ import time
 
 import numpy as np
 
-from rosmo.data import rlds, rlu_atari
+from rosmo.data import rlds, rlu_atari, rlu_episodes
+from rosmo.data.episode_pool import EpisodePool
 
-from rlu_loader_throughput import K, N, write_dataset  # benchmarks/ is on sys.path when run as a script
+from rlu_loader_throughput import K, N, STACK, write_dataset  # benchmarks/ is on sys.path when run as a script
+
+tfds = rlds.tfds
 
 
 def first_batch_s(data_dir: str, start_batch: int, batch_size: int, episodes_in_flight: int):
@@ -36,6 +39,17 @@ def first_batch_s(data_dir: str, start_batch: int, batch_size: int, episodes_in_
     return time.perf_counter() - t0, batch
 
 
+def replay_s(data_dir: str, start_batch: int, batch_size: int, episodes_in_flight: int) -> float:
+    """Seconds of the replay alone (`EpisodePool.skip` on `episode_index_stream`), as the loader runs it."""
+    builder = rlu_atari.load_rlu_builder("Pong", 1, data_dir)
+    t0 = time.perf_counter()
+    stream = iter(tfds.as_numpy(rlu_episodes.episode_index_stream(builder, seed=0).prefetch(2)))
+    pool = EpisodePool(stream, length=K + N + 1, history=STACK - 1, batch_size=batch_size,
+                       pool_size=episodes_in_flight, seed=[0, 0, 0])
+    pool.skip(start_batch)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", required=True, help="dataset location (made when missing, kept)")
@@ -44,7 +58,7 @@ def main() -> None:
     parser.add_argument("--episodes-in-flight", type=int, default=300)
     parser.add_argument("--check", type=int, default=0, help="also check batch c against an uninterrupted loader")
     args = parser.parse_args()
-    rlds.tfds.disable_progress_bar()
+    tfds.disable_progress_bar()
     data_dir = os.path.join(args.workdir, "data")
     if not os.path.exists(os.path.join(data_dir, "rlu_atari")):
         write_dataset(args.workdir, 1000, 500, 20)
@@ -56,8 +70,10 @@ def main() -> None:
     print(f"start_batch 0: first batch in {base:.1f} s", flush=True)
     for b in args.start_batches:
         seconds, _ = first_batch_s(data_dir, b, B, P)
-        print(f"start_batch {b}: first batch in {seconds:.1f} s; replay {(seconds - base) / b * 1e4:.1f} s "
-              f"per 10k batches", flush=True)
+        replay = replay_s(data_dir, b, B, P)
+        print(f"start_batch {b}: first batch in {seconds:.1f} s ({(seconds - base) / b * 1e4:.1f} s more per 10k "
+              f"batches than start_batch 0); the replay alone {replay:.1f} s ({replay / b * 1e4:.1f} s per 10k "
+              f"batches)", flush=True)
     if args.check:
         it = rlu_atari.make_rlu_atari_loader(
             "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=B, seed=0,
