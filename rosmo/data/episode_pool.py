@@ -29,7 +29,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -38,18 +38,32 @@ ID_FIELDS = ("episode_id", "checkpoint_id")
 
 
 class _Episode:
-    """One episode in the pool: padded arrays and the order its window starts are given out in."""
+    """One episode in the pool: padded arrays and the order its window starts are given out in.
+
+    An index-only episode (`num_steps`, no step fields: a resumed pool's replay) has the
+    same window order and no arrays until `attach` gives it its data.
+    """
 
     def __init__(self, episode: Dict[str, np.ndarray], length: int, history: int, rng: np.random.Generator,
                  frame_field: str):
-        num = len(episode["action"])
+        num = int(episode["num_steps"]) if "num_steps" in episode else len(episode["action"])
         if num < 1:
             raise ValueError("an episode with no steps")
-        self.steps = {k: _pad(np.asarray(episode[k]), 0, length - 1) for k in STEP_FIELDS}
-        self.frames = _pad(np.asarray(episode[frame_field]), history, length - 1)
+        self.length, self.history, self.frame_field = length, history, frame_field
+        self.position = int(episode.get("position", -1))
         self.ids = {k: episode[k] for k in ID_FIELDS if k in episode}
+        self.steps: Optional[Dict[str, np.ndarray]] = None
+        self.frames: Optional[np.ndarray] = None
+        if "num_steps" not in episode:
+            self.attach(episode)
         self.order = rng.permutation(num)
         self.next = 0
+
+    def attach(self, episode: Dict[str, np.ndarray]) -> None:
+        """Hold `episode`'s arrays (padded, see the module docstring)."""
+        self.steps = {k: _pad(np.asarray(episode[k]), 0, self.length - 1) for k in STEP_FIELDS}
+        self.frames = _pad(np.asarray(episode[self.frame_field]), self.history, self.length - 1)
+        self.ids = {k: episode[k] for k in ID_FIELDS if k in episode}
 
     @property
     def remaining(self) -> int:
@@ -99,6 +113,7 @@ class EpisodePool:
         self.with_ids, self.stack, self.frame_field = bool(with_ids), int(stack), frame_field
         self.rng = np.random.default_rng(seed)
         self.pool: List[_Episode] = []
+        self.next_position = 0  # stream position of the next episode to read (episodes with `position`)
 
     def _fill(self) -> None:
         """Top the pool up to P episodes and to at least B windows not yet given out."""
@@ -110,24 +125,53 @@ class EpisodePool:
                     return
                 raise
             self.pool.append(_Episode(episode, self.length, self.history, self.rng, self.frame_field))
+            self.next_position = self.pool[-1].position + 1
 
-    def sample(self) -> Dict[str, np.ndarray]:
-        """The next batch: windows drawn without replacement from the pool's remaining windows."""
+    def _draw(self) -> List[Tuple[_Episode, np.ndarray]]:
+        """The next batch's draws: (episode, window starts) pairs; finished episodes leave the pool."""
         self._fill()
         remaining = np.array([e.remaining for e in self.pool], np.int64)
         counts = draw_counts(remaining, self.batch_size, self.rng)
+        draws = [(e, e.take(int(c))) for e, c in zip(self.pool, counts) if c > 0]
+        self.pool = [e for e in self.pool if e.remaining > 0]
+        return draws
+
+    def skip(self, num_batches: int) -> None:
+        """Advance by `num_batches` batches without gathering them (the same draws as `sample`).
+
+        On a stream of index-only episodes (`num_steps`, `position`: a resumed run's replay)
+        nothing is decoded; `resume` then gives the pool its data.
+        """
+        for _ in range(int(num_batches)):
+            self._draw()
+
+    def resume(self, episodes: Iterator[Dict[str, np.ndarray]]) -> None:
+        """After `skip` on index-only episodes: go on with `episodes`, the same stream with data.
+
+        `episodes` must yield the episodes still in the pool (by `position`, in order), then
+        those from `next_position` on.
+        """
+        for held in self.pool:
+            episode = next(episodes)
+            if int(episode["position"]) != held.position:
+                raise ValueError(f"EpisodePool.resume: expected the episode at position {held.position}, "
+                                 f"got {int(episode['position'])}")
+            held.attach(episode)
+        self.episodes = episodes
+
+    def sample(self) -> Dict[str, np.ndarray]:
+        """The next batch: windows drawn without replacement from the pool's remaining windows."""
+        draws = self._draw()
         B, L, W = self.batch_size, self.length, self.length + self.history
-        first = self.pool[0]
+        first = draws[0][0]
         frame_shape = first.frames.shape[1:]
         steps = {k: np.empty((B, L), first.steps[k].dtype) for k in STEP_FIELDS}
         frames = np.empty((B, W) + frame_shape, first.frames.dtype)
         ids = {k: np.empty((B,), np.int64) for k in ID_FIELDS + ("start",)} if self.with_ids else None
         offsets_l, offsets_w = np.arange(L), np.arange(W)
         pos = 0
-        for episode, count in zip(self.pool, counts):
-            if count == 0:
-                continue
-            starts = episode.take(int(count))
+        for episode, starts in draws:
+            count = len(starts)
             rows = slice(pos, pos + count)
             np.take(episode.frames, starts[:, None] + offsets_w, axis=0, out=frames[rows], mode="clip")  # unbuffered
             index = starts[:, None] + offsets_l
@@ -138,7 +182,6 @@ class EpisodePool:
                 for k in ID_FIELDS:
                     ids[k][rows] = episode.ids.get(k, -1)
             pos += count
-        self.pool = [e for e in self.pool if e.remaining > 0]
         out: Dict[str, np.ndarray] = dict(steps)
         if self.stack:
             out["observation"] = stack_windows(frames, self.stack)

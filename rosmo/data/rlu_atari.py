@@ -12,6 +12,11 @@ Pipeline::
                                                             (rosmo.data.episode_pool, numpy)
       -> prefetch thread
 
+A resumed loader (`start_batch` = b > 0) gives the batches b, b + 1, ... of an
+uninterrupted one: it replays the pool's draws of batches 0 .. b-1 on the episodes'
+lengths (`rlu_episodes.episode_index_stream`, `EpisodePool.skip`), then decodes the
+episodes still in the pool and goes on with the stream (`EpisodePool.resume`).
+
 Every window lies inside one episode: steps after `is_last` are zero padding
 (masked by the learner), and the observation at step t is the frames t-S+1 .. t
 (oldest first) with zeros for frames before the episode's first. Zero padding is the
@@ -34,8 +39,6 @@ Batches are dicts of numpy arrays, like the BSuite loader's::
 from __future__ import annotations
 
 from typing import Optional, Sequence
-
-import numpy as np
 
 from rosmo.data import rlds, rlu_episodes
 from rosmo.data.episode_pool import EpisodePool, Prefetcher
@@ -99,7 +102,8 @@ def make_rlu_atari_loader(
       unroll_steps, td_steps: K and n.
       batch_size: B (this process's share of the global batch).
       data_percentage: share of episodes kept, chosen by their ids (`rlu_episodes.keep_episode`).
-      seed: seeds the episode choice, the file order of every epoch and the draws.
+      seed: seeds the episode choice, the file order of every epoch and the draws: the batches
+        are a function of the arguments (less `start_batch`, `prefetch`).
       dataset: "rlu_atari" (split "train") or "rlu_atari_checkpoints_ordered"
         (splits "checkpoint_00" .. "checkpoint_49", mixed unless `ordered`).
       splits: read only these splits (default: all).
@@ -108,8 +112,10 @@ def make_rlu_atari_loader(
       cycle_length: files read at once, interleaved.
       ordered: files (and checkpoint splits) in order, one at a time: a curriculum.
       process_index, process_count: this host's disjoint share of every split.
-      start_batch: a resumed run's step: the shuffles restart from (seed, start_batch),
-        a stream of its own (not the continuation of the interrupted one).
+      start_batch: a resumed run's step: the batches from `start_batch` on equal those of an
+        uninterrupted loader (same arguments). The draws of the batches before it are replayed on
+        the episodes' lengths (read again, not decoded: see `benchmarks/rlu_resume.py` for the cost),
+        then the episodes still in the pool are decoded.
       num_actions: actions must be below it (checked while reading).
       stack_on_host: `observation` [B, L, 84, 84, S]; False: `frames` [B, L + S - 1, 84, 84].
       with_ids: add `episode_id`, `checkpoint_id`, `start` [B] (tests, diversity benchmark).
@@ -130,17 +136,32 @@ def make_rlu_atari_loader(
     if episodes_in_flight < 1:
         raise ValueError(f"episodes_in_flight must be >= 1, got {episodes_in_flight}")
     builder = load_rlu_builder(game, run, data_dir, dataset)
-    shuffle_seed = seed if start_batch == 0 else int(np.random.default_rng([seed, start_batch]).integers(2**31))
-    episodes = rlu_episodes.episode_stream(
-        builder, seed=seed, shuffle_seed=shuffle_seed, splits=splits, data_percentage=data_percentage,
-        process_index=process_index, process_count=process_count, cycle_length=cycle_length, ordered=ordered,
-        repeat=repeat, num_actions=num_actions,
-    ).prefetch(2)
-    # read errors (a truncated shard, undecodable frames, failed value checks) -> one-line DatasetError
-    stream = CheckedIterator(iter(tfds.as_numpy(episodes)), builder, num_actions=num_actions)
-    pool = EpisodePool(
-        stream, length=unroll_steps + td_steps + 1, history=stack_size - 1, batch_size=batch_size,
-        pool_size=episodes_in_flight, seed=[seed, process_index, start_batch], with_ids=with_ids,
-        stack=stack_size if stack_on_host else 0,
-    )
+    if start_batch < 0:
+        raise ValueError(f"start_batch must be >= 0, got {start_batch}")
+    stream_args = dict(seed=seed, splits=splits, data_percentage=data_percentage, process_index=process_index,
+                       process_count=process_count, cycle_length=cycle_length, ordered=ordered, repeat=repeat)
+
+    def checked(ds):  # read errors (a truncated shard, undecodable frames, failed value checks) -> DatasetError
+        return CheckedIterator(iter(tfds.as_numpy(ds.prefetch(2))), builder, num_actions=num_actions)
+
+    length = unroll_steps + td_steps + 1
+    pool_args = dict(length=length, history=stack_size - 1, batch_size=batch_size, pool_size=episodes_in_flight,
+                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack_size if stack_on_host else 0)
+    if start_batch == 0:
+        episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, **stream_args))
+        return Prefetcher(EpisodePool(episodes, **pool_args).sample, prefetch)
+    # resume: replay the draws of batches 0 .. start_batch - 1 on the episodes' lengths (no decode), then
+    # decode the episodes still in the pool and go on with the stream from where the replay left it
+    pool = EpisodePool(checked(rlu_episodes.episode_index_stream(builder, **stream_args)), **pool_args)
+    try:
+        pool.skip(start_batch)
+    except StopIteration:  # one epoch (`repeat=False`) holds fewer batches: the resumed loader is done too
+        return Prefetcher(_exhausted, prefetch)
+    pool.resume(checked(rlu_episodes.episode_stream(
+        builder, num_actions=num_actions, resume=([e.position for e in pool.pool], pool.next_position),
+        **stream_args)))
     return Prefetcher(pool.sample, prefetch)
+
+
+def _exhausted():
+    raise StopIteration

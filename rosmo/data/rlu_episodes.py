@@ -3,7 +3,7 @@
     episodes = episode_stream(builder, seed=0, process_index=0, process_count=1)
     # elements: frames uint8 [T, 84, 84], action int32 [T], reward float32 [T] (clipped),
     #           discount float32 [T], is_first/is_last/is_terminal bool [T],
-    #           episode_id, checkpoint_id int64 []
+    #           episode_id, checkpoint_id, position int64 []
 
 Reading (all TFDS, `tfds.ReadConfig`):
 
@@ -14,8 +14,9 @@ Reading (all TFDS, `tfds.ReadConfig`):
 - hosts: process p of P reads `tfds.even_splits(split, P)[p]` of every split, a
   disjoint share of the episodes (the union over p is every episode once);
 - epochs: the stream repeats; each epoch reads the host's files in a new order
-  (`shuffle_files`, `shuffle_seed=seed`, reshuffled every iteration) and
-  interleaves `cycle_length` files episode by episode;
+  (`shuffle_files`, `shuffle_seed=seed`, reshuffled every iteration: epoch k's
+  order is a function of (seed, k)) and interleaves `cycle_length` files episode by
+  episode; `position` numbers the stream's episodes from 0 across epochs;
 - `data_percentage`: episode (checkpoint_id, episode_id) is kept when
   `stateless_uniform(seed=[seed, hash(ids)]) < p / 100`, a function of its ids only
   (the same on every host, in any file order); about p% of the episodes;
@@ -23,11 +24,15 @@ Reading (all TFDS, `tfds.ReadConfig`):
   clipped to [-1, 1] (RL Unplugged's `reward` field holds the unclipped reward);
   values checked (`schema.with_value_checks`: finite rewards, actions in
   `[0, num_actions)`).
+
+Resume (`episode_index_stream`, `episode_stream(resume=...)`): the same stream as
+lengths and ids only (records read, PNGs not decoded), and the stream decoding only
+the given positions and those from a given one on (the others read and dropped).
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -109,40 +114,18 @@ def decode_episode(episode, num_actions: Optional[int] = None):
     return out
 
 
-def episode_stream(
-    builder: "tfds.core.DatasetBuilder",
-    *,
-    seed: int = 0,
-    shuffle_seed: Optional[int] = None,
-    splits: Optional[Sequence[str]] = None,
-    data_percentage: float = 100.0,
-    process_index: int = 0,
-    process_count: int = 1,
-    cycle_length: int = 16,
-    ordered: bool = False,
-    repeat: bool = True,
-    num_actions: Optional[int] = None,
-) -> "tf.data.Dataset":
-    """Decoded episodes of this process's share, epoch after epoch (see the module docstring).
+def _undecoded_episodes(builder, *, seed, splits, data_percentage, process_index, process_count, cycle_length,
+                        ordered, repeat) -> "tf.data.Dataset":
+    """(position, episode) pairs, frames still PNG: the stream every reader of (seed, ...) sees in the same order.
 
-    Args:
-      builder: an `rlu_atari` or `rlu_atari_checkpoints_ordered` builder with data.
-      seed: seeds `data_percentage`'s choice (and the file order unless `shuffle_seed` is given).
-      shuffle_seed: seeds the file order of every epoch (a resumed run passes another).
-      splits: read only these (default: all).
-      data_percentage: share of episodes kept, chosen by their ids.
-      process_index, process_count: this host's share (`even_splits`).
-      cycle_length: files read at once, interleaved episode by episode.
-      ordered: read files in order, one at a time (no file shuffle, no interleave).
-      repeat: epochs forever (False: one epoch).
-      num_actions: actions must be below it (checked while reading).
+    `position` (int64) counts the kept episodes of this host from 0, across epochs.
     """
     if not 0.0 < float(data_percentage) <= 100.0:
         raise ValueError(f"data_percentage must be in (0, 100], got {data_percentage}")
     split = host_split(builder, split_names(builder, splits), process_index, process_count)
     read_config = tfds.ReadConfig(
-        shuffle_seed=None if ordered else int(seed if shuffle_seed is None else shuffle_seed),
-        shuffle_reshuffle_each_iteration=True,
+        shuffle_seed=None if ordered else int(seed),
+        shuffle_reshuffle_each_iteration=True,  # epoch k's file order: a function of (seed, k)
         interleave_cycle_length=1 if ordered else int(cycle_length),
         interleave_block_length=1,
         try_autocache=False,
@@ -159,5 +142,77 @@ def episode_stream(
         ds = ds.filter(lambda ep: keep_episode(ep["checkpoint_id"], ep["episode_id"], seed, data_percentage))
     if repeat:
         ds = ds.repeat()
-    return ds.map(lambda ep: decode_episode(ep, num_actions), num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True)
+    return ds.enumerate()
+
+
+def episode_stream(
+    builder: "tfds.core.DatasetBuilder",
+    *,
+    seed: int = 0,
+    splits: Optional[Sequence[str]] = None,
+    data_percentage: float = 100.0,
+    process_index: int = 0,
+    process_count: int = 1,
+    cycle_length: int = 16,
+    ordered: bool = False,
+    repeat: bool = True,
+    num_actions: Optional[int] = None,
+    resume: Optional[Tuple[Sequence[int], int]] = None,
+) -> "tf.data.Dataset":
+    """Decoded episodes of this process's share, epoch after epoch (see the module docstring).
+
+    Each element also holds `position` (int64 []): its index in this stream (from 0, across epochs).
+    The stream is a function of the arguments (file order of epoch k: a function of (seed, k)).
+
+    Args:
+      builder: an `rlu_atari` or `rlu_atari_checkpoints_ordered` builder with data.
+      seed: seeds `data_percentage`'s choice and the file order of every epoch.
+      splits: read only these (default: all).
+      data_percentage: share of episodes kept, chosen by their ids.
+      process_index, process_count: this host's share (`even_splits`).
+      cycle_length: files read at once, interleaved episode by episode.
+      ordered: read files in order, one at a time (no file shuffle, no interleave).
+      repeat: epochs forever (False: one epoch).
+      num_actions: actions must be below it (checked while reading).
+      resume: (positions, next): decode only the episodes at these positions and those from
+        `next` on (the others are read, not decoded, and dropped): a resumed pool's episodes.
+    """
+    ds = _undecoded_episodes(builder, seed=seed, splits=splits, data_percentage=data_percentage,
+                             process_index=process_index, process_count=process_count, cycle_length=cycle_length,
+                             ordered=ordered, repeat=repeat)
+    if resume is not None:
+        positions = tf.constant(np.asarray(list(resume[0]) + [-1], np.int64))
+        start = tf.constant(int(resume[1]), tf.int64)
+        ds = ds.filter(lambda pos, ep: (pos >= start) | tf.reduce_any(tf.equal(positions, pos)))
+
+    def decode(pos, ep):
+        out = decode_episode(ep, num_actions)
+        out["position"] = pos
+        return out
+
+    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def episode_index_stream(
+    builder: "tfds.core.DatasetBuilder",
+    *,
+    seed: int = 0,
+    splits: Optional[Sequence[str]] = None,
+    data_percentage: float = 100.0,
+    process_index: int = 0,
+    process_count: int = 1,
+    cycle_length: int = 16,
+    ordered: bool = False,
+    repeat: bool = True,
+) -> "tf.data.Dataset":
+    """`episode_stream`'s episodes without their data: `num_steps`, `episode_id`, `checkpoint_id`, `position`
+    (int64 []), in the same order (no PNG decode; a resumed loader replays its draws on them)."""
+    ds = _undecoded_episodes(builder, seed=seed, splits=splits, data_percentage=data_percentage,
+                             process_index=process_index, process_count=process_count, cycle_length=cycle_length,
+                             ordered=ordered, repeat=repeat)
+
+    def index(pos, ep):
+        return {"num_steps": ep["steps"].cardinality(), "episode_id": tf.cast(ep["episode_id"], tf.int64),
+                "checkpoint_id": tf.cast(ep["checkpoint_id"], tf.int64), "position": pos}
+
+    return ds.map(index, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -75,7 +75,8 @@ class Atari(Suite):
     def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
         """Batches of stacked windows; this process reads its own disjoint share of the episodes.
 
-        A resumed run (`start_batch` > 0) restarts the shuffles from (seed, start_batch).
+        A resumed run (`start_batch` > 0) gets the batches of an uninterrupted one from `start_batch` on
+        (the earlier batches' draws are replayed without decoding frames, `make_rlu_atari_loader`).
         """
         return rlu_atari.make_rlu_atari_loader(
             config.env,
