@@ -49,7 +49,7 @@ def _check_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> None:
     known = {f for r in records for f in r.fields}
     unknown = [f for f in fields if f not in known]
     if unknown:
-        raise ReportError(f"--group-by {','.join(fields)}: {unknown[0]!r} is not a field the runs vary "
+        raise ReportError(f"--group-by {','.join(fields)}: {unknown[0]!r} is neither a field the runs vary nor in their configs "
                           f"(they vary: {', '.join(sorted(known)) or 'only seeds'})")
 
 
@@ -58,7 +58,7 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
                 metric: str = METRIC) -> Dict[str, Any]:
     """Write the report of the runs under `sweep_dir` into `out_dir` (default: `sweep_dir`); returns what it wrote."""
     out_dir = out_dir or sweep_dir
-    records = load_runs(sweep_dir, metric)
+    records = load_runs(sweep_dir, metric, fields=group_by or ())
     if not any(r.finished and r.final_score is not None for r in records):
         states = ", ".join(sorted({r.state for r in records}))
         hint = "" if any(r.finished for r in records) else " (wait for a run to finish)"

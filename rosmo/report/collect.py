@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -183,15 +183,24 @@ def _fill_missing_fields(records: List[RunRecord]) -> None:
         missing = [f for f in fields if f not in own[sweep_of(r)]]
         if not missing:
             continue
-        config = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
-        spec = AGENTS.get(config.get("algo"))
-        for f in missing:
-            if f in config and not (spec is not None and f in AGENT_FIELDS and f not in spec.config_defaults):
-                r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
+        _fields_from_config(r, missing)
 
 
-def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:
-    """Every run under `root`; ReportError when there is none."""
+def _fields_from_config(r: RunRecord, names: Sequence[str]) -> None:
+    """Set `r.fields[f]` from the run's config.json for each f it holds (not another agent's field)."""
+    config = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
+    spec = AGENTS.get(config.get("algo"))
+    for f in names:
+        if f in config and not (spec is not None and f in AGENT_FIELDS and f not in spec.config_defaults):
+            r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
+
+
+def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> List[RunRecord]:
+    """Every run under `root`; ReportError when there is none.
+
+    `fields`: group-by fields; one that no sweep varies (e.g. `search`, set with --set in one of the
+    sweeps linked together) is read from each run's config.
+    """
     run_dirs = find_run_dirs(root)
     if not run_dirs:
         raise ReportError(f"{root}: no runs found (expected run directories with config.json or sweep_run.json)")
@@ -201,6 +210,10 @@ def load_runs(root: str, metric: str = METRIC) -> List[RunRecord]:
     records.sort(key=lambda r: order.get(r.name, len(order)))
     _derive_fields(records)
     _fill_missing_fields(records)
+    unvaried = [f for f in fields if not any(f in r.fields for r in records)]
+    if unvaried:
+        for r in records:
+            _fields_from_config(r, unvaried)
     return records
 
 

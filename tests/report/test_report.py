@@ -92,7 +92,7 @@ def test_plots_written_and_not_empty(report):
 def test_group_by_and_errors(sweep_dir, tmp_path, capsys):
     out = make_report(sweep_dir, out_dir=str(tmp_path / "r"), group_by=["algo"], reps=200, make_plots=False)
     assert set(out["table"]["group"]) == {"all", "algo=bc"}
-    with pytest.raises(ReportError, match="'lr' is not a field the runs vary"):
+    with pytest.raises(ReportError, match="'lr' is neither a field the runs vary"):
         make_report(sweep_dir, out_dir=str(tmp_path / "r"), group_by=["lr"], reps=200, make_plots=False)
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
@@ -123,3 +123,33 @@ def test_a_directory_of_links_reports_runs_of_several_sweeps_once(tmp_path):
     os.symlink(c, links / "c")
     records = {os.path.realpath(r.run_dir): r for r in load_runs(str(links))}
     assert "num_simulations" not in records[os.path.realpath(a)].fields
+
+
+def test_group_by_a_field_only_the_configs_hold(tmp_path):
+    """`--group-by search` over two MZU sweeps that set it with --set (neither varies it) and a ROSMO run."""
+    root = tmp_path / "links"
+    os.makedirs(root)
+    for sweep, search, finals in (("muzero", "muzero", [0.2, 0.3]), ("gumbel", "gumbel", [0.6, 0.7])):
+        for seed, final in enumerate(finals):
+            run = write_run(str(tmp_path / sweep), f"num_simulations=4,seed={seed}", {"num_simulations": 4}, "catch",
+                            seed, STEPS, [final] * 3)
+            _set_config(run, algo="mzu", search=search)
+            os.symlink(run, root / f"{sweep}{seed}")
+    rosmo = write_run(str(tmp_path / "rosmo"), "seed=0", {}, "catch", 0, STEPS, [1.0] * 3)
+    _set_config(rosmo, algo="rosmo", search="muzero")  # a field of another agent: not ROSMO's
+    os.symlink(rosmo, root / "rosmo0")
+    records = {os.path.realpath(r.run_dir): r for r in load_runs(str(root), fields=["search"])}
+    searches = {os.path.basename(os.path.dirname(d)): r.fields.get("search") for d, r in records.items()}
+    assert searches == {"muzero": "muzero", "gumbel": "gumbel", "rosmo": None}
+    out = make_report(str(root), out_dir=str(tmp_path / "r"), group_by=["search"], reps=200, make_plots=False)
+    table = out["table"].set_index("group")
+    assert table.loc["search=gumbel", "iqm"] == pytest.approx(0.65)
+    assert table.loc["search=muzero", "iqm"] == pytest.approx(0.25)
+
+
+def _set_config(run_dir, **values):
+    path = os.path.join(run_dir, "config.json")
+    with open(path) as f:
+        config = dict(json.load(f), **values)
+    with open(path, "w") as f:
+        json.dump(config, f)
