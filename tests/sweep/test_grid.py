@@ -67,7 +67,7 @@ def test_file_formats_flags_and_templates(tmp_path):
 
 
 def test_shipped_sweep_files_plan():
-    counts = {"experiments/sweeps/unroll.yaml": 36, "experiments/sweeps/simulations.yaml": 36,
+    counts = {"experiments/sweeps/unroll.yaml": 36, "experiments/sweeps/simulations.yaml": 66,
               "experiments/sweeps/coverage.yaml": 108, "experiments/bsuite/compare.py": 36, "experiments/sweeps/tiny.yaml": 3}
     for path, count in counts.items():
         runs = plan_runs(load_sweep_file(os.path.join(ROOT, path)))
@@ -75,6 +75,7 @@ def test_shipped_sweep_files_plan():
     sims = plan_runs(load_sweep_file(os.path.join(ROOT, "experiments/sweeps/simulations.yaml")))
     mzu = [r for r in sims if r.config.algo == "mzu"]
     assert {r.config.num_simulations for r in mzu} == {2, 4, 8, 20, 50} and {r.config.act_policy for r in mzu} == {"mcts"}
+    assert {r.config.search for r in mzu} == {"muzero", "gumbel"}
     compare = plan_runs(load_sweep_file(os.path.join(ROOT, "experiments/bsuite/compare.py") + ":2000"))
     assert {r.config.num_steps for r in compare} == {2000}
 
