@@ -22,13 +22,17 @@ cluster launchers.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import psutil
 import submitit
@@ -39,6 +43,7 @@ from rosmo.sweep.runs import ERROR_PREFIX, LOG_FILE, is_done, last_logged_step, 
 EXIT_INTERRUPTED = 130
 WORKER_MODULE = "rosmo.sweep.worker"
 DEFAULT_MEMORY_PER_RUN_GB = 3.0
+CLAIMS_DIR = os.path.join(tempfile.gettempdir(), f"rosmo-cpu-claims-{os.getuid()}")  # CPUs pinned by live sweeps
 
 
 # ---------------------------------------------------------------------------
@@ -67,21 +72,75 @@ def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
 
 
 def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None,
-              busy: Optional[Dict[int, float]] = None) -> List[Optional[List[int]]]:
+              busy: Optional[Dict[int, float]] = None, claimed: Optional[Set[int]] = None) -> List[Optional[List[int]]]:
     """Disjoint CPU sets of `threads` CPUs, one per worker slot; None (no pinning) when they do not all fit.
 
-    When the slots leave CPUs over, they take the least busy ones (`busy`: CPU -> percent in use,
-    measured now when not given), so two sweeps started side by side do not share one core.
+    When the slots leave CPUs over, they take CPUs no other sweep has claimed (`claimed`, see
+    `pinned_slots`) first, then the least busy ones (`busy`: CPU -> percent in use, measured now
+    when not given), so two sweeps started side by side do not share one core.
     """
     cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
     if workers * threads > len(cpus):
         return [None] * workers
     if workers * threads < len(cpus):
+        claimed = claimed or set()
         if busy is None:
             percents = psutil.cpu_percent(interval=0.3, percpu=True)
             busy = {c: percents[c] for c in cpus if c < len(percents)}
-        cpus = sorted(cpus, key=lambda c: (busy.get(c, 0.0) > 50.0, c))  # idle CPUs first, in order
+        cpus = sorted(cpus, key=lambda c: (c in claimed, busy.get(c, 0.0) > 50.0, c))  # free, then idle CPUs first
     return [sorted(cpus[i * threads:(i + 1) * threads]) for i in range(workers)]
+
+
+def claimed_cpus(claims_dir: str = CLAIMS_DIR) -> Set[int]:
+    """CPUs that other live sweeps on this machine pinned their workers to (`<pid>.json` claim files).
+
+    A claim whose process has exited is stale and removed. (A busy-CPU reading alone misses a sweep
+    started a second earlier whose first worker is still starting.)
+    """
+    cpus: Set[int] = set()
+    if not os.path.isdir(claims_dir):
+        return cpus
+    for name in os.listdir(claims_dir):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(claims_dir, name)
+        try:
+            with open(path) as f:
+                claim = json.load(f)
+            pid = int(claim["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid == os.getpid():
+            continue
+        if not psutil.pid_exists(pid):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            continue
+        cpus.update(int(c) for c in claim.get("cpus", []))
+    return cpus
+
+
+@contextlib.contextmanager
+def pinned_slots(workers: int, threads: int, claims_dir: str = CLAIMS_DIR) -> Iterator[List[Optional[List[int]]]]:
+    """`cpu_slots` avoiding other sweeps' claimed CPUs, claimed for this process until the block ends."""
+    path = os.path.join(claims_dir, f"{os.getpid()}.json")
+    try:
+        os.makedirs(claims_dir, exist_ok=True)
+        with open(os.path.join(claims_dir, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # choose and claim in one step: two sweeps cannot pick together
+            slots = cpu_slots(workers, threads, claimed=claimed_cpus(claims_dir))
+            cpus = sorted({c for slot in slots if slot for c in slot})
+            fd, tmp = tempfile.mkstemp(prefix=".claim.", dir=claims_dir)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "cpus": cpus}, f)
+            os.replace(tmp, path)
+    except OSError:  # no writable temp dir: pin without claims
+        slots = cpu_slots(workers, threads)
+    try:
+        yield slots
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def thread_env(threads: int, compile_cache: Optional[str] = None, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -189,7 +248,8 @@ def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache
               interrupt_timeout: float = 300.0, pin: bool = True) -> Dict[str, Dict[str, Any]]:
     """Run every not-done run in `run_dirs` with at most `workers` worker processes; returns run_dir -> status.
 
-    With `pin`, worker slot i runs on its own `threads` CPUs (`cpu_slots`) when workers x threads fit.
+    With `pin`, worker slot i runs on its own `threads` CPUs (`cpu_slots`) when workers x threads fit,
+    away from CPUs other sweeps on the machine have claimed (`pinned_slots`).
     Done runs are skipped (status "done", `skipped`: True). On Ctrl-C the
     running workers are interrupted (each saves a checkpoint), recorded as
     interrupted, and KeyboardInterrupt is raised again.
@@ -201,12 +261,21 @@ def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache
             statuses[run_dir] = dict(read_status(run_dir), state="done", skipped=True)
         else:
             queue.append(run_dir)
+    with pinned_slots(workers, threads) if pin else contextlib.nullcontext([None] * workers) as slots:
+        return _run_queue(queue, statuses, slots, threads, compile_cache, progress, poll_seconds, interrupt_timeout,
+                          total=len(run_dirs))
+
+
+def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, Any]], slots: List[Optional[List[int]]],
+               threads: int, compile_cache: Optional[str], progress: Optional[SweepProgress], poll_seconds: float,
+               interrupt_timeout: float, total: int) -> Dict[str, Dict[str, Any]]:
+    """`run_local`'s loop: start queued runs on free slots, collect finished ones, interrupt all on Ctrl-C."""
+    workers = len(slots)
     running: Dict[str, WorkerProcess] = {}
     free_slots = list(range(workers))
     slot_of: Dict[str, int] = {}
-    slots = cpu_slots(workers, threads) if pin else [None] * workers
     if progress is not None:
-        progress.start(total=len(run_dirs), skipped=len(statuses), workers=workers)
+        progress.start(total=total, skipped=len(statuses), workers=workers)
     try:
         while queue or running:
             while queue and free_slots:

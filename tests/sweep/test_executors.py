@@ -3,9 +3,12 @@
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 
-from rosmo.sweep.executors import cpu_slots, default_workers, monitor, thread_env, threads_per_worker
+from rosmo.sweep.executors import (claimed_cpus, cpu_slots, default_workers, monitor, pinned_slots, thread_env,
+                                   threads_per_worker)
 from rosmo.sweep.progress import SweepProgress
 from rosmo.sweep.runs import RUN_FILE, write_status
 
@@ -36,6 +39,29 @@ def test_cpu_slots_are_disjoint():
     assert cpu_slots(1, 1, cpus=[0, 1], busy={0: 98.0, 1: 3.0}) == [[1]]
     assert cpu_slots(1, 2, cpus=[0, 1, 2, 3], busy={0: 90.0, 1: 0.0, 2: 95.0, 3: 1.0}) == [[1, 3]]
     assert cpu_slots(1, 1, cpus=[0, 1], busy={0: 0.0, 1: 0.0}) == [[0]]
+    # ... and avoids a CPU another sweep claimed even before that sweep's worker is busy
+    assert cpu_slots(1, 1, cpus=[0, 1], busy={0: 0.0, 1: 90.0}, claimed={0}) == [[1]]
+
+
+def test_a_sweep_claims_its_cpus_and_the_next_one_avoids_them(tmp_path):
+    claims = str(tmp_path / "claims")
+    os.makedirs(claims)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with open(os.path.join(claims, f"{os.getppid()}.json"), "w") as f:  # a live sweep pinned to CPU 0
+        json.dump({"pid": os.getppid(), "cpus": [0]}, f)
+    with open(os.path.join(claims, f"{dead.pid}.json"), "w") as f:  # one that has exited
+        json.dump({"pid": dead.pid, "cpus": [1]}, f)
+    assert claimed_cpus(claims) == {0}
+    assert not os.path.exists(os.path.join(claims, f"{dead.pid}.json"))  # stale claim removed
+    cpus = sorted(os.sched_getaffinity(0))
+    with pinned_slots(1, 1, claims_dir=claims) as slots:
+        own = os.path.join(claims, f"{os.getpid()}.json")
+        with open(own) as f:
+            assert json.load(f) == {"pid": os.getpid(), "cpus": slots[0]}
+        if len(cpus) > 1 and 0 in cpus:
+            assert slots[0] != [0]
+    assert not os.path.exists(own)
 
 
 class _Job:
