@@ -7,49 +7,68 @@ Each `STUDY=SWEEP_DIR[@REPORT_DIR]` names a sweep directory and the directory
 `rosmo report` wrote its `groups.csv` into (default: the sweep directory). One row per group (the varied fields but the seed):
 study, algo, env, data_percentage, num_simulations, unroll_steps, n_seeds,
 iqm, ci_low, ci_high, mean, median (normalised final scores, IQM with its 95%
-stratified-bootstrap CI from rliable, as in the report). Fields the sweep did
-not vary are read from the group's first run's `config.json`; num_simulations
-is left empty for agents that do not search.
+stratified-bootstrap CI from rliable, as in the report), then search (MZU's
+muzero | gumbel) and options (other fields the report grouped by, e.g.
+`mzu_bc_loss_weight=3.0`). Fields the report did not group by are read from the
+group's first run's `config.json` (the run named in the report's results.csv);
+num_simulations and search are left empty for agents that do not search.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import os
 import sys
 from typing import Dict, List
 
 COLUMNS = ("study", "algo", "env", "data_percentage", "num_simulations", "unroll_steps", "n_seeds",
-           "iqm", "ci_low", "ci_high", "mean", "median")
-CONFIG_FIELDS = ("algo", "env", "data_percentage", "num_simulations", "unroll_steps")
+           "iqm", "ci_low", "ci_high", "mean", "median", "search", "options")
+CONFIG_FIELDS = ("algo", "env", "data_percentage", "num_simulations", "unroll_steps", "search")
+GROUP_COLUMNS = ("group", "env", "seeds", "unfinished", "num_steps", "train_seconds")  # groups.csv columns that are not fields
 
 
-def _group_config(sweep_dir: str, group: str) -> Dict:
-    """The config.json of the first run directory of `group` (its name starts with the group's name)."""
-    for run in sorted(glob.glob(os.path.join(sweep_dir, "*", "config.json"))):
-        name = os.path.basename(os.path.dirname(run))
-        if name == group or name.startswith(group + ","):
-            with open(run) as f:
-                return json.load(f)
-    return {}
+def _first_runs(report_dir: str) -> Dict[str, str]:
+    """group label -> the name of its first run, from the report's results.csv."""
+    runs: Dict[str, str] = {}
+    with open(os.path.join(report_dir, "results.csv")) as f:
+        for row in csv.DictReader(f):
+            runs.setdefault(row["group"], row["run"])
+    return runs
+
+
+def _read_config(sweep_dir: str, run: str) -> Dict:
+    try:
+        with open(os.path.join(sweep_dir, run, "config.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 
 def study_rows(study: str, sweep_dir: str, report_dir: str) -> List[Dict]:
     path = os.path.join(report_dir, "groups.csv")
     if not os.path.exists(path):
         raise SystemExit(f"study_summary: {path} not found; run `rosmo report {sweep_dir}` first")
+    first_runs = _first_runs(report_dir)
     rows = []
     with open(path) as f:
-        for group in csv.DictReader(f):
-            config = _group_config(sweep_dir, group["group"])
+        reader = csv.DictReader(f)
+        fields = [c for c in reader.fieldnames[:reader.fieldnames.index("env")] if c not in GROUP_COLUMNS]
+        for group in reader:
+            if group["group"] == "all":
+                continue
+            config = _read_config(sweep_dir, first_runs.get(group["group"], ""))
             row = {"study": study}
             for field in CONFIG_FIELDS:
-                row[field] = group.get(field) or config.get(field, "")
+                value = group.get(field)
+                row[field] = value if value not in (None, "", "–") else config.get(field, "")
+            for field in ("num_simulations", "unroll_steps"):  # counts: "20", not "20.0"
+                if row[field] not in ("", None):
+                    row[field] = int(float(row[field]))
             if row["algo"] != "mzu":
-                row["num_simulations"] = ""  # only MuZero Unplugged searches
+                row["num_simulations"] = row["search"] = ""  # only MuZero Unplugged searches
+            row["options"] = ",".join(f"{k}={group[k]}" for k in fields if k not in CONFIG_FIELDS and group[k] not in ("", "–"))
             row.update(n_seeds=group["seeds"], iqm=group["iqm"], ci_low=group["iqm_low"], ci_high=group["iqm_high"],
                        mean=group["mean"], median=group["median"])
             rows.append(row)
