@@ -142,7 +142,7 @@ def main() -> None:
         demand = None
         if args.learner_preset:
             timing = time_updates(args.learner_preset, B, args.seconds)
-            demand = timing["updates_s"] * B
+            demand = timing["updates_per_s"] * B
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
