@@ -11,6 +11,7 @@ real `rlu_atari` builder, then times `make_rlu_atari_loader` (K = n = 5, S = 4):
   streaming, frames    frames [B, 14, 84, 84] (single frames, stacked on the device);
   memory, stacked/frames  the same pool fed from episodes already decoded in RAM
                        (the pool's gather cost alone: PNG decode excluded);
+  xN                   rows with `--gather-threads` N (threads copying the windows; default 1,2);
 
 and prints, per row, the mean / min number of distinct episodes in a batch. With
 `--learner-preset`, the learner's demand at the same batch (ROSMO updates/s x B,
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--episodes-in-flight", type=int, default=300)
     parser.add_argument("--memory-episodes", type=int, default=200, help="decoded episodes held for the memory rows")
+    parser.add_argument("--gather-threads", default="1,2", help="comma-separated thread counts for the frames rows")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--learner-preset", default=None, help="small | full: also time the learner at this batch")
     parser.add_argument("--workdir", default=None, help="dataset location (kept; reused when present)")
@@ -124,19 +126,25 @@ def main() -> None:
         builder = rlu_atari.load_rlu_builder("Pong", 1, data_dir)
         print(f"rlu_atari/Pong_run_1: {builder.info.splits['train'].num_examples} episodes, "
               f"{builder.info.splits['train'].num_shards} shards, ready in {time.perf_counter() - t0:.0f}s", flush=True)
-        for stacked in (True, False):
+        threads = [int(t) for t in args.gather_threads.split(",")]
+        variants = [(True, 1)] + [(False, t) for t in threads]  # (stacked on the host, gather threads)
+
+        def label(source, stacked, t):
+            return (source, "stacked" if stacked else "frames", f"x{t}")
+
+        for stacked, t in variants:
             it = rlu_atari.make_rlu_atari_loader(
                 "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=B, seed=0,
-                episodes_in_flight=args.episodes_in_flight, stack_on_host=stacked, with_ids=True)
-            rows.append(("streaming", "stacked" if stacked else "frames", timed(it, args.seconds, B)))
+                episodes_in_flight=args.episodes_in_flight, stack_on_host=stacked, with_ids=True, gather_threads=t)
+            rows.append(label("streaming", stacked, t) + (timed(it, args.seconds, B),))
             it.close()
             print(rows[-1], flush=True)
         episodes = decoded_episodes(data_dir, args.memory_episodes)
-        for stacked in (True, False):
+        for stacked, t in variants:
             pool = EpisodePool(itertools.cycle(episodes), length=K + N + 1, history=STACK - 1, batch_size=B,
                                pool_size=args.episodes_in_flight, seed=0, with_ids=True,
-                               stack=STACK if stacked else 0)
-            rows.append(("memory", "stacked" if stacked else "frames", timed(_Iter(pool), args.seconds, B)))
+                               stack=STACK if stacked else 0, gather_threads=t)
+            rows.append(label("memory", stacked, t) + (timed(_Iter(pool), args.seconds, B),))
             print(rows[-1], flush=True)
         del episodes
         demand = None
@@ -148,13 +156,13 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
     print()
-    header = f"{'source':<11}{'output':<9}{'setup s':>9}{'windows/s':>11}{'episodes/batch mean':>21}{'min':>6}"
+    header = f"{'source':<11}{'output':<9}{'threads':<8}{'setup s':>9}{'windows/s':>11}{'episodes/batch mean':>21}{'min':>6}"
     if demand:
         header += f"{'loader/learner':>16}"
     print(header)
     print("-" * len(header))
-    for source, output, r in rows:
-        line = (f"{source:<11}{output:<9}{r['setup_s']:>9.1f}{r['windows_s']:>11.0f}"
+    for source, output, threads, r in rows:
+        line = (f"{source:<11}{output:<9}{threads:<8}{r['setup_s']:>9.1f}{r['windows_s']:>11.0f}"
                 f"{r['episodes_mean']:>21.1f}{r['episodes_min']:>6}")
         if demand:
             line += f"{r['windows_s'] / demand:>16.1f}"

@@ -93,6 +93,7 @@ def make_rlu_atari_loader(
     with_ids: bool = False,
     repeat: bool = True,
     prefetch: int = 2,
+    gather_threads: int = 1,
 ) -> Prefetcher:
     """Infinite iterator of numpy batches of windows of L = unroll_steps + td_steps + 1 steps.
 
@@ -121,6 +122,8 @@ def make_rlu_atari_loader(
       with_ids: add `episode_id`, `checkpoint_id`, `start` [B] (tests, diversity benchmark).
       repeat: False: one epoch, then StopIteration (the last partial batch is dropped).
       prefetch: batches prepared ahead on a thread (0: synchronous).
+      gather_threads: threads copying each batch's windows out of the pool (the batches do not
+        depend on it).
 
     Raises:
       DatasetError: the builder's data is not under `data_dir`, or a split is missing; while
@@ -146,7 +149,8 @@ def make_rlu_atari_loader(
 
     length = unroll_steps + td_steps + 1
     pool_args = dict(length=length, history=stack_size - 1, batch_size=batch_size, pool_size=episodes_in_flight,
-                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack_size if stack_on_host else 0)
+                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack_size if stack_on_host else 0,
+                     gather_threads=gather_threads)
     if start_batch == 0:
         episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, **stream_args))
         return Prefetcher(EpisodePool(episodes, **pool_args).sample, prefetch)

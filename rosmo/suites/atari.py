@@ -96,6 +96,7 @@ class Atari(Suite):
             start_batch=start_batch,
             num_actions=self.dataset_spec(config).num_actions,  # actions checked while reading
             stack_on_host=not config.stack_on_device,
+            gather_threads=config.gather_threads,
         )
 
     def batch_transform(self, config):
