@@ -56,7 +56,7 @@ def study_rows(study: str, sweep_dir: str, report_dir: str) -> List[Dict]:
         reader = csv.DictReader(f)
         fields = [c for c in reader.fieldnames[:reader.fieldnames.index("env")] if c not in GROUP_COLUMNS]
         for group in reader:
-            if group["group"] == "all":
+            if group["group"] == "all" or group["env"] == "all envs":  # one row per env
                 continue
             config = _read_config(sweep_dir, first_runs.get(group["group"], ""))
             row = {"study": study}

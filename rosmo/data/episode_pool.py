@@ -88,13 +88,6 @@ class _Episode:
         return starts
 
 
-def _pad(x: np.ndarray, before: int, after: int) -> np.ndarray:
-    """`x` [T, ...] with `before` / `after` zero rows: [before + T + after, ...]."""
-    out = np.zeros((before + len(x) + after,) + x.shape[1:], x.dtype)
-    out[before : before + len(x)] = x
-    return out
-
-
 class EpisodePool:
     """Draws batches of windows from `pool_size` episodes in flight (see the module docstring).
 
