@@ -3,9 +3,11 @@ recycled output array is never one a caller still holds."""
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from rosmo.data.episode_pool import EpisodePool
+from rosmo.data.episode_pool import EpisodePool, Prefetcher
 
 L, HISTORY = 4, 3
 
@@ -84,3 +86,21 @@ def test_a_held_batch_is_never_overwritten_and_a_released_one_is_reused():
     del later, view
     again = [pool.sample()["frames"].ctypes.data for _ in range(3)]  # each batch dropped at once
     assert address in again or len(set(again)) == 1  # a released array is gathered into again
+
+
+def test_recycled_arrays_do_not_corrupt_batches_handed_to_jax():
+    """The learner's path: a prefetch thread samples while jitted steps (async dispatch) read the batches."""
+    episodes = make_episodes(300, seed=4)
+    pool = EpisodePool(iter(episodes * 4), length=L, history=HISTORY, batch_size=16, pool_size=6, seed=0)
+    step = jax.jit(lambda frames: frames.astype(jnp.int32) + 1)
+    copies, outputs, addresses = [], [], set()
+    with Prefetcher(pool.sample, prefetch=2) as batches:
+        for _ in range(60):
+            batch = next(batches)
+            copies.append(batch["frames"].astype(np.int32) + 1)
+            addresses.add(batch["frames"].ctypes.data)
+            outputs.append(step(batch["frames"]))  # not waited for
+            del batch
+    for want, got in zip(copies, outputs):
+        np.testing.assert_array_equal(np.asarray(got), want)
+    assert len(addresses) < 20  # arrays were recycled meanwhile
