@@ -98,6 +98,11 @@ def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
     # Imagined actions: mean + N(0, sampling_noise_std^2) (the authors' --const_sampling --gaussian 0.1);
     # < 0: sample the policy itself (std 1 after the re-initialisation).
     c.trpo.sampling_noise_std = 0.1
+    # DEPARTURE from BREMEN (not in the paper or the authors' code), off by default: lambda of MOPO's
+    # penalised imagined reward r - lambda * u, u = max_k ||(s'_k - mean_j s'_j) / std(s' - s)|| the
+    # ensemble's disagreement on the next state (`dynamics.disagreement`); curbs TRPO's exploitation of
+    # model errors.
+    c.trpo.uncertainty_penalty = 0.0
 
     c.value = ml_collections.ConfigDict()
     c.value.hidden_sizes = (200, 200)
@@ -162,6 +167,8 @@ def validate_config(c: ml_collections.ConfigDict) -> None:
         value = _get(c, field)
         _check(value > 0, field, "a positive number", value)
     _check(c.trpo.backtrack_coeff < 1.0, "trpo.backtrack_coeff", "a number in (0, 1)", c.trpo.backtrack_coeff)
+    _check(c.trpo.get("uncertainty_penalty", 0.0) >= 0.0, "trpo.uncertainty_penalty", "a number >= 0",
+           c.trpo.get("uncertainty_penalty"))
     _check(c.trpo.cg_damping >= 0.0, "trpo.cg_damping", "a number >= 0", c.trpo.cg_damping)
     _check(0.0 < c.trpo.discount <= 1.0, "trpo.discount", "a number in (0, 1]", c.trpo.discount)
     _check(0.0 <= c.trpo.gae_lambda <= 1.0, "trpo.gae_lambda", "a number in [0, 1]", c.trpo.gae_lambda)

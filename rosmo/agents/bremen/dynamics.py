@@ -77,6 +77,25 @@ def predict(ensemble: Ensemble, obs: jnp.ndarray, action: jnp.ndarray) -> Tuple[
     return obs[None] + out[..., :-1], out[..., -1]
 
 
+def disagreement(next_obs: jnp.ndarray, scale: jnp.ndarray) -> jnp.ndarray:
+    """The ensemble's disagreement on the next state: next_obs [K, N, O], scale [O] -> u [N],
+
+        u = max_k || (s'_k - mean_j s'_j) / scale ||_2
+
+    (the largest distance of a member's prediction from the ensemble mean, each coordinate in units of
+    `scale`, e.g. the data's std of the state change). The uncertainty of MOPO's penalised reward
+    r - lambda * u (Yu et al. 2020), who use the largest predicted std of probabilistic members; ours are
+    deterministic, so the spread of their predictions stands in for it.
+    """
+    dev = (next_obs - jnp.mean(next_obs, 0, keepdims=True)) / scale
+    return jnp.max(jnp.sqrt(jnp.sum(dev ** 2, -1)), 0)
+
+
+def state_change_scale(ensemble: Ensemble) -> jnp.ndarray:
+    """The data's std of the state change s' - s [O] (the ensemble's target normalizer, reward dropped)."""
+    return ensemble.target_norm.std[:-1]
+
+
 def member_losses(net: hk.Transformed, params: Params, x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
     """Per-member loss 1/2 mean_b ||f_k(x_kb) - y_kb||^2: params [K, ...], x [K, B, I], y [K, B, O] -> [K]."""
     pred = jax.vmap(net.apply)(params, x)

@@ -9,6 +9,10 @@
            (rollout.py); advantages by GAE with a learned value function, normalised per batch; the value
            net is then regressed on the lambda-returns (trpo.py)
 
+Departure from BREMEN (off by default): `trpo.uncertainty_penalty = lambda > 0` scores imagined steps with
+MOPO's penalised reward r - lambda * u, u the ensemble's disagreement on the next state
+(`dynamics.disagreement`, in units of the data's std of the state change).
+
 The value function reads observations through the policy's normalizer and is scaled by
 `value_scale = (|mean r| + std r) / (1 - gamma)` of D_all, so its network outputs stay O(1).
 
@@ -95,7 +99,8 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks) -
     t, v = config.trpo, config.value
     return _trpo_iteration(networks, config.env, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
                            t.cg_damping, t.backtrack_coeff, t.max_backtracks, v.learning_rate, v.batch_size,
-                           v.steps_per_iteration, t.get("reward", "learned"), float(t.get("sampling_noise_std", -1.0)))
+                           v.steps_per_iteration, t.get("reward", "learned"), float(t.get("sampling_noise_std", -1.0)),
+                           float(t.get("uncertainty_penalty", 0.0)))
 
 
 def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Normalizer, noise_std: float):
@@ -121,7 +126,7 @@ def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Nor
 @functools.lru_cache(maxsize=8)
 def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
                     backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps, reward_mode="learned",
-                    sampling_noise_std=-1.0) -> Callable:
+                    sampling_noise_std=-1.0, uncertainty_penalty=0.0) -> Callable:
     done_fn = termination_fn(env)
     known_reward = reward_fn(env) if reward_mode == "true" else None
     value_opt = optax.adam(value_lr)
@@ -148,8 +153,11 @@ def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl,
         ensemble = dynamics.from_state(networks.dynamics, ensemble_state)
 
         sample_fn = rollout_sampler(policy_net, policy_params, norm, sampling_noise_std)
+        scale_delta = dynamics.state_change_scale(ensemble)
         ro = rollout_lib.imagine(roll_key, sample_fn, lambda o, a: dynamics.predict(ensemble, o, a), done_fn, s0,
-                                 horizon, obs_low, obs_high, reward_fn=known_reward)
+                                 horizon, obs_low, obs_high, reward_fn=known_reward,
+                                 uncertainty_fn=lambda nxt: dynamics.disagreement(nxt, scale_delta),
+                                 uncertainty_penalty=uncertainty_penalty)
         obs_n = normalize(norm, ro.observation)  # [H+1, N, O]
         values = scale * value_net.apply(value_params, obs_n)[..., 0]  # [H+1, N]
         discount = discount_factor * (1.0 - ro.terminal.astype(jnp.float32))
@@ -168,6 +176,10 @@ def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl,
         metrics = {
             "imagined_return": jnp.mean(jnp.sum(ro.reward, 0)),
             "imagined_length": jnp.mean(jnp.sum(mask, 0)),
+            # mean ensemble disagreement u per imagined step, and the penalty lambda * sum_t u_t per rollout
+            # (imagined_return is after the penalty; imagined_return + imagined_penalty is before it)
+            "imagined_uncertainty": jnp.sum(ro.uncertainty * mask) / jnp.sum(mask),
+            "imagined_penalty": uncertainty_penalty * jnp.mean(jnp.sum(ro.uncertainty, 0)),
             "value_loss": value_loss,
             "policy_std": jnp.mean(jnp.exp(new_policy["log_std"])),
             **{k: v.astype(jnp.float32) for k, v in info.items()},
