@@ -11,17 +11,7 @@ from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.agents.bremen import dynamics, rollout
 from rosmo.agents.bremen.config import validate_config
 
-K = 4
-
-
-def _sample_fn(obs, key):
-    return jnp.zeros((obs.shape[0], 2)), jnp.zeros(obs.shape[0])
-
-
-def _model_fn(obs, action):
-    """Member k moves every coordinate by k and pays reward k."""
-    shift = jnp.arange(K, dtype=jnp.float32)
-    return obs[None] + shift[:, None, None], jnp.broadcast_to(shift[:, None], (K, obs.shape[0]))
+from tests.agents.bremen.test_rollout import K, _model_fn, _sample_fn  # the toy ensemble: member k shifts by k, pays k
 
 
 def _never_done(o):
