@@ -180,6 +180,15 @@ def _text(value) -> Optional[str]:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+def field_axis(ax, values: np.ndarray) -> None:
+    """x axis of a score-vs-field plot: ticks at the swept values only, log scale when they span >= 20x."""
+    if len(values) and np.all(values > 0) and values.max() / values.min() >= 20:
+        ax.set_xscale("log")
+    ax.set_xticks(sorted(set(values.tolist())))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())  # a log axis labels no "3x10^0"
+
+
 def plot_score_vs_field(table: pd.DataFrame, fields: Sequence[str], field: str, out_dir: str, metric_label: str) -> List[str]:
     """Final IQM [CI] against `field`, one line per combination of the other group fields, a panel per env;
     groups without `field` (e.g. another algorithm) as a horizontal band."""
@@ -203,10 +212,7 @@ def plot_score_vs_field(table: pd.DataFrame, fields: Sequence[str], field: str, 
         for color, row in zip(palette[len(lines):], flat):  # groups without the field: a band across
             ax.axhline(row["iqm"], linestyle="--", color=color, label=row["group"])
             ax.axhspan(row["iqm_low"], row["iqm_high"], color=color, alpha=0.1)
-        if len(has) and np.all(has[field].astype(float) > 0) and has[field].astype(float).max() / has[field].astype(float).min() >= 20:
-            ax.set_xscale("log")
-        ax.set_xticks(sorted(set(has[field].astype(float))) if len(has) else [])
-        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        field_axis(ax, has[field].astype(float).to_numpy() if len(has) else np.zeros(0))
         ax.set_title(env)
         ax.set_xlabel(field)
         ax.set_ylabel(f"final IQM {metric_label}")
