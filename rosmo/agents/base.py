@@ -44,6 +44,8 @@ class AgentSpec(NamedTuple):
       config; validated only when this agent is selected).
     validate: config -> None, raising `rosmo.configs.validation.ConfigError` on a bad
       agent-specific field (optional).
+    acting_fields: config fields only the acting rule reads (e.g. the search budget), which
+      `rosmo evaluate --set FIELD=VALUE` may change on a trained checkpoint.
     """
 
     name: str
@@ -53,6 +55,7 @@ class AgentSpec(NamedTuple):
     act_policies: Tuple[str, ...] = ("prior",)
     config_defaults: Mapping[str, Any] = {}
     validate: Optional[Callable] = None
+    acting_fields: Tuple[str, ...] = ()
 
     def make(self, networks: Networks, config) -> Agent:
         return Agent(self.name, networks, self.make_loss(networks, config), self.make_actor(networks, config))

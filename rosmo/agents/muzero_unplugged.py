@@ -297,4 +297,7 @@ SPEC = AgentSpec(
     act_policies=ACT_POLICIES,
     config_defaults=CONFIG_DEFAULTS,
     validate=validate,
+    acting_fields=("num_simulations", "search_depth", "search", "mcts_qtransform", "act_exploration_noise",
+                   "mcts_dirichlet_fraction", "mcts_dirichlet_alpha", "gumbel_scale", "gumbel_considered_actions",
+                   "gumbel_rescale_values"),
 )

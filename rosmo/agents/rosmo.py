@@ -202,4 +202,5 @@ SPEC = AgentSpec(
     act_policies=ACT_POLICIES,
     config_defaults=CONFIG_DEFAULTS,
     validate=validate,
+    acting_fields=("policy_temperature", "policy_adv_clip"),  # read by act_policy="improved"
 )

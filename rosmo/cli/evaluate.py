@@ -2,11 +2,13 @@
 
     rosmo evaluate --checkpoint runs/pong --env atari:Pong --episodes 100 --num-envs 16 --json pong.json
     rosmo evaluate --checkpoint runs/catch --episodes 100 --video catch.gif
+    rosmo evaluate --checkpoint runs/mzu --set num_simulations=50 --set search_depth=3   # another search budget
     rosmo evaluate --watch runs/pong              # the evaluator job: each new checkpoint once, until the run ends
 
-The agent is rebuilt from the config saved in the checkpoint (`--act-policy` and
-`--greedy/--sample` override its acting rule); `--env` defaults to the env it was
-trained on. Printed and written to `--json`: mean, median and IQM return with a
+The agent is rebuilt from the config saved in the checkpoint (`--act-policy`,
+`--greedy/--sample` and `--set FIELD=VALUE` of acting-only fields, e.g. mzu's
+`num_simulations` or `search_depth`, override its acting rule); `--env` defaults
+to the env it was trained on. Printed and written to `--json`: mean, median and IQM return with a
 bootstrap 95% CI of the IQM, and the normalised scores with their references
 (the same result as the evaluations during training).
 
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--greedy", dest="greedy", action="store_true", default=None, help="argmax actions")
     group.add_argument("--sample", dest="greedy", action="store_false", help="sample actions from the policy")
+    parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="FIELD=VALUE",
+                        help="change an acting-only field of the saved config, e.g. --set num_simulations=50 "
+                             "--set search_depth=3 (mzu); repeatable")
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,9 +72,10 @@ def run_watch(args: argparse.Namespace) -> int:
     from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
     from rosmo.training.signals import Stopped, StopSignals
 
-    for flag in ("step", "json", "video", "act_policy", "greedy", "max_episode_frames", "env"):
+    for flag in ("step", "json", "video", "act_policy", "greedy", "overrides", "max_episode_frames", "env"):
         if getattr(args, flag) is not None:
-            print(f"rosmo evaluate: error: --{flag.replace('_', '-')} cannot be used with --watch "
+            name = "set" if flag == "overrides" else flag.replace("_", "-")
+            print(f"rosmo evaluate: error: --{name} cannot be used with --watch "
                   "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
             return 2
     settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
@@ -132,12 +138,14 @@ def run(args: argparse.Namespace) -> int:
             options=options,
             video=args.video,
             progress=not args.no_progress,
+            overrides=args.overrides or (),
         )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {err}", file=sys.stderr)
         return 2
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
-          f"{'greedy' if result['act_greedy'] else 'sampled'})")
+          f"{'greedy' if result['act_greedy'] else 'sampled'}"
+          + "".join(f", {item}" for item in result["acting_overrides"]) + ")")
     print("\n".join(format_result(result)))
     if result.get("video"):
         print(f"video: {result['video']}")

@@ -67,8 +67,12 @@ def evaluate_checkpoint(
     options: Optional[Dict[str, Any]] = None,
     video: Optional[str] = None,
     progress: bool = True,
+    overrides=(),
 ) -> Dict[str, Any]:
-    """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result."""
+    """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result.
+
+    `overrides`: "FIELD=VALUE" items changing acting-only fields (e.g. "num_simulations=50").
+    """
     if episodes < 1:
         raise EvaluateError(f"--episodes {episodes}: expected an integer >= 1")
     if num_envs < 1:
@@ -80,7 +84,7 @@ def evaluate_checkpoint(
             raise EvaluateError(f"--env {err}") from None
     if video is not None:
         resolve_path(video)
-    agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy)
+    agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
     trained_on = checkpoint_env(extra)
     if env is None:
         if trained_on is None:
@@ -99,6 +103,7 @@ def evaluate_checkpoint(
         "algo": config.algo,
         "act_policy": config.act_policy,
         "act_greedy": bool(config.act_greedy),
+        "acting_overrides": list(overrides),
         "seed": seed,
     }
     result.update(evaluate_agent(suite, name, agent.act, params, metadata, episodes, num_envs, seed=seed,

@@ -58,7 +58,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rosmo.agents import make_agent
+from rosmo.agents import agent_spec, make_agent
+from rosmo.configs.base import get_base_config
+from rosmo.configs.loading import apply_override
+from rosmo.errors import ConfigError
 from rosmo.networks import make_networks
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
@@ -513,17 +516,48 @@ def load_params(
     return state["params"], extra
 
 
+def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: str = "--set") -> None:
+    """Set acting-only fields of a saved config from "FIELD=VALUE" items, in place.
+
+    Only the agent's `AgentSpec.acting_fields` may change (e.g. `num_simulations`, `search_depth`
+    of mzu): the trained parameters do not depend on them. Values are typed as in the current
+    config; the agent's own validation runs on the result. CheckpointError names `flag` and the item.
+    """
+    spec = agent_spec(config.algo)
+    typed = get_base_config()
+    for item in overrides:
+        field, sep, text = str(item).partition("=")
+        if not sep or not field:
+            raise CheckpointError(f"{flag} {item}: expected FIELD=VALUE")
+        if field not in spec.acting_fields:
+            allowed = ", ".join(spec.acting_fields) or "none"
+            raise CheckpointError(f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} "
+                                  f"(expected one of: {allowed})")
+        try:
+            apply_override(typed, field, text)
+        except ConfigError as err:
+            raise CheckpointError(f"{flag} {item}: {str(err).split(': ', 1)[-1]}") from None
+        config[field] = typed[field]
+    if overrides and spec.validate is not None:
+        try:
+            spec.validate(config)
+        except ConfigError as err:
+            raise CheckpointError(str(err).replace("--config.", f"{flag} ", 1)) from None
+
+
 def load_agent(
     checkpoint: str,
     step: Optional[int] = None,
     act_policy: Optional[str] = None,
     greedy: Optional[bool] = None,
     flag: str = "--checkpoint",
+    overrides=(),
 ):
     """Rebuild a trained agent from a run (or checkpoint) directory.
 
     Returns (agent, params, config, extra): `agent.act(params, obs[B, ...], key) -> int32[B]`
     with the saved config's acting rule, overridden by `act_policy` / `greedy`
+    and the "FIELD=VALUE" `overrides` of acting-only fields (`apply_acting_overrides`)
     when given; `extra` holds `num_actions`, `observation_shape`, `dataset_metadata`.
 
     Raises:
@@ -546,6 +580,7 @@ def load_agent(
         config.act_policy = act_policy
     if greedy is not None:
         config.act_greedy = bool(greedy)
+    apply_acting_overrides(config, overrides)
     networks = make_networks(config, int(extra["num_actions"]))
     try:
         agent = make_agent(config, networks)

@@ -18,8 +18,10 @@ from tests.conftest import make_episode, write_dataset
 def test_the_registry_is_the_only_list():
     assert list(AGENTS) == ["rosmo", "mzu", "bc", "cql"]
     assert act_policies() == ("improved", "mcts", "prior")
+    config = get_config("catch")
     for name, spec in AGENTS.items():
         assert spec.name == name and spec.act_policies and spec.description
+        assert all(field in config for field in spec.acting_fields), name  # `rosmo evaluate --set` can type them
 
 
 def test_readme_lists_every_agent():

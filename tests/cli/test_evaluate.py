@@ -50,6 +50,18 @@ def catch_run(tmp_path_factory):
     return _train(c, str(root / "run"))
 
 
+@pytest.fixture(scope="module")
+def mzu_catch_run(tmp_path_factory):
+    """MuZero Unplugged (4 simulations) trained 1 step on the tiny catch-shaped dataset."""
+    root = tmp_path_factory.mktemp("mzu_eval")
+    episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(4)]
+    meta = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
+    path = write_dataset(str(root / "data"), episodes, metadata=meta)
+    c = bsuite_configs.get_config("catch")
+    c.update(dataset_dir=path, batch_size=4, algo="mzu", act_policy="mcts", num_simulations=4)
+    return _train(c, str(root / "run"))
+
+
 def _evaluate(capsys, *args):
     code = cli.main(["evaluate", *args, "--no-progress"])
     out = capsys.readouterr()
@@ -103,6 +115,32 @@ def test_evaluate_errors(atari_run, catch_run, tmp_path, capsys):
     assert code == 2 and f"--checkpoint {empty}" in err and "no complete checkpoint" in err
     code, _, err = _evaluate(capsys, "--checkpoint", str(tmp_path / "missing"), "--env", "bsuite:catch")
     assert code == 2 and "neither a run directory" in err
+
+
+def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_path, capsys):
+    _, _, config, _ = load_agent(mzu_catch_run, overrides=("num_simulations=12", "search_depth=2", "search=gumbel"))
+    assert (config.num_simulations, config.search_depth, config.search) == (12, 2, "gumbel")
+    _, _, saved, _ = load_agent(mzu_catch_run)
+    assert (saved.num_simulations, saved.search_depth, saved.search) == (4, None, "muzero")
+    out_json = tmp_path / "mzu.json"
+    code, out, err = _evaluate(capsys, "--checkpoint", mzu_catch_run, "--episodes", "2", "--num-envs", "2",
+                               "--set", "num_simulations=2", "--set", "search_depth=1", "--json", str(out_json))
+    assert code == 0, err
+    assert "(mzu, act mcts, greedy, num_simulations=2, search_depth=1)" in out
+    assert json.load(open(out_json))["acting_overrides"] == ["num_simulations=2", "search_depth=1"]
+    cases = [
+        (mzu_catch_run, "num_simulations=0", "--set num_simulations=0: expected an integer >= 1"),
+        (mzu_catch_run, "search_depth=deep", "--set search_depth=deep: expected an integer"),
+        (mzu_catch_run, "learning_rate=1", "'learning_rate' is not an acting field of algo mzu (expected one of: "
+                                           "num_simulations, search_depth"),
+        (mzu_catch_run, "num_simulations", "--set num_simulations: expected FIELD=VALUE"),
+        (catch_run, "num_simulations=5", "'num_simulations' is not an acting field of algo rosmo"),
+    ]
+    for run, item, message in cases:
+        code, _, err = _evaluate(capsys, "--checkpoint", run, "--episodes", "1", "--set", item)
+        assert code == 2 and message in err and "Traceback" not in err, (item, err)
+    code, _, err = _evaluate(capsys, "--watch", mzu_catch_run, "--set", "num_simulations=2")
+    assert code == 2 and "--set cannot be used with --watch" in err
 
 
 def test_dataset_atari_records_with_a_checkpoint_policy(atari_run, tmp_path):
