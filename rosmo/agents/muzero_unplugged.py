@@ -59,6 +59,9 @@ QTRANSFORMS = ("parent_and_siblings", "completed_by_mix_value")
 CONFIG_DEFAULTS = {
     "num_simulations": 20,  # simulations per search (learner targets and MCTS acting)
     "search_depth": ml_collections.config_dict.placeholder(int),  # mctx max_depth; None: limited by num_simulations
+    # max_depth of the acting search only (None: search_depth). 1 = one model step: on BSuite the model's deeper
+    # steps mislead acting (results/bsuite/mzu_acting_depth/); the learner's targets keep search_depth.
+    "act_search_depth": ml_collections.config_dict.placeholder(int),
     "mcts_dirichlet_fraction": 0.25,  # root noise weight in the learner's searches (and when acting with noise)
     "mcts_dirichlet_alpha": 0.3,  # root Dirichlet concentration
     "act_exploration_noise": False,  # acting with MCTS: add root Dirichlet noise (off for evaluation)
@@ -245,11 +248,14 @@ def make_mzu_actor(networks: Networks, config):
 
     MuZero search: greedy -> most visited root action (ties by the prior),
     otherwise a sample ∝ visit counts; root noise only if `act_exploration_noise`.
+    The acting search's max_depth is `act_search_depth`, or `search_depth` when that is None.
     Gumbel search: the action Sequential Halving selects (Gumbel noise off when greedy).
     """
     mode = config.act_policy
     greedy = config.act_greedy
     noise_fraction = config.mcts_dirichlet_fraction if config.act_exploration_noise else 0.0
+    depth = config.get("act_search_depth")
+    depth = config.search_depth if depth is None else depth
     options = search_options(config)
     gumbel = options["search"] == "gumbel"
     if gumbel and greedy:
@@ -263,7 +269,7 @@ def make_mzu_actor(networks: Networks, config):
         values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
         result = search_from_states(
             networks, params, key, states, pred.policy_logits, values, config.discount,
-            config.num_simulations, config.search_depth, noise_fraction, config.mcts_dirichlet_alpha, **options,
+            config.num_simulations, depth, noise_fraction, config.mcts_dirichlet_alpha, **options,
         )
         if greedy and not gumbel:
             return most_visited_action(result.visit_counts, pred.policy_logits)
@@ -278,6 +284,9 @@ def validate(config) -> None:
                 "an integer >= 1", config.num_simulations)
     check_field(config.search_depth is None or (isinstance(config.search_depth, int) and config.search_depth >= 1),
                 "search_depth", "None (unlimited) or an integer >= 1", config.search_depth)
+    act_depth = config.get("act_search_depth")  # absent from configs saved before it existed
+    check_field(act_depth is None or (isinstance(act_depth, int) and act_depth >= 1),
+                "act_search_depth", "None (search_depth) or an integer >= 1", act_depth)
     check_field(0.0 <= config.mcts_dirichlet_fraction <= 1.0, "mcts_dirichlet_fraction", "a number in [0, 1]",
                 config.mcts_dirichlet_fraction)
     check_field(config.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", config.mcts_dirichlet_alpha)
@@ -297,7 +306,7 @@ SPEC = AgentSpec(
     act_policies=ACT_POLICIES,
     config_defaults=CONFIG_DEFAULTS,
     validate=validate,
-    acting_fields=("num_simulations", "search_depth", "search", "mcts_qtransform", "act_exploration_noise",
+    acting_fields=("num_simulations", "search_depth", "act_search_depth", "search", "mcts_qtransform", "act_exploration_noise",
                    "mcts_dirichlet_fraction", "mcts_dirichlet_alpha", "gumbel_scale", "gumbel_considered_actions",
                    "gumbel_rescale_values"),
 )

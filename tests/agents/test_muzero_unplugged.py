@@ -156,6 +156,24 @@ def test_mzu_act_with_mcts_on_the_hand_built_model():
     assert 0.7 < np.mean(actions == 0) < 1.0
 
 
+def test_act_search_depth_limits_only_the_acting_search():
+    # from state 0 the reward is two model steps away: a one-step acting search sees no difference between
+    # the actions (samples ∝ visits are near uniform), the unlimited one finds a0; from state 1 (reward one
+    # step away) both find a0
+    config = small_config(algo="mzu", act_policy="mcts", num_simulations=32, discount=GAMMA, act_greedy=False)
+    deep = jax.jit(make_mzu_actor(chain_networks(), config))
+    config.act_search_depth = 1
+    shallow = jax.jit(make_mzu_actor(chain_networks(), config))
+    obs0, obs1, key = chain_obs([0] * 300), chain_obs([1] * 300), jax.random.PRNGKey(3)
+    share_deep, share_shallow = (float(np.mean(np.asarray(f({}, obs0, key)) == 0)) for f in (deep, shallow))
+    assert share_deep > 0.6 and 0.2 < share_shallow < 0.5, (share_deep, share_shallow)
+    assert float(np.mean(np.asarray(shallow({}, obs1, key)) == 0)) > 0.6
+    assert config.search_depth is None  # the learner's searches are unchanged
+    with pytest.raises(ConfigError, match="--config.act_search_depth=0"):
+        config.act_search_depth = 0
+        validate_config(config)
+
+
 def test_mzu_loss_finite_and_falls_on_a_fixed_batch():
     config = small_config(algo="mzu", num_simulations=4, batch_size=16)
     learner = make_learner(config)
