@@ -52,6 +52,17 @@ def _chunk_fn(policy: GaussianPolicy, learning_rate: float):
     return train_chunk
 
 
+def residual_log_std(policy: GaussianPolicy, net_params: Params, x: jnp.ndarray, a: jnp.ndarray,
+                     min_std: float = 0.05) -> jnp.ndarray:
+    """log of the per-dimension std of the cloning residuals a - mu(x): x [N, O] normalised, a [N, A] -> [A].
+
+    sigma_j = sqrt(mean_i (a_ij - mu_j(x_i))^2), floored at `min_std`: the behaviour policy's own spread
+    around pi_beta's mean (uniform random actions in [-1, 1]: ~0.58; a policy's mean + N(0, 0.1^2): ~0.1).
+    """
+    residual = a - policy.net.apply(net_params, x)
+    return jnp.log(jnp.maximum(jnp.sqrt(jnp.mean(residual ** 2, axis=0)), min_std))
+
+
 def train_bc(
     policy: GaussianPolicy,
     observation: np.ndarray,
@@ -65,10 +76,12 @@ def train_bc(
     validation_fraction: float = 0.1,
     init_log_std: float = 0.0,
     progress: bool = False,
+    log_std_from_residuals: bool = False,
 ) -> Tuple[Params, Normalizer, Dict[str, Any]]:
     """Clone pi_beta from observation [N, O] and action [N, A] (`num_steps` rounded up to whole `eval_every`).
 
-    Returns (policy params with `log_std = init_log_std`, observation normalizer, metrics).
+    Returns (policy params with `log_std = init_log_std`, or with `log_std_from_residuals` the held-out
+    residuals' `residual_log_std`, observation normalizer, metrics).
     """
     start = time.time()
     num = len(observation)
@@ -111,6 +124,7 @@ def train_bc(
             if since_best >= patience:
                 break
     bar.close()
+    log_std = residual_log_std(policy, best_net, x_val, a_val) if log_std_from_residuals else params["log_std"]
     metrics = {"bc_val_loss": best_val, "bc_steps": done, "bc_seconds": round(time.time() - start, 2),
-               "bc_history": history}
-    return {"net": best_net, "log_std": params["log_std"]}, obs_norm, metrics
+               "bc_history": history, "bc_init_std": float(jnp.mean(jnp.exp(log_std)))}
+    return {"net": best_net, "log_std": log_std}, obs_norm, metrics

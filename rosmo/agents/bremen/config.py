@@ -70,6 +70,9 @@ def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
     c.policy = ml_collections.ConfigDict()
     c.policy.hidden_sizes = (200, 200)
     c.policy.init_log_std = 0.0  # Normal(pi_beta, 1)
+    # True (a departure): Normal(pi_beta, sigma_data^2), sigma_data the held-out BC residuals' std per action
+    # dimension (`bc.residual_log_std`); TRPO's KL steps are then in units of the data's own action spread.
+    c.policy.init_std_from_data = False
 
     c.bc = ml_collections.ConfigDict()
     c.bc.learning_rate = 5e-4

@@ -3,7 +3,8 @@
     train_bremen(config, data_all, data_new, key):
         1. fit the K-member dynamics ensemble on D_all                              (dynamics.py)
         2. behaviour-clone pi_beta on D (this deployment's data)                    (bc.py)
-        3. pi_theta_0 = Normal(mu_beta, exp(init_log_std)^2)   (init_log_std = 0: std 1)
+        3. pi_theta_0 = Normal(mu_beta, exp(init_log_std)^2)   (init_log_std = 0: std 1; with
+           policy.init_std_from_data the std of the BC residuals a - mu_beta(s), per action dimension)
         4. T TRPO iterations, each on `trpo.batch_size // trpo.horizon` imaginary rollouts of
            `trpo.horizon` steps from start states of D_all, every step from a uniformly picked member
            (rollout.py); advantages by GAE with a learned value function, normalised per batch; the value
@@ -253,7 +254,8 @@ def train_bremen(
     policy_params, obs_norm, bc_metrics = bc_lib.train_bc(
         networks.policy, data_new.observation, data_new.action, bc_key, config.bc.learning_rate, config.bc.batch_size,
         config.bc.num_steps, config.bc.eval_every, config.bc.patience, config.bc.validation_fraction,
-        init_log_std=config.policy.init_log_std, progress=progress)
+        init_log_std=config.policy.init_log_std, progress=progress,
+        log_std_from_residuals=bool(config.policy.get("init_std_from_data", False)))
     policy_params, value_params, trpo_metrics = optimize_policy(
         config, networks, ensemble, policy_params, obs_norm, data_all, trpo_key, progress=progress)
     state = {"policy": policy_params, "obs_norm": normalizer_dict(obs_norm), "value": value_params,

@@ -1,7 +1,9 @@
 """The dynamics ensemble fits a known linear system; behaviour cloning recovers a known linear policy."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rosmo.agents.bremen import bc, dynamics, networks
 from rosmo.data.transitions import Transitions
@@ -61,3 +63,20 @@ def test_behaviour_cloning_recovers_a_linear_policy():
     assert np.mean((pred - test @ w) ** 2) / np.var(test @ w) < 0.02
     np.testing.assert_array_equal(np.asarray(params["log_std"]), [0.0, 0.0])  # Normal(pi_beta, 1)
     assert metrics["bc_val_loss"] < 0.01
+
+
+def test_policy_std_from_the_cloning_residuals():
+    # a = obs @ w + N(0, diag(0.1, 0.4)^2): re-initialised from the data, pi's std is the behaviour's spread
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(4000, 4)).astype(np.float32)
+    w = np.array([[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1], [0.1, 0.0]], np.float32)
+    actions = obs @ w + np.array([0.1, 0.4], np.float32) * rng.normal(size=(4000, 2)).astype(np.float32)
+    policy = networks.make_policy(2, (64, 64))
+    params, _, metrics = bc.train_bc(policy, obs, actions, jax.random.PRNGKey(0), learning_rate=3e-3, num_steps=3000,
+                                     eval_every=500, validation_fraction=0.25, log_std_from_residuals=True)
+    np.testing.assert_allclose(np.exp(np.asarray(params["log_std"])), [0.1, 0.4], rtol=0.15)
+    assert metrics["bc_init_std"] == pytest.approx(float(np.mean(np.exp(np.asarray(params["log_std"])))))
+    # the floor: a noiseless behaviour gives min_std, not log(0)
+    x = jnp.zeros((5, 4))
+    exact = bc.residual_log_std(policy, params["net"], x, policy.net.apply(params["net"], x), min_std=0.05)
+    np.testing.assert_allclose(np.asarray(exact), np.log([0.05, 0.05]), rtol=1e-6)
