@@ -2,12 +2,12 @@
 
     rosmo evaluate --checkpoint runs/pong --env atari:Pong --episodes 100 --num-envs 16 --json pong.json
     rosmo evaluate --checkpoint runs/catch --episodes 100 --video catch.gif
-    rosmo evaluate --checkpoint runs/mzu --set num_simulations=50 --set search_depth=3   # another search budget
+    rosmo evaluate --checkpoint runs/mzu --set num_simulations=50 --set act_search_depth=1   # another acting search
     rosmo evaluate --watch runs/pong              # the evaluator job: each new checkpoint once, until the run ends
 
 The agent is rebuilt from the config saved in the checkpoint (`--act-policy`,
 `--greedy/--sample` and `--set FIELD=VALUE` of acting-only fields, e.g. mzu's
-`num_simulations` or `search_depth`, override its acting rule); `--env` defaults
+`num_simulations` or `act_search_depth`, override its acting rule); `--env` defaults
 to the env it was trained on. Printed and written to `--json`: mean, median and IQM return with a
 bootstrap 95% CI of the IQM, and the normalised scores with their references
 (the same result as the evaluations during training).
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sample", dest="greedy", action="store_false", help="sample actions from the policy")
     parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="FIELD=VALUE",
                         help="change an acting-only field of the saved config, e.g. --set num_simulations=50 "
-                             "--set search_depth=3 (mzu); repeatable")
+                             "--set act_search_depth=1 (mzu); repeatable")
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
