@@ -38,28 +38,25 @@ def atari_run(tmp_path_factory):
     return _train(c, str(root / "run"))
 
 
-@pytest.fixture(scope="module")
-def catch_run(tmp_path_factory):
-    """ROSMO trained 1 step on a tiny catch-shaped dataset whose metadata names catch and its references."""
-    root = tmp_path_factory.mktemp("catch_eval")
+def _train_on_tiny_catch(root, **fields):
+    """Train 1 step on a tiny catch-shaped dataset whose metadata names catch and its references."""
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(4)]
     meta = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
-    path = write_dataset(str(root / "data"), episodes, metadata=meta)
     c = bsuite_configs.get_config("catch")
-    c.update(dataset_dir=path, batch_size=4)
+    c.update(dataset_dir=write_dataset(str(root / "data"), episodes, metadata=meta), batch_size=4, **fields)
     return _train(c, str(root / "run"))
+
+
+@pytest.fixture(scope="module")
+def catch_run(tmp_path_factory):
+    """ROSMO trained 1 step on the tiny catch-shaped dataset."""
+    return _train_on_tiny_catch(tmp_path_factory.mktemp("catch_eval"))
 
 
 @pytest.fixture(scope="module")
 def mzu_catch_run(tmp_path_factory):
     """MuZero Unplugged (4 simulations) trained 1 step on the tiny catch-shaped dataset."""
-    root = tmp_path_factory.mktemp("mzu_eval")
-    episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(4)]
-    meta = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
-    path = write_dataset(str(root / "data"), episodes, metadata=meta)
-    c = bsuite_configs.get_config("catch")
-    c.update(dataset_dir=path, batch_size=4, algo="mzu", act_policy="mcts", num_simulations=4)
-    return _train(c, str(root / "run"))
+    return _train_on_tiny_catch(tmp_path_factory.mktemp("mzu_eval"), algo="mzu", act_policy="mcts", num_simulations=4)
 
 
 def _evaluate(capsys, *args):
