@@ -525,24 +525,21 @@ def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: s
     """
     spec = agent_spec(config.algo)
     typed = get_base_config()
-    for item in overrides:
-        field, sep, text = str(item).partition("=")
-        if not sep or not field:
-            raise CheckpointError(f"{flag} {item}: expected FIELD=VALUE")
-        if field not in spec.acting_fields:
-            allowed = ", ".join(spec.acting_fields) or "none"
-            raise CheckpointError(f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} "
-                                  f"(expected one of: {allowed})")
-        try:
+    try:  # ConfigError messages name "--config.FIELD=..."; here the flag is `flag`
+        for item in overrides:
+            field, sep, text = str(item).partition("=")
+            if not sep or not field:
+                raise CheckpointError(f"{flag} {item}: expected FIELD=VALUE")
+            if field not in spec.acting_fields:
+                allowed = ", ".join(spec.acting_fields) or "none"
+                raise CheckpointError(f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} "
+                                      f"(expected one of: {allowed})")
             apply_override(typed, field, text)
-        except ConfigError as err:
-            raise CheckpointError(f"{flag} {item}: {str(err).split(': ', 1)[-1]}") from None
-        config[field] = typed[field]
-    if overrides and spec.validate is not None:
-        try:
+            config[field] = typed[field]
+        if overrides and spec.validate is not None:
             spec.validate(config)
-        except ConfigError as err:
-            raise CheckpointError(str(err).replace("--config.", f"{flag} ", 1)) from None
+    except ConfigError as err:
+        raise CheckpointError(str(err).replace("--config.", f"{flag} ", 1)) from None
 
 
 def load_agent(
