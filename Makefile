@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean-venv datasets bench
+.PHONY: test demo install clean-venv datasets bench docs docs-check docs-serve lint
 
-$(STAMP): requirements.txt setup.py
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -18,8 +18,23 @@ $(STAMP): requirements.txt setup.py
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) docs-check
 	$(PY) -m pytest -q --durations=15 tests
+
+# The docs site (MkDocs Material): reference and results pages are generated from the code and results/*.
+# --strict turns every warning (a broken link, a missing page, a failed reference) into an error.
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
+
+docs-check: $(STAMP)
+	d=$$(mktemp -d) && $(PY) -m mkdocs build --strict --quiet --site-dir $$d; rc=$$?; rm -rf $$d; exit $$rc
+
+docs-serve: $(STAMP)
+	$(PY) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 demo: $(STAMP)
 	$(PY) -m rosmo.cli demo
