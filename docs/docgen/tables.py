@@ -14,7 +14,10 @@ a page are always those of the committed CSV:
     seeds: true                           # append (n_seeds)
     order: algo=rosmo|mzu|bc|cql          # column order of a field's values
     column: MZU + BC = algo=mzu, options=mzu_bc_loss_weight=3.0   # instead of columns: one per line
+    column: BC = ; value=bc_iqm_ci        # a column's own value, format, ... after ';'
     ```
+
+`value: <prefix>iqm_ci` reads `<prefix>iqm`, `<prefix>ci_low` and `<prefix>ci_high`.
 
     ```rosmo-dependencies
     jax, jaxlib: arrays, jit, the learner's device mesh
@@ -102,12 +105,17 @@ def _value(rows: List[Dict[str, str]], spec: Dict[str, str]) -> str:
 
     if len(rows) > 1 and agg != "mean":
         raise TableError(f"{len(rows)} rows for one cell ({_label(rows[0], list(rows[0]))}): add rows/columns or agg: mean")
-    if what == "iqm_ci":
+    if what.endswith("iqm_ci"):  # "<prefix>iqm_ci": <prefix>iqm [<prefix>ci_low, <prefix>ci_high]
         if len(rows) > 1:
-            raise TableError("value: iqm_ci cannot be averaged")
-        r = rows[0]
-        low, high = ("ci_low", "ci_high") if "ci_low" in r else ("iqm_low", "iqm_high")
-        text = f"{num(r['iqm'])} [{num(r[low])}, {num(r[high])}]"
+            raise TableError(f"value: {what} cannot be averaged")
+        r, prefix = rows[0], what[: -len("iqm_ci")]
+        low, high = (f"{prefix}ci_low", f"{prefix}ci_high") if f"{prefix}ci_low" in r else ("iqm_low", "iqm_high")
+        if r.get(f"{prefix}iqm", "") == "":
+            return ""
+        if r.get(low, "") == "":
+            text = num(r[f"{prefix}iqm"])
+        else:
+            text = f"{num(r[f'{prefix}iqm'])} [{num(r[low])}, {num(r[high])}]"
     elif agg == "mean":
         values = [float(r[what]) for r in rows if r[what] != ""]
         text = format(sum(values) / len(values), fmt) if values else ""
@@ -152,7 +160,15 @@ def table(body: str) -> str:
         cells_by_row: "OrderedDict[str, Dict[str, List[Dict[str, str]]]]" = OrderedDict()
         for r in data:
             cells_by_row.setdefault(_label(r, row_keys), {})
+        column_specs = {}
         for label, conds in spec["column"]:
+            conds, *options = conds.split(";")
+            column_specs[label] = dict(spec)
+            for option in filter(None, (o.strip() for o in options)):
+                key, eq, value = option.partition("=")
+                if not eq:
+                    raise TableError(f"column {label!r}: option {option!r}: expected KEY=VALUE")
+                column_specs[label][key.strip()] = value.strip()
             for r in data:
                 if _matches(r, conds):
                     cells_by_row[_label(r, row_keys)].setdefault(label, []).append(r)
@@ -161,7 +177,8 @@ def table(body: str) -> str:
         header = spec.get("header", ", ".join(row_keys))
         lines = ["| " + header + " | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         for rl in row_labels:
-            lines.append("| " + rl + " | " + " | ".join(_value(cells_by_row[rl].get(c, []), spec) for c in labels) + " |")
+            lines.append("| " + rl + " | " + " | ".join(_value(cells_by_row[rl].get(c, []), column_specs[c]) for c in labels)
+                         + " |")
         return "\n".join(lines)
     if not col_keys:  # a list of the matching rows
         shown = _fields(spec.get("fields", "")) or list(data[0])
