@@ -12,7 +12,7 @@ from rosmo.configs.base import get_base_config
 ENVS = ("catch", "cartpole", "mountain_car")
 
 # Per-env step budgets and evaluation cadence, set from learning curves measured over 3 seeds
-# (batch 512, one evaluation every 1k steps; summarised in the README, "Departures from the paper"):
+# (batch 512, one evaluation every 1k steps; summarised in docs/departures.md):
 # - catch: every seed is at 1.0 from 4k steps on (flat to 20k); 3k was too short (0.63 [0.18, 1.0]).
 #   Schedule lr 2e-3 / target copy every 100 (faster than the paper's, which is meant for 200k steps).
 #   bc_loss_weight=1 (the shared default is 0.2): with 1% of the episodes the greedy policy of 0.2 misses

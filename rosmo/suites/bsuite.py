@@ -9,7 +9,7 @@ without normalisation. With one env (`num_envs=1`, e.g. `rosmo evaluate
 --num-envs 1`, `--config.eval_parallel=1`) the episodes run in
 `acme.EnvironmentLoop` with an Acme actor; with more, in the lockstep loop,
 which was 4-30x faster for 100 episodes at the configs' 50 envs
-(`benchmarks/eval_loop_throughput.py`, README "Dependencies").
+(`benchmarks/eval_loop_throughput.py`, docs/dependencies.md).
 """
 
 from __future__ import annotations

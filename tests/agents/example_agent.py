@@ -1,4 +1,4 @@
-"""A tiny example agent, the whole of what "add an agent" takes (README: Architecture).
+"""A tiny example agent, the whole of what "add an agent" takes (docs/guides/adding-an-agent.md).
 
 "first-step BC": behaviour cloning of the logged action at the first step of
 each window only, with a temperature on the logits:
@@ -42,7 +42,7 @@ def validate(config):
 
 SPEC = AgentSpec(
     name="example",
-    description="first-step behaviour cloning (the README's example agent)",
+    description="first-step behaviour cloning (the docs' example agent)",
     make_loss=make_loss,
     make_actor=make_actor,
     act_policies=("prior",),

@@ -24,10 +24,10 @@ def test_the_registry_is_the_only_list():
         assert all(field in config for field in spec.acting_fields), name  # `rosmo evaluate --set` can type them
 
 
-def test_readme_lists_every_agent():
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+def test_the_docs_list_every_agent():
+    concepts = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "concepts.md")).read()
     for name, spec in AGENTS.items():
-        assert f"| `{name}` |" in readme, name
+        assert f"| `{name}` |" in concepts, name
 
 
 @pytest.fixture

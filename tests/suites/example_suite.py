@@ -1,4 +1,4 @@
-"""A tiny example suite, the whole of what "add a suite" takes (README: Architecture).
+"""A tiny example suite, the whole of what "add a suite" takes (docs/guides/adding-a-suite.md).
 
 The environment (what `rosmo/envs/<name>.py` would hold): a chain of `n` cells,
 start in cell 0, action 1 moves right, action 0 stays; reaching cell n-1 ends
@@ -50,7 +50,7 @@ class Chain(dm_env.Environment):
 
 class ChainSuite(Suite):
     name = "chain"
-    description = "a chain MDP (the README's example suite)"
+    description = "a chain MDP (the docs' example suite)"
 
     def get_config(self, arg: str = "5"):
         c = get_base_config()

@@ -116,7 +116,7 @@ def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
 
 
 def cpu_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
-    """`get_config(env)` shrunk for a shared 2-core CPU (the budget of the measurements in the README).
+    """`get_config(env)` shrunk for a shared 2-core CPU (the budget of the measurements in results/mujoco/README.md).
 
     100k transitions per deployment; dynamics 2 x 200, batch 256, epochs of 2000 steps, <= 15 epochs,
     patience 3; policy / value 2 x 64; BC <= 20k steps; 500 TRPO iterations of 20k imagined steps
