@@ -21,6 +21,7 @@ sys.path.insert(0, str(DOCS))
 
 from docgen import tables  # noqa: E402
 
+
 class _DocstringMarkup(logging.Filter):
     """Drops warnings about plain-text docstrings read as Markdown (shapes such as `[B, O]` taken for link
     references, continuation indents, untyped `a, b:` parameters); a dotted reference that does not resolve
@@ -33,11 +34,16 @@ class _DocstringMarkup(logging.Filter):
         return not ("Confusing indentation" in message or "No type or annotation" in message)
 
 
-for _name in ("mkdocs.plugins.griffe", "mkdocs.plugins.mkdocs_autorefs._internal.plugin",
-              "mkdocs.plugins.mkdocs_autorefs._internal.references"):
+for _name in (
+    "mkdocs.plugins.griffe",
+    "mkdocs.plugins.mkdocs_autorefs._internal.plugin",
+    "mkdocs.plugins.mkdocs_autorefs._internal.references",
+):
     logging.getLogger(_name).addFilter(_DocstringMarkup())
 
-_BLOCK = re.compile(r"^```(rosmo-table|rosmo-dependencies|rosmo-requirements|rosmo-packages)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
+_BLOCK = re.compile(
+    r"^```(rosmo-table|rosmo-dependencies|rosmo-requirements|rosmo-packages)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S
+)
 
 
 def on_files(files, config):
@@ -45,8 +51,14 @@ def on_files(files, config):
         if path.suffix in (".png", ".csv") and path.is_file():
             rel = path.relative_to(ROOT).as_posix()
             if files.get_file_from_path(rel) is None:
-                files.append(File(rel, src_dir=str(ROOT), dest_dir=config["site_dir"],
-                                  use_directory_urls=config["use_directory_urls"]))
+                files.append(
+                    File(
+                        rel,
+                        src_dir=str(ROOT),
+                        dest_dir=config["site_dir"],
+                        use_directory_urls=config["use_directory_urls"],
+                    )
+                )
     return files
 
 

@@ -16,27 +16,30 @@ import io
 import os
 import re
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "rosmo"
 
 
 def _cell(text) -> str:
-    """A Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """A Markdown table cell: one line, pipes and angle brackets escaped (`<env>` is text, not HTML)."""
+    parts = " ".join(str(text).split()).replace("|", "\\|").split("`")
+    for i in range(0, len(parts), 2):  # outside code spans only
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
 
 
 def _code(value) -> str:
     text = repr(value) if not isinstance(value, str) else f'"{value}"'
-    return "`" + _cell(text).replace("`", "'") + "`"
+    return "`" + " ".join(text.split()).replace("|", "\\|").replace("`", "'") + "`"
 
 
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-def _commands() -> Iterator[Tuple[Tuple[str, ...], str, str]]:
+def _commands() -> Iterator[tuple[tuple[str, ...], str, str]]:
     from rosmo.cli import COMMANDS
 
     for path, value in COMMANDS.items():
@@ -44,7 +47,7 @@ def _commands() -> Iterator[Tuple[Tuple[str, ...], str, str]]:
         yield tuple(path), module, help_text
 
 
-def _flag_rows(parser: argparse.ArgumentParser) -> List[str]:
+def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
     formatter = parser._get_formatter()
     rows = []
     for action in parser._actions:
@@ -54,7 +57,9 @@ def _flag_rows(parser: argparse.ArgumentParser) -> List[str]:
             continue
         name = ", ".join(action.option_strings) if action.option_strings else action.dest.upper()
         if action.option_strings and action.nargs != 0:
-            name += " " + (action.metavar or action.dest.upper()) if isinstance(action.metavar, (str, type(None))) else ""
+            name += (
+                " " + (action.metavar or action.dest.upper()) if isinstance(action.metavar, (str, type(None))) else ""
+            )
         try:
             help_text = formatter._expand_help(action) if action.help else ""
         except (KeyError, TypeError, ValueError):
@@ -67,7 +72,7 @@ def _flag_rows(parser: argparse.ArgumentParser) -> List[str]:
             default = ""
         else:
             default = _code(action.default)
-        rows.append(f"| `{_cell(name)}` | {default} | {_cell(help_text)} |")
+        rows.append(f"| `{name}` | {default} | {_cell(help_text)} |")
     return rows
 
 
@@ -83,10 +88,10 @@ def cli_page() -> str:
     ]
     for path, module_name, help_text in _commands():
         prog = "rosmo " + " ".join(path)
+        os.environ["COLUMNS"] = "88"  # argparse wraps usage lines to the page's code width
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=prog, description=help_text)
         module.add_arguments(parser)
-        os.environ.setdefault("COLUMNS", "110")
         out += [f"## {prog}", "", _cell(parser.description or help_text), ""]
         out += ["```text", parser.format_usage().strip(), "```", ""]
         if getattr(module, "CONFIG_OVERRIDES", False):
@@ -103,7 +108,7 @@ _ASSIGN = re.compile(r"^\s*(?:c|config|cfg)\.([A-Za-z_][\w.]*)\s*=(?!=)")
 _DICT_ENTRY = re.compile(r"""^\s*["']([A-Za-z_]\w*)["']\s*:""")
 
 
-def _comments(path: Path) -> Dict[int, Tuple[str, bool]]:
+def _comments(path: Path) -> dict[int, tuple[str, bool]]:
     """line number -> (comment text, whether the line holds only the comment)."""
     found = {}
     try:
@@ -117,11 +122,11 @@ def _comments(path: Path) -> Dict[int, Tuple[str, bool]]:
     return found
 
 
-def field_meanings() -> Dict[str, str]:
+def field_meanings() -> dict[str, str]:
     """Config field -> the comment that explains it in the package source (defining files first)."""
     files = sorted(PACKAGE.rglob("*.py"))
     defining = [p for p in files if "def get_base_config" in p.read_text() or "CONFIG_DEFAULTS" in p.read_text()]
-    meanings: Dict[str, str] = {}
+    meanings: dict[str, str] = {}
     defined = set()  # fields met in a defining file: only their defining comment counts
     for path in defining + [p for p in files if p not in defining]:
         is_defining = path in defining
@@ -153,7 +158,7 @@ def field_meanings() -> Dict[str, str]:
     return meanings
 
 
-def _flatten(config, prefix: str = "") -> Iterator[Tuple[str, object]]:
+def _flatten(config, prefix: str = "") -> Iterator[tuple[str, object]]:
     import ml_collections
 
     for key in config.keys():
@@ -165,7 +170,7 @@ def _flatten(config, prefix: str = "") -> Iterator[Tuple[str, object]]:
             yield name, value
 
 
-def _meaning(meanings: Dict[str, str], field: str) -> str:
+def _meaning(meanings: dict[str, str], field: str) -> str:
     return meanings.get(field) or meanings.get(field.rsplit(".", 1)[-1], "")
 
 
@@ -202,7 +207,10 @@ def config_page() -> str:
         first = configs[shown[0]]
         out += [f"### {name}", "", _cell(getattr(suite, "description", "")), ""]
         more = f" ({len(envs)} envs; the first {len(shown)} shown)" if len(envs) > len(shown) else ""
-        out += [f"Configs: {', '.join(f'`{name}:{e}`' for e in envs[:12])}{' ...' if len(envs) > 12 else ''}{more}.", ""]
+        out += [
+            f"Configs: {', '.join(f'`{name}:{e}`' for e in envs[:12])}{' ...' if len(envs) > 12 else ''}{more}.",
+            "",
+        ]
         out += ["| field | `" + f"{name}:{shown[0]}`" + " | other configs | meaning |", "|---|---|---|---|"]
         for field, value in first.items():
             agent_default = None
@@ -216,14 +224,26 @@ def config_page() -> str:
                     same = False
                 if same and all(c.get(field) == value for c in configs.values()):
                     continue
-            others = [f"{env}: {_code(c.get(field))}" for env, c in configs.items() if env != shown[0] and c.get(field) != value]
-            out.append(f"| `{field}` | {_code(value)} | {_cell(', '.join(others))} | {_cell(_meaning(meanings, field))} |")
+            others = [
+                f"{env}: {_code(c.get(field))}"
+                for env, c in configs.items()
+                if env != shown[0] and c.get(field) != value
+            ]
+            out.append(
+                f"| `{field}` | {_code(value)} | {_cell(', '.join(others))} | {_cell(_meaning(meanings, field))} |"
+            )
         out.append("")
-    out += ["## Agents", "", "`--config.algo` picks an agent; its own fields are in every config and checked only",
-            "when it is selected.", ""]
+    out += [
+        "## Agents",
+        "",
+        "`--config.algo` picks an agent; its own fields are in every config and checked only",
+        "when it is selected.",
+        "",
+    ]
     for name, spec in AGENTS.items():
         out += [f"### {name}", "", _cell(spec.description), ""]
-        out += [f"Acting rules (`--config.act_policy`, the default first): {', '.join(f'`{p}`' for p in spec.act_policies)}.", ""]
+        rules = ", ".join(f"`{p}`" for p in spec.act_policies)
+        out += [f"Acting rules (`--config.act_policy`, the default first): {rules}.", ""]
         acting = set(getattr(spec, "acting_fields", ()) or ())
         if spec.config_defaults:
             out += ["| field | default | meaning |", "|---|---|---|"]
@@ -241,7 +261,7 @@ def config_page() -> str:
 # ---------------------------------------------------------------------------------------------- API
 
 
-def api_modules() -> List[str]:
+def api_modules() -> list[str]:
     """Every importable module of the package, found by walking the tree (packages first)."""
     names = []
     for path in sorted(PACKAGE.rglob("*.py")):

@@ -8,6 +8,7 @@ a page are always those of the committed CSV:
     where: study=coverage, env=catch      # keep rows whose fields have these values (a|b: either)
     rows: env, data_percentage            # one table row per combination of these fields
     columns: algo                         # one table column per value of these fields (omit: list rows)
+    fields: env, iqm                      # list rows: the fields shown; labels: iqm=IQM renames headers
     value: iqm_ci                         # iqm_ci: "IQM [low, high]"; or a column name
     agg: mean                             # several rows in a cell: mean (default: the single row)
     format: .2f
@@ -31,7 +32,6 @@ import re
 from collections import OrderedDict
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +40,8 @@ class TableError(ValueError):
     """A table block that cannot be built (names the block's field and what was expected)."""
 
 
-def _parse(body: str) -> Dict[str, object]:
-    spec: Dict[str, object] = {"column": []}
+def _parse(body: str) -> dict[str, object]:
+    spec: dict[str, object] = {"column": []}
     for line in body.splitlines():
         line = line.split("  #", 1)[0].strip()
         if not line:
@@ -67,11 +67,11 @@ def _norm(value: str) -> str:
     return str(int(number)) if number == int(number) else repr(number)
 
 
-def _fields(text: str) -> List[str]:
+def _fields(text: str) -> list[str]:
     return [f.strip() for f in text.split(",") if f.strip()]
 
 
-def _read(path: str) -> List[Dict[str, str]]:
+def _read(path: str) -> list[dict[str, str]]:
     full = ROOT / path
     if not full.is_file():
         raise TableError(f"csv: {path} does not exist")
@@ -79,7 +79,7 @@ def _read(path: str) -> List[Dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _matches(row: Dict[str, str], where: str) -> bool:
+def _matches(row: dict[str, str], where: str) -> bool:
     for cond in _fields(where):
         key, _, values = cond.partition("=")
         if key.strip() not in row:
@@ -89,11 +89,11 @@ def _matches(row: Dict[str, str], where: str) -> bool:
     return True
 
 
-def _label(row: Dict[str, str], keys: List[str]) -> str:
+def _label(row: dict[str, str], keys: list[str]) -> str:
     return ", ".join(_norm(row[k]) if row[k] != "" else "-" for k in keys)
 
 
-def _value(rows: List[Dict[str, str]], spec: Dict[str, str]) -> str:
+def _value(rows: list[dict[str, str]], spec: dict[str, str]) -> str:
     if not rows:
         return ""
     fmt = spec.get("format", ".2f")
@@ -104,7 +104,9 @@ def _value(rows: List[Dict[str, str]], spec: Dict[str, str]) -> str:
         return format(float(x), fmt)
 
     if len(rows) > 1 and agg != "mean":
-        raise TableError(f"{len(rows)} rows for one cell ({_label(rows[0], list(rows[0]))}): add rows/columns or agg: mean")
+        raise TableError(
+            f"{len(rows)} rows for one cell ({_label(rows[0], list(rows[0]))}): add rows/columns or agg: mean"
+        )
     if what.endswith("iqm_ci"):  # "<prefix>iqm_ci": <prefix>iqm [<prefix>ci_low, <prefix>ci_high]
         if len(rows) > 1:
             raise TableError(f"value: {what} cannot be averaged")
@@ -132,7 +134,7 @@ def _value(rows: List[Dict[str, str]], spec: Dict[str, str]) -> str:
     return text
 
 
-def _ordered(values: List[str], field_order: Dict[str, List[str]], keys: List[str]) -> List[str]:
+def _ordered(values: list[str], field_order: dict[str, list[str]], keys: list[str]) -> list[str]:
     if len(keys) != 1 or keys[0] not in field_order:
         return values
     order = field_order[keys[0]]
@@ -157,7 +159,7 @@ def table(body: str) -> str:
         if key not in data[0]:
             raise TableError(f"no column {key!r} in {spec['csv']}")
     if spec["column"]:  # explicit columns, each its own filter
-        cells_by_row: "OrderedDict[str, Dict[str, List[Dict[str, str]]]]" = OrderedDict()
+        cells_by_row: OrderedDict[str, dict[str, list[dict[str, str]]]] = OrderedDict()
         for r in data:
             cells_by_row.setdefault(_label(r, row_keys), {})
         column_specs = {}
@@ -177,17 +179,23 @@ def table(body: str) -> str:
         header = spec.get("header", ", ".join(row_keys))
         lines = ["| " + header + " | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         for rl in row_labels:
-            lines.append("| " + rl + " | " + " | ".join(_value(cells_by_row[rl].get(c, []), column_specs[c]) for c in labels)
-                         + " |")
+            lines.append(
+                "| "
+                + rl
+                + " | "
+                + " | ".join(_value(cells_by_row[rl].get(c, []), column_specs[c]) for c in labels)
+                + " |"
+            )
         return "\n".join(lines)
     if not col_keys:  # a list of the matching rows
         shown = _fields(spec.get("fields", "")) or list(data[0])
-        lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+        labels = dict(item.split("=", 1) for item in _fields(spec.get("labels", "")) if "=" in item)
+        lines = ["| " + " | ".join(labels.get(f, f).strip() for f in shown) + " |", "|" + "---|" * len(shown)]
         for r in data:
             lines.append("| " + " | ".join(r.get(f, "") for f in shown) + " |")
         return "\n".join(lines)
-    cells: "OrderedDict[str, Dict[str, List[Dict[str, str]]]]" = OrderedDict()
-    columns: List[str] = []
+    cells: OrderedDict[str, dict[str, list[dict[str, str]]]] = OrderedDict()
+    columns: list[str] = []
     for r in data:
         rl, cl = _label(r, row_keys), _label(r, col_keys)
         cells.setdefault(rl, {}).setdefault(cl, []).append(r)
@@ -202,7 +210,7 @@ def table(body: str) -> str:
     return "\n".join(lines)
 
 
-def _pins() -> Dict[str, str]:
+def _pins() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
@@ -224,7 +232,9 @@ def license_of(name: str) -> str:
         return "(not installed)"
     text = meta.get("License-Expression") or ""
     if not text:
-        classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+        classifiers = [
+            c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
+        ]
         text = ", ".join(classifiers) or (meta.get("License") or "").strip()
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
