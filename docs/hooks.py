@@ -3,6 +3,8 @@
 - A fenced block ```rosmo-table``` or ```rosmo-dependencies``` in a page is replaced by the table it
   describes (docs/docgen/tables.py); ```rosmo-requirements``` by every pin with its license,
   ```rosmo-packages``` by the package tree with each module's docstring.
+- A module path (`rosmo/training/loop.py`) or dotted name (`rosmo.ops.targets.reward_targets`) in a page's
+  inline code must exist in the package tree: a page naming a moved or renamed module fails --strict.
 - Every PNG and CSV under results/ is added to the site at the same path (results/...), so a page
   links to a figure as `bsuite/coverage_catch/plots/final_scores_catch.png` from docs/results/.
 """
@@ -62,7 +64,42 @@ def on_files(files, config):
     return files
 
 
+_LOG = logging.getLogger("mkdocs.plugins.rosmo_docs")
+_INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+_FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+_PATH = re.compile(r"\brosmo(?:/[\w.*<>-]+)+/?")
+_DOTTED = re.compile(r"\brosmo(?:\.[A-Za-z_]\w*)+")
+
+
+def _missing_names(markdown):
+    """Module paths and dotted names in inline code that do not exist in the package tree."""
+    missing = []
+    for span in _INLINE_CODE.findall(_FENCE.sub("", markdown)):
+        for path in _PATH.findall(span):
+            if not any(ch in path for ch in "*<>") and not (ROOT / path).exists():
+                missing.append(path)
+        for dotted in _DOTTED.findall(span):
+            parts = dotted.split(".")
+            k = 1  # the longest prefix that is a package or module
+            while k < len(parts) and (
+                (ROOT.joinpath(*parts[: k + 1]).is_dir()) or ROOT.joinpath(*parts[: k + 1]).with_suffix(".py").is_file()
+            ):
+                k += 1
+            if k == 1:
+                missing.append(dotted)
+                continue
+            if k < len(parts):  # an attribute of that module: it must be defined or imported there
+                module = ROOT.joinpath(*parts[:k])
+                source = (module / "__init__.py") if module.is_dir() else module.with_suffix(".py")
+                if not re.search(rf"\b{re.escape(parts[k])}\b", source.read_text()):
+                    missing.append(dotted)
+    return missing
+
+
 def on_page_markdown(markdown, page, config, files):
+    for name in _missing_names(markdown):
+        _LOG.warning(f"{page.file.src_uri}: `{name}` names no module, file or attribute of the package")
+
     def replace(match):
         kind, body = match.group(1), match.group(2)
         try:
