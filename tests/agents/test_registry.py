@@ -1,5 +1,6 @@
 """The agent registry: one list, and adding an agent = one module + one registry line."""
 
+import importlib
 import json
 import os
 
@@ -22,6 +23,20 @@ def test_the_registry_is_the_only_list():
     for name, spec in AGENTS.items():
         assert spec.name == name and spec.act_policies and spec.description
         assert all(field in config for field in spec.acting_fields), name  # `rosmo evaluate --set` can type them
+
+
+def test_the_light_table_matches_every_agents_spec():
+    """`rosmo --help` reads the rows of the table; each row says what its module's SPEC says."""
+    for name, entry in AGENTS.entries().items():
+        spec = importlib.import_module(entry.module).SPEC
+        assert AGENTS[name] is spec, name
+        assert (spec.name, spec.description, tuple(spec.act_policies)) == (name, entry.description, entry.act_policies)
+
+
+def test_an_unknown_agent_is_not_imported():
+    assert "nope" not in AGENTS and AGENTS.get("nope") is None
+    with pytest.raises(KeyError):
+        AGENTS["nope"]
 
 
 def test_readme_lists_every_agent():
@@ -52,6 +67,7 @@ def test_an_added_agent_trains_and_evaluates(example_registered, tmp_path, capsy
     code = cli.main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--episodes", "3", "--num-envs", "3",
                      "--no-progress", "--json", str(tmp_path / "eval.json")])
     assert code == 0, capsys.readouterr().err
+    assert AGENTS.entry("example").description == example_agent.SPEC.description
     result = json.load(open(tmp_path / "eval.json"))
     assert result["algo"] == "example" and result["env"] == "bsuite:catch" and np.isfinite(result["mean_return"])
 
