@@ -10,7 +10,6 @@ first looked up in `AGENTS` (`rosmo.registry.LazyRegistry`). tests/agents/test_r
 checks every row against its module's `SPEC`.
 """
 
-import importlib
 from typing import NamedTuple, Optional, Tuple
 
 from rosmo.registry import LazyRegistry
@@ -67,11 +66,4 @@ def make_agent(config, networks):
     return spec.make(networks, config)
 
 
-def __getattr__(name: str):
-    """`Agent` and `AgentSpec` from rosmo.agents.base, imported on first use (it imports JAX)."""
-    if name in ("Agent", "AgentSpec"):
-        return getattr(importlib.import_module("rosmo.agents.base"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["AGENTS", "Agent", "AgentEntry", "AgentSpec", "act_policies", "agent_spec", "make_agent"]
+__all__ = ["AGENTS", "AgentEntry", "act_policies", "agent_spec", "make_agent"]

@@ -73,7 +73,8 @@ def split_config_flags(argv: Sequence[str]) -> Tuple[List[str], List[ConfigFlag]
             body = arg[len(CONFIG_PREFIX):]
             if "=" not in body:
                 if i + 1 >= len(argv):
-                    raise ValueError(f"{arg}: expected a value ({CONFIG_PREFIX}FIELD=VALUE or {CONFIG_PREFIX}FIELD VALUE)")
+                    raise ValueError(f"{arg}: expected a value "
+                                     f"({CONFIG_PREFIX}FIELD=VALUE or {CONFIG_PREFIX}FIELD VALUE)")
                 body = f"{body}={argv[i + 1]}"
                 i += 1
             overrides.append(ConfigFlag(body, CONFIG_PREFIX))

@@ -10,7 +10,6 @@ looked up in `SUITES` (`rosmo.registry.LazyRegistry`). tests/suites/test_registr
 every row against its module's `SUITE`.
 """
 
-import importlib
 from typing import NamedTuple, Optional, Tuple
 
 from rosmo.registry import LazyRegistry
@@ -58,11 +57,4 @@ def parse_env(text: str) -> Tuple:
     return suite, suite.canonical_env(name.strip())
 
 
-def __getattr__(name: str):
-    """`DatasetSpec`, `Reference` and `Suite` from rosmo.suites.base, imported on first use (it imports JAX)."""
-    if name in ("DatasetSpec", "Reference", "Suite"):
-        return getattr(importlib.import_module("rosmo.suites.base"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["SUITES", "DatasetSpec", "Reference", "Suite", "SuiteEntry", "get_suite", "parse_env"]
+__all__ = ["SUITES", "SuiteEntry", "get_suite", "parse_env"]

@@ -36,7 +36,8 @@ def test_split_keeps_order_and_spelling():
     assert flags == ["num_steps=60", "algo=mzu", "trpo.iterations=5", "seed=3"]
     assert [f.typed for f in flags] == ["--config.", "--set", "--config.", "--set"]
     assert [typed_flag(f) for f in flags] == ["--config.num_steps", "--set", "--config.trpo.iterations", "--set"]
-    assert split_config_flags(["a", "--", "--config.x=1", "--set", "y=2"]) == (["a", "--", "--config.x=1", "--set", "y=2"], [])
+    after_dashes = ["a", "--", "--config.x=1", "--set", "y=2"]
+    assert split_config_flags(after_dashes) == (after_dashes, [])
 
 
 @pytest.mark.parametrize("argv", [["--config.num_steps"], ["--set"]])
@@ -72,7 +73,8 @@ def test_commands_without_config_fields_refuse_them(capsys):
 
 def test_errors_spell_the_flag_as_typed():
     as_set, as_config = ConfigFlag("num_steps=six", "--set"), ConfigFlag("search_depth=deep", "--config.")
-    assert spell_as_typed("--config.num_steps=six: expected an integer", [as_set]) == "--set num_steps=six: expected an integer"
+    assert spell_as_typed("--config.num_steps=six: expected an integer", [as_set]) == \
+        "--set num_steps=six: expected an integer"
     assert spell_as_typed("--set search_depth=deep: expected an integer", [as_config]) == \
         "--config.search_depth=deep: expected an integer"
     # other fields, longer and nested names are left alone

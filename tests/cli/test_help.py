@@ -14,7 +14,7 @@ from rosmo.sweep.spec import load_sweep_file
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAVY = ("jax", "jaxlib", "tensorflow", "tensorflow_datasets", "haiku", "optax", "orbax", "rlax", "mctx", "distrax")
 HELP_PATHS = [()] + sorted({path[:1] for path in cli.COMMANDS if len(path) > 1}) + list(cli.COMMANDS)
-INPUT_SUFFIXES = (".py", ".yaml", ".yml")  # files an example reads (configs, sweep files); outputs (.json, .gif) are made
+INPUT_SUFFIXES = (".py", ".yaml", ".yml")  # files an example reads (configs, sweep files); outputs (.json) are made
 
 
 def _imported_modules(stderr: str) -> set:
@@ -90,8 +90,10 @@ def test_every_help_example_parses_as_written(path, capsys):
 
 
 def test_help_examples_are_found():
-    text = "usage\n\nexamples:\n    rosmo sweep a.yaml --out x   # note\n    rosmo sweep --out y \\\n        --dry-run\n\nrosmo b\n"
-    assert help_examples(text) == [["rosmo", "sweep", "a.yaml", "--out", "x"], ["rosmo", "sweep", "--out", "y", "--dry-run"]]
+    text = ("usage\n\nexamples:\n    rosmo sweep a.yaml --out x   # note\n    rosmo sweep --out y \\\n"
+            "        --dry-run\n\nrosmo b\n")
+    assert help_examples(text) == [["rosmo", "sweep", "a.yaml", "--out", "x"],
+                                   ["rosmo", "sweep", "--out", "y", "--dry-run"]]
     assert list(_input_files(["rosmo", "train", "--config=experiments/bsuite/config.py:cartpole", "--json", "o.json"])) \
         == ["experiments/bsuite/config.py"]
 
