@@ -153,10 +153,22 @@ def _build_parser(argv: List[str]):
         sub.set_defaults(_module=module)
         if list(path) == argv[: len(path)]:  # only the module of the command being run is imported
             chosen, chosen_parser = importlib.import_module(module), sub
-            chosen.add_arguments(sub)
-            sub.formatter_class = argparse.RawDescriptionHelpFormatter
-            sub.epilog = "\n\n".join(text for text in (docstring_epilog(chosen), sub.epilog) if text)
+            _add_command_arguments(sub, chosen)
     return parser, chosen, chosen_parser
+
+
+def _add_command_arguments(parser: argparse.ArgumentParser, module) -> None:
+    module.add_arguments(parser)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "\n\n".join(text for text in (docstring_epilog(module), parser.epilog) if text)
+
+
+def command_parser(path: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of `rosmo PATH...` as its `--help` shows it (flags, examples, notes), e.g. for generated docs."""
+    module, help_text = COMMANDS[tuple(path)]
+    parser = argparse.ArgumentParser(prog=" ".join(("rosmo", *path)), description=help_text)
+    _add_command_arguments(parser, importlib.import_module(module))
+    return parser
 
 
 def parse_args(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, argparse.Namespace]:

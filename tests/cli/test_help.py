@@ -89,6 +89,12 @@ def test_every_help_example_parses_as_written(path, capsys):
             assert os.path.isfile(os.path.join(ROOT, name)), f"{shlex.join(argv)}: {name} is not in the repository"
 
 
+@pytest.mark.parametrize("path", list(cli.COMMANDS), ids=" ".join)
+def test_command_parser_is_the_help(path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.command_parser(path).format_help() == _help_text(path, capsys)
+
+
 def test_help_examples_are_found():
     text = ("usage\n\nexamples:\n    rosmo sweep a.yaml --out x   # note\n    rosmo sweep --out y \\\n"
             "        --dry-run\n\nrosmo b\n")
