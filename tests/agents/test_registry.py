@@ -25,20 +25,6 @@ def test_the_registry_is_the_only_list():
         assert all(field in config for field in spec.acting_fields), name  # `rosmo evaluate --set` can type them
 
 
-def test_the_light_table_matches_every_agents_spec():
-    """`rosmo --help` reads the rows of the table; each row says what its module's SPEC says."""
-    for name, entry in AGENTS.entries().items():
-        spec = importlib.import_module(entry.module).SPEC
-        assert AGENTS[name] is spec, name
-        assert (spec.name, spec.description, tuple(spec.act_policies)) == (name, entry.description, entry.act_policies)
-
-
-def test_an_unknown_agent_is_not_imported():
-    assert "nope" not in AGENTS and AGENTS.get("nope") is None
-    with pytest.raises(KeyError):
-        AGENTS["nope"]
-
-
 def test_readme_lists_every_agent():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     for name, spec in AGENTS.items():
@@ -79,3 +65,17 @@ def test_an_added_agents_fields_are_validated_only_when_selected(example_registe
     config.algo = "example"
     with pytest.raises(ConfigError, match="--config.example_temperature=0.0: expected a positive number"):
         validate_config(config)
+
+
+def test_the_light_table_matches_every_agents_spec():
+    """`rosmo --help` reads the rows of the table; each row says what its module's SPEC says."""
+    for name, entry in AGENTS.entries().items():
+        spec = importlib.import_module(entry.module).SPEC
+        assert AGENTS[name] is spec, name
+        assert (spec.name, spec.description, tuple(spec.act_policies)) == (name, entry.description, entry.act_policies)
+
+
+def test_an_unknown_agent_is_not_imported():
+    assert "nope" not in AGENTS and AGENTS.get("nope") is None
+    with pytest.raises(KeyError):
+        AGENTS["nope"]
