@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import MutableMapping
-from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 
 class LazyRegistry(MutableMapping):
@@ -24,8 +24,8 @@ class LazyRegistry(MutableMapping):
     """
 
     def __init__(self, table: Mapping[str, NamedTuple], attribute: str, entry_of: Callable[[Any], NamedTuple]):
-        self._entries: Dict[str, NamedTuple] = dict(table)
-        self._objects: Dict[str, Any] = {}
+        self._entries: dict[str, NamedTuple] = dict(table)
+        self._objects: dict[str, Any] = {}
         self._attribute = attribute
         self._entry_of = entry_of
 
@@ -33,7 +33,7 @@ class LazyRegistry(MutableMapping):
         """The light entry of `name` (KeyError when it is not registered); imports nothing."""
         return self._entries[name]
 
-    def entries(self) -> Dict[str, NamedTuple]:
+    def entries(self) -> dict[str, NamedTuple]:
         """name -> light entry, in registration order; imports nothing."""
         return dict(self._entries)
 

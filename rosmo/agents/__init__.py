@@ -10,7 +10,7 @@ first looked up in `AGENTS` (`rosmo.registry.LazyRegistry`). tests/agents/test_r
 checks every row against its module's `SPEC`.
 """
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional
 
 from rosmo.registry import LazyRegistry
 
@@ -20,7 +20,7 @@ class AgentEntry(NamedTuple):
 
     module: Optional[str]  # the module defining SPEC (None: registered at run time)
     description: str  # = SPEC.description
-    act_policies: Tuple[str, ...]  # = SPEC.act_policies, the default first
+    act_policies: tuple[str, ...]  # = SPEC.act_policies, the default first
 
 
 _TABLE = {

@@ -21,7 +21,8 @@ import importlib
 import os
 import re
 import sys
-from typing import Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -46,7 +47,7 @@ class ConfigFlag(str):
 
     typed: str
 
-    def __new__(cls, item: str, typed: str = CONFIG_PREFIX) -> "ConfigFlag":
+    def __new__(cls, item: str, typed: str = CONFIG_PREFIX) -> ConfigFlag:
         flag = super().__new__(cls, item)
         flag.typed = typed
         return flag
@@ -56,13 +57,13 @@ class ConfigFlag(str):
         return self.partition("=")[0]
 
 
-def split_config_flags(argv: Sequence[str]) -> Tuple[List[str], List[ConfigFlag]]:
+def split_config_flags(argv: Sequence[str]) -> tuple[list[str], list[ConfigFlag]]:
     """(other args, [ConfigFlag("field=value"), ...]) from `--config.F=V`, `--config.F V`, `--set F=V`, `--set=F=V`.
 
     Arguments after `--` are left alone. ValueError (naming the flag as typed) when a flag has no value.
     """
-    rest: List[str] = []
-    overrides: List[ConfigFlag] = []
+    rest: list[str] = []
+    overrides: list[ConfigFlag] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -136,7 +137,7 @@ def docstring_epilog(module) -> str:
     return f"examples:\n{rest}" if rest.lstrip(" ").startswith("rosmo ") else rest
 
 
-def _build_parser(argv: List[str]):
+def _build_parser(argv: list[str]):
     """(the `rosmo` parser, the chosen command's module or None, the chosen command's parser or None)."""
     parser = argparse.ArgumentParser(prog="rosmo", description="Offline model-based RL with a learned latent model.")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -171,14 +172,14 @@ def command_parser(path: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, argparse.Namespace]:
+def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     """The parse step of `rosmo ARGV` without running anything: (the `rosmo` parser, the parsed args).
 
     argparse errors exit with code 2 as usual (SystemExit); `args.config_overrides` holds the config flags.
     """
     argv = list(argv)
     parser, chosen, chosen_parser = _build_parser(argv)
-    overrides: List[ConfigFlag] = []
+    overrides: list[ConfigFlag] = []
     if chosen is not None and getattr(chosen, "CONFIG_OVERRIDES", False):
         try:
             argv, overrides = split_config_flags(argv)
@@ -189,7 +190,7 @@ def parse_args(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, argparse.N
     return parser, args
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser, args = parse_args(sys.argv[1:] if argv is None else argv)
     module = getattr(args, "_module", None)
     if module is None:

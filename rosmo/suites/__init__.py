@@ -10,7 +10,7 @@ looked up in `SUITES` (`rosmo.registry.LazyRegistry`). tests/suites/test_registr
 every row against its module's `SUITE`.
 """
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional
 
 from rosmo.registry import LazyRegistry
 
@@ -46,7 +46,7 @@ def get_suite(name: str):
     return SUITES[name]
 
 
-def parse_env(text: str) -> Tuple:
+def parse_env(text: str) -> tuple:
     """"atari:pong" -> (the Atari suite, "Pong"); ValueError saying what is expected otherwise."""
     head, sep, name = str(text).partition(":")
     if not sep or head.strip().lower() not in SUITES or not name.strip():

@@ -100,8 +100,8 @@ def test_help_examples_are_found():
             "        --dry-run\n\nrosmo b\n")
     assert help_examples(text) == [["rosmo", "sweep", "a.yaml", "--out", "x"],
                                    ["rosmo", "sweep", "--out", "y", "--dry-run"]]
-    assert list(_input_files(["rosmo", "train", "--config=experiments/bsuite/config.py:cartpole", "--json", "o.json"])) \
-        == ["experiments/bsuite/config.py"]
+    argv = ["rosmo", "train", "--config=experiments/bsuite/config.py:cartpole", "--json", "o.json"]
+    assert list(_input_files(argv)) == ["experiments/bsuite/config.py"]
 
 
 def test_sweep_examples_name_sweep_files_that_load(capsys):
