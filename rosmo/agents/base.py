@@ -45,7 +45,7 @@ class AgentSpec(NamedTuple):
     validate: config -> None, raising `rosmo.configs.validation.ConfigError` on a bad
       agent-specific field (optional).
     acting_fields: config fields only the acting rule reads (e.g. the search budget), which
-      `rosmo evaluate --set FIELD=VALUE` may change on a trained checkpoint.
+      `rosmo evaluate --config.FIELD=VALUE` may change on a trained checkpoint.
     """
 
     name: str

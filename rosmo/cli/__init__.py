@@ -1,10 +1,15 @@
 """The `rosmo` command line: one entry point, one module per command.
 
-Each command module exposes `add_arguments(parser)` and `run(args) -> int`. Only
-the module of the command being run is imported, and command modules import the
-library inside `run`, so `rosmo --help` and `rosmo <command> --help` stay fast.
-A module with `CONFIG_OVERRIDES = True` also receives the `--config.FIELD=VALUE`
-flags as `args.config_overrides`.
+Each command module exposes `add_arguments(parser)` and `run(args) -> int`; its docstring's
+first paragraph is a one-line summary and the rest (examples first) is the command's `--help`
+epilog, after any epilog `add_arguments` sets. Only the module of the command being run is
+imported, and command modules import the library inside `run`, so `rosmo --help` and
+`rosmo <command> --help` answer without importing JAX or TensorFlow.
+
+A module with `CONFIG_OVERRIDES = True` takes config fields: `--config.FIELD=VALUE`,
+`--config.FIELD VALUE` and its synonym `--set FIELD=VALUE` (each repeatable, applied in the
+order given) reach `run` as `args.config_overrides`, a list of "FIELD=VALUE" `ConfigFlag`s
+that remember how they were typed (`spell_as_typed` puts that spelling into error messages).
 
 Exit codes: 0 success, 2 usage or input errors (one line on stderr), 130 Ctrl-C.
 """
@@ -14,8 +19,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -31,32 +38,111 @@ COMMANDS = {
     ("demo",): ("rosmo.cli.demo", "the main job: make the catch dataset if missing, train ROSMO, evaluate"),
 }
 
+CONFIG_PREFIX = "--config."
+SET_FLAG = "--set"
 
-def split_config_flags(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """(other args, ["field=value", ...]) from `--config.F=V` and `--config.F V` flags."""
-    rest, overrides = [], []
+
+class ConfigFlag(str):
+    """One config override, "FIELD=VALUE", that remembers the flag as typed (`typed`: "--config." or "--set")."""
+
+    typed: str
+
+    def __new__(cls, item: str, typed: str = CONFIG_PREFIX) -> ConfigFlag:
+        flag = super().__new__(cls, item)
+        flag.typed = typed
+        return flag
+
+    @property
+    def field(self) -> str:
+        return self.partition("=")[0]
+
+
+def split_config_flags(argv: Sequence[str]) -> tuple[list[str], list[ConfigFlag]]:
+    """(other args, [ConfigFlag("field=value"), ...]) from `--config.F=V`, `--config.F V`, `--set F=V`, `--set=F=V`.
+
+    Arguments after `--` are left alone. ValueError (naming the flag as typed) when a flag has no value.
+    """
+    rest: list[str] = []
+    overrides: list[ConfigFlag] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg.startswith("--config."):
-            body = arg[len("--config."):]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg.startswith(CONFIG_PREFIX):
+            body = arg[len(CONFIG_PREFIX):]
             if "=" not in body:
                 if i + 1 >= len(argv):
-                    raise SystemExit(f"rosmo: error: {arg}: expected a value (--config.FIELD=VALUE)")
+                    raise ValueError(f"{arg}: expected a value "
+                                     f"({CONFIG_PREFIX}FIELD=VALUE or {CONFIG_PREFIX}FIELD VALUE)")
                 body = f"{body}={argv[i + 1]}"
                 i += 1
-            overrides.append(body)
+            overrides.append(ConfigFlag(body, CONFIG_PREFIX))
+        elif arg == SET_FLAG or arg.startswith(SET_FLAG + "="):
+            if arg == SET_FLAG:
+                if i + 1 >= len(argv):
+                    raise ValueError(f"{arg}: expected FIELD=VALUE")
+                body = argv[i + 1]
+                i += 1
+            else:
+                body = arg[len(SET_FLAG) + 1:]
+            overrides.append(ConfigFlag(body, SET_FLAG))
         else:
             rest.append(arg)
         i += 1
     return rest, overrides
 
 
-def _build_parser(argv: List[str]):
+def typed_flag(item: str) -> str:
+    """The flag of an override as the user typed it, for messages: "--config.num_steps" or "--set"."""
+    if getattr(item, "typed", CONFIG_PREFIX) == SET_FLAG:
+        return SET_FLAG
+    return CONFIG_PREFIX + item.partition("=")[0]
+
+
+def spell_as_typed(message: str, overrides: Iterable[str]) -> str:
+    """`message` with each override's flag spelled as the user typed it.
+
+    Library errors name a field's flag as `--config.FIELD` (or `--set FIELD`, rosmo evaluate's acting
+    fields); for every override the user gave with the other spelling, that spelling is put back.
+    """
+    for item in overrides:
+        field = item.partition("=")[0]
+        if not field:
+            continue
+        end = r"(?![\w.])"  # the whole field name, not a prefix of a longer or nested one
+        if getattr(item, "typed", CONFIG_PREFIX) == SET_FLAG:
+            message = re.sub(re.escape(CONFIG_PREFIX + field) + end, f"{SET_FLAG} {field}", message)
+        else:
+            message = re.sub(re.escape(f"{SET_FLAG} {field}") + end, CONFIG_PREFIX + field, message)
+    return message
+
+
+def add_config_flags(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """Show the config-field flags in `--help` (`split_config_flags` takes them off the command line first)."""
+    group = parser.add_argument_group("config fields")
+    group.add_argument(f"{CONFIG_PREFIX}FIELD", metavar="VALUE", dest="_config_field_help", default=argparse.SUPPRESS,
+                       help=f"{help_text} (typed as the field: int, float, bool, str, None; nested: "
+                            f"{CONFIG_PREFIX}A.B=V; repeatable, applied in order)")
+    group.add_argument(SET_FLAG, metavar="FIELD=VALUE", dest="_set_help", default=argparse.SUPPRESS,
+                       help=f"the same as {CONFIG_PREFIX}FIELD=VALUE")
+
+
+def docstring_epilog(module) -> str:
+    """A command module's docstring after its first paragraph (the examples and notes)."""
+    doc = (module.__doc__ or "").strip("\n")
+    _, _, rest = doc.partition("\n\n")
+    rest = rest.rstrip()
+    return f"examples:\n{rest}" if rest.lstrip(" ").startswith("rosmo ") else rest
+
+
+def _build_parser(argv: list[str]):
+    """(the `rosmo` parser, the chosen command's module or None, the chosen command's parser or None)."""
     parser = argparse.ArgumentParser(prog="rosmo", description="Offline model-based RL with a learned latent model.")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups = {}
-    chosen = None
+    chosen = chosen_parser = None
     for path, (module, help_text) in COMMANDS.items():
         if len(path) == 1:
             sub = top.add_parser(path[0], help=help_text, description=help_text)
@@ -67,23 +153,49 @@ def _build_parser(argv: List[str]):
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module)
         if list(path) == argv[: len(path)]:  # only the module of the command being run is imported
-            chosen = importlib.import_module(module)
-            chosen.add_arguments(sub)
-    return parser, chosen
+            chosen, chosen_parser = importlib.import_module(module), sub
+            _add_command_arguments(sub, chosen)
+    return parser, chosen, chosen_parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser, chosen = _build_parser(argv)
-    overrides: List[str] = []
+def _add_command_arguments(parser: argparse.ArgumentParser, module) -> None:
+    module.add_arguments(parser)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "\n\n".join(text for text in (docstring_epilog(module), parser.epilog) if text)
+
+
+def command_parser(path: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of `rosmo PATH...` as its `--help` shows it (flags, examples, notes), e.g. for generated docs."""
+    module, help_text = COMMANDS[tuple(path)]
+    parser = argparse.ArgumentParser(prog=" ".join(("rosmo", *path)), description=help_text)
+    _add_command_arguments(parser, importlib.import_module(module))
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parse step of `rosmo ARGV` without running anything: (the `rosmo` parser, the parsed args).
+
+    argparse errors exit with code 2 as usual (SystemExit); `args.config_overrides` holds the config flags.
+    """
+    argv = list(argv)
+    parser, chosen, chosen_parser = _build_parser(argv)
+    overrides: list[ConfigFlag] = []
     if chosen is not None and getattr(chosen, "CONFIG_OVERRIDES", False):
-        argv, overrides = split_config_flags(argv)
+        try:
+            argv, overrides = split_config_flags(argv)
+        except ValueError as err:
+            chosen_parser.error(str(err))
     args = parser.parse_args(argv)
+    args.config_overrides = overrides
+    return parser, args
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
     module = getattr(args, "_module", None)
     if module is None:
         parser.print_help()
         return 2
-    args.config_overrides = overrides
     try:
         return int(importlib.import_module(module).run(args) or 0)
     except KeyboardInterrupt:

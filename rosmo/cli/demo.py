@@ -1,5 +1,8 @@
 """`rosmo demo` / `make demo`: the main job on a fresh clone.
 
+    rosmo demo                                    # catch: datasets/bsuite/catch, runs/demo-catch
+    rosmo demo --env cartpole --steps 2000 --workdir runs/demo-cp
+
 Make the default catch dataset if it is missing, train ROSMO on it, evaluate
 in the online env, and print the normalised score and where the run lives.
 """

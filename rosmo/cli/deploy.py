@@ -27,10 +27,7 @@ AGENTS_HELP = "rosmo, mzu, bc, cql (window learners, on bsuite:<env>) or bremen 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ("config overrides: --config.FIELD=VALUE sets a field of the learner's config (the suite's config "
-                     "for rosmo/mzu/bc/cql, BREMEN's config for bremen, e.g. --config.trpo.iterations=100); "
-                     "--print-config lists them")
+    from rosmo.cli import add_config_flags
     parser.add_argument("--agent", required=True, help=AGENTS_HELP)
     parser.add_argument("--env", default=None,
                         help="<suite>:<env>, e.g. bsuite:cartpole (default bsuite:catch; mujoco:HalfCheetah-v5 for bremen)")
@@ -47,11 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-size", action="store_true", help="bremen: the paper-sized config instead of the CPU one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--print-config", action="store_true", help="print the resolved configs and exit")
+    add_config_flags(parser, "set a field of the learner's config (the suite's config for rosmo/mzu/bc/cql, "
+                             "BREMEN's config for bremen, e.g. --config.trpo.iterations=100; --print-config lists them)")
 
 
 def run(args: argparse.Namespace) -> int:
     from absl import logging
 
+    from rosmo.cli import spell_as_typed
     from rosmo.cli.train import quiet_background_errors
     from rosmo.configs.loading import apply_overrides
     from rosmo.data.rlds import DatasetError
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--workdir is required, e.g. --workdir runs/deploy")
         summary = job.run(args.workdir, progress=not args.no_progress)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError, DeploymentError) as err:
-        print(f"rosmo deploy: error: {err}", file=sys.stderr)
+        print(f"rosmo deploy: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
         print(f"rosmo deploy: error: {err}", file=sys.stderr)

@@ -2,11 +2,11 @@
 
     rosmo evaluate --checkpoint runs/pong --env atari:Pong --episodes 100 --num-envs 16 --json pong.json
     rosmo evaluate --checkpoint runs/catch --episodes 100 --video catch.gif
-    rosmo evaluate --checkpoint runs/mzu --set num_simulations=50 --set act_search_depth=1   # another acting search
+    rosmo evaluate --checkpoint runs/mzu --config.num_simulations=50 --config.act_search_depth=1  # another search
     rosmo evaluate --watch runs/pong              # the evaluator job: each new checkpoint once, until the run ends
 
 The agent is rebuilt from the config saved in the checkpoint (`--act-policy`,
-`--greedy/--sample` and `--set FIELD=VALUE` of acting-only fields, e.g. mzu's
+`--greedy/--sample` and `--config.FIELD=VALUE` of acting-only fields, e.g. mzu's
 `num_simulations` or `act_search_depth`, override its acting rule); `--env` defaults
 to the env it was trained on. Printed and written to `--json`: mean, median and IQM return with a
 bootstrap 95% CI of the IQM, and the normalised scores with their references
@@ -26,12 +26,15 @@ import argparse
 import os
 import sys
 
+CONFIG_OVERRIDES = True  # acting-only fields of the saved config
+
 DEFAULT_EPISODES = 100
 DEFAULT_NUM_ENVS = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rosmo.agents import act_policies
+    from rosmo.cli import add_config_flags
 
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--checkpoint", help="run directory (with checkpoints/) or checkpoint directory")
@@ -53,12 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--greedy", dest="greedy", action="store_true", default=None, help="argmax actions")
     group.add_argument("--sample", dest="greedy", action="store_false", help="sample actions from the policy")
-    parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="FIELD=VALUE",
-                        help="change an acting-only field of the saved config, e.g. --set num_simulations=50 "
-                             "--set act_search_depth=1 (mzu); repeatable")
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_flags(parser, "change an acting-only field of the saved config, e.g. --config.num_simulations=50 "
+                             "--config.act_search_depth=1 (mzu)")
     watch = parser.add_argument_group("evaluator job (--watch)")
     watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)")
     watch.add_argument("--poll", type=float, default=10.0, help="seconds between looks for new checkpoints (default: %(default)s)")
@@ -69,15 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from rosmo.cli import typed_flag
     from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
     from rosmo.training.signals import Stopped, StopSignals
 
-    for flag in ("step", "json", "video", "act_policy", "greedy", "overrides", "max_episode_frames", "env"):
-        if getattr(args, flag) is not None:
-            name = "set" if flag == "overrides" else flag.replace("_", "-")
-            print(f"rosmo evaluate: error: --{name} cannot be used with --watch "
-                  "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
-            return 2
+    given = [f"--{flag.replace('_', '-')}" for flag in ("step", "json", "video", "act_policy", "greedy",
+                                                        "max_episode_frames", "env") if getattr(args, flag) is not None]
+    given += [typed_flag(item) for item in args.config_overrides]
+    if given:
+        print(f"rosmo evaluate: error: {given[0]} cannot be used with --watch "
+              "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
+        return 2
     settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
                              poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim)
     try:
@@ -111,6 +115,7 @@ def json_path_problem(path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from absl import logging
 
+    from rosmo.cli import spell_as_typed
     from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
@@ -138,10 +143,10 @@ def run(args: argparse.Namespace) -> int:
             options=options,
             video=args.video,
             progress=not args.no_progress,
-            overrides=args.overrides or (),
+            overrides=args.config_overrides,
         )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
         return 2
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"

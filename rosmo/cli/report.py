@@ -32,9 +32,6 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0]
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__.split("\n\n", 1)[1]
     parser.add_argument("sweep_dir", help="a sweep directory (rosmo sweep --out) or any directory of run directories")
     parser.add_argument("--out", help="where to write the report (default: SWEEP_DIR)")
     parser.add_argument("--group-by", help="comma-separated fields to group runs by (default: the varied fields but seed)")
@@ -64,6 +61,6 @@ def run(args) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="rosmo report")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    from rosmo import cli
+
+    return cli.main(["report", *(sys.argv[1:] if argv is None else argv)])

@@ -1,14 +1,15 @@
 """`rosmo sweep`: a grid of runs over config fields and seeds, locally or as a SLURM job array.
 
-    rosmo sweep experiments/sweeps/unroll.py --out runs/unroll                 # a sweep file
-    rosmo sweep --config bsuite:catch --grid unroll_steps=1,3,5,10 --seeds 0-4 --out runs/k
-    rosmo sweep experiments/sweeps/unroll.py --out runs/unroll --dry-run       # list the runs
+    rosmo sweep experiments/sweeps/unroll.yaml --out runs/unroll               # a sweep file
+    rosmo sweep --config bsuite:catch --grid unroll_steps=1,3,5,10 --seeds 0-4 --config.num_steps=3000 --out runs/k
+    rosmo sweep experiments/sweeps/unroll.yaml --out runs/unroll --dry-run     # list the runs
     rosmo sweep --out runs/unroll                                              # resume a sweep
-    rosmo sweep experiments/sweeps/coverage.py --out /shared/cov --executor slurm \\
+    rosmo sweep experiments/sweeps/coverage.yaml --out /shared/cov --executor slurm \\
         --partition gpu --gpus 1 --cpus 8 --time 4:00:00 --setup "source .venv/bin/activate"
 
 Each run is an ordinary run directory `<out>/<field=value,...>` named from the
-fields the sweep varies. Finished runs are skipped, interrupted or failed ones
+fields the sweep varies; `--config.FIELD=VALUE` (or `--set FIELD=VALUE`) fixes a field
+for every run. Finished runs are skipped, interrupted or failed ones
 resume from their latest checkpoint. Then: `rosmo report <out>`.
 """
 
@@ -19,6 +20,7 @@ import os
 import sys
 from typing import List, Optional
 
+CONFIG_OVERRIDES = True  # fields fixed for every run
 
 EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
@@ -57,18 +59,17 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0]
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__.split("\n\n", 1)[1]
+    from rosmo.cli import add_config_flags
+
     parser.add_argument("sweep_file", nargs="?", help="sweep file: .yaml, .json or .py[:arg] with get_sweep()")
     parser.add_argument("--out", required=True, help="sweep directory (one run directory per run in it)")
     parser.add_argument("--config", help="base config spec (bsuite:catch, atari:Pong,small, file.py:arg); replaces the file's")
     parser.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="sweep a config field (repeatable)")
     parser.add_argument("--seeds", help="seeds: 0-4, 0,2,5 or 0-1,7 (replaces the file's)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="fix a config field for every run (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
     parser.add_argument("--executor", choices=("local", "slurm"), default="local")
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
+    add_config_flags(parser, "fix a config field for every run (replaces the sweep file's value)")
     local = parser.add_argument_group("local executor")
     local.add_argument("--workers", type=_positive, help="worker processes (default: as many as fit CPUs and memory)")
     local.add_argument("--threads", type=_positive, help="JAX/TF threads per run (default: CPUs // workers)")
@@ -94,7 +95,7 @@ def load_spec(args):
     from rosmo.sweep.runs import read_sweep
     from rosmo.sweep.spec import SweepError, amend, load_sweep_file, sweep_from_dict
 
-    flags_given = bool(args.config or args.grid or args.seeds or args.set)
+    flags_given = bool(args.config or args.grid or args.seeds or args.config_overrides)
     if args.sweep_file:
         spec = load_sweep_file(args.sweep_file)
     elif flags_given and args.config:
@@ -105,7 +106,7 @@ def load_spec(args):
             raise SweepError(f"no sweep file and no --config, and {os.path.join(args.out, 'sweep.json')} does not exist: "
                              "give a sweep file or --config with --grid/--seeds")
         spec = sweep_from_dict(stored["spec"], f"{os.path.join(args.out, 'sweep.json')}")
-    return amend(spec, config=args.config, grid=args.grid, seeds=args.seeds, fixed=args.set)
+    return amend(spec, config=args.config, grid=args.grid, seeds=args.seeds, fixed=args.config_overrides)
 
 
 def _resources(args):
@@ -139,6 +140,7 @@ def _print_dry_run(args, spec, runs) -> None:
 
 def run(args) -> int:
     # the library is imported here, not at the top: `rosmo sweep --help` stays fast
+    from rosmo.cli import spell_as_typed
     from rosmo.errors import ConfigError
     from rosmo.sweep.executors import (available_cpus, default_workers, monitor, run_local, submit_slurm,
                                        threads_per_worker)
@@ -154,7 +156,7 @@ def run(args) -> int:
             return 0
         run_dirs = prepare(args.out, spec, runs)
     except ConfigError as err:  # SweepError too: the message names the file, field or flag
-        print(f"rosmo sweep: error: {err}", file=sys.stderr)
+        print(f"rosmo sweep: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE
     progress = SweepProgress(enabled=not args.no_progress)
     cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(args.compile_cache, args.compile_cache)
@@ -186,6 +188,6 @@ def run(args) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="rosmo sweep")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    from rosmo import cli
+
+    return cli.main(["sweep", *(sys.argv[1:] if argv is None else argv)])

@@ -22,29 +22,32 @@ import sys
 
 CONFIG_OVERRIDES = True
 
-EPILOG = """config overrides:
-  --config.FIELD=VALUE   set any field of the config (typed as the field: int, float, bool, str, None),
-                         e.g. --config.algo=mzu --config.num_simulations=50 --config.batch_size=128
-                         (--print-config lists the fields and their values)
-suites (--config=<suite>:<arg>): bsuite:<env> (catch, cartpole, mountain_car), atari:<Game>[,small]
-agents (--config.algo):
-"""
+
+def registry_epilog() -> str:
+    """The suites and agents, from the registries' light tables (no JAX import)."""
+    from rosmo.agents import AGENTS
+    from rosmo.suites import SUITES
+
+    suites = "\n".join(f"  {name:<7} {entry.description}" for name, entry in SUITES.entries().items())
+    agents = "\n".join(f"  {name:<7} {entry.description}; --config.act_policy: {', '.join(entry.act_policies)}"
+                       for name, entry in AGENTS.entries().items())
+    return f"suites (--config=<suite>:<arg>):\n{suites}\nagents (--config.algo=<agent>):\n{agents}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from rosmo.agents import AGENTS
+    from rosmo.cli import add_config_flags
 
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG + "\n".join(
-        f"  {name:<6} {spec.description}; --config.act_policy: {', '.join(spec.act_policies)}" for name, spec in AGENTS.items()
-    )
+    parser.epilog = registry_epilog()
     parser.add_argument("--config", required=True,
-                        help="bsuite:<env>, atari:<Game>[,small], or path/to/config.py[:arg] (a file with get_config)")
+                        help="<suite>:<arg> (suites below; e.g. bsuite:catch, atari:Pong,small) or path/to/config.py[:arg] "
+                             "(a file with get_config)")
     parser.add_argument("--workdir", required=False, default=None, help="run directory (resumes from its latest checkpoint)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--allow-config-change", action="store_true",
                         help="resume even though the config changes the experiment (recorded in config_changes.jsonl)")
+    add_config_flags(parser, "set a field of the config, e.g. --config.algo=mzu --config.num_simulations=50 "
+                             "(--print-config lists the fields and their values)")
 
 
 class _DropBackgroundErrors:
@@ -85,6 +88,7 @@ def quiet_background_errors() -> None:
 def run(args: argparse.Namespace) -> int:
     from absl import logging
 
+    from rosmo.cli import spell_as_typed
     from rosmo.configs.loading import apply_overrides, load_config
     from rosmo.data.rlds import DatasetError
     from rosmo.errors import ConfigError, NonFiniteError
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
         summary = train(config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError) as err:  # the user's input: one line
-        print(f"rosmo train: error: {err}", file=sys.stderr)
+        print(f"rosmo train: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
         print(f"rosmo train: error: {err}", file=sys.stderr)

@@ -1,40 +1,60 @@
-"""Environment suites: the registry. Each suite module exports one `SUITE`; this list is the only one.
+"""Environment suites: the registry. `_TABLE` below lists every suite; it is the only list.
 
 Adding a suite: write `rosmo/suites/<name>.py` (a `Suite` subclass: its config, dataset
-source, online env, evaluation, references) and `rosmo/envs/<name>.py` (the environment),
-then add the module's `SUITE` to `_SUITES` below.
+source, online env, evaluation, references, and `SUITE = <the subclass>()`) and
+`rosmo/envs/<name>.py` (the environment), then add the module's row to `_TABLE`.
+
+The rows hold what `rosmo <command> --help` shows (name, description), so the help lists the
+suites without importing JAX or TensorFlow: a suite's module is imported when its name is first
+looked up in `SUITES` (`rosmo.registry.LazyRegistry`). tests/suites/test_registry.py checks
+every row against its module's `SUITE`.
 """
 
-from typing import Dict, Tuple
+from typing import NamedTuple, Optional
 
-from rosmo.suites import atari, bsuite, mujoco
-from rosmo.suites.base import DatasetSpec, Reference, Suite
-
-_SUITES = (
-    bsuite.SUITE,
-    atari.SUITE,
-    mujoco.SUITE,
-)
-
-SUITES: Dict[str, Suite] = {suite.name: suite for suite in _SUITES}
+from rosmo.registry import LazyRegistry
 
 
-def get_suite(name: str) -> Suite:
-    """The registered suite `name`; ValueError naming `--config.suite` and the choices otherwise."""
+class SuiteEntry(NamedTuple):
+    """One row of the registry: where the suite's `SUITE` lives and what `--help` says about it."""
+
+    module: Optional[str]  # the module defining SUITE (None: registered at run time)
+    description: str  # = SUITE.description
+
+
+_TABLE = {
+    "bsuite": SuiteEntry("rosmo.suites.bsuite",
+                         "BSuite catch, cartpole, mountain_car (datasets: an online DQN's whole run, made locally)"),
+    "atari": SuiteEntry("rosmo.suites.atari",
+                        "Atari 2600 (RL Unplugged datasets; ALE vector env under the RL Unplugged protocol)"),
+    "mujoco": SuiteEntry("rosmo.suites.mujoco",
+                         "gymnasium MuJoCo locomotion (continuous actions; agent: bremen via `rosmo deploy`)"),
+}
+
+
+def _entry_of(suite) -> SuiteEntry:
+    return SuiteEntry(None, suite.description)
+
+
+SUITES = LazyRegistry(_TABLE, "SUITE", _entry_of)  # name -> Suite
+
+
+def get_suite(name: str):
+    """The registered suite `name` (a Suite); ValueError naming `--config.suite` and the choices otherwise."""
     if name not in SUITES:
         raise ValueError(f"--config.suite={name!r} is not available; choose one of {sorted(SUITES)}")
     return SUITES[name]
 
 
-def parse_env(text: str) -> Tuple[Suite, str]:
+def parse_env(text: str) -> tuple:
     """"atari:pong" -> (the Atari suite, "Pong"); ValueError saying what is expected otherwise."""
     head, sep, name = str(text).partition(":")
-    usage = "expected <suite>:<env> with suite one of " + ", ".join(
-        f"{s.name} (e.g. {s.name}:{s.env_names()[0]})" for s in SUITES.values())
     if not sep or head.strip().lower() not in SUITES or not name.strip():
+        usage = "expected <suite>:<env> with suite one of " + ", ".join(
+            f"{s.name} (e.g. {s.name}:{s.env_names()[0]})" for s in SUITES.values())
         raise ValueError(f"{text!r}: {usage}")
     suite = SUITES[head.strip().lower()]
     return suite, suite.canonical_env(name.strip())
 
 
-__all__ = ["SUITES", "DatasetSpec", "Reference", "Suite", "get_suite", "parse_env"]
+__all__ = ["SUITES", "SuiteEntry", "get_suite", "parse_env"]

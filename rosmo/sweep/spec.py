@@ -11,8 +11,8 @@ A sweep file is YAML (`.yaml`/`.yml`), JSON, or Python with `get_sweep()`
     description: one line shown by --dry-run
 
 Command-line flags build the same thing or amend a file: `--config` replaces
-its base config, `--set` adds fixed overrides, `--grid FIELD=V1,V2` adds an
-axis to every grid, `--seeds` replaces its seeds. A string value may name
+its base config, `--config.FIELD=VALUE` (or `--set FIELD=VALUE`) adds fixed overrides,
+`--grid FIELD=V1,V2` adds an axis to every grid, `--seeds` replaces its seeds. A string value may name
 other fields of the run's config: `dataset_dir: /data/bsuite/{env}`.
 """
 

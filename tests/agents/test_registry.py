@@ -1,5 +1,6 @@
 """The agent registry: one list, and adding an agent = one module + one registry line."""
 
+import importlib
 import json
 import os
 
@@ -52,6 +53,7 @@ def test_an_added_agent_trains_and_evaluates(example_registered, tmp_path, capsy
     code = cli.main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--episodes", "3", "--num-envs", "3",
                      "--no-progress", "--json", str(tmp_path / "eval.json")])
     assert code == 0, capsys.readouterr().err
+    assert AGENTS.entry("example").description == example_agent.SPEC.description
     result = json.load(open(tmp_path / "eval.json"))
     assert result["algo"] == "example" and result["env"] == "bsuite:catch" and np.isfinite(result["mean_return"])
 
@@ -63,3 +65,17 @@ def test_an_added_agents_fields_are_validated_only_when_selected(example_registe
     config.algo = "example"
     with pytest.raises(ConfigError, match="--config.example_temperature=0.0: expected a positive number"):
         validate_config(config)
+
+
+def test_the_light_table_matches_every_agents_spec():
+    """`rosmo --help` reads the rows of the table; each row says what its module's SPEC says."""
+    for name, entry in AGENTS.entries().items():
+        spec = importlib.import_module(entry.module).SPEC
+        assert AGENTS[name] is spec, name
+        assert (spec.name, spec.description, tuple(spec.act_policies)) == (name, entry.description, entry.act_policies)
+
+
+def test_an_unknown_agent_is_not_imported():
+    assert "nope" not in AGENTS and AGENTS.get("nope") is None
+    with pytest.raises(KeyError):
+        AGENTS["nope"]

@@ -125,19 +125,26 @@ def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_p
     assert code == 0, err
     assert "(mzu, act mcts, greedy, num_simulations=2, search_depth=1)" in out
     assert json.load(open(out_json))["acting_overrides"] == ["num_simulations=2", "search_depth=1"]
+    code, out, err = _evaluate(capsys, "--checkpoint", mzu_catch_run, "--episodes", "2", "--num-envs", "2",
+                               "--config.num_simulations=3", "--config.search_depth", "1")
+    assert code == 0 and "(mzu, act mcts, greedy, num_simulations=3, search_depth=1)" in out, err
     cases = [
-        (mzu_catch_run, "num_simulations=0", "--set num_simulations=0: expected an integer >= 1"),
-        (mzu_catch_run, "search_depth=deep", "--set search_depth=deep: expected an integer"),
-        (mzu_catch_run, "learning_rate=1", "'learning_rate' is not an acting field of algo mzu (expected one of: "
-                                           "num_simulations, search_depth"),
-        (mzu_catch_run, "num_simulations", "--set num_simulations: expected FIELD=VALUE"),
-        (catch_run, "num_simulations=5", "'num_simulations' is not an acting field of algo rosmo"),
+        (mzu_catch_run, ["--set", "num_simulations=0"], "--set num_simulations=0: expected an integer >= 1"),
+        (mzu_catch_run, ["--config.num_simulations=0"], "--config.num_simulations=0: expected an integer >= 1"),
+        (mzu_catch_run, ["--set", "search_depth=deep"], "--set search_depth=deep: expected an integer"),
+        (mzu_catch_run, ["--config.search_depth", "deep"], "--config.search_depth=deep: expected an integer"),
+        (mzu_catch_run, ["--set", "learning_rate=1"], "'learning_rate' is not an acting field of algo mzu (expected one "
+                                                      "of: num_simulations, search_depth"),
+        (mzu_catch_run, ["--set", "num_simulations"], "--set num_simulations: expected FIELD=VALUE"),
+        (catch_run, ["--config.num_simulations=5"], "'num_simulations' is not an acting field of algo rosmo"),
     ]
-    for run, item, message in cases:
-        code, _, err = _evaluate(capsys, "--checkpoint", run, "--episodes", "1", "--set", item)
-        assert code == 2 and message in err and "Traceback" not in err, (item, err)
+    for run, flags, message in cases:
+        code, _, err = _evaluate(capsys, "--checkpoint", run, "--episodes", "1", *flags)
+        assert code == 2 and message in err and "Traceback" not in err, (flags, err)
     code, _, err = _evaluate(capsys, "--watch", mzu_catch_run, "--set", "num_simulations=2")
     assert code == 2 and "--set cannot be used with --watch" in err
+    code, _, err = _evaluate(capsys, "--watch", mzu_catch_run, "--config.num_simulations=2")
+    assert code == 2 and "--config.num_simulations cannot be used with --watch" in err
 
 
 def test_dataset_atari_records_with_a_checkpoint_policy(atari_run, tmp_path):

@@ -1,5 +1,7 @@
 """The suite registry: env names per suite, `<suite>:<env>` parsing, references."""
 
+import importlib
+
 import pytest
 
 from rosmo.evaluation.statistics import normalize_statistics, return_statistics
@@ -18,6 +20,15 @@ def test_env_parsing_and_errors():
         parse_env("bsuite:walker")
     with pytest.raises(ValueError, match="NoSuchGame"):
         parse_env("atari:NoSuchGame")
+
+
+def test_the_light_table_matches_every_suites_module():
+    """`rosmo --help` reads the rows of the table; each row says what its module's SUITE says."""
+    assert list(SUITES) == ["bsuite", "atari", "mujoco"]
+    for name, entry in SUITES.entries().items():
+        suite = importlib.import_module(entry.module).SUITE
+        assert SUITES[name] is suite, name
+        assert (suite.name, suite.description) == (name, entry.description)
 
 
 def test_references_come_from_the_suite():

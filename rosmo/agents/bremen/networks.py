@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, NamedTuple, Sequence
 
+import rosmo.tf_cpu  # noqa: F401  first: distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
+
+# isort: split
 import distrax
 import haiku as hk
 import jax
