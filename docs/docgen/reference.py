@@ -90,8 +90,9 @@ def cli_page() -> str:
         prog = "rosmo " + " ".join(path)
         os.environ["COLUMNS"] = "88"  # argparse wraps usage lines to the page's code width
         module = importlib.import_module(module_name)
-        parser = argparse.ArgumentParser(prog=prog, description=help_text)
-        module.add_arguments(parser)
+        from rosmo.cli import command_parser
+
+        parser = command_parser(path)  # the parser as `--help` shows it: flags, examples, notes
         out += [f"## {prog}", "", _cell(parser.description or help_text), ""]
         out += ["```text", parser.format_usage().strip(), "```", ""]
         if getattr(module, "CONFIG_OVERRIDES", False):
