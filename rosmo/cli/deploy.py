@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.configs.loading import apply_overrides
     from rosmo.data.rlds import DatasetError
     from rosmo.errors import ConfigError, NonFiniteError
-    from rosmo.training import deploy_jobs
+    from rosmo.deploy import jobs as deploy_jobs
     from rosmo.training.checkpoint import CheckpointError
-    from rosmo.training.deployment import DeploymentError
+    from rosmo.deploy.loop import DeploymentError
     from rosmo.training.signals import Stopped
     from rosmo.training.workdir import WorkdirError
 

@@ -13,7 +13,7 @@ bootstrap 95% CI of the IQM, and the normalised scores with their references
 (the same result as the evaluations during training).
 
 `--watch RUN_DIR` is the evaluator job of a learner trained with
-`--config.eval_every=0` (rosmo.evaluation.watch): it evaluates every new
+`--config.eval_every=0` (rosmo.evaluator.watch): it evaluates every new
 checkpoint once with the run's evaluation settings (--episodes / --num-envs /
 --seed override them), appends `eval.csv` / TensorBoard rows under the training
 step, keeps `RUN_DIR/best/`, and exits when the run's summary.json appears or
@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
+    from rosmo.evaluator.watch import WatchError, WatchSettings, log_line, watch
     from rosmo.training.signals import Stopped, StopSignals
 
     for flag in ("step", "json", "video", "act_policy", "greedy", "overrides", "max_episode_frames", "env"):
@@ -111,7 +111,7 @@ def json_path_problem(path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from absl import logging
 
-    from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
+    from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
     from rosmo.training.checkpoint import CheckpointError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from rosmo.agents import AGENTS
-from rosmo.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
+from rosmo.suites.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
 from rosmo.errors import ConfigError, check_field
 from rosmo.networks import NETWORKS
 from rosmo.suites import SUITES

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Sequence, Tuple
 import jax
 import numpy as np
 
-from rosmo.configs import atari as atari_configs
+from rosmo.suites.configs import atari as atari_configs
 from rosmo.data import rlds, rlu_atari, rlu_names, schema
 from rosmo.envs import atari as atari_env
 from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Sequence, Tuple
 import jax
 import numpy as np
 
-from rosmo.configs import bsuite as bsuite_configs
+from rosmo.suites.configs import bsuite as bsuite_configs
 from rosmo.data import loader
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs

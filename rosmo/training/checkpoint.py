@@ -59,7 +59,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from rosmo.agents import agent_spec, make_agent
-from rosmo.configs.base import get_base_config
+from rosmo.suites.configs.base import get_base_config
 from rosmo.configs.loading import apply_override
 from rosmo.errors import ConfigError
 from rosmo.networks import make_networks

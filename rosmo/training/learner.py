@@ -28,7 +28,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rosmo.agents.base import Agent
-from rosmo.configs.base import LR_SCHEDULES
+from rosmo.suites.configs.base import LR_SCHEDULES
 from rosmo.errors import ConfigError
 
 PARAMS_CHECK = "params"

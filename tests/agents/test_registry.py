@@ -8,7 +8,7 @@ import pytest
 
 from rosmo import cli
 from rosmo.agents import AGENTS, act_policies
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.training.loop import train
 from tests.agents import example_agent

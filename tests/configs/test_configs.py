@@ -3,8 +3,8 @@
 import pytest
 
 from rosmo.agents import AGENTS
-from rosmo.configs.atari import PRESET_SETTINGS
-from rosmo.configs.base import get_base_config
+from rosmo.suites.configs.atari import PRESET_SETTINGS
+from rosmo.suites.configs.base import get_base_config
 from rosmo.configs.loading import apply_overrides, load_config, update_config
 from rosmo.configs.validation import ConfigError, validate_config
 

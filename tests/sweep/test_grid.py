@@ -6,7 +6,7 @@ import os
 import pytest
 
 from rosmo.cli import main as cli_main
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.sweep.grid import expand, plan_runs
 from rosmo.sweep.naming import run_name, value_labels
 from rosmo.sweep.runs import describe, prepare, read_run_plan, write_status

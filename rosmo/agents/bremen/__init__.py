@@ -8,7 +8,7 @@
     bc.py        behaviour cloning of the data's policy
     learner.py   train_bremen (ensemble -> BC -> Normal(pi_beta, 1) -> TRPO) and the BC baseline
 
-The deployment loop that calls these is `rosmo.training.deployment` / `rosmo.training.deploy_bremen`.
+The deployment loop that calls these is `rosmo.deploy.loop` / `rosmo.deploy.bremen`.
 """
 
 from rosmo.agents.bremen.bc import bc_loss, train_bc

@@ -8,7 +8,7 @@ For deployments i = 1 .. I:
     evaluate  the new policy online
 
 The loop only moves data and state between directories; what collecting, training and evaluating mean
-is the agent's (`DeploymentAgent`: BREMEN on MuJoCo in `rosmo.training.deploy_bremen`; the discrete
+is the agent's (`DeploymentAgent`: BREMEN on MuJoCo in `rosmo.deploy.bremen`; the discrete
 offline agents can plug in the same way). Layout of a run directory::
 
     <workdir>/config.json              the run's config (a resumed run must match it, num_deployments aside)
@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import tqdm
 
-from rosmo.report.deploy_plots import plot_deployments
+from rosmo.deploy.plots import plot_deployments
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",

@@ -30,7 +30,7 @@ from rosmo.agents.bremen.networks import make_act_fn, make_policy
 from rosmo.data import mujoco_maker
 from rosmo.data.transitions import load_transitions
 from rosmo.envs import mujoco
-from rosmo.training import deployment
+from rosmo.deploy import loop as deployment
 from rosmo.training.checkpoint import Checkpointer
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 

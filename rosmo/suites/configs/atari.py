@@ -32,7 +32,7 @@ RL Unplugged protocol (sticky actions, 108k-frame cap).
 
 import ml_collections
 
-from rosmo.configs.base import get_base_config
+from rosmo.suites.configs.base import get_base_config
 from rosmo.data.rlu_names import canonical_game
 
 # Per-preset budgets, applied by `get_config` for the preset named in the config string.

@@ -4,7 +4,7 @@
     make_job("bremen", "mujoco:<env>", ...)                         BremenDeployment (deploy_bremen)
 
 A job holds `config` (the learner's ConfigDict; `--config.FIELD=VALUE` overrides apply to it before
-`run`) and runs `rosmo.training.deployment.run_deployments` in a workdir.
+`run`) and runs `rosmo.deploy.loop.run_deployments` in a workdir.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from rosmo.agents import AGENTS
 from rosmo.agents.bremen import config as bremen_config
 from rosmo.errors import ConfigError
 from rosmo.suites import parse_env
-from rosmo.training import deploy_bremen, deploy_offline
+from rosmo.deploy import bremen as deploy_bremen
+from rosmo.deploy import offline as deploy_offline
 
 BREMEN = "bremen"
 DEFAULT_ENVS = {BREMEN: "mujoco:HalfCheetah-v5"}

@@ -10,7 +10,7 @@ one or more evaluators watch its `checkpoints/` from others. Each complete step 
 2. held: its files are hard-linked (copied where links fail) into
    `evaluator/hold/<step>-<id>/<step>/`, so the learner's checkpoint rotation can
    delete the original meanwhile;
-3. evaluated by `rosmo.evaluation.checkpoint_eval.evaluate_checkpoint` with the
+3. evaluated by `rosmo.evaluator.checkpoint_eval.evaluate_checkpoint` with the
    run's evaluation settings (episodes, envs, seed + EVAL_SEED_OFFSET, suite options):
    the inline evaluation's result for the same parameters;
 4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import ml_collections
 import psutil
 
-from rosmo.evaluation.checkpoint_eval import evaluate_checkpoint
+from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
