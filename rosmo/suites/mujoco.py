@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from rosmo.agents.bremen import config as bremen_config
+from rosmo.agents.bremen.learner import EnvFunctions
 from rosmo.data import loader, rlds
 from rosmo.envs import mujoco as mujoco_envs
 from rosmo.errors import ConfigError
@@ -47,6 +48,11 @@ class MuJoCo(Suite):
             if key in (env.lower(), env.lower().split("-")[0]):
                 return env
         raise ValueError(f"unknown MuJoCo env {name!r}; expected one of {', '.join(mujoco_envs.ENV_NAMES)}")
+
+    def env_functions(self, env: str) -> EnvFunctions:
+        """`env`'s termination rule and reward as functions of arrays, for BREMEN's imagined rollouts."""
+        env = self.canonical_env(env)
+        return EnvFunctions(termination=mujoco_envs.termination_fn(env), reward=mujoco_envs.reward_fn(env))
 
     def validate(self, config) -> None:
         """Called for the window learners' configs (`rosmo train`): none of them fits continuous actions."""

@@ -15,6 +15,7 @@ from rosmo.agents.bremen.bc import bc_loss, train_bc
 from rosmo.agents.bremen.config import ConfigError, cpu_config, get_config, validate_config
 from rosmo.agents.bremen.dynamics import Ensemble, predict, train_ensemble
 from rosmo.agents.bremen.learner import (
+    EnvFunctions,
     Networks,
     act_params,
     make_networks,
@@ -27,7 +28,7 @@ from rosmo.agents.bremen.rollout import Rollout, imagine
 from rosmo.agents.bremen.trpo import Batch, conjugate_gradient, gae, mean_kl, surrogate, trpo_step
 
 __all__ = [
-    "Batch", "ConfigError", "Ensemble", "GaussianPolicy", "Networks", "Normalizer", "Rollout", "act_params",
+    "Batch", "ConfigError", "EnvFunctions", "Ensemble", "GaussianPolicy", "Networks", "Normalizer", "Rollout", "act_params",
     "bc_loss", "conjugate_gradient", "cpu_config", "fit_normalizer", "gae", "get_config", "imagine", "make_act_fn",
     "make_networks", "make_policy", "mean_kl", "optimize_policy", "predict", "surrogate", "train_bc",
     "train_bc_baseline", "train_bremen", "train_ensemble", "trpo_step", "validate_config",

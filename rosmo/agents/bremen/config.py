@@ -23,22 +23,23 @@ from __future__ import annotations
 
 import ml_collections
 
-from rosmo.envs.mujoco import ENV_NAMES
 from rosmo.errors import ConfigError, check_field as _check  # noqa: F401  (ConfigError re-exported)
 
 # max KL (delta) and imaginary-rollout horizon per env: the authors' README commands.
 PAPER_TRUST_REGION = {
     "HalfCheetah-v5": (0.1, 250),
-    "Ant-v5": (0.05, 250),
     "Hopper-v5": (0.05, 1000),
     "Walker2d-v5": (0.05, 1000),
+    "Ant-v5": (0.05, 250),
 }
+ENV_NAMES = tuple(PAPER_TRUST_REGION)
+"""The MuJoCo envs BREMEN has settings for (the mujoco suite's envs)."""
 START_STATES = ("initial", "any")
 REWARDS = ("true", "learned")
 
 
 def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
-    """The full-size BREMEN config for `env` (one of `rosmo.envs.mujoco.ENV_NAMES`)."""
+    """The full-size BREMEN config for `env` (one of `ENV_NAMES`)."""
     if env not in PAPER_TRUST_REGION:
         raise ValueError(f"unknown MuJoCo env {env!r}; expected one of {', '.join(ENV_NAMES)}")
     max_kl, horizon = PAPER_TRUST_REGION[env]
