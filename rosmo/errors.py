@@ -1,11 +1,19 @@
-"""Errors a user's input can cause, shared by every layer (the bottom of the import graph)."""
+"""Errors a user's input can cause, shared by every layer (the bottom of the import graph).
+
+Every error caused by a user's input (a flag, a config field, a file or directory) is a `UserError`:
+the CLI prints its message in one line and exits with code 2 (`rosmo.cli.main`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """An input the user gave cannot be used; the message names it (file, field or flag) and what was expected."""
+
+
+class ConfigError(UserError):
     """A config field has a value the run cannot use; the message names the `--config.*` flag."""
 
 

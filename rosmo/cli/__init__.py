@@ -6,7 +6,8 @@ library inside `run`, so `rosmo --help` and `rosmo <command> --help` stay fast.
 A module with `CONFIG_OVERRIDES = True` also receives the `--config.FIELD=VALUE`
 flags as `args.config_overrides`.
 
-Exit codes: 0 success, 2 usage or input errors (one line on stderr), 130 Ctrl-C.
+Exit codes: 0 success, 2 usage or input errors (one line on stderr: every `rosmo.errors.UserError`
+a command does not catch itself ends here), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import importlib
 import os
 import sys
 from typing import List, Optional, Sequence, Tuple
+
+from rosmo.errors import UserError  # a module without imports: --help stays fast
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -86,6 +89,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.config_overrides = overrides
     try:
         return int(importlib.import_module(module).run(args) or 0)
+    except UserError as err:
+        command = " ".join(p for p in (args.command, getattr(args, "subcommand", None)) if p)
+        print(f"rosmo {command}: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rosmo: interrupted", file=sys.stderr)
         return 130

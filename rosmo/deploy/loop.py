@@ -38,6 +38,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 import tqdm
 
 from rosmo.deploy.plots import plot_deployments
+from rosmo.errors import UserError
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
@@ -66,7 +67,7 @@ class DeploymentAgent(Protocol):
         iqm_return_ci95 at least."""
 
 
-class DeploymentError(ValueError):
+class DeploymentError(UserError):
     """A run directory that cannot be resumed with the given config (the message names the field)."""
 
 

@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import ml_collections
 import psutil
 
+from rosmo.errors import UserError
 from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.suites import get_suite
@@ -61,7 +62,7 @@ SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
 
 
-class WatchError(ValueError):
+class WatchError(UserError):
     """A run the evaluator cannot watch (the message names the flag)."""
 
 

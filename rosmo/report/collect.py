@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rosmo.agents import AGENTS
+from rosmo.errors import UserError
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
 from rosmo.sweep.runs import flatten_dict
 
@@ -30,7 +31,7 @@ RUN_MARKERS = ("config.json", "sweep_run.json")
 SKIP_FIELDS = ("workdir", "seed")  # never a group field when fields are derived from config.json
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """A sweep directory or run that cannot be reported (the message names it)."""
 
 

@@ -61,7 +61,7 @@ import orbax.checkpoint as ocp
 from rosmo.agents import agent_spec, make_agent
 from rosmo.suites.configs.base import get_base_config
 from rosmo.configs.loading import apply_override
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, UserError
 from rosmo.networks import make_networks
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
@@ -78,7 +78,7 @@ UNREADABLE_MARKER = ".unreadable-"
 _log = logging.getLogger(__name__)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used as asked (the message names the path and the flag)."""
 
 

@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, UserError
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 
 LOCK_FILE = "train.lock"
@@ -43,7 +43,7 @@ PATH_FIELDS = frozenset({"dataset_dir", "data_dir"})
 MISSING = "<absent>"
 
 
-class WorkdirError(ValueError):
+class WorkdirError(UserError):
     """A `--workdir` that cannot be used: a file, not writable, or in use by another trainer."""
 
 
