@@ -31,9 +31,9 @@ from rosmo.data import mujoco_maker
 from rosmo.data.transitions import load_transitions
 from rosmo.deploy import loop as deployment
 from rosmo.envs import mujoco
+from rosmo.jsonio import to_jsonable, write_json_atomic
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import Checkpointer
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 ALGOS = ("bremen", "bc")
 

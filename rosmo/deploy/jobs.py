@@ -13,10 +13,10 @@ from typing import Any, Dict, Optional
 
 from rosmo.agents import AGENTS
 from rosmo.agents.bremen import config as bremen_config
-from rosmo.errors import ConfigError
-from rosmo.suites import parse_env
 from rosmo.deploy import bremen as deploy_bremen
 from rosmo.deploy import offline as deploy_offline
+from rosmo.errors import ConfigError
+from rosmo.suites import parse_env
 
 BREMEN = "bremen"
 DEFAULT_ENVS = {BREMEN: "mujoco:HalfCheetah-v5"}

@@ -29,7 +29,6 @@ deployments than a finished run had continues it.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import time
@@ -39,7 +38,7 @@ import tqdm
 
 from rosmo.deploy.plots import plot_deployments
 from rosmo.errors import UserError
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
+from rosmo.jsonio import MISSING, config_changes, read_json, to_jsonable, write_json_atomic
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
               "iqm_return_ci_low", "iqm_return_ci_high", "normalized_score", "collect_seconds", "train_seconds", "eval_seconds",
@@ -75,11 +74,6 @@ def deployment_dir(workdir: str, deployment: int) -> str:
     return os.path.join(workdir, "deployments", f"{deployment:03d}")
 
 
-def read_json(path: str) -> Dict[str, Any]:
-    with open(path) as f:
-        return json.load(f)
-
-
 def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = ("num_deployments",)) -> None:
     """Write `<workdir>/config.json`, or check that the saved one matches `config` (fields in `ignore` aside)."""
     path = os.path.join(workdir, "config.json")
@@ -88,21 +82,17 @@ def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = (
         write_json_atomic(path, config)
         return
     saved = read_json(path)
-
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in d.items():
-            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-
-    a, b = flat(saved), flat(config)
-    diff = [k for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
-    if diff:
-        details = "; ".join(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff[:5])
+    changes = config_changes(saved, config, same=lambda field, a, b: field in ignore or _value(a) == _value(b))
+    if changes:
+        details = "; ".join(f"{k}: saved {_value(a)!r}, now {_value(b)!r}" for k, (a, b) in list(changes.items())[:5])
         raise DeploymentError(f"{path}: the run was started with a different config ({details}); "
                               "use a new workdir or the saved config")
     if saved != config:  # only ignored fields changed (e.g. more deployments): keep the newest
         write_json_atomic(path, config)
+
+
+def _value(value: Any) -> Any:
+    return None if value is MISSING else value
 
 
 def save_atomic(agent: DeploymentAgent, state: Any, directory: str) -> None:

@@ -30,13 +30,13 @@ import ml_collections
 import numpy as np
 
 from rosmo.data import bsuite_maker, loader
+from rosmo.deploy import loop as deployment
 from rosmo.errors import ConfigError
 from rosmo.evaluation.evaluate import evaluate_agent
+from rosmo.jsonio import to_jsonable, write_json_atomic
 from rosmo.suites import get_suite
 from rosmo.training import loop
-from rosmo.deploy import loop as deployment
 from rosmo.training.checkpoint import Checkpointer, load_agent
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 SUITES = ("bsuite",)
 COLLECT_SEED_OFFSET = 50_000

@@ -45,11 +45,12 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import ml_collections
-import psutil
 
 from rosmo.errors import UserError
-from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
+from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
+from rosmo.jsonio import read_json_or_none
+from rosmo.owner import pid_alive
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
 from rosmo.training.run_logging import RunLogger, write_json_atomic
@@ -96,20 +97,12 @@ def evaluated_steps(run_dir: str) -> List[int]:
     return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def run_finished(run_dir: str) -> bool:
     """The learner is done: summary.json exists and reports at least config.json's num_steps."""
-    summary = _read_json(os.path.join(run_dir, SUMMARY_FILE))
+    summary = read_json_or_none(os.path.join(run_dir, SUMMARY_FILE))
     if summary is None:
         return False
-    config = _read_json(os.path.join(run_dir, CONFIG_FILE)) or {}
+    config = read_json_or_none(os.path.join(run_dir, CONFIG_FILE)) or {}
     return int(summary.get("num_steps", 0)) >= int(config.get("num_steps", 0))
 
 
@@ -194,7 +187,7 @@ class Claims:
         return os.path.join(self.directory, f"{step}.json")
 
     def _stale(self, path: str) -> bool:
-        owner = _read_json(path)
+        owner = read_json_or_none(path)
         try:
             age = time.time() - os.path.getmtime(path)
         except FileNotFoundError:
@@ -204,8 +197,7 @@ class Claims:
         if owner.get("id") == self.ident:
             return False
         if owner.get("host") == self.host:
-            pid = int(owner.get("pid", -1))
-            if pid == os.getpid() or not psutil.pid_exists(pid):  # our pid reused (containers), or its process is gone
+            if owner.get("pid") == os.getpid() or not pid_alive(owner.get("pid")):  # our pid reused, or its process gone
                 return True
         return age > self.stale_seconds
 
@@ -235,7 +227,7 @@ class Claims:
 
     def release(self, step: int) -> None:
         path = self.path(step)
-        if (_read_json(path) or {}).get("id") == self.ident:
+        if (read_json_or_none(path) or {}).get("id") == self.ident:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
 
@@ -297,7 +289,7 @@ class Watcher:
             if deadline is not None and time.time() >= deadline:
                 return False
             time.sleep(self.settings.poll_seconds)
-        self.config = ml_collections.ConfigDict(_read_json(config_path) or {})
+        self.config = ml_collections.ConfigDict(read_json_or_none(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
             if field not in self.config:
                 raise WatchError(f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)")
@@ -362,7 +354,7 @@ class Watcher:
         metric, value = _metric_value(result, self.settings.metric)
         if value is None:
             return
-        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        best = read_json_or_none(os.path.join(self.paths["best"], BEST_FILE))
         if best is not None and best.get("metric") == metric and value <= float(best["value"]):
             return
         tmp = f"{self.paths['best']}.tmp-{self.ident}"
@@ -427,15 +419,15 @@ class Watcher:
         """Put the last step's result into summary.json's `final_eval` when the learner left it empty (eval_every=0)."""
         path = os.path.join(self.run_dir, SUMMARY_FILE)
         with file_lock(self.paths["lock"]):
-            summary = _read_json(path)
+            summary = read_json_or_none(path)
             if summary is None or summary.get("final_eval") is not None:
                 return
-            result = _read_json(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
+            result = read_json_or_none(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
             if result is not None and "error" not in result:
                 write_json_atomic(path, dict(summary, final_eval=result))
 
     def _summary(self, started: float, reason: str) -> Dict[str, Any]:
-        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        best = read_json_or_none(os.path.join(self.paths["best"], BEST_FILE))
         return {"run_dir": self.run_dir, "evaluator": self.ident, "stopped": reason, "evaluated": list(self.evaluated),
                 "all_evaluated": evaluated_steps(self.run_dir), "best": best, "wall_seconds": time.time() - started}
 
