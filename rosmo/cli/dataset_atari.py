@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.data.atari_maker import make_dataset
     from rosmo.data.rlu_names import builder_name, canonical_game
     from rosmo.suites import SUITES
-    from rosmo.training.checkpoint import CheckpointError, load_policy
+    from rosmo.training.checkpoint import CheckpointError
+    from rosmo.training.restore import load_policy
 
     try:
         game = canonical_game(args.game)

@@ -36,7 +36,8 @@ from rosmo.evaluation.evaluate import evaluate_agent
 from rosmo.jsonio import to_jsonable, write_json_atomic
 from rosmo.suites import get_suite
 from rosmo.training import loop
-from rosmo.training.checkpoint import Checkpointer, load_agent
+from rosmo.training.checkpoint import Checkpointer
+from rosmo.training.restore import load_agent
 
 SUITES = ("bsuite",)
 COLLECT_SEED_OFFSET = 50_000

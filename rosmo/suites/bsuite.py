@@ -19,13 +19,13 @@ from typing import Any, Dict, Iterator, List, Sequence, Tuple
 import jax
 import numpy as np
 
-from rosmo.suites.configs import bsuite as bsuite_configs
 from rosmo.data import loader
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.errors import ConfigError
 from rosmo.evaluation.loops import Episodes, play_dm_env, play_environment_loop
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+from rosmo.suites.configs import bsuite as bsuite_configs
 
 REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured when the dataset was made"
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from rosmo.errors import ConfigError, check_field as _check  # noqa: F401  (ConfigError re-exported)
+from rosmo.errors import ConfigError  # noqa: F401  (ConfigError re-exported)
+from rosmo.errors import check_field as _check
 
 # max KL (delta) and imaginary-rollout horizon per env: the authors' README commands.
 PAPER_TRUST_REGION = {

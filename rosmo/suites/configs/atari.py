@@ -32,8 +32,8 @@ RL Unplugged protocol (sticky actions, 108k-frame cap).
 
 import ml_collections
 
-from rosmo.suites.configs.base import get_base_config
 from rosmo.data.rlu_names import canonical_game
+from rosmo.suites.configs.base import get_base_config
 
 # Per-preset budgets, applied by `get_config` for the preset named in the config string.
 PRESET_SETTINGS = {
