@@ -9,6 +9,7 @@ from typing import Dict
 
 from rosmo.agents import bc, cql, muzero_unplugged, rosmo
 from rosmo.agents.base import Agent, AgentSpec
+from rosmo.errors import ConfigError
 
 _SPECS = (
     rosmo.SPEC,
@@ -21,9 +22,9 @@ AGENTS: Dict[str, AgentSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def agent_spec(name: str) -> AgentSpec:
-    """The registered agent `name`; ValueError naming `--config.algo` and the choices otherwise."""
+    """The registered agent `name`; ConfigError (a ValueError) naming the field `algo` and the choices otherwise."""
     if name not in AGENTS:
-        raise ValueError(f"--config.algo={name!r} is not available; choose one of {sorted(AGENTS)}")
+        raise ConfigError(f"algo={name!r} is not available; choose one of {sorted(AGENTS)}", field="algo")
     return AGENTS[name]
 
 
@@ -36,9 +37,8 @@ def make_agent(config, networks) -> Agent:
     """The agent named by `config.algo`, acting by `config.act_policy`."""
     spec = agent_spec(config.algo)
     if config.act_policy not in spec.act_policies:
-        raise ValueError(
-            f"--config.act_policy={config.act_policy!r}: expected one of {spec.act_policies} with --config.algo={spec.name}"
-        )
+        raise ConfigError(f"act_policy={config.act_policy!r}: expected one of {spec.act_policies} with algo={spec.name}",
+                          field="act_policy")
     return spec.make(networks, config)
 
 

@@ -18,7 +18,7 @@ import os
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-from rosmo.errors import UserError  # a module without imports: --help stays fast
+from rosmo.errors import ConfigError, UserError  # a module without imports: --help stays fast
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -75,6 +75,21 @@ def _build_parser(argv: List[str]):
     return parser, chosen
 
 
+def user_message(err: BaseException) -> str:
+    """A library error's message with the config field or config name it starts with spelled as its flag.
+
+    `ConfigError(field="unroll_steps")`: "unroll_steps=0: ..." -> "--config.unroll_steps=0: ...";
+    `ConfigError(spec="bsuite:pong")`: "bsuite:pong: ..." -> "--config=bsuite:pong: ...". Others: unchanged.
+    """
+    text = str(err)
+    if isinstance(err, ConfigError):
+        if err.field and text.startswith(err.field):
+            return f"--config.{text}"
+        if err.spec and text.startswith(err.spec):
+            return f"--config={text}"
+    return text
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, chosen = _build_parser(argv)
@@ -91,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(importlib.import_module(module).run(args) or 0)
     except UserError as err:
         command = " ".join(p for p in (args.command, getattr(args, "subcommand", None)) if p)
-        print(f"rosmo {command}: error: {err}", file=sys.stderr)
+        print(f"rosmo {command}: error: {user_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rosmo: interrupted", file=sys.stderr)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rosmo.cli import user_message
+
 RUNS = (1, 2, 3, 4, 5)
 MAX_EPISODE_FRAMES = 108_000
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
         )
     except (FileExistsError, FileNotFoundError, ValueError, CheckpointError) as err:
-        print(f"rosmo dataset atari: error: {err}", file=sys.stderr)
+        print(f"rosmo dataset atari: error: {user_message(err)}", file=sys.stderr)
         return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(

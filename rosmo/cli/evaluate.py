@@ -26,6 +26,8 @@ import argparse
 import os
 import sys
 
+from rosmo.cli import user_message
+
 DEFAULT_EPISODES = 100
 DEFAULT_NUM_ENVS = 16
 
@@ -84,7 +86,7 @@ def run_watch(args: argparse.Namespace) -> int:
         with StopSignals():
             summary = watch(args.watch, settings, log=log_line)
     except WatchError as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
     except Stopped as err:  # SLURM preemption / Ctrl-C: the claim is released, a restart goes on
         print(f"rosmo evaluate: {err}; the step being evaluated is left for the next evaluator", file=sys.stderr)
@@ -111,9 +113,9 @@ def json_path_problem(path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from absl import logging
 
-    from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
+    from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.training.run_logging import write_json_atomic
 
@@ -141,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             overrides=args.overrides or (),
         )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"

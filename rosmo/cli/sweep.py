@@ -19,6 +19,7 @@ import os
 import sys
 from typing import List, Optional
 
+from rosmo.cli import user_message
 
 EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
@@ -140,8 +141,14 @@ def _print_dry_run(args, spec, runs) -> None:
 def run(args) -> int:
     # the library is imported here, not at the top: `rosmo sweep --help` stays fast
     from rosmo.errors import ConfigError
-    from rosmo.sweep.executors import (available_cpus, default_workers, monitor, run_local, submit_slurm,
-                                       threads_per_worker)
+    from rosmo.sweep.executors import (
+        available_cpus,
+        default_workers,
+        monitor,
+        run_local,
+        submit_slurm,
+        threads_per_worker,
+    )
     from rosmo.sweep.grid import plan_runs
     from rosmo.sweep.progress import SweepProgress
     from rosmo.sweep.runs import prepare
@@ -154,7 +161,7 @@ def run(args) -> int:
             return 0
         run_dirs = prepare(args.out, spec, runs)
     except ConfigError as err:  # SweepError too: the message names the file, field or flag
-        print(f"rosmo sweep: error: {err}", file=sys.stderr)
+        print(f"rosmo sweep: error: {user_message(err)}", file=sys.stderr)
         return EXIT_USAGE
     progress = SweepProgress(enabled=not args.no_progress)
     cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(args.compile_cache, args.compile_cache)

@@ -20,6 +20,8 @@ import logging as std_logging
 import os
 import sys
 
+from rosmo.cli import user_message
+
 CONFIG_OVERRIDES = True
 
 EPILOG = """config overrides:
@@ -107,13 +109,13 @@ def run(args: argparse.Namespace) -> int:
         maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
         summary = train(config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError) as err:  # the user's input: one line
-        print(f"rosmo train: error: {err}", file=sys.stderr)
+        print(f"rosmo train: error: {user_message(err)}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
-        print(f"rosmo train: error: {err}", file=sys.stderr)
+        print(f"rosmo train: error: {user_message(err)}", file=sys.stderr)
         return 1
     except CheckpointWriteError as err:  # orbax's writer threads are broken: leave at once, without their noise
-        print(f"rosmo train: error: {err}; the last complete checkpoint is kept, run the same command again to resume",
+        print(f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, run the same command again to resume",
               file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(1)

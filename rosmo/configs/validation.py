@@ -1,4 +1,4 @@
-"""Check an experiment config at start, with messages that name the `--config.*` flag.
+"""Check an experiment config at start, with messages that name the field (`ConfigError.field`).
 
 Shared fields are checked here; the selected agent's own fields by its
 `AgentSpec.validate`, the suite's own fields by its `Suite.validate`.
@@ -51,7 +51,7 @@ def validate_config(c) -> None:
     for field in ("log_every", "checkpoint_every", "eval_episodes", "eval_parallel", "keep_checkpoints"):
         check_field(c[field] >= 1, field, "an integer >= 1", c[field])
     spec = AGENTS[c.algo]
-    check_field(c.act_policy in spec.act_policies, "act_policy", f"one of {spec.act_policies} with --config.algo={c.algo}",
+    check_field(c.act_policy in spec.act_policies, "act_policy", f"one of {spec.act_policies} with algo={c.algo}",
                 c.act_policy)
     if spec.validate is not None:
         spec.validate(c)

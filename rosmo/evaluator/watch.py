@@ -295,7 +295,7 @@ class Watcher:
                 raise WatchError(f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)")
         if self.config.get("eval_every", 0):
             self.log(f"note: {self.run_dir} also evaluates inline (eval_every={self.config.eval_every}); "
-                     "train with --config.eval_every=0 to leave evaluation to this job")
+                     "train with the config field eval_every=0 to leave evaluation to this job")
         for key in ("claims", "results", "hold"):
             os.makedirs(self.paths[key], exist_ok=True)
         self.claims = Claims(self.paths["claims"], self.settings.stale_seconds, self.ident)

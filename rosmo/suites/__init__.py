@@ -7,6 +7,7 @@ then add the module's `SUITE` to `_SUITES` below.
 
 from typing import Dict, Tuple
 
+from rosmo.errors import ConfigError
 from rosmo.suites import atari, bsuite, mujoco
 from rosmo.suites.base import DatasetSpec, Reference, Suite
 
@@ -20,9 +21,9 @@ SUITES: Dict[str, Suite] = {suite.name: suite for suite in _SUITES}
 
 
 def get_suite(name: str) -> Suite:
-    """The registered suite `name`; ValueError naming `--config.suite` and the choices otherwise."""
+    """The registered suite `name`; ConfigError (a ValueError) naming the field `suite` and the choices otherwise."""
     if name not in SUITES:
-        raise ValueError(f"--config.suite={name!r} is not available; choose one of {sorted(SUITES)}")
+        raise ConfigError(f"suite={name!r} is not available; choose one of {sorted(SUITES)}", field="suite")
     return SUITES[name]
 
 

@@ -56,12 +56,14 @@ class MuJoCo(Suite):
 
     def validate(self, config) -> None:
         """Called for the window learners' configs (`rosmo train`): none of them fits continuous actions."""
-        raise ConfigError(f"--config.suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
-                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)")
+        raise ConfigError(f"suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
+                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)",
+                          field="suite")
 
     def dataset_spec(self, config) -> DatasetSpec:
         if not config.get("dataset_dir"):
-            raise ConfigError("--config.dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)")
+            raise ConfigError("dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)",
+                              field="dataset_dir")
         paths = loader.dataset_list(config.dataset_dir)
         builders = [rlds.load_builder(p) for p in paths]
         meta = rlds.metadata(builders[0])

@@ -18,7 +18,7 @@ Every checkpoint also carries what is needed to use it without the dataset:
 the config, the number of actions, the observation shape/dtype and the
 dataset's metadata (env, references).
 
-Safety (issue 13): one trainer per workdir (a lock); a resume that would change
+Safety: one trainer per workdir (a lock); a resume that would change
 the experiment is refused unless `allow_config_change`; a non-finite update stops
 the run (`config.nonfinite="stop"`, NonFiniteError naming the step and the metric)
 or is skipped and counted ("skip"), and never reaches a checkpoint; SIGINT/SIGTERM
@@ -78,7 +78,7 @@ def _nonfinite_message(report, config) -> str:
     return (f"non-finite {', '.join(report.bad) or 'values'} at step {report.first_step} "
             f"(learning_rate={config.learning_rate}); the run stopped and no checkpoint after step "
             f"{report.first_step - 1} was written; lower the learning rate or check the data, "
-            "or set --config.nonfinite=skip to skip such updates")
+            "or set the config field nonfinite=skip to skip such updates")
 
 
 def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):

@@ -31,7 +31,7 @@ def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: s
     """
     spec = agent_spec(config.algo)
     typed = get_base_config()
-    try:  # ConfigError messages name "--config.FIELD=..."; here the flag is `flag`
+    try:  # ConfigError messages start with "FIELD=..."; here the flag in front of it is `flag`
         for item in overrides:
             field, sep, text = str(item).partition("=")
             if not sep or not field:
@@ -45,7 +45,7 @@ def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: s
         if overrides and spec.validate is not None:
             spec.validate(config)
     except ConfigError as err:
-        raise CheckpointError(str(err).replace("--config.", f"{flag} ", 1)) from None
+        raise CheckpointError(f"{flag} {err}") from None
 
 
 def load_agent(

@@ -61,5 +61,5 @@ def test_an_added_agents_fields_are_validated_only_when_selected(example_registe
     config.example_temperature = 0.0
     validate_config(config)  # algo=rosmo: the example agent's field is not checked
     config.algo = "example"
-    with pytest.raises(ConfigError, match="--config.example_temperature=0.0: expected a positive number"):
+    with pytest.raises(ConfigError, match="example_temperature=0.0: expected a positive number"):
         validate_config(config)

@@ -36,3 +36,37 @@ def test_the_cli_prints_a_user_error_in_one_line(monkeypatch, capsys, tmp_path):
     assert cli.main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err == f"rosmo report: error: {tmp_path}: no runs (expected run directories with config.json)\n"
+
+
+def test_the_cli_spells_config_fields_and_names_as_flags():
+    from rosmo.errors import check_field
+
+    with pytest.raises(ConfigError) as err:
+        check_field(False, "unroll_steps", "an integer >= 1", 0)
+    assert str(err.value) == "unroll_steps=0: expected an integer >= 1" and err.value.field == "unroll_steps"
+    assert cli.user_message(err.value) == "--config.unroll_steps=0: expected an integer >= 1"
+    spec_error = ConfigError("bsuite:pong: unknown BSuite config 'pong'", spec="bsuite:pong")
+    assert cli.user_message(spec_error) == "--config=bsuite:pong: unknown BSuite config 'pong'"
+    assert cli.user_message(DatasetError("d: missing")) == "d: missing"
+
+
+def test_library_messages_spell_no_config_flags():
+    """Only rosmo/cli/ spells `--config.FIELD` / `--config=NAME` in an error message; the library names fields."""
+    import ast
+    import os
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "rosmo")
+    found = []
+    for directory, _, files in os.walk(root):
+        if os.path.basename(directory) == "cli":
+            continue
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(directory, name)
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.Raise) and node.exc is not None:
+                    for part in ast.walk(node.exc):
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str) and ("--config." in part.value or "--config=" in part.value):
+                            found.append(f"{os.path.relpath(path, root)}:{node.lineno}")
+    assert not found, found

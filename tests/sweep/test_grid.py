@@ -83,7 +83,7 @@ def test_shipped_sweep_files_plan():
 @pytest.mark.parametrize("data, message", [
     ({"config": "bsuite:catch", "grids": {}}, "test: unknown key 'grids'"),
     ({"config": "bsuite:catch", "grid": {"unroll_step": [1]}}, "the config has no field 'unroll_step'; did you mean unroll_steps"),
-    ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "--config.unroll_steps=0: expected an integer >= 1"),
+    ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "unroll_steps=0: expected an integer >= 1"),
     ({"config": "bsuite:catch", "grid": {"unroll_steps": 3}}, "grid.unroll_steps: expected a non-empty list"),
     ({"config": "bsuite:catch", "grid": {"seed": [1]}}, "give seeds with `seeds:`"),
     ({"config": "bsuite:catch", "set": {"algo": "bc"}, "grid": {"algo": ["bc"]}}, "'algo' is both fixed"),

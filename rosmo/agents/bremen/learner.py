@@ -1,4 +1,4 @@
-"""One round of BREMEN's offline optimisation (steps 4-9 of the slides' Algorithm 1), and the BC baseline.
+"""One round of BREMEN's offline optimisation (steps 4-9 of Algorithm 1 of Matsushima et al. 2021), and the BC baseline.
 
     train_bremen(config, data_all, data_new, key, env_fns):
         1. fit the K-member dynamics ensemble on D_all                              (dynamics.py)
