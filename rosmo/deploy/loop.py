@@ -1,29 +1,10 @@
 """The deployment loop (BREMEN's Algorithm 1, generic over agents): collect -> train -> evaluate, resumable.
 
-For deployments i = 1 .. I:
-
-    collect   B transitions with the policy of deployment i - 1 (the agent's initial policy for i = 1)
-              into this deployment's RLDS dataset D_i
-    train     on D_all = D_1 .. D_i (the agent also sees D_i alone, and the previous state to warm-start)
-    evaluate  the new policy online
-
-The loop only moves data and state between directories; what collecting, training and evaluating mean
-is the agent's (`DeploymentAgent`: BREMEN on MuJoCo in `rosmo.deploy.bremen`; the discrete
-offline agents can plug in the same way). Layout of a run directory::
-
-    <workdir>/config.json              the run's config (a resumed run must match it, num_deployments aside)
-    <workdir>/deployments/001/data/    D_1, an RLDS dataset (written atomically)
-                             /checkpoint/   the trained state (written to a temporary name, then renamed)
-                             /train.json    training metrics
-                             /evaluation.json
-                             /result.json   written last: this deployment is finished
-    <workdir>/deployments.csv          one row per finished deployment (return vs deployments / env steps)
-    <workdir>/summary.json
-    <workdir>/plots/deployments.{png,svg}   return against deployments and against env steps
-
-Resuming: finished deployments are skipped; in an unfinished one, a complete dataset is not collected
-again (the data is already "deployed") and a complete checkpoint is not trained again. Asking for more
-deployments than a finished run had continues it.
+For deployments i = 1 .. I: collect B transitions with the policy of deployment i - 1 into D_i, train on
+D_all = D_1 .. D_i, evaluate the new policy online. The loop moves data and state between directories
+(`<workdir>/deployments/<i>/{data,checkpoint,train.json,evaluation.json,result.json}`, `deployments.csv`,
+`summary.json`, `plots/`); what collecting, training and evaluating mean is the `DeploymentAgent`'s.
+Finished deployments, complete datasets and complete checkpoints are not redone on resume.
 """
 
 from __future__ import annotations

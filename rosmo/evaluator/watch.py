@@ -1,31 +1,10 @@
 """The evaluator job: follow a run's checkpoints and evaluate each one once (`rosmo evaluate --watch RUN_DIR`).
 
-The learner runs with `--config.eval_every=0` (no inline evaluation) on one host;
-one or more evaluators watch its `checkpoints/` from others. Each complete step is
-
-1. claimed: `evaluator/claims/<step>.json` is created with O_EXCL (one evaluator wins);
-   the claim's modification time is refreshed while the step is evaluated, so a claim
-   whose evaluator died is taken over (same host and its process gone, or not
-   refreshed for `stale_seconds`);
-2. held: its files are hard-linked (copied where links fail) into
-   `evaluator/hold/<step>-<id>/<step>/`, so the learner's checkpoint rotation can
-   delete the original meanwhile;
-3. evaluated by `rosmo.evaluator.checkpoint_eval.evaluate_checkpoint` with the
-   run's evaluation settings (episodes, envs, seed + EVAL_SEED_OFFSET, suite options):
-   the inline evaluation's result for the same parameters;
-4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
-   so a restarted evaluator never evaluates a step twice), then a row under the
-   training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it:
-   the evaluator's own W&B run, job_type "evaluator", grouped with the learner's run,
-   with the training step as its x-axis; see `wandb_logger_options`);
-5. kept if best: `best/<step>/` (the held copy) and `best/best.json` hold the best
-   checkpoint by `metric` so far; `rosmo evaluate --checkpoint RUN/best` plays it.
-
-The watcher exits once the run's `summary.json` reports the configured number of
-steps and every checkpoint is evaluated (or claimed by a live evaluator), or after
-`timeout` seconds; it then fills the summary's empty `final_eval` with the last
-step's result (what `rosmo report` reads as the final score). Writes to `eval.csv` and `best/` are serialised across evaluators
-by an flock on `evaluator/lock`.
+Each complete step is claimed (`evaluator/claims/<step>.json`, O_EXCL; a dead evaluator's claim is taken
+over), held (hard-linked into `evaluator/hold/`), evaluated with the run's own settings
+(`checkpoint_eval.evaluate_checkpoint`), recorded (`evaluator/results/<step>.json`, `eval.csv`, TensorBoard,
+W&B) and kept in `best/` if best by `metric`. The watcher exits once the run is finished and every step is
+evaluated, or after `timeout` seconds, and fills the summary's `final_eval`.
 """
 
 from __future__ import annotations

@@ -1,47 +1,14 @@
-"""Checkpoints with automatic resume, over `orbax-checkpoint`.
-
-On-disk layout (one directory per saved step, written by orbax)::
-
-    <workdir>/checkpoints/            the `directory` given to `Checkpointer`
-        <step>/                       one complete checkpoint, e.g. `1000/`
-            state/                    the train-state pytree (orbax PyTree, OCDBT)
-            extra/                    a small JSON dict (loader seed/position, config)
-            _CHECKPOINT_METADATA      orbax step metadata
-            commit_success.txt        written just before the atomic rename
-            rosmo_files.json          every file's size and CRC-32, written once the save is complete
-        <step>.orbax-checkpoint-tmp-<n>/   a save in progress (or interrupted)
-        <step>.unreadable-<time>/     a step that could not be read, moved aside by a resume that fell back
-
-A save is written into the `*.orbax-checkpoint-tmp-*` directory and renamed to
-`<step>/` only when complete, so an interrupted save never looks like a step.
-`Checkpointer` additionally treats a `<step>/` without `commit_success.txt` as
-incomplete (e.g. a half-copied directory): it is never restored or reported as
-latest, and a writable `Checkpointer` deletes such leftovers (and orbax tmp
-directories) when it opens the directory.
-
-Fallback: `restore()` without a step tries the newest complete step and, when it
-cannot be read (a file truncated, deleted or changed since the save, per
-`rosmo_files.json`; any orbax read error; or a `check` that fails, e.g.
-non-finite parameters), warns in one line and tries the previous one. A writable
-`Checkpointer` then moves the unreadable newer steps aside (`<step>.unreadable-*`,
-never deleted) so that training can write those steps again. An explicit `step`
-that cannot be read is a `CheckpointError` naming its files.
-
-Typical use (a run resumes from its latest checkpoint by itself)::
+"""Checkpoint storage with automatic resume, over `orbax-checkpoint`.
 
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=3)
-    if ckpt.latest_step() is not None:
-        state, extra = ckpt.restore(state)          # `state` is the fresh target
-    ...
-    ckpt.save(step, state, extra={"loader": loader_state, "config": cfg})
-    ...
-    ckpt.close()                                    # waits for async saves
+    state, extra = ckpt.restore(state)              # newest usable step; fresh `state` is the target
+    ckpt.save(step, state, extra={"config": cfg})   # async; ckpt.close() waits
+    params, extra = load_params(workdir)            # for evaluation: numpy arrays + extra dict
 
-and for evaluation, without building a target::
-
-    params, extra = load_params(workdir)            # numpy arrays + extra dict
-
-Rebuilding an agent from a checkpoint's saved config is `rosmo.training.restore`.
+One directory per step (`<step>/`: `state/`, `extra/`, `commit_success.txt`, `rosmo_files.json` with every
+file's size and CRC-32), renamed into place only when complete. A restore without a step falls back past
+unreadable or refused steps (moved aside as `<step>.unreadable-*`). Rebuilding an agent from a checkpoint's
+saved config is `rosmo.training.restore`.
 """
 
 from __future__ import annotations
