@@ -34,11 +34,11 @@ agents (--config.algo):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from rosmo.agents import AGENTS
+    from rosmo.agents import window_learners
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG + "\n".join(
-        f"  {name:<6} {spec.description}; --config.act_policy: {', '.join(spec.act_policies)}" for name, spec in AGENTS.items()
+        f"  {name:<6} {spec.description}; --config.act_policy: {', '.join(spec.act_policies)}" for name, spec in window_learners().items()
     )
     parser.add_argument("--config", required=True,
                         help="bsuite:<env>, atari:<Game>[,small], or path/to/config.py[:arg] (a file with get_config)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from rosmo.agents import AGENTS
+from rosmo.agents import AGENTS, window_learners
 from rosmo.suites.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
 from rosmo.errors import ConfigError, check_field
 from rosmo.networks import NETWORKS
@@ -19,7 +19,10 @@ __all__ = ["ConfigError", "validate_config"]
 
 def validate_config(c) -> None:
     """Raise ConfigError on the first field that is out of range."""
-    check_field(c.algo in AGENTS, "algo", f"one of {tuple(AGENTS)}", c.algo)
+    learners = tuple(window_learners())
+    check_field(c.algo in learners, "algo", f"one of {learners}" + (
+        f" ({c.algo} learns from {AGENTS[c.algo].learns_from}: `rosmo deploy --agent {c.algo}`)" if c.algo in AGENTS else ""),
+        c.algo)
     check_field(c.suite in SUITES, "suite", f"one of {tuple(SUITES)}", c.suite)
     check_field(c.network in NETWORKS, "network", f"one of {NETWORKS}", c.network)
     check_field(isinstance(c.unroll_steps, int) and c.unroll_steps >= 1, "unroll_steps", "an integer >= 1", c.unroll_steps)

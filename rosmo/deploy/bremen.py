@@ -36,6 +36,7 @@ from rosmo.suites import get_suite
 from rosmo.training.checkpoint import Checkpointer
 
 ALGOS = ("bremen", "bc")
+"""`run_offline`'s algorithms: BREMEN on fixed data, or BC with BREMEN's BC settings (its baseline)."""
 
 
 def collect_seed(seed: int, deployment_index: int) -> int:
@@ -49,6 +50,18 @@ def evaluation_seed(seed: int, deployment_index: int) -> int:
 def env_functions(env: str) -> learner.EnvFunctions:
     """The MuJoCo suite's termination and reward functions of `env`, which BREMEN's imagined rollouts use."""
     return get_suite("mujoco").env_functions(env)
+
+
+def _train_bremen_offline(config, data, key, progress):
+    return learner.train_bremen(config, data, data, key, env_functions(config.env), progress=progress)
+
+
+def _train_bc_offline(config, data, key, progress):
+    return learner.train_bc_baseline(config, data, key, progress=progress)
+
+
+OFFLINE_TRAINERS = {"bremen": _train_bremen_offline, "bc": _train_bc_offline}
+"""`run_offline`'s trainers by algorithm: (config, transitions, key, progress) -> (state, metrics)."""
 
 
 def save_state(state: Dict[str, Any], directory: str, extra: Optional[Dict[str, Any]] = None) -> None:
@@ -156,10 +169,7 @@ def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], 
         start = time.time()
         data = load_transitions(dataset_dirs)
         key = jax.random.PRNGKey(config.seed)
-        if algo == "bremen":
-            state, metrics = learner.train_bremen(config, data, data, key, env_functions(config.env), progress=progress)
-        else:
-            state, metrics = learner.train_bc_baseline(config, data, key, progress=progress)
+        state, metrics = OFFLINE_TRAINERS[algo](config, data, key, progress)
         write_json_atomic(train_path, {**to_jsonable(metrics), "transitions": len(data),
                                        "seconds": round(time.time() - start, 2)})
         if os.path.isdir(ckpt):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rosmo import cli
-from rosmo.agents import AGENTS, act_policies
+from rosmo.agents import AGENTS, act_policies, window_learners
 from rosmo.suites.configs.bsuite import get_config
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.training.loop import train
@@ -16,7 +16,8 @@ from tests.conftest import make_episode, write_dataset
 
 
 def test_the_registry_is_the_only_list():
-    assert list(AGENTS) == ["rosmo", "mzu", "bc", "cql"]
+    assert list(AGENTS) == ["rosmo", "mzu", "bc", "cql", "bremen"]
+    assert list(window_learners()) == ["rosmo", "mzu", "bc", "cql"] and AGENTS["bremen"].learns_from == "transitions"
     assert act_policies() == ("improved", "mcts", "prior")
     config = get_config("catch")
     for name, spec in AGENTS.items():
