@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from rosmo.agents import make_agent
-from rosmo.configs.atari import get_config
+from rosmo.suites.configs.atari import get_config
 from rosmo.training.learner import Learner
 from rosmo.networks import make_networks
 from rosmo.networks.resnet import original_atari_param_count

@@ -15,6 +15,7 @@ import jax
 from rosmo.agents import bremen
 from rosmo.agents.bremen import dynamics, learner
 from rosmo.data.transitions import from_episodes
+from rosmo.deploy.bremen import env_functions
 from rosmo.envs import mujoco
 
 
@@ -43,7 +44,8 @@ def main() -> None:
     for iterations in (1, 10):
         c.trpo.iterations = iterations
         start = time.time()
-        learner.optimize_policy(c, networks, ensemble, params, norm, data, jax.random.PRNGKey(1))
+        learner.optimize_policy(c, networks, ensemble, params, norm, data, jax.random.PRNGKey(1),
+                                env_functions(c.env))
     print(f"TRPO ({c.trpo.batch_size} imagined steps / iteration): {10 / (time.time() - start):.2f} iterations/s")
 
 

@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from rosmo.agents import make_agent
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.evaluation.loops import play_dm_env, play_environment_loop
 from rosmo.networks import make_networks

@@ -1,18 +1,44 @@
-"""Errors a user's input can cause, shared by every layer (the bottom of the import graph)."""
+"""Errors a user's input can cause, shared by every layer (the bottom of the import graph).
+
+Every error caused by a user's input (a flag, a config field, a file or directory) is a `UserError`:
+the CLI prints its message in one line and exits with code 2 (`rosmo.cli.main`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 
-class ConfigError(ValueError):
-    """A config field has a value the run cannot use; the message names the `--config.*` flag."""
+class UserError(ValueError):
+    """An input the user gave cannot be used; the message names it (file, field or flag) and what was expected."""
+
+
+class ConfigError(UserError):
+    """A config (or one of its fields) the run cannot use.
+
+    The library names fields, not flags: with `field` (dotted, e.g. "unroll_steps", "trpo.horizon") the
+    message starts with it ("unroll_steps=0: expected an integer >= 1"); with `spec` (a config's name or
+    file, e.g. "bsuite:pong") it starts with that. The CLI spells them as its flags
+    (`rosmo.cli.user_message`: "--config.unroll_steps=0: ...", "--config=bsuite:pong: ...").
+    """
+
+    def __init__(self, message: str, field: Optional[str] = None, spec: Optional[str] = None):
+        super().__init__(message)
+        self.field = field
+        self.spec = spec
 
 
 def check_field(condition: bool, field: str, expected: str, value: Any) -> None:
-    """Raise `ConfigError("--config.<field>=<value>: expected <expected>")` unless `condition`."""
+    """Raise `ConfigError("<field>=<value>: expected <expected>", field=field)` unless `condition`.
+
+    Args:
+      condition: whether the value is usable.
+      field: the dotted config field.
+      expected: what a usable value is, in words ("an integer >= 1").
+      value: the value found (shown with repr).
+    """
     if not condition:
-        raise ConfigError(f"--config.{field}={value!r}: expected {expected}")
+        raise ConfigError(f"{field}={value!r}: expected {expected}", field=field)
 
 
 class NonFiniteError(RuntimeError):

@@ -1,7 +1,8 @@
 """Which process owns a file or directory: a small record (pid, host, start time) and a liveness test.
 
-Used by the workdir lock (`rosmo.training.workdir`) and by the dataset writer's temp
-directories (`rosmo.data.rlds`) to tell a live owner from one that was killed.
+Used by the workdir lock (`rosmo.training.workdir`), the dataset writer's temp directories
+(`rosmo.data.rlds`), the evaluator's step claims, the sweep's run status and CPU claims to tell a
+live owner from one that was killed. The one liveness check of the package: `pid_alive`.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ def on_this_host(record: Dict[str, Any]) -> bool:
     return record.get("host") == socket.gethostname()
 
 
-def owner_alive(record: Dict[str, Any]) -> bool:
-    """Whether the process a record names still runs; True when that cannot be decided (another host)."""
-    if not on_this_host(record):
-        return True
+def pid_alive(pid: Any, start_time: Optional[str] = None) -> bool:
+    """Whether process `pid` of this host runs (and, with `start_time`, is the same process, not a reused pid).
+
+    Args:
+      pid: a process id (anything `int` takes); None or <= 0: not alive.
+      start_time: the process's `process_start_time` when it was recorded, or None (not checked).
+    """
     try:
-        pid = int(record.get("pid", -1))
+        pid = int(pid)
     except (TypeError, ValueError):
         return False
     if pid <= 0:
@@ -47,8 +51,15 @@ def owner_alive(record: Dict[str, Any]) -> bool:
         return False
     except PermissionError:
         pass
-    started, now = record.get("start_time"), process_start_time(pid)
-    return started is None or now is None or str(started) == now
+    now = process_start_time(pid)
+    return start_time is None or now is None or str(start_time) == now
+
+
+def owner_alive(record: Dict[str, Any]) -> bool:
+    """Whether the process a record names still runs; True when that cannot be decided (another host)."""
+    if not on_this_host(record):
+        return True
+    return pid_alive(record.get("pid", -1), record.get("start_time"))
 
 
 def describe(record: Dict[str, Any]) -> str:

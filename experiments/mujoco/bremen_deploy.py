@@ -4,7 +4,7 @@
 
 FIELD=VALUE overrides fields of `rosmo.agents.bremen.cpu_config(env)` (e.g. env=Hopper-v5,
 num_deployments=5, transitions_per_deployment=100000, trpo.iterations=500, seed=1). Prints the return
-after each deployment; the run directory layout is in `rosmo.training.deployment`.
+after each deployment; the run directory layout is in `rosmo.deploy.loop`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.configs.loading import apply_overrides
-from rosmo.training.deploy_bremen import run_bremen_deployments
+from rosmo.deploy.bremen import run_bremen_deployments
 
 USAGE = "usage: python experiments/mujoco/bremen_deploy.py WORKDIR [FIELD=VALUE ...]"
 

@@ -5,7 +5,7 @@
 
 1. With --behaviour-run, makes `OUT/dataset` (if missing): `dataset_transitions` (default 100000)
    transitions of deployment DEPLOYMENT's policy of a BREMEN run (mean + N(0, 0.1^2), clipped: our
-   "medium" recipe, `rosmo.training.deploy_bremen.make_behaviour_dataset`), seed `dataset_seed`.
+   "medium" recipe, `rosmo.deploy.bremen.make_behaviour_dataset`), seed `dataset_seed`.
 2. For each seed in `seeds` (default 0,1,2): BREMEN (`OUT/bremen/seed<s>`) and BC (`OUT/bc/seed<s>`)
    on that dataset, each evaluated over `eval_episodes` episodes (resumable: finished runs are read back).
 3. Writes `OUT/results.json` and `OUT/results.md`: per algorithm the IQM of all evaluation episodes of
@@ -27,8 +27,8 @@ import numpy as np
 from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.configs.loading import apply_overrides
 from rosmo.data import rlds
-from rosmo.evaluation.statistics import return_statistics
-from rosmo.training.deploy_bremen import make_behaviour_dataset, run_offline
+from rosmo.statistics import return_statistics
+from rosmo.deploy.bremen import make_behaviour_dataset, run_offline
 from rosmo.training.run_logging import write_json_atomic
 
 USAGE = ("usage: python experiments/mujoco/bremen_offline.py OUT (--behaviour-run RUN_DIR:DEPLOYMENT | "

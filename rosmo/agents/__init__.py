@@ -12,7 +12,11 @@ checks every row against its module's `SPEC`.
 
 from typing import NamedTuple, Optional
 
+from rosmo.errors import ConfigError
 from rosmo.registry import LazyRegistry
+
+TRANSITIONS = "transitions"  # = rosmo.agents.base.TRANSITIONS (kept light: base imports JAX)
+WINDOWS = "windows"  # = rosmo.agents.base.WINDOWS
 
 
 class AgentEntry(NamedTuple):
@@ -21,6 +25,7 @@ class AgentEntry(NamedTuple):
     module: Optional[str]  # the module defining SPEC (None: registered at run time)
     description: str  # = SPEC.description
     act_policies: tuple[str, ...]  # = SPEC.act_policies, the default first
+    learns_from: str = "windows"  # = SPEC.learns_from: "windows" (rosmo train) or "transitions" (rosmo deploy)
 
 
 _TABLE = {
@@ -34,36 +39,48 @@ _TABLE = {
     "cql": AgentEntry("rosmo.agents.cql",
                       "discrete CQL(H): double-DQN TD loss + conservative regulariser, policy head read as Q",
                       ("prior",)),
+    "bremen": AgentEntry("rosmo.agents.bremen",
+                         "BREMEN: dynamics ensemble + BC initialisation + TRPO on imagined rollouts (continuous actions)",
+                         ("mean",), "transitions"),
 }
 
 
 def _entry_of(spec) -> AgentEntry:
-    return AgentEntry(None, spec.description, tuple(spec.act_policies))
+    return AgentEntry(None, spec.description, tuple(spec.act_policies), spec.learns_from)
 
 
 AGENTS = LazyRegistry(_TABLE, "SPEC", _entry_of)  # name -> AgentSpec
 
 
+def window_learners() -> dict:
+    """name -> AgentSpec of the agents `rosmo train` trains (`learns_from == "windows"`), in registry order."""
+    return {name: AGENTS[name] for name, entry in AGENTS.entries().items() if entry.learns_from == WINDOWS}
+
+
 def agent_spec(name: str):
-    """The registered agent `name` (an AgentSpec); ValueError naming `--config.algo` and the choices otherwise."""
+    """The registered agent `name` (an AgentSpec); ConfigError naming the field `algo` and the choices otherwise."""
     if name not in AGENTS:
-        raise ValueError(f"--config.algo={name!r} is not available; choose one of {sorted(AGENTS)}")
+        raise ConfigError(f"algo={name!r} is not available; choose one of {sorted(AGENTS)}", field="algo")
     return AGENTS[name]
 
 
 def act_policies() -> tuple:
-    """Every acting rule some agent accepts (for `rosmo evaluate --act-policy`); imports no agent."""
-    return tuple(sorted({p for entry in AGENTS.entries().values() for p in entry.act_policies}))
+    """Every acting rule some window learner accepts (for `rosmo evaluate --act-policy`); imports no agent."""
+    return tuple(sorted({p for entry in AGENTS.entries().values() if entry.learns_from == WINDOWS
+                         for p in entry.act_policies}))
 
 
 def make_agent(config, networks):
     """The agent (an Agent) named by `config.algo`, acting by `config.act_policy`."""
     spec = agent_spec(config.algo)
+    if spec.learns_from != WINDOWS:
+        raise ConfigError(f"algo={spec.name!r} learns from {spec.learns_from}, not windows: it runs with "
+                          f"`rosmo deploy --agent {spec.name}`", field="algo")
     if config.act_policy not in spec.act_policies:
-        raise ValueError(
-            f"--config.act_policy={config.act_policy!r}: expected one of {spec.act_policies} with --config.algo={spec.name}"
-        )
+        raise ConfigError(f"act_policy={config.act_policy!r}: expected one of {spec.act_policies} with algo={spec.name}",
+                          field="act_policy")
     return spec.make(networks, config)
 
 
-__all__ = ["AGENTS", "AgentEntry", "act_policies", "agent_spec", "make_agent"]
+__all__ = ["AGENTS", "TRANSITIONS", "WINDOWS", "AgentEntry", "act_policies", "agent_spec", "make_agent",
+           "window_learners"]

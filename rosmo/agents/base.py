@@ -24,6 +24,8 @@ import jax.numpy as jnp
 
 from rosmo.networks import Networks
 
+WINDOWS, TRANSITIONS = "windows", "transitions"
+"""`AgentSpec.learns_from`: the window learners of `rosmo train`, or an agent with its own transition learner."""
 
 class Agent(NamedTuple):
     name: str
@@ -46,16 +48,20 @@ class AgentSpec(NamedTuple):
       agent-specific field (optional).
     acting_fields: config fields only the acting rule reads (e.g. the search budget), which
       `rosmo evaluate --config.FIELD=VALUE` may change on a trained checkpoint.
+    learns_from: "windows" (trained by `rosmo train` on windows of discrete-action data, through
+      `make_loss` / `make_actor`) or "transitions" (its own learner on flat continuous transitions,
+      run by `rosmo deploy`; BREMEN). A "transitions" agent has no `make_loss` / `make_actor`.
     """
 
     name: str
     description: str
-    make_loss: Callable
-    make_actor: Callable
+    make_loss: Optional[Callable]
+    make_actor: Optional[Callable]
     act_policies: Tuple[str, ...] = ("prior",)
     config_defaults: Mapping[str, Any] = {}
     validate: Optional[Callable] = None
     acting_fields: Tuple[str, ...] = ()
+    learns_from: str = WINDOWS
 
     def make(self, networks: Networks, config) -> Agent:
         return Agent(self.name, networks, self.make_loss(networks, config), self.make_actor(networks, config))

@@ -48,7 +48,7 @@ import optax
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, flatten_time, masked_mean, select_actions
 from rosmo.agents.muzero import FLAG_KEYS, model_unroll_actions, target_network_outputs, unroll_model
-from rosmo.errors import check_field
+from rosmo.errors import ConfigError, check_field
 from rosmo.networks import Networks
 from rosmo.ops.mcts import SearchResult, gumbel_search, most_visited_action, muzero_search
 
@@ -119,7 +119,7 @@ def search_from_states(
     Dirichlet noise and `qtransform` apply to MuZero search, `gumbel_*` to Gumbel search.
     """
     if search not in SEARCHES:
-        raise ValueError(f"--config.search={search!r}: expected one of {SEARCHES}")
+        raise ConfigError(f"search={search!r}: expected one of {SEARCHES}", field="search")
     if search == "gumbel":
         return gumbel_search(
             params, key, prior_logits, values, states, model_step_fn(networks), discount, num_simulations,

@@ -11,7 +11,8 @@ A module with `CONFIG_OVERRIDES = True` takes config fields: `--config.FIELD=VAL
 order given) reach `run` as `args.config_overrides`, a list of "FIELD=VALUE" `ConfigFlag`s
 that remember how they were typed (`spell_as_typed` puts that spelling into error messages).
 
-Exit codes: 0 success, 2 usage or input errors (one line on stderr), 130 Ctrl-C.
+Exit codes: 0 success, 2 usage or input errors (one line on stderr: every `rosmo.errors.UserError`
+a command does not catch itself ends here), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Optional
+
+from rosmo.errors import ConfigError, UserError  # a module without imports: --help stays fast
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -172,6 +175,21 @@ def command_parser(path: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def user_message(err: BaseException) -> str:
+    """A library error's message with the config field or config name it starts with spelled as its flag.
+
+    `ConfigError(field="unroll_steps")`: "unroll_steps=0: ..." -> "--config.unroll_steps=0: ...";
+    `ConfigError(spec="bsuite:pong")`: "bsuite:pong: ..." -> "--config=bsuite:pong: ...". Others: unchanged.
+    """
+    text = str(err)
+    if isinstance(err, ConfigError):
+        if err.field and text.startswith(err.field):
+            return f"--config.{text}"
+        if err.spec and text.startswith(err.spec):
+            return f"--config={text}"
+    return text
+
+
 def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     """The parse step of `rosmo ARGV` without running anything: (the `rosmo` parser, the parsed args).
 
@@ -198,6 +216,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     try:
         return int(importlib.import_module(module).run(args) or 0)
+    except UserError as err:
+        command = " ".join(p for p in (args.command, getattr(args, "subcommand", None)) if p)
+        print(f"rosmo {command}: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rosmo: interrupted", file=sys.stderr)
         return 130

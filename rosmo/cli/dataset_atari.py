@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rosmo.cli import user_message
+
 RUNS = (1, 2, 3, 4, 5)
 MAX_EPISODE_FRAMES = 108_000
 
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.data.atari_maker import make_dataset
     from rosmo.data.rlu_names import builder_name, canonical_game
     from rosmo.suites import SUITES
-    from rosmo.training.checkpoint import CheckpointError, load_policy
+    from rosmo.training.checkpoint import CheckpointError
+    from rosmo.training.restore import load_policy
 
     try:
         game = canonical_game(args.game)
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
         )
     except (FileExistsError, FileNotFoundError, ValueError, CheckpointError) as err:
-        print(f"rosmo dataset atari: error: {err}", file=sys.stderr)
+        print(f"rosmo dataset atari: error: {user_message(err)}", file=sys.stderr)
         return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(

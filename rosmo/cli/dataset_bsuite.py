@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from rosmo.cli import user_message
+
 ENVS = ("catch", "cartpole", "mountain_car")
 
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_noise(args.reward_noise, args.sticky_action_prob)
     except ValueError as err:
-        print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
+        print(f"rosmo dataset bsuite: error: {user_message(err)}", file=sys.stderr)
         return 2
     if not args.overwrite:  # refuse before any training, for every env asked for
         for env in envs:
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.no_progress,
             )
         except (ValueError, FileExistsError) as err:
-            print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
+            print(f"rosmo dataset bsuite: error: {user_message(err)}", file=sys.stderr)
             return 2
         print(
             f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rosmo.configs.bsuite import get_config
+    from rosmo.suites.configs.bsuite import get_config
     from rosmo.data.bsuite_maker import make_bsuite_dataset, summarize
     from rosmo.evaluation.evaluate import format_result
     from rosmo.training.loop import train

@@ -21,6 +21,8 @@ import argparse
 import json
 import sys
 
+from rosmo.cli import user_message
+
 CONFIG_OVERRIDES = True
 
 AGENTS_HELP = "rosmo, mzu, bc, cql (window learners, on bsuite:<env>) or bremen (on mujoco:<env>)"
@@ -55,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.cli.train import quiet_background_errors
     from rosmo.configs.loading import apply_overrides
     from rosmo.data.rlds import DatasetError
+    from rosmo.deploy import jobs as deploy_jobs
+    from rosmo.deploy.loop import DeploymentError
     from rosmo.errors import ConfigError, NonFiniteError
-    from rosmo.training import deploy_jobs
     from rosmo.training.checkpoint import CheckpointError
-    from rosmo.training.deployment import DeploymentError
     from rosmo.training.signals import Stopped
     from rosmo.training.workdir import WorkdirError
 
@@ -76,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--workdir is required, e.g. --workdir runs/deploy")
         summary = job.run(args.workdir, progress=not args.no_progress)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError, DeploymentError) as err:
-        print(f"rosmo deploy: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
+        print(f"rosmo deploy: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
-        print(f"rosmo deploy: error: {err}", file=sys.stderr)
+        print(f"rosmo deploy: error: {user_message(err)}", file=sys.stderr)
         return 1
     except Stopped as stop:
         print(f"rosmo deploy: {stop}; run the same command to resume", file=sys.stderr)

@@ -13,7 +13,7 @@ bootstrap 95% CI of the IQM, and the normalised scores with their references
 (the same result as the evaluations during training).
 
 `--watch RUN_DIR` is the evaluator job of a learner trained with
-`--config.eval_every=0` (rosmo.evaluation.watch): it evaluates every new
+`--config.eval_every=0` (rosmo.evaluator.watch): it evaluates every new
 checkpoint once with the run's evaluation settings (--episodes / --num-envs /
 --seed override them), appends `eval.csv` / TensorBoard rows under the training
 step, keeps `RUN_DIR/best/`, and exits when the run's summary.json appears or
@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from rosmo.cli import user_message
 
 CONFIG_OVERRIDES = True  # acting-only fields of the saved config
 
@@ -72,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_watch(args: argparse.Namespace) -> int:
     from rosmo.cli import typed_flag
-    from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
+    from rosmo.evaluator.watch import WatchError, WatchSettings, log_line, watch
     from rosmo.training.signals import Stopped, StopSignals
 
     given = [f"--{flag.replace('_', '-')}" for flag in ("step", "json", "video", "act_policy", "greedy",
@@ -88,7 +90,7 @@ def run_watch(args: argparse.Namespace) -> int:
         with StopSignals():
             summary = watch(args.watch, settings, log=log_line)
     except WatchError as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
     except Stopped as err:  # SLURM preemption / Ctrl-C: the claim is released, a restart goes on
         print(f"rosmo evaluate: {err}; the step being evaluated is left for the next evaluator", file=sys.stderr)
@@ -116,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     from absl import logging
 
     from rosmo.cli import spell_as_typed
-    from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
+    from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.training.run_logging import write_json_atomic
 
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             overrides=args.config_overrides,
         )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
-        print(f"rosmo evaluate: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"

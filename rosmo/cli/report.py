@@ -18,6 +18,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+from rosmo.cli import user_message
+
 EXIT_USAGE = 2
 
 
@@ -52,7 +54,7 @@ def run(args) -> int:
         out = make_report(args.sweep_dir, out_dir=args.out, group_by=group_by, compare=args.compare, reps=args.reps,
                           seed=args.seed, make_plots=not args.no_plots, metric=args.metric)
     except ReportError as err:
-        print(f"rosmo report: error: {err}", file=sys.stderr)
+        print(f"rosmo report: error: {user_message(err)}", file=sys.stderr)
         return EXIT_USAGE
     with open(out["report"]) as f:
         print(f.read())

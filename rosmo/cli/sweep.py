@@ -20,6 +20,8 @@ import os
 import sys
 from typing import List, Optional
 
+from rosmo.cli import user_message
+
 CONFIG_OVERRIDES = True  # fields fixed for every run
 
 EXIT_FAILED_RUNS = 1
@@ -142,8 +144,14 @@ def run(args) -> int:
     # the library is imported here, not at the top: `rosmo sweep --help` stays fast
     from rosmo.cli import spell_as_typed
     from rosmo.errors import ConfigError
-    from rosmo.sweep.executors import (available_cpus, default_workers, monitor, run_local, submit_slurm,
-                                       threads_per_worker)
+    from rosmo.sweep.executors import (
+        available_cpus,
+        default_workers,
+        monitor,
+        run_local,
+        submit_slurm,
+        threads_per_worker,
+    )
     from rosmo.sweep.grid import plan_runs
     from rosmo.sweep.progress import SweepProgress
     from rosmo.sweep.runs import prepare
@@ -156,7 +164,7 @@ def run(args) -> int:
             return 0
         run_dirs = prepare(args.out, spec, runs)
     except ConfigError as err:  # SweepError too: the message names the file, field or flag
-        print(f"rosmo sweep: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
+        print(f"rosmo sweep: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE
     progress = SweepProgress(enabled=not args.no_progress)
     cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(args.compile_cache, args.compile_cache)

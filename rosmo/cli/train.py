@@ -20,6 +20,8 @@ import logging as std_logging
 import os
 import sys
 
+from rosmo.cli import user_message
+
 CONFIG_OVERRIDES = True
 
 
@@ -30,7 +32,7 @@ def registry_epilog() -> str:
 
     suites = "\n".join(f"  {name:<7} {entry.description}" for name, entry in SUITES.entries().items())
     agents = "\n".join(f"  {name:<7} {entry.description}; --config.act_policy: {', '.join(entry.act_policies)}"
-                       for name, entry in AGENTS.entries().items())
+                       for name, entry in AGENTS.entries().items() if entry.learns_from == "windows")
     return f"suites (--config=<suite>:<arg>):\n{suites}\nagents (--config.algo=<agent>):\n{agents}"
 
 
@@ -111,13 +113,13 @@ def run(args: argparse.Namespace) -> int:
         maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
         summary = train(config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError) as err:  # the user's input: one line
-        print(f"rosmo train: error: {spell_as_typed(str(err), args.config_overrides)}", file=sys.stderr)
+        print(f"rosmo train: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
-        print(f"rosmo train: error: {err}", file=sys.stderr)
+        print(f"rosmo train: error: {user_message(err)}", file=sys.stderr)
         return 1
     except CheckpointWriteError as err:  # orbax's writer threads are broken: leave at once, without their noise
-        print(f"rosmo train: error: {err}; the last complete checkpoint is kept, run the same command again to resume",
+        print(f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, run the same command again to resume",
               file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(1)

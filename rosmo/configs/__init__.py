@@ -1,1 +1,4 @@
-"""Experiment configs: the shared base, per-suite configs, loading by name or file, validation."""
+"""Experiment configs by name or file (`loading`, with `--config.FIELD=VALUE` overrides) and their validation.
+
+The configs themselves live with their suites (`rosmo.suites.configs`).
+"""

@@ -1,4 +1,4 @@
-"""Configs by name or file, and `--config.FIELD=VALUE` overrides with clear errors.
+"""Configs by name or file, and FIELD=VALUE overrides (the CLI's `--config.FIELD=VALUE`) with clear errors.
 
     load_config("bsuite:catch")                    # a suite's shipped config (rosmo.suites.SUITES)
     load_config("atari:Pong,small")                # a suite config with its argument
@@ -7,7 +7,7 @@
 
 A value is parsed by the type of the field it replaces (bool: true/false/1/0/yes/no;
 int; float; str; `None` for fields that may be empty). A field that does not exist
-is an error naming the flag and the closest field names.
+is an error naming the field and the closest field names (`ConfigError.field`; the CLI spells it as its flag).
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ _FALSE = ("false", "0", "no", "n", "off")
 
 def _config_module(path: str, spec: str):
     if not os.path.isfile(path):
-        raise ConfigError(f"--config={spec}: no config file {path!r} (expected a file with get_config(), or one of "
-                          f"{', '.join(f'{name}:<arg>' for name in SUITES)})")
+        raise ConfigError(f"{spec}: no config file {path!r} (expected a file with get_config(), or one of "
+                          f"{', '.join(f'{name}:<arg>' for name in SUITES)})", spec=spec)
     module_spec = importlib.util.spec_from_file_location(f"rosmo_config_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
     except Exception as err:  # the user's file: say which and why
-        raise ConfigError(f"--config={spec}: cannot load {path}: {type(err).__name__}: {err}") from err
+        raise ConfigError(f"{spec}: cannot load {path}: {type(err).__name__}: {err}", spec=spec) from err
     return module
 
 
@@ -50,24 +50,24 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     else:
         get_config = getattr(_config_module(head, spec), "get_config", None)
         if get_config is None:
-            raise ConfigError(f"--config={spec}: {head} defines no get_config()")
+            raise ConfigError(f"{spec}: {head} defines no get_config()", spec=spec)
     try:
         config = get_config(arg) if sep else get_config()
     except (ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"--config={spec}: {err}") from None
+        raise ConfigError(f"{spec}: {err}", spec=spec) from None
     if not isinstance(config, ml_collections.ConfigDict):
-        raise ConfigError(f"--config={spec}: get_config() returned {type(config).__name__}, expected a ConfigDict")
+        raise ConfigError(f"{spec}: get_config() returned {type(config).__name__}, expected a ConfigDict", spec=spec)
     return config
 
 
 def parse_value(field: str, text: str, kind: type, nullable: bool) -> Any:
-    """`text` as a value of type `kind` for `--config.<field>`; ConfigError naming the flag otherwise."""
-    flag = f"--config.{field}={text}"
+    """`text` as a value of type `kind` for config field `field`; ConfigError naming the field otherwise."""
+    flag = f"{field}={text}"
     lowered = text.strip().lower()
     if lowered == "none" and (nullable or kind is type(None)):
         return None
     if lowered == "none":
-        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty")
+        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty", field=field)
     try:
         if kind is bool:
             if lowered in _TRUE:
@@ -90,8 +90,8 @@ def parse_value(field: str, text: str, kind: type, nullable: bool) -> Any:
             except (ValueError, SyntaxError):
                 return text
     except (ValueError, SyntaxError):
-        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}") from None
-    raise ConfigError(f"{flag}: fields of type {kind.__name__} cannot be set from the command line")
+        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}", field=field) from None
+    raise ConfigError(f"{flag}: fields of type {kind.__name__} cannot be set from text", field=field)
 
 
 def _parent(config: ml_collections.ConfigDict, field: str):
@@ -102,7 +102,7 @@ def _parent(config: ml_collections.ConfigDict, field: str):
             known = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
             close = difflib.get_close_matches(part, known, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"--config.{field}: the config has no field {'.'.join(parts[: depth + 1])!r}{hint}")
+            raise ConfigError(f"{field}: the config has no field {'.'.join(parts[: depth + 1])!r}{hint}", field=field)
         if depth < len(parts) - 1:
             node = node[part]
     return node, parts[-1]
@@ -121,7 +121,7 @@ def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> 
     try:
         node[key] = value
     except TypeError as err:
-        raise ConfigError(f"--config.{field}={text}: {err}") from None
+        raise ConfigError(f"{field}={text}: {err}", field=field) from None
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> Dict[str, str]:
@@ -130,7 +130,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str])
     for item in overrides:
         field, sep, text = str(item).partition("=")
         if not sep or not field:
-            raise ConfigError(f"--config.{item}: expected --config.FIELD=VALUE")
+            raise ConfigError(f"{item}: expected FIELD=VALUE", field=str(item))
         apply_override(config, field, text)
         applied[field] = text
     return applied
@@ -145,5 +145,5 @@ def update_config(config: ml_collections.ConfigDict, values: Mapping[str, Any]) 
         try:
             node[key] = value
         except TypeError as err:
-            raise ConfigError(f"--config.{field}={value!r}: {err}") from None
+            raise ConfigError(f"{field}={value!r}: {err}", field=field) from None
     return config

@@ -1,4 +1,4 @@
-"""Check an experiment config at start, with messages that name the `--config.*` flag.
+"""Check an experiment config at start, with messages that name the field (`ConfigError.field`).
 
 Shared fields are checked here; the selected agent's own fields by its
 `AgentSpec.validate`, the suite's own fields by its `Suite.validate`.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from rosmo.agents import AGENTS
-from rosmo.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
+from rosmo.agents import AGENTS, window_learners
+from rosmo.suites.configs.base import LR_SCHEDULES, NONFINITE_POLICIES
 from rosmo.errors import ConfigError, check_field
 from rosmo.networks import NETWORKS
 from rosmo.suites import SUITES
@@ -19,7 +19,10 @@ __all__ = ["ConfigError", "validate_config"]
 
 def validate_config(c) -> None:
     """Raise ConfigError on the first field that is out of range."""
-    check_field(c.algo in AGENTS, "algo", f"one of {tuple(AGENTS)}", c.algo)
+    learners = tuple(window_learners())
+    check_field(c.algo in learners, "algo", f"one of {learners}" + (
+        f" ({c.algo} learns from {AGENTS[c.algo].learns_from}: `rosmo deploy --agent {c.algo}`)" if c.algo in AGENTS else ""),
+        c.algo)
     check_field(c.suite in SUITES, "suite", f"one of {tuple(SUITES)}", c.suite)
     check_field(c.network in NETWORKS, "network", f"one of {NETWORKS}", c.network)
     check_field(isinstance(c.unroll_steps, int) and c.unroll_steps >= 1, "unroll_steps", "an integer >= 1", c.unroll_steps)
@@ -51,7 +54,7 @@ def validate_config(c) -> None:
     for field in ("log_every", "checkpoint_every", "eval_episodes", "eval_parallel", "keep_checkpoints"):
         check_field(c[field] >= 1, field, "an integer >= 1", c[field])
     spec = AGENTS[c.algo]
-    check_field(c.act_policy in spec.act_policies, "act_policy", f"one of {spec.act_policies} with --config.algo={c.algo}",
+    check_field(c.act_policy in spec.act_policies, "act_policy", f"one of {spec.act_policies} with algo={c.algo}",
                 c.act_policy)
     if spec.validate is not None:
         spec.validate(c)

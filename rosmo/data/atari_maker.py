@@ -246,7 +246,7 @@ def make_dataset(
     """Record `num_steps` agent steps of `game` into `<data_dir>/rlu_atari/<Game>_run_<run>/<version>`.
 
     `policy` is "random" or a function obs uint8 [N, 84, 84, 4] -> actions int32 [N]
-    (e.g. `rosmo.training.checkpoint.load_policy` of a trained run); `policy_name`
+    (e.g. `rosmo.training.restore.load_policy` of a trained run); `policy_name`
     is what the metadata records for it. Returns the dataset directory. Raises FileExistsError when it exists and
     `overwrite` is False, ValueError for a game/run without an rlu_atari config.
     """

@@ -7,7 +7,7 @@ float32 action [act_dim]; episode layout and flags as in `rosmo.envs.mujoco.coll
     make_mujoco_dataset(env, out, act_fn, params, behaviour={...}, num_transitions=100_000, seed=0)
 
 The behaviour policy is any `ActFn` (a random policy, or the mean of a trained BREMEN policy plus
-Gaussian noise; see `rosmo.training.deploy_bremen.make_behaviour_dataset`). Our recipes, after
+Gaussian noise; see `rosmo.deploy.bremen.make_behaviour_dataset`). Our recipes, after
 D4RL's names:
 
     random         uniform actions in [-1, 1]

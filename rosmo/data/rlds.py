@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from rosmo.errors import UserError
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 from rosmo.tf_cpu import tf  # noqa: F401  (rlds.tf: the CPU-only TensorFlow every data module uses)
 import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
@@ -39,7 +40,7 @@ VERSION = "1.0.0"
 OWNER_FILE = ".rosmo-owner.json"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset on disk is missing, malformed, or does not match the expected schema."""
 
 

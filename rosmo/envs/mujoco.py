@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from rosmo.evaluation.statistics import return_statistics
+from rosmo.statistics import return_statistics
 
 ENV_NAMES = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5")
 ActFn = Callable  # (params, obs float32[N, obs_dim], key) -> float32[N, act_dim]

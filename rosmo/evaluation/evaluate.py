@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import jax
 
-from rosmo.evaluation.statistics import normalize_statistics, return_statistics
+from rosmo.statistics import normalize_statistics, return_statistics
 
 
 def evaluate_agent(

@@ -9,7 +9,7 @@ lengths, env steps, wall seconds). The Acme loop makes one jitted action call
 per env step (`rosmo.agents.actor.Actor`); the other two make one per lockstep
 on the batch of observations, and play each started episode to its end, so
 short episodes are not favoured. Statistics and normalisation are
-`rosmo.evaluation.statistics`; `rosmo.evaluation.evaluate` joins them.
+`rosmo.statistics`; `rosmo.evaluation.evaluate` joins them.
 """
 
 from __future__ import annotations

@@ -16,10 +16,12 @@ import imageio
 import jax
 import numpy as np
 
+from rosmo.errors import UserError
+
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
-class VideoError(ValueError):
+class VideoError(UserError):
     """A --video path the installed packages cannot write."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rosmo.errors import ConfigError
 from rosmo.networks.base import Networks
 from rosmo.networks.mlp import make_mlp_networks
 from rosmo.networks.resnet import make_resnet_networks, resnet_preset
@@ -17,4 +18,4 @@ def make_networks(config, num_actions: int) -> Networks:
         sizes = resnet_preset(config.network_preset)
         sizes.update({k: config[k] for k in sizes if config.get(k) is not None})  # explicit sizes win
         return make_resnet_networks(num_actions, config.num_bins, **sizes)
-    raise ValueError(f"--config.network={config.network!r} is not available; expected one of {NETWORKS}")
+    raise ConfigError(f"network={config.network!r} is not available; expected one of {NETWORKS}", field="network")

@@ -55,6 +55,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
+from rosmo.errors import ConfigError
 from rosmo.networks.base import Networks, build_networks
 
 ARCHITECTURES = ("original", "light")
@@ -151,7 +152,7 @@ def make_resnet_networks(
     Defaults: the original's Atari network. `head_hidden_sizes` must be empty for `architecture="light"`.
     """
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"--config.architecture={architecture!r}: expected one of {ARCHITECTURES}")
+        raise ConfigError(f"architecture={architecture!r}: expected one of {ARCHITECTURES}", field="architecture")
     if channels < 2 or channels % 2:
         raise ValueError(f"ResNet channels must be an even integer >= 2, got {channels}")
     for name, value in (("representation_blocks", representation_blocks), ("dynamics_blocks", dynamics_blocks),
@@ -246,5 +247,6 @@ def original_atari_param_count(
 def resnet_preset(preset: str) -> Dict:
     """Keyword arguments of `make_resnet_networks` for a preset name ("full", "light" or "small")."""
     if preset not in PRESETS:
-        raise ValueError(f"--config.network_preset={preset!r} is not available; expected one of {sorted(PRESETS)}")
+        raise ConfigError(f"network_preset={preset!r} is not available; expected one of {sorted(PRESETS)}",
+                          field="network_preset")
     return dict(PRESETS[preset])

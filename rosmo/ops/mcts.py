@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import mctx
 
+from rosmo.errors import ConfigError
+
 Array = jax.Array
 QTRANSFORMS = {
     "parent_and_siblings": mctx.qtransform_by_parent_and_siblings,  # mctx's muzero_policy default
@@ -113,7 +115,7 @@ def muzero_search(
       :class:`SearchResult` with f32[M, A], f32[M], int32[M, A], int32[M].
     """
     if qtransform not in QTRANSFORMS:
-        raise ValueError(f"--config.mcts_qtransform={qtransform!r}: expected one of {sorted(QTRANSFORMS)}")
+        raise ConfigError(f"mcts_qtransform={qtransform!r}: expected one of {sorted(QTRANSFORMS)}", field="mcts_qtransform")
     root = mctx.RootFnOutput(prior_logits=prior_logits, value=value, embedding=embedding)
     output = mctx.muzero_policy(
         params,

@@ -22,15 +22,16 @@ import numpy as np
 import pandas as pd
 
 from rosmo.agents import AGENTS
+from rosmo.errors import UserError
+from rosmo.jsonio import flatten_dict, read_json_if_present
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
-from rosmo.sweep.runs import flatten_dict
 
 METRIC = "normalized_score"
 RUN_MARKERS = ("config.json", "sweep_run.json")
 SKIP_FIELDS = ("workdir", "seed")  # never a group field when fields are derived from config.json
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """A sweep directory or run that cannot be reported (the message names it)."""
 
 
@@ -54,13 +55,7 @@ class RunRecord:
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err})") from None
+    return read_json_if_present(path, ReportError)
 
 
 def find_run_dirs(root: str) -> List[str]:

@@ -10,38 +10,21 @@
 
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot (and rliable's plot_utils, which imports it)
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from rliable import plot_utils  # noqa: E402
 
+from rosmo.figures import FORMATS, plt, save  # noqa: E402, F401  (FORMATS, save: the files every plot writes)
 from rosmo.report.collect import RunRecord  # noqa: E402
 from rosmo.report.stats import curve_estimates, performance_profiles  # noqa: E402
 from rosmo.report.tables import ALL_ENVS, Grouping, final_matrix, ordered_envs  # noqa: E402
-
-FORMATS = ("png", "svg")
-
-
-def save(fig, out_dir: str, stem: str) -> List[str]:
-    """Write `fig` as <stem>.png and <stem>.svg (temp file + rename) and close it; returns the paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = []
-    for fmt in FORMATS:
-        path = os.path.join(out_dir, f"{stem}.{fmt}")
-        tmp = os.path.join(out_dir, f".{stem}.tmp.{fmt}")
-        fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=120)
-        os.replace(tmp, path)
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def _colors(groups: Sequence[str]) -> Dict[str, Tuple[float, float, float]]:

@@ -22,7 +22,7 @@ import numpy as np
 from rliable import library as rly
 from rliable import metrics as rliable_metrics
 
-from rosmo.evaluation.statistics import seeded_numpy
+from rosmo.statistics import seeded_numpy
 
 METRICS = ("iqm", "mean", "median")
 

@@ -12,6 +12,7 @@ every row against its module's `SUITE`.
 
 from typing import NamedTuple, Optional
 
+from rosmo.errors import ConfigError
 from rosmo.registry import LazyRegistry
 
 
@@ -40,9 +41,9 @@ SUITES = LazyRegistry(_TABLE, "SUITE", _entry_of)  # name -> Suite
 
 
 def get_suite(name: str):
-    """The registered suite `name` (a Suite); ValueError naming `--config.suite` and the choices otherwise."""
+    """The registered suite `name` (a Suite); ConfigError naming the field `suite` and the choices otherwise."""
     if name not in SUITES:
-        raise ValueError(f"--config.suite={name!r} is not available; choose one of {sorted(SUITES)}")
+        raise ConfigError(f"suite={name!r} is not available; choose one of {sorted(SUITES)}", field="suite")
     return SUITES[name]
 
 

@@ -15,7 +15,6 @@ from typing import Any, Dict, Iterator, List, Sequence, Tuple
 import jax
 import numpy as np
 
-from rosmo.configs import atari as atari_configs
 from rosmo.data import rlds, rlu_atari, rlu_names, schema
 from rosmo.envs import atari as atari_env
 from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores
@@ -23,6 +22,7 @@ from rosmo.errors import check_field
 from rosmo.evaluation.loops import Episodes, play_atari
 from rosmo.ops import frames as frame_ops
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+from rosmo.suites.configs import atari as atari_configs
 
 DQN_REFERENCE = "RL Unplugged: uniform random / online DQN returns"
 HUMAN_REFERENCE = "Atari-57: random / human returns"

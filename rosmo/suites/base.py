@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 import jax
 import numpy as np
 
+from rosmo.errors import ConfigError
 from rosmo.evaluation.loops import Episodes
 
 
@@ -112,5 +113,6 @@ def per_process_batch_size(global_batch_size: int) -> int:
     """This process's share of the global batch (multi-host: every process loads its share)."""
     count = jax.process_count()
     if global_batch_size % count:
-        raise ValueError(f"--config.batch_size={global_batch_size} must be divisible by the number of processes ({count})")
+        raise ConfigError(f"batch_size={global_batch_size} must be divisible by the number of processes ({count})",
+                          field="batch_size")
     return global_batch_size // count

@@ -19,13 +19,13 @@ from typing import Any, Dict, Iterator, List, Sequence, Tuple
 import jax
 import numpy as np
 
-from rosmo.configs import bsuite as bsuite_configs
 from rosmo.data import loader
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.errors import ConfigError
 from rosmo.evaluation.loops import Episodes, play_dm_env, play_environment_loop
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+from rosmo.suites.configs import bsuite as bsuite_configs
 
 REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured when the dataset was made"
 
@@ -53,8 +53,8 @@ class BSuite(Suite):
         if meta.get("num_actions") is None:
             raise DatasetError(f"{path}: metadata has no 'num_actions' (expected a dataset made by `rosmo dataset bsuite`)")
         if meta.get("env") is not None and meta["env"] != config.env:
-            raise ConfigError(f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                              f"(set --config.env={meta['env']} or another --config.dataset_dir)")
+            raise ConfigError(f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                              f"(set env={meta['env']} or another dataset_dir)", field="env")
         return DatasetSpec(path, tuple(spec["observation_shape"]), spec["observation_dtype"], int(meta["num_actions"]),
                            spec["num_episodes"], spec["num_steps"], dict(meta, env=meta.get("env", config.env)))
 

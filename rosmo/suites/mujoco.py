@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from rosmo.agents.bremen import config as bremen_config
+from rosmo.agents.bremen.learner import EnvFunctions
 from rosmo.data import loader, rlds
 from rosmo.envs import mujoco as mujoco_envs
 from rosmo.errors import ConfigError
@@ -48,14 +49,21 @@ class MuJoCo(Suite):
                 return env
         raise ValueError(f"unknown MuJoCo env {name!r}; expected one of {', '.join(mujoco_envs.ENV_NAMES)}")
 
+    def env_functions(self, env: str) -> EnvFunctions:
+        """`env`'s termination rule and reward as functions of arrays, for BREMEN's imagined rollouts."""
+        env = self.canonical_env(env)
+        return EnvFunctions(termination=mujoco_envs.termination_fn(env), reward=mujoco_envs.reward_fn(env))
+
     def validate(self, config) -> None:
         """Called for the window learners' configs (`rosmo train`): none of them fits continuous actions."""
-        raise ConfigError(f"--config.suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
-                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)")
+        raise ConfigError(f"suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
+                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)",
+                          field="suite")
 
     def dataset_spec(self, config) -> DatasetSpec:
         if not config.get("dataset_dir"):
-            raise ConfigError("--config.dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)")
+            raise ConfigError("dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)",
+                              field="dataset_dir")
         paths = loader.dataset_list(config.dataset_dir)
         builders = [rlds.load_builder(p) for p in paths]
         meta = rlds.metadata(builders[0])

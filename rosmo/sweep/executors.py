@@ -37,6 +37,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 import psutil
 import submitit
 
+from rosmo.owner import pid_alive
 from rosmo.sweep.progress import SweepProgress
 from rosmo.sweep.runs import ERROR_PREFIX, LOG_FILE, is_done, last_logged_step, read_status, requested_steps, write_status
 
@@ -112,7 +113,7 @@ def claimed_cpus(claims_dir: str = CLAIMS_DIR) -> Set[int]:
             continue
         if pid == os.getpid():
             continue
-        if not psutil.pid_exists(pid):
+        if not pid_alive(pid):
             with contextlib.suppress(OSError):
                 os.remove(path)
             continue

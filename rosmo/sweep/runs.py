@@ -12,17 +12,15 @@ with checkpoints but no such summary resumes (train() does that by itself).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
 from typing import Any, Dict, List, Optional
 
-import psutil
-
+from rosmo.jsonio import MISSING, config_changes, read_json_if_present, to_jsonable, write_json_atomic
+from rosmo.owner import on_this_host, pid_alive
 from rosmo.sweep.grid import RunPlan
 from rosmo.sweep.spec import SweepError, SweepSpec
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 SWEEP_FILE = "sweep.json"
 RUN_FILE = "sweep_run.json"
@@ -32,30 +30,16 @@ ERROR_PREFIX = "rosmo-sweep-error: "  # the worker's last stderr line when a run
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as err:
-        raise SweepError(f"{path}: not valid JSON ({err}); move it away to start this run again") from None
-
-
-def flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """Nested dict -> {"a.b": leaf}, e.g. a saved config's fields by their --config names."""
-    out: Dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten_dict(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+    return read_json_if_present(path, lambda message: SweepError(f"{message}; move it away to start this run again"))
 
 
 def config_differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
     """Fields whose values differ between two config dicts: ["num_steps: 3000 -> 6000", ...]."""
-    a, b = flatten_dict(to_jsonable(old)), flatten_dict(to_jsonable(new))
-    return [f"{k}: {a.get(k, '<missing>')!r} -> {b.get(k, '<missing>')!r}" for k in sorted(set(a) | set(b)) if a.get(k, "<missing>") != b.get(k, "<missing>")]
+    return [f"{k}: {_shown(a)!r} -> {_shown(b)!r}" for k, (a, b) in config_changes(old, new).items()]
+
+
+def _shown(value: Any) -> Any:
+    return "<missing>" if value is MISSING else value
 
 
 def read_run_plan(run_dir: str) -> Optional[Dict[str, Any]]:
@@ -143,7 +127,7 @@ def run_state(run_dir: str) -> str:
         return "done"
     status = read_status(run_dir)
     state = status.get("state")
-    if state == "running" and status.get("host") == socket.gethostname() and not psutil.pid_exists(status.get("pid") or -1):
+    if state == "running" and on_this_host(status) and not pid_alive(status.get("pid")):
         return "interrupted"  # its sweep was killed: nothing runs it any more
     if state in ("running", "queued", "failed", "interrupted"):
         return state

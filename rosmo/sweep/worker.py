@@ -22,7 +22,8 @@ import ml_collections
 
 from rosmo.configs.loading import load_config, update_config
 from rosmo.errors import ConfigError
-from rosmo.sweep.runs import ERROR_PREFIX, flatten_dict, read_run_plan
+from rosmo.jsonio import flatten_dict
+from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train
 

@@ -1,45 +1,14 @@
-"""Checkpoints with automatic resume, over `orbax-checkpoint`.
-
-On-disk layout (one directory per saved step, written by orbax)::
-
-    <workdir>/checkpoints/            the `directory` given to `Checkpointer`
-        <step>/                       one complete checkpoint, e.g. `1000/`
-            state/                    the train-state pytree (orbax PyTree, OCDBT)
-            extra/                    a small JSON dict (loader seed/position, config)
-            _CHECKPOINT_METADATA      orbax step metadata
-            commit_success.txt        written just before the atomic rename
-            rosmo_files.json          every file's size and CRC-32, written once the save is complete
-        <step>.orbax-checkpoint-tmp-<n>/   a save in progress (or interrupted)
-        <step>.unreadable-<time>/     a step that could not be read, moved aside by a resume that fell back
-
-A save is written into the `*.orbax-checkpoint-tmp-*` directory and renamed to
-`<step>/` only when complete, so an interrupted save never looks like a step.
-`Checkpointer` additionally treats a `<step>/` without `commit_success.txt` as
-incomplete (e.g. a half-copied directory): it is never restored or reported as
-latest, and a writable `Checkpointer` deletes such leftovers (and orbax tmp
-directories) when it opens the directory.
-
-Fallback: `restore()` without a step tries the newest complete step and, when it
-cannot be read (a file truncated, deleted or changed since the save, per
-`rosmo_files.json`; any orbax read error; or a `check` that fails, e.g.
-non-finite parameters), warns in one line and tries the previous one. A writable
-`Checkpointer` then moves the unreadable newer steps aside (`<step>.unreadable-*`,
-never deleted) so that training can write those steps again. An explicit `step`
-that cannot be read is a `CheckpointError` naming its files.
-
-Typical use (a run resumes from its latest checkpoint by itself)::
+"""Checkpoint storage with automatic resume, over `orbax-checkpoint`.
 
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=3)
-    if ckpt.latest_step() is not None:
-        state, extra = ckpt.restore(state)          # `state` is the fresh target
-    ...
-    ckpt.save(step, state, extra={"loader": loader_state, "config": cfg})
-    ...
-    ckpt.close()                                    # waits for async saves
+    state, extra = ckpt.restore(state)              # newest usable step; fresh `state` is the target
+    ckpt.save(step, state, extra={"config": cfg})   # async; ckpt.close() waits
+    params, extra = load_params(workdir)            # for evaluation: numpy arrays + extra dict
 
-and for evaluation, without building a target::
-
-    params, extra = load_params(workdir)            # numpy arrays + extra dict
+One directory per step (`<step>/`: `state/`, `extra/`, `commit_success.txt`, `rosmo_files.json` with every
+file's size and CRC-32), renamed into place only when complete. A restore without a step falls back past
+unreadable or refused steps (moved aside as `<step>.unreadable-*`). Rebuilding an agent from a checkpoint's
+saved config is `rosmo.training.restore`.
 """
 
 from __future__ import annotations
@@ -54,16 +23,11 @@ import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rosmo.agents import agent_spec, make_agent
-from rosmo.configs.base import get_base_config
-from rosmo.configs.loading import apply_override
-from rosmo.errors import ConfigError
-from rosmo.networks import make_networks
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
+from rosmo.errors import UserError
+from rosmo.jsonio import to_jsonable, write_json_atomic
 
 PyTree = Any
 
@@ -78,7 +42,7 @@ UNREADABLE_MARKER = ".unreadable-"
 _log = logging.getLogger(__name__)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used as asked (the message names the path and the flag)."""
 
 
@@ -514,104 +478,3 @@ def load_params(
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise KeyError(f"checkpoint in {directory} has no 'params' entry in its saved state (found: {keys})")
     return state["params"], extra
-
-
-def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: str = "--set") -> None:
-    """Set acting-only fields of a saved config from "FIELD=VALUE" items, in place.
-
-    Only the agent's `AgentSpec.acting_fields` may change (e.g. `num_simulations`, `search_depth`
-    of mzu): the trained parameters do not depend on them. Values are typed as in the current
-    config; the agent's own validation runs on the result. CheckpointError names `flag` and the item.
-    """
-    spec = agent_spec(config.algo)
-    typed = get_base_config()
-    try:  # ConfigError messages name "--config.FIELD=..."; here the flag is `flag`
-        for item in overrides:
-            field, sep, text = str(item).partition("=")
-            if not sep or not field:
-                raise CheckpointError(f"{flag} {item}: expected FIELD=VALUE")
-            if field not in spec.acting_fields:
-                allowed = ", ".join(spec.acting_fields) or "none"
-                raise CheckpointError(f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} "
-                                      f"(expected one of: {allowed})")
-            apply_override(typed, field, text)
-            config[field] = typed[field]
-        if overrides and spec.validate is not None:
-            spec.validate(config)
-    except ConfigError as err:
-        raise CheckpointError(str(err).replace("--config.", f"{flag} ", 1)) from None
-
-
-def load_agent(
-    checkpoint: str,
-    step: Optional[int] = None,
-    act_policy: Optional[str] = None,
-    greedy: Optional[bool] = None,
-    flag: str = "--checkpoint",
-    overrides=(),
-):
-    """Rebuild a trained agent from a run (or checkpoint) directory.
-
-    Returns (agent, params, config, extra): `agent.act(params, obs[B, ...], key) -> int32[B]`
-    with the saved config's acting rule, overridden by `act_policy` / `greedy`
-    and the "FIELD=VALUE" `overrides` of acting-only fields (`apply_acting_overrides`)
-    when given; `extra` holds `num_actions`, `observation_shape`, `dataset_metadata`.
-
-    Raises:
-      FileNotFoundError: no run/checkpoint directory or no complete checkpoint in it.
-      CheckpointError: the checkpoint carries no config (not written by `rosmo train`),
-        or the acting rule does not fit the agent.
-    Messages start with `flag` (the command-line flag that named the checkpoint).
-    """
-    try:
-        params, extra = load_params(checkpoint, step=step)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{flag} {checkpoint}: {err}") from None
-    if "config" not in extra or "num_actions" not in extra:
-        raise CheckpointError(
-            f"{flag} {checkpoint}: the checkpoint has no saved 'config'/'num_actions' "
-            "(expected a run directory written by `rosmo train`)"
-        )
-    config = ml_collections.ConfigDict(extra["config"])
-    if act_policy is not None:
-        config.act_policy = act_policy
-    if greedy is not None:
-        config.act_greedy = bool(greedy)
-    apply_acting_overrides(config, overrides)
-    networks = make_networks(config, int(extra["num_actions"]))
-    try:
-        agent = make_agent(config, networks)
-    except ValueError as err:
-        raise CheckpointError(f"--act-policy {config.act_policy}: {err}") from None
-    return agent, params, config, extra
-
-
-def load_policy(
-    checkpoint: str,
-    num_actions: int,
-    observation_shape: Optional[Tuple[int, ...]] = None,
-    seed: int = 0,
-    flag: str = "--policy",
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A trained agent as `policy_fn(obs [N, ...]) -> actions int32 [N]` (its saved acting rule).
-
-    One jitted call per batch of observations, keys from `seed`. Raises CheckpointError
-    naming `flag` when the agent was trained for another number of actions or
-    observation shape.
-    """
-    agent, params, _, extra = load_agent(checkpoint, flag=flag)
-    if int(extra["num_actions"]) != int(num_actions):
-        raise CheckpointError(f"{flag} {checkpoint}: the agent has {extra['num_actions']} actions, the env has {num_actions}")
-    shape = tuple(extra.get("observation_shape") or ())
-    if observation_shape is not None and shape and shape != tuple(observation_shape):
-        raise CheckpointError(f"{flag} {checkpoint}: the agent takes observations {shape}, the env gives {tuple(observation_shape)}")
-    act = jax.jit(agent.act)
-    params = jax.device_put(params)
-    key = jax.random.PRNGKey(seed)
-
-    def policy_fn(obs: np.ndarray) -> np.ndarray:
-        nonlocal key
-        key, act_key = jax.random.split(key)
-        return np.asarray(act(params, obs, act_key)).astype(np.int32)
-
-    return policy_fn

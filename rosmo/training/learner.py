@@ -28,8 +28,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rosmo.agents.base import Agent
-from rosmo.configs.base import LR_SCHEDULES
 from rosmo.errors import ConfigError
+from rosmo.suites.configs.base import LR_SCHEDULES
 
 PARAMS_CHECK = "params"
 """Name of the check on the updated parameters in `Guard` reports (next to the metric names)."""
@@ -51,7 +51,7 @@ def learning_rate_schedule(config) -> optax.Schedule:
     """
     schedule = config.get("lr_schedule", "step")
     if schedule not in LR_SCHEDULES:
-        raise ValueError(f"--config.lr_schedule={schedule!r}: expected one of {LR_SCHEDULES}")
+        raise ConfigError(f"lr_schedule={schedule!r}: expected one of {LR_SCHEDULES}", field="lr_schedule")
     warmup = optax.linear_schedule(0.0, config.learning_rate, max(1, config.warmup_steps))
     if schedule == "cosine":
         decay = optax.cosine_decay_schedule(
@@ -216,7 +216,8 @@ class Learner(acme.core.Learner):
         num_devices = self.mesh.devices.size
         if config.batch_size % num_devices:
             raise ConfigError(
-                f"--config.batch_size={config.batch_size}: expected a multiple of the number of devices ({num_devices})"
+                f"batch_size={config.batch_size}: expected a multiple of the number of devices ({num_devices})",
+                field="batch_size",
             )
         self.optimizer = make_optimizer(config)
         self.replicated = NamedSharding(self.mesh, P())

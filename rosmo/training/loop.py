@@ -1,29 +1,10 @@
 """One training run, top to bottom: suite data -> networks -> agent -> learner -> logs, evaluations, checkpoints.
 
-A run lives in `workdir`:
-
-    workdir/config.json        the config the run was started with
-    workdir/checkpoints/<step> orbax checkpoints (the run resumes from the latest by itself)
-    workdir/train.csv          training metrics every `log_every` steps (with steps_per_second,
-                               data_wait_fraction: the share of the window the loop waited for a batch,
-                               update_ms: the rest per update, measured after the device finished the window)
-    workdir/eval.csv           one row per evaluation (every `eval_every` steps): the learning curve
-                               (`eval_every=0`: no inline evaluation; `rosmo evaluate --watch` writes it)
-    workdir/tb/                TensorBoard events
-    workdir/summary.json       the final result
-    workdir/train.lock         held while a trainer runs (a second one is refused)
-    workdir/config_changes.jsonl  config changes made on resume (rosmo.training.workdir)
-
-Every checkpoint also carries what is needed to use it without the dataset:
-the config, the number of actions, the observation shape/dtype and the
-dataset's metadata (env, references).
-
-Safety (issue 13): one trainer per workdir (a lock); a resume that would change
-the experiment is refused unless `allow_config_change`; a non-finite update stops
-the run (`config.nonfinite="stop"`, NonFiniteError naming the step and the metric)
-or is skipped and counted ("skip"), and never reaches a checkpoint; SIGINT/SIGTERM
-save a checkpoint and raise `Stopped` (exit code 128 + signal). Multi-host: a signal is
-acted on at the next log step, where all processes agree (`agreed_stop`) and save together.
+A run lives in `workdir`: `config.json`, `checkpoints/<step>` (resumed from the latest by itself), `train.csv`,
+`eval.csv`, `tb/`, `summary.json`, `train.lock`, `config_changes.jsonl`. Every checkpoint carries the config,
+the number of actions, the observation shape and the dataset's metadata, so it is usable without the dataset.
+One trainer per workdir; a non-finite update stops the run or is skipped (`config.nonfinite`) and never
+reaches a checkpoint; SIGINT/SIGTERM save a checkpoint and raise `Stopped`.
 """
 
 from __future__ import annotations
@@ -78,7 +59,7 @@ def _nonfinite_message(report, config) -> str:
     return (f"non-finite {', '.join(report.bad) or 'values'} at step {report.first_step} "
             f"(learning_rate={config.learning_rate}); the run stopped and no checkpoint after step "
             f"{report.first_step - 1} was written; lower the learning rate or check the data, "
-            "or set --config.nonfinite=skip to skip such updates")
+            "or set the config field nonfinite=skip to skip such updates")
 
 
 def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):

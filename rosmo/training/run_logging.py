@@ -18,7 +18,6 @@ file in the workdir (a user's `notes.csv`, say) is never read or changed.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import sys
@@ -26,54 +25,9 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from rosmo.jsonio import to_jsonable, write_json_atomic  # noqa: F401  (re-exported: the run's JSON files)
+
 STEP_COLUMN = "step"
-
-
-# ---------------------------------------------------------------------------
-# JSON
-# ---------------------------------------------------------------------------
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):  # numpy / jax arrays and scalars
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "to_dict"):  # ml_collections.ConfigDict
-        return obj.to_dict()
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable: {obj!r}")
-
-
-def to_jsonable(obj: Any) -> Any:
-    """`obj` as plain JSON types (dict/list/str/int/float/bool/None).
-
-    numpy/jax scalars and arrays become numbers/lists, tuples and sets lists,
-    paths strings, ConfigDicts dicts. Raises TypeError naming the offending value.
-    """
-    return json.loads(json.dumps(obj, default=_json_default))
-
-
-def write_json_atomic(path: str, obj: Any, indent: int = 2) -> None:
-    """Write `obj` as JSON to `path` atomically: a temp file in the same directory, fsync, `os.replace`.
-
-    Readers see either the old file or the complete new one, never a partial
-    write; no temp file is left behind, even when serialisation fails.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    text = json.dumps(obj, default=_json_default, indent=indent, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, UserError
+from rosmo.jsonio import MISSING, read_json_or_none
+from rosmo.jsonio import config_changes as jsonio_changes
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 
 LOCK_FILE = "train.lock"
@@ -40,10 +42,9 @@ HARMLESS_FIELDS = frozenset({
 """Fields a resumed run may change freely (budget, evaluation cadence, logging): the change is logged and recorded."""
 PATH_FIELDS = frozenset({"dataset_dir", "data_dir"})
 """Fields compared as paths (the same directory spelled another way is no change)."""
-MISSING = "<absent>"
 
 
-class WorkdirError(ValueError):
+class WorkdirError(UserError):
     """A `--workdir` that cannot be used: a file, not writable, or in use by another trainer."""
 
 
@@ -160,23 +161,8 @@ class WorkdirLock:
 # ---------------------------------------------------------------------------
 def read_run_config(workdir: str) -> Optional[Dict[str, Any]]:
     """The config a run was started (or last resumed) with, from `<workdir>/config.json`; None when absent/unreadable."""
-    path = os.path.join(workdir, CONFIG_FILE)
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return None
+    config = read_json_or_none(os.path.join(workdir, CONFIG_FILE))
     return config if isinstance(config, dict) else None
-
-
-def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _same(field: str, old: Any, new: Any) -> bool:
@@ -189,13 +175,7 @@ def _same(field: str, old: Any, new: Any) -> bool:
 
 def config_changes(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
     """{field: (old value, new value)} of the fields that differ (dotted names for nested fields; MISSING if absent)."""
-    old_flat, new_flat = _flatten(json.loads(json.dumps(old, default=str))), _flatten(json.loads(json.dumps(new, default=str)))
-    changes = {}
-    for field in sorted(set(old_flat) | set(new_flat)):
-        a, b = old_flat.get(field, MISSING), new_flat.get(field, MISSING)
-        if not _same(field, a, b):
-            changes[field] = (a, b)
-    return changes
+    return jsonio_changes(old, new, same=_same)
 
 
 def experiment_changes(changes: Dict[str, Tuple[Any, Any]]) -> List[str]:

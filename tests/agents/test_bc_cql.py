@@ -188,9 +188,9 @@ def test_cql_q_values_of_unseen_actions_fall_below_the_logged_action():
 
 def test_bc_and_cql_reject_search_act_policies():
     for algo in ("bc", "cql"):
-        with pytest.raises(ConfigError, match="--config.act_policy"):
+        with pytest.raises(ConfigError, match="act_policy"):
             validate_config(small_config(algo=algo, act_policy="improved"))
-        with pytest.raises(ValueError, match="--config.act_policy"):
+        with pytest.raises(ValueError, match="act_policy"):
             make_agent(small_config(algo=algo, act_policy="mcts"), identity_networks())
-    with pytest.raises(ConfigError, match="--config.cql_alpha"):
+    with pytest.raises(ConfigError, match="cql_alpha"):
         validate_config(small_config(algo="cql", cql_alpha=-1.0))

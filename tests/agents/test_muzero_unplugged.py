@@ -169,7 +169,7 @@ def test_act_search_depth_limits_only_the_acting_search():
     assert share_deep > 0.6 and 0.2 < share_shallow < 0.5, (share_deep, share_shallow)
     assert float(np.mean(np.asarray(shallow({}, obs1, key)) == 0)) > 0.6
     assert config.search_depth is None  # the learner's searches are unchanged
-    with pytest.raises(ConfigError, match="--config.act_search_depth=0"):
+    with pytest.raises(ConfigError, match="act_search_depth=0"):
         config.act_search_depth = 0
         validate_config(config)
 
@@ -196,7 +196,7 @@ def test_config_selects_mzu_and_validates_its_fields():
         c[field] = bad
         with pytest.raises(ConfigError, match=f"--config.{field}"):
             validate_config(c)
-    with pytest.raises(ConfigError, match="--config.act_policy"):
+    with pytest.raises(ConfigError, match="act_policy"):
         validate_config(small_config(algo="rosmo", act_policy="mcts"))
 
 
@@ -315,5 +315,5 @@ def test_mzu_bc_loss_weight_enters_the_loss_and_is_validated():
     expected = (config.reward_loss_weight * m["reward_loss"] + config.value_loss_weight * m["value_loss"]
                 + config.policy_loss_weight * m["policy_loss"] + 2.0 * m["bc_loss"])
     np.testing.assert_allclose(m["loss"], expected, rtol=1e-5)
-    with pytest.raises(ConfigError, match="--config.mzu_bc_loss_weight"):
+    with pytest.raises(ConfigError, match="mzu_bc_loss_weight"):
         validate_config(small_config(algo="mzu", mzu_bc_loss_weight=-1.0))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rosmo import cli
-from rosmo.agents import AGENTS, act_policies
-from rosmo.configs.bsuite import get_config
+from rosmo.agents import AGENTS, act_policies, window_learners
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.configs.validation import ConfigError, validate_config
 from rosmo.training.loop import train
 from tests.agents import example_agent
@@ -17,7 +17,8 @@ from tests.conftest import make_episode, write_dataset
 
 
 def test_the_registry_is_the_only_list():
-    assert list(AGENTS) == ["rosmo", "mzu", "bc", "cql"]
+    assert list(AGENTS) == ["rosmo", "mzu", "bc", "cql", "bremen"]
+    assert list(window_learners()) == ["rosmo", "mzu", "bc", "cql"] and AGENTS["bremen"].learns_from == "transitions"
     assert act_policies() == ("improved", "mcts", "prior")
     config = get_config("catch")
     for name, spec in AGENTS.items():
@@ -63,7 +64,7 @@ def test_an_added_agents_fields_are_validated_only_when_selected(example_registe
     config.example_temperature = 0.0
     validate_config(config)  # algo=rosmo: the example agent's field is not checked
     config.algo = "example"
-    with pytest.raises(ConfigError, match="--config.example_temperature=0.0: expected a positive number"):
+    with pytest.raises(ConfigError, match="example_temperature=0.0: expected a positive number"):
         validate_config(config)
 
 
@@ -72,7 +73,8 @@ def test_the_light_table_matches_every_agents_spec():
     for name, entry in AGENTS.entries().items():
         spec = importlib.import_module(entry.module).SPEC
         assert AGENTS[name] is spec, name
-        assert (spec.name, spec.description, tuple(spec.act_policies)) == (name, entry.description, entry.act_policies)
+        assert (spec.name, spec.description, tuple(spec.act_policies), spec.learns_from) == (
+            name, entry.description, entry.act_policies, entry.learns_from)
 
 
 def test_an_unknown_agent_is_not_imported():

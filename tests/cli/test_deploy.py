@@ -14,7 +14,7 @@ import pytest
 
 from rosmo.cli import main
 from rosmo.suites import SUITES, parse_env
-from rosmo.training import deployment
+from rosmo.deploy import loop as deployment
 
 TINY = ["--transitions", "60", "--steps", "6", "--config.batch_size=8", "--config.eval_episodes=4",
         "--config.eval_parallel=4", "--config.log_every=3", "--config.use_tensorboard=False", "--no-progress"]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from rosmo import cli
-from rosmo.configs import atari as atari_configs
-from rosmo.configs import bsuite as bsuite_configs
+from rosmo.suites.configs import atari as atari_configs
+from rosmo.suites.configs import bsuite as bsuite_configs
 from rosmo.data import atari_maker, rlds
-from rosmo.training.checkpoint import CheckpointError, load_agent, load_policy
+from rosmo.training.checkpoint import CheckpointError
+from rosmo.training.restore import load_agent, load_policy
 from rosmo.training.loop import train
 from tests.conftest import make_episode, write_dataset
 

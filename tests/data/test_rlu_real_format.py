@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from rosmo.configs import atari as atari_configs
+from rosmo.suites.configs import atari as atari_configs
 from rosmo.data import rlds, rlu_atari, rlu_episodes, rlu_released
 from rosmo.data.episode_pool import EpisodePool, draw_counts, stack_windows
 from rosmo.suites import atari as atari_suite

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rosmo.evaluation.statistics import bootstrap_ci, interquartile_mean, normalize_statistics, return_statistics
+from rosmo.statistics import bootstrap_ci, interquartile_mean, normalize_statistics, return_statistics
 
 
 def test_interquartile_mean_hand_computed():

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from rosmo import cli
-from rosmo.configs.bsuite import get_config
-from rosmo.evaluation import watch as watching
-from rosmo.evaluation.checkpoint_eval import evaluate_checkpoint
+from rosmo.suites.configs.bsuite import get_config
+from rosmo.evaluator import watch as watching
+from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.training.checkpoint import load_params
 from rosmo.training.loop import train
 from tests.conftest import make_episode, write_dataset

@@ -5,7 +5,7 @@ import pytest
 from rliable import library as rly
 from rliable import metrics as rliable_metrics
 
-from rosmo.evaluation.statistics import bootstrap_ci, interquartile_mean
+from rosmo.statistics import bootstrap_ci, interquartile_mean
 from rosmo.report.stats import (curve_estimates, final_metrics, interval_estimates, performance_profiles,
                                 probability_of_improvement)
 

@@ -14,7 +14,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
-from rosmo.configs.base import get_base_config
+from rosmo.suites.configs.base import get_base_config
 from rosmo.data import loader
 from rosmo.evaluation.loops import play_dm_env
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from rosmo.evaluation.statistics import normalize_statistics, return_statistics
+from rosmo.statistics import normalize_statistics, return_statistics
 from rosmo.suites import SUITES, parse_env
 
 

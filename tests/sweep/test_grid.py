@@ -6,7 +6,7 @@ import os
 import pytest
 
 from rosmo.cli import main as cli_main
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.sweep.grid import expand, plan_runs
 from rosmo.sweep.naming import run_name, value_labels
 from rosmo.sweep.runs import describe, prepare, read_run_plan, write_status
@@ -83,7 +83,7 @@ def test_shipped_sweep_files_plan():
 @pytest.mark.parametrize("data, message", [
     ({"config": "bsuite:catch", "grids": {}}, "test: unknown key 'grids'"),
     ({"config": "bsuite:catch", "grid": {"unroll_step": [1]}}, "the config has no field 'unroll_step'; did you mean unroll_steps"),
-    ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "--config.unroll_steps=0: expected an integer >= 1"),
+    ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "unroll_steps=0: expected an integer >= 1"),
     ({"config": "bsuite:catch", "grid": {"unroll_steps": 3}}, "grid.unroll_steps: expected a non-empty list"),
     ({"config": "bsuite:catch", "grid": {"seed": [1]}}, "give seeds with `seeds:`"),
     ({"config": "bsuite:catch", "set": {"algo": "bc"}, "grid": {"algo": ["bc"]}}, "'algo' is both fixed"),

@@ -8,7 +8,8 @@ import pytest
 
 from rosmo.agents.bremen import get_config
 from rosmo.data import rlds
-from rosmo.training import deploy_bremen, deployment
+from rosmo.deploy import bremen as deploy_bremen
+from rosmo.deploy import loop as deployment
 
 
 def tiny_config():

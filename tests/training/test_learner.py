@@ -34,7 +34,7 @@ def test_cosine_schedule_decays_to_the_floor_at_num_steps():
     assert float(schedule(10)) == pytest.approx(1.0)
     assert float(schedule(60)) == pytest.approx(0.1 + 0.9 * 0.5, rel=1e-5)  # half-way: (1 + cos(pi/2)) / 2
     assert float(schedule(110)) == pytest.approx(0.1, rel=1e-5)
-    with pytest.raises(ValueError, match="--config.lr_schedule='linear'"):
+    with pytest.raises(ValueError, match="lr_schedule='linear'"):
         learning_rate_schedule(small_config(lr_schedule="linear"))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rosmo.training.checkpoint import load_params
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.data import bsuite_maker
 from rosmo.training.loop import train
 

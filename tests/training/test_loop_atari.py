@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rosmo.training.checkpoint import load_params
-from rosmo.configs.atari import get_config
+from rosmo.suites.configs.atari import get_config
 from rosmo.data import atari_maker
 from rosmo.suites import SUITES
 from rosmo.training.loop import train

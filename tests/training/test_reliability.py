@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.data import loader, rlds
 from rosmo.errors import NonFiniteError
 from rosmo.training import workdir as workdirs

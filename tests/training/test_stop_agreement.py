@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from rosmo.configs.bsuite import get_config
+from rosmo.suites.configs.bsuite import get_config
 from rosmo.training import loop
 from rosmo.training.checkpoint import complete_steps
 from rosmo.training.distributed import agreed_stop

@@ -1,6 +1,6 @@
 """Behaviour cloning of the data's policy: the Gaussian policy's mean regressed on the logged actions.
 
-    min_beta 1/|D| sum_{(s, a) in D} 1/2 || a - mu_beta(normalize(s)) ||^2          (the slides' Eq. 3)
+    min_beta 1/|D| sum_{(s, a) in D} 1/2 || a - mu_beta(normalize(s)) ||^2          (BREMEN's behaviour cloning)
 
 Adam on minibatches; a random `validation_fraction` of D is held out and the parameters with the
 best held-out loss (measured every `eval_every` steps) are kept; training stops after `patience`

@@ -1,7 +1,7 @@
 """BREMEN hyper-parameters: one ConfigDict, defaults from the paper's code, and a validator.
 
 Defaults follow the BREMEN authors' code (github.com/matsuolab/BREMEN: configs/params_*_offline.json,
-the README's commands and recursive.py's flags), which the slides do not detail:
+the README's commands and recursive.py's flags), where the paper gives no value:
 
     dynamics      K = 5 members, 2 x 1024 ReLU, Adam 1e-3, batch 1000, <= 200 epochs, early stopping
                   on a held-out 15% split
@@ -13,8 +13,8 @@ the README's commands and recursive.py's flags), which the slides do not detail:
                   5 deployments of 200k (1M transitions), exploration noise N(0, 0.1^2) around the mean when
                   collecting; imagined steps scored with the env's known reward function (neural_env.py) and
                   imagined actions mean + N(0, 0.1^2) (--const_sampling --gaussian 0.1)
-    value         an MLP (the authors' default is a linear-feature baseline; the issue asks for a
-                  learned value function), 2 x 200, Adam 1e-3
+    value         an MLP (the authors' default is a linear-feature baseline; here a learned value
+                  function), 2 x 200, Adam 1e-3
 
 These are GPU-sized; `cpu_config` shrinks them for a shared CPU (what the measurements used).
 """
@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import ml_collections
 
-from rosmo.envs.mujoco import ENV_NAMES
-from rosmo.errors import ConfigError, check_field as _check  # noqa: F401  (ConfigError re-exported)
+from rosmo.errors import ConfigError  # noqa: F401  (ConfigError re-exported)
+from rosmo.errors import check_field as _check
 
 # max KL (delta) and imaginary-rollout horizon per env: the authors' README commands.
 PAPER_TRUST_REGION = {
     "HalfCheetah-v5": (0.1, 250),
-    "Ant-v5": (0.05, 250),
     "Hopper-v5": (0.05, 1000),
     "Walker2d-v5": (0.05, 1000),
+    "Ant-v5": (0.05, 250),
 }
+ENV_NAMES = tuple(PAPER_TRUST_REGION)
+"""The MuJoCo envs BREMEN has settings for (the mujoco suite's envs)."""
 START_STATES = ("initial", "any")
 REWARDS = ("true", "learned")
 
 
 def get_config(env: str = "HalfCheetah-v5") -> ml_collections.ConfigDict:
-    """The full-size BREMEN config for `env` (one of `rosmo.envs.mujoco.ENV_NAMES`)."""
+    """The full-size BREMEN config for `env` (one of `ENV_NAMES`)."""
     if env not in PAPER_TRUST_REGION:
         raise ValueError(f"unknown MuJoCo env {env!r}; expected one of {', '.join(ENV_NAMES)}")
     max_kl, horizon = PAPER_TRUST_REGION[env]

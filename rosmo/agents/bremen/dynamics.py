@@ -3,7 +3,7 @@
 Member k maps the normalized input x = normalize_in([s, a]) to the normalized target
 y = normalize_out([s' - s, r]), and is trained on
 
-    L_k = 1/2 * mean_{(s, a, r, s') in batch_k} || f_k(x) - y ||^2          (the slides' Eq. 1, normalized)
+    L_k = 1/2 * mean_{(s, a, r, s') in batch_k} || f_k(x) - y ||^2          (BREMEN's model loss, normalized)
 
 with its own initialisation and its own minibatches (Adam). Predictions are denormalized:
 

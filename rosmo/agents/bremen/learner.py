@@ -1,6 +1,6 @@
-"""One round of BREMEN's offline optimisation (steps 4-9 of the slides' Algorithm 1), and the BC baseline.
+"""One round of BREMEN's offline optimisation (steps 4-9 of Algorithm 1 of Matsushima et al. 2021), and the BC baseline.
 
-    train_bremen(config, data_all, data_new, key):
+    train_bremen(config, data_all, data_new, key, env_fns):
         1. fit the K-member dynamics ensemble on D_all                              (dynamics.py)
         2. behaviour-clone pi_beta on D (this deployment's data)                    (bc.py)
         3. pi_theta_0 = Normal(mu_beta, exp(init_log_std)^2)   (init_log_std = 0: std 1; with
@@ -49,9 +49,19 @@ from rosmo.agents.bremen.networks import (
     normalizer_from_dict,
 )
 from rosmo.data.transitions import Transitions
-from rosmo.envs.mujoco import reward_fn, termination_fn
 
 Params = Any
+
+
+class EnvFunctions(NamedTuple):
+    """The environment's known functions, given by its suite (`rosmo.suites.mujoco.MuJoCo.env_functions`).
+
+    termination: next_obs [N, O] -> bool [N], whether the env ends the episode there.
+    reward: (obs [N, O], action [N, A], next_obs [N, O]) -> reward [N]; used when `config.trpo.reward` is "true".
+    """
+
+    termination: Callable[[jnp.ndarray], jnp.ndarray]
+    reward: Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
 
 
 class Networks(NamedTuple):
@@ -91,14 +101,16 @@ def value_scale(reward: np.ndarray, discount: float) -> float:
     return scale if scale > 0 else 1.0 / (1.0 - min(discount, 0.999))
 
 
-def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks) -> Callable:
+def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, env_fns: EnvFunctions) -> Callable:
     """A jitted TRPO iteration on imaginary rollouts (cached: one compilation per config and data shapes).
+
+    `env_fns` gives the termination rule of imagined steps and, with `config.trpo.reward = "true"`, their reward.
 
     iteration(policy, value, value_opt_state, ensemble_state, obs_norm, start_obs [N, O], obs_low, obs_high,
               value_scale, key) -> (policy, value, value_opt_state, metrics)
     """
     t, v = config.trpo, config.value
-    return _trpo_iteration(networks, config.env, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
+    return _trpo_iteration(networks, env_fns, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
                            t.cg_damping, t.backtrack_coeff, t.max_backtracks, v.learning_rate, v.batch_size,
                            v.steps_per_iteration, t.get("reward", "learned"), float(t.get("sampling_noise_std", -1.0)),
                            float(t.get("uncertainty_penalty", 0.0)))
@@ -125,11 +137,11 @@ def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Nor
 
 
 @functools.lru_cache(maxsize=8)
-def _trpo_iteration(networks, env, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
+def _trpo_iteration(networks, env_fns, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
                     backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps, reward_mode="learned",
                     sampling_noise_std=-1.0, uncertainty_penalty=0.0) -> Callable:
-    done_fn = termination_fn(env)
-    known_reward = reward_fn(env) if reward_mode == "true" else None
+    done_fn = env_fns.termination
+    known_reward = env_fns.reward if reward_mode == "true" else None
     value_opt = optax.adam(value_lr)
     policy_net, value_net = networks.policy, networks.value
 
@@ -198,14 +210,27 @@ def optimize_policy(
     obs_norm: Normalizer,
     data_all: Transitions,
     key: jax.Array,
+    env_fns: EnvFunctions,
     progress: bool = False,
 ) -> Tuple[Params, Params, Dict[str, Any]]:
-    """`config.trpo.iterations` TRPO iterations from `policy_params` in `ensemble`; returns (policy, value, metrics)."""
+    """`config.trpo.iterations` TRPO iterations from `policy_params` in `ensemble`; returns (policy, value, metrics).
+
+    Args:
+      config: a BREMEN config (`rosmo.agents.bremen.config`).
+      networks: `make_networks(config, obs_dim, act_dim)`.
+      ensemble: the fitted dynamics ensemble the rollouts are imagined in.
+      policy_params: the starting policy (Normal(pi_beta, std)).
+      obs_norm: the policy's observation normalizer.
+      data_all: every transition so far [N]: start states and the value scale.
+      key: PRNG key.
+      env_fns: the env's termination (and true reward) functions.
+      progress: show a progress bar.
+    """
     start = time.time()
     t = config.trpo
     num_rollouts = max(1, t.batch_size // t.horizon)
     scale = value_scale(data_all.reward, t.discount)
-    iteration = make_trpo_iteration(config, networks)
+    iteration = make_trpo_iteration(config, networks, env_fns)
     obs_mean, obs_std = data_all.observation.mean(0), np.maximum(data_all.observation.std(0), 1e-6)
     obs_low = jnp.asarray(obs_mean - t.obs_clip * obs_std, jnp.float32)
     obs_high = jnp.asarray(obs_mean + t.obs_clip * obs_std, jnp.float32)
@@ -241,9 +266,19 @@ def train_bremen(
     data_all: Transitions,
     data_new: Transitions,
     key: jax.Array,
+    env_fns: EnvFunctions,
     progress: bool = False,
 ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """Ensemble on `data_all`, BC on `data_new`, Normal(pi_beta, 1) re-initialisation, TRPO; returns (state, metrics)."""
+    """Ensemble on `data_all`, BC on `data_new`, Normal(pi_beta, 1) re-initialisation, TRPO; returns (state, metrics).
+
+    Args:
+      config: a BREMEN config (`rosmo.agents.bremen.config`).
+      data_all: every transition collected so far (D_all) [N].
+      data_new: this deployment's transitions (D) [M].
+      key: PRNG key.
+      env_fns: the env's termination (and true reward) functions, from its suite.
+      progress: show progress bars.
+    """
     obs_dim, act_dim = data_all.observation.shape[1], data_all.action.shape[1]
     networks = make_networks(config, obs_dim, act_dim)
     ens_key, bc_key, trpo_key = jax.random.split(key, 3)
@@ -257,7 +292,7 @@ def train_bremen(
         init_log_std=config.policy.init_log_std, progress=progress,
         log_std_from_residuals=bool(config.policy.get("init_std_from_data", False)))
     policy_params, value_params, trpo_metrics = optimize_policy(
-        config, networks, ensemble, policy_params, obs_norm, data_all, trpo_key, progress=progress)
+        config, networks, ensemble, policy_params, obs_norm, data_all, trpo_key, env_fns, progress=progress)
     state = {"policy": policy_params, "obs_norm": normalizer_dict(obs_norm), "value": value_params,
              "ensemble": ensemble.state()}
     return state, {**dyn_metrics, **bc_metrics, **trpo_metrics}

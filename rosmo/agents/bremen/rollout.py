@@ -1,4 +1,4 @@
-"""Imaginary rollouts in the learned ensemble, one uniformly picked member per step (the slides' Eq. 2).
+"""Imaginary rollouts in the learned ensemble, one uniformly picked member per step (BREMEN, Matsushima et al. 2021).
 
 For N start states s_0 and t = 0 .. H-1:
 

@@ -1,9 +1,9 @@
 """TRPO's maths as pure functions: conjugate gradient, GAE, and one KL-constrained natural-gradient step.
 
-One step (Schulman et al. 2015; the slides' Eq. 4), for data (s, a, A) gathered under pi_old, weights m:
+One step (Schulman et al. 2015; BREMEN's policy update), for data (s, a, A) gathered under pi_old, weights m:
 
     L(theta)  = sum m * pi_theta(a|s) / pi_old(a|s) * A  /  sum m            surrogate advantage
-    D(theta)  = sum m * KL(pi_theta(.|s) || pi_old(.|s))  /  sum m           mean KL (the slides' order)
+    D(theta)  = sum m * KL(pi_theta(.|s) || pi_old(.|s))  /  sum m           mean KL (BREMEN's order)
     g         = grad L(theta_old),   F v = grad (grad D(theta_old) . v) + damping * v     (Fisher-vector product)
     x         = CG(F, g) ~ F^-1 g,    step = sqrt(2 * max_kl / (x . F x)) * x
     theta_new = theta_old + beta^j * step for the smallest j < max_backtracks with D <= max_kl and

@@ -14,13 +14,15 @@ from typing import Any, Dict, Optional
 
 import jax
 
+from rosmo.errors import UserError
 from rosmo.evaluation.evaluate import evaluate_agent
 from rosmo.evaluation.video import observation_frame, record_dm_env_episode, resolve_path, write_video
 from rosmo.suites import SUITES, parse_env
-from rosmo.training.checkpoint import CheckpointError, load_agent
+from rosmo.training.checkpoint import CheckpointError
+from rosmo.training.restore import load_agent
 
 
-class EvaluateError(ValueError):
+class EvaluateError(UserError):
     """An argument `rosmo evaluate` cannot use (the message names the flag)."""
 
 

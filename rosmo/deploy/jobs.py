@@ -4,22 +4,25 @@
     make_job("bremen", "mujoco:<env>", ...)                         BremenDeployment (deploy_bremen)
 
 A job holds `config` (the learner's ConfigDict; `--config.FIELD=VALUE` overrides apply to it before
-`run`) and runs `rosmo.training.deployment.run_deployments` in a workdir.
+`run`) and runs `rosmo.deploy.loop.run_deployments` in a workdir.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from rosmo.agents import AGENTS
+from rosmo.agents import AGENTS, TRANSITIONS
 from rosmo.agents.bremen import config as bremen_config
+from rosmo.deploy import bremen as deploy_bremen
+from rosmo.deploy import offline as deploy_offline
 from rosmo.errors import ConfigError
 from rosmo.suites import parse_env
-from rosmo.training import deploy_bremen, deploy_offline
 
-BREMEN = "bremen"
-DEFAULT_ENVS = {BREMEN: "mujoco:HalfCheetah-v5"}
+DEFAULT_ENVS = {TRANSITIONS: "mujoco:HalfCheetah-v5"}
+"""The env of a job without `env`, by the agent's `learns_from` (window learners: `DEFAULT_ENV`)."""
 DEFAULT_ENV = "bsuite:catch"
+TRANSITION_SUITES = ("mujoco",)
+"""Suites a transition learner (BREMEN) is deployed on: continuous actions."""
 
 
 class WindowLearnerJob:
@@ -59,17 +62,18 @@ def make_job(agent: str, env: Optional[str], deployments: Optional[int] = None, 
              steps: int = 1000, epsilon: float = 0.1, warm_start: bool = True, reference_dataset: Optional[str] = None,
              full_size: bool = False):
     """The job of `agent` on `env` ("<suite>:<env>"); ConfigError naming the flag on a bad combination."""
-    choices = sorted(AGENTS) + [BREMEN]
-    if agent not in choices:
-        raise ConfigError(f"--agent {agent!r}: expected one of {', '.join(choices)}")
-    text = env or DEFAULT_ENVS.get(agent, DEFAULT_ENV)
+    if agent not in AGENTS:
+        raise ConfigError(f"--agent {agent!r}: expected one of {', '.join(sorted(AGENTS))}")
+    learns_from = AGENTS[agent].learns_from
+    text = env or DEFAULT_ENVS.get(learns_from, DEFAULT_ENV)
     try:
         suite, name = parse_env(text)
     except ValueError as err:
         raise ConfigError(f"--env {err}") from None
-    if agent == BREMEN:
-        if suite.name != "mujoco":
-            raise ConfigError(f"--env {text}: --agent bremen runs on the mujoco suite (e.g. mujoco:HalfCheetah-v5)")
+    if learns_from == TRANSITIONS:
+        if suite.name not in TRANSITION_SUITES:
+            raise ConfigError(f"--env {text}: --agent {agent} runs on the {', '.join(TRANSITION_SUITES)} suite "
+                              f"(e.g. {DEFAULT_ENVS[TRANSITIONS]})")
         return BremenJob(suite, name, deployments, transitions, full_size)
     if suite.name not in deploy_offline.SUITES:
         raise ConfigError(f"--env {text}: --agent {agent} is deployed on {', '.join(deploy_offline.SUITES)} "

@@ -1,31 +1,10 @@
 """The evaluator job: follow a run's checkpoints and evaluate each one once (`rosmo evaluate --watch RUN_DIR`).
 
-The learner runs with `--config.eval_every=0` (no inline evaluation) on one host;
-one or more evaluators watch its `checkpoints/` from others. Each complete step is
-
-1. claimed: `evaluator/claims/<step>.json` is created with O_EXCL (one evaluator wins);
-   the claim's modification time is refreshed while the step is evaluated, so a claim
-   whose evaluator died is taken over (same host and its process gone, or not
-   refreshed for `stale_seconds`);
-2. held: its files are hard-linked (copied where links fail) into
-   `evaluator/hold/<step>-<id>/<step>/`, so the learner's checkpoint rotation can
-   delete the original meanwhile;
-3. evaluated by `rosmo.evaluation.checkpoint_eval.evaluate_checkpoint` with the
-   run's evaluation settings (episodes, envs, seed + EVAL_SEED_OFFSET, suite options):
-   the inline evaluation's result for the same parameters;
-4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
-   so a restarted evaluator never evaluates a step twice), then a row under the
-   training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it:
-   the evaluator's own W&B run, job_type "evaluator", grouped with the learner's run,
-   with the training step as its x-axis; see `wandb_logger_options`);
-5. kept if best: `best/<step>/` (the held copy) and `best/best.json` hold the best
-   checkpoint by `metric` so far; `rosmo evaluate --checkpoint RUN/best` plays it.
-
-The watcher exits once the run's `summary.json` reports the configured number of
-steps and every checkpoint is evaluated (or claimed by a live evaluator), or after
-`timeout` seconds; it then fills the summary's empty `final_eval` with the last
-step's result (what `rosmo report` reads as the final score). Writes to `eval.csv` and `best/` are serialised across evaluators
-by an flock on `evaluator/lock`.
+Each complete step is claimed (`evaluator/claims/<step>.json`, O_EXCL; a dead evaluator's claim is taken
+over), held (hard-linked into `evaluator/hold/`), evaluated with the run's own settings
+(`checkpoint_eval.evaluate_checkpoint`), recorded (`evaluator/results/<step>.json`, `eval.csv`, TensorBoard,
+W&B) and kept in `best/` if best by `metric`. The watcher exits once the run is finished and every step is
+evaluated, or after `timeout` seconds, and fills the summary's `final_eval`.
 """
 
 from __future__ import annotations
@@ -45,10 +24,12 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import ml_collections
-import psutil
 
-from rosmo.evaluation.checkpoint_eval import evaluate_checkpoint
+from rosmo.errors import UserError
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
+from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
+from rosmo.jsonio import read_json_or_none
+from rosmo.owner import pid_alive
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
 from rosmo.training.run_logging import RunLogger, write_json_atomic
@@ -61,7 +42,7 @@ SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
 
 
-class WatchError(ValueError):
+class WatchError(UserError):
     """A run the evaluator cannot watch (the message names the flag)."""
 
 
@@ -95,20 +76,12 @@ def evaluated_steps(run_dir: str) -> List[int]:
     return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def run_finished(run_dir: str) -> bool:
     """The learner is done: summary.json exists and reports at least config.json's num_steps."""
-    summary = _read_json(os.path.join(run_dir, SUMMARY_FILE))
+    summary = read_json_or_none(os.path.join(run_dir, SUMMARY_FILE))
     if summary is None:
         return False
-    config = _read_json(os.path.join(run_dir, CONFIG_FILE)) or {}
+    config = read_json_or_none(os.path.join(run_dir, CONFIG_FILE)) or {}
     return int(summary.get("num_steps", 0)) >= int(config.get("num_steps", 0))
 
 
@@ -193,7 +166,7 @@ class Claims:
         return os.path.join(self.directory, f"{step}.json")
 
     def _stale(self, path: str) -> bool:
-        owner = _read_json(path)
+        owner = read_json_or_none(path)
         try:
             age = time.time() - os.path.getmtime(path)
         except FileNotFoundError:
@@ -203,8 +176,7 @@ class Claims:
         if owner.get("id") == self.ident:
             return False
         if owner.get("host") == self.host:
-            pid = int(owner.get("pid", -1))
-            if pid == os.getpid() or not psutil.pid_exists(pid):  # our pid reused (containers), or its process is gone
+            if owner.get("pid") == os.getpid() or not pid_alive(owner.get("pid")):  # our pid reused, or its process gone
                 return True
         return age > self.stale_seconds
 
@@ -234,7 +206,7 @@ class Claims:
 
     def release(self, step: int) -> None:
         path = self.path(step)
-        if (_read_json(path) or {}).get("id") == self.ident:
+        if (read_json_or_none(path) or {}).get("id") == self.ident:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
 
@@ -296,13 +268,13 @@ class Watcher:
             if deadline is not None and time.time() >= deadline:
                 return False
             time.sleep(self.settings.poll_seconds)
-        self.config = ml_collections.ConfigDict(_read_json(config_path) or {})
+        self.config = ml_collections.ConfigDict(read_json_or_none(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
             if field not in self.config:
                 raise WatchError(f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)")
         if self.config.get("eval_every", 0):
             self.log(f"note: {self.run_dir} also evaluates inline (eval_every={self.config.eval_every}); "
-                     "train with --config.eval_every=0 to leave evaluation to this job")
+                     "train with the config field eval_every=0 to leave evaluation to this job")
         for key in ("claims", "results", "hold"):
             os.makedirs(self.paths[key], exist_ok=True)
         self.claims = Claims(self.paths["claims"], self.settings.stale_seconds, self.ident)
@@ -361,7 +333,7 @@ class Watcher:
         metric, value = _metric_value(result, self.settings.metric)
         if value is None:
             return
-        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        best = read_json_or_none(os.path.join(self.paths["best"], BEST_FILE))
         if best is not None and best.get("metric") == metric and value <= float(best["value"]):
             return
         tmp = f"{self.paths['best']}.tmp-{self.ident}"
@@ -426,15 +398,15 @@ class Watcher:
         """Put the last step's result into summary.json's `final_eval` when the learner left it empty (eval_every=0)."""
         path = os.path.join(self.run_dir, SUMMARY_FILE)
         with file_lock(self.paths["lock"]):
-            summary = _read_json(path)
+            summary = read_json_or_none(path)
             if summary is None or summary.get("final_eval") is not None:
                 return
-            result = _read_json(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
+            result = read_json_or_none(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
             if result is not None and "error" not in result:
                 write_json_atomic(path, dict(summary, final_eval=result))
 
     def _summary(self, started: float, reason: str) -> Dict[str, Any]:
-        best = _read_json(os.path.join(self.paths["best"], BEST_FILE))
+        best = read_json_or_none(os.path.join(self.paths["best"], BEST_FILE))
         return {"run_dir": self.run_dir, "evaluator": self.ident, "stopped": reason, "evaluated": list(self.evaluated),
                 "all_evaluated": evaluated_steps(self.run_dir), "best": best, "wall_seconds": time.time() - started}
 

@@ -29,12 +29,14 @@ from rosmo.agents.bremen import learner
 from rosmo.agents.bremen.networks import make_act_fn, make_policy
 from rosmo.data import mujoco_maker
 from rosmo.data.transitions import load_transitions
+from rosmo.deploy import loop as deployment
 from rosmo.envs import mujoco
-from rosmo.training import deployment
+from rosmo.jsonio import to_jsonable, write_json_atomic
+from rosmo.suites import get_suite
 from rosmo.training.checkpoint import Checkpointer
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
 
 ALGOS = ("bremen", "bc")
+"""`run_offline`'s algorithms: BREMEN on fixed data, or BC with BREMEN's BC settings (its baseline)."""
 
 
 def collect_seed(seed: int, deployment_index: int) -> int:
@@ -43,6 +45,23 @@ def collect_seed(seed: int, deployment_index: int) -> int:
 
 def evaluation_seed(seed: int, deployment_index: int) -> int:
     return 2_000_000 * (seed + 1) + 1000 * deployment_index + 500
+
+
+def env_functions(env: str) -> learner.EnvFunctions:
+    """The MuJoCo suite's termination and reward functions of `env`, which BREMEN's imagined rollouts use."""
+    return get_suite("mujoco").env_functions(env)
+
+
+def _train_bremen_offline(config, data, key, progress):
+    return learner.train_bremen(config, data, data, key, env_functions(config.env), progress=progress)
+
+
+def _train_bc_offline(config, data, key, progress):
+    return learner.train_bc_baseline(config, data, key, progress=progress)
+
+
+OFFLINE_TRAINERS = {"bremen": _train_bremen_offline, "bc": _train_bc_offline}
+"""`run_offline`'s trainers by algorithm: (config, transitions, key, progress) -> (state, metrics)."""
 
 
 def save_state(state: Dict[str, Any], directory: str, extra: Optional[Dict[str, Any]] = None) -> None:
@@ -102,7 +121,8 @@ class BremenDeployment:
         data_all = load_transitions(dataset_dirs)
         data_new = load_transitions(dataset_dirs[-1:])
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), deployment_index)
-        state, metrics = learner.train_bremen(self.config, data_all, data_new, key, progress=self.progress)
+        state, metrics = learner.train_bremen(self.config, data_all, data_new, key, env_functions(self.config.env),
+                                              progress=self.progress)
         return state, {**metrics, "transitions_all": len(data_all), "transitions_new": len(data_new)}
 
     def save(self, state: Dict[str, Any], directory: str) -> None:
@@ -149,10 +169,7 @@ def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], 
         start = time.time()
         data = load_transitions(dataset_dirs)
         key = jax.random.PRNGKey(config.seed)
-        if algo == "bremen":
-            state, metrics = learner.train_bremen(config, data, data, key, progress=progress)
-        else:
-            state, metrics = learner.train_bc_baseline(config, data, key, progress=progress)
+        state, metrics = OFFLINE_TRAINERS[algo](config, data, key, progress)
         write_json_atomic(train_path, {**to_jsonable(metrics), "transitions": len(data),
                                        "seconds": round(time.time() - start, 2)})
         if os.path.isdir(ckpt):

@@ -1,6 +1,6 @@
 """The deployment loop for the offline window learners (rosmo, mzu, bc, cql) on BSuite.
 
-`OfflineAgentDeployment` is the `DeploymentAgent` of `rosmo.training.deployment.run_deployments`:
+`OfflineAgentDeployment` is the `DeploymentAgent` of `rosmo.deploy.loop.run_deployments`:
 
     collect   B transitions (whole episodes) with deployment i - 1's trained agent (its saved acting
               rule) plus epsilon-greedy exploration; uniform random for deployment 1. Written as
@@ -30,12 +30,14 @@ import ml_collections
 import numpy as np
 
 from rosmo.data import bsuite_maker, loader
+from rosmo.deploy import loop as deployment
 from rosmo.errors import ConfigError
 from rosmo.evaluation.evaluate import evaluate_agent
+from rosmo.jsonio import to_jsonable, write_json_atomic
 from rosmo.suites import get_suite
-from rosmo.training import deployment, loop
-from rosmo.training.checkpoint import Checkpointer, load_agent
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
+from rosmo.training import loop
+from rosmo.training.checkpoint import Checkpointer
+from rosmo.training.restore import load_agent
 
 SUITES = ("bsuite",)
 COLLECT_SEED_OFFSET = 50_000

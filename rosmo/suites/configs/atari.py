@@ -1,39 +1,15 @@
-"""Atari experiment configs: `--config=atari:Pong` (any of the 46 RL Unplugged games), `--config=atari:Pong,small`.
+"""Atari experiment configs (`atari:Pong`, any of the 46 RL Unplugged games; `atari:Pong,small`).
 
-    rosmo train --config=atari:Pong,small --workdir runs/pong --config.data_dir=datasets/atari
-
-Data: `rlu_atari/<game>_run_<run>` under the TFDS `data_dir` (a copy of the
-RL Unplugged bucket, or `rosmo dataset atari --out <data_dir>`).
-
-Hyper-parameters follow the ROSMO paper's Atari code (DESIGN section 2):
-K = 5 unroll steps, n = 5 TD steps, 601 value/reward bins, batch 512,
-lr 7e-4 with 1k warm-up and x0.1 after 100k, AdamW weight decay 1e-4, clip
-5, target copy every 200 updates, the original's pre-activation LayerNorm
-ResNet (64 channels, 6/2/2 blocks, heads conv1x1(128) + MLP 128-128;
-`rosmo.networks.resnet`).
-
-Discount: 0.997**4 per agent step. One Atari agent step is 4 emulator frames;
-0.997 is MuZero's per-frame discount, so 0.997**4 ~= 0.988 per agent step is
-the same horizon, and it is the value the ROSMO code uses for Atari (and
-BSuite). `--config.discount=0.997` gives the longer horizon of MuZero
-Unplugged's per-step discount.
-
-Presets, chosen in the config string (`atari:Pong,small`): `full` (the
-original's ResNet, batch 512, 200k steps), `light` (this package's lighter
-ResNet at the same sizes: 16-channel heads without MLP, no block between the
-pools; batch 512) or `small` (the light ResNet with 16 channels, 1/1/1 blocks,
-batch 32, 3k steps: for CPU runs and tests). A preset sets the ResNet sizes
-(`network_preset`) and the budget fields of `PRESET_SETTINGS`; any of them can
-still be overridden with `--config.<field>`, and the explicit sizes (`channels`,
-`representation_blocks`, ...) override the preset's network when set.
-Evaluation runs `eval_parallel` episodes at once in ALE's vector env under the
-RL Unplugged protocol (sticky actions, 108k-frame cap).
+Hyper-parameters follow the ROSMO paper's Atari code: K = 5, n = 5, 601 bins, batch 512, lr 7e-4 (1k warm-up,
+x0.1 after 100k), weight decay 1e-4, clip 5, target copy every 200 updates, discount 0.997**4 per agent step,
+the pre-activation LayerNorm ResNet. Presets `full`, `light`, `small` set the ResNet sizes (`network_preset`)
+and the budget fields of `PRESET_SETTINGS`; explicit fields override them.
 """
 
 import ml_collections
 
-from rosmo.configs.base import get_base_config
 from rosmo.data.rlu_names import canonical_game
+from rosmo.suites.configs.base import get_base_config
 
 # Per-preset budgets, applied by `get_config` for the preset named in the config string.
 PRESET_SETTINGS = {

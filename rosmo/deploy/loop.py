@@ -1,35 +1,15 @@
 """The deployment loop (BREMEN's Algorithm 1, generic over agents): collect -> train -> evaluate, resumable.
 
-For deployments i = 1 .. I:
-
-    collect   B transitions with the policy of deployment i - 1 (the agent's initial policy for i = 1)
-              into this deployment's RLDS dataset D_i
-    train     on D_all = D_1 .. D_i (the agent also sees D_i alone, and the previous state to warm-start)
-    evaluate  the new policy online
-
-The loop only moves data and state between directories; what collecting, training and evaluating mean
-is the agent's (`DeploymentAgent`: BREMEN on MuJoCo in `rosmo.training.deploy_bremen`; the discrete
-offline agents can plug in the same way). Layout of a run directory::
-
-    <workdir>/config.json              the run's config (a resumed run must match it, num_deployments aside)
-    <workdir>/deployments/001/data/    D_1, an RLDS dataset (written atomically)
-                             /checkpoint/   the trained state (written to a temporary name, then renamed)
-                             /train.json    training metrics
-                             /evaluation.json
-                             /result.json   written last: this deployment is finished
-    <workdir>/deployments.csv          one row per finished deployment (return vs deployments / env steps)
-    <workdir>/summary.json
-    <workdir>/plots/deployments.{png,svg}   return against deployments and against env steps
-
-Resuming: finished deployments are skipped; in an unfinished one, a complete dataset is not collected
-again (the data is already "deployed") and a complete checkpoint is not trained again. Asking for more
-deployments than a finished run had continues it.
+For deployments i = 1 .. I: collect B transitions with the policy of deployment i - 1 into D_i, train on
+D_all = D_1 .. D_i, evaluate the new policy online. The loop moves data and state between directories
+(`<workdir>/deployments/<i>/{data,checkpoint,train.json,evaluation.json,result.json}`, `deployments.csv`,
+`summary.json`, `plots/`); what collecting, training and evaluating mean is the `DeploymentAgent`'s.
+Finished deployments, complete datasets and complete checkpoints are not redone on resume.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import time
@@ -37,8 +17,9 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import tqdm
 
-from rosmo.report.deploy_plots import plot_deployments
-from rosmo.training.run_logging import to_jsonable, write_json_atomic
+from rosmo.deploy.plots import plot_deployments
+from rosmo.errors import UserError
+from rosmo.jsonio import MISSING, config_changes, read_json, to_jsonable, write_json_atomic
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
               "iqm_return_ci_low", "iqm_return_ci_high", "normalized_score", "collect_seconds", "train_seconds", "eval_seconds",
@@ -66,17 +47,12 @@ class DeploymentAgent(Protocol):
         iqm_return_ci95 at least."""
 
 
-class DeploymentError(ValueError):
+class DeploymentError(UserError):
     """A run directory that cannot be resumed with the given config (the message names the field)."""
 
 
 def deployment_dir(workdir: str, deployment: int) -> str:
     return os.path.join(workdir, "deployments", f"{deployment:03d}")
-
-
-def read_json(path: str) -> Dict[str, Any]:
-    with open(path) as f:
-        return json.load(f)
 
 
 def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = ("num_deployments",)) -> None:
@@ -87,21 +63,17 @@ def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = (
         write_json_atomic(path, config)
         return
     saved = read_json(path)
-
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in d.items():
-            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-
-    a, b = flat(saved), flat(config)
-    diff = [k for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
-    if diff:
-        details = "; ".join(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff[:5])
+    changes = config_changes(saved, config, same=lambda field, a, b: field in ignore or _value(a) == _value(b))
+    if changes:
+        details = "; ".join(f"{k}: saved {_value(a)!r}, now {_value(b)!r}" for k, (a, b) in list(changes.items())[:5])
         raise DeploymentError(f"{path}: the run was started with a different config ({details}); "
                               "use a new workdir or the saved config")
     if saved != config:  # only ignored fields changed (e.g. more deployments): keep the newest
         write_json_atomic(path, config)
+
+
+def _value(value: Any) -> Any:
+    return None if value is MISSING else value
 
 
 def save_atomic(agent: DeploymentAgent, state: Any, directory: str) -> None:

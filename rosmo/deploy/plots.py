@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from rosmo.report.plots import plt, save
+from rosmo.figures import plt, save
 
 
 def _column(rows: Sequence[Dict[str, Any]], key: str) -> np.ndarray:

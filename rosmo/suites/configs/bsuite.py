@@ -7,7 +7,7 @@ the step budget is sized for a CPU.
 
 import ml_collections
 
-from rosmo.configs.base import get_base_config
+from rosmo.suites.configs.base import get_base_config
 
 ENVS = ("catch", "cartpole", "mountain_car")
 
