@@ -13,7 +13,7 @@ sweep cut short still compares every agent on every env with the seeds it has.
 
 from typing import Any, Dict, Optional
 
-from rosmo.agents import AGENTS
+from rosmo.agents import window_learners
 
 ENVS = ("catch", "cartpole", "mountain_car")
 SEARCH_AGENTS = ("mzu",)  # evaluated acting with their search (act_policy=mcts)
@@ -24,11 +24,11 @@ def get_sweep(steps: Optional[str] = None) -> Dict[str, Any]:
     if steps:
         fixed.update(num_steps=int(steps), eval_every=int(steps), checkpoint_every=min(int(steps), 1000))
     return {
-        "description": f"Baselines: {' / '.join(AGENTS)} on catch, cartpole, mountain_car, 3 seeds"
+        "description": f"Baselines: {' / '.join(window_learners())} on catch, cartpole, mountain_car, 3 seeds"
         + (f", {steps} steps" if steps else ""),
         "config": [f"bsuite:{env}" for env in ENVS],
         "set": fixed,
-        "grid": [{"algo": [a for a in AGENTS if a not in SEARCH_AGENTS]},  # every registered agent
-                 {"algo": [a for a in AGENTS if a in SEARCH_AGENTS], "act_policy": ["mcts"]}],
+        "grid": [{"algo": [a for a in window_learners() if a not in SEARCH_AGENTS]},  # every registered agent
+                 {"algo": [a for a in window_learners() if a in SEARCH_AGENTS], "act_policy": ["mcts"]}],
         "seeds": "0-2",
     }

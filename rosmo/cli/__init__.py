@@ -183,10 +183,15 @@ def user_message(err: BaseException) -> str:
     """
     text = str(err)
     if isinstance(err, ConfigError):
-        if err.field and text.startswith(err.field):
-            return f"--config.{text}"
-        if err.spec and text.startswith(err.spec):
-            return f"--config={text}"
+        # the field or spec starts the message or follows a context prefix ("flags: run seed=0: unroll_steps=0: ...")
+        if err.field:
+            found = re.search(r"(^|: )" + re.escape(err.field) + r"(?=[=:])", text)
+            if found:
+                return text[:found.end(1)] + "--config." + text[found.end(1):]
+        if err.spec:
+            found = re.search(r"(^|: )" + re.escape(err.spec) + r"(?=:)", text)
+            if found:
+                return text[:found.end(1)] + "--config=" + text[found.end(1):]
     return text
 
 

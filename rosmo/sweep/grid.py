@@ -98,7 +98,7 @@ def resolve(config_spec: str, fixed: Mapping[str, Any], values: Mapping[str, Any
     except SweepError:
         raise
     except ConfigError as err:
-        raise SweepError(f"{where}: {err}") from None
+        raise SweepError(f"{where}: {err}", field=err.field, spec=err.spec) from None
     return config
 
 

@@ -9,7 +9,7 @@ import rosmo.cli.sweep  # noqa: F401
 import rosmo.cli.train  # noqa: F401
 import rosmo.configs.loading  # noqa: F401  the library the commands import in run(), imported before any capture
 import rosmo.sweep.executors  # noqa: F401
-import rosmo.training.deploy_jobs  # noqa: F401
+import rosmo.deploy.jobs  # noqa: F401
 import rosmo.training.loop  # noqa: F401
 from rosmo import cli
 from rosmo.cli import ConfigFlag, spell_as_typed, split_config_flags, typed_flag
