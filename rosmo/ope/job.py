@@ -25,7 +25,7 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
 import numpy as np
@@ -124,14 +124,16 @@ def _fqe_transitions(data: ope_data.LoggedData, positions: np.ndarray, probs: np
 
 
 def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: OpeSettings = OpeSettings(),
-                        log: Optional[Callable[[str], None]] = None) -> Tuple[Dict[str, float], Dict[str, Any]]:
+                        log: Optional[Callable[[str], None]] = None, act_policy: Optional[str] = None,
+                        greedy: Optional[bool] = None, overrides=()) -> Tuple[Dict[str, float], Dict[str, Any]]:
     """The `settings.estimators` of the run (or checkpoint directory) `checkpoint` at `step` (default: latest).
 
-    Returns (columns, details): `columns` the flat `ope_*` numbers (module docstring); `details` the
+    The policy is the saved acting rule, changed by `act_policy` / `greedy` / acting `overrides` as in
+    `rosmo.training.checkpoint.load_agent`. Returns (columns, details): `columns` the flat `ope_*` numbers (module docstring); `details` the
     dataset, reference, episode counts, FQE's per-iteration residuals and estimates, and notes.
     Raises OpeError (a flag or file named), FileNotFoundError / CheckpointError from loading.
     """
-    agent, params, config, extra = load_agent(checkpoint, step)
+    agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
     paths = resolve_dataset(config, extra, settings.dataset)
     try:
         data = _cached_data(tuple(paths), float(config.get("data_percentage", 100.0)), int(config.get("seed", 0)),
@@ -208,6 +210,20 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
     return columns, details
 
 
+def add_estimates(result: Dict[str, Any], checkpoint: str, step: Optional[int], settings: OpeSettings,
+                  **acting) -> Dict[str, Any]:
+    """`result` (an evaluation's dict) with the estimates' `ope_*` columns and `result["ope"]` = the details."""
+    columns, details = estimate_checkpoint(checkpoint, step, settings, **acting)
+    result.update(columns)
+    result["ope"] = details
+    return result
+
+
+def scalar_columns(result: Dict[str, Any]) -> Dict[str, float]:
+    """The `ope_*` numbers of a result (for eval.csv / TensorBoard rows)."""
+    return {k: float(v) for k, v in result.items() if k.startswith("ope_") and isinstance(v, (int, float))}
+
+
 def format_columns(columns: Dict[str, float], details: Dict[str, Any]) -> list:
     """Lines `rosmo evaluate` prints for the estimates."""
     ref = details.get("reference")
@@ -226,9 +242,5 @@ def format_columns(columns: Dict[str, float], details: Dict[str, Any]) -> list:
     return lines
 
 
-__all__ = ["ESTIMATORS", "OpeError", "OpeSettings", "estimate_checkpoint", "format_columns", "parse_estimators"]
-
-
-def estimator_names(columns: Sequence[str]) -> list:
-    """The estimators present among eval.csv column names (`ope_<name>`), in `ESTIMATORS` order."""
-    return [e for e in ESTIMATORS if f"ope_{e}" in columns]
+__all__ = ["ESTIMATORS", "OpeError", "OpeSettings", "add_estimates", "estimate_checkpoint", "format_columns",
+           "parse_estimators", "scalar_columns"]
