@@ -39,7 +39,7 @@ import optax
 import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
 import rlax  # noqa: E402
 
-EVAL_CHUNK = 8192
+EVAL_CHUNK = 8192  # held-out transitions per residual call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +88,6 @@ class FQEResult(NamedTuple):
     seconds: float
 
 
-def q_values(q_fn: Callable, params, obs, chunk: int = EVAL_CHUNK) -> jax.Array:
-    """Q(o, .) for many observations in chunks. obs [N, ...] -> [N, A]."""
-    return jnp.concatenate([q_fn(params, obs[i:i + chunk]) for i in range(0, obs.shape[0], chunk)])
-
-
 def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions, heldout: FQETransitions,
             initial_t: np.ndarray, pi_initial: np.ndarray, reward_scale: float, config: FQEConfig,
             key: jax.Array) -> FQEResult:
@@ -114,21 +109,21 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
     opt_state = optimiser.init(params)
     num_fit = len(fit.t)
 
-    def td_errors(online, target, tr: FQETransitions, idx):
+    def td_errors(online, target, obs, tr: FQETransitions, idx):
         q = q_fn(online, obs[tr.t[idx]])
         q_next = q_fn(target, obs[tr.next_t[idx]])
         discounts = gamma * (1.0 - tr.terminal[idx].astype(jnp.float32))
         return jax.vmap(rlax.expected_sarsa)(q, tr.action[idx], tr.reward[idx], discounts, q_next, tr.pi_next[idx])
 
-    def loss_fn(online, target, idx):
-        return jnp.mean(rlax.l2_loss(td_errors(online, target, fit_d, idx)))
+    def loss_fn(online, target, obs, tr, idx):
+        return jnp.mean(rlax.l2_loss(td_errors(online, target, obs, tr, idx)))
 
-    @jax.jit
-    def iteration(online, target, opt_state, key):
+    @jax.jit  # the data are arguments, not constants folded into the program
+    def iteration(online, target, opt_state, key, obs, tr):
         def step(carry, k):
             online, opt_state = carry
             idx = jax.random.randint(k, (config.batch_size,), 0, num_fit)
-            grads = jax.grad(loss_fn)(online, target, idx)
+            grads = jax.grad(loss_fn)(online, target, obs, tr, idx)
             updates, opt_state = optimiser.update(grads, opt_state, online)
             return (optax.apply_updates(online, updates), opt_state), None
 
@@ -136,8 +131,8 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
         return online, opt_state
 
     @jax.jit
-    def residual_sum(online, idx):
-        return jnp.sum(jnp.square(td_errors(online, online, held_d, idx)))
+    def residual_sum(online, idx, obs, tr):
+        return jnp.sum(jnp.square(td_errors(online, online, obs, tr, idx)))
 
     num_held = len(heldout.t)
 
@@ -146,14 +141,16 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
             return float("nan")
         total = 0.0
         for i in range(0, num_held, EVAL_CHUNK):
-            total += float(residual_sum(online, jnp.arange(i, min(i + EVAL_CHUNK, num_held))))
+            total += float(residual_sum(online, jnp.arange(i, min(i + EVAL_CHUNK, num_held)), obs, held_d))
         return total / num_held
 
     init_obs = obs[jnp.asarray(initial_t)]
     pi0 = jnp.asarray(pi_initial)
 
+    mean_value = jax.jit(lambda online, o, pi: jnp.mean(jnp.sum(pi * q_fn(online, o), axis=-1)))
+
     def estimate(online) -> float:
-        return scale * float(jnp.mean(jnp.sum(pi0 * q_values(q_fn, online, init_obs), axis=-1)))
+        return scale * float(mean_value(online, init_obs, pi0))
 
     target = params
     online = params
@@ -164,7 +161,7 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
     k = 0
     for k in range(1, max_iterations + 1):
         key, sub = jax.random.split(key)
-        online, opt_state = iteration(online, target, opt_state, sub)
+        online, opt_state = iteration(online, target, opt_state, sub, obs, fit_d)
         target = online
         td = heldout_residual(online)
         tds.append(td)
