@@ -140,6 +140,11 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
                             int(extra["num_actions"]))
     except rlds.DatasetError as err:
         raise OpeError(f"--ope-dataset: {err}") from None
+    expected = tuple(extra.get("observation_shape") or ())
+    if expected and tuple(data.observation.shape[1:]) != expected:
+        raise OpeError(f"--ope-dataset {','.join(paths)}: observations of shape {tuple(data.observation.shape[1:])}, "
+                       f"the agent takes {expected} (OPE reads datasets whose steps are the agent's observations, "
+                       "e.g. BSuite's; not RL Unplugged's unstacked Atari frames)")
     ref_name, normalise = normaliser(config, extra)
     params = jax.device_put(params)
     key = jax.random.PRNGKey(settings.seed)
