@@ -186,12 +186,14 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
         initial_obs = jax.numpy.asarray(data.observation[initial])
         if "model_value" in wanted:
             started = time.time()
-            put("model_value", float(ope_model.model_value(networks, params, initial_obs)), time.time() - started)
+            value = jax.jit(functools.partial(ope_model.model_value, networks))(params, initial_obs)
+            put("model_value", float(value), time.time() - started)
         if "model_rollout" in wanted:
             started = time.time()
             horizon = int(config.unroll_steps if settings.horizon is None else settings.horizon)
-            value = ope_model.model_rollout(networks, params, initial_obs, latent_actor(networks, config), horizon,
-                                            float(config.discount), jax.random.fold_in(key, 2))
+            rollout = jax.jit(functools.partial(ope_model.model_rollout, networks, act=latent_actor(networks, config),
+                                                horizon=horizon, discount=float(config.discount)))
+            value = rollout(params, initial_obs, key=jax.random.fold_in(key, 2))
             put("model_rollout", float(value), time.time() - started)
             details["rollout_horizon"] = horizon
     if "fqe" in wanted:
