@@ -4,7 +4,6 @@ import json
 import math
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
