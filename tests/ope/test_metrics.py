@@ -87,3 +87,12 @@ def test_report_ope_without_estimates_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["report", root, "--ope"]) == 2
     err = capsys.readouterr().err
     assert "ope_*" in err and "Traceback" not in err
+
+
+def test_learning_curves_merge_online_and_ope_rows_of_a_step(tmp_path):
+    from rosmo.report.collect import load_runs
+
+    root = str(tmp_path / "sweep")
+    _run(root, "a", "rosmo", 0, STEPS, Y, E)
+    (record,) = load_runs(root)
+    assert record.curve["step"].tolist() == STEPS and record.curve["score"].tolist() == Y  # not the ope rows' NaN
