@@ -12,7 +12,8 @@ one or more evaluators watch its `checkpoints/` from others. Each complete step 
    delete the original meanwhile;
 3. evaluated by `rosmo.evaluation.checkpoint_eval.evaluate_checkpoint` with the
    run's evaluation settings (episodes, envs, seed + EVAL_SEED_OFFSET, suite options):
-   the inline evaluation's result for the same parameters;
+   the inline evaluation's result for the same parameters; with `WatchSettings.ope`, the
+   off-policy estimates of `rosmo.ope.job` are added as `ope_*` entries (`online=False`: no play);
 4. recorded: `evaluator/results/<step>.json` (the full result; it marks the step done,
    so a restarted evaluator never evaluates a step twice), then a row under the
    training step in `eval.csv`, TensorBoard (`tb/eval/`) and W&B (when the run uses it:
