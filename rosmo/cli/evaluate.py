@@ -4,6 +4,7 @@
     rosmo evaluate --checkpoint runs/catch --episodes 100 --video catch.gif
     rosmo evaluate --checkpoint runs/mzu --config.num_simulations=50 --config.act_search_depth=1  # another search
     rosmo evaluate --watch runs/pong              # the evaluator job: each new checkpoint once, until the run ends
+    rosmo evaluate --checkpoint runs/catch --ope fqe,model --no-online   # off-policy estimates from the dataset alone
 
 The agent is rebuilt from the config saved in the checkpoint (`--act-policy`,
 `--greedy/--sample` and `--config.FIELD=VALUE` of acting-only fields, e.g. mzu's
@@ -18,6 +19,11 @@ checkpoint once with the run's evaluation settings (--episodes / --num-envs /
 --seed override them), appends `eval.csv` / TensorBoard rows under the training
 step, keeps `RUN_DIR/best/`, and exits when the run's summary.json appears or
 after --timeout seconds. Several evaluators may watch one run.
+
+`--ope fqe,model,behaviour,agreement` (or `all`) adds off-policy estimates
+of the normalised score made from the run's dataset alone (rosmo.ope.job) as
+`ope_*` entries beside the online ones (in eval.csv with --watch);
+`--no-online` skips online play.
 """
 
 from __future__ import annotations
@@ -63,6 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_flags(parser, "change an acting-only field of the saved config, e.g. --config.num_simulations=50 "
                              "--config.act_search_depth=1 (mzu)")
+    ope = parser.add_argument_group("off-policy estimates (rosmo.ope)")
+    ope.add_argument("--ope", default=None, metavar="LIST",
+                     help="estimators from the run's dataset alone: comma-separated fqe, model_value, model_rollout, "
+                          "behaviour, agreement; model = both model ones, all = every one")
+    ope.add_argument("--no-online", dest="online", action="store_false",
+                     help="play nothing online (with --ope: the estimates only)")
+    ope.add_argument("--ope-dataset", default=None, metavar="DIR",
+                     help="the run's dataset directory, when it moved (default: the path the run recorded)")
+    ope.add_argument("--ope-steps", type=int, default=None, help="FQE's most gradient steps (default 20000)")
+    ope.add_argument("--ope-discount", type=float, default=None,
+                     help="FQE's discount (default 1: the undiscounted return the online score measures)")
+    ope.add_argument("--ope-horizon", type=int, default=None, help="model rollout steps (default: the run's unroll_steps)")
+    ope.add_argument("--ope-seed", type=int, default=0, help="seeds the held-out split, FQE and sampled policies (default 0)")
     watch = parser.add_argument_group("evaluator job (--watch)")
     watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)")
     watch.add_argument("--poll", type=float, default=10.0, help="seconds between looks for new checkpoints (default: %(default)s)")
@@ -70,6 +89,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="result key that picks RUN_DIR/best/ (default: %(default)s; mean_return without references)")
     watch.add_argument("--stale-claim", type=float, default=600.0,
                        help="seconds after which another evaluator's unrefreshed claim is taken over (default: %(default)s)")
+
+
+def ope_settings(args: argparse.Namespace):
+    """The OpeSettings of the --ope* flags (None without --ope); OpeError / a usage message naming the flag."""
+    from rosmo.ope.fqe import FQEConfig
+    from rosmo.ope.job import OpeError, OpeSettings, parse_estimators
+
+    if args.ope is None:
+        for flag in ("ope_dataset", "ope_steps", "ope_discount", "ope_horizon"):
+            if getattr(args, flag) is not None:
+                raise OpeError(f"--{flag.replace('_', '-')} needs --ope")
+        if not args.online:
+            raise OpeError("--no-online needs --ope (with neither, there is nothing to evaluate)")
+        return None
+    fqe = {}
+    if args.ope_steps is not None:
+        fqe["num_steps"] = args.ope_steps
+    if args.ope_discount is not None:
+        fqe["discount"] = args.ope_discount
+    try:
+        fqe_config = FQEConfig(**fqe)
+    except ValueError as err:
+        raise OpeError(f"--ope-steps / --ope-discount: {err}") from None
+    if args.ope_horizon is not None and args.ope_horizon < 0:
+        raise OpeError(f"--ope-horizon {args.ope_horizon}: expected an integer >= 0")
+    return OpeSettings(estimators=parse_estimators(args.ope), dataset=args.ope_dataset, seed=args.ope_seed,
+                       horizon=args.ope_horizon, fqe=fqe_config)
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -83,9 +129,16 @@ def run_watch(args: argparse.Namespace) -> int:
     if given:
         print(f"rosmo evaluate: error: {given[0]} cannot be used with --watch "
               "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
+    from rosmo.ope.job import OpeError
+
+    try:
+        ope = ope_settings(args)
+    except OpeError as err:
+        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
         return 2
     settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
-                             poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim)
+                             poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim,
+                             online=args.online, ope=ope)
     try:
         with StopSignals():
             summary = watch(args.watch, settings, log=log_line)
@@ -121,12 +174,20 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
     from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
+    from rosmo.ope.job import OpeError, add_estimates, format_columns
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.training.run_logging import write_json_atomic
 
     logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only checkpoint directory is read-only
     if args.watch:
         return run_watch(args)
+    try:
+        ope = ope_settings(args)
+        if not args.online and args.video is not None:
+            raise OpeError("--video needs online play (drop --no-online)")
+    except OpeError as err:
+        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        return 2
     problem = json_path_problem(args.json) if args.json else ""
     if problem:
         print(f"rosmo evaluate: error: --json {args.json}: {problem}", file=sys.stderr)
@@ -146,14 +207,21 @@ def run(args: argparse.Namespace) -> int:
             video=args.video,
             progress=not args.no_progress,
             overrides=args.config_overrides,
+            online=args.online,
         )
-    except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
+        if ope is not None:
+            add_estimates(result, args.checkpoint, args.step, ope, act_policy=args.act_policy, greedy=args.greedy,
+                          overrides=args.config_overrides)
+    except (EvaluateError, CheckpointError, VideoError, OpeError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"
           + "".join(f", {item}" for item in result["acting_overrides"]) + ")")
-    print("\n".join(format_result(result)))
+    if args.online:
+        print("\n".join(format_result(result)))
+    if ope is not None:
+        print("\n".join(format_columns(result, result["ope"])))
     if result.get("video"):
         print(f"video: {result['video']}")
     if result.get("video_note"):

@@ -2,6 +2,7 @@
 
     rosmo report runs/unroll                                  # report.md, results.csv, groups.csv, plots/ in runs/unroll
     rosmo report runs/sims --group-by algo,num_simulations --compare algo=rosmo --out reports/sims
+    rosmo report runs/ope_bsuite --ope --group-by algo,data_percentage        # off-policy estimators vs online scores
 
 Reads every run's eval.csv and summary.json under SWEEP_DIR (runs of
 `rosmo sweep`, or any run directories of `rosmo train`), groups them by the
@@ -43,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=_positive, default=5_000, help="bootstrap resamples (default 5000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="tables only")
+    parser.add_argument("--ope", action="store_true",
+                        help="score the off-policy estimators (eval.csv's ope_* columns) against the online score: "
+                             "Spearman, regret@1/@3, absolute error per env (ope.md, ope.csv, scatter plots)")
 
 
 def run(args) -> int:
@@ -50,6 +54,8 @@ def run(args) -> int:
     from rosmo.report.collect import ReportError
 
     group_by = None if args.group_by is None else [f.strip() for f in args.group_by.split(",") if f.strip()]
+    if args.ope:
+        return run_ope(args, group_by or [])
     try:
         out = make_report(args.sweep_dir, out_dir=args.out, group_by=group_by, compare=args.compare, reps=args.reps,
                           seed=args.seed, make_plots=not args.no_plots, metric=args.metric)
@@ -59,6 +65,22 @@ def run(args) -> int:
     with open(out["report"]) as f:
         print(f.read())
     print(f"wrote {out['report']}, {out['results']}, {out['groups']}, {len(out['plots'])} plot files")
+    return 0
+
+
+def run_ope(args, group_by) -> int:
+    from rosmo.report.collect import ReportError
+    from rosmo.report.ope import make_ope_report
+
+    try:
+        out = make_ope_report(args.sweep_dir, out_dir=args.out, group_by=group_by, reps=args.reps, seed=args.seed,
+                              make_plots=not args.no_plots, metric=args.metric)
+    except ReportError as err:
+        print(f"rosmo report: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    with open(out["report"]) as f:
+        print(f.read())
+    print(f"wrote {out['report']}, {out['scores']}, {out['checkpoints']}, {len(out['plots'])} plot files")
     return 0
 
 

@@ -70,10 +70,13 @@ def evaluate_checkpoint(
     video: Optional[str] = None,
     progress: bool = True,
     overrides=(),
+    online: bool = True,
 ) -> Dict[str, Any]:
     """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result.
 
     `overrides`: "FIELD=VALUE" items changing acting-only fields (e.g. "num_simulations=50").
+    `online=False`: play nothing; the result holds the checkpoint's identity only (`online` False),
+    for off-policy estimates (`rosmo.ope.job.add_estimates`) to be added.
     """
     if episodes < 1:
         raise EvaluateError(f"--episodes {episodes}: expected an integer >= 1")
@@ -87,6 +90,11 @@ def evaluate_checkpoint(
     if video is not None:
         resolve_path(video)
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
+    if not online:
+        return {"checkpoint": os.path.abspath(checkpoint), "step": extra.get("step"),
+                "checkpoint_clocks": checkpoint_clocks(extra), "algo": config.algo, "act_policy": config.act_policy,
+                "act_greedy": bool(config.act_greedy), "acting_overrides": list(overrides), "seed": seed,
+                "env": env or checkpoint_env(extra), "online": False}
     trained_on = checkpoint_env(extra)
     if env is None:
         if trained_on is None:

@@ -5,6 +5,8 @@ over), held (hard-linked into `evaluator/hold/`), evaluated with the run's own s
 (`checkpoint_eval.evaluate_checkpoint`), recorded (`evaluator/results/<step>.json`, `eval.csv`, TensorBoard,
 W&B) and kept in `best/` if best by `metric`. The watcher exits once the run is finished and every step is
 evaluated, or after `timeout` seconds, and fills the summary's `final_eval`.
+With `WatchSettings.ope`, the off-policy estimates of `rosmo.ope.job` are added as `ope_*` entries
+(`online=False`: no play).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.jsonio import read_json_or_none
 from rosmo.owner import pid_alive
+from rosmo.ope.job import OpeError, OpeSettings, add_estimates, format_columns, scalar_columns
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
 from rosmo.training.run_logging import RunLogger, write_json_atomic
@@ -57,6 +60,8 @@ class WatchSettings:
     poll_seconds: float = 10.0
     timeout: Optional[float] = None  # seconds; None: until the run's summary.json
     stale_seconds: float = 600.0  # a claim not refreshed for this long is taken over
+    online: bool = True  # False: play nothing (off-policy estimates only)
+    ope: Optional[OpeSettings] = None  # off-policy estimates added as ope_* columns (rosmo.ope.job)
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +296,7 @@ class Watcher:
         suite = get_suite(c.suite)
         return dict(episodes=int(s.episodes or c.eval_episodes), num_envs=int(s.num_envs or c.eval_parallel),
                     seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
-                    options=suite.eval_options(c), progress=False)
+                    options=suite.eval_options(c), progress=False, **({} if s.online else {"online": False}))
 
     # -- one step --------------------------------------------------------------
     def evaluate_step(self, step: int) -> Optional[Dict[str, Any]]:
@@ -311,6 +316,11 @@ class Watcher:
             try:
                 with self.claims.heartbeat(step):
                     result = self._evaluate(hold_root, step=step, **self._eval_kwargs())
+                    if self.settings.ope is not None:
+                        try:
+                            add_estimates(result, hold_root, step, self.settings.ope)
+                        except OpeError as err:  # e.g. the dataset is gone: every step would fail alike
+                            raise WatchError(f"--ope: {err}") from None
             except CheckpointError as err:  # e.g. non-finite parameters: recorded, never retried, no row
                 self.log(f"step {step}: not evaluated: {err}")
                 write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"),
@@ -319,7 +329,9 @@ class Watcher:
             result.update(step=step, evaluated_by=self.ident, eval_seconds=time.time() - started)
             write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"), result)  # the step is done
             # the row of inline evaluation: its statistics and clocks (the run's at the checkpoint, this evaluation's)
-            row = dict(scalar_metrics(result), **(result.get("checkpoint_clocks") or {}), eval_seconds=result["eval_seconds"])
+            online = scalar_metrics(result) if self.settings.online else {}
+            row = dict(online, **scalar_columns(result), **(result.get("checkpoint_clocks") or {}),
+                       eval_seconds=result["eval_seconds"])
             with file_lock(self.paths["lock"]):
                 self.logger.write(step, row, prefix="eval")
                 self.logger.flush()
@@ -378,7 +390,10 @@ class Watcher:
                         self.claims.release(claimed)
                     if result is not None:
                         self.evaluated.append(claimed)
-                        self.log(f"step {claimed}: " + "  ".join(format_result(result)[1:]))
+                        lines = format_result(result)[1:] if self.settings.online else []
+                        if self.settings.ope is not None:
+                            lines += format_columns(result, result["ope"])[1:]
+                        self.log(f"step {claimed}: " + "  ".join(lines))
                     if deadline is not None and time.time() >= deadline:
                         return self._summary(started, "timeout")
                     continue
@@ -402,7 +417,7 @@ class Watcher:
             if summary is None or summary.get("final_eval") is not None:
                 return
             result = read_json_or_none(os.path.join(self.paths["results"], f"{int(summary.get('num_steps', -1))}.json"))
-            if result is not None and "error" not in result:
+            if result is not None and "error" not in result and result.get("online", True):
                 write_json_atomic(path, dict(summary, final_eval=result))
 
     def _summary(self, started: float, reason: str) -> Dict[str, Any]:

@@ -105,7 +105,9 @@ def _curve(run_dir: str, metric: str, summary: Optional[Dict[str, Any]]) -> pd.D
         total, steps = (summary or {}).get("train_seconds_total"), (summary or {}).get("num_steps")
         out["train_seconds"] = out["step"] / steps * total if total and steps else np.nan
         out["train_seconds_estimated"] = True
-    return out.sort_values("step").drop_duplicates("step", keep="last").reset_index(drop=True)
+    # rows of one step are merged, the last non-empty value of each column winning (an evaluator's rows of
+    # off-policy estimates, written with --no-online, carry no score)
+    return out.groupby("step", sort=True).last().reset_index()[columns]
 
 
 def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
