@@ -129,12 +129,13 @@ def run_watch(args: argparse.Namespace) -> int:
     if given:
         print(f"rosmo evaluate: error: {given[0]} cannot be used with --watch "
               "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
+        return 2
     from rosmo.ope.job import OpeError
 
     try:
         ope = ope_settings(args)
     except OpeError as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
     settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
                              poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim,
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.online and args.video is not None:
             raise OpeError("--video needs online play (drop --no-online)")
     except OpeError as err:
-        print(f"rosmo evaluate: error: {err}", file=sys.stderr)
+        print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
     problem = json_path_problem(args.json) if args.json else ""
     if problem:
