@@ -7,13 +7,14 @@ then add the module's `SUITE` to `_SUITES` below.
 
 from typing import Dict, Tuple
 
-from rosmo.suites import atari, bsuite, mujoco
+from rosmo.suites import atari, bsuite, minatar, mujoco
 from rosmo.suites.base import DatasetSpec, Reference, Suite
 
 _SUITES = (
     bsuite.SUITE,
     atari.SUITE,
     mujoco.SUITE,
+    minatar.SUITE,
 )
 
 SUITES: Dict[str, Suite] = {suite.name: suite for suite in _SUITES}
