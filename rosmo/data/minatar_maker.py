@@ -341,3 +341,37 @@ def _replace(work: str, path: str) -> None:
     os.replace(work, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_episodes(path: str, game: str, episodes: List[Dict[str, Any]], metadata: Dict[str, Any],
+                   minimal_actions: bool = False, overwrite: bool = False) -> str:
+    """Write RLDS `episodes` (`minatar_data.episode_to_rlds`) to `path` in the checkpoint-split layout.
+
+    Each episode goes to the split of its `checkpoint_id`. The metadata gets env, num_actions,
+    observation_shape and counts (plus `metadata`, e.g. the references). Written into a temporary
+    directory that is renamed into place. Returns `path`.
+    """
+    game = minatar_env.game_name(game)
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"dataset {path} already exists; pass overwrite=True to replace it")
+    observation_shape, num_actions = minatar_env.env_spec(game, minimal_actions)
+    work = f"{path}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    writer = _open_writer(work, observation_shape[-1], f"MinAtar {game} episodes", [])
+    splits = sorted({minatar_data.split_name(int(e["checkpoint_id"])) for e in episodes})
+    writer.initialize_splits(splits)
+    for episode in episodes:
+        writer.add_examples({minatar_data.split_name(int(episode["checkpoint_id"])): [episode]})
+    writer.close_all()
+    info = _info(work, observation_shape[-1], f"MinAtar {game} episodes")
+    info.read_from_directory(work)
+    num_steps = int(sum(len(e["steps"]["action"]) for e in episodes))
+    meta = {"env": game, "game": game, "num_actions": int(num_actions), "observation_shape": list(observation_shape),
+            "minimal_actions": bool(minimal_actions), "num_episodes": len(episodes), "num_steps": num_steps,
+            "num_transitions": num_steps - len(episodes), "rosmo_version": rosmo.__version__, **metadata}
+    info.metadata.update(rlds._jsonable(meta))  # noqa: SLF001
+    info.write_to_directory(work)
+    _replace(work, path)
+    return path
