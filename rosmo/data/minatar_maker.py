@@ -216,7 +216,7 @@ def make_minatar_dataset(
                 break
             seg = state["segment"]
             split = minatar_data.split_name(seg)
-            seg_start = time.time()
+            seg_start, seg_cpu = time.time(), time.process_time()
             writer.initialize_splits([split], fail_if_exists=False)
             frames_end = (seg + 1) * int(frames) // int(num_checkpoints)
             seg_returns = []
@@ -249,6 +249,7 @@ def make_minatar_dataset(
             state["completed"].append(split)
             state["segment"] = seg + 1
             state["train_seconds"] += time.time() - seg_start
+            state["train_cpu_seconds"] = state.get("train_cpu_seconds", 0.0) + time.process_time() - seg_cpu
             state.update(agent=agent.state_dict(), env=env, obs=obs)
             _save_state(work, state)
             segments_done += 1
@@ -256,7 +257,9 @@ def make_minatar_dataset(
         bar.close()
     if state["segment"] < num_checkpoints:
         return {"path": path, "partial": work, "complete": False, "segments": state["segment"],
-                "frames": int(agent.frames), "seconds": round(time.time() - start, 2)}
+                "frames": int(agent.frames), "seconds": round(time.time() - start, 2),
+                "train_seconds": round(state["train_seconds"], 2),
+                "train_cpu_seconds": round(state.get("train_cpu_seconds", 0.0), 2)}
 
     params = agent.params
     apply = agent._net.apply  # noqa: SLF001  (the behaviour network's forward)
@@ -304,6 +307,7 @@ def make_minatar_dataset(
         "dqn_reference_epsilon": REFERENCE_EPSILON,
         "reference_seeds": {"random": seed + _RANDOM_REFERENCE_SEED_OFFSET, "dqn": seed + _DQN_REFERENCE_SEED_OFFSET},
         "train_seconds": round(state["train_seconds"], 2),
+        "train_cpu_seconds": round(state.get("train_cpu_seconds", 0.0), 2),
         "made_by": "rosmo dataset minatar",
         "rosmo_version": rosmo.__version__,
     }
@@ -316,6 +320,7 @@ def make_minatar_dataset(
     return {"path": path, "complete": True, "episodes": num_episodes, "steps": num_steps,
             "bytes": rlds.directory_size_bytes(path), "seconds": round(time.time() - start, 2),
             "frames_per_s": round(frames / max(state["train_seconds"], 1e-9), 1),
+            "frames_per_cpu_s": round(frames / max(state.get("train_cpu_seconds", 0.0), 1e-9), 1),
             "random_return": meta["random_return"], "dqn_return": meta["dqn_return"],
             "random_return_sem": meta["random_return_sem"], "dqn_return_sem": meta["dqn_return_sem"]}
 
