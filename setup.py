@@ -9,5 +9,6 @@ setup(
     package_data={"rosmo.envs": ["data/*.csv", "data/*.md"]},
     include_package_data=True,
     python_requires=">=3.11,<3.12",
+    extras_require={"minatar": ["MinAtar==1.0.15"]},  # GPL-3.0: the MinAtar suite's reference envs
     entry_points={"console_scripts": ["rosmo=rosmo.cli:main"]},
 )
