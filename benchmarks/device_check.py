@@ -14,7 +14,8 @@ Prints, one line each:
 4. peak device memory (`memory_stats()["peak_bytes_in_use"]`; the process's peak RSS on a CPU).
 
 Sizes (`--size` or `DEVICE_CHECK_SIZE`): `full` (the above) or `tiny` (the `small` ResNet preset,
-batch 8, MinAtar batch 16, a 24-episode loader dataset, 2 s per timing: a CPU smoke run).
+batch 8, K = n = 1 for Atari (smaller graphs: faster compiles), MinAtar batch 16, a 24-episode loader
+dataset, 2 s per timing: a CPU smoke run).
 Numbers, not asserts; the device and the host's load average are printed with them.
 """
 
@@ -35,6 +36,7 @@ from rosmo.agents import make_agent
 from rosmo.configs import atari as atari_configs, minatar as minatar_configs
 from rosmo.data import rlu_atari
 from rosmo.networks import make_networks
+from rosmo.suites.atari import stack_observation
 from rosmo.training.learner import Learner
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,14 +46,16 @@ from rlu_loader_throughput import write_dataset  # noqa: E402
 
 SIZES = {
     "full": dict(preset="full", atari_batch=512, minatar_batch=128, episodes=400, mean_length=400, files=8,
-                 seconds=20.0),
-    "tiny": dict(preset="small", atari_batch=8, minatar_batch=16, episodes=24, mean_length=40, files=2, seconds=2.0),
+                 seconds=20.0, steps=5),
+    "tiny": dict(preset="small", atari_batch=8, minatar_batch=16, episodes=24, mean_length=40, files=2, seconds=2.0,
+                 steps=1),
 }
 
 
 def atari_config(size, algo: str, simulations: int = 20):
     c = atari_configs.get_config(f"Pong,{size['preset']}")
     c.batch_size, c.algo, c.stack_on_device = size["atari_batch"], algo, False
+    c.unroll_steps = c.td_steps = size["steps"]
     if algo == "mzu":
         c.num_simulations = simulations
     return c
@@ -81,8 +85,8 @@ def main() -> None:
         learner = Learner(make_agent(config, make_networks(config, 6)), config, np.zeros((1, 84, 84, 4), np.uint8))
         r = time_learner(learner, atari_windows(config.batch_size, config.unroll_steps + config.td_steps + 1),
                          size["seconds"])
-        line(f"{label} (batch {config.batch_size})",
-             f"{r['updates_per_s']:.2f} updates/s  compile {r['compile_s']:.0f} s  [{args.size} ResNet]")
+        line(f"{label} (batch {config.batch_size})", f"{r['updates_per_s']:.2f} updates/s  compile "
+             f"{r['compile_s']:.0f} s  [{size['preset']} ResNet, K = n = {size['steps']}]")
         del learner
 
     root = tempfile.mkdtemp(prefix="rosmo-device-check-")
@@ -90,11 +94,11 @@ def main() -> None:
         write_dataset(root, size["episodes"], size["mean_length"], size["files"])
         config = atari_config(size, "rosmo")
         config.stack_on_device = True
-        transform = lambda b: __import__("rosmo.suites.atari", fromlist=["x"]).stack_observation(b)  # noqa: E731
         learner = Learner(make_agent(config, make_networks(config, 18)), config, np.zeros((1, 84, 84, 4), np.uint8),
-                          batch_transform=transform)
-        batches = rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=os.path.join(root, "data"), unroll_steps=5,
-                                                  td_steps=5, batch_size=config.batch_size, stack_on_host=False,
+                          batch_transform=stack_observation)
+        batches = rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=os.path.join(root, "data"),
+                                                  unroll_steps=config.unroll_steps, td_steps=config.td_steps,
+                                                  batch_size=config.batch_size, stack_on_host=False,
                                                   episodes_in_flight=min(300, size["episodes"]))
         r = time_pipeline(learner, batches, size["seconds"] * 2)
         line(f"rlu loader -> atari rosmo", f"{r['updates_per_s']:.2f} updates/s  data wait "
