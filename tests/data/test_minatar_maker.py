@@ -122,3 +122,15 @@ def test_cli_refuses_bad_flags_in_one_line(capsys, tmp_path):
     (tmp_path / "breakout").mkdir()
     assert main(["dataset", "minatar", "--out", str(tmp_path), "--game", "breakout"]) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_resumed_loader_gives_the_uninterrupted_batches(made):
+    path = made[0]["path"]
+    args = dict(unroll_steps=2, td_steps=2, batch_size=8, seed=3, with_ids=True, prefetch=0, episodes_in_flight=8)
+    uninterrupted = minatar_data.make_minatar_loader(path, **args)
+    expected = [next(uninterrupted) for _ in range(5)][3:]
+    resumed = minatar_data.make_minatar_loader(path, start_batch=3, **args)
+    for want in expected:
+        got = next(resumed)
+        for key in ("observation", "action", "reward", "is_last", "episode_id", "start"):
+            np.testing.assert_array_equal(got[key], want[key])
