@@ -39,7 +39,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rosmo.agents import make_agent  # noqa: E402
-from rosmo.configs import atari as atari_configs, minatar as minatar_configs  # noqa: E402
+from rosmo.configs import atari as atari_configs  # noqa: E402
+from rosmo.configs import minatar as minatar_configs  # noqa: E402
 from rosmo.configs.bsuite import get_config  # noqa: E402
 from rosmo.data.loader import make_loader  # noqa: E402
 from rosmo.networks import make_networks  # noqa: E402

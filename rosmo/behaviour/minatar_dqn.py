@@ -100,7 +100,8 @@ class Replay:
     def state_dict(self) -> Dict[str, np.ndarray]:
         """Arrays of the filled part; grids bit-packed (8x smaller)."""
         n = self.size
-        return {"observation": np.packbits(self.observation[:n]), "next_observation": np.packbits(self.next_observation[:n]),
+        return {"observation": np.packbits(self.observation[:n]),
+                "next_observation": np.packbits(self.next_observation[:n]),
                 "action": self.action[:n], "reward": self.reward[:n], "discount": self.discount[:n],
                 "size": np.int64(n), "next": np.int64(self.next)}
 

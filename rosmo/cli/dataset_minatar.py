@@ -18,16 +18,19 @@ GAMES = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", required=True, help=f"one of {', '.join(GAMES)}, or `all`")
-    parser.add_argument("--out", default="datasets/minatar", help="parent directory of the dataset (default: %(default)s)")
+    parser.add_argument("--out", default="datasets/minatar",
+                        help="parent directory of the dataset (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=1_000_000,
-                        help="frames (agent steps, all envs together) of the behaviour DQN's run (default: %(default)s)")
+                        help="frames (agent steps, all envs together) of the behaviour DQN's run "
+                             "(default: %(default)s)")
     parser.add_argument("--sticky-action-prob", type=float, default=0.1,
                         help="probability of repeating the previous action (default: %(default)s, the MinAtar paper's)")
     parser.add_argument("--minimal-actions", action="store_true", help="the game's minimal action set (default: all 6)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=8, help="envs stepped together (default: %(default)s)")
     parser.add_argument("--checkpoints", type=int, default=50,
-                        help="checkpoint splits the run is cut into (default: %(default)s, as rlu_atari_checkpoints_ordered)")
+                        help="checkpoint splits the run is cut into "
+                             "(default: %(default)s, as rlu_atari_checkpoints_ordered)")
     parser.add_argument("--reference-episodes", type=int, default=100,
                         help="episodes for each of the random / final-DQN reference returns (>= 100)")
     parser.add_argument("--max-episode-steps", type=int, default=10_000,
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     prefix = "rosmo dataset minatar: error:"
     games = list(GAMES) if args.game == "all" else [args.game]
     from rosmo.data import minatar_data
-    from rosmo.data.minatar_maker import check_arguments, make_minatar_dataset, MIN_REFERENCE_EPISODES
+    from rosmo.data.minatar_maker import MIN_REFERENCE_EPISODES, check_arguments, make_minatar_dataset
     from rosmo.envs.minatar import INSTALL_HINT, game_name
 
     try:

@@ -21,6 +21,8 @@ BC and CQL read `f(h(o))`'s policy logits, so they share this torso.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -39,7 +41,7 @@ class GridConv(hk.Module):
     4-10 input channels ran its forward and backward 2.2x slower than this matmul.
     """
 
-    def __init__(self, channels: int, name: str = None):
+    def __init__(self, channels: int, name: Optional[str] = None):
         super().__init__(name=name)
         self.channels = int(channels)
 

@@ -108,7 +108,7 @@ def test_vector_env_auto_resets_and_keeps_the_final_observation():
     vec = minatar_env.MinAtarVectorEnv("breakout", 3, seed=0, max_episode_steps=4)
     obs = vec.reset()
     for t in range(4):
-        obs, reward, terminated, truncated = vec.step([0, 0, 0])
+        obs, _, terminated, truncated = vec.step([0, 0, 0])
     assert truncated.all() and not terminated.any()
     assert obs.shape == (3, 10, 10, 4) and vec.final_observation.shape == (3, 10, 10, 4)
     single = minatar_env.MinAtarEnv("breakout", seed=0, max_episode_steps=4)  # env 0 of the vector env
