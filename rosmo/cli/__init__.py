@@ -34,6 +34,7 @@ COMMANDS = {
     ("train",): ("rosmo.cli.train", "train an agent from an offline dataset (a config + --config.FIELD=VALUE overrides)"),
     ("evaluate",): ("rosmo.cli.evaluate", "evaluate a checkpoint in the online environment"),
     ("dataset", "bsuite"): ("rosmo.cli.dataset_bsuite", "train an online DQN on a BSuite env and log its whole run as RLDS"),
+    ("dataset", "minatar"): ("rosmo.cli.dataset_minatar", "train an online DQN on a MinAtar game and log its whole run as RLDS, split by checkpoint"),
     ("dataset", "atari"): ("rosmo.cli.dataset_atari", "record Atari episodes (RL Unplugged protocol) in the rlu_atari schema"),
     ("deploy",): ("rosmo.cli.deploy", "deployment-efficient RL: collect with the current policy, retrain, evaluate, I times"),
     ("sweep",): ("rosmo.cli.sweep", "run a grid of runs over config fields and seeds, locally or on SLURM"),

@@ -139,6 +139,42 @@ def make_rlu_atari_loader(
     if episodes_in_flight < 1:
         raise ValueError(f"episodes_in_flight must be >= 1, got {episodes_in_flight}")
     builder = load_rlu_builder(game, run, data_dir, dataset)
+    return make_pool_loader(builder, unroll_steps=unroll_steps, td_steps=td_steps, batch_size=batch_size,
+                            data_percentage=data_percentage, seed=seed, splits=splits, history=stack_size - 1,
+                            stack=stack_size if stack_on_host else 0, episodes_in_flight=episodes_in_flight,
+                            cycle_length=cycle_length, ordered=ordered, process_index=process_index,
+                            process_count=process_count, start_batch=start_batch, num_actions=num_actions,
+                            with_ids=with_ids, repeat=repeat, prefetch=prefetch, gather_threads=gather_threads)
+
+
+def make_pool_loader(
+    builder: "tfds.core.DatasetBuilder",
+    *,
+    unroll_steps: int,
+    td_steps: int,
+    batch_size: int,
+    data_percentage: float = 100.0,
+    seed: int = 0,
+    splits: Optional[Sequence[str]] = None,
+    history: int = STACK_SIZE - 1,
+    stack: int = STACK_SIZE,
+    episodes_in_flight: int = 256,
+    cycle_length: int = 16,
+    ordered: bool = False,
+    process_index: int = 0,
+    process_count: int = 1,
+    start_batch: int = 0,
+    num_actions: Optional[int] = None,
+    with_ids: bool = False,
+    repeat: bool = True,
+    prefetch: int = 2,
+    gather_threads: int = 2,
+    decode_frames=rlu_episodes.decode_png_frames,
+) -> Prefetcher:
+    """`make_rlu_atari_loader` on any builder of episodes with `episode_id` / `checkpoint_id` (RL Unplugged's
+    layout): `history` frames before each window, `stack` > 0 stacks them on the host (0: `frames`
+    [B, L + history, ...]), `decode_frames` decodes the stored observations (None: the features' own decoder).
+    """
     if start_batch < 0:
         raise ValueError(f"start_batch must be >= 0, got {start_batch}")
     stream_args = dict(seed=seed, splits=splits, data_percentage=data_percentage, process_index=process_index,
@@ -148,11 +184,11 @@ def make_rlu_atari_loader(
         return CheckedIterator(iter(tfds.as_numpy(ds.prefetch(2))), builder, num_actions=num_actions)
 
     length = unroll_steps + td_steps + 1
-    pool_args = dict(length=length, history=stack_size - 1, batch_size=batch_size, pool_size=episodes_in_flight,
-                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack_size if stack_on_host else 0,
-                     gather_threads=gather_threads)
+    pool_args = dict(length=length, history=history, batch_size=batch_size, pool_size=episodes_in_flight,
+                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack, gather_threads=gather_threads)
     if start_batch == 0:
-        episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, **stream_args))
+        episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, decode_frames=decode_frames,
+                                                       **stream_args))
         return Prefetcher(EpisodePool(episodes, **pool_args).sample, prefetch)
     # resume: replay the draws of batches 0 .. start_batch - 1 on the episodes' lengths (no decode), then
     # decode the episodes still in the pool and go on with the stream from where the replay left it
@@ -163,7 +199,7 @@ def make_rlu_atari_loader(
         return Prefetcher(_exhausted, prefetch)
     pool.resume(checked(rlu_episodes.episode_stream(
         builder, num_actions=num_actions, resume=([e.position for e in pool.pool], pool.next_position),
-        **stream_args)))
+        decode_frames=decode_frames, **stream_args)))
     return Prefetcher(pool.sample, prefetch)
 
 

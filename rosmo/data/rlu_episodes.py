@@ -32,7 +32,7 @@ the given positions and those from a given one on (the others read and dropped).
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -92,15 +92,24 @@ def _episode_name(episode):
                             tf.strings.as_string(episode["episode_id"])])
 
 
-def decode_episode(episode, num_actions: Optional[int] = None):
-    """One TFDS episode (observations still PNG) -> dict of whole-episode tensors, see the module docstring."""
-    steps = episode["steps"].batch(MAX_EPISODE_STEPS).get_single_element()
-    frames = tf.map_fn(
-        lambda png: tf.reshape(tf.io.decode_png(png, channels=1), [FRAME_SIZE, FRAME_SIZE]),  # names a wrong size
-        steps["observation"],
+def decode_png_frames(observation):
+    """PNG strings [T] -> uint8 frames [T, 84, 84] (a wrong size is named by the reshape)."""
+    return tf.map_fn(
+        lambda png: tf.reshape(tf.io.decode_png(png, channels=1), [FRAME_SIZE, FRAME_SIZE]),
+        observation,
         fn_output_signature=tf.TensorSpec([FRAME_SIZE, FRAME_SIZE], tf.uint8),
         parallel_iterations=32,
     )
+
+
+def decode_episode(episode, num_actions: Optional[int] = None, decode_frames: Optional[Callable] = decode_png_frames):
+    """One TFDS episode (observations still PNG) -> dict of whole-episode tensors, see the module docstring.
+
+    `decode_frames` maps the episode's stored observations [T] to its frames [T, ...]; None: the
+    observations are already decoded (datasets read without `SkipDecoding`, e.g. MinAtar's grids).
+    """
+    steps = episode["steps"].batch(MAX_EPISODE_STEPS).get_single_element()
+    frames = steps["observation"] if decode_frames is None else decode_frames(steps["observation"])
     out = {k: tf.cast(steps[k], dtype) for k, dtype in schema.OUTPUT_DTYPES.items()}
     out["reward"] = tf.clip_by_value(out["reward"], -1.0, 1.0)
     out["frames"] = frames
@@ -115,10 +124,11 @@ def decode_episode(episode, num_actions: Optional[int] = None):
 
 
 def _undecoded_episodes(builder, *, seed, splits, data_percentage, process_index, process_count, cycle_length,
-                        ordered, repeat) -> "tf.data.Dataset":
+                        ordered, repeat, skip_observation=True) -> "tf.data.Dataset":
     """(position, episode) pairs, frames still PNG: the stream every reader of (seed, ...) sees in the same order.
 
-    `position` (int64) counts the kept episodes of this host from 0, across epochs.
+    `position` (int64) counts the kept episodes of this host from 0, across epochs. `skip_observation=False`
+    decodes the observations with the features' own decoder (small tensors, e.g. MinAtar's grids).
     """
     if not 0.0 < float(data_percentage) <= 100.0:
         raise ValueError(f"data_percentage must be in (0, 100], got {data_percentage}")
@@ -136,7 +146,8 @@ def _undecoded_episodes(builder, *, seed, splits, data_percentage, process_index
         split=split,
         shuffle_files=not ordered,
         read_config=read_config,
-        decoders={"steps": {"observation": tfds.decode.SkipDecoding()}},  # decode kept episodes only
+        # decode kept episodes only
+        decoders={"steps": {"observation": tfds.decode.SkipDecoding()}} if skip_observation else None,
     )
     if data_percentage < 100.0:
         ds = ds.filter(lambda ep: keep_episode(ep["checkpoint_id"], ep["episode_id"], seed, data_percentage))
@@ -158,6 +169,7 @@ def episode_stream(
     repeat: bool = True,
     num_actions: Optional[int] = None,
     resume: Optional[Tuple[Sequence[int], int]] = None,
+    decode_frames: Optional[Callable] = decode_png_frames,
 ) -> "tf.data.Dataset":
     """Decoded episodes of this process's share, epoch after epoch (see the module docstring).
 
@@ -176,17 +188,19 @@ def episode_stream(
       num_actions: actions must be below it (checked while reading).
       resume: (positions, next): decode only the episodes at these positions and those from
         `next` on (the others are read, not decoded, and dropped): a resumed pool's episodes.
+      decode_frames: stored observations [T] -> frames [T, ...] (default: RL Unplugged's PNGs);
+        None reads observations decoded by their features (MinAtar).
     """
     ds = _undecoded_episodes(builder, seed=seed, splits=splits, data_percentage=data_percentage,
                              process_index=process_index, process_count=process_count, cycle_length=cycle_length,
-                             ordered=ordered, repeat=repeat)
+                             ordered=ordered, repeat=repeat, skip_observation=decode_frames is not None)
     if resume is not None:
         positions = tf.constant(np.asarray(list(resume[0]) + [-1], np.int64))
         start = tf.constant(int(resume[1]), tf.int64)
         ds = ds.filter(lambda pos, ep: (pos >= start) | tf.reduce_any(tf.equal(positions, pos)))
 
     def decode(pos, ep):
-        out = decode_episode(ep, num_actions)
+        out = decode_episode(ep, num_actions, decode_frames)
         out["position"] = pos
         return out
 

@@ -30,6 +30,8 @@ _TABLE = {
                         "Atari 2600 (RL Unplugged datasets; ALE vector env under the RL Unplugged protocol)"),
     "mujoco": SuiteEntry("rosmo.suites.mujoco",
                          "gymnasium MuJoCo locomotion (continuous actions; agent: bremen via `rosmo deploy`)"),
+    "minatar": SuiteEntry("rosmo.suites.minatar",
+                          "MinAtar asterix, breakout, freeway, seaquest, space_invaders (datasets: an online DQN's whole run)"),
 }
 
 

@@ -1,0 +1,121 @@
+"""The MinAtar suite: datasets made by `rosmo dataset minatar`, the reference `minatar` envs for evaluation.
+
+Data: `config.dataset_dir`, the RLDS directory of an online DQN's whole run, split by its
+training checkpoint (`rosmo.data.minatar_data`); batches from the Atari path's episode
+pool. Its metadata records the game, the protocol (sticky actions, action set, episode
+cap) and the two normalisation references measured when it was made: a uniform random
+policy's return and the final behaviour DQN's (epsilon 0.01) return, over >= 100 episodes
+each. Evaluation plays the dataset's game under the dataset's protocol, `eval_parallel`
+envs in lockstep, episodes capped at `eval_max_episode_steps` agent steps; a checkpoint
+evaluated on another game is scored without normalisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
+
+import jax
+import numpy as np
+
+from rosmo.suites.configs import minatar as minatar_configs
+from rosmo.data import minatar_data, schema
+from rosmo.data.rlds import DatasetError
+from rosmo.envs import minatar as minatar_env
+from rosmo.errors import ConfigError, check_field
+from rosmo.evaluation.loops import Episodes, play_dm_env
+from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+
+REFERENCE_DESCRIPTION = ("uniform random / final behaviour DQN (epsilon 0.01) returns, measured when the dataset "
+                         "was made")
+
+
+class MinAtar(Suite):
+    name = "minatar"
+    description = "MinAtar asterix, breakout, freeway, seaquest, space_invaders (datasets: an online DQN's whole run)"
+
+    def get_config(self, arg: str = ""):
+        return minatar_configs.get_config(arg or "breakout")
+
+    def env_names(self) -> Sequence[str]:
+        return minatar_env.GAMES
+
+    def canonical_env(self, name: str) -> str:
+        return minatar_env.game_name(name)
+
+    def validate(self, config) -> None:
+        check_field(config.env in minatar_env.GAMES, "env", f"one of {minatar_env.GAMES}", config.env)
+        check_field(int(config.torso_channels) >= 1, "torso_channels", "an integer >= 1", config.torso_channels)
+        check_field(int(config.hidden_size) >= 1, "hidden_size", "an integer >= 1", config.hidden_size)
+        check_field(int(config.episodes_in_flight) >= 1, "episodes_in_flight", "an integer >= 1",
+                    config.episodes_in_flight)
+        check_field(int(config.eval_max_episode_steps) >= 1, "eval_max_episode_steps", "an integer >= 1",
+                    config.eval_max_episode_steps)
+
+    def dataset_spec(self, config) -> DatasetSpec:
+        builder = minatar_data.load_builder(config.dataset_dir)
+        step_features = schema.validate_features(builder)
+        meta = dict(minatar_data.rlds.metadata(builder))
+        path = str(builder.data_dir)
+        if meta.get("num_actions") is None or meta.get("env") is None:
+            raise DatasetError(f"{path}: metadata has no 'num_actions' / 'env' (expected a dataset made by "
+                               "`rosmo dataset minatar`)")
+        if meta["env"] != config.env:
+            raise ConfigError(f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                              f"(set --config.env={meta['env']} or another --config.dataset_dir)")
+        obs = step_features["observation"]
+        return DatasetSpec(path, tuple(obs.shape), np.dtype(obs.np_dtype), int(meta["num_actions"]),
+                           sum(int(s.num_examples) for s in builder.info.splits.values()), meta.get("num_steps"),
+                           meta)
+
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+        return minatar_data.make_minatar_loader(
+            config.dataset_dir,
+            unroll_steps=config.unroll_steps,
+            td_steps=config.td_steps,
+            batch_size=per_process_batch_size(config.batch_size),
+            data_percentage=config.data_percentage,
+            seed=config.seed,
+            episodes_in_flight=config.episodes_in_flight,
+            cycle_length=config.read_cycle_length,
+            ordered=config.ordered_checkpoints,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            start_batch=start_batch,
+            num_actions=self.dataset_spec(config).num_actions,
+        )
+
+    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+        minimal = bool(metadata.get("minimal_actions", False)) if metadata.get("env") == env else False
+        return minatar_env.env_spec(env, minimal)
+
+    def _env_options(self, env: str, metadata: Dict[str, Any]) -> Dict[str, Any]:
+        """The dataset's protocol when `env` is its game, else the MinAtar paper's."""
+        if metadata.get("env") != env:
+            return {}
+        return {"sticky_action_prob": float(metadata.get("sticky_action_prob", minatar_env.STICKY_ACTION_PROB)),
+                "minimal_actions": bool(metadata.get("minimal_actions", False))}
+
+    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+        """`MinAtarEnv(env, seed)` under the dataset's protocol; `max_episode_steps` may be given."""
+        unknown = set(options) - {"max_episode_steps"}
+        if unknown:
+            raise ValueError(f"MinAtar envs take only max_episode_steps, got {sorted(unknown)}")
+        return minatar_env.MinAtarEnv(env, seed=seed, **self._env_options(env, metadata), **options)
+
+    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
+             **options) -> Episodes:
+        make_env = lambda s: self.make_env(env, s, metadata, **options)  # noqa: E731
+        return play_dm_env(make_env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
+                           jitted_act=jitted_act)
+
+    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+        if metadata.get("env") != env or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
+            return []
+        return [Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]),
+                          REFERENCE_DESCRIPTION)]
+
+    def eval_options(self, config) -> Dict[str, Any]:
+        return {"max_episode_steps": int(config.eval_max_episode_steps)}
+
+
+SUITE = MinAtar()
