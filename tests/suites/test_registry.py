@@ -24,7 +24,7 @@ def test_env_parsing_and_errors():
 
 def test_the_light_table_matches_every_suites_module():
     """`rosmo --help` reads the rows of the table; each row says what its module's SUITE says."""
-    assert list(SUITES) == ["bsuite", "atari", "mujoco"]
+    assert list(SUITES) == ["bsuite", "atari", "mujoco", "minatar"]
     for name, entry in SUITES.entries().items():
         suite = importlib.import_module(entry.module).SUITE
         assert SUITES[name] is suite, name
