@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rosmo.data.bsuite_maker import check_noise, dataset_name, human_bytes, make_bsuite_dataset, summarize
+    from rosmo.data.rlds import DatasetError, check_replaceable
 
     envs = list(ENVS) if args.env == "all" else [args.env]
     try:
@@ -37,13 +38,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
         return 2
-    if not args.overwrite:  # refuse before any training, for every env asked for
-        for env in envs:
-            path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
-            if os.path.exists(path):
-                print(f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
-                      file=sys.stderr)
-                return 2
+    for env in envs:  # refuse before any training, for every env asked for
+        path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
+        if os.path.lexists(path) and not args.overwrite:
+            print(f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
+                  file=sys.stderr)
+            return 2
+        try:
+            check_replaceable(path)
+        except DatasetError as err:
+            print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
+            return 2
     for env in envs:
         try:
             summary = make_bsuite_dataset(

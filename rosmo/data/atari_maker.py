@@ -254,8 +254,9 @@ def make_dataset(
         raise ValueError(f"--steps must be >= 1, got {num_steps}")
     game = canonical_game(game)
     out = dataset_dir(data_dir, game, run)
-    if os.path.exists(out) and not overwrite:
+    if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"dataset directory {os.path.abspath(out)} already exists; pass --overwrite to replace it")
+    rlds.check_replaceable(os.path.abspath(out))  # before recording: --overwrite replaces only a dataset of ours
     env = atari_env.AtariVectorEnv(
         game, num_envs, seed, sticky_action_prob=sticky_action_prob, max_episode_frames=max_episode_frames
     )

@@ -127,8 +127,9 @@ def make_bsuite_dataset(
         )
     name = dataset_name(env, reward_noise, sticky_action_prob)
     path = os.path.abspath(os.path.join(out, name))
-    if os.path.exists(path) and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass --overwrite (overwrite=True) to replace it")
+    rlds.check_replaceable(path)  # before any training: --overwrite replaces only a dataset of ours
 
     def env_factory(env_seed: int):
         return lambda: bsuite_envs.make_env(env, env_seed, reward_noise, sticky_action_prob)
