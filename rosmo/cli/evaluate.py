@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--set act_search_depth=1 (mzu); repeatable")
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
+    parser.add_argument("--allow-dataset-change", action="store_true",
+                        help="evaluate a checkpoint although its dataset was remade since (scored with the "
+                             "checkpoint's own references)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     watch = parser.add_argument_group("evaluator job (--watch)")
     watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)")
@@ -139,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             video=args.video,
             progress=not args.no_progress,
             overrides=args.overrides or (),
+            allow_dataset_change=args.allow_dataset_change,
         )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {err}", file=sys.stderr)

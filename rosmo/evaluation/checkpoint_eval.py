@@ -18,6 +18,7 @@ from rosmo.evaluation.evaluate import evaluate_agent
 from rosmo.evaluation.video import observation_frame, record_dm_env_episode, resolve_path, write_video
 from rosmo.suites import SUITES, parse_env
 from rosmo.training.checkpoint import CheckpointError, load_agent
+from rosmo.training.dataset_record import checkpoint_dataset_problem
 
 
 class EvaluateError(ValueError):
@@ -46,6 +47,15 @@ def check_compatible(extra: Dict[str, Any], observation_shape, num_actions: int,
         )
 
 
+def owning_run(checkpoint: str) -> Optional[str]:
+    """The run directory of `checkpoint` (a run, its checkpoints/ or a checkpoints/<step>/), None if not one."""
+    path = os.path.abspath(checkpoint)
+    for candidate in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+        if os.path.isfile(os.path.join(candidate, "config.json")) and os.path.isdir(os.path.join(candidate, "checkpoints")):
+            return candidate
+    return None
+
+
 def checkpoint_clocks(extra: Dict[str, Any]) -> Optional[Dict[str, float]]:
     """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
     train_seconds (without them); None for checkpoints that do not record them."""
@@ -68,10 +78,15 @@ def evaluate_checkpoint(
     video: Optional[str] = None,
     progress: bool = True,
     overrides=(),
+    run_dir: Optional[str] = None,
+    allow_dataset_change: bool = False,
 ) -> Dict[str, Any]:
     """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result.
 
     `overrides`: "FIELD=VALUE" items changing acting-only fields (e.g. "num_simulations=50").
+    `run_dir`: the run the checkpoint belongs to (default: found from `checkpoint`); a checkpoint whose
+    dataset was since replaced (another fingerprint at its path or in the run's dataset.json) is refused
+    unless the run recorded the change or `allow_dataset_change`.
     """
     if episodes < 1:
         raise EvaluateError(f"--episodes {episodes}: expected an integer >= 1")
@@ -85,6 +100,11 @@ def evaluate_checkpoint(
     if video is not None:
         resolve_path(video)
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
+    if not allow_dataset_change:
+        problem = checkpoint_dataset_problem(run_dir or owning_run(checkpoint), extra)
+        if problem:
+            raise EvaluateError(f"--checkpoint {checkpoint}: {problem}; its scores would use other references than "
+                                "the run's; pass --allow-dataset-change to score it with the checkpoint's own")
     trained_on = checkpoint_env(extra)
     if env is None:
         if trained_on is None:

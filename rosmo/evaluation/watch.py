@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import ml_collections
 import psutil
 
-from rosmo.evaluation.checkpoint_eval import evaluate_checkpoint
+from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.suites import get_suite
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
@@ -319,7 +319,7 @@ class Watcher:
         suite = get_suite(c.suite)
         return dict(episodes=int(s.episodes or c.eval_episodes), num_envs=int(s.num_envs or c.eval_parallel),
                     seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
-                    options=suite.eval_options(c), progress=False)
+                    options=suite.eval_options(c), progress=False, run_dir=self.run_dir)
 
     # -- one step --------------------------------------------------------------
     def evaluate_step(self, step: int) -> Optional[Dict[str, Any]]:
@@ -339,7 +339,8 @@ class Watcher:
             try:
                 with self.claims.heartbeat(step):
                     result = self._evaluate(hold_root, step=step, **self._eval_kwargs())
-            except CheckpointError as err:  # e.g. non-finite parameters: recorded, never retried, no row
+            except (CheckpointError, EvaluateError) as err:  # e.g. non-finite parameters, replaced dataset: recorded,
+                # never retried, no row
                 self.log(f"step {step}: not evaluated: {err}")
                 write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"),
                                   {"step": step, "error": str(err), "evaluated_by": self.ident})

@@ -13,6 +13,7 @@ A run lives in `workdir`:
     workdir/summary.json       the final result
     workdir/train.lock         held while a trainer runs (a second one is refused)
     workdir/config_changes.jsonl  config changes made on resume (rosmo.training.workdir)
+    workdir/dataset.json       the dataset's absolute path and content fingerprint (a resume on other data is refused)
 
 Every checkpoint also carries what is needed to use it without the dataset:
 the config, the number of actions, the observation shape/dtype and the
@@ -43,6 +44,7 @@ from rosmo.errors import NonFiniteError
 from rosmo.evaluation.evaluate import evaluate_agent, scalar_metrics
 from rosmo.networks import make_networks
 from rosmo.suites import get_suite
+from rosmo.training import dataset_record
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
@@ -92,11 +94,15 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
     start_step, last_eval, previous_seconds, previous_eval_seconds = 0, None, 0.0, 0.0
     changes = {}
+    data_identity = dataset_record.identify(spec.path)
     if checkpointer.latest_step() is not None:
         previous = workdirs.read_run_config(workdir)
         if previous is not None:
             changes = workdirs.config_changes(previous, config.to_dict())
             workdirs.check_config_changes(workdir, changes, allow_config_change)
+        data_change = dataset_record.check_same_dataset(workdir, data_identity, allow_config_change)
+        if data_change is not None:
+            changes[dataset_record.CHANGE_FIELD] = data_change
         state, extra = checkpointer.restore(learner.state, check=finite_params_check)
         learner.restore(state, skipped_updates=int(extra.get("skipped_updates", 0)))
         start_step = int(to_host(state.step))
@@ -112,6 +118,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         if note:
             print(note)
         write_json_atomic(os.path.join(workdir, "config.json"), config.to_dict())
+        dataset_record.write_record(workdir, data_identity)
     extra_static = {
         "config": config.to_dict(),
         "num_actions": spec.num_actions,
