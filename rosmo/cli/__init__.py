@@ -6,7 +6,9 @@ library inside `run`, so `rosmo --help` and `rosmo <command> --help` stay fast.
 A module with `CONFIG_OVERRIDES = True` also receives the `--config.FIELD=VALUE`
 flags as `args.config_overrides`.
 
-Exit codes: 0 success, 2 usage or input errors (one line on stderr), 130 Ctrl-C.
+Exit codes: 0 success, 2 usage or input errors (one line on stderr), 128 + signum when stopped by a
+signal (130 Ctrl-C, 143 SIGTERM), with one line. Until a job installs its own handlers
+(`rosmo.signals.StopSignals`, a flag its loops poll), a signal ends the process at once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from typing import List, Optional, Sequence, Tuple
+
+from rosmo.signals import exit_on_signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -74,6 +80,18 @@ def _build_parser(argv: List[str]):
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    prog = " ".join(["rosmo"] + [a for a in argv[:2] if not a.startswith("-")][:1])
+    exit_on_signal(prog)  # start-up (imports, JAX): a signal ends the process with one line; jobs then poll a flag
+    try:
+        return _main(argv)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _main(argv: List[str]) -> int:
     parser, chosen = _build_parser(argv)
     overrides: List[str] = []
     if chosen is not None and getattr(chosen, "CONFIG_OVERRIDES", False):

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rosmo.data.bsuite_maker import check_noise, dataset_name, human_bytes, make_bsuite_dataset, summarize
     from rosmo.data.rlds import DatasetError, check_replaceable
+    from rosmo.signals import Stopped, StopSignals
 
     envs = list(ENVS) if args.env == "all" else [args.env]
     try:
@@ -51,20 +52,24 @@ def run(args: argparse.Namespace) -> int:
             return 2
     for env in envs:
         try:
-            summary = make_bsuite_dataset(
-                env,
-                args.out,
-                num_episodes=args.episodes,
-                seed=args.seed,
-                reward_noise=args.reward_noise,
-                sticky_action_prob=args.sticky_action_prob,
-                overwrite=args.overwrite,
-                reference_episodes=args.reference_episodes,
-                progress=not args.no_progress,
-            )
+            with StopSignals():
+                summary = make_bsuite_dataset(
+                    env,
+                    args.out,
+                    num_episodes=args.episodes,
+                    seed=args.seed,
+                    reward_noise=args.reward_noise,
+                    sticky_action_prob=args.sticky_action_prob,
+                    overwrite=args.overwrite,
+                    reference_episodes=args.reference_episodes,
+                    progress=not args.no_progress,
+                )
         except (ValueError, FileExistsError) as err:
             print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
             return 2
+        except Stopped as stop:
+            print(f"rosmo dataset bsuite: {stop}; {env}: nothing was written", file=sys.stderr)
+            return stop.exit_code
         print(
             f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "
             f"{human_bytes(summary['bytes'])}, {summary['seconds']:.1f} s, "

@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_watch(args: argparse.Namespace) -> int:
     from rosmo.evaluation.watch import WatchError, WatchSettings, log_line, watch
-    from rosmo.training.signals import Stopped, StopSignals
+    from rosmo.signals import Stopped, StopSignals
 
     for flag in ("step", "json", "video", "act_policy", "greedy", "overrides", "max_episode_frames", "env"):
         if getattr(args, flag) is not None:
@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
     from rosmo.training.checkpoint import CheckpointError
+    from rosmo.signals import Stopped, StopSignals
     from rosmo.training.run_logging import write_json_atomic
 
     logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only checkpoint directory is read-only
@@ -129,24 +130,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = {} if args.max_episode_frames is None else {"max_episode_frames": args.max_episode_frames}
     try:
-        result = evaluate_checkpoint(
-            args.checkpoint,
-            env=args.env,
-            episodes=DEFAULT_EPISODES if args.episodes is None else args.episodes,
-            num_envs=DEFAULT_NUM_ENVS if args.num_envs is None else args.num_envs,
-            seed=0 if args.seed is None else args.seed,
-            act_policy=args.act_policy,
-            greedy=args.greedy,
-            step=args.step,
-            options=options,
-            video=args.video,
-            progress=not args.no_progress,
-            overrides=args.overrides or (),
-            allow_dataset_change=args.allow_dataset_change,
-        )
+        with StopSignals():
+            result = evaluate_checkpoint(
+                args.checkpoint,
+                env=args.env,
+                episodes=DEFAULT_EPISODES if args.episodes is None else args.episodes,
+                num_envs=DEFAULT_NUM_ENVS if args.num_envs is None else args.num_envs,
+                seed=0 if args.seed is None else args.seed,
+                act_policy=args.act_policy,
+                greedy=args.greedy,
+                step=args.step,
+                options=options,
+                video=args.video,
+                progress=not args.no_progress,
+                overrides=args.overrides or (),
+                allow_dataset_change=args.allow_dataset_change,
+            )
     except (EvaluateError, CheckpointError, VideoError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {err}", file=sys.stderr)
         return 2
+    except Stopped as err:
+        print(f"rosmo evaluate: {err}; nothing was written", file=sys.stderr)
+        return err.exit_code
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"
           + "".join(f", {item}" for item in result["acting_overrides"]) + ")")

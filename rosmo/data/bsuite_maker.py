@@ -37,6 +37,7 @@ import rosmo
 from rosmo.behaviour import dqn as dqn_lib
 from rosmo.data import rlds
 from rosmo.envs import bsuite as bsuite_envs
+from rosmo.signals import check_stop
 
 DEFAULT_EPISODES: Dict[str, int] = {"catch": 2000, "cartpole": 1000, "mountain_car": 500}
 # Normalisation references need at least this many episodes; tests lower it.
@@ -180,6 +181,7 @@ def make_bsuite_dataset(
     with rlds.RldsWriter(path, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
         bar = tqdm.tqdm(range(num_episodes), desc=f"dataset {name}", unit="ep", disable=not progress)
         for episode_id in bar:
+            check_stop()  # SIGINT/SIGTERM: the writer removes its temp directory, nothing is written
             timestep = train_env.reset()
             observations, actions, rewards, discounts = [timestep.observation], [], [], []
             while not timestep.last():

@@ -50,6 +50,7 @@ import psutil
 from rosmo.evaluation.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.suites import get_suite
+from rosmo.signals import stop_sleep
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
 from rosmo.training.run_logging import RunLogger, write_json_atomic
 
@@ -59,6 +60,7 @@ BEST_DIR = "best"
 BEST_FILE = "best.json"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
+START_WAIT_SECONDS = 300.0  # how long a run directory that does not exist yet is waited for
 
 
 class WatchError(ValueError):
@@ -292,10 +294,23 @@ class Watcher:
     def _wait_for_run(self, deadline: Optional[float]) -> bool:
         """Wait until the learner has written config.json (the evaluator may start first); False on timeout."""
         config_path = os.path.join(self.run_dir, CONFIG_FILE)
+        if not os.path.isdir(os.path.dirname(self.run_dir)):  # a mistyped path fails at once
+            raise WatchError(f"--watch {self.run_dir}: neither it nor its parent directory exists (check the path)")
+        missing_dir = not os.path.isdir(self.run_dir)
+        if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
+            limit = START_WAIT_SECONDS if deadline is None else min(START_WAIT_SECONDS, deadline - time.time())
+            deadline_dir = time.time() + limit
+            self.log(f"waiting for {self.run_dir} to appear (a learner starting); giving up after {limit:.0f} s")
+        elif not os.path.isfile(config_path):
+            self.log(f"waiting for {config_path} (the learner has not started yet)"
+                     + ("" if deadline is None else f"; giving up after --timeout {self.settings.timeout:g} s"))
         while not os.path.isfile(config_path):
+            if missing_dir and not os.path.isdir(self.run_dir) and time.time() >= deadline_dir:
+                raise WatchError(f"--watch {self.run_dir}: no such run directory after {limit:.0f} s of waiting "
+                                 "(check the path, or start the learner first)")
             if deadline is not None and time.time() >= deadline:
                 return False
-            time.sleep(self.settings.poll_seconds)
+            stop_sleep(self.settings.poll_seconds)
         self.config = ml_collections.ConfigDict(_read_json(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
             if field not in self.config:
@@ -416,7 +431,7 @@ class Watcher:
                     return self._summary(started, "finished")
                 if deadline is not None and time.time() >= deadline:
                     return self._summary(started, "timeout")
-                time.sleep(self.settings.poll_seconds)
+                stop_sleep(self.settings.poll_seconds)
         finally:
             if self.logger is not None:
                 self.logger.close()

@@ -51,7 +51,7 @@ from rosmo.training.distributed import agreed_stop, is_main_process
 from rosmo.training.learner import Learner, to_host
 from rosmo.training.prefetch import DevicePrefetcher
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
-from rosmo.training.signals import Stopped, StopSignals
+from rosmo.signals import Stopped, StopSignals
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training seed
 PREFETCH_BATCHES = 2  # batches on the device ahead of the update
@@ -189,6 +189,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
 
     try:
         while step < config.num_steps:
+            signals.check()  # a signal is a flag: acted on here and at the end of each deferred block
             batch = next(batches)
             with signals.deferred():  # the update donates the state: a signal waits until it is replaced
                 metrics = learner.step(batch)
