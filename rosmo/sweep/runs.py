@@ -22,7 +22,7 @@ import psutil
 
 from rosmo.sweep.grid import RunPlan
 from rosmo.sweep.spec import SweepError, SweepSpec
-from rosmo.owner import describe
+from rosmo.owner import describe as describe_owner
 from rosmo.training.run_logging import to_jsonable, write_json_atomic
 from rosmo.training.workdir import WorkdirLock
 
@@ -76,7 +76,7 @@ class SweepLock(WorkdirLock):
         super().__init__(sweep_dir, filename=SWEEP_LOCK)
 
     def _busy(self, holder: Dict[str, Any]) -> str:
-        who = describe(holder) if holder else "another process"
+        who = describe_owner(holder) if holder else "another process"
         return (f"--out {self.workdir}: another `rosmo sweep` is running on this directory ({who}); "
                 "wait for it to end (its progress: rosmo sweep --out ... --dry-run) or use another --out")
 
