@@ -61,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     except Stopped as stop:
         print(f"rosmo dataset atari: {stop}; nothing was written", file=sys.stderr)
         return stop.exit_code
+    except OSError as err:  # --out cannot be created or written
+        where = f": {err.filename}" if err.filename else ""
+        print(f"rosmo dataset atari: error: --out {args.out}: cannot write the dataset there "
+              f"({err.strerror or err}{where})", file=sys.stderr)
+        return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(
         f"wrote {out}: {meta.get('num_episodes')} episodes, {meta.get('num_transitions')} transitions, "

@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
         except Stopped as stop:
             print(f"rosmo dataset bsuite: {stop}; {env}: nothing was written", file=sys.stderr)
             return stop.exit_code
+        except OSError as err:  # --out cannot be created or written
+            where = f": {err.filename}" if err.filename else ""
+            print(f"rosmo dataset bsuite: error: --out {args.out}: cannot write the dataset there "
+                  f"({err.strerror or err}{where})", file=sys.stderr)
+            return 2
         print(
             f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "
             f"{human_bytes(summary['bytes'])}, {summary['seconds']:.1f} s, "

@@ -294,8 +294,6 @@ class Watcher:
     def _wait_for_run(self, deadline: Optional[float]) -> bool:
         """Wait until the learner has written config.json (the evaluator may start first); False on timeout."""
         config_path = os.path.join(self.run_dir, CONFIG_FILE)
-        if not os.path.isdir(os.path.dirname(self.run_dir)):  # a mistyped path fails at once
-            raise WatchError(f"--watch {self.run_dir}: neither it nor its parent directory exists (check the path)")
         missing_dir = not os.path.isdir(self.run_dir)
         if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
             limit = START_WAIT_SECONDS if deadline is None else min(START_WAIT_SECONDS, deadline - time.time())

@@ -111,6 +111,11 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         previous_eval_seconds = float(extra.get("eval_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
+    transitions = None if spec.num_steps is None else int(spec.num_steps) - int(spec.num_episodes)
+    if main and transitions is not None and 0 < transitions < int(config.batch_size):
+        print(f"rosmo: warning: --config.batch_size={config.batch_size} is larger than the dataset "
+              f"({transitions} transitions in {spec.num_episodes} episodes): every batch repeats samples and steps "
+              "are slow; lower --config.batch_size", file=sys.stderr, flush=True)
     if main and jax.process_count() > 1:
         print(f"learner mesh: {learner.mesh.devices.size} devices over {jax.process_count()} processes")
     if main:
