@@ -296,18 +296,20 @@ class Watcher:
         config_path = os.path.join(self.run_dir, CONFIG_FILE)
         missing_dir = not os.path.isdir(self.run_dir)
         if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
-            limit = START_WAIT_SECONDS if deadline is None else min(START_WAIT_SECONDS, deadline - time.time())
+            limit = START_WAIT_SECONDS
             deadline_dir = time.time() + limit
-            self.log(f"waiting for {self.run_dir} to appear (a learner starting); giving up after {limit:.0f} s")
+            self.log(f"waiting for {self.run_dir} to appear (a learner starting); giving up after "
+                     + (f"{limit:g} s" if deadline is None or deadline > deadline_dir else
+                        f"--timeout {self.settings.timeout:g} s"))
         elif not os.path.isfile(config_path):
             self.log(f"waiting for {config_path} (the learner has not started yet)"
                      + ("" if deadline is None else f"; giving up after --timeout {self.settings.timeout:g} s"))
         while not os.path.isfile(config_path):
-            if missing_dir and not os.path.isdir(self.run_dir) and time.time() >= deadline_dir:
-                raise WatchError(f"--watch {self.run_dir}: no such run directory after {limit:.0f} s of waiting "
-                                 "(check the path, or start the learner first)")
             if deadline is not None and time.time() >= deadline:
                 return False
+            if missing_dir and not os.path.isdir(self.run_dir) and time.time() >= deadline_dir:
+                raise WatchError(f"--watch {self.run_dir}: no such run directory after {limit:g} s of waiting "
+                                 "(check the path, or start the learner first)")
             stop_sleep(self.settings.poll_seconds)
         self.config = ml_collections.ConfigDict(_read_json(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):

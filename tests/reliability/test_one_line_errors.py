@@ -8,6 +8,7 @@ import jax
 import pytest
 
 from rosmo.cli import main
+from rosmo.evaluation import watch
 from rosmo.report import build  # noqa: F401  (imported at collection: the library's loggers bind pytest's streams then)
 from tests.conftest import make_episode, write_dataset
 
@@ -63,12 +64,14 @@ def test_deploy_errors_name_the_flags_that_exist(tmp_path, flag, value):
     assert code == 2 and len(err) == 1 and err[0].startswith(f"rosmo deploy: error: {flag} {value}"), err
 
 
-def test_watch_on_a_mistyped_path_fails_fast(tmp_path):
+def test_watch_on_a_mistyped_path_fails_fast(tmp_path, monkeypatch):
     code, _, err = _run("evaluate", "--watch", str(tmp_path / "nope" / "run"))
     assert code == 2 and len(err) == 1 and "neither the run directory nor its parent exists" in err[0], err
-    code, out, err = _run("evaluate", "--watch", str(tmp_path / "run"), "--timeout", "0.5", "--poll", "0.1")
-    assert code == 2 and "no such run directory after 0 s of waiting" in err[-1], err
-    assert "waiting for" in out + "\n".join(err)  # it said it waits, and for how long
+    monkeypatch.setattr(watch, "START_WAIT_SECONDS", 0.3)  # 300 s by default
+    code, out, err = _run("evaluate", "--watch", str(tmp_path / "run"), "--poll", "0.05")
+    assert code == 2 and err[-1].endswith("no such run directory after 0.3 s of waiting (check the path, or start the "
+                                          "learner first)"), err
+    assert "waiting for " + str(tmp_path / "run") + " to appear (a learner starting); giving up after 0.3 s" in out + "\n".join(err)
 
 
 def test_a_batch_larger_than_the_dataset_warns(tmp_path):
