@@ -294,6 +294,8 @@ class Watcher:
     def _wait_for_run(self, deadline: Optional[float]) -> bool:
         """Wait until the learner has written config.json (the evaluator may start first); False on timeout."""
         config_path = os.path.join(self.run_dir, CONFIG_FILE)
+        if os.path.exists(self.run_dir) and not os.path.isdir(self.run_dir):
+            raise WatchError(f"--watch {self.run_dir}: is a file, expected a run directory")
         missing_dir = not os.path.isdir(self.run_dir)
         if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
             limit = START_WAIT_SECONDS

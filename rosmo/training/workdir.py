@@ -56,6 +56,9 @@ def prepare_workdir(workdir: str) -> str:
     path = os.path.abspath(os.fspath(workdir))
     if os.path.exists(path) and not os.path.isdir(path):
         raise WorkdirError(f"--workdir {workdir}: is a file, expected a run directory (a new or an existing one)")
+    if os.path.isfile(os.path.join(path, "dataset_info.json")):  # a run's files would land among a dataset's
+        raise WorkdirError(f"--workdir {workdir}: is a dataset directory (it holds dataset_info.json), expected a run "
+                           "directory; did you mean --config.dataset_dir?")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
