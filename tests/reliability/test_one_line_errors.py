@@ -86,3 +86,15 @@ def test_a_batch_larger_than_the_dataset_warns(tmp_path):
     assert code == 0, err
     assert ("rosmo: warning: --config.batch_size=64 is larger than the dataset (15 transitions in 3 episodes)"
             in "\n".join(err))
+
+
+def test_a_dataset_directory_is_not_a_workdir_and_a_file_is_not_a_run(tmp_path):
+    data = write_dataset(str(tmp_path / "data"), [make_episode(0, 4, obs_shape=(10, 5))],
+                         metadata={"env": "catch", "num_actions": 3})
+    code, _, err = _run("train", "--config=bsuite:catch", f"--workdir={data}", f"--config.dataset_dir={data}")
+    assert code == 2 and len(err) == 1 and "is a dataset directory (it holds dataset_info.json)" in err[0], err
+    assert sorted(os.listdir(data)) == sorted(n for n in os.listdir(data) if not n.endswith((".json", ".lock")) or
+                                              n in ("dataset_info.json", "features.json", "metadata.json"))
+    (tmp_path / "file.txt").write_text("x")
+    code, _, err = _run("evaluate", "--watch", str(tmp_path / "file.txt"), "--timeout", "5")
+    assert code == 2 and len(err) == 1 and "is a file, expected a run directory" in err[0], err
