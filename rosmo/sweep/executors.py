@@ -500,7 +500,7 @@ def monitor(run_dirs: List[str], jobs: List[Any], progress: Optional[SweepProgre
                 progress.update(queued=len(run_dirs) - len(reported) - len(running), running=running)
             if ended:
                 break
-            time.sleep(poll_seconds)
+            stop_sleep(poll_seconds)
     finally:
         if progress is not None:
             progress.close()
