@@ -1,7 +1,6 @@
 """Jobs stop cleanly: a signal is a flag the loops poll (never an exception raised inside a handler), sweep
 workers die with their sweep, a live run is reported running, one sweep per directory."""
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from rosmo.sweep import executors
 from rosmo.sweep.runs import SweepLock, read_status
-from rosmo.training.workdir import WorkdirError, WorkdirLock, live_holder
+from rosmo.training.workdir import live_holder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=ROOT)
@@ -93,7 +92,7 @@ def test_a_signal_during_start_up_ends_the_command_with_one_line(tmp_path):
 
 def test_sweep_worker_dies_with_a_killed_sweep(tmp_path):
     """kill -9 of the parent: PR_SET_PDEATHSIG sends the worker SIGTERM."""
-    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import subprocess, sys, time
         from rosmo.sweep.executors import _child_setup
         import os
