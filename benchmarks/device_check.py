@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from rosmo.agents import make_agent
-from rosmo.configs import atari as atari_configs, minatar as minatar_configs
+from rosmo.suites.configs import atari as atari_configs, minatar as minatar_configs
 from rosmo.data import rlu_atari
 from rosmo.networks import make_networks
 from rosmo.suites.atari import stack_observation

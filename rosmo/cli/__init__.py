@@ -12,7 +12,9 @@ order given) reach `run` as `args.config_overrides`, a list of "FIELD=VALUE" `Co
 that remember how they were typed (`spell_as_typed` puts that spelling into error messages).
 
 Exit codes: 0 success, 2 usage or input errors (one line on stderr: every `rosmo.errors.UserError`
-a command does not catch itself ends here), 130 Ctrl-C.
+a command does not catch itself ends here), 128 + signum when stopped by a signal (130 Ctrl-C,
+143 SIGTERM), with one line. Until a job installs its own handlers (`rosmo.signals.StopSignals`, a
+flag its loops poll), a signal ends the process at once.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import argparse
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from rosmo.errors import ConfigError, UserError  # a module without imports: --help stays fast
+from rosmo.signals import exit_on_signal  # standard library only
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -215,7 +220,20 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    prog = " ".join(["rosmo"] + [a for a in argv[:2] if not a.startswith("-")][:1])
+    exit_on_signal(prog)  # start-up (imports, JAX): a signal ends the process with one line; jobs then poll a flag
+    try:
+        return _main(argv)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _main(argv: list[str]) -> int:
+    parser, args = parse_args(argv)
     module = getattr(args, "_module", None)
     if module is None:
         parser.print_help()

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.data import rlds
     from rosmo.data.atari_maker import make_dataset
     from rosmo.data.rlu_names import builder_name, canonical_game
+    from rosmo.signals import Stopped, StopSignals
     from rosmo.suites import SUITES
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.training.restore import load_policy
@@ -43,21 +44,30 @@ def run(args: argparse.Namespace) -> int:
         if args.policy != "random":
             observation_shape, num_actions = SUITES["atari"].env_spec(game, {})
             policy = load_policy(args.policy, num_actions, observation_shape, seed=args.seed, flag="--policy")
-        out = make_dataset(
-            game,
-            args.steps,
-            args.out,
-            policy=policy,
-            policy_name=args.policy,
-            seed=args.seed,
-            run=args.run,
-            num_envs=args.num_envs,
-            overwrite=args.overwrite,
-            max_episode_frames=args.max_episode_frames,
-            show_progress=not args.no_progress,
-        )
+        with StopSignals():
+            out = make_dataset(
+                game,
+                args.steps,
+                args.out,
+                policy=policy,
+                policy_name=args.policy,
+                seed=args.seed,
+                run=args.run,
+                num_envs=args.num_envs,
+                overwrite=args.overwrite,
+                max_episode_frames=args.max_episode_frames,
+                show_progress=not args.no_progress,
+            )
     except (FileExistsError, FileNotFoundError, ValueError, CheckpointError) as err:
         print(f"rosmo dataset atari: error: {user_message(err)}", file=sys.stderr)
+        return 2
+    except Stopped as stop:
+        print(f"rosmo dataset atari: {stop}; nothing was written", file=sys.stderr)
+        return stop.exit_code
+    except OSError as err:  # --out cannot be created or written
+        where = f": {err.filename}" if err.filename else ""
+        print(f"rosmo dataset atari: error: --out {args.out}: cannot write the dataset there "
+              f"({err.strerror or err}{where})", file=sys.stderr)
         return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rosmo.data.bsuite_maker import check_noise, dataset_name, human_bytes, make_bsuite_dataset, summarize
+    from rosmo.data.rlds import DatasetError, check_replaceable
+    from rosmo.signals import Stopped, StopSignals
 
     envs = list(ENVS) if args.env == "all" else [args.env]
     try:
@@ -39,28 +41,41 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"rosmo dataset bsuite: error: {user_message(err)}", file=sys.stderr)
         return 2
-    if not args.overwrite:  # refuse before any training, for every env asked for
-        for env in envs:
-            path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
-            if os.path.exists(path):
-                print(f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
-                      file=sys.stderr)
-                return 2
+    for env in envs:  # refuse before any training, for every env asked for
+        path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
+        if os.path.lexists(path) and not args.overwrite:
+            print(f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
+                  file=sys.stderr)
+            return 2
+        try:
+            check_replaceable(path)
+        except DatasetError as err:
+            print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
+            return 2
     for env in envs:
         try:
-            summary = make_bsuite_dataset(
-                env,
-                args.out,
-                num_episodes=args.episodes,
-                seed=args.seed,
-                reward_noise=args.reward_noise,
-                sticky_action_prob=args.sticky_action_prob,
-                overwrite=args.overwrite,
-                reference_episodes=args.reference_episodes,
-                progress=not args.no_progress,
-            )
+            with StopSignals():
+                summary = make_bsuite_dataset(
+                    env,
+                    args.out,
+                    num_episodes=args.episodes,
+                    seed=args.seed,
+                    reward_noise=args.reward_noise,
+                    sticky_action_prob=args.sticky_action_prob,
+                    overwrite=args.overwrite,
+                    reference_episodes=args.reference_episodes,
+                    progress=not args.no_progress,
+                )
         except (ValueError, FileExistsError) as err:
             print(f"rosmo dataset bsuite: error: {user_message(err)}", file=sys.stderr)
+            return 2
+        except Stopped as stop:
+            print(f"rosmo dataset bsuite: {stop}; {env}: nothing was written", file=sys.stderr)
+            return stop.exit_code
+        except OSError as err:  # --out cannot be created or written
+            where = f": {err.filename}" if err.filename else ""
+            print(f"rosmo dataset bsuite: error: --out {args.out}: cannot write the dataset there "
+                  f"({err.strerror or err}{where})", file=sys.stderr)
             return 2
         print(
             f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "

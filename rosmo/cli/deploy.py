@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.deploy.loop import DeploymentError
     from rosmo.errors import ConfigError, NonFiniteError
     from rosmo.training.checkpoint import CheckpointError
-    from rosmo.training.signals import Stopped
+    from rosmo.signals import Stopped, StopSignals
     from rosmo.training.workdir import WorkdirError
 
     logging.set_verbosity(logging.WARNING)
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.workdir:
             raise ConfigError("--workdir is required, e.g. --workdir runs/deploy")
-        summary = job.run(args.workdir, progress=not args.no_progress)
+        with StopSignals():
+            summary = job.run(args.workdir, progress=not args.no_progress)
     except (ConfigError, DatasetError, WorkdirError, CheckpointError, DeploymentError) as err:
         print(f"rosmo deploy: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2

@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sample", dest="greedy", action="store_false", help="sample actions from the policy")
     parser.add_argument("--max-episode-frames", type=int, default=None,
                         help="Atari: emulator frames before an episode is cut (default 108000)")
+    parser.add_argument("--allow-dataset-change", action="store_true",
+                        help="evaluate a checkpoint although its dataset was remade since (scored with the "
+                             "checkpoint's own references)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_flags(parser, "change an acting-only field of the saved config, e.g. --config.num_simulations=50 "
                              "--config.act_search_depth=1 (mzu)")
@@ -121,7 +124,7 @@ def ope_settings(args: argparse.Namespace):
 def run_watch(args: argparse.Namespace) -> int:
     from rosmo.cli import typed_flag
     from rosmo.evaluator.watch import WatchError, WatchSettings, log_line, watch
-    from rosmo.training.signals import Stopped, StopSignals
+    from rosmo.signals import Stopped, StopSignals
 
     given = [f"--{flag.replace('_', '-')}" for flag in ("step", "json", "video", "act_policy", "greedy",
                                                         "max_episode_frames", "env") if getattr(args, flag) is not None]
@@ -177,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
     from rosmo.ope.job import OpeError, add_estimates, format_columns
     from rosmo.training.checkpoint import CheckpointError
+    from rosmo.signals import Stopped, StopSignals
     from rosmo.training.run_logging import write_json_atomic
 
     logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only checkpoint directory is read-only
@@ -195,27 +199,32 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = {} if args.max_episode_frames is None else {"max_episode_frames": args.max_episode_frames}
     try:
-        result = evaluate_checkpoint(
-            args.checkpoint,
-            env=args.env,
-            episodes=DEFAULT_EPISODES if args.episodes is None else args.episodes,
-            num_envs=DEFAULT_NUM_ENVS if args.num_envs is None else args.num_envs,
-            seed=0 if args.seed is None else args.seed,
-            act_policy=args.act_policy,
-            greedy=args.greedy,
-            step=args.step,
-            options=options,
-            video=args.video,
-            progress=not args.no_progress,
-            overrides=args.config_overrides,
-            online=args.online,
-        )
-        if ope is not None:
-            add_estimates(result, args.checkpoint, args.step, ope, act_policy=args.act_policy, greedy=args.greedy,
-                          overrides=args.config_overrides)
+        with StopSignals():
+            result = evaluate_checkpoint(
+                args.checkpoint,
+                env=args.env,
+                episodes=DEFAULT_EPISODES if args.episodes is None else args.episodes,
+                num_envs=DEFAULT_NUM_ENVS if args.num_envs is None else args.num_envs,
+                seed=0 if args.seed is None else args.seed,
+                act_policy=args.act_policy,
+                greedy=args.greedy,
+                step=args.step,
+                options=options,
+                video=args.video,
+                progress=not args.no_progress,
+                overrides=args.config_overrides,
+                online=args.online,
+                allow_dataset_change=args.allow_dataset_change,
+            )
+            if ope is not None:
+                add_estimates(result, args.checkpoint, args.step, ope, act_policy=args.act_policy,
+                              greedy=args.greedy, overrides=args.config_overrides)
     except (EvaluateError, CheckpointError, VideoError, OpeError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
+    except Stopped as err:
+        print(f"rosmo evaluate: {err}; nothing was written", file=sys.stderr)
+        return err.exit_code
     print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
           f"{'greedy' if result['act_greedy'] else 'sampled'}"
           + "".join(f", {item}" for item in result["acting_overrides"]) + ")")

@@ -62,6 +62,11 @@ def run(args) -> int:
     except ReportError as err:
         print(f"rosmo report: error: {user_message(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:  # the report's directory cannot be made or written
+        flag = f"--out {args.out}" if args.out else f"SWEEP_DIR {args.sweep_dir} (the default --out)"
+        where = f": {err.filename}" if err.filename else ""
+        print(f"rosmo report: error: {flag}: cannot write the report there ({err.strerror or err}{where})", file=sys.stderr)
+        return EXIT_USAGE
     with open(out["report"]) as f:
         print(f.read())
     print(f"wrote {out['report']}, {out['results']}, {out['groups']}, {len(out['plots'])} plot files")

@@ -152,9 +152,10 @@ def run(args) -> int:
         submit_slurm,
         threads_per_worker,
     )
+    from rosmo.signals import Stopped, StopSignals
     from rosmo.sweep.grid import plan_runs
-    from rosmo.sweep.progress import SweepProgress
-    from rosmo.sweep.runs import prepare
+    from rosmo.sweep.runs import SweepLock, prepare
+    from rosmo.training.workdir import WorkdirError
 
     try:
         spec = load_spec(args)
@@ -162,12 +163,36 @@ def run(args) -> int:
         if args.dry_run:
             _print_dry_run(args, spec, runs)
             return 0
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"--out {args.out}: cannot create it ({err.strerror or err})") from None
+        lock = SweepLock(args.out)
+        lock.acquire()  # one sweep per --out: a second one is refused here, before it touches a run
         run_dirs = prepare(args.out, spec, runs)
-    except ConfigError as err:  # SweepError too: the message names the file, field or flag
+    except (ConfigError, WorkdirError) as err:  # SweepError too: the message names the file, field or flag
         print(f"rosmo sweep: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:
+        print(f"rosmo sweep: error: --out {args.out}: cannot write the sweep there "
+              f"({err.strerror or err}{': ' + err.filename if err.filename else ''})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with StopSignals():
+            return _run(args, run_dirs, cache_flag=args.compile_cache)
+    except Stopped as stop:
+        print(f"rosmo sweep: {stop}: running runs saved a checkpoint; run the same command to resume", file=sys.stderr)
+        return stop.exit_code
+    finally:
+        lock.release()
+
+
+def _run(args, run_dirs, cache_flag) -> int:
+    from rosmo.sweep.executors import available_cpus, default_workers, monitor, run_local, submit_slurm, threads_per_worker
+    from rosmo.sweep.progress import SweepProgress
+
     progress = SweepProgress(enabled=not args.no_progress)
-    cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(args.compile_cache, args.compile_cache)
+    cache = {None: os.path.join(args.out, ".jax_cache"), "none": None}.get(cache_flag, cache_flag)
     if args.executor == "slurm":
         jobs = submit_slurm(run_dirs, _resources(args), os.path.join(args.out, ".submitit"), compile_cache=cache)
         if not jobs:
@@ -183,14 +208,13 @@ def run(args) -> int:
         threads = args.threads or threads_per_worker(workers)
         print(f"sweep: {len(run_dirs)} runs in {args.out}, {workers} worker(s) x {threads} thread(s) "
               f"on {available_cpus()} CPU(s){'' if args.no_pin else ', each worker pinned to its own CPUs when they fit'}")
-        try:
-            statuses = run_local(run_dirs, workers, threads, compile_cache=cache, progress=progress, pin=not args.no_pin)
-        except KeyboardInterrupt:
-            print("\ninterrupted: running runs saved a checkpoint; run the same command to resume", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        statuses = run_local(run_dirs, workers, threads, compile_cache=cache, progress=progress, pin=not args.no_pin)
     failed = [d for d, s in statuses.items() if s.get("state") == "failed"]
     for run_dir in failed:
         print(f"failed: {os.path.basename(run_dir)}: {statuses[run_dir].get('error')}", file=sys.stderr)
+    for run_dir in [d for d, s in statuses.items() if s.get("state") == "running"]:
+        print(f"still running: {os.path.basename(run_dir)}: {statuses[run_dir].get('note')}; run the same command "
+              "after it ends", file=sys.stderr)
     print(f"report: rosmo report {args.out}")
     return EXIT_FAILED_RUNS if failed else 0
 

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.training.checkpoint import CheckpointError, CheckpointWriteError
     from rosmo.training.distributed import maybe_initialize
     from rosmo.training.loop import train
-    from rosmo.training.signals import Stopped
+    from rosmo.signals import Stopped
     from rosmo.training.workdir import WorkdirError
 
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO

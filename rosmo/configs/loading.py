@@ -55,6 +55,9 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
         config = get_config(arg) if sep else get_config()
     except (ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"{spec}: {err}", spec=spec) from None
+    except Exception as err:  # the user's get_config failed: say where, in one line
+        raise ConfigError(f"{spec}: get_config() in {head} raised {type(err).__name__}: "
+                          f"{' '.join(str(err).split()) or '(no message)'}", spec=spec) from None
     if not isinstance(config, ml_collections.ConfigDict):
         raise ConfigError(f"{spec}: get_config() returned {type(config).__name__}, expected a ConfigDict", spec=spec)
     return config

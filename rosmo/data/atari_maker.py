@@ -42,6 +42,7 @@ import numpy as np
 from rosmo.data import rlds
 from rosmo.data.rlu_names import canonical_game, config_name
 from rosmo.envs import atari as atari_env
+from rosmo.signals import check_stop
 
 tfds = rlds.tfds
 from tensorflow_datasets.rl_unplugged import atari_utils  # noqa: E402  (after rlds pins TensorFlow to the CPU)
@@ -206,6 +207,7 @@ def record_episodes(
         return episode
 
     while done < num_steps:
+        check_stop()  # SIGINT/SIGTERM: the writer removes its temp directory, nothing is written
         a = np.asarray(policy_fn(obs)).astype(np.int32).reshape(n)
         obs, reward, terminated, truncated = env.step(a)
         new = 0
@@ -254,8 +256,9 @@ def make_dataset(
         raise ValueError(f"--steps must be >= 1, got {num_steps}")
     game = canonical_game(game)
     out = dataset_dir(data_dir, game, run)
-    if os.path.exists(out) and not overwrite:
+    if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"dataset directory {os.path.abspath(out)} already exists; pass --overwrite to replace it")
+    rlds.check_replaceable(os.path.abspath(out))  # before recording: --overwrite replaces only a dataset of ours
     env = atari_env.AtariVectorEnv(
         game, num_envs, seed, sticky_action_prob=sticky_action_prob, max_episode_frames=max_episode_frames
     )

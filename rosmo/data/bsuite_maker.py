@@ -37,10 +37,14 @@ import rosmo
 from rosmo.behaviour import dqn as dqn_lib
 from rosmo.data import rlds
 from rosmo.envs import bsuite as bsuite_envs
+from rosmo.signals import check_stop
 
 DEFAULT_EPISODES: Dict[str, int] = {"catch": 2000, "cartpole": 1000, "mountain_car": 500}
 # Normalisation references need at least this many episodes; tests lower it.
 _MIN_REFERENCE_EPISODES = 100
+# The DQN reference must beat the random one by this many standard errors of their difference to
+# normalise scores; tests of tiny datasets turn the check off (None).
+_REFERENCE_MIN_GAP_SE: Optional[float] = 2.0
 # Seed offsets of the fresh envs (and policies) the references are measured in.
 _RANDOM_REFERENCE_SEED_OFFSET = 10_000
 _DQN_REFERENCE_SEED_OFFSET = 20_000
@@ -52,6 +56,27 @@ def check_noise(reward_noise: float, sticky_action_prob: float) -> None:
         raise ValueError(f"--reward-noise {reward_noise}: expected a finite number >= 0 (the reward noise's std)")
     if not (0.0 <= sticky_action_prob <= 1.0):  # False for NaN too
         raise ValueError(f"--sticky-action-prob {sticky_action_prob}: expected a probability in [0, 1]")
+
+
+def check_references(random_returns: np.ndarray, dqn_returns: np.ndarray, min_gap_se: Optional[float] = None) -> None:
+    """ValueError with the numbers unless mean(dqn) - mean(random) > min_gap_se * SE of the difference.
+
+    SE = sqrt(var(random) / n_random + var(dqn) / n_dqn). A behaviour reference at or below the random one
+    (plus noise) cannot normalise: (R - random) / (dqn - random) would flip or explode scores.
+    """
+    gap_se = _REFERENCE_MIN_GAP_SE if min_gap_se is None else min_gap_se
+    if gap_se is None:
+        return
+    r, d = np.asarray(random_returns, np.float64), np.asarray(dqn_returns, np.float64)
+    se = float(np.sqrt(r.var() / max(len(r), 1) + d.var() / max(len(d), 1)))
+    gap = float(d.mean() - r.mean())
+    if not gap > gap_se * se:
+        raise ValueError(
+            f"the references cannot normalise scores: dqn_return {d.mean():.3f} (std {d.std():.3f}) is not above "
+            f"random_return {r.mean():.3f} (std {r.std():.3f}) by {gap_se:g} standard errors ({gap_se * se:.3f}) "
+            f"over {len(r)} episodes each; the DQN did not learn: give more --episodes (default for this env) "
+            "or more --reference-episodes; nothing was written"
+        )
 
 
 def dataset_name(env: str, reward_noise: float = 0.0, sticky_action_prob: float = 0.0) -> str:
@@ -127,8 +152,9 @@ def make_bsuite_dataset(
         )
     name = dataset_name(env, reward_noise, sticky_action_prob)
     path = os.path.abspath(os.path.join(out, name))
-    if os.path.exists(path) and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass --overwrite (overwrite=True) to replace it")
+    rlds.check_replaceable(path)  # before any training: --overwrite replaces only a dataset of ours
 
     def env_factory(env_seed: int):
         return lambda: bsuite_envs.make_env(env, env_seed, reward_noise, sticky_action_prob)
@@ -155,6 +181,7 @@ def make_bsuite_dataset(
     with rlds.RldsWriter(path, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
         bar = tqdm.tqdm(range(num_episodes), desc=f"dataset {name}", unit="ep", disable=not progress)
         for episode_id in bar:
+            check_stop()  # SIGINT/SIGTERM: the writer removes its temp directory, nothing is written
             timestep = train_env.reset()
             observations, actions, rewards, discounts = [timestep.observation], [], [], []
             while not timestep.last():
@@ -185,6 +212,7 @@ def make_bsuite_dataset(
         dqn_returns = evaluate_policy(
             env_factory(seed + _DQN_REFERENCE_SEED_OFFSET), agent.greedy_action, reference_episodes
         )
+        check_references(random_returns, dqn_returns)  # raises: the temp directory is removed, nothing written
         writer.metadata.update(
             {
                 "num_steps": writer.num_steps,

@@ -87,8 +87,9 @@ def make_mujoco_dataset(
     start = time.time()
     mujoco.check_env_name(env)
     path = os.path.abspath(out)
-    if os.path.exists(path) and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass overwrite=True (--overwrite) to replace it")
+    rlds.check_replaceable(path)
     if reference_episodes < 1:
         raise ValueError(f"reference_episodes must be >= 1, got {reference_episodes}")
     episodes = mujoco.collect_episodes(env, act_fn, params, num_transitions, num_envs, seed,
@@ -124,8 +125,9 @@ def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int 
     `random_return` of the first source that has one.
     """
     path = os.path.abspath(out)
-    if os.path.exists(path) and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass overwrite=True (--overwrite) to replace it")
+    rlds.check_replaceable(path)
     episodes, sources, env = [], [], None
     for source in dataset_dirs:
         builder = rlds.load_builder(source)

@@ -9,7 +9,10 @@ final observation with `is_last=True`; its action and reward are padding (0).
 Datasets are written with TFDS's own `SequentialWriter` (the path envlogger
 uses) into a temporary directory that is renamed into place at the end, so a
 reader never sees a half-written dataset. They are read back with
-`tfds.builder_from_directory`.
+`tfds.builder_from_directory`. The metadata carries a content fingerprint
+(`fingerprint`: per-shard sizes and CRC32s, and an id over them) that runs
+record to notice a dataset replaced under them. Overwriting replaces only a
+directory that is a dataset of ours (`check_replaceable`).
 
 The temporary directory (`.<name>.tmp-*` next to the dataset) records its owner
 (`.rosmo-owner.json`: pid, host, start time). A maker that is killed cannot remove
@@ -20,11 +23,14 @@ and names, in a warning, those it cannot judge.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -40,8 +46,97 @@ VERSION = "1.0.0"
 OWNER_FILE = ".rosmo-owner.json"
 
 
+FINGERPRINT_KEY = "fingerprint"
+# The files a dataset written by `RldsWriter` holds (TFDS's info files and its shards); `--overwrite` removes
+# a directory only when it holds nothing else.
+_DATASET_FILE = re.compile(r"^(dataset_info\.json|features\.json|metadata\.json|[^/]*\.tfrecord(-\d+)*(-of-\d+)?)$")
+
+
 class DatasetError(UserError):
     """A dataset on disk is missing, malformed, or does not match the expected schema."""
+
+
+def _crc32(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def fingerprint_files(directory: str) -> Dict[str, Any]:
+    """The content fingerprint of a dataset directory's shards: {"id", "shards": {name: [bytes, crc32 hex]}}.
+
+    `id` is the first 16 hex digits of the SHA-256 of the sorted shard list, so two datasets with the
+    same shard bytes have the same id and any changed, added or missing shard changes it. CRC32 is
+    zlib's (about 1 GB/s); `verify_fingerprint` checks sizes only unless asked for the CRCs.
+    """
+    shards = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if ".tfrecord" in name and os.path.isfile(path):
+            shards[name] = [os.path.getsize(path), f"{_crc32(path):08x}"]
+    digest = hashlib.sha256(json.dumps(shards, sort_keys=True).encode()).hexdigest()[:16]
+    return {"id": digest, "shards": shards}
+
+
+def dataset_fingerprint(path: str) -> Optional[str]:
+    """The fingerprint id recorded in a dataset's metadata.json; None when it has none (made by an older rosmo)."""
+    try:
+        with open(os.path.join(path, "metadata.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    fingerprint = meta.get(FINGERPRINT_KEY) if isinstance(meta, dict) else None
+    return fingerprint.get("id") if isinstance(fingerprint, dict) else None
+
+
+def verify_fingerprint(path: str, recorded: Mapping[str, Any], crc: bool = False) -> List[str]:
+    """The shards of `path` that differ from the `recorded` fingerprint (sizes; CRC32 too with `crc`); [] if none."""
+    problems = []
+    shards = recorded.get("shards") or {}
+    present = {n for n in os.listdir(path) if ".tfrecord" in n}
+    for name in sorted(present - set(shards)):
+        problems.append(f"{name}: not in the fingerprint")
+    for name, (size, crc32) in sorted(shards.items()):
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            problems.append(f"{name}: missing")
+        elif os.path.getsize(file) != size:
+            problems.append(f"{name}: {os.path.getsize(file)} bytes, recorded {size}")
+        elif crc and f"{_crc32(file):08x}" != crc32:
+            problems.append(f"{name}: CRC32 {_crc32(file):08x}, recorded {crc32}")
+    return problems
+
+
+def check_replaceable(path: str, flag: str = "--overwrite") -> None:
+    """DatasetError (one line naming what is there) unless `path` is absent or a dataset our writers made.
+
+    A dataset of ours holds a metadata.json with a fingerprint (or, from older makers, `rosmo_version`)
+    and only TFDS's info files and shards; anything else (a run directory, a user's notes, another
+    program's data) is never removed.
+    """
+    if not os.path.lexists(path):
+        return
+    refuse = f"{flag} replaces only a dataset made by rosmo; move it away or choose another --out"
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise DatasetError(f"{path} is {'a link' if os.path.islink(path) else 'a file'}, not a rosmo dataset: {refuse}")
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as err:
+        raise DatasetError(f"{path} cannot be listed ({err.strerror or err}): {refuse}") from None
+    try:
+        with open(os.path.join(path, "metadata.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        meta = None
+    others = [n + ("/" if os.path.isdir(os.path.join(path, n)) else "") for n in names if not _DATASET_FILE.match(n)]
+    ours = isinstance(meta, dict) and (FINGERPRINT_KEY in meta or "rosmo_version" in meta)
+    if not ours or others:
+        shown = others or names
+        what = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "") if shown else "nothing readable"
+        kind = "holds files that are not part of a dataset" if ours else "is not a rosmo dataset (no metadata.json of ours)"
+        raise DatasetError(f"{path} {kind} ({what}): {refuse}")
 
 
 def step_features(
@@ -127,10 +222,11 @@ class RldsWriter:
         max_episodes_per_shard: int = 1000,
     ):
         self.out_dir = os.path.abspath(out_dir)
-        if os.path.exists(self.out_dir) and not overwrite:
+        if os.path.lexists(self.out_dir) and not overwrite:
             raise FileExistsError(
                 f"dataset directory {self.out_dir} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
             )
+        check_replaceable(self.out_dir)
         self.name = name
         self.features = features
         self.metadata: Dict[str, Any] = dict(metadata or {})
@@ -189,10 +285,13 @@ class RldsWriter:
         info = self._info(self._tmp_dir)
         info.read_from_directory(self._tmp_dir)
         info.metadata.update(_jsonable(self.metadata))
+        info.metadata[FINGERPRINT_KEY] = fingerprint_files(self._tmp_dir)
+        self.metadata[FINGERPRINT_KEY] = info.metadata[FINGERPRINT_KEY]
         info.write_to_directory(self._tmp_dir)
         os.remove(os.path.join(self._tmp_dir, OWNER_FILE))
         os.chmod(self._tmp_dir, 0o755)  # mkdtemp makes it private
-        if os.path.exists(self.out_dir):
+        if os.path.lexists(self.out_dir):
+            check_replaceable(self.out_dir)  # again: something may have been put there while we wrote
             shutil.rmtree(self.out_dir)
         os.replace(self._tmp_dir, self.out_dir)
         self._tmp_dir = None

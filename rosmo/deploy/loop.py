@@ -20,6 +20,7 @@ import tqdm
 from rosmo.deploy.plots import plot_deployments
 from rosmo.errors import UserError
 from rosmo.jsonio import MISSING, config_changes, read_json, to_jsonable, write_json_atomic
+from rosmo.signals import check_stop
 
 CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
               "iqm_return_ci_low", "iqm_return_ci_high", "normalized_score", "collect_seconds", "train_seconds", "eval_seconds",
@@ -148,6 +149,7 @@ def run_deployments(
     env_steps = 0
     bar = tqdm.tqdm(range(1, num_deployments + 1), desc="deployments", unit="dep", disable=not progress)
     for i in bar:
+        check_stop()  # SIGINT/SIGTERM: stop between stages (each stage's files are written atomically)
         d = deployment_dir(workdir, i)
         result_path = os.path.join(d, "result.json")
         if os.path.exists(result_path):
@@ -167,6 +169,7 @@ def run_deployments(
             collect = agent.collect(i, state if i > 1 else None, data_dir)
             seconds["collect"] = round(time.time() - t, 2)
             write_json_atomic(collect_path, {**collect, "seconds": seconds["collect"]})
+        check_stop()
         collect = read_json(collect_path)
         seconds.setdefault("collect", collect.get("seconds", 0.0))
         ckpt = os.path.join(d, "checkpoint")

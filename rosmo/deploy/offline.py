@@ -55,10 +55,11 @@ def deploy_options(num_deployments: int = 5, transitions_per_deployment: int = 1
 
 
 def validate_options(options: ml_collections.ConfigDict) -> None:
-    for field in ("num_deployments", "transitions_per_deployment", "steps_per_deployment"):
+    for field, flag in (("num_deployments", "--deployments"), ("transitions_per_deployment", "--transitions"),
+                        ("steps_per_deployment", "--steps")):
         value = options[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"--{field.replace('_', '-')}: expected an integer >= 1, got {value!r}")
+            raise ConfigError(f"{flag} {value!r}: expected an integer >= 1")
     if not 0.0 <= float(options.epsilon) <= 1.0:
         raise ConfigError(f"--epsilon: expected a number in [0, 1], got {options.epsilon!r}")
 

@@ -8,7 +8,8 @@ All play `num_episodes` complete episodes and return `Episodes` (returns,
 lengths, env steps, wall seconds). The Acme loop makes one jitted action call
 per env step (`rosmo.agents.actor.Actor`); the other two make one per lockstep
 on the batch of observations, and play each started episode to its end, so
-short episodes are not favoured. Statistics and normalisation are
+short episodes are not favoured. Each loop polls `check_stop()` (a pending SIGINT/SIGTERM
+raises `Stopped` there). Statistics and normalisation are
 `rosmo.statistics`; `rosmo.evaluation.evaluate` joins them.
 """
 
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from rosmo.agents.actor import Actor, FixedVariables
 from rosmo.envs import atari as atari_env
+from rosmo.signals import check_stop
 
 ActFn = Callable  # (params, obs[B, ...], key) -> int32[B]
 
@@ -52,6 +54,7 @@ class _EpisodeLogger(loggers.Logger):
         self.rows.append(dict(data))
         if self._bar is not None:
             self._bar.update(1)
+        check_stop()  # once per episode of acme's loop
 
     def close(self) -> None:
         if self._bar is not None:
@@ -120,6 +123,7 @@ def play_dm_env(
     bar = _bar(progress, num_episodes, "evaluate")
     start = time.time()
     while active.any():
+        check_stop()  # SIGINT/SIGTERM: the job stops between env steps
         obs = np.stack([ts.observation for ts in timesteps]).astype(np.float32)
         key, act_key = jax.random.split(key)
         actions = np.asarray(act(params, obs, act_key))
@@ -184,6 +188,7 @@ def play_atari(
     with atari_env.AtariVectorEnv(game, num_envs, seed, **kwargs) as env:
         obs = env.reset()
         while active.any():
+            check_stop()
             key, act_key = jax.random.split(key)
             actions = np.asarray(act(params, obs, act_key)).astype(np.int32)
             obs, reward, terminated, truncated = env.step(actions)

@@ -20,6 +20,7 @@ from rosmo.evaluation.video import observation_frame, record_dm_env_episode, res
 from rosmo.suites import SUITES, parse_env
 from rosmo.training.checkpoint import CheckpointError
 from rosmo.training.restore import load_agent
+from rosmo.training.dataset_record import checkpoint_dataset_problem
 
 
 class EvaluateError(UserError):
@@ -48,6 +49,15 @@ def check_compatible(extra: Dict[str, Any], observation_shape, num_actions: int,
         )
 
 
+def owning_run(checkpoint: str) -> Optional[str]:
+    """The run directory of `checkpoint` (a run, its checkpoints/ or a checkpoints/<step>/), None if not one."""
+    path = os.path.abspath(checkpoint)
+    for candidate in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+        if os.path.isfile(os.path.join(candidate, "config.json")) and os.path.isdir(os.path.join(candidate, "checkpoints")):
+            return candidate
+    return None
+
+
 def checkpoint_clocks(extra: Dict[str, Any]) -> Optional[Dict[str, float]]:
     """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
     train_seconds (without them); None for checkpoints that do not record them."""
@@ -71,12 +81,17 @@ def evaluate_checkpoint(
     progress: bool = True,
     overrides=(),
     online: bool = True,
+    run_dir: Optional[str] = None,
+    allow_dataset_change: bool = False,
 ) -> Dict[str, Any]:
     """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result.
 
     `overrides`: "FIELD=VALUE" items changing acting-only fields (e.g. "num_simulations=50").
     `online=False`: play nothing; the result holds the checkpoint's identity only (`online` False),
     for off-policy estimates (`rosmo.ope.job.add_estimates`) to be added.
+    `run_dir`: the run the checkpoint belongs to (default: found from `checkpoint`); a checkpoint whose
+    dataset was since replaced (another fingerprint at its path or in the run's dataset.json) is refused
+    unless the run recorded the change or `allow_dataset_change`.
     """
     if episodes < 1:
         raise EvaluateError(f"--episodes {episodes}: expected an integer >= 1")
@@ -90,6 +105,11 @@ def evaluate_checkpoint(
     if video is not None:
         resolve_path(video)
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
+    if not allow_dataset_change:
+        problem = checkpoint_dataset_problem(run_dir or owning_run(checkpoint), extra)
+        if problem:
+            raise EvaluateError(f"--checkpoint {checkpoint}: {problem}; its scores would use other references than "
+                                "the run's; pass --allow-dataset-change to score it with the checkpoint's own")
     if not online:
         return {"checkpoint": os.path.abspath(checkpoint), "step": extra.get("step"),
                 "checkpoint_clocks": checkpoint_clocks(extra), "algo": config.algo, "act_policy": config.act_policy,

@@ -28,12 +28,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import ml_collections
 
 from rosmo.errors import UserError
+from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.jsonio import read_json_or_none
 from rosmo.owner import pid_alive
 from rosmo.ope.job import OpeError, OpeSettings, add_estimates, format_columns, scalar_columns
 from rosmo.suites import get_suite
+from rosmo.signals import stop_sleep
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps
 from rosmo.training.run_logging import RunLogger, write_json_atomic
 
@@ -43,6 +45,7 @@ BEST_DIR = "best"
 BEST_FILE = "best.json"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
+START_WAIT_SECONDS = 300.0  # how long a run directory that does not exist yet is waited for
 
 
 class WatchError(UserError):
@@ -269,10 +272,25 @@ class Watcher:
     def _wait_for_run(self, deadline: Optional[float]) -> bool:
         """Wait until the learner has written config.json (the evaluator may start first); False on timeout."""
         config_path = os.path.join(self.run_dir, CONFIG_FILE)
+        if os.path.exists(self.run_dir) and not os.path.isdir(self.run_dir):
+            raise WatchError(f"--watch {self.run_dir}: is a file, expected a run directory")
+        missing_dir = not os.path.isdir(self.run_dir)
+        if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
+            limit = START_WAIT_SECONDS
+            deadline_dir = time.time() + limit
+            self.log(f"waiting for {self.run_dir} to appear (a learner starting); giving up after "
+                     + (f"{limit:g} s" if deadline is None or deadline > deadline_dir else
+                        f"--timeout {self.settings.timeout:g} s"))
+        elif not os.path.isfile(config_path):
+            self.log(f"waiting for {config_path} (the learner has not started yet)"
+                     + ("" if deadline is None else f"; giving up after --timeout {self.settings.timeout:g} s"))
         while not os.path.isfile(config_path):
             if deadline is not None and time.time() >= deadline:
                 return False
-            time.sleep(self.settings.poll_seconds)
+            if missing_dir and not os.path.isdir(self.run_dir) and time.time() >= deadline_dir:
+                raise WatchError(f"--watch {self.run_dir}: no such run directory after {limit:g} s of waiting "
+                                 "(check the path, or start the learner first)")
+            stop_sleep(self.settings.poll_seconds)
         self.config = ml_collections.ConfigDict(read_json_or_none(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
             if field not in self.config:
@@ -296,7 +314,7 @@ class Watcher:
         suite = get_suite(c.suite)
         return dict(episodes=int(s.episodes or c.eval_episodes), num_envs=int(s.num_envs or c.eval_parallel),
                     seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
-                    options=suite.eval_options(c), progress=False, **({} if s.online else {"online": False}))
+                    options=suite.eval_options(c), progress=False, run_dir=self.run_dir, **({} if s.online else {"online": False}))
 
     # -- one step --------------------------------------------------------------
     def evaluate_step(self, step: int) -> Optional[Dict[str, Any]]:
@@ -321,7 +339,8 @@ class Watcher:
                             add_estimates(result, hold_root, step, self.settings.ope)
                         except OpeError as err:  # e.g. the dataset is gone: every step would fail alike
                             raise WatchError(f"--ope: {err}") from None
-            except CheckpointError as err:  # e.g. non-finite parameters: recorded, never retried, no row
+            except (CheckpointError, EvaluateError) as err:  # e.g. non-finite parameters, replaced dataset: recorded,
+                # never retried, no row
                 self.log(f"step {step}: not evaluated: {err}")
                 write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"),
                                   {"step": step, "error": str(err), "evaluated_by": self.ident})
@@ -402,7 +421,7 @@ class Watcher:
                     return self._summary(started, "finished")
                 if deadline is not None and time.time() >= deadline:
                     return self._summary(started, "timeout")
-                time.sleep(self.settings.poll_seconds)
+                stop_sleep(self.settings.poll_seconds)
         finally:
             if self.logger is not None:
                 self.logger.close()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from rosmo.report.plots import (numeric_fields, plot_final_scores, plot_improvement, plot_learning_curves,
                                 plot_performance_profile, plot_score_vs_field)
-from rosmo.report.collect import METRIC, ReportError, RunRecord, load_runs, results_table
+from rosmo.report.collect import DUPLICATE, METRIC, UNREADABLE, ReportError, RunRecord, load_runs, results_table
 from rosmo.report.tables import (ALL_ENVS, Grouping, best_group, default_group_fields, group_table, improvement_table,
                                  markdown_improvement, markdown_table)
 
@@ -53,6 +53,28 @@ def _check_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> None:
                           f"(they vary: {', '.join(sorted(known)) or 'only seeds'})")
 
 
+def mark_duplicates(grouping: Grouping) -> List[RunRecord]:
+    """Finished runs of one group, env and seed after the first (in report order): state "duplicate", not scored.
+
+    The statistics take one score per seed; a second run of the same seed would otherwise replace the
+    first without a word. Returns the runs marked.
+    """
+    first: Dict[Any, RunRecord] = {}
+    marked = []
+    for r in grouping.records:
+        if not r.finished:
+            continue
+        key = (grouping.label(r), r.env, json.dumps(r.seed))
+        if key in first:
+            r.finished, r.final_score, r.state = False, None, DUPLICATE
+            r.error = (f"same group ({key[0]}), env and seed ({r.seed}) as `{first[key].name}`, which is scored; "
+                       "this one is not")
+            marked.append(r)
+        else:
+            first[key] = r
+    return marked
+
+
 def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optional[Sequence[str]] = None,
                 compare: Optional[str] = None, reps: int = 5_000, seed: int = 0, make_plots: bool = True,
                 metric: str = METRIC) -> Dict[str, Any]:
@@ -66,9 +88,11 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
             hint = f"; their summaries have no final {metric!r} (try --metric mean_return)"
         raise ReportError(f"{sweep_dir}: no finished run with a final {metric} among {len(records)} runs ({states}){hint}")
     if group_by is not None:
-        _check_fields(records, group_by)
-    fields = list(group_by) if group_by is not None else default_group_fields(records)
-    grouping = Grouping(records, fields)
+        _check_fields([r for r in records if r.state != UNREADABLE], group_by)
+    readable = [r for r in records if r.state != UNREADABLE]
+    fields = list(group_by) if group_by is not None else default_group_fields(readable)
+    grouping = Grouping(readable, fields)
+    mark_duplicates(grouping)
     if compare is not None and compare not in grouping.groups:
         raise ReportError(f"--compare {compare!r}: no such group; groups are: {', '.join(grouping.groups)}")
     table = group_table(grouping, reps=reps, seed=seed)
@@ -104,9 +128,11 @@ def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], 
     description = _description(sweep_dir)
     if description:
         lines += [description, ""]
-    envs = sorted({r.env for r in records})
+    envs = sorted({r.env for r in records if r.state != UNREADABLE})
     lines += [
-        f"{len(records)} runs ({len(finished)} finished) on {', '.join(envs)}; grouped by "
+        f"{len(records)} runs ({len(finished)} finished"
+        + "".join(f", {n} {state}" for state in (UNREADABLE, DUPLICATE) for n in [sum(r.state == state for r in records)] if n)
+        + f") on {', '.join(envs)}; grouped by "
         f"{', '.join(fields) if fields else 'nothing (seeds only)'}. Score: the final {label} each run reports "
         "(BSuite: against its dataset's random / behaviour-DQN returns; Atari: RL Unplugged's random / online-DQN).",
         "",
@@ -134,7 +160,15 @@ def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], 
     if problems:
         lines += ["## Runs not in the table", ""]
         for r in problems:
+            if r.state in (UNREADABLE, DUPLICATE):
+                lines.append(f"- `{r.name}`: {r.state}: {r.error}")
+                continue
             step = int(r.curve["step"].iloc[-1]) if len(r.curve) else 0
             lines.append(f"- `{r.name}`: {r.state}, last evaluation at step {step}" + (f": {r.error}" if r.error else ""))
+        lines.append("")
+    noted = [r for r in records if r.notes]
+    if noted:
+        lines += ["## Data left out", ""]
+        lines += [f"- `{r.name}`: {note}" for r in noted for note in r.notes]
         lines.append("")
     return "\n".join(lines)

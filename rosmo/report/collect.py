@@ -13,6 +13,7 @@ references on BSuite, RL Unplugged's on Atari); nothing is recomputed.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -28,6 +29,8 @@ from rosmo.sweep.naming import CONFIG_AXIS, config_label
 
 METRIC = "normalized_score"
 RUN_MARKERS = ("config.json", "sweep_run.json")
+UNREADABLE = "unreadable"  # the state of a run the report cannot read (listed with the reason)
+DUPLICATE = "duplicate"  # the state of a second run of one group, env and seed (listed, not scored)
 SKIP_FIELDS = ("workdir", "seed")  # never a group field when fields are derived from config.json
 
 
@@ -52,23 +55,46 @@ class RunRecord:
     curve: pd.DataFrame  # step, score, mean_return, train_seconds, train_seconds_estimated
     state: str = ""
     error: Optional[str] = None
+    notes: List[str] = dataclasses.field(default_factory=list)  # what was read around (e.g. malformed eval.csv rows)
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    return read_json_if_present(path, ReportError)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{os.path.basename(path)}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise ReportError(f"{os.path.basename(path)}: cannot read it ({err.strerror or err})") from None
 
 
-def find_run_dirs(root: str) -> List[str]:
+@dataclasses.dataclass
+class Unreadable:
+    """A path under the sweep directory the report could not read as a run, and why."""
+
+    path: str
+    reason: str
+
+
+def find_run_dirs(root: str, unreadable: Optional[List[Unreadable]] = None) -> List[str]:
     """Run directories under `root` (sorted), not descending into a run or a hidden directory.
 
     Symbolic links are followed (a directory of links to the runs of several sweeps is a
-    report of them all); a directory reached twice is read once.
+    report of them all); a directory reached twice is read once. A directory that cannot be
+    listed and a link to nothing are appended to `unreadable` with the reason (never skipped silently).
     """
     if not os.path.isdir(root):
         raise ReportError(f"{root}: no such directory (expected a sweep directory made by `rosmo sweep`)")
+    problems = unreadable if unreadable is not None else []
     found = []
     seen = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def cannot_list(err: OSError) -> None:
+        problems.append(Unreadable(err.filename or "?", f"cannot list it ({err.strerror or err})"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=cannot_list):
         real = os.path.realpath(dirpath)
         if real in seen:  # a link cycle, or two links to one run
             dirnames[:] = []
@@ -78,23 +104,73 @@ def find_run_dirs(root: str) -> List[str]:
         if any(marker in filenames for marker in RUN_MARKERS):
             found.append(dirpath)
             dirnames[:] = []  # a run's checkpoints/ and tb/ hold no runs
+            continue
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if not name.startswith(".") and os.path.islink(path) and not os.path.exists(path):
+                problems.append(Unreadable(path, f"a link to {os.readlink(path)}, which does not exist"))
     return found
 
 
-def _curve(run_dir: str, metric: str, summary: Optional[Dict[str, Any]]) -> pd.DataFrame:
+def read_eval_rows(path: str, notes: List[str]) -> pd.DataFrame:
+    """eval.csv's well-formed rows; each malformed one (field count, a value that is not a number, a last line
+    cut short by an interrupted write) is left out and described in `notes`."""
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ReportError(f"eval.csv: cannot read it ({getattr(err, 'strerror', None) or err})") from None
+    lines = text.split("\n")
+    complete = text.endswith("\n")
+    if complete:
+        lines = lines[:-1]
+    rows = list(csv.reader(lines))
+    if not rows:
+        return pd.DataFrame()
+    header, good = rows[0], []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        why = None
+        if number == len(rows) and not complete:
+            why = "the last line has no line end (a write cut short)"
+        elif len(row) != len(header):
+            why = f"{len(row)} fields, the header has {len(header)}"
+        else:
+            bad = [name for name, value in zip(header, row) if value.strip() and not _is_number(value)]
+            if bad:
+                why = f"{bad[0]}={row[header.index(bad[0])]!r} is not a number"
+            elif "step" in header and not row[header.index("step")].strip().isdigit():
+                why = f"step={row[header.index('step')]!r} is not an integer"
+        if why:
+            notes.append(f"eval.csv line {number} left out: {why}")
+        else:
+            good.append(row)
+    frame = pd.DataFrame(good, columns=header)
+    return frame.apply(pd.to_numeric, errors="coerce") if len(good) else frame
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _curve(run_dir: str, metric: str, summary: Optional[Dict[str, Any]], notes: Optional[List[str]] = None) -> pd.DataFrame:
     """eval.csv as step, score, mean_return, train_seconds (interpolated from the summary when not logged)."""
     path = os.path.join(run_dir, "eval.csv")
     columns = ["step", "score", "mean_return", "train_seconds", "train_seconds_estimated"]
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return pd.DataFrame(columns=columns)
-    try:
-        raw = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ReportError(f"{path}: cannot read ({err})") from None
+    raw = read_eval_rows(path, notes if notes is not None else [])
+    if raw.empty and not len(raw.columns):
+        return pd.DataFrame(columns=columns)
     if "step" not in raw:
-        raise ReportError(f"{path}: no 'step' column (expected the eval.csv of a run)")
+        raise ReportError("eval.csv: no 'step' column (expected the eval.csv of a run)")
     if metric not in raw and "mean_return" not in raw:
-        raise ReportError(f"{path}: neither {metric!r} nor 'mean_return' (columns: {', '.join(raw.columns)})")
+        raise ReportError(f"eval.csv: neither {metric!r} nor 'mean_return' (columns: {', '.join(raw.columns)})")
     out = pd.DataFrame({"step": raw["step"].astype(int)})
     out["score"] = raw[metric].astype(float) if metric in raw else np.nan
     out["mean_return"] = raw["mean_return"].astype(float) if "mean_return" in raw else np.nan
@@ -117,7 +193,8 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
     status = _read_json(os.path.join(run_dir, "sweep_status.json")) or {}
     planned_steps = config.get("num_steps")
     finished = summary is not None and (planned_steps is None or summary.get("num_steps") == planned_steps)
-    curve = _curve(run_dir, metric, summary)
+    notes: List[str] = []
+    curve = _curve(run_dir, metric, summary, notes)
     final = (summary or {}).get("final_eval") or {}
     if finished:
         final_score = final.get(metric)
@@ -143,14 +220,23 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
         curve=curve,
         state="done" if finished else (status.get("state") or ("partial" if len(curve) else "new")),
         error=status.get("error"),
+        notes=notes,
     )
+
+
+def unreadable_record(path: str, root: str, reason: str) -> RunRecord:
+    """A run (or a path that should have been one) the report cannot read: listed with `reason`, never scored."""
+    columns = ["step", "score", "mean_return", "train_seconds", "train_seconds_estimated"]
+    return RunRecord(name=os.path.relpath(path, root), run_dir=path, fields={}, env="?", seed=None, finished=False,
+                     final_score=None, final_return=None, num_steps=None, train_seconds=None,
+                     curve=pd.DataFrame(columns=columns), state=UNREADABLE, error=reason)
 
 
 def _derive_fields(records: List[RunRecord]) -> None:
     """Runs not planned by a sweep: their fields are the config fields that differ across the runs."""
     configs = {}
     for r in records:
-        if not r.fields:
+        if not r.fields and r.state != UNREADABLE:
             configs[r.run_dir] = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
     if len(configs) < 2:
         return
@@ -177,6 +263,8 @@ def _fill_missing_fields(records: List[RunRecord]) -> None:
     for r in records:
         own.setdefault(sweep_of(r), set()).update(r.fields)
     for r in records:
+        if r.state == UNREADABLE:
+            continue
         missing = [f for f in fields if f not in own[sweep_of(r)]]
         if not missing:
             continue
@@ -198,11 +286,22 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> Li
     `fields`: group-by fields; one that no sweep varies (e.g. `search`, set with --set in one of the
     sweeps linked together) is read from each run's config.
     """
-    run_dirs = find_run_dirs(root)
+    unreadable: List[Unreadable] = []
+    run_dirs = find_run_dirs(root, unreadable)
     if not run_dirs:
-        raise ReportError(f"{root}: no runs found (expected run directories with config.json or sweep_run.json)")
-    records = [_load_one(d, root, metric) for d in run_dirs]
-    planned = (_read_json(os.path.join(root, "sweep.json")) or {}).get("runs") or []
+        also = "; " + "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3]) if unreadable else ""
+        raise ReportError(f"{root}: no runs found (expected run directories with config.json or sweep_run.json){also}")
+    records = []
+    for d in run_dirs:
+        try:
+            records.append(_load_one(d, root, metric))
+        except ReportError as err:  # one run's unreadable file: that run is listed with the reason
+            records.append(unreadable_record(d, root, str(err)))
+    records += [unreadable_record(u.path, root, u.reason) for u in unreadable]
+    try:
+        planned = (_read_json(os.path.join(root, "sweep.json")) or {}).get("runs") or []
+    except ReportError as err:
+        raise ReportError(f"{root}: {err}") from None
     order = {name: i for i, name in enumerate(planned)}  # a sweep's run order (its fields' order too)
     records.sort(key=lambda r: order.get(r.name, len(order)))
     _derive_fields(records)
@@ -210,7 +309,8 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> Li
     unvaried = [f for f in fields if not any(f in r.fields for r in records)]
     if unvaried:
         for r in records:
-            _fields_from_config(r, unvaried)
+            if r.state != UNREADABLE:
+                _fields_from_config(r, unvaried)
     return records
 
 

@@ -97,7 +97,7 @@ def group_table(grouping: Grouping, reps: int = 5_000, seed: int = 0) -> pd.Data
             done = [r for r in members if r.env in use_envs and r.finished]
             meta[key] = {"group": g, **{f: members[0].fields.get(f) for f in fields}, "env": env,
                          "seeds": int(matrix.shape[0]),
-                         "unfinished": sum(not r.finished for r in members if r.env in use_envs),
+                         "unfinished": sum(not r.finished and r.state != "duplicate" for r in members if r.env in use_envs),
                          "num_steps": _mean([r.num_steps for r in done]),
                          "train_seconds": _mean([r.train_seconds for r in done])}
     if not arrays:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import dataclasses
 import fcntl
 import json
@@ -32,14 +33,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import psutil
 import submitit
 
-from rosmo.owner import pid_alive
+from rosmo.owner import describe, pid_alive
+from rosmo.signals import stop_sleep
 from rosmo.sweep.progress import SweepProgress
 from rosmo.sweep.runs import ERROR_PREFIX, LOG_FILE, is_done, last_logged_step, read_status, requested_steps, write_status
+from rosmo.training.workdir import live_holder
 
 EXIT_INTERRUPTED = 130
 WORKER_MODULE = "rosmo.sweep.worker"
@@ -182,6 +185,29 @@ def _error_line(log_text: str) -> str:
     return lines[-1][-500:] if lines else "no output"
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _child_setup(parent: int, cpus: Optional[List[int]]) -> Callable[[], None]:
+    """The worker's preexec_fn: SIGTERM when the sweep process dies (even by kill -9), and its CPUs.
+
+    prctl(PR_SET_PDEATHSIG) is Linux's; elsewhere the worker outlives a killed sweep. If the sweep
+    died before the call, the worker exits at once.
+    """
+
+    def setup() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:
+            os._exit(1)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
 class WorkerProcess:
     """`python -m rosmo.sweep.worker RUN_DIR` with the thread environment, logging to RUN_DIR/worker.log."""
 
@@ -191,7 +217,7 @@ class WorkerProcess:
         self.log_path = os.path.join(self.run_dir, LOG_FILE)
         attempts = int(read_status(self.run_dir).get("attempts", 0)) + 1
         os.makedirs(self.run_dir, exist_ok=True)
-        with open(self.log_path, "a") as log:
+        with open(self.log_path, "a") as log:  # the worker dies with this process (`_child_setup`)
             log.write(f"\n=== attempt {attempts} on {os.uname().nodename} at {time.strftime('%Y-%m-%d %H:%M:%S')}, "
                       f"{threads} thread(s), cpus {cpus or 'any'} ===\n")
             self._log_offset = log.tell()
@@ -200,7 +226,7 @@ class WorkerProcess:
                 [python or sys.executable, "-m", WORKER_MODULE, self.run_dir],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=thread_env(threads, compile_cache), start_new_session=True,  # Ctrl-C is forwarded by us
-                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+                preexec_fn=_child_setup(os.getpid(), cpus),
             )
         self.num_steps = requested_steps(self.run_dir) or 0
         write_status(self.run_dir, state="running", attempts=attempts, started=self.started, pid=self.process.pid,
@@ -232,7 +258,7 @@ class WorkerProcess:
         with open(self.log_path, errors="replace") as f:
             f.seek(self._log_offset)
             text = f.read()
-        if returncode in (EXIT_INTERRUPTED, -signal.SIGINT):
+        if returncode in (EXIT_INTERRUPTED, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGUSR2):
             return write_status(self.run_dir, state="interrupted", returncode=returncode, wall_seconds=wall,
                                 error="interrupted; the next `rosmo sweep` resumes it from its checkpoint")
         error = _error_line(text) if returncode != 0 else "the worker exited without a summary.json for the planned steps"
@@ -281,6 +307,13 @@ def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, An
         while queue or running:
             while queue and free_slots:
                 run_dir = queue.popleft()
+                holder = live_holder(run_dir)
+                if holder is not None:  # a trainer from an earlier (killed) sweep still runs it: not ours to start
+                    statuses[run_dir] = write_status(run_dir, state="running", error=None, pid=holder.get("pid"),
+                                                     note=f"running in another process ({describe(holder)})")
+                    if progress is not None:
+                        progress.finished(run_dir, statuses[run_dir])
+                    continue
                 slot_of[run_dir] = free_slots.pop(0)
                 running[run_dir] = WorkerProcess(run_dir, threads, compile_cache, cpus=slots[slot_of[run_dir]])
             for run_dir, worker in list(running.items()):
@@ -293,7 +326,7 @@ def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, An
             if progress is not None:
                 progress.update(queued=len(queue), running={d: (time.time() - w.started, w.fraction_done()) for d, w in running.items()})
             if queue or running:
-                time.sleep(poll_seconds)
+                stop_sleep(poll_seconds)  # SIGINT/SIGTERM: Stopped (a KeyboardInterrupt) here, workers stopped below
     except KeyboardInterrupt:
         for worker in running.values():
             worker.interrupt()
@@ -467,7 +500,7 @@ def monitor(run_dirs: List[str], jobs: List[Any], progress: Optional[SweepProgre
                 progress.update(queued=len(run_dirs) - len(reported) - len(running), running=running)
             if ended:
                 break
-            time.sleep(poll_seconds)
+            stop_sleep(poll_seconds)
     finally:
         if progress is not None:
             progress.close()

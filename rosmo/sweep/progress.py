@@ -94,7 +94,7 @@ class SweepProgress:
             self.failed += 1
             self._print(f"[failed] {name}: {status.get('error')}  (log: {os.path.join(run_dir, 'worker.log')})")
         else:
-            self._print(f"[{state}] {name}: {status.get('error') or ''}".rstrip(": "))
+            self._print(f"[{state}] {name}: {status.get('error') or status.get('note') or ''}".rstrip(": "))
 
     def line(self, queued: int, running: Mapping[str, Tuple[float, float]]) -> str:
         eta = estimate_eta(queued, list(running.values()), self.walls, self.workers)

@@ -18,9 +18,11 @@ import time
 from typing import Any, Dict, List, Optional
 
 from rosmo.jsonio import MISSING, config_changes, read_json_if_present, to_jsonable, write_json_atomic
+from rosmo.owner import describe as describe_owner
 from rosmo.owner import on_this_host, pid_alive
 from rosmo.sweep.grid import RunPlan
 from rosmo.sweep.spec import SweepError, SweepSpec
+from rosmo.training.workdir import WorkdirLock
 
 SWEEP_FILE = "sweep.json"
 RUN_FILE = "sweep_run.json"
@@ -44,6 +46,23 @@ def _shown(value: Any) -> Any:
 
 def read_run_plan(run_dir: str) -> Optional[Dict[str, Any]]:
     return _read_json(os.path.join(run_dir, RUN_FILE))
+
+
+SWEEP_LOCK = "sweep.lock"
+
+
+class SweepLock(WorkdirLock):
+    """One `rosmo sweep` per sweep directory (`<out>/sweep.lock`, held for the sweep's lifetime)."""
+
+    flag = "--out"
+
+    def __init__(self, sweep_dir: str):
+        super().__init__(sweep_dir, filename=SWEEP_LOCK)
+
+    def _busy(self, holder: Dict[str, Any]) -> str:
+        who = describe_owner(holder) if holder else "another process"
+        return (f"--out {self.workdir}: another `rosmo sweep` is running on this directory ({who}); "
+                "wait for it to end (its progress: rosmo sweep --out ... --dry-run) or use another --out")
 
 
 def prepare(sweep_dir: str, spec: SweepSpec, runs: List[RunPlan]) -> List[str]:

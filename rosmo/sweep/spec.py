@@ -188,8 +188,15 @@ def load_sweep_file(spec: str) -> SweepSpec:
         try:
             with open(path) as f:
                 data = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
-        except (yaml.YAMLError, json.JSONDecodeError) as err:
-            raise SweepError(f"sweep file {path}: cannot parse: {str(err).splitlines()[0]}") from None
+        except json.JSONDecodeError as err:
+            raise SweepError(f"sweep file {path}: line {err.lineno}, column {err.colno}: {err.msg}") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            what = " ".join(filter(None, [getattr(err, "context", None), getattr(err, "problem", None)])) or str(err).splitlines()[0]
+            raise SweepError(f"sweep file {path}: {where}{what}") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise SweepError(f"sweep file {path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
     return sweep_from_dict(data, f"sweep file {spec}")
 
 

@@ -23,6 +23,7 @@ import ml_collections
 from rosmo.configs.loading import load_config, update_config
 from rosmo.errors import ConfigError
 from rosmo.jsonio import flatten_dict
+from rosmo.signals import exit_on_signal
 from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train
@@ -50,15 +51,6 @@ def load_run_config(run_dir: str) -> ml_collections.ConfigDict:
     return config
 
 
-def _stop_like_ctrl_c(signum, frame) -> None:
-    """SIGTERM / SIGUSR2 (SLURM preemption, time limit) act as Ctrl-C once: train() saves a checkpoint."""
-    del frame
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the checkpoint short
-    print(f"rosmo sweep worker: {signal.Signals(signum).name}: stopping with a checkpoint", file=sys.stderr, flush=True)
-    raise KeyboardInterrupt
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1:
@@ -68,15 +60,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     # The sweep stops its workers with SIGINT: never keep one inherited as ignored (a sweep started
     # in the background, `nohup rosmo sweep ... &`, passes SIG_IGN down and the worker would run on).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, _stop_like_ctrl_c)
+    # before train() installs its flag handlers (it saves a checkpoint at the next step), a signal ends the worker
+    exit_on_signal("rosmo sweep worker", (signal.SIGINT,) + STOP_SIGNALS)
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
     print(f"rosmo sweep worker: {run_dir} pid {os.getpid()} cpus {sorted(os.sched_getaffinity(0))}; "
           + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
     try:
         config = load_run_config(run_dir)
         summary = train(config, run_dir, progress=False)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        print(f"rosmo sweep worker: {stop}", file=sys.stderr, flush=True)
         print(f"{ERROR_PREFIX}interrupted (checkpoint saved)", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except ConfigError as err:  # the user's input: the message says it all

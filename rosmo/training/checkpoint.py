@@ -455,7 +455,8 @@ def load_params(
     """Load the `params` entry of a saved train state, as numpy, for evaluation.
 
     Args:
-      run_or_dir: a run directory (holding `checkpoints/`) or a checkpoint directory.
+      run_or_dir: a run directory (holding `checkpoints/`), a checkpoint directory, or one step's
+        directory in it (`<run>/checkpoints/<step>`, which picks that step).
       step: the step to load; the newest usable checkpoint when None (falling back,
         with a warning, past unreadable ones or ones refused by `check`).
       check: `Checkpointer.restore`'s check; by default non-finite parameters are refused.
@@ -465,6 +466,11 @@ def load_params(
       JSON dict saved with the checkpoint (the trainer stores the config there).
     """
     directory = checkpoint_dir(os.fspath(run_or_dir))
+    name = os.path.basename(os.path.normpath(directory))
+    if name.isdigit() and os.path.isfile(os.path.join(directory, COMMIT_FILE)):  # one step's directory
+        if step is not None and int(step) != int(name):
+            raise FileNotFoundError(f"is the checkpoint of step {int(name)}, but step {step} was asked for")
+        directory, step = os.path.dirname(os.path.normpath(directory)), int(name)
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"{run_or_dir} is neither a run directory (with {CHECKPOINTS_SUBDIR}/) nor a checkpoint directory"

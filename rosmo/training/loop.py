@@ -1,10 +1,11 @@
 """One training run, top to bottom: suite data -> networks -> agent -> learner -> logs, evaluations, checkpoints.
 
 A run lives in `workdir`: `config.json`, `checkpoints/<step>` (resumed from the latest by itself), `train.csv`,
-`eval.csv`, `tb/`, `summary.json`, `train.lock`, `config_changes.jsonl`. Every checkpoint carries the config,
+`eval.csv`, `tb/`, `summary.json`, `train.lock`, `config_changes.jsonl`, `dataset.json`. Every checkpoint carries the config,
 the number of actions, the observation shape and the dataset's metadata, so it is usable without the dataset.
 One trainer per workdir; a non-finite update stops the run or is skipped (`config.nonfinite`) and never
-reaches a checkpoint; SIGINT/SIGTERM save a checkpoint and raise `Stopped`.
+reaches a checkpoint; SIGINT/SIGTERM save a checkpoint and raise `Stopped`. `dataset.json` records the
+dataset's absolute path and content fingerprint: a resume on other data is refused.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from rosmo.errors import NonFiniteError
 from rosmo.evaluation.evaluate import evaluate_agent, scalar_metrics
 from rosmo.networks import make_networks
 from rosmo.suites import get_suite
+from rosmo.training import dataset_record
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
 from rosmo.training.learner import Learner, to_host
 from rosmo.training.prefetch import DevicePrefetcher
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
-from rosmo.training.signals import Stopped, StopSignals
+from rosmo.signals import Stopped, StopSignals
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training seed
 PREFETCH_BATCHES = 2  # batches on the device ahead of the update
@@ -73,11 +75,15 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
     start_step, last_eval, previous_seconds, previous_eval_seconds = 0, None, 0.0, 0.0
     changes = {}
+    data_identity = dataset_record.identify(spec.path)
     if checkpointer.latest_step() is not None:
         previous = workdirs.read_run_config(workdir)
         if previous is not None:
             changes = workdirs.config_changes(previous, config.to_dict())
             workdirs.check_config_changes(workdir, changes, allow_config_change)
+        data_change = dataset_record.check_same_dataset(workdir, data_identity, allow_config_change)
+        if data_change is not None:
+            changes[dataset_record.CHANGE_FIELD] = data_change
         state, extra = checkpointer.restore(learner.state, check=finite_params_check)
         learner.restore(state, skipped_updates=int(extra.get("skipped_updates", 0)))
         start_step = int(to_host(state.step))
@@ -86,6 +92,11 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         previous_eval_seconds = float(extra.get("eval_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
+    transitions = None if spec.num_steps is None else int(spec.num_steps) - int(spec.num_episodes)
+    if main and transitions is not None and 0 < transitions < int(config.batch_size):
+        print(f"rosmo: warning: --config.batch_size={config.batch_size} is larger than the dataset "
+              f"({transitions} transitions in {spec.num_episodes} episodes): every batch repeats samples and steps "
+              "are slow; lower --config.batch_size", file=sys.stderr, flush=True)
     if main and jax.process_count() > 1:
         print(f"learner mesh: {learner.mesh.devices.size} devices over {jax.process_count()} processes")
     if main:
@@ -93,6 +104,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         if note:
             print(note)
         write_json_atomic(os.path.join(workdir, "config.json"), config.to_dict())
+        dataset_record.write_record(workdir, data_identity)
     extra_static = {
         "config": config.to_dict(),
         "num_actions": spec.num_actions,
@@ -163,6 +175,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
 
     try:
         while step < config.num_steps:
+            signals.check()  # a signal is a flag: acted on here and at the end of each deferred block
             batch = next(batches)
             with signals.deferred():  # the update donates the state: a signal waits until it is replaced
                 metrics = learner.step(batch)

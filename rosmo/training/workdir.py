@@ -57,6 +57,9 @@ def prepare_workdir(workdir: str) -> str:
     path = os.path.abspath(os.fspath(workdir))
     if os.path.exists(path) and not os.path.isdir(path):
         raise WorkdirError(f"--workdir {workdir}: is a file, expected a run directory (a new or an existing one)")
+    if os.path.isfile(os.path.join(path, "dataset_info.json")):  # a run's files would land among a dataset's
+        raise WorkdirError(f"--workdir {workdir}: is a dataset directory (it holds dataset_info.json), expected a run "
+                           "directory; did you mean --config.dataset_dir?")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
@@ -88,9 +91,11 @@ class WorkdirLock:
     process 0's workdir) makes it a no-op.
     """
 
-    def __init__(self, workdir: str, enabled: bool = True):
+    flag = "--workdir"  # the flag its messages name
+
+    def __init__(self, workdir: str, enabled: bool = True, filename: str = LOCK_FILE):
         self.workdir = workdir
-        self.path = os.path.join(workdir, LOCK_FILE)
+        self.path = os.path.join(workdir, filename)
         self.enabled = enabled
         self._fd: Optional[int] = None
 
@@ -101,7 +106,7 @@ class WorkdirLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as err:
-                raise WorkdirError(f"--workdir {self.workdir}: cannot write there ({err.strerror or err})") from None
+                raise WorkdirError(f"{self.flag} {self.workdir}: cannot write there ({err.strerror or err})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -129,7 +134,7 @@ class WorkdirLock:
             os.fsync(fd)
             self._fd = fd
             return
-        raise WorkdirError(f"--workdir {self.workdir}: cannot take {self.path} (it keeps being replaced)")
+        raise WorkdirError(f"{self.flag} {self.workdir}: cannot take {self.path} (it keeps being replaced)")
 
     def _busy(self, holder: Dict[str, Any]) -> str:
         who = describe(holder) if holder else "another process"
@@ -154,6 +159,22 @@ class WorkdirLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def live_holder(workdir: str, filename: str = LOCK_FILE) -> Optional[Dict[str, Any]]:
+    """The record of the live process holding `<workdir>/<filename>` (this host), None when none runs.
+
+    Reads the lock file's owner record and tests the process (pid and start time); it never takes the
+    lock itself, so it cannot make a trainer that is starting fail.
+    """
+    try:
+        with open(os.path.join(workdir, filename)) as f:
+            holder = json.loads(f.read() or "{}")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict) or not holder or holder.get("pid") == os.getpid():
+        return None
+    return holder if owner_alive(holder) else None
 
 
 # ---------------------------------------------------------------------------

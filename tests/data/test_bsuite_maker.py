@@ -17,6 +17,7 @@ REFERENCE_EPISODES = 5
 @pytest.fixture(autouse=True)
 def few_reference_episodes(monkeypatch):
     monkeypatch.setattr(bsuite_maker, "_MIN_REFERENCE_EPISODES", 1)
+    monkeypatch.setattr(bsuite_maker, "_REFERENCE_MIN_GAP_SE", None)  # a 30-episode DQN has not learned
 
 
 def _make(out, **kwargs):
@@ -30,6 +31,7 @@ def two_runs(tmp_path_factory):
     """The same seed made twice into different directories."""
     mp = pytest.MonkeyPatch()
     mp.setattr(bsuite_maker, "_MIN_REFERENCE_EPISODES", 1)
+    mp.setattr(bsuite_maker, "_REFERENCE_MIN_GAP_SE", None)
     try:
         a = _make(tmp_path_factory.mktemp("a"), seed=3)
         b = _make(tmp_path_factory.mktemp("b"), seed=3)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rosmo.training.learner import learning_rate_schedule, weight_decay_mask
-from rosmo.training.signals import StopSignals, Stopped
+from rosmo.signals import StopSignals, Stopped
 from tests.helpers import make_learner, small_config, synthetic_batch
 
 

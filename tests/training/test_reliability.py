@@ -22,7 +22,7 @@ from rosmo.errors import NonFiniteError
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import MANIFEST_FILE, CheckpointError, Checkpointer, load_params
 from rosmo.training.loop import train
-from rosmo.training.signals import Stopped
+from rosmo.signals import Stopped
 from tests.conftest import TINY_METADATA, make_episode, write_dataset
 from tests.helpers import make_learner, small_config, synthetic_batch
 

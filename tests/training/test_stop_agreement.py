@@ -9,7 +9,7 @@ from rosmo.suites.configs.bsuite import get_config
 from rosmo.training import loop
 from rosmo.training.checkpoint import complete_steps
 from rosmo.training.distributed import agreed_stop
-from rosmo.training.signals import Stopped, StopSignals
+from rosmo.signals import Stopped, StopSignals
 from tests.conftest import make_episode, write_dataset
 
 
