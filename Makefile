@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean-venv datasets bench
+.PHONY: test test-fast demo install clean-venv datasets bench
 
 $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15 tests
+
+# The unit layer for the edit loop: everything but the end-to-end runs marked `slow`.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=10 tests
 
 demo: $(STAMP)
 	$(PY) -m rosmo.cli demo

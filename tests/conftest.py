@@ -10,12 +10,47 @@ padding 0, as in RLDS.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+import os
+import shutil
+import tempfile
 
-import numpy as np
-import pytest
+# Set before JAX or TensorFlow is imported (here and in every subprocess a test starts, which inherits them):
+# - one JAX compilation cache for this session: the many tiny runs compile the same learner, actor and
+#   evaluation programs again and again; a cache hit loads the executable instead. It lives in a temporary
+#   directory removed when the session ends, so nothing carries over between sessions.
+# - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
+#   other only cost CPU time on a small machine.
+# ROSMO_TEST_JAX_CACHE=0 / ROSMO_TEST_THREADS=0 turn either off (to measure them).
+_JAX_CACHE = None
+if os.environ.get("ROSMO_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+if os.environ.get("ROSMO_TEST_THREADS", "1") != "0":
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in _flags:
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 {_flags}".strip()
+    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
-from rosmo.data import rlds
+from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from rosmo.data import rlds  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: trains, deploys or sweeps end to end (seconds to minutes); `make test-fast` leaves these out")
+
+
+def pytest_unconfigure(config):
+    """Remove this session's JAX compilation cache."""
+    if _JAX_CACHE is not None:
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
 TINY_LENGTHS = (4, 7, 3, 5, 6)
 TINY_OBS_SHAPE = (2, 3)

@@ -70,6 +70,7 @@ def _evaluate(capsys, *args):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
     out_json = tmp_path / "pong.json"
     code, out, err = _evaluate(capsys, "--checkpoint", atari_run, "--env", "atari:Pong", "--episodes", "3", "--num-envs", "2",
@@ -89,6 +90,7 @@ def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
     assert 1 <= len(frames) <= 21 and frames[0].shape[:2] == (168, 168)
 
 
+@pytest.mark.slow
 def test_evaluate_bsuite_checkpoint(catch_run, tmp_path, capsys):
     out_json = tmp_path / "catch.json"
     code, out, err = _evaluate(capsys, "--checkpoint", catch_run, "--env", "bsuite:catch", "--episodes", "6",
@@ -101,6 +103,7 @@ def test_evaluate_bsuite_checkpoint(catch_run, tmp_path, capsys):
     assert "normalised" in out
 
 
+@pytest.mark.slow
 def test_evaluate_errors(atari_run, catch_run, tmp_path, capsys):
     code, _, err = _evaluate(capsys, "--checkpoint", atari_run, "--env", "pong")
     assert code == 2 and "--env 'pong': expected <suite>:<env>" in err
@@ -114,6 +117,7 @@ def test_evaluate_errors(atari_run, catch_run, tmp_path, capsys):
     assert code == 2 and "neither a run directory" in err
 
 
+@pytest.mark.slow
 def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_path, capsys):
     _, _, config, _ = load_agent(mzu_catch_run, overrides=("num_simulations=12", "search_depth=2", "search=gumbel"))
     assert (config.num_simulations, config.search_depth, config.search) == (12, 2, "gumbel")
@@ -140,6 +144,7 @@ def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_p
     assert code == 2 and "--set cannot be used with --watch" in err
 
 
+@pytest.mark.slow
 def test_dataset_atari_records_with_a_checkpoint_policy(atari_run, tmp_path):
     policy = load_policy(atari_run, num_actions=6, seed=0)
     agent, params, config, _ = load_agent(atari_run)

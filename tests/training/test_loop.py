@@ -33,6 +33,7 @@ def _config(dataset, **overrides):
     return c
 
 
+@pytest.mark.slow
 def test_rosmo_learns_catch(catch_dataset, tmp_path):
     # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
@@ -50,6 +51,7 @@ def test_rosmo_learns_catch(catch_dataset, tmp_path):
     assert os.path.exists(tmp_path / "run" / "train.csv") and os.path.exists(tmp_path / "run" / "eval.csv")
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     common = dict(batch_size=16, warmup_steps=2, eval_every=100, eval_episodes=2, eval_parallel=2, checkpoint_every=3, log_every=1)
     train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "straight"), progress=False)
@@ -68,6 +70,7 @@ def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_learning_curve_has_one_row_per_evaluation_with_clocks(catch_dataset, tmp_path):
     common = dict(batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=4, log_every=1)
     train(_config(catch_dataset, num_steps=4, **common), str(tmp_path / "run"), progress=False)
@@ -88,6 +91,7 @@ def _rosmo_train(args, cwd):
                           cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     workdir = tmp_path / "cli"
     out = _rosmo_train(
@@ -103,6 +107,7 @@ def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     assert "Traceback" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines are silenced
 
 
+@pytest.mark.slow
 def test_rosmo_train_rejects_bad_overrides_in_one_line(catch_dataset, tmp_path):
     out = _rosmo_train([f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}", "--config.unroll_steps=0"],
                        cwd=tmp_path)
