@@ -36,9 +36,11 @@ if os.environ.get("ROSMO_TEST_THREADS", "1") != "0":
 
 from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from rosmo import cli  # noqa: E402
 from rosmo.data import rlds  # noqa: E402
 
 
@@ -110,3 +112,30 @@ def many_episodes_dataset(tmp_path_factory) -> str:
     """20 short episodes (lengths 2..5) for data-percentage tests."""
     episodes = [make_episode(e, 2 + e % 4) for e in range(20)]
     return write_dataset(tmp_path_factory.mktemp("rlds") / "many", episodes)
+
+
+CATCH_META = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
+TINY_CATCH_FLAGS = ["--config.batch_size=8", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_episodes=1",
+                    "--config.eval_parallel=1", "--config.use_tensorboard=false", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def tiny_catch_data(tmp_path_factory) -> str:
+    """6 catch-shaped episodes (observations 10x5) of 9 steps, 3 per shard, whose metadata names catch and
+    its references (random -0.5, dqn 1.0)."""
+    episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
+    return write_dataset(str(tmp_path_factory.mktemp("tiny_catch") / "good"), episodes, metadata=CATCH_META,
+                         max_episodes_per_shard=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
+    """ROSMO trained 2 steps on `tiny_catch_data` by `rosmo train` (checkpoints 1 and 2, evaluated at step 2).
+
+    Shared by the evaluate and error tests: they read it, and copy it before changing it."""
+    workdir = str(tmp_path_factory.mktemp("tiny_catch_run") / "run")
+    with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
+        code = cli.main(["train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={tiny_catch_data}",
+                         "--config.num_steps=2", "--config.checkpoint_every=1", "--config.eval_every=2", *TINY_CATCH_FLAGS])
+    assert code == 0
+    return workdir

@@ -37,12 +37,12 @@ def _features_shape(path, shape):
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(tmp_path_factory, tiny_catch_data):
     """Catch-shaped tiny datasets: good, with an inf reward, num_actions 2 with action 2, a truncated shard,
     a features.json that disagrees with the data."""
     root = tmp_path_factory.mktemp("errors")
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
-    out = {"good": write_dataset(str(root / "good"), episodes, metadata=CATCH_META, max_episodes_per_shard=3)}
+    out = {"good": tiny_catch_data}  # the data of the shared `tiny_catch_run`
     bad = [dict(e, steps=dict(e["steps"])) for e in episodes]
     bad[4]["steps"]["reward"] = bad[4]["steps"]["reward"].copy()
     bad[4]["steps"]["reward"][1] = np.inf
@@ -58,14 +58,9 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(data, tmp_path_factory):
-    """A run trained 2 steps (checkpoints 1 and 2) on the good data."""
-    workdir = str(tmp_path_factory.mktemp("errors_run") / "run")
-    with FAST_INIT:
-        code = cli.main(["train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={data['good']}",
-                         "--config.num_steps=2", "--config.checkpoint_every=1", "--config.eval_every=2", *FAST])
-    assert code == 0
-    return workdir
+def run(tiny_catch_run):
+    """A run trained 2 steps (checkpoints 1 and 2) on the good data: the session's shared `tiny_catch_run`."""
+    return tiny_catch_run
 
 
 def _main(capsys, *args):

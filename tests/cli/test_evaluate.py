@@ -48,9 +48,9 @@ def _train_on_tiny_catch(root, **fields):
 
 
 @pytest.fixture(scope="module")
-def catch_run(tmp_path_factory):
-    """ROSMO trained 1 step on the tiny catch-shaped dataset."""
-    return _train_on_tiny_catch(tmp_path_factory.mktemp("catch_eval"))
+def catch_run(tiny_catch_run):
+    """ROSMO trained 2 steps on a tiny catch-shaped dataset: the session's shared `tiny_catch_run`."""
+    return tiny_catch_run
 
 
 @pytest.fixture(scope="module")
