@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: test demo install clean-venv datasets bench docs docs-check docs-serve lint
+.PHONY: test test-fast demo install clean-venv datasets bench docs docs-check docs-serve lint
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 test: $(STAMP) docs-check
 	$(PY) -m pytest -q --durations=15 tests
+
+# The unit layer for the edit loop: everything but the end-to-end runs marked `slow`.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=10 tests
 
 # The docs site (MkDocs Material): reference and results pages are generated from the code and results/*.
 # --strict turns every warning (a broken link, a missing page, a failed reference) into an error.

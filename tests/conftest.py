@@ -10,12 +10,49 @@ padding 0, as in RLDS.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+import os
+import shutil
+import tempfile
 
-import numpy as np
-import pytest
+# Set before JAX or TensorFlow is imported (here and in every subprocess a test starts, which inherits them):
+# - one JAX compilation cache for this session: the many tiny runs compile the same learner, actor and
+#   evaluation programs again and again; a cache hit loads the executable instead. It lives in a temporary
+#   directory removed when the session ends, so nothing carries over between sessions.
+# - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
+#   other only cost CPU time on a small machine.
+# ROSMO_TEST_JAX_CACHE=0 / ROSMO_TEST_THREADS=0 turn either off (to measure them).
+_JAX_CACHE = None
+if os.environ.get("ROSMO_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+if os.environ.get("ROSMO_TEST_THREADS", "1") != "0":
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in _flags:
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 {_flags}".strip()
+    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
-from rosmo.data import rlds
+from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from rosmo import cli  # noqa: E402
+from rosmo.data import rlds  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: trains, deploys or sweeps end to end (seconds to minutes); `make test-fast` leaves these out")
+
+
+def pytest_unconfigure(config):
+    """Remove this session's JAX compilation cache."""
+    if _JAX_CACHE is not None:
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
 TINY_LENGTHS = (4, 7, 3, 5, 6)
 TINY_OBS_SHAPE = (2, 3)
@@ -75,3 +112,30 @@ def many_episodes_dataset(tmp_path_factory) -> str:
     """20 short episodes (lengths 2..5) for data-percentage tests."""
     episodes = [make_episode(e, 2 + e % 4) for e in range(20)]
     return write_dataset(tmp_path_factory.mktemp("rlds") / "many", episodes)
+
+
+CATCH_META = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
+TINY_CATCH_FLAGS = ["--config.batch_size=8", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_episodes=1",
+                    "--config.eval_parallel=1", "--config.use_tensorboard=false", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def tiny_catch_data(tmp_path_factory) -> str:
+    """6 catch-shaped episodes (observations 10x5) of 9 steps, 3 per shard, whose metadata names catch and
+    its references (random -0.5, dqn 1.0)."""
+    episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
+    return write_dataset(str(tmp_path_factory.mktemp("tiny_catch") / "good"), episodes, metadata=CATCH_META,
+                         max_episodes_per_shard=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
+    """ROSMO trained 2 steps on `tiny_catch_data` by `rosmo train` (checkpoints 1 and 2, evaluated at step 2).
+
+    Shared by the evaluate and error tests: they read it, and copy it before changing it."""
+    workdir = str(tmp_path_factory.mktemp("tiny_catch_run") / "run")
+    with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
+        code = cli.main(["train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={tiny_catch_data}",
+                         "--config.num_steps=2", "--config.checkpoint_every=1", "--config.eval_every=2", *TINY_CATCH_FLAGS])
+    assert code == 0
+    return workdir

@@ -38,6 +38,7 @@ def example_registered(monkeypatch):
     return example_agent.SPEC
 
 
+@pytest.mark.slow
 def test_an_added_agent_trains_and_evaluates(example_registered, tmp_path, capsys):
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
     dataset = write_dataset(str(tmp_path / "data"), episodes,

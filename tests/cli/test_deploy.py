@@ -42,6 +42,7 @@ def _copy(workdir, tmp_path):
     return target
 
 
+@pytest.mark.slow
 def test_deploy_two_then_three_deployments(two_deployments, tmp_path, capsys):
     workdir = two_deployments
     rows = list(csv.DictReader(open(workdir / "deployments.csv")))
@@ -73,6 +74,7 @@ def test_deploy_two_then_three_deployments(two_deployments, tmp_path, capsys):
     assert json.load(open(os.path.join(deployment.deployment_dir(str(workdir), 3), "train.json")))["num_steps"] == 18
 
 
+@pytest.mark.slow
 def test_deploy_resumes_an_unfinished_deployment_without_recollecting(two_deployments, tmp_path):
     workdir = _copy(two_deployments, tmp_path)
     d2 = deployment.deployment_dir(str(workdir), 2)
@@ -84,6 +86,7 @@ def test_deploy_resumes_an_unfinished_deployment_without_recollecting(two_deploy
     assert os.path.exists(os.path.join(d2, "result.json"))
 
 
+@pytest.mark.slow
 def test_deploy_with_another_config_is_refused(two_deployments, capsys):
     capsys.readouterr()
     assert _deploy(two_deployments, "--deployments", "2", "--epsilon", "0.5") == 2
@@ -116,6 +119,7 @@ def test_mujoco_suite_is_registered():
                                                 "behaviour_return": 700.0})[0].high == 700.0
 
 
+@pytest.mark.slow
 def test_deploy_bremen_tiny(tmp_path):
     tiny = ["--config.max_episode_steps=50", "--config.collect_num_envs=2", "--config.eval_episodes=2",
             "--config.eval_num_envs=2", "--config.dynamics.hidden_sizes=(16,)", "--config.dynamics.num_members=2",

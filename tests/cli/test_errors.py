@@ -37,12 +37,12 @@ def _features_shape(path, shape):
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(tmp_path_factory, tiny_catch_data):
     """Catch-shaped tiny datasets: good, with an inf reward, num_actions 2 with action 2, a truncated shard,
     a features.json that disagrees with the data."""
     root = tmp_path_factory.mktemp("errors")
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
-    out = {"good": write_dataset(str(root / "good"), episodes, metadata=CATCH_META, max_episodes_per_shard=3)}
+    out = {"good": tiny_catch_data}  # the data of the shared `tiny_catch_run`
     bad = [dict(e, steps=dict(e["steps"])) for e in episodes]
     bad[4]["steps"]["reward"] = bad[4]["steps"]["reward"].copy()
     bad[4]["steps"]["reward"][1] = np.inf
@@ -58,14 +58,9 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(data, tmp_path_factory):
-    """A run trained 2 steps (checkpoints 1 and 2) on the good data."""
-    workdir = str(tmp_path_factory.mktemp("errors_run") / "run")
-    with FAST_INIT:
-        code = cli.main(["train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={data['good']}",
-                         "--config.num_steps=2", "--config.checkpoint_every=1", "--config.eval_every=2", *FAST])
-    assert code == 0
-    return workdir
+def run(tiny_catch_run):
+    """A run trained 2 steps (checkpoints 1 and 2) on the good data: the session's shared `tiny_catch_run`."""
+    return tiny_catch_run
 
 
 def _main(capsys, *args):
@@ -143,6 +138,7 @@ def test_workdir_that_is_a_file_or_not_writable(capsys, data, tmp_path):
     _one_line(code, err, "--workdir /proc/rosmo-run: cannot create it")
 
 
+@pytest.mark.slow
 def test_second_trainer_and_config_drift(capsys, data, run):
     lock = WorkdirLock(run)
     lock.acquire()
@@ -202,11 +198,13 @@ def _evaluate(capsys, run, *args):
     return _main(capsys, "evaluate", "--checkpoint", run, "--episodes", "1", "--num-envs", "1", "--no-progress", *args)
 
 
+@pytest.mark.slow
 def test_evaluate_on_an_env_with_other_observations(capsys, run):
     code, _, err = _evaluate(capsys, run, "--env", "bsuite:cartpole")
     _one_line(code, err, "--env bsuite:cartpole: the env gives observations of shape (1, 6)", "takes (10, 5)")
 
 
+@pytest.mark.slow
 def test_evaluate_json_path_checked_before_playing(capsys, run, tmp_path):
     code, _, err = _evaluate(capsys, run, "--json", tmp_path / "missing" / "x.json")
     _one_line(code, err, "--json", "does not exist")
@@ -215,6 +213,7 @@ def test_evaluate_json_path_checked_before_playing(capsys, run, tmp_path):
     _one_line(code, err, "is a directory, expected a file name")
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_corrupt_and_non_finite_checkpoints(capsys, run, tmp_path):
     copy = shutil.copytree(run, str(tmp_path / "copy"))
     params, extra = load_params(copy)
@@ -251,6 +250,7 @@ def _rosmo(args, cwd, env=None):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_batch_not_divisible_by_the_devices(data, tmp_path):
     proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'run'}", f"--config.dataset_dir={data['good']}",
                    *FAST, "--config.batch_size=3"], tmp_path, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
@@ -258,6 +258,7 @@ def test_batch_not_divisible_by_the_devices(data, tmp_path):
     _one_line(proc.returncode, err, "--config.batch_size=3: expected a multiple of the number of devices (2)")
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_prints_one_line(data, tmp_path):
     run = tmp_path / "run"
     proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={run}", f"--config.dataset_dir={data['good']}", *FAST,
@@ -273,6 +274,7 @@ def test_ctrl_c_saves_and_prints_one_line(data, tmp_path):
     assert Checkpointer(str(run / "checkpoints"), read_only=True).all_steps() == [step]
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving(data, tmp_path):
     proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'run'}", f"--config.dataset_dir={data['good']}",
                    *FAST, "--config.num_steps=2"], tmp_path, env={"TEST_FILE_SIZE_LIMIT": str(16 * 1024)})

@@ -49,9 +49,9 @@ def _train_on_tiny_catch(root, **fields):
 
 
 @pytest.fixture(scope="module")
-def catch_run(tmp_path_factory):
-    """ROSMO trained 1 step on the tiny catch-shaped dataset."""
-    return _train_on_tiny_catch(tmp_path_factory.mktemp("catch_eval"))
+def catch_run(tiny_catch_run):
+    """ROSMO trained 2 steps on a tiny catch-shaped dataset: the session's shared `tiny_catch_run`."""
+    return tiny_catch_run
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def _evaluate(capsys, *args):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
     out_json = tmp_path / "pong.json"
     code, out, err = _evaluate(capsys, "--checkpoint", atari_run, "--env", "atari:Pong", "--episodes", "3", "--num-envs", "2",
@@ -90,6 +91,7 @@ def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
     assert 1 <= len(frames) <= 21 and frames[0].shape[:2] == (168, 168)
 
 
+@pytest.mark.slow
 def test_evaluate_bsuite_checkpoint(catch_run, tmp_path, capsys):
     out_json = tmp_path / "catch.json"
     code, out, err = _evaluate(capsys, "--checkpoint", catch_run, "--env", "bsuite:catch", "--episodes", "6",
@@ -102,6 +104,7 @@ def test_evaluate_bsuite_checkpoint(catch_run, tmp_path, capsys):
     assert "normalised" in out
 
 
+@pytest.mark.slow
 def test_evaluate_errors(atari_run, catch_run, tmp_path, capsys):
     code, _, err = _evaluate(capsys, "--checkpoint", atari_run, "--env", "pong")
     assert code == 2 and "--env 'pong': expected <suite>:<env>" in err
@@ -115,6 +118,7 @@ def test_evaluate_errors(atari_run, catch_run, tmp_path, capsys):
     assert code == 2 and "neither a run directory" in err
 
 
+@pytest.mark.slow
 def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_path, capsys):
     _, _, config, _ = load_agent(mzu_catch_run, overrides=("num_simulations=12", "search_depth=2", "search=gumbel"))
     assert (config.num_simulations, config.search_depth, config.search) == (12, 2, "gumbel")
@@ -148,6 +152,7 @@ def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_p
     assert code == 2 and "--config.num_simulations cannot be used with --watch" in err
 
 
+@pytest.mark.slow
 def test_dataset_atari_records_with_a_checkpoint_policy(atari_run, tmp_path):
     policy = load_policy(atari_run, num_actions=6, seed=0)
     agent, params, config, _ = load_agent(atari_run)

@@ -54,6 +54,7 @@ def _settings(**kw):
     return watching.WatchSettings(poll_seconds=0.05, **kw)
 
 
+@pytest.mark.slow
 def test_watcher_evaluates_each_checkpoint_once_as_inline_evaluation_does(inline_run, tmp_path):
     run = _copy_without_evaluations(inline_run, tmp_path / "run")
     summary = watching.watch(run, _settings(), log=lambda _: None)
@@ -94,6 +95,7 @@ def _claim(run, step, pid, ident="other-evaluator"):
     return path
 
 
+@pytest.mark.slow
 def test_a_live_claim_is_left_alone_and_a_dead_one_taken_over(inline_run, tmp_path):
     run = _copy_without_evaluations(inline_run, tmp_path / "run")
     _claim(run, 5, os.getppid())  # a live process on this host holds step 5
@@ -108,6 +110,7 @@ def test_a_live_claim_is_left_alone_and_a_dead_one_taken_over(inline_run, tmp_pa
     assert [int(r["step"]) for r in _rows(os.path.join(run, "eval.csv"))] == [10, 5]
 
 
+@pytest.mark.slow
 def test_an_interrupted_evaluation_releases_its_step_and_rotation_while_held_is_harmless(inline_run, tmp_path):
     run = _copy_without_evaluations(inline_run, tmp_path / "run")
 
@@ -162,6 +165,7 @@ class _FakeWandb:
         return Run()
 
 
+@pytest.mark.slow
 def test_evaluator_logs_its_own_wandb_run_under_the_training_step(inline_run, tmp_path, monkeypatch):
     run = _copy_without_evaluations(inline_run, tmp_path / "run")
     config = json.load(open(os.path.join(run, "config.json")))

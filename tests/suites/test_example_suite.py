@@ -40,6 +40,7 @@ def _chain_dataset(path, n=5, episodes=20, seed=0):
     return write_dataset(str(path), out, metadata={"env": f"chain{n}", "num_actions": 2})
 
 
+@pytest.mark.slow
 def test_an_added_suite_trains_and_evaluates(chain_registered, tmp_path, capsys):
     suite, env = parse_env("chain:5")
     assert suite is example_suite.SUITE and env == "chain5"

@@ -32,6 +32,7 @@ def _status(out, name):
     return json.load(open(os.path.join(out, name, "sweep_status.json")))
 
 
+@pytest.mark.slow
 def test_runs_finish_and_a_failing_run_is_reported(first_sweep):
     out, code, stdout, stderr = first_sweep
     assert code == 1, stdout + stderr  # a run failed
@@ -57,6 +58,7 @@ def test_runs_finish_and_a_failing_run_is_reported(first_sweep):
     assert "failed: env=cartpole: DatasetError" in stderr
 
 
+@pytest.mark.slow
 def test_second_sweep_skips_finished_runs_and_retries_failed(first_sweep, tiny_root, compile_cache):
     out = first_sweep[0]
     summary = os.path.join(out, "learning_rate=0.001", "summary.json")
@@ -69,6 +71,7 @@ def test_second_sweep_skips_finished_runs_and_retries_failed(first_sweep, tiny_r
     assert _status(out, "env=cartpole")["attempts"] == 2
 
 
+@pytest.mark.slow
 def test_report_of_the_sweep(first_sweep, tmp_path):
     out = first_sweep[0]
     assert cli_main(["report", out, "--out", str(tmp_path), "--reps", "200", "--no-plots"]) == 0

@@ -8,6 +8,7 @@ import stat
 import threading
 import time
 
+import pytest
 import submitit
 
 from rosmo.sweep.executors import SlurmResources, SweepTask, sbatch_script, submit_slurm
@@ -59,6 +60,7 @@ def test_sbatch_script_carries_the_requested_resources(tmp_path, monkeypatch):
     assert [l for l in preview.splitlines() if l.startswith("#SBATCH")] == [l for l in script.splitlines() if l.startswith("#SBATCH")]
 
 
+@pytest.mark.slow
 def test_job_array_through_submitits_local_executor(tmp_path, tiny_root, compile_cache):
     # one finished run (skipped inside its task) and one whose dataset is missing (fails, recorded)
     run_dirs = _plan(tmp_path / "sweep", "num_steps=3", f"dataset_dir={tiny_root}/{{env}}", grid=["env=catch,cartpole"])
@@ -76,6 +78,7 @@ def test_job_array_through_submitits_local_executor(tmp_path, tiny_root, compile
     assert status["state"] == "failed" and "cartpole" in status["error"] and status["threads"] == 1
 
 
+@pytest.mark.slow
 def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_path, tiny_root, compile_cache):
     # a budget the run cannot reach before it is preempted, however fast the machine
     run_dir = _plan(tmp_path / "sweep", "num_steps=1000000", "log_every=10", "checkpoint_every=1000000",

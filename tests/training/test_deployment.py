@@ -61,6 +61,7 @@ class CountingAgent(deploy_bremen.BremenDeployment):
         return super().restore(*args)
 
 
+@pytest.mark.slow
 def test_two_deployments_layout_and_resume(tmp_path):
     config = tiny_config()
     workdir = str(tmp_path / "run")
@@ -108,6 +109,7 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
         deployment.check_config(workdir, {"a": 1, "num_deployments": 5, "trpo": {"max_kl": 0.05}})
 
 
+@pytest.mark.slow
 def test_offline_bremen_and_bc_on_the_same_data(tmp_path):
     config = tiny_config()
     agent = deploy_bremen.BremenDeployment(config)

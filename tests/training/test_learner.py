@@ -129,6 +129,7 @@ _SHARDING_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("policy_samples", [0, 4])
+@pytest.mark.slow
 def test_two_devices_match_one_device(policy_samples):
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from rosmo import cli
 from rosmo.training.checkpoint import load_params
 from rosmo.suites.configs.bsuite import get_config
 from rosmo.data import bsuite_maker
@@ -33,6 +34,7 @@ def _config(dataset, **overrides):
     return c
 
 
+@pytest.mark.slow
 def test_rosmo_learns_catch(catch_dataset, tmp_path):
     # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
@@ -50,11 +52,12 @@ def test_rosmo_learns_catch(catch_dataset, tmp_path):
     assert os.path.exists(tmp_path / "run" / "train.csv") and os.path.exists(tmp_path / "run" / "eval.csv")
 
 
-def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
-    common = dict(batch_size=16, warmup_steps=2, eval_every=100, eval_episodes=2, eval_parallel=2, checkpoint_every=3, log_every=1)
+@pytest.mark.slow
+def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluation(catch_dataset, tmp_path):
+    common = dict(batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=2, log_every=1)
     train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "straight"), progress=False)
-    # The same run, stopped after 3 steps and started again with the same workdir.
-    train(_config(catch_dataset, num_steps=3, **common), str(tmp_path / "resumed"), progress=False)
+    # The same run, stopped after 4 steps and started again with the same workdir.
+    train(_config(catch_dataset, num_steps=4, **common), str(tmp_path / "resumed"), progress=False)
     halfway, _ = load_params(str(tmp_path / "resumed"))
     summary = train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "resumed"), progress=False)
     assert summary["num_steps"] == 6
@@ -66,13 +69,8 @@ def test_resumed_run_ends_with_the_same_parameters(catch_dataset, tmp_path):
     assert any(not np.array_equal(a, h) for a, h in zip(jax.tree.leaves(straight), jax.tree.leaves(halfway)))
     rows = open(tmp_path / "resumed" / "train.csv").read().strip().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
-
-
-def test_learning_curve_has_one_row_per_evaluation_with_clocks(catch_dataset, tmp_path):
-    common = dict(batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=4, log_every=1)
-    train(_config(catch_dataset, num_steps=4, **common), str(tmp_path / "run"), progress=False)
-    train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "run"), progress=False)  # resumed
-    rows = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))
+    # The learning curve: one row per evaluation, clocks cumulative across the resume.
+    rows = list(csv.DictReader(open(tmp_path / "resumed" / "eval.csv")))
     assert [int(r["step"]) for r in rows] == [2, 4, 6]
     wall = [float(r["wall_seconds"]) for r in rows]
     train_s = [float(r["train_seconds"]) for r in rows]
@@ -88,6 +86,7 @@ def _rosmo_train(args, cwd):
                           cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     workdir = tmp_path / "cli"
     out = _rosmo_train(
@@ -103,10 +102,14 @@ def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     assert "Traceback" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines are silenced
 
 
-def test_rosmo_train_rejects_bad_overrides_in_one_line(catch_dataset, tmp_path):
-    out = _rosmo_train([f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}", "--config.unroll_steps=0"],
-                       cwd=tmp_path)
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "--config.unroll_steps=0" in out.stderr and "expected an integer >= 1" in out.stderr
-    out = _rosmo_train([f"--workdir={tmp_path / 'bad'}", "--config.learning_rat=1"], cwd=tmp_path)
-    assert out.returncode == 2 and "did you mean learning_rate" in out.stderr and "Traceback" not in out.stderr
+@pytest.mark.slow
+def test_rosmo_train_rejects_bad_overrides_in_one_line(catch_dataset, tmp_path, capsys):
+    # In this process (`cli.main`): the exit code and stderr are the command's; no second interpreter start-up.
+    code = cli.main(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}",
+                     "--config.unroll_steps=0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "--config.unroll_steps=0" in err and "expected an integer >= 1" in err
+    code = cli.main(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'bad'}", "--config.learning_rat=1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "did you mean learning_rate" in err and "Traceback" not in err

@@ -24,6 +24,7 @@ def data_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_atari_spec_reads_the_rlu_builder(data_dir):
     c = get_config("Pong,small")
     c.data_dir = data_dir
@@ -38,6 +39,7 @@ def test_atari_spec_reads_the_rlu_builder(data_dir):
         suite.dataset_spec(c)
 
 
+@pytest.mark.slow
 def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     c = get_config("Pong,small")
     c.data_dir = data_dir

@@ -58,6 +58,7 @@ def runs(tmp_path_factory):
     return multi, single, logs
 
 
+@pytest.mark.slow
 def test_two_processes_form_one_mesh_and_match_one_process(runs):
     multi, single, logs = runs
     assert "learner mesh: 4 devices over 2 processes" in logs["multi.process0.log"]
@@ -77,6 +78,7 @@ def test_two_processes_form_one_mesh_and_match_one_process(runs):
           f"max change from step {CHECKPOINTS[0]} to {CHECKPOINTS[-1]}: {moved:.3g}")
 
 
+@pytest.mark.slow
 def test_the_evaluator_follows_the_multi_host_learner(runs):
     multi, _, logs = runs
     with open(os.path.join(multi, "eval.csv")) as f:

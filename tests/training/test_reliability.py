@@ -88,6 +88,7 @@ def test_learner_skips_a_non_finite_update_and_names_it():
     assert learner.nonfinite().skipped == 1 and int(metrics["skipped_updates"]) == 1
 
 
+@pytest.mark.slow
 def test_diverging_run_stops_and_its_checkpoints_are_finite(catch_data, tmp_path):
     config = _config(catch_data, learning_rate=1e4, warmup_steps=6, num_steps=40, checkpoint_every=1, log_every=1,
                      keep_checkpoints=40)
@@ -103,6 +104,7 @@ def test_diverging_run_stops_and_its_checkpoints_are_finite(catch_data, tmp_path
     assert not os.path.exists(tmp_path / "run" / workdirs.LOCK_FILE)  # released
 
 
+@pytest.mark.slow
 def test_skip_mode_counts_skipped_updates_and_finishes(catch_data, tmp_path):
     config = _config(catch_data, learning_rate=1e4, warmup_steps=6, num_steps=12, checkpoint_every=4, nonfinite="skip")
     summary = _train(config, tmp_path / "run")
@@ -230,6 +232,7 @@ def test_every_checkpoint_unreadable_is_one_error_listing_them(tmp_path):
         load_params(directory)
 
 
+@pytest.mark.slow
 def test_resume_falls_back_past_a_corrupt_checkpoint(catch_data, tmp_path, capsys):
     run = tmp_path / "run"
     _train(_config(catch_data, num_steps=4), run)
@@ -249,6 +252,7 @@ HOLD = ("import sys, time; from rosmo.training.workdir import WorkdirLock; "
         "lock = WorkdirLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(600)")
 
 
+@pytest.mark.slow
 def test_second_trainer_is_refused_and_a_stale_lock_is_replaced(catch_data, tmp_path, capsys):
     run = tmp_path / "run"
     os.makedirs(run)
@@ -272,6 +276,7 @@ def test_second_trainer_is_refused_and_a_stale_lock_is_replaced(catch_data, tmp_
 # ---------------------------------------------------------------------------
 # 4. Config drift, own files only
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_config_drift_is_refused_allowed_with_the_flag_and_recorded(catch_data, tmp_path, capsys):
     run = tmp_path / "run"
     _train(_config(catch_data, num_steps=2), run)
@@ -295,6 +300,7 @@ def test_config_changes_classifies_fields():
     assert workdirs.experiment_changes(changes) == ["algo", "nested.a"]
 
 
+@pytest.mark.slow
 def test_a_fresh_run_leaves_other_csv_files_alone(catch_data, tmp_path):
     run = tmp_path / "run"
     os.makedirs(run)
@@ -306,6 +312,7 @@ def test_a_fresh_run_leaves_other_csv_files_alone(catch_data, tmp_path):
 # ---------------------------------------------------------------------------
 # 6. SIGTERM
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_resume_is_bit_identical(catch_data, tmp_path):
     common = dict(num_steps=400, checkpoint_every=1000, log_every=1)
     straight = _train(_config(catch_data, num_steps=30, checkpoint_every=1000, log_every=1), tmp_path / "straight")

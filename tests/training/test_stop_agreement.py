@@ -24,6 +24,7 @@ def test_a_held_signal_is_pending_until_agreed():
 
 
 @pytest.mark.parametrize("at_once, saved_step", [(False, 4)])  # at once (one process): tests/training/test_reliability.py
+@pytest.mark.slow
 def test_training_stops_at_the_signal_or_at_the_next_log_step(tmp_path, monkeypatch, at_once, saved_step):
     data = write_dataset(tmp_path / "data", [make_episode(e, 6, obs_shape=(10, 5)) for e in range(4)])
     c = get_config("catch")
