@@ -1,8 +1,11 @@
 """benchmarks/device_check.sh at tiny size on the CPU: every line of the accelerator-day check is printed."""
 
+import pytest
 import os
 import subprocess
 import sys
+
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

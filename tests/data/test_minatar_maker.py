@@ -9,6 +9,8 @@ from rosmo.behaviour.minatar_dqn import MinAtarDQNConfig  # noqa: E402
 from rosmo.cli import main  # noqa: E402
 from rosmo.data import minatar_data, minatar_maker, rlds  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 FRAMES, ENVS, CHECKPOINTS = 1200, 4, 3
 TINY_DQN = MinAtarDQNConfig(batch_size=16, replay_capacity=2000, min_replay_size=200, frames_per_call=16,
                             updates_per_call=2, epsilon_decay_frames=600, target_update_period=20)

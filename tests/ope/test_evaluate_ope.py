@@ -13,6 +13,8 @@ from rosmo.ope.job import estimate_checkpoint  # noqa: F401  (imports TensorFlow
 from rosmo.training.loop import train
 from tests.conftest import make_episode, write_dataset
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 # episode e of the tiny dataset (9 steps) has rewards e + t / 10 at t = 0..7: return 8 e + 2.8;
 # mean over e = 0..3: 14.8; normalised with random -0.5 / dqn 1.0: (14.8 + 0.5) / 1.5 = 10.2
 BEHAVIOUR_RETURN, BEHAVIOUR_NORMALISED = 14.8, 10.2

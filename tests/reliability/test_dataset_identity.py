@@ -10,6 +10,8 @@ import pytest
 from rosmo.cli import main
 from rosmo.data import bsuite_maker, rlds
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 FAST_INIT = jax.threefry_partitionable(False)
 FAST = ["--config.batch_size=4", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_every=0",
         "--config.log_every=1", "--config.checkpoint_every=2", "--config.use_tensorboard=false",

@@ -12,6 +12,8 @@ from rosmo.evaluation import watch
 from rosmo.report import build  # noqa: F401  (imported at collection: the library's loggers bind pytest's streams then)
 from tests.conftest import make_episode, write_dataset
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 FAST_INIT = jax.threefry_partitionable(False)
 
 

@@ -8,6 +8,8 @@ from rosmo.cli import main
 from rosmo.data import rlds
 from tests.conftest import TINY_LENGTHS, make_episode, write_dataset
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 
 def _tree(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)

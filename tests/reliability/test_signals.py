@@ -14,6 +14,8 @@ from rosmo.sweep import executors
 from rosmo.sweep.runs import SweepLock, read_status
 from rosmo.training.workdir import live_holder
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=ROOT)
 

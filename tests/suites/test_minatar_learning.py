@@ -10,6 +10,8 @@ from rosmo.data import minatar_data, minatar_maker  # noqa: E402
 from rosmo.envs.minatar import MinAtarEnv  # noqa: E402
 from rosmo.training.loop import train  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
+
 CAP = 200  # episode cap (agent steps) of the data and the evaluation
 
 
