@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Dict
 
 import jax
 import numpy as np
@@ -31,7 +30,7 @@ from learner_throughput import time_learner  # same timing loop as the BSuite be
 NUM_ACTIONS = 6
 
 
-def atari_windows(batch_size: int, length: int, num_actions: int = NUM_ACTIONS, seed: int = 0) -> Dict[str, np.ndarray]:
+def atari_windows(batch_size: int, length: int, num_actions: int = NUM_ACTIONS, seed: int = 0) -> dict[str, np.ndarray]:
     """Synthetic Atari-shaped windows: observation uint8 [B, L, 84, 84, 4], flags with ~1% episode ends."""
     rng = np.random.default_rng(seed)
     is_last = rng.random((batch_size, length)) < 0.01
@@ -47,13 +46,15 @@ def atari_windows(batch_size: int, length: int, num_actions: int = NUM_ACTIONS, 
     )
 
 
-def time_updates(preset: str, batch_size: int, seconds: float, policy_samples: int = 0) -> Dict[str, float]:
+def time_updates(preset: str, batch_size: int, seconds: float, policy_samples: int = 0) -> dict[str, float]:
     """Build the learner, compile one update, then run updates for about `seconds` (at least 3)."""
     config = get_config(f"Pong,{preset}")
     config.batch_size = batch_size
     config.policy_samples = policy_samples
     start = time.time()
-    learner = Learner(make_agent(config, make_networks(config, NUM_ACTIONS)), config, np.zeros((1, 84, 84, 4), np.uint8))
+    learner = Learner(
+        make_agent(config, make_networks(config, NUM_ACTIONS)), config, np.zeros((1, 84, 84, 4), np.uint8)
+    )
     init_s = time.time() - start
     length = config.unroll_steps + config.td_steps + 1
     timing = time_learner(learner, atari_windows(batch_size, length), seconds)
@@ -70,11 +71,14 @@ def main() -> None:
     args = parser.parse_args()
     print(f"devices: {jax.devices()}  K=5 n=5 (windows of 11 steps), 601 bins, {NUM_ACTIONS} actions")
     config = get_config("Pong")
-    built = jax.eval_shape(make_networks(config, NUM_ACTIONS).init, jax.random.PRNGKey(0),
-                           jax.ShapeDtypeStruct((1, 84, 84, 4), np.uint8))
-    print(f"original Atari network, parameters by formula: {original_atari_param_count(NUM_ACTIONS, 601):,} "
-          f"({NUM_ACTIONS} actions), {original_atari_param_count(18, 601):,} (18 actions); "
-          f"`full` preset as built: {sum(x.size for x in jax.tree.leaves(built)):,} ({NUM_ACTIONS} actions)")
+    built = jax.eval_shape(
+        make_networks(config, NUM_ACTIONS).init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct((1, 84, 84, 4), np.uint8)
+    )
+    print(
+        f"original Atari network, parameters by formula: {original_atari_param_count(NUM_ACTIONS, 601):,} "
+        f"({NUM_ACTIONS} actions), {original_atari_param_count(18, 601):,} (18 actions); "
+        f"`full` preset as built: {sum(x.size for x in jax.tree.leaves(built)):,} ({NUM_ACTIONS} actions)"
+    )
     print(f"{'preset':<8}{'batch':>6}{'params':>10}{'updates/s':>11}{'samples/s':>11}{'init s':>8}{'compile s':>10}")
     for preset in args.presets.split(","):
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):

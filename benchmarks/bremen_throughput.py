@@ -28,24 +28,44 @@ def main() -> None:
     data = from_episodes(episodes)
     for epochs in (1, 3):  # the first call compiles
         start = time.time()
-        dynamics.train_ensemble(data, c.dynamics.hidden_sizes, jax.random.PRNGKey(0), c.dynamics.num_members,
-                                c.dynamics.learning_rate, c.dynamics.batch_size, epochs, 1000, patience=100)
-    print(f"dynamics ensemble (K={c.dynamics.num_members}, {c.dynamics.hidden_sizes}, batch {c.dynamics.batch_size}):"
-          f" {3000 / (time.time() - start):.0f} steps/s")
+        dynamics.train_ensemble(
+            data,
+            c.dynamics.hidden_sizes,
+            jax.random.PRNGKey(0),
+            c.dynamics.num_members,
+            c.dynamics.learning_rate,
+            c.dynamics.batch_size,
+            epochs,
+            1000,
+            patience=100,
+        )
+    print(
+        f"dynamics ensemble (K={c.dynamics.num_members}, {c.dynamics.hidden_sizes}, batch {c.dynamics.batch_size}):"
+        f" {3000 / (time.time() - start):.0f} steps/s"
+    )
     networks = learner.make_networks(c, 17, 6)
     for steps in (1000, 5000):
         start = time.time()
-        params, norm, _ = bremen.train_bc(networks.policy, data.observation, data.action, jax.random.PRNGKey(0),
-                                          num_steps=steps, eval_every=1000, patience=100)
-    print(f"behaviour cloning ({c.policy.hidden_sizes}, batch {c.bc.batch_size}): {5000 / (time.time() - start):.0f} "
-          "steps/s")
-    ensemble, _ = dynamics.train_ensemble(data, c.dynamics.hidden_sizes, jax.random.PRNGKey(0), 5, batch_size=256,
-                                          max_epochs=1, steps_per_epoch=10)
+        params, norm, _ = bremen.train_bc(
+            networks.policy,
+            data.observation,
+            data.action,
+            jax.random.PRNGKey(0),
+            num_steps=steps,
+            eval_every=1000,
+            patience=100,
+        )
+    print(
+        f"behaviour cloning ({c.policy.hidden_sizes}, batch {c.bc.batch_size}): {5000 / (time.time() - start):.0f} "
+        "steps/s"
+    )
+    ensemble, _ = dynamics.train_ensemble(
+        data, c.dynamics.hidden_sizes, jax.random.PRNGKey(0), 5, batch_size=256, max_epochs=1, steps_per_epoch=10
+    )
     for iterations in (1, 10):
         c.trpo.iterations = iterations
         start = time.time()
-        learner.optimize_policy(c, networks, ensemble, params, norm, data, jax.random.PRNGKey(1),
-                                env_functions(c.env))
+        learner.optimize_policy(c, networks, ensemble, params, norm, data, jax.random.PRNGKey(1), env_functions(c.env))
     print(f"TRPO ({c.trpo.batch_size} imagined steps / iteration): {10 / (time.time() - start):.2f} iterations/s")
 
 

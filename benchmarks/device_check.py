@@ -45,10 +45,12 @@ from learner_throughput import synthetic_windows, time_learner, time_pipeline  #
 from rlu_loader_throughput import write_dataset  # noqa: E402
 
 SIZES = {
-    "full": dict(preset="full", atari_batch=512, minatar_batch=128, episodes=400, mean_length=400, files=8,
-                 seconds=20.0, steps=5),
-    "tiny": dict(preset="small", atari_batch=8, minatar_batch=16, episodes=24, mean_length=40, files=2, seconds=2.0,
-                 steps=1),
+    "full": dict(
+        preset="full", atari_batch=512, minatar_batch=128, episodes=400, mean_length=400, files=8, seconds=20.0, steps=5
+    ),
+    "tiny": dict(
+        preset="small", atari_batch=8, minatar_batch=16, episodes=24, mean_length=40, files=2, seconds=2.0, steps=1
+    ),
 }
 
 
@@ -83,10 +85,14 @@ def main() -> None:
     for algo, label in (("rosmo", "atari rosmo"), ("mzu", "atari mzu N=20")):
         config = atari_config(size, algo)
         learner = Learner(make_agent(config, make_networks(config, 6)), config, np.zeros((1, 84, 84, 4), np.uint8))
-        r = time_learner(learner, atari_windows(config.batch_size, config.unroll_steps + config.td_steps + 1),
-                         size["seconds"])
-        line(f"{label} (batch {config.batch_size})", f"{r['updates_per_s']:.2f} updates/s  compile "
-             f"{r['compile_s']:.0f} s  [{size['preset']} ResNet, K = n = {size['steps']}]")
+        r = time_learner(
+            learner, atari_windows(config.batch_size, config.unroll_steps + config.td_steps + 1), size["seconds"]
+        )
+        line(
+            f"{label} (batch {config.batch_size})",
+            f"{r['updates_per_s']:.2f} updates/s  compile "
+            f"{r['compile_s']:.0f} s  [{size['preset']} ResNet, K = n = {size['steps']}]",
+        )
         del learner
 
     root = tempfile.mkdtemp(prefix="rosmo-device-check-")
@@ -94,15 +100,28 @@ def main() -> None:
         write_dataset(root, size["episodes"], size["mean_length"], size["files"])
         config = atari_config(size, "rosmo")
         config.stack_on_device = True
-        learner = Learner(make_agent(config, make_networks(config, 18)), config, np.zeros((1, 84, 84, 4), np.uint8),
-                          batch_transform=stack_observation)
-        batches = rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=os.path.join(root, "data"),
-                                                  unroll_steps=config.unroll_steps, td_steps=config.td_steps,
-                                                  batch_size=config.batch_size, stack_on_host=False,
-                                                  episodes_in_flight=min(300, size["episodes"]))
+        learner = Learner(
+            make_agent(config, make_networks(config, 18)),
+            config,
+            np.zeros((1, 84, 84, 4), np.uint8),
+            batch_transform=stack_observation,
+        )
+        batches = rlu_atari.make_rlu_atari_loader(
+            "Pong",
+            1,
+            data_dir=os.path.join(root, "data"),
+            unroll_steps=config.unroll_steps,
+            td_steps=config.td_steps,
+            batch_size=config.batch_size,
+            stack_on_host=False,
+            episodes_in_flight=min(300, size["episodes"]),
+        )
         r = time_pipeline(learner, batches, size["seconds"] * 2)
-        line(f"rlu loader -> atari rosmo", f"{r['updates_per_s']:.2f} updates/s  data wait "
-             f"{r['data_wait_fraction']:.1%} of the wall time  ({r['updates']} updates)")
+        line(
+            "rlu loader -> atari rosmo",
+            f"{r['updates_per_s']:.2f} updates/s  data wait "
+            f"{r['data_wait_fraction']:.1%} of the wall time  ({r['updates']} updates)",
+        )
         batches.close()
         del learner
     finally:
@@ -114,8 +133,9 @@ def main() -> None:
         if algo == "mzu":
             config.num_simulations = 20
         learner = Learner(make_agent(config, make_networks(config, 6)), config, np.zeros((1, 10, 10, 4), np.uint8))
-        window = synthetic_windows(config.batch_size, config.unroll_steps + config.td_steps + 1, (10, 10, 4), 6,
-                                   obs_dtype=np.uint8)
+        window = synthetic_windows(
+            config.batch_size, config.unroll_steps + config.td_steps + 1, (10, 10, 4), 6, obs_dtype=np.uint8
+        )
         r = time_learner(learner, window, size["seconds"])
         line(f"{label} (batch {config.batch_size})", f"{r['updates_per_s']:.1f} updates/s")
         del learner

@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=["catch", "cartpole"])
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[50], help="lockstep widths (50: the configs' eval_parallel)")
+    parser.add_argument(
+        "--num-envs", type=int, nargs="+", default=[50], help="lockstep widths (50: the configs' eval_parallel)"
+    )
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.episodes} episodes per cell")
     print(f"{'env':<10}{'policy':<10}{'loop':<14}{'wall s':>9}{'steps':>9}{'steps/s':>10}{'mean return':>13}")
@@ -64,15 +66,19 @@ def main() -> None:
             make = lambda seed: bsuite_envs.make_env(env, seed=seed)  # noqa: E731
             runs = [("acme", lambda k: play_environment_loop(make, agent.act, params, k, seed=0, jitted_act=act))]
             for n in args.num_envs:
-                runs.append((f"lockstep {n}", lambda k, n=n: play_dm_env(make, agent.act, params, k, n, seed=0,
-                                                                          jitted_act=act)))
+                runs.append(
+                    (f"lockstep {n}", lambda k, n=n: play_dm_env(make, agent.act, params, k, n, seed=0, jitted_act=act))
+                )
             for loop_name, run in runs:
                 run(2)  # warm-up (the actor's key split compiles once)
                 start = time.perf_counter()
                 episodes = run(args.episodes)
                 wall = time.perf_counter() - start
-                print(f"{env:<10}{name:<10}{loop_name:<14}{wall:>9.2f}{episodes.env_steps:>9}"
-                      f"{episodes.env_steps / wall:>10.0f}{np.mean(episodes.returns):>13.2f}", flush=True)
+                print(
+                    f"{env:<10}{name:<10}{loop_name:<14}{wall:>9.2f}{episodes.env_steps:>9}"
+                    f"{episodes.env_steps / wall:>10.0f}{np.mean(episodes.returns):>13.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -29,11 +29,13 @@ import itertools
 import os
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable
 
 if __name__ == "__main__" and "--devices" in sys.argv:  # XLA reads the flag when JAX starts
-    os.environ["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={sys.argv[sys.argv.index('--devices') + 1]} "
-                               + os.environ.get("XLA_FLAGS", ""))
+    os.environ["XLA_FLAGS"] = (
+        f"--xla_force_host_platform_device_count={sys.argv[sys.argv.index('--devices') + 1]} "
+        + os.environ.get("XLA_FLAGS", "")
+    )
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -48,8 +50,9 @@ from rosmo.training.learner import Learner  # noqa: E402
 from rosmo.training.prefetch import DevicePrefetcher  # noqa: E402
 
 
-def synthetic_windows(batch_size: int, length: int, obs_shape=(10, 5), num_actions: int = 3, seed: int = 0,
-                      obs_dtype=np.float32):
+def synthetic_windows(
+    batch_size: int, length: int, obs_shape=(10, 5), num_actions: int = 3, seed: int = 0, obs_dtype=np.float32
+):
     rng = np.random.default_rng(seed)
     is_last = rng.random((batch_size, length)) < 0.1
     is_first = np.concatenate([np.zeros((batch_size, 1), bool), is_last[:, :-1]], axis=1)
@@ -65,7 +68,7 @@ def synthetic_windows(batch_size: int, length: int, obs_shape=(10, 5), num_actio
     )
 
 
-def time_learner(learner: Learner, batch: Dict[str, np.ndarray], seconds: float) -> Dict[str, float]:
+def time_learner(learner: Learner, batch: dict[str, np.ndarray], seconds: float) -> dict[str, float]:
     """Compile one update, then run updates on one device-resident batch for about `seconds` (at least 3)."""
     batch = learner.put_batch(batch)
     start = time.time()
@@ -78,11 +81,16 @@ def time_learner(learner: Learner, batch: Dict[str, np.ndarray], seconds: float)
     jax.block_until_ready(metrics)
     elapsed, cpu = time.time() - start, time.process_time() - cpu
     batch_size = len(batch["action"])
-    return {"updates_per_s": count / elapsed, "updates_per_cpu_s": count / max(cpu, 1e-9),
-            "samples_per_s": count * batch_size / elapsed, "compile_s": compile_s, "updates": count}
+    return {
+        "updates_per_s": count / elapsed,
+        "updates_per_cpu_s": count / max(cpu, 1e-9),
+        "samples_per_s": count * batch_size / elapsed,
+        "compile_s": compile_s,
+        "updates": count,
+    }
 
 
-def time_pipeline(learner: Learner, batches, seconds: float, prefetch: bool = True) -> Dict[str, float]:
+def time_pipeline(learner: Learner, batches, seconds: float, prefetch: bool = True) -> dict[str, float]:
     """Updates fed from `batches` (host numpy) as the training loop does; updates/s and the data-wait fraction.
 
     With `prefetch`, a DevicePrefetcher keeps 2 batches on the device ahead; without it each
@@ -124,14 +132,21 @@ def pipeline_main(args) -> None:
     config.batch_size = args.batch_size
     networks = make_networks(config, 3)
     length = config.unroll_steps + config.td_steps + 1
-    print(f"devices: {len(jax.devices())} x {jax.devices()[0].platform}  batch {args.batch_size}  env {args.env}  "
-          f"data: {args.dataset or 'synthetic windows made per batch'}  load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"devices: {len(jax.devices())} x {jax.devices()[0].platform}  batch {args.batch_size}  env {args.env}  "
+        f"data: {args.dataset or 'synthetic windows made per batch'}  load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'feeding':<22}{'updates/s':>12}{'data wait':>12}")
     for prefetch in (True, False):
         learner = Learner(make_agent(config, networks), config, np.zeros((1, 10, 5), np.float32))
         if args.dataset:
-            batches = make_loader(args.dataset, unroll_steps=config.unroll_steps, td_steps=config.td_steps,
-                                  batch_size=args.batch_size, seed=0)
+            batches = make_loader(
+                args.dataset,
+                unroll_steps=config.unroll_steps,
+                td_steps=config.td_steps,
+                batch_size=args.batch_size,
+                seed=0,
+            )
         else:
             batches = synthetic_stream(args.batch_size, length)
         r = time_pipeline(learner, batches, args.seconds, prefetch=prefetch)
@@ -155,8 +170,9 @@ def cost_flops(learner: Learner, batch) -> float:
     return float((analysis or {}).get("flops", float("nan")))
 
 
-def time_updates(config, seconds: float, obs_shape=(10, 5), num_actions: int = 3, obs_dtype=np.float32,
-                 flops: bool = True) -> Dict[str, float]:
+def time_updates(
+    config, seconds: float, obs_shape=(10, 5), num_actions: int = 3, obs_dtype=np.float32, flops: bool = True
+) -> dict[str, float]:
     """Time the agent of `config` on synthetic windows; with `flops`, add FLOPs per update and FLOP/s."""
     networks = make_networks(config, num_actions)
     learner = Learner(make_agent(config, networks), config, np.zeros((1,) + tuple(obs_shape), obs_dtype))
@@ -182,7 +198,7 @@ def matmul_peak(size: int = 1024, seconds: float = 2.0) -> float:
     return 2.0 * size**3 * count / (time.time() - start)
 
 
-def variants(suite: str, batch_size: int, env: str = "") -> List[Tuple[str, Callable]]:
+def variants(suite: str, batch_size: int, env: str = "") -> list[tuple[str, Callable]]:
     """(name, config) pairs to time: ROSMO (exact, sampled), MZU with N = 4, 20, 50 simulations, BC, CQL."""
 
     def base(algo: str, **fields):
@@ -210,8 +226,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="bsuite,minatar", help="comma-separated: bsuite, minatar, atari")
     parser.add_argument("--env", default="", help="a BSuite env for --suite bsuite (default catch)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="default: bsuite 512, minatar 128, atari 512 (the configs' batch sizes)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: bsuite 512, minatar 128, atari 512 (the configs' batch sizes)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per variant")
     parser.add_argument("--only", default=None, help="comma-separated substrings of variant names to run")
     parser.add_argument("--no-flops", action="store_true", help="skip the cost analysis")
@@ -229,14 +249,18 @@ def main() -> None:
     if unknown:
         parser.error(f"--suite: unknown {unknown}; expected some of {sorted(SUITES)}")
     peak = matmul_peak()
-    print(f"devices: {jax.devices()}  load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}  "
-          f"matmul peak (1024x1024 f32): {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"devices: {jax.devices()}  load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}  "
+        f"matmul peak (1024x1024 f32): {peak / 1e9:.1f} GFLOP/s"
+    )
     for suite in suites:
         _, obs_shape, obs_dtype, num_actions = SUITES[suite]
         batch_size = args.batch_size or {"bsuite": 512, "minatar": 128, "atari": 512}[suite]
         print(f"\nsuite {suite}  batch {batch_size}  observation {obs_shape} {np.dtype(obs_dtype).name}")
-        print(f"{'variant':<20}{'updates/s':>11}{'per CPU s':>11}{'compile s':>11}{'GFLOP/upd':>11}"
-              f"{'GFLOP/s':>10}{'% peak':>8}")
+        print(
+            f"{'variant':<20}{'updates/s':>11}{'per CPU s':>11}{'compile s':>11}{'GFLOP/upd':>11}"
+            f"{'GFLOP/s':>10}{'% peak':>8}"
+        )
         results = {}
         for name, config in variants(suite, batch_size, args.env if suite == "bsuite" else ""):
             if args.only and not any(s in name for s in args.only.split(",")):
@@ -245,13 +269,18 @@ def main() -> None:
             results[name] = r
             flops = r.get("flops", float("nan"))
             rate = r.get("flop_per_s", float("nan"))
-            print(f"{name:<20}{r['updates_per_s']:>11.1f}{r['updates_per_cpu_s']:>11.1f}{r['compile_s']:>11.1f}"
-                  f"{flops / 1e9:>11.3f}{rate / 1e9:>10.1f}{100 * rate / peak:>7.1f}%", flush=True)
+            print(
+                f"{name:<20}{r['updates_per_s']:>11.1f}{r['updates_per_cpu_s']:>11.1f}{r['compile_s']:>11.1f}"
+                f"{flops / 1e9:>11.3f}{rate / 1e9:>10.1f}{100 * rate / peak:>7.1f}%",
+                flush=True,
+            )
         base = results.get("rosmo exact")
         if base:
             for name, r in results.items():
                 if name != "rosmo exact":
-                    print(f"time per update {name:<18} / rosmo exact: {base['updates_per_s'] / r['updates_per_s']:7.2f}x")
+                    print(
+                        f"time per update {name:<18} / rosmo exact: {base['updates_per_s'] / r['updates_per_s']:7.2f}x"
+                    )
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

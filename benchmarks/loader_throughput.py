@@ -92,8 +92,14 @@ def _episode(e: int, obs: np.ndarray, action: np.ndarray, reward: np.ndarray) ->
 def measure(path: str, mode: str, k: int, n: int, batch: int, seconds: float, shuffle_buffer: int) -> dict:
     t0 = time.perf_counter()
     it = loader.make_loader(
-        path, unroll_steps=k, td_steps=n, batch_size=batch, in_memory=(mode == "in_memory"),
-        shuffle_buffer=shuffle_buffer, prefetch=2, seed=0,
+        path,
+        unroll_steps=k,
+        td_steps=n,
+        batch_size=batch,
+        in_memory=(mode == "in_memory"),
+        shuffle_buffer=shuffle_buffer,
+        prefetch=2,
+        seed=0,
     )
     next(it)  # the first batch includes pipeline start-up
     setup = time.perf_counter() - t0
@@ -113,8 +119,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--bsuite-episodes", type=int, default=2000, help="catch episodes of 10 steps")
     parser.add_argument("--atari-steps", type=int, default=20_000, help="84x84x4 uint8 steps (~28 KB each)")
-    parser.add_argument("--atari-shuffle-buffer", type=int, default=1000,
-                        help="streaming shuffle buffer for Atari, in windows (~310 KB each)")
+    parser.add_argument(
+        "--atari-shuffle-buffer",
+        type=int,
+        default=1000,
+        help="streaming shuffle buffer for Atari, in windows (~310 KB each)",
+    )
     parser.add_argument("--shuffle-buffer", type=int, default=10_000, help="streaming shuffle buffer for BSuite")
     parser.add_argument("--modes", nargs="+", default=["in_memory", "streaming"], choices=["in_memory", "streaming"])
     parser.add_argument("--datasets", nargs="+", default=["bsuite", "atari"], choices=["bsuite", "atari"])

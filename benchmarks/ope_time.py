@@ -36,10 +36,15 @@ def main() -> None:
         columns, details = estimate_checkpoint(args.checkpoint, settings=settings)
         total = time.time() - started
         parts = "  ".join(f"{k[4:-8]} {v:.1f}s" for k, v in columns.items() if k.endswith("_seconds"))
-        fqe = (f"  (fqe: {int(columns['ope_fqe_iterations'])} iterations, {details['fqe']['steps']} steps)"
-               if "fqe" in details else "")
-        print(f"repeat {i}: total {total:.1f}s  {parts}{fqe}  load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-              f"on {os.cpu_count()} CPUs")
+        fqe = (
+            f"  (fqe: {int(columns['ope_fqe_iterations'])} iterations, {details['fqe']['steps']} steps)"
+            if "fqe" in details
+            else ""
+        )
+        print(
+            f"repeat {i}: total {total:.1f}s  {parts}{fqe}  load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+            f"on {os.cpu_count()} CPUs"
+        )
         print("  " + "  ".join(f"{k} {v:.3f}" for k, v in columns.items() if not k.endswith("_seconds")))
 
 

@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Dict, List
 
 import numpy as np
 
@@ -42,7 +41,7 @@ STACK = 4
 NUM_ACTIONS = 18
 
 
-def atari_like_pngs(count: int = 256, seed: int = 0) -> List[bytes]:
+def atari_like_pngs(count: int = 256, seed: int = 0) -> list[bytes]:
     """PNGs of Atari-like 84x84 frames: flat background, a brick band, moving paddles and ball."""
     rng = np.random.default_rng(seed)
     bricks = rng.integers(60, 200, (6, 14), dtype=np.uint8).repeat(3, axis=0).repeat(6, axis=1)
@@ -58,7 +57,7 @@ def atari_like_pngs(count: int = 256, seed: int = 0) -> List[bytes]:
     return rlu_released.encode_frames(frames)
 
 
-def write_dataset(root: str, num_episodes: int, mean_length: int, num_files: int, seed: int = 0) -> Dict:
+def write_dataset(root: str, num_episodes: int, mean_length: int, num_files: int, seed: int = 0) -> dict:
     """Released files under root/files, `rlu_atari/Pong_run_1` under root/data; returns the actions per episode."""
     rng = np.random.default_rng(seed)
     pngs = atari_like_pngs()
@@ -71,15 +70,16 @@ def write_dataset(root: str, num_episodes: int, mean_length: int, num_files: int
         d = np.ones(T, np.float32)
         d[-1] = 0.0 if e % 3 else 1.0
         actions[(f, e)] = a
-        episode = dict(actions=a, rewards=(rng.random(T) < 0.05).astype(np.float32), discounts=d,
-                       checkpoint_idx=f, episode_idx=e)
+        episode = dict(
+            actions=a, rewards=(rng.random(T) < 0.05).astype(np.float32), discounts=d, checkpoint_idx=f, episode_idx=e
+        )
         files[f].append(rlu_released.released_example(episode, [pngs[(e * 31 + t) % len(pngs)] for t in range(T)]))
     rlu_released.write_released_files(os.path.join(root, "files"), "Pong", 1, files)
     rlu_released.prepare("rlu_atari", "Pong", 1, os.path.join(root, "files"), os.path.join(root, "data"), num_files)
     return {"lengths": lengths, "actions": actions}
 
 
-def timed(it, seconds: float, batch_size: int) -> Dict[str, float]:
+def timed(it, seconds: float, batch_size: int) -> dict[str, float]:
     t0 = time.perf_counter()
     first = next(it)  # includes start-up (the pool's first fill)
     setup = time.perf_counter() - t0
@@ -90,11 +90,15 @@ def timed(it, seconds: float, batch_size: int) -> Dict[str, float]:
         distinct.append(len(set(zip(b["checkpoint_id"].tolist(), b["episode_id"].tolist()))))
         count += 1
     elapsed = time.perf_counter() - t0
-    return dict(setup_s=setup, windows_s=count * batch_size / elapsed, episodes_mean=float(np.mean(distinct)),
-                episodes_min=int(np.min(distinct)))
+    return dict(
+        setup_s=setup,
+        windows_s=count * batch_size / elapsed,
+        episodes_mean=float(np.mean(distinct)),
+        episodes_min=int(np.min(distinct)),
+    )
 
 
-def decoded_episodes(data_dir: str, count: int) -> List[Dict[str, np.ndarray]]:
+def decoded_episodes(data_dir: str, count: int) -> list[dict[str, np.ndarray]]:
     builder = rlu_atari.load_rlu_builder("Pong", 1, data_dir)
     stream = tfds.as_numpy(rlu_episodes.episode_stream(builder, repeat=False))
     return list(itertools.islice(stream, count))
@@ -124,8 +128,11 @@ def main() -> None:
         if not os.path.exists(os.path.join(data_dir, "rlu_atari")):
             write_dataset(root, args.episodes, args.mean_length, args.files)
         builder = rlu_atari.load_rlu_builder("Pong", 1, data_dir)
-        print(f"rlu_atari/Pong_run_1: {builder.info.splits['train'].num_examples} episodes, "
-              f"{builder.info.splits['train'].num_shards} shards, ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        print(
+            f"rlu_atari/Pong_run_1: {builder.info.splits['train'].num_examples} episodes, "
+            f"{builder.info.splits['train'].num_shards} shards, ready in {time.perf_counter() - t0:.0f}s",
+            flush=True,
+        )
         threads = [int(t) for t in args.gather_threads.split(",")]
         variants = [(True, 1)] + [(False, t) for t in threads]  # (stacked on the host, gather threads)
 
@@ -134,16 +141,34 @@ def main() -> None:
 
         for stacked, t in variants:
             it = rlu_atari.make_rlu_atari_loader(
-                "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=B, seed=0,
-                episodes_in_flight=args.episodes_in_flight, stack_on_host=stacked, with_ids=True, gather_threads=t)
+                "Pong",
+                1,
+                data_dir=data_dir,
+                unroll_steps=K,
+                td_steps=N,
+                batch_size=B,
+                seed=0,
+                episodes_in_flight=args.episodes_in_flight,
+                stack_on_host=stacked,
+                with_ids=True,
+                gather_threads=t,
+            )
             rows.append(label("streaming", stacked, t) + (timed(it, args.seconds, B),))
             it.close()
             print(rows[-1], flush=True)
         episodes = decoded_episodes(data_dir, args.memory_episodes)
         for stacked, t in variants:
-            pool = EpisodePool(itertools.cycle(episodes), length=K + N + 1, history=STACK - 1, batch_size=B,
-                               pool_size=args.episodes_in_flight, seed=0, with_ids=True,
-                               stack=STACK if stacked else 0, gather_threads=t)
+            pool = EpisodePool(
+                itertools.cycle(episodes),
+                length=K + N + 1,
+                history=STACK - 1,
+                batch_size=B,
+                pool_size=args.episodes_in_flight,
+                seed=0,
+                with_ids=True,
+                stack=STACK if stacked else 0,
+                gather_threads=t,
+            )
             rows.append(label("memory", stacked, t) + (timed(_Iter(pool), args.seconds, B),))
             print(rows[-1], flush=True)
         del episodes
@@ -156,22 +181,28 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
     print()
-    header = f"{'source':<11}{'output':<9}{'threads':<8}{'setup s':>9}{'windows/s':>11}{'episodes/batch mean':>21}{'min':>6}"
+    header = (
+        f"{'source':<11}{'output':<9}{'threads':<8}{'setup s':>9}{'windows/s':>11}{'episodes/batch mean':>21}{'min':>6}"
+    )
     if demand:
         header += f"{'loader/learner':>16}"
     print(header)
     print("-" * len(header))
     for source, output, threads, r in rows:
-        line = (f"{source:<11}{output:<9}{threads:<8}{r['setup_s']:>9.1f}{r['windows_s']:>11.0f}"
-                f"{r['episodes_mean']:>21.1f}{r['episodes_min']:>6}")
+        line = (
+            f"{source:<11}{output:<9}{threads:<8}{r['setup_s']:>9.1f}{r['windows_s']:>11.0f}"
+            f"{r['episodes_mean']:>21.1f}{r['episodes_min']:>6}"
+        )
         if demand:
             line += f"{r['windows_s'] / demand:>16.1f}"
         print(line)
     if demand:
         print(f"learner ({args.learner_preset} preset, batch {B}): {demand:.0f} windows/s")
-    print(f"(batch {B}, L = {K + N + 1}, {args.episodes_in_flight} episodes in flight, {args.episodes} episodes "
-          f"of ~{args.mean_length} steps, {args.seconds:.0f} s per row, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.1f})")
+    print(
+        f"(batch {B}, L = {K + N + 1}, {args.episodes_in_flight} episodes in flight, {args.episodes} episodes "
+        f"of ~{args.mean_length} steps, {args.seconds:.0f} s per row, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f})"
+    )
 
 
 class _Iter:

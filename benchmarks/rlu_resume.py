@@ -33,8 +33,18 @@ def first_batch_s(data_dir: str, start_batch: int, batch_size: int, episodes_in_
     """(seconds to the first batch of a loader resumed at `start_batch`, that batch)."""
     t0 = time.perf_counter()
     it = rlu_atari.make_rlu_atari_loader(
-        "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=batch_size, seed=0,
-        episodes_in_flight=episodes_in_flight, with_ids=True, start_batch=start_batch, prefetch=0)
+        "Pong",
+        1,
+        data_dir=data_dir,
+        unroll_steps=K,
+        td_steps=N,
+        batch_size=batch_size,
+        seed=0,
+        episodes_in_flight=episodes_in_flight,
+        with_ids=True,
+        start_batch=start_batch,
+        prefetch=0,
+    )
     batch = next(it)
     return time.perf_counter() - t0, batch
 
@@ -44,8 +54,9 @@ def replay_s(data_dir: str, start_batch: int, batch_size: int, episodes_in_fligh
     builder = rlu_atari.load_rlu_builder("Pong", 1, data_dir)
     t0 = time.perf_counter()
     stream = iter(tfds.as_numpy(rlu_episodes.episode_index_stream(builder, seed=0).prefetch(2)))
-    pool = EpisodePool(stream, length=K + N + 1, history=STACK - 1, batch_size=batch_size,
-                       pool_size=episodes_in_flight, seed=[0, 0, 0])
+    pool = EpisodePool(
+        stream, length=K + N + 1, history=STACK - 1, batch_size=batch_size, pool_size=episodes_in_flight, seed=[0, 0, 0]
+    )
     pool.skip(start_batch)
     return time.perf_counter() - t0
 
@@ -71,13 +82,24 @@ def main() -> None:
     for b in args.start_batches:
         seconds, _ = first_batch_s(data_dir, b, B, P)
         replay = replay_s(data_dir, b, B, P)
-        print(f"start_batch {b}: first batch in {seconds:.1f} s ({(seconds - base) / b * 1e4:.1f} s more per 10k "
-              f"batches than start_batch 0); the replay alone {replay:.1f} s ({replay / b * 1e4:.1f} s per 10k "
-              f"batches)", flush=True)
+        print(
+            f"start_batch {b}: first batch in {seconds:.1f} s ({(seconds - base) / b * 1e4:.1f} s more per 10k "
+            f"batches than start_batch 0); the replay alone {replay:.1f} s ({replay / b * 1e4:.1f} s per 10k "
+            f"batches)",
+            flush=True,
+        )
     if args.check:
         it = rlu_atari.make_rlu_atari_loader(
-            "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=B, seed=0,
-            episodes_in_flight=P, with_ids=True)
+            "Pong",
+            1,
+            data_dir=data_dir,
+            unroll_steps=K,
+            td_steps=N,
+            batch_size=B,
+            seed=0,
+            episodes_in_flight=P,
+            with_ids=True,
+        )
         for _ in range(args.check):
             next(it)
         want = next(it)

@@ -1,13 +1,12 @@
 """Figures as files: matplotlib on the Agg backend, each figure written as PNG and SVG (temp file + rename).
 
-    fig, ax = plt.subplots()
-    save(fig, "out/plots", "returns")   # out/plots/returns.png, out/plots/returns.svg
+fig, ax = plt.subplots()
+save(fig, "out/plots", "returns")   # out/plots/returns.png, out/plots/returns.svg
 """
 
 from __future__ import annotations
 
 import os
-from typing import List
 
 import matplotlib
 
@@ -18,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 FORMATS = ("png", "svg")
 
 
-def save(fig, out_dir: str, stem: str) -> List[str]:
+def save(fig, out_dir: str, stem: str) -> list[str]:
     """Write `fig` as <stem>.png and <stem>.svg (temp file + rename) and close it; returns the paths.
 
     Args:

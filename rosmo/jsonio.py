@@ -1,10 +1,10 @@
 """JSON files and config dicts, shared by every layer: atomic writes, tolerant reads, flattening, differences.
 
-    write_json_atomic(path, obj)        temp file + fsync + rename: readers never see half a file
-    read_json_or_none(path)             None when missing, unreadable or not JSON (files being written)
-    read_json_if_present(path, Error)   None when missing, Error("<path>: not valid JSON (...)") when broken
-    flatten_dict({"a": {"b": 1}})       {"a.b": 1}: a config's fields by their dotted names
-    config_changes(old, new)            {"field": (old value, new value)} of the fields that differ
+write_json_atomic(path, obj)        temp file + fsync + rename: readers never see half a file
+read_json_or_none(path)             None when missing, unreadable or not JSON (files being written)
+read_json_if_present(path, Error)   None when missing, Error("<path>: not valid JSON (...)") when broken
+flatten_dict({"a": {"b": 1}})       {"a.b": 1}: a config's fields by their dotted names
+config_changes(old, new)            {"field": (old value, new value)} of the fields that differ
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional
 
 MISSING = "<absent>"
 """`config_changes`' value of a field that one of the two configs does not have."""
@@ -104,9 +104,9 @@ def read_json_if_present(path: str, error: Callable[[str], Exception]) -> Option
         raise error(f"{path}: not valid JSON ({err})") from None
 
 
-def flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+def flatten_dict(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dict -> {"a.b": leaf}, e.g. a saved config's fields by their dotted `--config` names."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
             out.update(flatten_dict(v, f"{prefix}{k}."))
@@ -115,8 +115,9 @@ def flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     return out
 
 
-def config_changes(old: Dict[str, Any], new: Dict[str, Any],
-                   same: Optional[Callable[[str, Any, Any], bool]] = None) -> Dict[str, Tuple[Any, Any]]:
+def config_changes(
+    old: dict[str, Any], new: dict[str, Any], same: Optional[Callable[[str, Any, Any], bool]] = None
+) -> dict[str, tuple[Any, Any]]:
     """{field: (old value, new value)} of the fields that differ, by dotted name, sorted; `MISSING` where absent.
 
     Args:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 
 def process_start_time(pid: int) -> Optional[str]:
@@ -22,13 +22,13 @@ def process_start_time(pid: int) -> Optional[str]:
         return None
 
 
-def owner_record() -> Dict[str, Any]:
+def owner_record() -> dict[str, Any]:
     """This process: {"pid", "host", "since" (unix time), "start_time" (kernel ticks, or None)}."""
     pid = os.getpid()
     return {"pid": pid, "host": socket.gethostname(), "since": time.time(), "start_time": process_start_time(pid)}
 
 
-def on_this_host(record: Dict[str, Any]) -> bool:
+def on_this_host(record: dict[str, Any]) -> bool:
     return record.get("host") == socket.gethostname()
 
 
@@ -55,15 +55,15 @@ def pid_alive(pid: Any, start_time: Optional[str] = None) -> bool:
     return start_time is None or now is None or str(start_time) == now
 
 
-def owner_alive(record: Dict[str, Any]) -> bool:
+def owner_alive(record: dict[str, Any]) -> bool:
     """Whether the process a record names still runs; True when that cannot be decided (another host)."""
     if not on_this_host(record):
         return True
     return pid_alive(record.get("pid", -1), record.get("start_time"))
 
 
-def describe(record: Dict[str, Any]) -> str:
-    """"pid 123 on host, since 2025-01-01 12:00:00"."""
+def describe(record: dict[str, Any]) -> str:
+    """ "pid 123 on host, since 2025-01-01 12:00:00"."""
     since = record.get("since")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) else "?"
     return f"pid {record.get('pid', '?')} on {record.get('host', '?')}, since {when}"

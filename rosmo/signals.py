@@ -29,12 +29,12 @@ import signal
 import sys
 import threading
 import time
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C; SLURM preemption / time limit
 POLL_SLICE = 0.1  # seconds: `sleep` checks the flag this often
 
-_ACTIVE: List["StopSignals"] = []  # installed StopSignals, innermost last
+_ACTIVE: list[StopSignals] = []  # installed StopSignals, innermost last
 
 
 class Stopped(KeyboardInterrupt):
@@ -110,7 +110,7 @@ class StopSignals:
             if not self._depth and sys.exc_info()[0] is None:
                 self.check()
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.signals:
                 if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. SIGINT of a background job stays ignored

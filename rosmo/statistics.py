@@ -21,7 +21,7 @@ Atari-57 human scores).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from rliable import library as rly
@@ -64,7 +64,7 @@ def bootstrap_ci(
     num_resamples: int = 2_000,
     confidence: float = 0.95,
     seed: int = 0,
-) -> Tuple[float, float]:
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of `statistic(values)` (rliable's interval estimates).
 
     Draws `num_resamples` resamples of size N with replacement (seeded), and
@@ -79,14 +79,16 @@ def bootstrap_ci(
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     with seeded_numpy(seed):
         _, intervals = rly.get_interval_estimates(
-            {"x": x[:, None]}, lambda scores: np.array([statistic(scores[:, 0])]),
-            reps=num_resamples, confidence_interval_size=confidence,
+            {"x": x[:, None]},
+            lambda scores: np.array([statistic(scores[:, 0])]),
+            reps=num_resamples,
+            confidence_interval_size=confidence,
         )
     low, high = intervals["x"][:, 0]
     return float(low), float(high)
 
 
-def return_statistics(returns: Sequence[float], seed: int = 0, num_resamples: int = 2_000) -> Dict[str, object]:
+def return_statistics(returns: Sequence[float], seed: int = 0, num_resamples: int = 2_000) -> dict[str, object]:
     """{"episodes", "mean", "median", "iqm", "iqm_ci95": [low, high], "std", "min", "max"} of episode returns."""
     x = np.asarray(returns, np.float64).reshape(-1)
     if x.size == 0:
@@ -103,7 +105,7 @@ def return_statistics(returns: Sequence[float], seed: int = 0, num_resamples: in
     }
 
 
-def normalize_statistics(stats: Dict[str, object], low: float, high: float) -> Dict[str, object]:
+def normalize_statistics(stats: dict[str, object], low: float, high: float) -> dict[str, object]:
     """Map mean/median/iqm/iqm_ci95 of `return_statistics` through (R - low) / (high - low)."""
     span = high - low
     if span == 0:

@@ -34,7 +34,7 @@ if os.environ.get("ROSMO_TEST_THREADS", "1") != "0":
     for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(_name, "1")
 
-from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
+from typing import Any, Optional, Sequence  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -46,7 +46,8 @@ from rosmo.data import rlds  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: trains, deploys or sweeps end to end (seconds to minutes); `make test-fast` leaves these out")
+        "markers", "slow: trains, deploys or sweeps end to end (seconds to minutes); `make test-fast` leaves these out"
+    )
 
 
 def pytest_unconfigure(config):
@@ -54,12 +55,13 @@ def pytest_unconfigure(config):
     if _JAX_CACHE is not None:
         shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
+
 TINY_LENGTHS = (4, 7, 3, 5, 6)
 TINY_OBS_SHAPE = (2, 3)
 TINY_METADATA = {"env": "catch", "num_actions": 3, "seed": 7, "behaviour": "test"}
 
 
-def make_episode(e: int, length: int, obs_shape: Sequence[int] = TINY_OBS_SHAPE) -> Dict[str, Any]:
+def make_episode(e: int, length: int, obs_shape: Sequence[int] = TINY_OBS_SHAPE) -> dict[str, Any]:
     """Episode `e` of `length` steps with the recognisable values described in the module docstring."""
     t = np.arange(length)
     last = t == length - 1
@@ -79,9 +81,9 @@ def make_episode(e: int, length: int, obs_shape: Sequence[int] = TINY_OBS_SHAPE)
 
 def write_dataset(
     path: str,
-    episodes: List[Dict[str, Any]],
+    episodes: list[dict[str, Any]],
     features=None,
-    metadata: Optional[Dict[str, Any]] = None,
+    metadata: Optional[dict[str, Any]] = None,
     name: str = "tiny",
     max_episodes_per_shard: int = 1000,
 ) -> str:
@@ -96,7 +98,7 @@ def write_dataset(
 
 
 @pytest.fixture(scope="session")
-def tiny_episodes() -> List[Dict[str, Any]]:
+def tiny_episodes() -> list[dict[str, Any]]:
     """The episodes of `tiny_dataset`, as written."""
     return [make_episode(e, n) for e, n in enumerate(TINY_LENGTHS)]
 
@@ -115,8 +117,15 @@ def many_episodes_dataset(tmp_path_factory) -> str:
 
 
 CATCH_META = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
-TINY_CATCH_FLAGS = ["--config.batch_size=8", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_episodes=1",
-                    "--config.eval_parallel=1", "--config.use_tensorboard=false", "--no-progress"]
+TINY_CATCH_FLAGS = [
+    "--config.batch_size=8",
+    "--config.num_bins=11",
+    "--config.warmup_steps=0",
+    "--config.eval_episodes=1",
+    "--config.eval_parallel=1",
+    "--config.use_tensorboard=false",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="session")
@@ -124,8 +133,9 @@ def tiny_catch_data(tmp_path_factory) -> str:
     """6 catch-shaped episodes (observations 10x5) of 9 steps, 3 per shard, whose metadata names catch and
     its references (random -0.5, dqn 1.0)."""
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
-    return write_dataset(str(tmp_path_factory.mktemp("tiny_catch") / "good"), episodes, metadata=CATCH_META,
-                         max_episodes_per_shard=3)
+    return write_dataset(
+        str(tmp_path_factory.mktemp("tiny_catch") / "good"), episodes, metadata=CATCH_META, max_episodes_per_shard=3
+    )
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +145,17 @@ def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
     Shared by the evaluate and error tests: they read it, and copy it before changing it."""
     workdir = str(tmp_path_factory.mktemp("tiny_catch_run") / "run")
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
-        code = cli.main(["train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={tiny_catch_data}",
-                         "--config.num_steps=2", "--config.checkpoint_every=1", "--config.eval_every=2", *TINY_CATCH_FLAGS])
+        code = cli.main(
+            [
+                "train",
+                "--config=bsuite:catch",
+                f"--workdir={workdir}",
+                f"--config.dataset_dir={tiny_catch_data}",
+                "--config.num_steps=2",
+                "--config.checkpoint_every=1",
+                "--config.eval_every=2",
+                *TINY_CATCH_FLAGS,
+            ]
+        )
     assert code == 0
     return workdir

@@ -12,7 +12,9 @@ def synthetic_batch(batch_size: int, length: int, seed: int = 0):
     """Catch-shaped windows with some episode boundaries inside."""
     rng = np.random.default_rng(seed)
     is_last = rng.random((batch_size, length)) < 0.15
-    is_first = np.concatenate([np.ones((batch_size, 1), bool) & (rng.random((batch_size, 1)) < 0.3), is_last[:, :-1]], 1)
+    is_first = np.concatenate(
+        [np.ones((batch_size, 1), bool) & (rng.random((batch_size, 1)) < 0.3), is_last[:, :-1]], 1
+    )
     return dict(
         observation=rng.random((batch_size, length, 10, 5)).astype(np.float32),
         action=rng.integers(0, 3, (batch_size, length)).astype(np.int32),

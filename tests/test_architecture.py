@@ -8,31 +8,30 @@ module's package is the name after `rosmo.` (`rosmo.deploy.loop` -> `deploy`,
 
 import ast
 import os
-from typing import Dict, List, Set, Tuple
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rosmo")
 CLI = "rosmo.cli"
 
-LAYERS: Tuple[Tuple[str, ...], ...] = (
-    ("cli",),                                # the command line: parses flags, formats errors, calls one job
-    ("cluster", "report"),                   # jobs over sweeps: launch them on SLURM, report their runs
-    ("deploy", "evaluator", "sweep"),        # jobs: deployment loop, checkpoint evaluator, grids of runs
-    ("ope",),                                # off-policy estimates of a checkpoint from its dataset
-    ("training",),                           # one run: learner, loop, checkpoints, run logging, workdir
-    ("configs",),                            # configs by name or file, overrides, validation
-    ("suites",),                             # bsuite, atari, mujoco: configs, data source, env, evaluation
-    ("evaluation",),                         # evaluation loops over an agent's actor and an env
-    ("agents",),                             # losses and acting rules; the agent registry
-    ("data",),                               # RLDS reading and writing, windows, dataset makers
-    ("behaviour", "envs"),                   # the online DQN that makes BSuite data; environments
-    ("networks", "ops"),                     # networks; pure maths (targets, value transform, MCTS)
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("cli",),  # the command line: parses flags, formats errors, calls one job
+    ("cluster", "report"),  # jobs over sweeps: launch them on SLURM, report their runs
+    ("deploy", "evaluator", "sweep"),  # jobs: deployment loop, checkpoint evaluator, grids of runs
+    ("ope",),  # off-policy estimates of a checkpoint from its dataset
+    ("training",),  # one run: learner, loop, checkpoints, run logging, workdir
+    ("configs",),  # configs by name or file, overrides, validation
+    ("suites",),  # bsuite, atari, mujoco: configs, data source, env, evaluation
+    ("evaluation",),  # evaluation loops over an agent's actor and an env
+    ("agents",),  # losses and acting rules; the agent registry
+    ("data",),  # RLDS reading and writing, windows, dataset makers
+    ("behaviour", "envs"),  # the online DQN that makes BSuite data; environments
+    ("networks", "ops"),  # networks; pure maths (targets, value transform, MCTS)
     ("errors", "figures", "jsonio", "owner", "registry", "signals", "statistics", "tf_cpu"),  # base utilities
 )
 """The packages of `rosmo/`, top layer first. A package imports only packages of lower layers; packages of one
 layer do not import each other."""
 
 
-def _modules(root: str = ROOT) -> Dict[str, str]:
+def _modules(root: str = ROOT) -> dict[str, str]:
     mods = {}
     for directory, _, files in os.walk(root):
         for f in files:
@@ -43,7 +42,7 @@ def _modules(root: str = ROOT) -> Dict[str, str]:
     return mods
 
 
-def _imports(module: str, path: str, mods: Dict[str, str]) -> List[Tuple[str, bool]]:
+def _imports(module: str, path: str, mods: dict[str, str]) -> list[tuple[str, bool]]:
     """(imported project module, at top level?) for every import statement of `module`."""
     tree = ast.parse(open(path).read())
     top_level = {id(node) for node in tree.body}
@@ -73,11 +72,11 @@ def _graph(root: str = ROOT):
 
 
 def _package(module: str) -> str:
-    """"rosmo.deploy.loop" -> "deploy"; "rosmo" -> "" (the package's own __init__)."""
+    """ "rosmo.deploy.loop" -> "deploy"; "rosmo" -> "" (the package's own __init__)."""
     return module.split(".")[1] if "." in module else ""
 
 
-def layer_violations(imports: Dict[str, List[Tuple[str, bool]]], layers=LAYERS) -> List[str]:
+def layer_violations(imports: dict[str, list[tuple[str, bool]]], layers=LAYERS) -> list[str]:
     """One line per import that does not point to a lower layer, naming both modules and both layers."""
     index = {package: i for i, layer in enumerate(layers) for package in layer}
     name = {package: f"layer {i} ({', '.join(layer)})" for i, layer in enumerate(layers) for package in layer}
@@ -99,12 +98,14 @@ def layer_violations(imports: Dict[str, List[Tuple[str, bool]]], layers=LAYERS) 
             elif index[other] < index[package]:
                 found.append(f"{module} in {name[package]} imports {target} in {name[other]}: an upward import")
             elif index[other] == index[package]:
-                found.append(f"{module} in {name[package]} imports {target} in {name[other]}: "
-                             "packages of one layer do not import each other")
+                found.append(
+                    f"{module} in {name[package]} imports {target} in {name[other]}: "
+                    "packages of one layer do not import each other"
+                )
     return sorted(set(found))
 
 
-def _cycle(edges: Dict[str, Set[str]]):
+def _cycle(edges: dict[str, set[str]]):
     color, stack = {}, []
 
     def visit(u):
@@ -112,7 +113,7 @@ def _cycle(edges: Dict[str, Set[str]]):
         stack.append(u)
         for v in sorted(edges[u]):
             if color.get(v) == 1:
-                return stack[stack.index(v):] + [v]
+                return stack[stack.index(v) :] + [v]
             if not color.get(v):
                 found = visit(v)
                 if found:
@@ -169,7 +170,9 @@ def test_the_layer_checker_reports_a_planted_upward_import(tmp_path):
     bad = layer_violations(imports)
     ops, training = f"layer {len(LAYERS) - 2} (networks, ops)", f"layer {LAYERS.index(('training',))} (training)"
     assert f"rosmo.ops.maths in {ops} imports rosmo.training.loop in {training}: an upward import" in bad
-    assert any(line.startswith("rosmo.envs.env in layer") and "imports rosmo.data.rlds in layer" in line for line in bad)
+    assert any(
+        line.startswith("rosmo.envs.env in layer") and "imports rosmo.data.rlds in layer" in line for line in bad
+    )
     assert len(bad) == 2, bad
 
     (root / "ops/maths.py").write_text("import numpy\n")
@@ -179,8 +182,10 @@ def test_the_layer_checker_reports_a_planted_upward_import(tmp_path):
     (root / "envs/env.py").write_text("from rosmo.data import rlds\n")  # one layer, sideways: reported
     layers = LAYERS[:-3] + (("data", "envs"),) + LAYERS[-2:]
     bad = layer_violations(_graph(str(root))[1], layers)
-    assert bad == [f"rosmo.envs.env in layer {len(layers) - 3} (data, envs) imports rosmo.data.rlds in layer "
-                   f"{len(layers) - 3} (data, envs): packages of one layer do not import each other"], bad
+    assert bad == [
+        f"rosmo.envs.env in layer {len(layers) - 3} (data, envs) imports rosmo.data.rlds in layer "
+        f"{len(layers) - 3} (data, envs): packages of one layer do not import each other"
+    ], bad
 
 
 def test_only_the_cli_imports_the_cli():

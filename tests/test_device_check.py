@@ -11,14 +11,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_device_check_runs_at_tiny_size_on_the_cpu():
-    env = dict(os.environ, DEVICE_CHECK_SIZE="tiny", PYTHON=sys.executable, JAX_PLATFORMS="cpu",
-               DEVICE_CHECK_TIMEOUT="1500")
-    out = subprocess.run(["bash", os.path.join(ROOT, "benchmarks", "device_check.sh")], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=1600)
+    env = dict(
+        os.environ, DEVICE_CHECK_SIZE="tiny", PYTHON=sys.executable, JAX_PLATFORMS="cpu", DEVICE_CHECK_TIMEOUT="1500"
+    )
+    out = subprocess.run(
+        ["bash", os.path.join(ROOT, "benchmarks", "device_check.sh")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = {line[:34].strip(): line[34:] for line in out.stdout.splitlines()}
-    for name in ("atari rosmo (batch 8)", "atari mzu N=20 (batch 8)", "minatar rosmo (batch 16)",
-                 "minatar mzu N=20 (batch 16)"):
+    for name in (
+        "atari rosmo (batch 8)",
+        "atari mzu N=20 (batch 8)",
+        "minatar rosmo (batch 16)",
+        "minatar mzu N=20 (batch 16)",
+    ):
         assert "updates/s" in lines[name], out.stdout
         assert float(lines[name].split()[0]) > 0
     assert "data wait" in lines["rlu loader -> atari rosmo"]

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from rosmo.errors import UserError
-from rosmo.jsonio import MISSING, config_changes, flatten_dict, read_json_if_present, read_json_or_none, write_json_atomic
+from rosmo.jsonio import (
+    MISSING,
+    config_changes,
+    flatten_dict,
+    read_json_if_present,
+    read_json_or_none,
+    write_json_atomic,
+)
 
 
 def test_reads(tmp_path):

@@ -11,7 +11,7 @@ CQL act greedily on their head. Runs are ordered seed -> env -> algo, so a
 sweep cut short still compares every agent on every env with the seeds it has.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from rosmo.agents import window_learners
 
@@ -19,8 +19,8 @@ ENVS = ("catch", "cartpole", "mountain_car")
 SEARCH_AGENTS = ("mzu",)  # evaluated acting with their search (act_policy=mcts)
 
 
-def get_sweep(steps: Optional[str] = None) -> Dict[str, Any]:
-    fixed: Dict[str, Any] = {"use_tensorboard": False}
+def get_sweep(steps: Optional[str] = None) -> dict[str, Any]:
+    fixed: dict[str, Any] = {"use_tensorboard": False}
     if steps:
         fixed.update(num_steps=int(steps), eval_every=int(steps), checkpoint_every=min(int(steps), 1000))
     return {
@@ -28,7 +28,9 @@ def get_sweep(steps: Optional[str] = None) -> Dict[str, Any]:
         + (f", {steps} steps" if steps else ""),
         "config": [f"bsuite:{env}" for env in ENVS],
         "set": fixed,
-        "grid": [{"algo": [a for a in window_learners() if a not in SEARCH_AGENTS]},  # every registered agent
-                 {"algo": [a for a in window_learners() if a in SEARCH_AGENTS], "act_policy": ["mcts"]}],
+        "grid": [
+            {"algo": [a for a in window_learners() if a not in SEARCH_AGENTS]},  # every registered agent
+            {"algo": [a for a in window_learners() if a in SEARCH_AGENTS], "act_policy": ["mcts"]},
+        ],
         "seeds": "0-2",
     }

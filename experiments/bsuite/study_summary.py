@@ -21,24 +21,44 @@ import csv
 import json
 import os
 import sys
-from typing import Dict, List
 
-COLUMNS = ("study", "algo", "env", "data_percentage", "num_simulations", "unroll_steps", "n_seeds",
-           "iqm", "ci_low", "ci_high", "mean", "median", "search", "options")
+COLUMNS = (
+    "study",
+    "algo",
+    "env",
+    "data_percentage",
+    "num_simulations",
+    "unroll_steps",
+    "n_seeds",
+    "iqm",
+    "ci_low",
+    "ci_high",
+    "mean",
+    "median",
+    "search",
+    "options",
+)
 CONFIG_FIELDS = ("algo", "env", "data_percentage", "num_simulations", "unroll_steps", "search")
-GROUP_COLUMNS = ("group", "env", "seeds", "unfinished", "num_steps", "train_seconds")  # groups.csv columns that are not fields
+GROUP_COLUMNS = (
+    "group",
+    "env",
+    "seeds",
+    "unfinished",
+    "num_steps",
+    "train_seconds",
+)  # groups.csv columns that are not fields
 
 
-def _first_runs(report_dir: str) -> Dict[str, str]:
+def _first_runs(report_dir: str) -> dict[str, str]:
     """group label -> the name of its first run, from the report's results.csv."""
-    runs: Dict[str, str] = {}
+    runs: dict[str, str] = {}
     with open(os.path.join(report_dir, "results.csv")) as f:
         for row in csv.DictReader(f):
             runs.setdefault(row["group"], row["run"])
     return runs
 
 
-def _read_config(sweep_dir: str, run: str) -> Dict:
+def _read_config(sweep_dir: str, run: str) -> dict:
     try:
         with open(os.path.join(sweep_dir, run, "config.json")) as f:
             return json.load(f)
@@ -46,7 +66,7 @@ def _read_config(sweep_dir: str, run: str) -> Dict:
         return {}
 
 
-def study_rows(study: str, sweep_dir: str, report_dir: str) -> List[Dict]:
+def study_rows(study: str, sweep_dir: str, report_dir: str) -> list[dict]:
     path = os.path.join(report_dir, "groups.csv")
     if not os.path.exists(path):
         raise SystemExit(f"study_summary: {path} not found; run `rosmo report {sweep_dir}` first")
@@ -54,7 +74,7 @@ def study_rows(study: str, sweep_dir: str, report_dir: str) -> List[Dict]:
     rows = []
     with open(path) as f:
         reader = csv.DictReader(f)
-        fields = [c for c in reader.fieldnames[:reader.fieldnames.index("env")] if c not in GROUP_COLUMNS]
+        fields = [c for c in reader.fieldnames[: reader.fieldnames.index("env")] if c not in GROUP_COLUMNS]
         for group in reader:
             if group["group"] == "all" or group["env"] == "all envs":  # one row per env
                 continue
@@ -68,16 +88,26 @@ def study_rows(study: str, sweep_dir: str, report_dir: str) -> List[Dict]:
                     row[field] = int(float(row[field]))
             if row["algo"] != "mzu":
                 row["num_simulations"] = row["search"] = ""  # only MuZero Unplugged searches
-            row["options"] = ",".join(f"{k}={group[k]}" for k in fields if k not in CONFIG_FIELDS and group[k] not in ("", "–"))
-            row.update(n_seeds=group["seeds"], iqm=group["iqm"], ci_low=group["iqm_low"], ci_high=group["iqm_high"],
-                       mean=group["mean"], median=group["median"])
+            row["options"] = ",".join(
+                f"{k}={group[k]}" for k in fields if k not in CONFIG_FIELDS and group[k] not in ("", "–")
+            )
+            row.update(
+                n_seeds=group["seeds"],
+                iqm=group["iqm"],
+                ci_low=group["iqm_low"],
+                ci_high=group["iqm_high"],
+                mean=group["mean"],
+                median=group["median"],
+            )
             rows.append(row)
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("studies", nargs="+", help="STUDY=SWEEP_DIR[@REPORT_DIR] (REPORT_DIR holds rosmo report's groups.csv)")
+    parser.add_argument(
+        "studies", nargs="+", help="STUDY=SWEEP_DIR[@REPORT_DIR] (REPORT_DIR holds rosmo report's groups.csv)"
+    )
     parser.add_argument("--out", required=True, help="summary CSV to write")
     args = parser.parse_args(argv)
     rows = []

@@ -33,8 +33,10 @@ def main(argv) -> int:
         return 2
     print(f"{'deployment':>10} {'env_steps':>10} {'mean':>9} {'iqm':>9} {'iqm 95% CI':>21} {'wall s':>8}")
     for r in summary["deployments"]:
-        print(f"{r['deployment']:>10} {r['env_steps']:>10} {r['mean_return']:>9.1f} {r['iqm_return']:>9.1f} "
-              f"[{r['iqm_return_ci_low']:>8.1f}, {r['iqm_return_ci_high']:>8.1f}] {r['wall_seconds']:>8.1f}")
+        print(
+            f"{r['deployment']:>10} {r['env_steps']:>10} {r['mean_return']:>9.1f} {r['iqm_return']:>9.1f} "
+            f"[{r['iqm_return_ci_low']:>8.1f}, {r['iqm_return_ci_high']:>8.1f}] {r['wall_seconds']:>8.1f}"
+        )
     return 0
 
 

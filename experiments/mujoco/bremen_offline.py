@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +31,10 @@ from rosmo.statistics import return_statistics
 from rosmo.deploy.bremen import make_behaviour_dataset, run_offline
 from rosmo.training.run_logging import write_json_atomic
 
-USAGE = ("usage: python experiments/mujoco/bremen_offline.py OUT (--behaviour-run RUN_DIR:DEPLOYMENT | "
-         "--dataset DATASET_DIR) [FIELD=VALUE ...]")
+USAGE = (
+    "usage: python experiments/mujoco/bremen_offline.py OUT (--behaviour-run RUN_DIR:DEPLOYMENT | "
+    "--dataset DATASET_DIR) [FIELD=VALUE ...]"
+)
 EXTRA = {"seeds": "0,1,2", "dataset_transitions": "100000", "dataset_seed": "0", "noise_std": "0.1"}
 
 
@@ -62,20 +64,31 @@ def main(argv) -> int:
                 raise ValueError(f"--behaviour-run {source}: expected RUN_DIR:DEPLOYMENT (e.g. runs/hc:3)")
             dataset = os.path.join(out, "dataset")
             if not os.path.exists(dataset):
-                summary = make_behaviour_dataset(run_dir, int(dep), dataset, int(extra["dataset_transitions"]),
-                                                 float(extra["noise_std"]), int(extra["dataset_seed"]))
+                summary = make_behaviour_dataset(
+                    run_dir,
+                    int(dep),
+                    dataset,
+                    int(extra["dataset_transitions"]),
+                    float(extra["noise_std"]),
+                    int(extra["dataset_seed"]),
+                )
                 print(f"dataset {dataset}: {summary}")
         else:
             dataset = source
         meta = rlds.metadata(rlds.load_builder(dataset))
         env = env or meta["env"]
-        results: Dict[str, Any] = {"dataset": os.path.abspath(dataset), "env": env, "seeds": seeds,
-                                   "behaviour_return": meta.get("behaviour_return"),
-                                   "random_return": meta.get("random_return"),
-                                   "dataset_episode_return_mean": meta.get("episode_return_mean"),
-                                   "num_transitions": meta.get("num_transitions"), "algos": {}}
+        results: dict[str, Any] = {
+            "dataset": os.path.abspath(dataset),
+            "env": env,
+            "seeds": seeds,
+            "behaviour_return": meta.get("behaviour_return"),
+            "random_return": meta.get("random_return"),
+            "dataset_episode_return_mean": meta.get("episode_return_mean"),
+            "num_transitions": meta.get("num_transitions"),
+            "algos": {},
+        }
         for algo in ("bc", "bremen"):
-            runs: List[Dict[str, Any]] = []
+            runs: list[dict[str, Any]] = []
             for seed in seeds:
                 config = cpu_config(env)
                 apply_overrides(config, [o for o in overrides if not o.startswith("env=")])
@@ -86,24 +99,32 @@ def main(argv) -> int:
             pooled = return_statistics([r for ev in runs for r in ev["returns"]])
             seed_means = np.array([ev["mean_return"] for ev in runs])
             results["algos"][algo] = {
-                "iqm_return": pooled["iqm"], "iqm_return_ci95": pooled["iqm_ci95"],
-                "mean_return": pooled["mean"], "seed_mean_returns": seed_means.tolist(),
+                "iqm_return": pooled["iqm"],
+                "iqm_return_ci95": pooled["iqm_ci95"],
+                "mean_return": pooled["mean"],
+                "seed_mean_returns": seed_means.tolist(),
                 "seed_iqm_returns": [ev["iqm_return"] for ev in runs],
-                "mean_of_seed_means": float(seed_means.mean()), "std_of_seed_means": float(seed_means.std()),
+                "mean_of_seed_means": float(seed_means.mean()),
+                "std_of_seed_means": float(seed_means.std()),
                 "episodes": pooled["episodes"],
             }
     except (ValueError, FileNotFoundError, ConfigError, rlds.DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     write_json_atomic(os.path.join(out, "results.json"), results)
-    lines = [f"# Offline {env}: {results['num_transitions']} transitions, behaviour return "
-             f"{results['behaviour_return']}, seeds {seeds}", "",
-             "| algo | IQM return (all episodes) | 95% CI | mean of seed means ± std | per-seed IQM |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Offline {env}: {results['num_transitions']} transitions, behaviour return "
+        f"{results['behaviour_return']}, seeds {seeds}",
+        "",
+        "| algo | IQM return (all episodes) | 95% CI | mean of seed means ± std | per-seed IQM |",
+        "|---|---|---|---|---|",
+    ]
     for algo, r in results["algos"].items():
         lo, hi = r["iqm_return_ci95"]
-        lines.append(f"| {algo} | {r['iqm_return']:.1f} | [{lo:.1f}, {hi:.1f}] | {r['mean_of_seed_means']:.1f} ± "
-                     f"{r['std_of_seed_means']:.1f} | {', '.join(f'{v:.1f}' for v in r['seed_iqm_returns'])} |")
+        lines.append(
+            f"| {algo} | {r['iqm_return']:.1f} | [{lo:.1f}, {hi:.1f}] | {r['mean_of_seed_means']:.1f} ± "
+            f"{r['std_of_seed_means']:.1f} | {', '.join(f'{v:.1f}' for v in r['seed_iqm_returns'])} |"
+        )
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -29,19 +29,28 @@ class AgentEntry(NamedTuple):
 
 
 _TABLE = {
-    "rosmo": AgentEntry("rosmo.agents.rosmo",
-                        "ROSMO: one-step look-ahead policy targets with the learned model + filtered BC",
-                        ("prior", "improved")),
-    "mzu": AgentEntry("rosmo.agents.muzero_unplugged",
-                      "MuZero Unplugged: MCTS policy targets and Reanalyse value bootstrap (mctx)",
-                      ("prior", "mcts", "improved")),
+    "rosmo": AgentEntry(
+        "rosmo.agents.rosmo",
+        "ROSMO: one-step look-ahead policy targets with the learned model + filtered BC",
+        ("prior", "improved"),
+    ),
+    "mzu": AgentEntry(
+        "rosmo.agents.muzero_unplugged",
+        "MuZero Unplugged: MCTS policy targets and Reanalyse value bootstrap (mctx)",
+        ("prior", "mcts", "improved"),
+    ),
     "bc": AgentEntry("rosmo.agents.bc", "behaviour cloning of the logged actions on the MuZero torso", ("prior",)),
-    "cql": AgentEntry("rosmo.agents.cql",
-                      "discrete CQL(H): double-DQN TD loss + conservative regulariser, policy head read as Q",
-                      ("prior",)),
-    "bremen": AgentEntry("rosmo.agents.bremen",
-                         "BREMEN: dynamics ensemble + BC initialisation + TRPO on imagined rollouts (continuous actions)",
-                         ("mean",), "transitions"),
+    "cql": AgentEntry(
+        "rosmo.agents.cql",
+        "discrete CQL(H): double-DQN TD loss + conservative regulariser, policy head read as Q",
+        ("prior",),
+    ),
+    "bremen": AgentEntry(
+        "rosmo.agents.bremen",
+        "BREMEN: dynamics ensemble + BC initialisation + TRPO on imagined rollouts (continuous actions)",
+        ("mean",),
+        "transitions",
+    ),
 }
 
 
@@ -66,21 +75,35 @@ def agent_spec(name: str):
 
 def act_policies() -> tuple:
     """Every acting rule some window learner accepts (for `rosmo evaluate --act-policy`); imports no agent."""
-    return tuple(sorted({p for entry in AGENTS.entries().values() if entry.learns_from == WINDOWS
-                         for p in entry.act_policies}))
+    return tuple(
+        sorted({p for entry in AGENTS.entries().values() if entry.learns_from == WINDOWS for p in entry.act_policies})
+    )
 
 
 def make_agent(config, networks):
     """The agent (an Agent) named by `config.algo`, acting by `config.act_policy`."""
     spec = agent_spec(config.algo)
     if spec.learns_from != WINDOWS:
-        raise ConfigError(f"algo={spec.name!r} learns from {spec.learns_from}, not windows: it runs with "
-                          f"`rosmo deploy --agent {spec.name}`", field="algo")
+        raise ConfigError(
+            f"algo={spec.name!r} learns from {spec.learns_from}, not windows: it runs with "
+            f"`rosmo deploy --agent {spec.name}`",
+            field="algo",
+        )
     if config.act_policy not in spec.act_policies:
-        raise ConfigError(f"act_policy={config.act_policy!r}: expected one of {spec.act_policies} with algo={spec.name}",
-                          field="act_policy")
+        raise ConfigError(
+            f"act_policy={config.act_policy!r}: expected one of {spec.act_policies} with algo={spec.name}",
+            field="act_policy",
+        )
     return spec.make(networks, config)
 
 
-__all__ = ["AGENTS", "TRANSITIONS", "WINDOWS", "AgentEntry", "act_policies", "agent_spec", "make_agent",
-           "window_learners"]
+__all__ = [
+    "AGENTS",
+    "TRANSITIONS",
+    "WINDOWS",
+    "AgentEntry",
+    "act_policies",
+    "agent_spec",
+    "make_agent",
+    "window_learners",
+]

@@ -15,7 +15,7 @@ its JAX layer (`acme.jax`, `acme.agents.jax`) does not import with current JAX.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import acme
 import dm_env
@@ -34,7 +34,7 @@ class FixedVariables(acme.core.VariableSource):
     def __init__(self, variables: Mapping[str, Any]):
         self._variables = dict(variables)
 
-    def get_variables(self, names: Sequence[str]) -> List[Any]:
+    def get_variables(self, names: Sequence[str]) -> list[Any]:
         missing = [n for n in names if n not in self._variables]
         if missing:
             raise KeyError(f"no variables named {missing}; this source has {sorted(self._variables)}")

@@ -17,7 +17,7 @@ the specs, and that list is the only one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +26,7 @@ from rosmo.networks import Networks
 
 WINDOWS, TRANSITIONS = "windows", "transitions"
 """`AgentSpec.learns_from`: the window learners of `rosmo train`, or an agent with its own transition learner."""
+
 
 class Agent(NamedTuple):
     name: str
@@ -57,10 +58,10 @@ class AgentSpec(NamedTuple):
     description: str
     make_loss: Optional[Callable]
     make_actor: Optional[Callable]
-    act_policies: Tuple[str, ...] = ("prior",)
+    act_policies: tuple[str, ...] = ("prior",)
     config_defaults: Mapping[str, Any] = {}
     validate: Optional[Callable] = None
-    acting_fields: Tuple[str, ...] = ()
+    acting_fields: tuple[str, ...] = ()
     learns_from: str = WINDOWS
 
     def make(self, networks: Networks, config) -> Agent:

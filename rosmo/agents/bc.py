@@ -12,7 +12,6 @@ logits.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +25,7 @@ from rosmo.networks import Networks
 def make_bc_loss(networks: Networks, config):
     del config
 
-    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+    def loss(params, target_params, batch, key) -> tuple[jax.Array, dict[str, jax.Array]]:
         del target_params, key
         _, valid = jax.vmap(ops.episode_masks)(batch["is_first"], batch["is_last"])  # [B, L]
         logits = policy_logits_of_observations(networks, params, batch["observation"])

@@ -19,7 +19,6 @@ Acting: argmax_a Q (act_greedy) or a sample of softmax(Q).
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -60,7 +59,7 @@ def make_cql_loss(networks: Networks, config):
     discount = config.discount
     alpha = config.cql_alpha
 
-    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+    def loss(params, target_params, batch, key) -> tuple[jax.Array, dict[str, jax.Array]]:
         del key
         obs = batch["observation"]
         actions = batch["action"].astype(jnp.int32)[:, :-1]  # [B, L-1]

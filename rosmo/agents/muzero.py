@@ -1,10 +1,10 @@
 """Pieces shared by the agents on the MuZero torso (ROSMO, MuZero Unplugged, BC, CQL).
 
-    target_network_outputs  target-net states, prior logits and values at every real observation
-    look_ahead              one model step from each state for several actions: rewards, next values
-    model_unroll_actions    the K actions to unroll with: logged in the root episode, random after it
-    unroll_model            s_0 = h(o_0), s_{k+1} = g(s_k, a_k) (gradient scaled per step), f(s_k)
-    policy_logits_of_observations  f(h(o)).policy_logits at every observation (BC, CQL)
+target_network_outputs  target-net states, prior logits and values at every real observation
+look_ahead              one model step from each state for several actions: rewards, next values
+model_unroll_actions    the K actions to unroll with: logged in the root episode, random after it
+unroll_model            s_0 = h(o_0), s_{k+1} = g(s_k, a_k) (gradient scaled per step), f(s_k)
+policy_logits_of_observations  f(h(o)).policy_logits at every observation (BC, CQL)
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ its Gumbel searches use `gumbel_scale`.
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Tuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -122,8 +122,17 @@ def search_from_states(
         raise ConfigError(f"search={search!r}: expected one of {SEARCHES}", field="search")
     if search == "gumbel":
         return gumbel_search(
-            params, key, prior_logits, values, states, model_step_fn(networks), discount, num_simulations,
-            max_depth=max_depth, max_num_considered_actions=gumbel_considered_actions, gumbel_scale=gumbel_scale,
+            params,
+            key,
+            prior_logits,
+            values,
+            states,
+            model_step_fn(networks),
+            discount,
+            num_simulations,
+            max_depth=max_depth,
+            max_num_considered_actions=gumbel_considered_actions,
+            gumbel_scale=gumbel_scale,
             rescale_values=gumbel_rescale_values,
         )
     return muzero_search(
@@ -170,10 +179,18 @@ def mzu_targets(networks: Networks, target_params, batch, key, config) -> MzuTar
     batch_size, length = rewards.shape
     tgt_states, tgt_prior, tgt_values = target_network_outputs(networks, target_params, batch["observation"])
     search = search_from_states(
-        networks, target_params, key,
-        flatten_time(tgt_states), flatten_time(tgt_prior), flatten_time(tgt_values),
-        discount, config.num_simulations, config.search_depth,
-        config.mcts_dirichlet_fraction, config.mcts_dirichlet_alpha, **search_options(config),
+        networks,
+        target_params,
+        key,
+        flatten_time(tgt_states),
+        flatten_time(tgt_prior),
+        flatten_time(tgt_values),
+        discount,
+        config.num_simulations,
+        config.search_depth,
+        config.mcts_dirichlet_fraction,
+        config.mcts_dirichlet_alpha,
+        **search_options(config),
     )
     search = jax.tree.map(jax.lax.stop_gradient, search)
     search_values = search.root_value.reshape(batch_size, length)
@@ -205,7 +222,7 @@ def make_mzu_loss(networks: Networks, config):
     num_bins = networks.num_bins
     num_actions = networks.num_actions
 
-    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+    def loss(params, target_params, batch, key) -> tuple[jax.Array, dict[str, jax.Array]]:
         obs = batch["observation"]
         key_random, key_search = jax.random.split(key)
         targets = mzu_targets(networks, target_params, batch, key_search, config)
@@ -215,7 +232,9 @@ def make_mzu_loss(networks: Networks, config):
         pred = unroll_model(networks, params, obs[:, 0], unroll_actions, config.dynamics_gradient_scale)
 
         # ---- losses
-        reward_ce = optax.softmax_cross_entropy(pred.reward_logits[:, 1:], ops.value_to_target_probs(targets.reward, num_bins))
+        reward_ce = optax.softmax_cross_entropy(
+            pred.reward_logits[:, 1:], ops.value_to_target_probs(targets.reward, num_bins)
+        )
         value_ce = optax.softmax_cross_entropy(pred.value_logits, ops.value_to_target_probs(targets.value, num_bins))
         policy_ce = optax.softmax_cross_entropy(pred.policy_logits, targets.policy)
         reward_loss, value_loss, policy_loss = jnp.mean(reward_ce), jnp.mean(value_ce), jnp.mean(policy_ce)
@@ -268,8 +287,18 @@ def make_mzu_actor(networks: Networks, config):
             return select_actions(pred.policy_logits, key, greedy)
         values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
         result = search_from_states(
-            networks, params, key, states, pred.policy_logits, values, config.discount,
-            config.num_simulations, depth, noise_fraction, config.mcts_dirichlet_alpha, **options,
+            networks,
+            params,
+            key,
+            states,
+            pred.policy_logits,
+            values,
+            config.discount,
+            config.num_simulations,
+            depth,
+            noise_fraction,
+            config.mcts_dirichlet_alpha,
+            **options,
         )
         if greedy and not gumbel:
             return most_visited_action(result.visit_counts, pred.policy_logits)
@@ -280,21 +309,45 @@ def make_mzu_actor(networks: Networks, config):
 
 def validate(config) -> None:
     """MuZero Unplugged's own fields."""
-    check_field(isinstance(config.num_simulations, int) and config.num_simulations >= 1, "num_simulations",
-                "an integer >= 1", config.num_simulations)
-    check_field(config.search_depth is None or (isinstance(config.search_depth, int) and config.search_depth >= 1),
-                "search_depth", "None (unlimited) or an integer >= 1", config.search_depth)
+    check_field(
+        isinstance(config.num_simulations, int) and config.num_simulations >= 1,
+        "num_simulations",
+        "an integer >= 1",
+        config.num_simulations,
+    )
+    check_field(
+        config.search_depth is None or (isinstance(config.search_depth, int) and config.search_depth >= 1),
+        "search_depth",
+        "None (unlimited) or an integer >= 1",
+        config.search_depth,
+    )
     act_depth = config.get("act_search_depth")  # absent from configs saved before it existed
-    check_field(act_depth is None or (isinstance(act_depth, int) and act_depth >= 1),
-                "act_search_depth", "None (search_depth) or an integer >= 1", act_depth)
-    check_field(0.0 <= config.mcts_dirichlet_fraction <= 1.0, "mcts_dirichlet_fraction", "a number in [0, 1]",
-                config.mcts_dirichlet_fraction)
-    check_field(config.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", config.mcts_dirichlet_alpha)
+    check_field(
+        act_depth is None or (isinstance(act_depth, int) and act_depth >= 1),
+        "act_search_depth",
+        "None (search_depth) or an integer >= 1",
+        act_depth,
+    )
+    check_field(
+        0.0 <= config.mcts_dirichlet_fraction <= 1.0,
+        "mcts_dirichlet_fraction",
+        "a number in [0, 1]",
+        config.mcts_dirichlet_fraction,
+    )
+    check_field(
+        config.mcts_dirichlet_alpha > 0.0, "mcts_dirichlet_alpha", "a positive number", config.mcts_dirichlet_alpha
+    )
     check_field(config.search in SEARCHES, "search", f"one of {SEARCHES}", config.search)
-    check_field(config.mcts_qtransform in QTRANSFORMS, "mcts_qtransform", f"one of {QTRANSFORMS}", config.mcts_qtransform)
+    check_field(
+        config.mcts_qtransform in QTRANSFORMS, "mcts_qtransform", f"one of {QTRANSFORMS}", config.mcts_qtransform
+    )
     check_field(config.gumbel_scale >= 0.0, "gumbel_scale", "a number >= 0", config.gumbel_scale)
-    check_field(isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
-                "gumbel_considered_actions", "an integer >= 1", config.gumbel_considered_actions)
+    check_field(
+        isinstance(config.gumbel_considered_actions, int) and config.gumbel_considered_actions >= 1,
+        "gumbel_considered_actions",
+        "an integer >= 1",
+        config.gumbel_considered_actions,
+    )
     check_field(config.mzu_bc_loss_weight >= 0.0, "mzu_bc_loss_weight", "a number >= 0", config.mzu_bc_loss_weight)
 
 
@@ -306,7 +359,17 @@ SPEC = AgentSpec(
     act_policies=ACT_POLICIES,
     config_defaults=CONFIG_DEFAULTS,
     validate=validate,
-    acting_fields=("num_simulations", "search_depth", "act_search_depth", "search", "mcts_qtransform", "act_exploration_noise",
-                   "mcts_dirichlet_fraction", "mcts_dirichlet_alpha", "gumbel_scale", "gumbel_considered_actions",
-                   "gumbel_rescale_values"),
+    acting_fields=(
+        "num_simulations",
+        "search_depth",
+        "act_search_depth",
+        "search",
+        "mcts_qtransform",
+        "act_exploration_noise",
+        "mcts_dirichlet_fraction",
+        "mcts_dirichlet_alpha",
+        "gumbel_scale",
+        "gumbel_considered_actions",
+        "gumbel_rescale_values",
+    ),
 )

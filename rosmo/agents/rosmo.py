@@ -12,7 +12,6 @@ Per window of L = K + n + 1 logged steps (DESIGN section 2):
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +35,9 @@ CONFIG_DEFAULTS = {
 }
 
 
-def exact_one_step_target(networks: Networks, params, states, prior_logits, values, discount,
-                          adv_clip=None, temperature: float = 1.0):
+def exact_one_step_target(
+    networks: Networks, params, states, prior_logits, values, discount, adv_clip=None, temperature: float = 1.0
+):
     """pi* over all actions. states [M, *S], prior_logits [M, A], values [M] -> (probs [M, A], adv [M, A])."""
     num_actions = networks.num_actions
     all_actions = jnp.broadcast_to(jnp.arange(num_actions, dtype=jnp.int32), (states.shape[0], num_actions))
@@ -47,8 +47,11 @@ def exact_one_step_target(networks: Networks, params, states, prior_logits, valu
 
 def _options(config):
     """(adv_clip or None, temperature, bc_advantage); defaults for configs saved before these fields existed."""
-    return (config.get("policy_adv_clip", 0.0) or None, config.get("policy_temperature", 1.0),
-            config.get("bc_advantage", "data"))
+    return (
+        config.get("policy_adv_clip", 0.0) or None,
+        config.get("policy_temperature", 1.0),
+        config.get("bc_advantage", "data"),
+    )
 
 
 def make_rosmo_loss(networks: Networks, config):
@@ -69,7 +72,7 @@ def make_rosmo_loss(networks: Networks, config):
     num_actions = networks.num_actions
     num_targets = num_unroll + 1
 
-    def loss(params, target_params, batch, key) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+    def loss(params, target_params, batch, key) -> tuple[jax.Array, dict[str, jax.Array]]:
         obs, actions, rewards = batch["observation"], batch["action"], batch["reward"]
         flags = tuple(batch[k] for k in FLAG_KEYS)
         batch_size = actions.shape[0]
@@ -77,7 +80,8 @@ def make_rosmo_loss(networks: Networks, config):
 
         # ---- targets from the target network (no gradient flows into `params` here)
         tgt_states, tgt_prior, tgt_values, tgt_rewards = target_network_outputs(
-            networks, target_params, obs, with_rewards=True)
+            networks, target_params, obs, with_rewards=True
+        )
         value_targets = jax.vmap(
             lambda r, v, f, l, t: ops.n_step_value_targets(r, v, f, l, t, discount, td_steps, num_targets)
         )(rewards, tgt_values, *flags)  # [B, K+1]
@@ -87,9 +91,13 @@ def make_rosmo_loss(networks: Networks, config):
         _, valid_step = jax.vmap(ops.episode_masks)(flags[0], flags[1])  # [B, L]
         policy_mask = valid_step[:, :num_targets]
         if bc_advantage == "model":  # the original code's advantage
-            adv_data, bc_mask = ops.one_step_advantage_model(tgt_rewards, tgt_values, flags[0], flags[1], discount, num_targets)
+            adv_data, bc_mask = ops.one_step_advantage_model(
+                tgt_rewards, tgt_values, flags[0], flags[1], discount, num_targets
+            )
         else:
-            adv_data, bc_mask = ops.one_step_advantage_data(rewards, tgt_values, *flags, discount, num_targets)  # [B, K+1]
+            adv_data, bc_mask = ops.one_step_advantage_data(
+                rewards, tgt_values, *flags, discount, num_targets
+            )  # [B, K+1]
 
         root_states = flatten_time(tgt_states[:, :num_targets])
         root_prior = flatten_time(tgt_prior[:, :num_targets])
@@ -101,11 +109,15 @@ def make_rosmo_loss(networks: Networks, config):
         policy_logits = pred.policy_logits  # [B, K+1, A]
 
         # ---- losses
-        reward_ce = optax.softmax_cross_entropy(pred.reward_logits[:, 1:], ops.value_to_target_probs(reward_targets, num_bins))
+        reward_ce = optax.softmax_cross_entropy(
+            pred.reward_logits[:, 1:], ops.value_to_target_probs(reward_targets, num_bins)
+        )
         value_ce = optax.softmax_cross_entropy(pred.value_logits, ops.value_to_target_probs(value_targets, num_bins))
         uniform = jnp.full(policy_logits.shape, 1.0 / num_actions)
         if num_samples:
-            sampled = jax.random.categorical(key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples))
+            sampled = jax.random.categorical(
+                key_sample, root_prior[:, None, :], shape=(root_prior.shape[0], num_samples)
+            )
             adv = _sampled_advantages(networks, target_params, root_states, sampled, root_values, discount)
             shaped = ops.shape_advantages(adv, None, temperature)
             weights = ops.sampled_policy_weights(shaped, adv_clip and adv_clip / temperature)
@@ -116,8 +128,9 @@ def make_rosmo_loss(networks: Networks, config):
             policy_ce = jnp.where(policy_mask, sampled_ce, optax.softmax_cross_entropy(policy_logits, uniform))
             target_entropy = jnp.zeros(())
         else:
-            target, adv = exact_one_step_target(networks, target_params, root_states, root_prior, root_values, discount,
-                                                adv_clip, temperature)
+            target, adv = exact_one_step_target(
+                networks, target_params, root_states, root_prior, root_values, discount, adv_clip, temperature
+            )
             target = ops.uniform_where(policy_mask, target.reshape(batch_size, num_targets, num_actions))
             policy_ce = optax.softmax_cross_entropy(policy_logits, jax.lax.stop_gradient(target))
             target_entropy = jnp.mean(-jnp.sum(target * jnp.log(target + 1e-12), axis=-1))
@@ -146,7 +159,9 @@ def make_rosmo_loss(networks: Networks, config):
             "policy_target_entropy": target_entropy,
             # spread of the (unshaped) look-ahead advantages over the actions at a state: how sharp pi* gets
             "policy_adv_spread": jnp.mean(jnp.max(adv, axis=-1) - jnp.min(adv, axis=-1)),
-            "policy_entropy": jnp.mean(-jnp.sum(jax.nn.softmax(policy_logits) * jax.nn.log_softmax(policy_logits), axis=-1)),
+            "policy_entropy": jnp.mean(
+                -jnp.sum(jax.nn.softmax(policy_logits) * jax.nn.log_softmax(policy_logits), axis=-1)
+            ),
         }
         return total, metrics
 
@@ -176,7 +191,9 @@ def make_rosmo_actor(networks: Networks, config):
         logits = pred.policy_logits
         if mode == "improved":
             values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-            probs, _ = exact_one_step_target(networks, params, state, logits, values, config.discount, adv_clip, temperature)
+            probs, _ = exact_one_step_target(
+                networks, params, state, logits, values, config.discount, adv_clip, temperature
+            )
             logits = jnp.log(probs + 1e-12)
         return select_actions(logits, key, greedy)
 
@@ -185,11 +202,19 @@ def make_rosmo_actor(networks: Networks, config):
 
 def validate(config) -> None:
     """ROSMO's own fields."""
-    check_field(config.policy_samples >= 0, "policy_samples", "0 (exact target) or a number of sampled actions >= 1",
-                config.policy_samples)
+    check_field(
+        config.policy_samples >= 0,
+        "policy_samples",
+        "0 (exact target) or a number of sampled actions >= 1",
+        config.policy_samples,
+    )
     check_field(config.bc_loss_weight >= 0, "bc_loss_weight", "a number >= 0", config.bc_loss_weight)
-    check_field(config.policy_temperature > 0, "policy_temperature", "a number > 0 (1: the paper's target)",
-                config.policy_temperature)
+    check_field(
+        config.policy_temperature > 0,
+        "policy_temperature",
+        "a number > 0 (1: the paper's target)",
+        config.policy_temperature,
+    )
     check_field(config.policy_adv_clip >= 0, "policy_adv_clip", "0 (off) or a clip > 0", config.policy_adv_clip)
     check_field(config.bc_advantage in BC_ADVANTAGES, "bc_advantage", f"one of {BC_ADVANTAGES}", config.bc_advantage)
 

@@ -27,7 +27,7 @@ numpy generator draws exploration and replay indices.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Sequence
 
 import haiku as hk
 import jax
@@ -43,7 +43,7 @@ import rlax  # noqa: E402
 class DQNConfig:
     """Hyper-parameters of the online DQN (see `CONFIGS` for the per-env values)."""
 
-    hidden_sizes: Tuple[int, ...] = (64, 64)
+    hidden_sizes: tuple[int, ...] = (64, 64)
     learning_rate: float = 1e-3
     discount: float = 0.99
     n_step: int = 1  # n of the n-step return (1: one-step double DQN)
@@ -63,7 +63,7 @@ class DQNConfig:
 # Per-env hyper-parameters, tuned so that the greedy policy after the default
 # number of episodes (catch 2000, cartpole 1000, mountain_car 500) reaches
 # catch 1.0, cartpole >= 900, mountain_car >= -120 (bsuite returns).
-CONFIGS: Dict[str, DQNConfig] = {
+CONFIGS: dict[str, DQNConfig] = {
     # 9 steps per episode, ~18k steps in all: learn on every 2nd step, explore for ~5k steps.
     "catch": DQNConfig(
         learning_rate=1e-3,
@@ -127,7 +127,7 @@ class ReplayBuffer:
         self._next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, rng: np.random.Generator, shape: Tuple[int, ...]) -> Dict[str, np.ndarray]:
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """Uniform sample with replacement; every array has leading dims `shape`."""
         idx = rng.integers(0, self.size, size=shape)
         return {
@@ -186,7 +186,7 @@ class DQN:
         self.num_steps = 0  # env transitions observed
         self.num_updates = 0  # Adam steps taken
         self.last_loss = float("nan")
-        self._pending: List[Tuple[np.ndarray, int, float, float]] = []  # (o, a, r, d) not yet n-step complete
+        self._pending: list[tuple[np.ndarray, int, float, float]] = []  # (o, a, r, d) not yet n-step complete
         net, optimiser, delta = self._net, self._optimiser, config.huber_delta
 
         def loss_fn(params, target_params, batch):
@@ -227,8 +227,9 @@ class DQN:
             return int(self._rng.integers(self.num_actions))
         return self.greedy_action(observation)
 
-    def observe(self, observation, action: int, reward: float, discount: float, next_observation,
-                last: bool = False) -> None:
+    def observe(
+        self, observation, action: int, reward: float, discount: float, next_observation, last: bool = False
+    ) -> None:
         """Record one env transition (`last`: the episode ended there) and run the learner when it is due."""
         c = self.config
         self._pending.append((observation, int(action), float(reward), float(discount)))
@@ -258,7 +259,7 @@ class DQN:
         observation, action, _, _ = self._pending.pop(0)
         self.replay.add(observation, action, ret, scale, bootstrap_observation)
 
-    def hyper_parameters(self) -> Dict[str, Any]:
+    def hyper_parameters(self) -> dict[str, Any]:
         """The config as a plain dict (for dataset metadata)."""
         out = dataclasses.asdict(self.config)
         out["hidden_sizes"] = list(out["hidden_sizes"])

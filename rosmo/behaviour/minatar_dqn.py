@@ -26,7 +26,7 @@ arrays (`state_dict` / `load_state_dict`): the dataset maker saves it to resume 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Sequence
 
 import haiku as hk
 import jax
@@ -92,20 +92,30 @@ class Replay:
         self.next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, rng: np.random.Generator, shape: Tuple[int, ...]) -> Dict[str, np.ndarray]:
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         idx = rng.integers(0, self.size, size=shape)
-        return {"observation": self.observation[idx], "action": self.action[idx], "reward": self.reward[idx],
-                "discount": self.discount[idx], "next_observation": self.next_observation[idx]}
+        return {
+            "observation": self.observation[idx],
+            "action": self.action[idx],
+            "reward": self.reward[idx],
+            "discount": self.discount[idx],
+            "next_observation": self.next_observation[idx],
+        }
 
-    def state_dict(self) -> Dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays of the filled part; grids bit-packed (8x smaller)."""
         n = self.size
-        return {"observation": np.packbits(self.observation[:n]),
-                "next_observation": np.packbits(self.next_observation[:n]),
-                "action": self.action[:n], "reward": self.reward[:n], "discount": self.discount[:n],
-                "size": np.int64(n), "next": np.int64(self.next)}
+        return {
+            "observation": np.packbits(self.observation[:n]),
+            "next_observation": np.packbits(self.next_observation[:n]),
+            "action": self.action[:n],
+            "reward": self.reward[:n],
+            "discount": self.discount[:n],
+            "size": np.int64(n),
+            "next": np.int64(self.next),
+        }
 
-    def load_state_dict(self, state: Dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         n = int(state["size"])
         shape = (n,) + self.observation.shape[1:]
         count = int(np.prod(shape))
@@ -118,15 +128,22 @@ class Replay:
 class MinAtarDQN:
     """Double DQN over `num_envs` envs: `act(obs[N])` -> actions [N], `observe(...)` stores and learns."""
 
-    def __init__(self, observation_shape: Sequence[int], num_actions: int, num_envs: int,
-                 config: MinAtarDQNConfig = MinAtarDQNConfig(), seed: int = 0):
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        num_actions: int,
+        num_envs: int,
+        config: MinAtarDQNConfig = MinAtarDQNConfig(),
+        seed: int = 0,
+    ):
         self.config = config
         self.num_actions, self.num_envs = int(num_actions), int(num_envs)
         self.observation_shape = tuple(observation_shape)
         self.rng = np.random.default_rng([int(seed), 0xD0A])
         self._net = q_network(self.num_actions, config.conv_channels, config.hidden_size)
-        self._optimiser = optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                                      optax.adam(config.learning_rate, eps=1.5e-4))
+        self._optimiser = optax.chain(
+            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate, eps=1.5e-4)
+        )
         self.params = self._net.init(jax.random.PRNGKey(seed), jnp.zeros((1,) + self.observation_shape, jnp.uint8))
         self.target_params = self.params
         self.opt_state = self._optimiser.init(self.params)
@@ -134,15 +151,16 @@ class MinAtarDQN:
         self.frames = 0
         self.num_updates = 0
         self._since_call = 0
-        self._pending: List[List[Tuple[np.ndarray, int, float]]] = [[] for _ in range(self.num_envs)]
+        self._pending: list[list[tuple[np.ndarray, int, float]]] = [[] for _ in range(self.num_envs)]
         net, optimiser, delta = self._net, self._optimiser, config.huber_delta
 
         def loss_fn(params, target_params, batch):
             both = jnp.concatenate([batch["observation"], batch["next_observation"]])  # one online pass
             q_tm1, q_t_online = jnp.split(net.apply(params, both), 2)
             q_t_target = net.apply(target_params, batch["next_observation"])
-            return double_q_loss(q_tm1, batch["action"], batch["reward"], batch["discount"], q_t_target, q_t_online,
-                                 delta)
+            return double_q_loss(
+                q_tm1, batch["action"], batch["reward"], batch["discount"], q_t_target, q_t_online, delta
+            )
 
         def sgd_step(carry, batch):
             params, opt_state, target_params = carry
@@ -200,28 +218,37 @@ class MinAtarDQN:
         c = self.config
         batches = self.replay.sample(self.rng, (c.updates_per_call, c.batch_size))
         before = self.num_updates
-        self.params, self.opt_state, self.last_loss = self._update(self.params, self.opt_state, self.target_params,
-                                                                   batches)
+        self.params, self.opt_state, self.last_loss = self._update(
+            self.params, self.opt_state, self.target_params, batches
+        )
         self.num_updates += c.updates_per_call
         if self.num_updates // c.target_update_period != before // c.target_update_period:
             self.target_params = self.params
 
-    def hyper_parameters(self) -> Dict[str, Any]:
+    def hyper_parameters(self) -> dict[str, Any]:
         return dict(dataclasses.asdict(self.config), num_envs=self.num_envs)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs, as numpy (pickle-able)."""
         to_np = lambda tree: jax.tree.map(np.asarray, tree)  # noqa: E731
-        return {"params": to_np(self.params), "target_params": to_np(self.target_params),
-                "opt_state": to_np(self.opt_state), "replay": self.replay.state_dict(),
-                "rng": self.rng.bit_generator.state, "frames": self.frames, "num_updates": self.num_updates,
-                "since_call": self._since_call, "pending": self._pending}
+        return {
+            "params": to_np(self.params),
+            "target_params": to_np(self.target_params),
+            "opt_state": to_np(self.opt_state),
+            "replay": self.replay.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "frames": self.frames,
+            "num_updates": self.num_updates,
+            "since_call": self._since_call,
+            "pending": self._pending,
+        }
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         to_jnp = lambda tree: jax.tree.map(jnp.asarray, tree)  # noqa: E731
         self.params, self.target_params = to_jnp(state["params"]), to_jnp(state["target_params"])
-        self.opt_state = jax.tree.unflatten(jax.tree.structure(self.opt_state),
-                                            [jnp.asarray(x) for x in jax.tree.leaves(state["opt_state"])])
+        self.opt_state = jax.tree.unflatten(
+            jax.tree.structure(self.opt_state), [jnp.asarray(x) for x in jax.tree.leaves(state["opt_state"])]
+        )
         self.replay.load_state_dict(state["replay"])
         self.rng.bit_generator.state = state["rng"]
         self.frames, self.num_updates = int(state["frames"]), int(state["num_updates"])

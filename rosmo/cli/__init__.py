@@ -36,12 +36,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it 
 
 # command path -> (module, one-line help)
 COMMANDS = {
-    ("train",): ("rosmo.cli.train", "train an agent from an offline dataset (a config + --config.FIELD=VALUE overrides)"),
+    ("train",): (
+        "rosmo.cli.train",
+        "train an agent from an offline dataset (a config + --config.FIELD=VALUE overrides)",
+    ),
     ("evaluate",): ("rosmo.cli.evaluate", "evaluate a checkpoint in the online environment"),
-    ("dataset", "bsuite"): ("rosmo.cli.dataset_bsuite", "train an online DQN on a BSuite env and log its whole run as RLDS"),
-    ("dataset", "minatar"): ("rosmo.cli.dataset_minatar", "train an online DQN on a MinAtar game and log its whole run as RLDS, split by checkpoint"),
-    ("dataset", "atari"): ("rosmo.cli.dataset_atari", "record Atari episodes (RL Unplugged protocol) in the rlu_atari schema"),
-    ("deploy",): ("rosmo.cli.deploy", "deployment-efficient RL: collect with the current policy, retrain, evaluate, I times"),
+    ("dataset", "bsuite"): (
+        "rosmo.cli.dataset_bsuite",
+        "train an online DQN on a BSuite env and log its whole run as RLDS",
+    ),
+    ("dataset", "minatar"): (
+        "rosmo.cli.dataset_minatar",
+        "train an online DQN on a MinAtar game and log its whole run as RLDS, split by checkpoint",
+    ),
+    ("dataset", "atari"): (
+        "rosmo.cli.dataset_atari",
+        "record Atari episodes (RL Unplugged protocol) in the rlu_atari schema",
+    ),
+    ("deploy",): (
+        "rosmo.cli.deploy",
+        "deployment-efficient RL: collect with the current policy, retrain, evaluate, I times",
+    ),
     ("sweep",): ("rosmo.cli.sweep", "run a grid of runs over config fields and seeds, locally or on SLURM"),
     ("report",): ("rosmo.cli.report", "IQM tables with bootstrap CIs and plots of a sweep's runs (rliable)"),
     ("demo",): ("rosmo.cli.demo", "the main job: make the catch dataset if missing, train ROSMO, evaluate"),
@@ -80,11 +95,12 @@ def split_config_flags(argv: Sequence[str]) -> tuple[list[str], list[ConfigFlag]
             rest.extend(argv[i:])
             break
         if arg.startswith(CONFIG_PREFIX):
-            body = arg[len(CONFIG_PREFIX):]
+            body = arg[len(CONFIG_PREFIX) :]
             if "=" not in body:
                 if i + 1 >= len(argv):
-                    raise ValueError(f"{arg}: expected a value "
-                                     f"({CONFIG_PREFIX}FIELD=VALUE or {CONFIG_PREFIX}FIELD VALUE)")
+                    raise ValueError(
+                        f"{arg}: expected a value ({CONFIG_PREFIX}FIELD=VALUE or {CONFIG_PREFIX}FIELD VALUE)"
+                    )
                 body = f"{body}={argv[i + 1]}"
                 i += 1
             overrides.append(ConfigFlag(body, CONFIG_PREFIX))
@@ -95,7 +111,7 @@ def split_config_flags(argv: Sequence[str]) -> tuple[list[str], list[ConfigFlag]
                 body = argv[i + 1]
                 i += 1
             else:
-                body = arg[len(SET_FLAG) + 1:]
+                body = arg[len(SET_FLAG) + 1 :]
             overrides.append(ConfigFlag(body, SET_FLAG))
         else:
             rest.append(arg)
@@ -131,11 +147,21 @@ def spell_as_typed(message: str, overrides: Iterable[str]) -> str:
 def add_config_flags(parser: argparse.ArgumentParser, help_text: str) -> None:
     """Show the config-field flags in `--help` (`split_config_flags` takes them off the command line first)."""
     group = parser.add_argument_group("config fields")
-    group.add_argument(f"{CONFIG_PREFIX}FIELD", metavar="VALUE", dest="_config_field_help", default=argparse.SUPPRESS,
-                       help=f"{help_text} (typed as the field: int, float, bool, str, None; nested: "
-                            f"{CONFIG_PREFIX}A.B=V; repeatable, applied in order)")
-    group.add_argument(SET_FLAG, metavar="FIELD=VALUE", dest="_set_help", default=argparse.SUPPRESS,
-                       help=f"the same as {CONFIG_PREFIX}FIELD=VALUE")
+    group.add_argument(
+        f"{CONFIG_PREFIX}FIELD",
+        metavar="VALUE",
+        dest="_config_field_help",
+        default=argparse.SUPPRESS,
+        help=f"{help_text} (typed as the field: int, float, bool, str, None; nested: "
+        f"{CONFIG_PREFIX}A.B=V; repeatable, applied in order)",
+    )
+    group.add_argument(
+        SET_FLAG,
+        metavar="FIELD=VALUE",
+        dest="_set_help",
+        default=argparse.SUPPRESS,
+        help=f"the same as {CONFIG_PREFIX}FIELD=VALUE",
+    )
 
 
 def docstring_epilog(module) -> str:
@@ -193,11 +219,11 @@ def user_message(err: BaseException) -> str:
         if err.field:
             found = re.search(r"(^|: )" + re.escape(err.field) + r"(?=[=:])", text)
             if found:
-                return text[:found.end(1)] + "--config." + text[found.end(1):]
+                return text[: found.end(1)] + "--config." + text[found.end(1) :]
         if err.spec:
             found = re.search(r"(^|: )" + re.escape(err.spec) + r"(?=:)", text)
             if found:
-                return text[:found.end(1)] + "--config=" + text[found.end(1):]
+                return text[: found.end(1)] + "--config=" + text[found.end(1) :]
     return text
 
 

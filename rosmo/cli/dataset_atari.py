@@ -1,7 +1,7 @@
 """`rosmo dataset atari`: record Atari episodes under the RL Unplugged protocol in the `rlu_atari` TFDS layout.
 
-    rosmo dataset atari --game Pong --steps 100000 --policy random --out datasets/atari
-    rosmo dataset atari --game Pong --steps 50000 --policy runs/pong --out datasets/atari --run 2
+rosmo dataset atari --game Pong --steps 100000 --policy random --out datasets/atari
+rosmo dataset atari --game Pong --steps 50000 --policy runs/pong --out datasets/atari --run 2
 """
 
 from __future__ import annotations
@@ -19,12 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", required=True, help="RL Unplugged Atari game, e.g. Pong, MsPacman (46 games)")
     parser.add_argument("--steps", type=int, required=True, help="agent steps (transitions) to record")
     parser.add_argument("--policy", default="random", help="'random' or a trained run directory (e.g. runs/pong)")
-    parser.add_argument("--out", default="datasets/atari", help="TFDS data_dir; writes <out>/rlu_atari/<Game>_run_<run>/<version>")
+    parser.add_argument(
+        "--out", default="datasets/atari", help="TFDS data_dir; writes <out>/rlu_atari/<Game>_run_<run>/<version>"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the envs (sub-env i gets seed + i) and the policy")
     parser.add_argument("--run", type=int, default=1, choices=RUNS, help="rlu_atari run number of the config name")
     parser.add_argument("--num-envs", type=int, default=8, help="episodes played at once by ALE's vector env")
-    parser.add_argument("--max-episode-frames", type=int, default=MAX_EPISODE_FRAMES,
-                        help="emulator frames before truncation (default: %(default)s)")
+    parser.add_argument(
+        "--max-episode-frames",
+        type=int,
+        default=MAX_EPISODE_FRAMES,
+        help="emulator frames before truncation (default: %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -66,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
         return stop.exit_code
     except OSError as err:  # --out cannot be created or written
         where = f": {err.filename}" if err.filename else ""
-        print(f"rosmo dataset atari: error: --out {args.out}: cannot write the dataset there "
-              f"({err.strerror or err}{where})", file=sys.stderr)
+        print(
+            f"rosmo dataset atari: error: --out {args.out}: cannot write the dataset there "
+            f"({err.strerror or err}{where})",
+            file=sys.stderr,
+        )
         return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(

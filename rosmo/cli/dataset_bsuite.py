@@ -1,7 +1,7 @@
 """`rosmo dataset bsuite`: train an online DQN on a BSuite env and log every transition as an RLDS dataset.
 
-    rosmo dataset bsuite --env catch --out datasets/bsuite
-    rosmo dataset bsuite --env all --out datasets/bsuite --reward-noise 0.1
+rosmo dataset bsuite --env catch --out datasets/bsuite
+rosmo dataset bsuite --env all --out datasets/bsuite --reward-noise 0.1
 """
 
 from __future__ import annotations
@@ -16,17 +16,33 @@ ENVS = ("catch", "cartpole", "mountain_car")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, choices=list(ENVS) + ["all"],
-                        help="BSuite env, or `all` for catch, cartpole and mountain_car in turn")
-    parser.add_argument("--out", default="datasets/bsuite", help="parent directory of the dataset (default: %(default)s)")
-    parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes to train and log (default: catch 2000, cartpole 1000, mountain_car 500)")
+    parser.add_argument(
+        "--env",
+        required=True,
+        choices=list(ENVS) + ["all"],
+        help="BSuite env, or `all` for catch, cartpole and mountain_car in turn",
+    )
+    parser.add_argument(
+        "--out", default="datasets/bsuite", help="parent directory of the dataset (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="episodes to train and log (default: catch 2000, cartpole 1000, mountain_car 500)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reward-noise", type=float, default=0.0, help="std of gaussian reward noise")
-    parser.add_argument("--sticky-action-prob", type=float, default=0.0, help="probability of repeating the previous action")
+    parser.add_argument(
+        "--sticky-action-prob", type=float, default=0.0, help="probability of repeating the previous action"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
-    parser.add_argument("--reference-episodes", type=int, default=100,
-                        help="episodes for each of the random / DQN reference returns (>= 100)")
+    parser.add_argument(
+        "--reference-episodes",
+        type=int,
+        default=100,
+        help="episodes for each of the random / DQN reference returns (>= 100)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -44,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     for env in envs:  # refuse before any training, for every env asked for
         path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
         if os.path.lexists(path) and not args.overwrite:
-            print(f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
-                  file=sys.stderr)
+            print(
+                f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
+                file=sys.stderr,
+            )
             return 2
         try:
             check_replaceable(path)
@@ -74,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
             return stop.exit_code
         except OSError as err:  # --out cannot be created or written
             where = f": {err.filename}" if err.filename else ""
-            print(f"rosmo dataset bsuite: error: --out {args.out}: cannot write the dataset there "
-                  f"({err.strerror or err}{where})", file=sys.stderr)
+            print(
+                f"rosmo dataset bsuite: error: --out {args.out}: cannot write the dataset there "
+                f"({err.strerror or err}{where})",
+                file=sys.stderr,
+            )
             return 2
         print(
             f"{env}: {summary['episodes']} episodes, {summary['steps']} steps, "

@@ -18,23 +18,42 @@ GAMES = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", required=True, help=f"one of {', '.join(GAMES)}, or `all`")
-    parser.add_argument("--out", default="datasets/minatar",
-                        help="parent directory of the dataset (default: %(default)s)")
-    parser.add_argument("--frames", type=int, default=1_000_000,
-                        help="frames (agent steps, all envs together) of the behaviour DQN's run "
-                             "(default: %(default)s)")
-    parser.add_argument("--sticky-action-prob", type=float, default=0.1,
-                        help="probability of repeating the previous action (default: %(default)s, the MinAtar paper's)")
+    parser.add_argument(
+        "--out", default="datasets/minatar", help="parent directory of the dataset (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=1_000_000,
+        help="frames (agent steps, all envs together) of the behaviour DQN's run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sticky-action-prob",
+        type=float,
+        default=0.1,
+        help="probability of repeating the previous action (default: %(default)s, the MinAtar paper's)",
+    )
     parser.add_argument("--minimal-actions", action="store_true", help="the game's minimal action set (default: all 6)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=8, help="envs stepped together (default: %(default)s)")
-    parser.add_argument("--checkpoints", type=int, default=50,
-                        help="checkpoint splits the run is cut into "
-                             "(default: %(default)s, as rlu_atari_checkpoints_ordered)")
-    parser.add_argument("--reference-episodes", type=int, default=100,
-                        help="episodes for each of the random / final-DQN reference returns (>= 100)")
-    parser.add_argument("--max-episode-steps", type=int, default=10_000,
-                        help="episode cap in agent steps, a truncation (default: %(default)s)")
+    parser.add_argument(
+        "--checkpoints",
+        type=int,
+        default=50,
+        help="checkpoint splits the run is cut into (default: %(default)s, as rlu_atari_checkpoints_ordered)",
+    )
+    parser.add_argument(
+        "--reference-episodes",
+        type=int,
+        default=100,
+        help="episodes for each of the random / final-DQN reference returns (>= 100)",
+    )
+    parser.add_argument(
+        "--max-episode-steps",
+        type=int,
+        default=10_000,
+        help="episode cap in agent steps, a truncation (default: %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -48,8 +67,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         games = [game_name(g) for g in games]
-        check_arguments(args.frames, args.seed, args.sticky_action_prob, args.num_envs, args.checkpoints,
-                        args.reference_episodes, args.max_episode_steps, MIN_REFERENCE_EPISODES)
+        check_arguments(
+            args.frames,
+            args.seed,
+            args.sticky_action_prob,
+            args.num_envs,
+            args.checkpoints,
+            args.reference_episodes,
+            args.max_episode_steps,
+            MIN_REFERENCE_EPISODES,
+        )
     except ValueError as err:
         print(f"{prefix} {str(err).replace('unknown MinAtar game', '--game: unknown MinAtar game')}", file=sys.stderr)
         return 2
@@ -60,26 +87,38 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not args.overwrite:  # refuse before any training, for every game asked for
         for game in games:
-            path = os.path.abspath(os.path.join(args.out, minatar_data.dataset_name(
-                game, args.sticky_action_prob, args.minimal_actions)))
+            path = os.path.abspath(
+                os.path.join(args.out, minatar_data.dataset_name(game, args.sticky_action_prob, args.minimal_actions))
+            )
             if os.path.exists(path):
                 print(f"{prefix} dataset {path} already exists; pass --overwrite to replace it", file=sys.stderr)
                 return 2
     for game in games:
         try:
             summary = make_minatar_dataset(
-                game, args.out, frames=args.frames, seed=args.seed, sticky_action_prob=args.sticky_action_prob,
-                minimal_actions=args.minimal_actions, num_envs=args.num_envs, num_checkpoints=args.checkpoints,
-                reference_episodes=args.reference_episodes, max_episode_steps=args.max_episode_steps,
-                overwrite=args.overwrite, progress=not args.no_progress)
+                game,
+                args.out,
+                frames=args.frames,
+                seed=args.seed,
+                sticky_action_prob=args.sticky_action_prob,
+                minimal_actions=args.minimal_actions,
+                num_envs=args.num_envs,
+                num_checkpoints=args.checkpoints,
+                reference_episodes=args.reference_episodes,
+                max_episode_steps=args.max_episode_steps,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+            )
         except (ValueError, FileExistsError, OSError) as err:
             print(f"{prefix} {err}", file=sys.stderr)
             return 2
         from rosmo.data.bsuite_maker import human_bytes
 
-        print(f"{game}: {summary['episodes']} episodes, {summary['steps']} steps, {human_bytes(summary['bytes'])} on "
-              f"disk, {summary['seconds']:.0f} s ({summary['frames_per_s']:.0f} frames/s while training); "
-              f"random_return {summary['random_return']:.2f} +- {summary['random_return_sem']:.2f}, "
-              f"dqn_return {summary['dqn_return']:.2f} +- {summary['dqn_return_sem']:.2f} (mean +- s.e.)")
+        print(
+            f"{game}: {summary['episodes']} episodes, {summary['steps']} steps, {human_bytes(summary['bytes'])} on "
+            f"disk, {summary['seconds']:.0f} s ({summary['frames_per_s']:.0f} frames/s while training); "
+            f"random_return {summary['random_return']:.2f} +- {summary['random_return_sem']:.2f}, "
+            f"dqn_return {summary['dqn_return']:.2f} +- {summary['dqn_return_sem']:.2f} (mean +- s.e.)"
+        )
         print(f"  -> {summary['path']}")
     return 0

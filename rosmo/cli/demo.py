@@ -16,9 +16,12 @@ DEFAULT_DATASETS = "datasets/bsuite"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="catch", choices=("catch", "cartpole", "mountain_car"),
-                        help="BSuite env (default catch)")
-    parser.add_argument("--datasets", default=DEFAULT_DATASETS, help="where BSuite datasets live (default datasets/bsuite)")
+    parser.add_argument(
+        "--env", default="catch", choices=("catch", "cartpole", "mountain_car"), help="BSuite env (default catch)"
+    )
+    parser.add_argument(
+        "--datasets", default=DEFAULT_DATASETS, help="where BSuite datasets live (default datasets/bsuite)"
+    )
     parser.add_argument("--workdir", default=None, help="run directory (default runs/demo-<env>)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the env config's num_steps)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

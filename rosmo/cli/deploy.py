@@ -30,24 +30,45 @@ AGENTS_HELP = "rosmo, mzu, bc, cql (window learners, on bsuite:<env>) or bremen 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rosmo.cli import add_config_flags
+
     parser.add_argument("--agent", required=True, help=AGENTS_HELP)
-    parser.add_argument("--env", default=None,
-                        help="<suite>:<env>, e.g. bsuite:cartpole (default bsuite:catch; mujoco:HalfCheetah-v5 for bremen)")
+    parser.add_argument(
+        "--env",
+        default=None,
+        help="<suite>:<env>, e.g. bsuite:cartpole (default bsuite:catch; mujoco:HalfCheetah-v5 for bremen)",
+    )
     parser.add_argument("--workdir", default=None, help="run directory (resumes by itself)")
     parser.add_argument("--deployments", type=int, default=None, help="number of deployments I (default 5)")
-    parser.add_argument("--transitions", type=int, default=None,
-                        help="transitions B collected per deployment (default 1000; bremen: its config's)")
+    parser.add_argument(
+        "--transitions",
+        type=int,
+        default=None,
+        help="transitions B collected per deployment (default 1000; bremen: its config's)",
+    )
     parser.add_argument("--steps", type=int, default=1000, help="learner steps per deployment (window learners)")
-    parser.add_argument("--epsilon", type=float, default=0.1, help="epsilon-greedy exploration when collecting (discrete)")
-    parser.add_argument("--from-scratch", action="store_true",
-                        help="retrain from scratch each deployment (default: warm-start from the previous checkpoint)")
-    parser.add_argument("--reference-dataset", default=None,
-                        help="a `rosmo dataset bsuite` dataset whose random / DQN returns normalise the scores")
-    parser.add_argument("--full-size", action="store_true", help="bremen: the paper-sized config instead of the CPU one")
+    parser.add_argument(
+        "--epsilon", type=float, default=0.1, help="epsilon-greedy exploration when collecting (discrete)"
+    )
+    parser.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="retrain from scratch each deployment (default: warm-start from the previous checkpoint)",
+    )
+    parser.add_argument(
+        "--reference-dataset",
+        default=None,
+        help="a `rosmo dataset bsuite` dataset whose random / DQN returns normalise the scores",
+    )
+    parser.add_argument(
+        "--full-size", action="store_true", help="bremen: the paper-sized config instead of the CPU one"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--print-config", action="store_true", help="print the resolved configs and exit")
-    add_config_flags(parser, "set a field of the learner's config (the suite's config for rosmo/mzu/bc/cql, "
-                             "BREMEN's config for bremen, e.g. --config.trpo.iterations=100; --print-config lists them)")
+    add_config_flags(
+        parser,
+        "set a field of the learner's config (the suite's config for rosmo/mzu/bc/cql, "
+        "BREMEN's config for bremen, e.g. --config.trpo.iterations=100; --print-config lists them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,9 +88,17 @@ def run(args: argparse.Namespace) -> int:
     logging.set_verbosity(logging.WARNING)
     quiet_background_errors()
     try:
-        job = deploy_jobs.make_job(args.agent, args.env, deployments=args.deployments, transitions=args.transitions,
-                                   steps=args.steps, epsilon=args.epsilon, warm_start=not args.from_scratch,
-                                   reference_dataset=args.reference_dataset, full_size=args.full_size)
+        job = deploy_jobs.make_job(
+            args.agent,
+            args.env,
+            deployments=args.deployments,
+            transitions=args.transitions,
+            steps=args.steps,
+            epsilon=args.epsilon,
+            warm_start=not args.from_scratch,
+            reference_dataset=args.reference_dataset,
+            full_size=args.full_size,
+        )
         apply_overrides(job.config, args.config_overrides)
         if args.print_config:
             print(job.describe())
@@ -89,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         return stop.exit_code
     for row in summary["deployments"]:
         score = row.get("normalized_score")
-        print(f"deployment {row['deployment']:>3}  env steps {row['env_steps']:>8}  mean return {row['mean_return']:.2f}"
-              + ("" if score in (None, "") else f"  normalised {float(score):.3f}"))
+        print(
+            f"deployment {row['deployment']:>3}  env steps {row['env_steps']:>8}  mean return {row['mean_return']:.2f}"
+            + ("" if score in (None, "") else f"  normalised {float(score):.3f}")
+        )
     print(json.dumps({k: summary[k] for k in ("workdir", "env_steps", "final_mean_return", "wall_seconds")}))
     return 0

@@ -46,17 +46,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--checkpoint", help="run directory (with checkpoints/) or checkpoint directory")
-    target.add_argument("--watch", metavar="RUN_DIR",
-                        help="evaluator job: evaluate each new checkpoint of this run once, until the run finishes")
-    parser.add_argument("--env", default=None,
-                        help="<suite>:<env>, e.g. atari:Pong or bsuite:catch; default: the env the run was trained on")
-    parser.add_argument("--episodes", type=int, default=None,
-                        help=f"episodes to play (default: {DEFAULT_EPISODES}; --watch: the run's eval_episodes)")
-    parser.add_argument("--num-envs", type=int, default=None,
-                        help=f"episodes played at once (default: {DEFAULT_NUM_ENVS}; --watch: the run's eval_parallel)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="env i is seeded seed + i; also seeds sampling and the bootstrap "
-                             "(default: 0; --watch: the run's seed + 10000, as inline evaluation)")
+    target.add_argument(
+        "--watch",
+        metavar="RUN_DIR",
+        help="evaluator job: evaluate each new checkpoint of this run once, until the run finishes",
+    )
+    parser.add_argument(
+        "--env",
+        default=None,
+        help="<suite>:<env>, e.g. atari:Pong or bsuite:catch; default: the env the run was trained on",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help=f"episodes to play (default: {DEFAULT_EPISODES}; --watch: the run's eval_episodes)",
+    )
+    parser.add_argument(
+        "--num-envs",
+        type=int,
+        default=None,
+        help=f"episodes played at once (default: {DEFAULT_NUM_ENVS}; --watch: the run's eval_parallel)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="env i is seeded seed + i; also seeds sampling and the bootstrap "
+        "(default: 0; --watch: the run's seed + 10000, as inline evaluation)",
+    )
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
     parser.add_argument("--json", default=None, help="write the result (with per-episode returns) to this JSON file")
     parser.add_argument("--video", default=None, help="record one episode to out.mp4 (needs imageio-ffmpeg) or out.gif")
@@ -64,34 +82,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--greedy", dest="greedy", action="store_true", default=None, help="argmax actions")
     group.add_argument("--sample", dest="greedy", action="store_false", help="sample actions from the policy")
-    parser.add_argument("--max-episode-frames", type=int, default=None,
-                        help="Atari: emulator frames before an episode is cut (default 108000)")
-    parser.add_argument("--allow-dataset-change", action="store_true",
-                        help="evaluate a checkpoint although its dataset was remade since (scored with the "
-                             "checkpoint's own references)")
+    parser.add_argument(
+        "--max-episode-frames",
+        type=int,
+        default=None,
+        help="Atari: emulator frames before an episode is cut (default 108000)",
+    )
+    parser.add_argument(
+        "--allow-dataset-change",
+        action="store_true",
+        help="evaluate a checkpoint although its dataset was remade since (scored with the "
+        "checkpoint's own references)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_flags(parser, "change an acting-only field of the saved config, e.g. --config.num_simulations=50 "
-                             "--config.act_search_depth=1 (mzu)")
+    add_config_flags(
+        parser,
+        "change an acting-only field of the saved config, e.g. --config.num_simulations=50 "
+        "--config.act_search_depth=1 (mzu)",
+    )
     ope = parser.add_argument_group("off-policy estimates (rosmo.ope)")
-    ope.add_argument("--ope", default=None, metavar="LIST",
-                     help="estimators from the run's dataset alone: comma-separated fqe, model_value, model_rollout, "
-                          "behaviour, agreement; model = both model ones, all = every one")
-    ope.add_argument("--no-online", dest="online", action="store_false",
-                     help="play nothing online (with --ope: the estimates only)")
-    ope.add_argument("--ope-dataset", default=None, metavar="DIR",
-                     help="the run's dataset directory, when it moved (default: the path the run recorded)")
+    ope.add_argument(
+        "--ope",
+        default=None,
+        metavar="LIST",
+        help="estimators from the run's dataset alone: comma-separated fqe, model_value, model_rollout, "
+        "behaviour, agreement; model = both model ones, all = every one",
+    )
+    ope.add_argument(
+        "--no-online", dest="online", action="store_false", help="play nothing online (with --ope: the estimates only)"
+    )
+    ope.add_argument(
+        "--ope-dataset",
+        default=None,
+        metavar="DIR",
+        help="the run's dataset directory, when it moved (default: the path the run recorded)",
+    )
     ope.add_argument("--ope-steps", type=int, default=None, help="FQE's most gradient steps (default 20000)")
-    ope.add_argument("--ope-discount", type=float, default=None,
-                     help="FQE's discount (default 1: the undiscounted return the online score measures)")
-    ope.add_argument("--ope-horizon", type=int, default=None, help="model rollout steps (default: the run's unroll_steps)")
-    ope.add_argument("--ope-seed", type=int, default=0, help="seeds the held-out split, FQE and sampled policies (default 0)")
+    ope.add_argument(
+        "--ope-discount",
+        type=float,
+        default=None,
+        help="FQE's discount (default 1: the undiscounted return the online score measures)",
+    )
+    ope.add_argument(
+        "--ope-horizon", type=int, default=None, help="model rollout steps (default: the run's unroll_steps)"
+    )
+    ope.add_argument(
+        "--ope-seed", type=int, default=0, help="seeds the held-out split, FQE and sampled policies (default 0)"
+    )
     watch = parser.add_argument_group("evaluator job (--watch)")
-    watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)")
-    watch.add_argument("--poll", type=float, default=10.0, help="seconds between looks for new checkpoints (default: %(default)s)")
-    watch.add_argument("--metric", default="normalized_score",
-                       help="result key that picks RUN_DIR/best/ (default: %(default)s; mean_return without references)")
-    watch.add_argument("--stale-claim", type=float, default=600.0,
-                       help="seconds after which another evaluator's unrefreshed claim is taken over (default: %(default)s)")
+    watch.add_argument(
+        "--timeout", type=float, default=None, help="stop after this many seconds (default: when the run ends)"
+    )
+    watch.add_argument(
+        "--poll", type=float, default=10.0, help="seconds between looks for new checkpoints (default: %(default)s)"
+    )
+    watch.add_argument(
+        "--metric",
+        default="normalized_score",
+        help="result key that picks RUN_DIR/best/ (default: %(default)s; mean_return without references)",
+    )
+    watch.add_argument(
+        "--stale-claim",
+        type=float,
+        default=600.0,
+        help="seconds after which another evaluator's unrefreshed claim is taken over (default: %(default)s)",
+    )
 
 
 def ope_settings(args: argparse.Namespace):
@@ -117,8 +173,13 @@ def ope_settings(args: argparse.Namespace):
         raise OpeError(f"--ope-steps / --ope-discount: {err}") from None
     if args.ope_horizon is not None and args.ope_horizon < 0:
         raise OpeError(f"--ope-horizon {args.ope_horizon}: expected an integer >= 0")
-    return OpeSettings(estimators=parse_estimators(args.ope), dataset=args.ope_dataset, seed=args.ope_seed,
-                       horizon=args.ope_horizon, fqe=fqe_config)
+    return OpeSettings(
+        estimators=parse_estimators(args.ope),
+        dataset=args.ope_dataset,
+        seed=args.ope_seed,
+        horizon=args.ope_horizon,
+        fqe=fqe_config,
+    )
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -126,12 +187,18 @@ def run_watch(args: argparse.Namespace) -> int:
     from rosmo.evaluator.watch import WatchError, WatchSettings, log_line, watch
     from rosmo.signals import Stopped, StopSignals
 
-    given = [f"--{flag.replace('_', '-')}" for flag in ("step", "json", "video", "act_policy", "greedy",
-                                                        "max_episode_frames", "env") if getattr(args, flag) is not None]
+    given = [
+        f"--{flag.replace('_', '-')}"
+        for flag in ("step", "json", "video", "act_policy", "greedy", "max_episode_frames", "env")
+        if getattr(args, flag) is not None
+    ]
     given += [typed_flag(item) for item in args.config_overrides]
     if given:
-        print(f"rosmo evaluate: error: {given[0]} cannot be used with --watch "
-              "(the evaluator job plays every checkpoint with the run's own settings)", file=sys.stderr)
+        print(
+            f"rosmo evaluate: error: {given[0]} cannot be used with --watch "
+            "(the evaluator job plays every checkpoint with the run's own settings)",
+            file=sys.stderr,
+        )
         return 2
     from rosmo.ope.job import OpeError
 
@@ -140,9 +207,17 @@ def run_watch(args: argparse.Namespace) -> int:
     except OpeError as err:
         print(f"rosmo evaluate: error: {user_message(err)}", file=sys.stderr)
         return 2
-    settings = WatchSettings(episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, metric=args.metric,
-                             poll_seconds=args.poll, timeout=args.timeout, stale_seconds=args.stale_claim,
-                             online=args.online, ope=ope)
+    settings = WatchSettings(
+        episodes=args.episodes,
+        num_envs=args.num_envs,
+        seed=args.seed,
+        metric=args.metric,
+        poll_seconds=args.poll,
+        timeout=args.timeout,
+        stale_seconds=args.stale_claim,
+        online=args.online,
+        ope=ope,
+    )
     try:
         with StopSignals():
             summary = watch(args.watch, settings, log=log_line)
@@ -153,9 +228,11 @@ def run_watch(args: argparse.Namespace) -> int:
         print(f"rosmo evaluate: {err}; the step being evaluated is left for the next evaluator", file=sys.stderr)
         return err.exit_code
     best = summary["best"]
-    log_line(f"evaluator {summary['stopped']}: {len(summary['evaluated'])} checkpoint(s) evaluated here, "
-             f"{len(summary['all_evaluated'])} in all" + (f"; best step {best['step']} ({best['metric']} {best['value']:.4g})"
-                                                            if best else ""))
+    log_line(
+        f"evaluator {summary['stopped']}: {len(summary['evaluated'])} checkpoint(s) evaluated here, "
+        f"{len(summary['all_evaluated'])} in all"
+        + (f"; best step {best['step']} ({best['metric']} {best['value']:.4g})" if best else "")
+    )
     return 0
 
 
@@ -217,17 +294,27 @@ def run(args: argparse.Namespace) -> int:
                 allow_dataset_change=args.allow_dataset_change,
             )
             if ope is not None:
-                add_estimates(result, args.checkpoint, args.step, ope, act_policy=args.act_policy,
-                              greedy=args.greedy, overrides=args.config_overrides)
+                add_estimates(
+                    result,
+                    args.checkpoint,
+                    args.step,
+                    ope,
+                    act_policy=args.act_policy,
+                    greedy=args.greedy,
+                    overrides=args.config_overrides,
+                )
     except (EvaluateError, CheckpointError, VideoError, OpeError, FileNotFoundError) as err:
         print(f"rosmo evaluate: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
     except Stopped as err:
         print(f"rosmo evaluate: {err}; nothing was written", file=sys.stderr)
         return err.exit_code
-    print(f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
-          f"{'greedy' if result['act_greedy'] else 'sampled'}"
-          + "".join(f", {item}" for item in result["acting_overrides"]) + ")")
+    print(
+        f"{result['env']}  checkpoint step {result.get('step')}  ({result['algo']}, act {result['act_policy']}, "
+        f"{'greedy' if result['act_greedy'] else 'sampled'}"
+        + "".join(f", {item}" for item in result["acting_overrides"])
+        + ")"
+    )
     if args.online:
         print("\n".join(format_result(result)))
     if ope is not None:
@@ -240,7 +327,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_json_atomic(args.json, result)
         except OSError as err:  # the result is printed above; say why the file is missing
-            print(f"rosmo evaluate: error: --json {args.json}: cannot write it ({err.strerror or err})", file=sys.stderr)
+            print(
+                f"rosmo evaluate: error: --json {args.json}: cannot write it ({err.strerror or err})", file=sys.stderr
+            )
             return 1
         print(f"wrote {args.json}")
     return 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import Optional
 
 from rosmo.cli import user_message
 
@@ -37,16 +37,26 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep_dir", help="a sweep directory (rosmo sweep --out) or any directory of run directories")
     parser.add_argument("--out", help="where to write the report (default: SWEEP_DIR)")
-    parser.add_argument("--group-by", help="comma-separated fields to group runs by (default: the varied fields but seed)")
-    parser.add_argument("--compare", help="group whose probability of improvement over the others is shown, e.g. "
-                                          "unroll_steps=3 (default: the group with the highest IQM)")
-    parser.add_argument("--metric", default="normalized_score", help="eval.csv / final_eval column (default normalized_score)")
+    parser.add_argument(
+        "--group-by", help="comma-separated fields to group runs by (default: the varied fields but seed)"
+    )
+    parser.add_argument(
+        "--compare",
+        help="group whose probability of improvement over the others is shown, e.g. "
+        "unroll_steps=3 (default: the group with the highest IQM)",
+    )
+    parser.add_argument(
+        "--metric", default="normalized_score", help="eval.csv / final_eval column (default normalized_score)"
+    )
     parser.add_argument("--reps", type=_positive, default=5_000, help="bootstrap resamples (default 5000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="tables only")
-    parser.add_argument("--ope", action="store_true",
-                        help="score the off-policy estimators (eval.csv's ope_* columns) against the online score: "
-                             "Spearman, regret@1/@3, absolute error per env (ope.md, ope.csv, scatter plots)")
+    parser.add_argument(
+        "--ope",
+        action="store_true",
+        help="score the off-policy estimators (eval.csv's ope_* columns) against the online score: "
+        "Spearman, regret@1/@3, absolute error per env (ope.md, ope.csv, scatter plots)",
+    )
 
 
 def run(args) -> int:
@@ -57,15 +67,26 @@ def run(args) -> int:
     if args.ope:
         return run_ope(args, group_by or [])
     try:
-        out = make_report(args.sweep_dir, out_dir=args.out, group_by=group_by, compare=args.compare, reps=args.reps,
-                          seed=args.seed, make_plots=not args.no_plots, metric=args.metric)
+        out = make_report(
+            args.sweep_dir,
+            out_dir=args.out,
+            group_by=group_by,
+            compare=args.compare,
+            reps=args.reps,
+            seed=args.seed,
+            make_plots=not args.no_plots,
+            metric=args.metric,
+        )
     except ReportError as err:
         print(f"rosmo report: error: {user_message(err)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:  # the report's directory cannot be made or written
         flag = f"--out {args.out}" if args.out else f"SWEEP_DIR {args.sweep_dir} (the default --out)"
         where = f": {err.filename}" if err.filename else ""
-        print(f"rosmo report: error: {flag}: cannot write the report there ({err.strerror or err}{where})", file=sys.stderr)
+        print(
+            f"rosmo report: error: {flag}: cannot write the report there ({err.strerror or err}{where})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     with open(out["report"]) as f:
         print(f.read())
@@ -78,8 +99,15 @@ def run_ope(args, group_by) -> int:
     from rosmo.report.ope import make_ope_report
 
     try:
-        out = make_ope_report(args.sweep_dir, out_dir=args.out, group_by=group_by, reps=args.reps, seed=args.seed,
-                              make_plots=not args.no_plots, metric=args.metric)
+        out = make_ope_report(
+            args.sweep_dir,
+            out_dir=args.out,
+            group_by=group_by,
+            reps=args.reps,
+            seed=args.seed,
+            make_plots=not args.no_plots,
+            metric=args.metric,
+        )
     except ReportError as err:
         print(f"rosmo report: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -89,7 +117,7 @@ def run_ope(args, group_by) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     from rosmo import cli
 
     return cli.main(["report", *(sys.argv[1:] if argv is None else argv)])

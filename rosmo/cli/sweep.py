@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
+from typing import Optional
 
 from rosmo.cli import user_message
 
@@ -65,8 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("sweep_file", nargs="?", help="sweep file: .yaml, .json or .py[:arg] with get_sweep()")
     parser.add_argument("--out", required=True, help="sweep directory (one run directory per run in it)")
-    parser.add_argument("--config", help="base config spec (bsuite:catch, atari:Pong,small, file.py:arg); replaces the file's")
-    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="sweep a config field (repeatable)")
+    parser.add_argument(
+        "--config", help="base config spec (bsuite:catch, atari:Pong,small, file.py:arg); replaces the file's"
+    )
+    parser.add_argument(
+        "--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="sweep a config field (repeatable)"
+    )
     parser.add_argument("--seeds", help="seeds: 0-4, 0,2,5 or 0-1,7 (replaces the file's)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
     parser.add_argument("--executor", choices=("local", "slurm"), default="local")
@@ -76,19 +80,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local.add_argument("--workers", type=_positive, help="worker processes (default: as many as fit CPUs and memory)")
     local.add_argument("--threads", type=_positive, help="JAX/TF threads per run (default: CPUs // workers)")
     local.add_argument("--no-pin", action="store_true", help="do not pin each worker to its own CPUs")
-    parser.add_argument("--compile-cache", metavar="DIR", help="JAX compilation cache shared by the runs "
-                        "(default: OUT/.jax_cache; 'none': no cache)")
+    parser.add_argument(
+        "--compile-cache",
+        metavar="DIR",
+        help="JAX compilation cache shared by the runs (default: OUT/.jax_cache; 'none': no cache)",
+    )
     slurm = parser.add_argument_group("slurm executor (submitit: one job array, one run per task)")
     slurm.add_argument("--partition")
     slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task (default 0)")
     slurm.add_argument("--cpus", type=_positive, default=4, help="CPUs per task (default 4)")
-    slurm.add_argument("--time", type=parse_minutes, default=240, help="time limit per task: minutes or [D-]H:MM:SS (default 4:00:00)")
+    slurm.add_argument(
+        "--time", type=parse_minutes, default=240, help="time limit per task: minutes or [D-]H:MM:SS (default 4:00:00)"
+    )
     slurm.add_argument("--mem-gb", type=float, help="memory per task in GB")
     slurm.add_argument("--array-parallelism", type=_positive, default=64, help="tasks running at once (default 64)")
     slurm.add_argument("--account")
     slurm.add_argument("--qos")
     slurm.add_argument("--constraint")
-    slurm.add_argument("--setup", action="append", default=[], metavar="LINE", help="shell line run before each task (repeatable)")
+    slurm.add_argument(
+        "--setup", action="append", default=[], metavar="LINE", help="shell line run before each task (repeatable)"
+    )
     slurm.add_argument("--wait", action="store_true", help="stay and show progress until the array has finished")
 
 
@@ -105,8 +116,10 @@ def load_spec(args):
     else:
         stored = read_sweep(args.out)
         if stored is None:
-            raise SweepError(f"no sweep file and no --config, and {os.path.join(args.out, 'sweep.json')} does not exist: "
-                             "give a sweep file or --config with --grid/--seeds")
+            raise SweepError(
+                f"no sweep file and no --config, and {os.path.join(args.out, 'sweep.json')} does not exist: "
+                "give a sweep file or --config with --grid/--seeds"
+            )
         spec = sweep_from_dict(stored["spec"], f"{os.path.join(args.out, 'sweep.json')}")
     return amend(spec, config=args.config, grid=args.grid, seeds=args.seeds, fixed=args.config_overrides)
 
@@ -114,9 +127,18 @@ def load_spec(args):
 def _resources(args):
     from rosmo.sweep.executors import SlurmResources
 
-    return SlurmResources(partition=args.partition, time_min=args.time, gpus_per_node=args.gpus, cpus_per_task=args.cpus,
-                          mem_gb=args.mem_gb, array_parallelism=args.array_parallelism, account=args.account,
-                          qos=args.qos, constraint=args.constraint, setup=list(args.setup))
+    return SlurmResources(
+        partition=args.partition,
+        time_min=args.time,
+        gpus_per_node=args.gpus,
+        cpus_per_task=args.cpus,
+        mem_gb=args.mem_gb,
+        array_parallelism=args.array_parallelism,
+        account=args.account,
+        qos=args.qos,
+        constraint=args.constraint,
+        setup=list(args.setup),
+    )
 
 
 def _print_dry_run(args, spec, runs) -> None:
@@ -144,14 +166,6 @@ def run(args) -> int:
     # the library is imported here, not at the top: `rosmo sweep --help` stays fast
     from rosmo.cli import spell_as_typed
     from rosmo.errors import ConfigError
-    from rosmo.sweep.executors import (
-        available_cpus,
-        default_workers,
-        monitor,
-        run_local,
-        submit_slurm,
-        threads_per_worker,
-    )
     from rosmo.signals import Stopped, StopSignals
     from rosmo.sweep.grid import plan_runs
     from rosmo.sweep.runs import SweepLock, prepare
@@ -174,8 +188,11 @@ def run(args) -> int:
         print(f"rosmo sweep: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:
-        print(f"rosmo sweep: error: --out {args.out}: cannot write the sweep there "
-              f"({err.strerror or err}{': ' + err.filename if err.filename else ''})", file=sys.stderr)
+        print(
+            f"rosmo sweep: error: --out {args.out}: cannot write the sweep there "
+            f"({err.strerror or err}{': ' + err.filename if err.filename else ''})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         with StopSignals():
@@ -188,7 +205,14 @@ def run(args) -> int:
 
 
 def _run(args, run_dirs, cache_flag) -> int:
-    from rosmo.sweep.executors import available_cpus, default_workers, monitor, run_local, submit_slurm, threads_per_worker
+    from rosmo.sweep.executors import (
+        available_cpus,
+        default_workers,
+        monitor,
+        run_local,
+        submit_slurm,
+        threads_per_worker,
+    )
     from rosmo.sweep.progress import SweepProgress
 
     progress = SweepProgress(enabled=not args.no_progress)
@@ -198,28 +222,35 @@ def _run(args, run_dirs, cache_flag) -> int:
         if not jobs:
             print(f"all {len(run_dirs)} runs are done; rosmo report {args.out}")
             return 0
-        print(f"submitted {len(jobs)} runs as job array {str(jobs[0].job_id).split('_')[0]} "
-              f"(logs in {os.path.join(args.out, '.submitit')}, each run's worker.log)")
+        print(
+            f"submitted {len(jobs)} runs as job array {str(jobs[0].job_id).split('_')[0]} "
+            f"(logs in {os.path.join(args.out, '.submitit')}, each run's worker.log)"
+        )
         if not args.wait:
             return 0
         statuses = monitor(run_dirs, jobs, progress)
     else:
         workers = args.workers or default_workers(args.threads or 1)
         threads = args.threads or threads_per_worker(workers)
-        print(f"sweep: {len(run_dirs)} runs in {args.out}, {workers} worker(s) x {threads} thread(s) "
-              f"on {available_cpus()} CPU(s){'' if args.no_pin else ', each worker pinned to its own CPUs when they fit'}")
+        print(
+            f"sweep: {len(run_dirs)} runs in {args.out}, {workers} worker(s) x {threads} thread(s) "
+            f"on {available_cpus()} CPU(s){'' if args.no_pin else ', each worker pinned to its own CPUs when they fit'}"
+        )
         statuses = run_local(run_dirs, workers, threads, compile_cache=cache, progress=progress, pin=not args.no_pin)
     failed = [d for d, s in statuses.items() if s.get("state") == "failed"]
     for run_dir in failed:
         print(f"failed: {os.path.basename(run_dir)}: {statuses[run_dir].get('error')}", file=sys.stderr)
     for run_dir in [d for d, s in statuses.items() if s.get("state") == "running"]:
-        print(f"still running: {os.path.basename(run_dir)}: {statuses[run_dir].get('note')}; run the same command "
-              "after it ends", file=sys.stderr)
+        print(
+            f"still running: {os.path.basename(run_dir)}: {statuses[run_dir].get('note')}; run the same command "
+            "after it ends",
+            file=sys.stderr,
+        )
     print(f"report: rosmo report {args.out}")
     return EXIT_FAILED_RUNS if failed else 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     from rosmo import cli
 
     return cli.main(["sweep", *(sys.argv[1:] if argv is None else argv)])

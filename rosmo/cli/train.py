@@ -31,8 +31,11 @@ def registry_epilog() -> str:
     from rosmo.suites import SUITES
 
     suites = "\n".join(f"  {name:<7} {entry.description}" for name, entry in SUITES.entries().items())
-    agents = "\n".join(f"  {name:<7} {entry.description}; --config.act_policy: {', '.join(entry.act_policies)}"
-                       for name, entry in AGENTS.entries().items() if entry.learns_from == "windows")
+    agents = "\n".join(
+        f"  {name:<7} {entry.description}; --config.act_policy: {', '.join(entry.act_policies)}"
+        for name, entry in AGENTS.entries().items()
+        if entry.learns_from == "windows"
+    )
     return f"suites (--config=<suite>:<arg>):\n{suites}\nagents (--config.algo=<agent>):\n{agents}"
 
 
@@ -40,16 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rosmo.cli import add_config_flags
 
     parser.epilog = registry_epilog()
-    parser.add_argument("--config", required=True,
-                        help="<suite>:<arg> (suites below; e.g. bsuite:catch, atari:Pong,small) or path/to/config.py[:arg] "
-                             "(a file with get_config)")
-    parser.add_argument("--workdir", required=False, default=None, help="run directory (resumes from its latest checkpoint)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="<suite>:<arg> (suites below; e.g. bsuite:catch, atari:Pong,small) or path/to/config.py[:arg] "
+        "(a file with get_config)",
+    )
+    parser.add_argument(
+        "--workdir", required=False, default=None, help="run directory (resumes from its latest checkpoint)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--allow-config-change", action="store_true",
-                        help="resume even though the config changes the experiment (recorded in config_changes.jsonl)")
-    add_config_flags(parser, "set a field of the config, e.g. --config.algo=mzu --config.num_simulations=50 "
-                             "(--print-config lists the fields and their values)")
+    parser.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="resume even though the config changes the experiment (recorded in config_changes.jsonl)",
+    )
+    add_config_flags(
+        parser,
+        "set a field of the config, e.g. --config.algo=mzu --config.num_simulations=50 "
+        "(--print-config lists the fields and their values)",
+    )
 
 
 class _DropBackgroundErrors:
@@ -111,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.workdir:
             raise ConfigError("--workdir is required, e.g. --workdir runs/catch")
         maybe_initialize()  # multi-host when launched by SLURM or with ROSMO_COORDINATOR (launch/)
-        summary = train(config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change)
+        summary = train(
+            config, args.workdir, progress=not args.no_progress, allow_config_change=args.allow_config_change
+        )
     except (ConfigError, DatasetError, WorkdirError, CheckpointError) as err:  # the user's input: one line
         print(f"rosmo train: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return 2
@@ -119,14 +135,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"rosmo train: error: {user_message(err)}", file=sys.stderr)
         return 1
     except CheckpointWriteError as err:  # orbax's writer threads are broken: leave at once, without their noise
-        print(f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, run the same command again to resume",
-              file=sys.stderr, flush=True)
+        print(
+            f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.stdout.flush()
         os._exit(1)
     except OSError as err:  # disk full, file system gone: the run's files are where it says
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"rosmo train: error: {err.strerror or err}{where}; the last complete checkpoint is kept, "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"rosmo train: error: {err.strerror or err}{where}; the last complete checkpoint is kept, "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return 1
     except Stopped as stop:
         print(f"rosmo train: {stop}", file=sys.stderr)
@@ -134,8 +156,10 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in summary.items() if k != "final_eval"}, indent=2))
     final = summary.get("final_eval") or {}
     if not config.eval_every:
-        print(f"no inline evaluation (eval_every=0): the evaluator job `rosmo evaluate --watch {args.workdir}` scores "
-              "the checkpoints")
+        print(
+            f"no inline evaluation (eval_every=0): the evaluator job `rosmo evaluate --watch {args.workdir}` scores "
+            "the checkpoints"
+        )
         return 0
     print(f"final evaluation: mean return {final.get('mean_return')}, normalised score {final.get('normalized_score')}")
     return 0

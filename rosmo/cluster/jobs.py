@@ -29,7 +29,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import submitit
 
@@ -48,18 +48,35 @@ class RunRequest:
 
 
 def process_per(resources: SlurmResources) -> str:
-    """"node" when one task drives all GPUs of its node, else "gpu" (one process per GPU, JAX's SLURM default)."""
+    """ "node" when one task drives all GPUs of its node, else "gpu" (one process per GPU, JAX's SLURM default)."""
     return "node" if resources.tasks_per_node == 1 and resources.gpus_per_node > 1 else "gpu"
 
 
-def learner_command(run: RunRequest, python: Optional[str] = None) -> List[str]:
-    return [python or sys.executable, "-m", "rosmo.cli", "train", f"--config={run.config}",
-            f"--workdir={os.path.abspath(run.workdir)}", "--no-progress", "--config.eval_every=0", *run.overrides]
+def learner_command(run: RunRequest, python: Optional[str] = None) -> list[str]:
+    return [
+        python or sys.executable,
+        "-m",
+        "rosmo.cli",
+        "train",
+        f"--config={run.config}",
+        f"--workdir={os.path.abspath(run.workdir)}",
+        "--no-progress",
+        "--config.eval_every=0",
+        *run.overrides,
+    ]
 
 
-def evaluator_command(run: RunRequest, python: Optional[str] = None, extra: Sequence[str] = ()) -> List[str]:
-    return [python or sys.executable, "-m", "rosmo.cli", "evaluate", "--watch", os.path.abspath(run.workdir),
-            "--no-progress", *extra]
+def evaluator_command(run: RunRequest, python: Optional[str] = None, extra: Sequence[str] = ()) -> list[str]:
+    return [
+        python or sys.executable,
+        "-m",
+        "rosmo.cli",
+        "evaluate",
+        "--watch",
+        os.path.abspath(run.workdir),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _default_sigint() -> None:
@@ -76,17 +93,18 @@ class CommandTask(submitit.helpers.Checkpointable):
     and returns the same task for the requeued job.
     """
 
-    def __init__(self, command: Sequence[str], env: Optional[Dict[str, str]] = None):
+    def __init__(self, command: Sequence[str], env: Optional[dict[str, str]] = None):
         self.command = list(command)
         self.env = dict(env or {})
         self._process: Optional[subprocess.Popen] = None
 
-    def __getstate__(self) -> Dict[str, Any]:  # the running child is not part of a requeued task
+    def __getstate__(self) -> dict[str, Any]:  # the running child is not part of a requeued task
         return {"command": self.command, "env": self.env, "_process": None}
 
     def __call__(self) -> int:
-        self._process = subprocess.Popen(self.command, env=dict(os.environ, **self.env), stdin=subprocess.DEVNULL,
-                                         preexec_fn=_default_sigint)
+        self._process = subprocess.Popen(
+            self.command, env=dict(os.environ, **self.env), stdin=subprocess.DEVNULL, preexec_fn=_default_sigint
+        )
         code = self._process.wait()
         self._process = None
         if code != 0:
@@ -122,7 +140,7 @@ def submit_learners_and_evaluators(
     cluster: Optional[str] = "slurm",
     python: Optional[str] = None,
     evaluator_flags: Sequence[str] = (),
-) -> Tuple[List[Any], List[Any]]:
+) -> tuple[list[Any], list[Any]]:
     """Submit the learner array, then the evaluator array depending on it; (learner jobs, evaluator jobs) in run order.
 
     `cluster="local"` / `"debug"` rehearse with submitit's local executors (no dependency there:

@@ -16,7 +16,7 @@ import ast
 import difflib
 import importlib.util
 import os
-from typing import Any, Dict, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import ml_collections
 
@@ -30,8 +30,11 @@ _FALSE = ("false", "0", "no", "n", "off")
 
 def _config_module(path: str, spec: str):
     if not os.path.isfile(path):
-        raise ConfigError(f"{spec}: no config file {path!r} (expected a file with get_config(), or one of "
-                          f"{', '.join(f'{name}:<arg>' for name in SUITES)})", spec=spec)
+        raise ConfigError(
+            f"{spec}: no config file {path!r} (expected a file with get_config(), or one of "
+            f"{', '.join(f'{name}:<arg>' for name in SUITES)})",
+            spec=spec,
+        )
     module_spec = importlib.util.spec_from_file_location(f"rosmo_config_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -56,8 +59,11 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     except (ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"{spec}: {err}", spec=spec) from None
     except Exception as err:  # the user's get_config failed: say where, in one line
-        raise ConfigError(f"{spec}: get_config() in {head} raised {type(err).__name__}: "
-                          f"{' '.join(str(err).split()) or '(no message)'}", spec=spec) from None
+        raise ConfigError(
+            f"{spec}: get_config() in {head} raised {type(err).__name__}: "
+            f"{' '.join(str(err).split()) or '(no message)'}",
+            spec=spec,
+        ) from None
     if not isinstance(config, ml_collections.ConfigDict):
         raise ConfigError(f"{spec}: get_config() returned {type(config).__name__}, expected a ConfigDict", spec=spec)
     return config
@@ -70,7 +76,9 @@ def parse_value(field: str, text: str, kind: type, nullable: bool) -> Any:
     if lowered == "none" and (nullable or kind is type(None)):
         return None
     if lowered == "none":
-        raise ConfigError(f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty", field=field)
+        raise ConfigError(
+            f"{flag}: expected {_KIND_NAMES.get(kind, kind.__name__)}; this field cannot be empty", field=field
+        )
     try:
         if kind is bool:
             if lowered in _TRUE:
@@ -127,9 +135,9 @@ def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> 
         raise ConfigError(f"{field}={text}: {err}", field=field) from None
 
 
-def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> Dict[str, str]:
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> dict[str, str]:
     """Apply "field=value" items in order; returns {field: text} of what was set."""
-    applied: Dict[str, str] = {}
+    applied: dict[str, str] = {}
     for item in overrides:
         field, sep, text = str(item).partition("=")
         if not sep or not field:

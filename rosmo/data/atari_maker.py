@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Dict, Iterator, List, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class RluAtariWriter(rlds.RldsWriter):
             **kwargs,
         )
 
-    def _info(self, data_dir: str) -> "tfds.core.DatasetInfo":
+    def _info(self, data_dir: str) -> tfds.core.DatasetInfo:
         identity = tfds.core.DatasetIdentity(
             name=DATASET_NAME,
             version=tfds.core.Version(self.version),
@@ -111,7 +111,7 @@ def episode_to_rlds(
     terminated: bool,
     episode_id: int,
     checkpoint_id: int = 0,
-) -> Dict[str, object]:
+) -> dict[str, object]:
     """One episode in the `rlu_atari` form.
 
     Args:
@@ -130,7 +130,9 @@ def episode_to_rlds(
         frames = frames[..., None]
     num = len(actions)
     if len(frames) != num + 1 or len(rewards) != num:
-        raise ValueError(f"episode {episode_id}: need T+1 frames for T actions/rewards, got {len(frames)}, {num}, {len(rewards)}")
+        raise ValueError(
+            f"episode {episode_id}: need T+1 frames for T actions/rewards, got {len(frames)}, {num}, {len(rewards)}"
+        )
     clipped = np.clip(np.asarray(rewards, np.float32), -1.0, 1.0)
     discount = np.ones((num + 1,), np.float32)
     flags = np.zeros((num + 1,), bool)
@@ -181,8 +183,8 @@ def record_episodes(
     policy_fn: PolicyFn,
     num_steps: int,
     progress: Optional[Callable[[int], None]] = None,
-    stats: Optional[Dict[str, list]] = None,
-) -> Iterator[Dict[str, object]]:
+    stats: Optional[dict[str, list]] = None,
+) -> Iterator[dict[str, object]]:
     """Play `num_steps` agent steps over the vector env; yield `rlu_atari` episodes as they end.
 
     Episodes still running when the budget is spent are yielded last, as
@@ -191,15 +193,17 @@ def record_episodes(
     """
     n = env.num_envs
     obs = env.reset()
-    frames: List[list] = [[obs[i, :, :, -1]] for i in range(n)]
-    actions: List[list] = [[] for _ in range(n)]
-    rewards: List[list] = [[] for _ in range(n)]
+    frames: list[list] = [[obs[i, :, :, -1]] for i in range(n)]
+    actions: list[list] = [[] for _ in range(n)]
+    rewards: list[list] = [[] for _ in range(n)]
     episode_id = 0
     done = 0
 
-    def finish(i: int, terminated: bool) -> Dict[str, object]:
+    def finish(i: int, terminated: bool) -> dict[str, object]:
         nonlocal episode_id
-        episode = episode_to_rlds(np.stack(frames[i]), np.asarray(actions[i]), np.asarray(rewards[i]), terminated, episode_id)
+        episode = episode_to_rlds(
+            np.stack(frames[i]), np.asarray(actions[i]), np.asarray(rewards[i]), terminated, episode_id
+        )
         if stats is not None:
             stats.setdefault("returns", []).append(float(np.sum(rewards[i])))
             stats.setdefault("terminated", []).append(bool(terminated))
@@ -257,7 +261,9 @@ def make_dataset(
     game = canonical_game(game)
     out = dataset_dir(data_dir, game, run)
     if os.path.lexists(out) and not overwrite:
-        raise FileExistsError(f"dataset directory {os.path.abspath(out)} already exists; pass --overwrite to replace it")
+        raise FileExistsError(
+            f"dataset directory {os.path.abspath(out)} already exists; pass --overwrite to replace it"
+        )
     rlds.check_replaceable(os.path.abspath(out))  # before recording: --overwrite replaces only a dataset of ours
     env = atari_env.AtariVectorEnv(
         game, num_envs, seed, sticky_action_prob=sticky_action_prob, max_episode_frames=max_episode_frames
@@ -274,18 +280,22 @@ def make_dataset(
         "seed": int(seed),
         "num_envs": int(num_envs),
         "num_actions": env.num_actions,
-        "protocol": dict(atari_env.protocol(), max_episode_frames=int(max_episode_frames), sticky_action_prob=sticky_action_prob),
+        "protocol": dict(
+            atari_env.protocol(), max_episode_frames=int(max_episode_frames), sticky_action_prob=sticky_action_prob
+        ),
         "reward": "clipped to [-1, 1] per step, as in rlu_atari; unclipped returns in episode_returns_unclipped",
         "made_by": "rosmo dataset atari",
     }
-    stats: Dict[str, list] = {}
+    stats: dict[str, list] = {}
     bar = None
     if show_progress:
         from tqdm import tqdm
 
         bar = tqdm(total=num_steps, desc=f"rlu_atari/{config_name(game, run)}", unit="step", file=sys.stderr)
     try:
-        with RluAtariWriter(data_dir, game, run, metadata=metadata, overwrite=overwrite, max_episodes_per_shard=100) as writer:
+        with RluAtariWriter(
+            data_dir, game, run, metadata=metadata, overwrite=overwrite, max_episodes_per_shard=100
+        ) as writer:
             for episode in record_episodes(env, policy_fn, num_steps, bar.update if bar else None, stats):
                 writer.add_episode(episode)
             returns = stats.get("returns", [])

@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections import deque
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import tqdm
@@ -39,7 +39,7 @@ from rosmo.data import rlds
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.signals import check_stop
 
-DEFAULT_EPISODES: Dict[str, int] = {"catch": 2000, "cartpole": 1000, "mountain_car": 500}
+DEFAULT_EPISODES: dict[str, int] = {"catch": 2000, "cartpole": 1000, "mountain_car": 500}
 # Normalisation references need at least this many episodes; tests lower it.
 _MIN_REFERENCE_EPISODES = 100
 # The DQN reference must beat the random one by this many standard errors of their difference to
@@ -89,8 +89,9 @@ def dataset_name(env: str, reward_noise: float = 0.0, sticky_action_prob: float 
     return name
 
 
-def _episode_steps(observations: List[np.ndarray], actions: List[int], rewards: List[float],
-                   discounts: List[float], terminated: bool) -> Dict[str, np.ndarray]:
+def _episode_steps(
+    observations: list[np.ndarray], actions: list[int], rewards: list[float], discounts: list[float], terminated: bool
+) -> dict[str, np.ndarray]:
     """RLDS step arrays `[T + 1, ...]` from `T + 1` observations and `T` actions / rewards / discounts."""
     num = len(observations)
     is_first = np.zeros(num, np.bool_)
@@ -132,7 +133,7 @@ def make_bsuite_dataset(
     overwrite: bool = False,
     reference_episodes: int = 100,
     progress: bool = True,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Train the DQN on `env` for `num_episodes` episodes, writing all of them to `<out>/<dataset_name>`.
 
     Returns a summary: path, episodes, steps, bytes (on disk), seconds, random_return, dqn_return.
@@ -281,7 +282,7 @@ def collect_policy_episodes(
     policy: Callable[[np.ndarray], int],
     num_transitions: int,
     progress: bool = False,
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
     """Whole episodes of `policy` (observation -> action) in one env from `make_env()` until at least
     `num_transitions` transitions are logged (the last episode is played to its end).
 
@@ -291,7 +292,7 @@ def collect_policy_episodes(
     if num_transitions < 1:
         raise ValueError(f"num_transitions must be >= 1, got {num_transitions}")
     env = make_env()
-    episodes: List[Dict[str, Any]] = []
+    episodes: list[dict[str, Any]] = []
     total = 0
     bar = tqdm.tqdm(total=num_transitions, desc="collect", unit="step", disable=not progress, leave=False)
     while total < num_transitions:
@@ -305,26 +306,52 @@ def collect_policy_episodes(
             rewards.append(timestep.reward)
             discounts.append(timestep.discount)
         steps = _episode_steps(observations, actions, rewards, discounts, terminated=timestep.discount == 0)
-        episodes.append({"steps": steps, "episode_id": len(episodes),
-                         "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64))})
+        episodes.append(
+            {
+                "steps": steps,
+                "episode_id": len(episodes),
+                "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
+            }
+        )
         total += len(actions)
         bar.update(len(actions))
     bar.close()
     return episodes
 
 
-def write_episodes(out: str, env: str, episodes: List[Dict[str, Any]], metadata: Dict[str, Any],
-                   description: str, overwrite: bool = False) -> Dict[str, Any]:
+def write_episodes(
+    out: str,
+    env: str,
+    episodes: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    description: str,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Write BSuite RLDS `episodes` to `out` (atomically) with `metadata` (plus env, num_actions, counts)."""
     observation_shape, num_actions = bsuite_envs.env_spec(env)
-    meta = {"env": env, "observation_shape": list(observation_shape), "num_actions": num_actions,
-            "reward_noise": 0.0, "sticky_action_prob": 0.0, "rosmo_version": rosmo.__version__, **metadata}
+    meta = {
+        "env": env,
+        "observation_shape": list(observation_shape),
+        "num_actions": num_actions,
+        "reward_noise": 0.0,
+        "sticky_action_prob": 0.0,
+        "rosmo_version": rosmo.__version__,
+        **metadata,
+    }
     name = os.path.basename(os.path.abspath(out)) or env
     with rlds.RldsWriter(out, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
         for episode in episodes:
             writer.add_episode(episode)
-        writer.metadata.update({"num_episodes": writer.num_episodes, "num_steps": writer.num_steps,
-                                "num_transitions": writer.num_steps - writer.num_episodes})
-        counts = {"episodes": writer.num_episodes, "steps": writer.num_steps,
-                  "transitions": writer.num_steps - writer.num_episodes}
+        writer.metadata.update(
+            {
+                "num_episodes": writer.num_episodes,
+                "num_steps": writer.num_steps,
+                "num_transitions": writer.num_steps - writer.num_episodes,
+            }
+        )
+        counts = {
+            "episodes": writer.num_episodes,
+            "steps": writer.num_steps,
+            "transitions": writer.num_steps - writer.num_episodes,
+        }
     return {"path": os.path.abspath(out), **counts}

@@ -37,7 +37,7 @@ import concurrent.futures
 import queue
 import sys
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -53,8 +53,9 @@ class _Episode:
     same window order and no arrays until `attach` gives it its data.
     """
 
-    def __init__(self, episode: Dict[str, np.ndarray], length: int, history: int, rng: np.random.Generator,
-                 frame_field: str):
+    def __init__(
+        self, episode: dict[str, np.ndarray], length: int, history: int, rng: np.random.Generator, frame_field: str
+    ):
         num = int(episode["num_steps"]) if "num_steps" in episode else len(episode["action"])
         if num < 1:
             raise ValueError("an episode with no steps")
@@ -68,7 +69,7 @@ class _Episode:
         self.order = rng.permutation(num)
         self.next = 0
 
-    def attach(self, episode: Dict[str, np.ndarray]) -> None:
+    def attach(self, episode: dict[str, np.ndarray]) -> None:
         """Hold `episode`'s arrays (padded, see the module docstring)."""
         steps = {k: np.asarray(episode[k]) for k in STEP_FIELDS}
         # one record per step (all step fields): a window's steps are one gather, not one per field
@@ -107,12 +108,24 @@ class EpisodePool:
         on this 2-core VM 2 threads gave 84k windows/s against 55k for one); the batches do not depend on it.
     """
 
-    def __init__(self, episodes: Iterator[Dict[str, np.ndarray]], length: int, history: int, batch_size: int,
-                 pool_size: int, seed: int = 0, with_ids: bool = False, stack: int = 0,
-                 frame_field: str = "frames", gather_threads: int = 1):
+    def __init__(
+        self,
+        episodes: Iterator[dict[str, np.ndarray]],
+        length: int,
+        history: int,
+        batch_size: int,
+        pool_size: int,
+        seed: int = 0,
+        with_ids: bool = False,
+        stack: int = 0,
+        frame_field: str = "frames",
+        gather_threads: int = 1,
+    ):
         if length < 1 or history < 0 or batch_size < 1 or pool_size < 1:
-            raise ValueError(f"EpisodePool: need length >= 1, history >= 0, batch_size >= 1, pool_size >= 1; "
-                             f"got {length}, {history}, {batch_size}, {pool_size}")
+            raise ValueError(
+                f"EpisodePool: need length >= 1, history >= 0, batch_size >= 1, pool_size >= 1; "
+                f"got {length}, {history}, {batch_size}, {pool_size}"
+            )
         if stack and stack != history + 1:
             raise ValueError(f"EpisodePool: stacks of {stack} frames need history {stack - 1}, got {history}")
         self.episodes = episodes
@@ -120,11 +133,11 @@ class EpisodePool:
         self.pool_size = int(pool_size)
         self.with_ids, self.stack, self.frame_field = bool(with_ids), int(stack), frame_field
         self.rng = np.random.default_rng(seed)
-        self.pool: List[_Episode] = []
+        self.pool: list[_Episode] = []
         self.next_position = 0  # stream position of the next episode to read (episodes with `position`)
         self.gather_threads = max(int(gather_threads), 1)
         self._threads: Optional[concurrent.futures.ThreadPoolExecutor] = None
-        self._buffers: List[np.ndarray] = []  # output arrays, recycled (module docstring)
+        self._buffers: list[np.ndarray] = []  # output arrays, recycled (module docstring)
 
     def _fill(self) -> None:
         """Top the pool up to P episodes and to at least B windows not yet given out."""
@@ -138,7 +151,7 @@ class EpisodePool:
             self.pool.append(_Episode(episode, self.length, self.history, self.rng, self.frame_field))
             self.next_position = self.pool[-1].position + 1
 
-    def _draw(self) -> List[Tuple[_Episode, np.ndarray]]:
+    def _draw(self) -> list[tuple[_Episode, np.ndarray]]:
         """The next batch's draws: (episode, window starts) pairs; finished episodes leave the pool."""
         self._fill()
         remaining = np.array([e.remaining for e in self.pool], np.int64)
@@ -156,7 +169,7 @@ class EpisodePool:
         for _ in range(int(num_batches)):
             self._draw()
 
-    def resume(self, episodes: Iterator[Dict[str, np.ndarray]]) -> None:
+    def resume(self, episodes: Iterator[dict[str, np.ndarray]]) -> None:
         """After `skip` on index-only episodes: go on with `episodes`, the same stream with data.
 
         `episodes` must yield the episodes still in the pool (by `position`, in order), then
@@ -165,12 +178,14 @@ class EpisodePool:
         for held in self.pool:
             episode = next(episodes)
             if int(episode["position"]) != held.position:
-                raise ValueError(f"EpisodePool.resume: expected the episode at position {held.position}, "
-                                 f"got {int(episode['position'])}")
+                raise ValueError(
+                    f"EpisodePool.resume: expected the episode at position {held.position}, "
+                    f"got {int(episode['position'])}"
+                )
             held.attach(episode)
         self.episodes = episodes
 
-    def sample(self) -> Dict[str, np.ndarray]:
+    def sample(self) -> dict[str, np.ndarray]:
         """The next batch: windows drawn without replacement from the pool's remaining windows."""
         draws = self._draw()
         B, L, W = self.batch_size, self.length, self.length + self.history
@@ -207,14 +222,17 @@ class EpisodePool:
         steps = {k: np.ascontiguousarray(records[k]) for k in STEP_FIELDS}
         ids = None
         if self.with_ids:
-            ids = {k: np.repeat(np.array([e.ids.get(k, -1) for e, _ in draws], np.int64), counts)
-                   for k in ID_FIELDS}
+            ids = {k: np.repeat(np.array([e.ids.get(k, -1) for e, _ in draws], np.int64), counts) for k in ID_FIELDS}
             ids["start"] = all_starts.astype(np.int64)
-        out: Dict[str, np.ndarray] = dict(steps)
+        out: dict[str, np.ndarray] = dict(steps)
         if self.stack:
             shape = (B, L) + frames.shape[2:]
-            out["observation"] = stack_windows(frames, self.stack, out=self._buffer(shape + (self.stack,), frames.dtype),
-                                               scratch=self._buffer(shape, np.uint32))
+            out["observation"] = stack_windows(
+                frames,
+                self.stack,
+                out=self._buffer(shape + (self.stack,), frames.dtype),
+                scratch=self._buffer(shape, np.uint32),
+            )
         else:
             out[self.frame_field] = frames
         if ids is not None:
@@ -226,7 +244,7 @@ class EpisodePool:
             self._threads = concurrent.futures.ThreadPoolExecutor(self.gather_threads - 1, "rosmo-gather")
         return self._threads
 
-    def _buffer(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+    def _buffer(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """An array to gather a batch into: a recycled one nobody else holds, else a new one."""
         for i in range(len(self._buffers)):
             # 2 references: the list's and getrefcount's argument; any batch, view or transfer adds one
@@ -259,8 +277,9 @@ def draw_counts(remaining: np.ndarray, batch_size: int, rng: np.random.Generator
     return counts
 
 
-def stack_windows(frames: np.ndarray, stack: int, out: Optional[np.ndarray] = None,
-                  scratch: Optional[np.ndarray] = None) -> np.ndarray:
+def stack_windows(
+    frames: np.ndarray, stack: int, out: Optional[np.ndarray] = None, scratch: Optional[np.ndarray] = None
+) -> np.ndarray:
     """Frame stacks as sliding windows: [B, L + S - 1, H, W] -> [B, L, H, W, S].
 
     out[b, t, :, :, j] = frames[b, t + j]   (j = S - 1 is the newest frame).
@@ -316,7 +335,7 @@ class Prefetcher:
             except queue.Full:
                 continue
 
-    def __iter__(self) -> "Prefetcher":
+    def __iter__(self) -> Prefetcher:
         return self
 
     def __next__(self):
@@ -333,7 +352,7 @@ class Prefetcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "Prefetcher":
+    def __enter__(self) -> Prefetcher:
         return self
 
     def __exit__(self, *exc) -> None:

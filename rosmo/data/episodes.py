@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -16,7 +16,7 @@ ENCODED_EXPANSION = 8
 """Assumed decoded/serialised size ratio of encoded (PNG/JPEG) observations, for the size estimate."""
 
 
-def raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> "tf.data.Dataset":
+def raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
     """Episodes in file order (shards read one after another) with `steps` as parsed, undecoded tensors [T, ...].
 
     Skipping TFDS's per-step nested-dataset decoding lets every step field be
@@ -31,7 +31,7 @@ def raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> "tf.data.Data
     )
 
 
-def select_dataset(episodes: "tf.data.Dataset", keep: Optional[np.ndarray], num_episodes: int) -> "tf.data.Dataset":
+def select_dataset(episodes: tf.data.Dataset, keep: Optional[np.ndarray], num_episodes: int) -> tf.data.Dataset:
     """Keep only the episodes whose index (in file order) is in `keep` (None keeps all)."""
     if keep is None or len(keep) == num_episodes:
         return episodes
@@ -55,7 +55,7 @@ def episode_steps(
     num_episodes: int,
     num_actions: Optional[int] = None,
     check_values: bool = True,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """The kept episodes in episode order, each one element `{field: [T, ...]}` with output dtypes applied.
 
     With `check_values`, each episode's values are checked as it is decoded
@@ -85,7 +85,7 @@ def load_steps(
     split: str = "train",
     episodes: Optional[np.ndarray] = None,
     num_actions: Optional[int] = None,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     """All steps of the given episodes (all when None) as numpy arrays [N, ...], in episode order.
 
     Values are checked as `episode_steps` does, here vectorised in numpy once all are
@@ -96,12 +96,19 @@ def load_steps(
     keep = np.arange(num_episodes) if episodes is None else np.asarray(episodes)
     episodes_ds = episode_steps(builder, split, keep, num_episodes, check_values=False)
     spec = episodes_ds.element_spec
-    chunks: Dict[str, list] = {k: [] for k in spec}
+    chunks: dict[str, list] = {k: [] for k in spec}
     try:
         for i, episode in enumerate(tfds.as_numpy(episodes_ds.prefetch(2))):
             if len(episode["observation"]) != len(episode["reward"]):
-                raise value_error(builder, split, "observation-count", int(keep[i]), len(episode["observation"]),
-                                  len(episode["reward"]), num_actions)
+                raise value_error(
+                    builder,
+                    split,
+                    "observation-count",
+                    int(keep[i]),
+                    len(episode["observation"]),
+                    len(episode["reward"]),
+                    num_actions,
+                )
             for k, v in episode.items():
                 chunks[k].append(v)
     except tf.errors.OpError as err:
@@ -145,7 +152,9 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
         total = int(meta["num_steps"]) * per_step
     else:
         total = int(builder.info.splits[split].num_bytes)
-        compressed = isinstance(obs, tfds.features.Image) or getattr(obs, "_encoding", None) == tfds.features.Encoding.ZLIB
+        compressed = (
+            isinstance(obs, tfds.features.Image) or getattr(obs, "_encoding", None) == tfds.features.Encoding.ZLIB
+        )
         if compressed:
             total *= ENCODED_EXPANSION
     return int(total * float(data_percentage) / 100.0)

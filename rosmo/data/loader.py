@@ -33,7 +33,7 @@ path, the field and, for values, the episode and its file.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -54,7 +54,7 @@ Datasets = Union[str, Sequence[str]]
 """One dataset directory (or TFDS name), or several read together as one (e.g. a deployment run's D_1 .. D_i)."""
 
 
-def dataset_list(dataset: Datasets) -> List[str]:
+def dataset_list(dataset: Datasets) -> list[str]:
     """`dataset` as a list: a sequence as is; a string split on commas ("a,b" -> ["a", "b"])."""
     items = [dataset] if isinstance(dataset, str) else list(dataset)
     out = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
@@ -63,25 +63,32 @@ def dataset_list(dataset: Datasets) -> List[str]:
     return out
 
 
-def _multi_spec(datasets: List[str], data_dir: Optional[str], split: str) -> Dict[str, Any]:
+def _multi_spec(datasets: list[str], data_dir: Optional[str], split: str) -> dict[str, Any]:
     """`dataset_spec` of several datasets read together: the first's shape and metadata, summed counts."""
     specs = [dataset_spec(d, data_dir, split) for d in datasets]
     first = specs[0]
     for spec in specs[1:]:
         for key in ("observation_shape", "observation_dtype", "num_actions"):
             if spec[key] != first[key]:
-                raise DatasetError(f"{spec['path']}: {key} {spec[key]} differs from {first[key]} of {first['path']} "
-                                   "(datasets read together must hold the same env)")
+                raise DatasetError(
+                    f"{spec['path']}: {key} {spec[key]} differs from {first[key]} of {first['path']} "
+                    "(datasets read together must hold the same env)"
+                )
         if spec["metadata"].get("env") != first["metadata"].get("env"):
-            raise DatasetError(f"{spec['path']}: env {spec['metadata'].get('env')!r} differs from "
-                               f"{first['metadata'].get('env')!r} of {first['path']}")
-    return dict(first, path=",".join(s["path"] for s in specs),
-                num_episodes=sum(s["num_episodes"] for s in specs),
-                num_steps=sum(s["num_steps"] for s in specs),
-                metadata=dict(first["metadata"], datasets=[s["path"] for s in specs]))
+            raise DatasetError(
+                f"{spec['path']}: env {spec['metadata'].get('env')!r} differs from "
+                f"{first['metadata'].get('env')!r} of {first['path']}"
+            )
+    return dict(
+        first,
+        path=",".join(s["path"] for s in specs),
+        num_episodes=sum(s["num_episodes"] for s in specs),
+        num_steps=sum(s["num_steps"] for s in specs),
+        metadata=dict(first["metadata"], datasets=[s["path"] for s in specs]),
+    )
 
 
-def dataset_spec(dataset: Datasets, data_dir: Optional[str] = None, split: str = "train") -> Dict[str, Any]:
+def dataset_spec(dataset: Datasets, data_dir: Optional[str] = None, split: str = "train") -> dict[str, Any]:
     """What a learner needs to build its networks, read from the dataset's spec and metadata.
 
     Several datasets (a sequence, or a comma-separated string): they must hold the same env,
@@ -140,7 +147,7 @@ def make_loader(
     start_batch: int = 0,
     shard: int = 0,
     num_actions: Optional[int] = None,
-) -> Iterator[Dict[str, np.ndarray]]:
+) -> Iterator[dict[str, np.ndarray]]:
     """Infinite iterator of batches of windows of `L = unroll_steps + td_steps + 1` steps.
 
     Args:
@@ -174,7 +181,9 @@ def make_loader(
         streaming: from the iterator), a truncated or undecodable data file.
     """
     if unroll_steps < 0 or td_steps < 0:
-        raise ValueError(f"unroll_steps and td_steps must be >= 0, got unroll_steps={unroll_steps}, td_steps={td_steps}")
+        raise ValueError(
+            f"unroll_steps and td_steps must be >= 0, got unroll_steps={unroll_steps}, td_steps={td_steps}"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not (0.0 < float(data_percentage) <= 100.0):
@@ -184,13 +193,15 @@ def make_loader(
     if len(datasets) > 1:
         if in_memory is False:
             raise ValueError(f"several datasets ({len(datasets)}) are read in memory only; got in_memory=False")
-        steps = _load_several(datasets, data_dir, split, data_percentage, seed, expected_observation_shape,
-                              num_actions)
+        steps = _load_several(datasets, data_dir, split, data_percentage, seed, expected_observation_shape, num_actions)
         if len(steps["action"]) < length:
-            raise DatasetError(f"{','.join(datasets)}: {len(steps['action'])} kept steps, fewer than one window of "
-                               f"L = unroll_steps + td_steps + 1 = {length} steps")
-        return InMemoryLoader(steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch,
-                              shard=shard)
+            raise DatasetError(
+                f"{','.join(datasets)}: {len(steps['action'])} kept steps, fewer than one window of "
+                f"L = unroll_steps + td_steps + 1 = {length} steps"
+            )
+        return InMemoryLoader(
+            steps, length, batch_size, seed=seed, prefetch=prefetch, start_batch=start_batch, shard=shard
+        )
 
     builder = rlds.load_builder(datasets[0], data_dir)
     validate_features(builder, expected_observation_shape)
@@ -229,14 +240,30 @@ def make_loader(
     stream_seed = seed
     if start_batch or shard:
         stream_seed = int(np.random.default_rng([seed, 2, start_batch, shard]).integers(2**31))
-    ds = streaming_dataset(builder, split, keep, num_episodes, length, batch_size, stream_seed, shuffle_buffer, prefetch,
-                           num_actions=num_actions)
+    ds = streaming_dataset(
+        builder,
+        split,
+        keep,
+        num_episodes,
+        length,
+        batch_size,
+        stream_seed,
+        shuffle_buffer,
+        prefetch,
+        num_actions=num_actions,
+    )
     return CheckedIterator(iter(tfds.as_numpy(ds)), builder, split, num_actions)
 
 
-def _load_several(datasets: List[str], data_dir: Optional[str], split: str, data_percentage: float, seed: int,
-                  expected_observation_shape: Optional[Sequence[int]], num_actions: Optional[int]
-                  ) -> Dict[str, np.ndarray]:
+def _load_several(
+    datasets: list[str],
+    data_dir: Optional[str],
+    split: str,
+    data_percentage: float,
+    seed: int,
+    expected_observation_shape: Optional[Sequence[int]],
+    num_actions: Optional[int],
+) -> dict[str, np.ndarray]:
     """The kept steps of several datasets, concatenated in order: fields [N_1 + ... + N_k, ...].
 
     Episodes are chosen by `select_episodes` over all of them (dataset order, then episode order);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class WindowSampler:
 
     def __init__(
         self,
-        steps: Dict[str, np.ndarray],
+        steps: dict[str, np.ndarray],
         length: int,
         batch_size: int,
         seed: int = 0,
@@ -37,21 +37,21 @@ class WindowSampler:
         self.next_batch = int(start_batch)
         self.shard = int(shard)
 
-    def batch(self, index: int) -> Dict[str, np.ndarray]:
+    def batch(self, index: int) -> dict[str, np.ndarray]:
         """Batch number `index`: fields [B, L, ...]."""
         key = [self.seed, 1, int(index)] + ([self.shard] if self.shard else [])
         rng = np.random.default_rng(key)
         starts = rng.integers(0, self.num_windows, size=self.batch_size)
         return gather_windows(self.steps, starts, self.length)
 
-    def sample(self) -> Dict[str, np.ndarray]:
+    def sample(self) -> dict[str, np.ndarray]:
         """The next batch of the sequence."""
         out = self.batch(self.next_batch)
         self.next_batch += 1
         return out
 
 
-def _produce(sampler: WindowSampler, out: "queue.Queue", stop: threading.Event) -> None:
+def _produce(sampler: WindowSampler, out: queue.Queue, stop: threading.Event) -> None:
     """Prefetch thread: fill `out` with batches (or the exception that stopped it) until `stop` is set."""
     try:
         while not stop.is_set():
@@ -61,7 +61,7 @@ def _produce(sampler: WindowSampler, out: "queue.Queue", stop: threading.Event) 
         _put(out, err, stop)
 
 
-def _put(out: "queue.Queue", item: Any, stop: threading.Event) -> None:
+def _put(out: queue.Queue, item: Any, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             out.put(item, timeout=0.1)
@@ -84,7 +84,7 @@ class InMemoryLoader:
 
     def __init__(
         self,
-        steps: Dict[str, np.ndarray],
+        steps: dict[str, np.ndarray],
         length: int,
         batch_size: int,
         seed: int = 0,
@@ -108,10 +108,10 @@ class InMemoryLoader:
             )
             self._thread.start()
 
-    def __iter__(self) -> "InMemoryLoader":
+    def __iter__(self) -> InMemoryLoader:
         return self
 
-    def __next__(self) -> Dict[str, np.ndarray]:
+    def __next__(self) -> dict[str, np.ndarray]:
         if self._queue is None:
             return self.sampler.sample()
         item = self._queue.get()
@@ -125,7 +125,7 @@ class InMemoryLoader:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "InMemoryLoader":
+    def __enter__(self) -> InMemoryLoader:
         return self
 
     def __exit__(self, *exc) -> None:

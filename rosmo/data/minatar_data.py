@@ -29,7 +29,7 @@ drawn without replacement, `ordered` = checkpoint after checkpoint), with no fra
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -43,8 +43,9 @@ DatasetError = rlds.DatasetError
 DEFAULT_CHECKPOINTS = 50  # as rlu_atari_checkpoints_ordered
 
 
-def dataset_name(game: str, sticky_action_prob: float = minatar_env.STICKY_ACTION_PROB,
-                 minimal_actions: bool = False) -> str:
+def dataset_name(
+    game: str, sticky_action_prob: float = minatar_env.STICKY_ACTION_PROB, minimal_actions: bool = False
+) -> str:
     """Directory name: the game, then `_sticky<p>` when p is not the default 0.1, `_minimal` for minimal sets."""
     name = minatar_env.game_name(game)
     if float(sticky_action_prob) != minatar_env.STICKY_ACTION_PROB:
@@ -55,24 +56,35 @@ def dataset_name(game: str, sticky_action_prob: float = minatar_env.STICKY_ACTIO
 
 
 def split_name(checkpoint: int) -> str:
-    """"checkpoint_07": the split of the episodes that ended during segment 7."""
+    """ "checkpoint_07": the split of the episodes that ended during segment 7."""
     return f"checkpoint_{int(checkpoint):02d}"
 
 
-def features(num_channels: int) -> "tfds.features.FeaturesDict":
+def features(num_channels: int) -> tfds.features.FeaturesDict:
     """The episode schema (module docstring) for grids of `num_channels` channels."""
-    observation = tfds.features.Tensor(shape=(minatar_env.GRID, minatar_env.GRID, int(num_channels)), dtype=np.uint8,
-                                       encoding=tfds.features.Encoding.ZLIB)
-    return tfds.features.FeaturesDict({
-        "steps": tfds.features.Dataset(rlds.step_features(observation)),
-        "episode_id": tfds.features.Scalar(dtype=np.int64),
-        "checkpoint_id": tfds.features.Scalar(dtype=np.int64),
-        "episode_return": tfds.features.Scalar(dtype=np.float32),
-    })
+    observation = tfds.features.Tensor(
+        shape=(minatar_env.GRID, minatar_env.GRID, int(num_channels)),
+        dtype=np.uint8,
+        encoding=tfds.features.Encoding.ZLIB,
+    )
+    return tfds.features.FeaturesDict(
+        {
+            "steps": tfds.features.Dataset(rlds.step_features(observation)),
+            "episode_id": tfds.features.Scalar(dtype=np.int64),
+            "checkpoint_id": tfds.features.Scalar(dtype=np.int64),
+            "episode_return": tfds.features.Scalar(dtype=np.float32),
+        }
+    )
 
 
-def episode_to_rlds(observations: np.ndarray, actions: Sequence[int], rewards: Sequence[float], terminated: bool,
-                    episode_id: int, checkpoint_id: int) -> Dict[str, Any]:
+def episode_to_rlds(
+    observations: np.ndarray,
+    actions: Sequence[int],
+    rewards: Sequence[float],
+    terminated: bool,
+    episode_id: int,
+    checkpoint_id: int,
+) -> dict[str, Any]:
     """One episode of T transitions as T + 1 RLDS steps.
 
     Args:
@@ -82,8 +94,10 @@ def episode_to_rlds(observations: np.ndarray, actions: Sequence[int], rewards: S
     """
     num = len(actions)
     if len(observations) != num + 1 or len(rewards) != num:
-        raise ValueError(f"episode {episode_id}: need T+1 observations for T actions/rewards, "
-                         f"got {len(observations)}, {num}, {len(rewards)}")
+        raise ValueError(
+            f"episode {episode_id}: need T+1 observations for T actions/rewards, "
+            f"got {len(observations)}, {num}, {len(rewards)}"
+        )
     flags = np.zeros(num + 1, bool)
     is_first, is_last, is_terminal = flags.copy(), flags.copy(), flags.copy()
     is_first[0] = is_last[-1] = True
@@ -107,16 +121,20 @@ def episode_to_rlds(observations: np.ndarray, actions: Sequence[int], rewards: S
     }
 
 
-def load_builder(dataset_dir: str) -> "tfds.core.DatasetBuilder":
+def load_builder(dataset_dir: str) -> tfds.core.DatasetBuilder:
     """The dataset at `dataset_dir`; DatasetError unless it is a MinAtar dataset with checkpoint splits."""
     builder = rlds.load_builder(dataset_dir)
     splits = sorted(builder.info.splits.keys())
     if not splits or not all(s.startswith("checkpoint_") for s in splits):
-        raise DatasetError(f"{os.path.abspath(dataset_dir)}: expected splits checkpoint_00, checkpoint_01, ... "
-                           f"(a dataset made by `rosmo dataset minatar`), found {splits}")
+        raise DatasetError(
+            f"{os.path.abspath(dataset_dir)}: expected splits checkpoint_00, checkpoint_01, ... "
+            f"(a dataset made by `rosmo dataset minatar`), found {splits}"
+        )
     if "checkpoint_id" not in builder.info.features:
-        raise DatasetError(f"{os.path.abspath(dataset_dir)}: episodes have no 'checkpoint_id' feature "
-                           "(expected a dataset made by `rosmo dataset minatar`)")
+        raise DatasetError(
+            f"{os.path.abspath(dataset_dir)}: episodes have no 'checkpoint_id' feature "
+            "(expected a dataset made by `rosmo dataset minatar`)"
+        )
     return builder
 
 
@@ -140,7 +158,7 @@ def make_minatar_loader(
     repeat: bool = True,
     prefetch: int = 2,
     gather_threads: int = 1,
-) -> Iterator[Dict[str, np.ndarray]]:
+) -> Iterator[dict[str, np.ndarray]]:
     """Infinite iterator of batches of windows of L = unroll_steps + td_steps + 1 steps (module docstring).
 
     The arguments mean what they mean for `rosmo.data.rlu_atari.make_rlu_atari_loader`; a resumed
@@ -148,14 +166,30 @@ def make_minatar_loader(
     """
     builder = load_builder(dataset_dir)
     pool = rlu_atari.make_pool_loader(
-        builder, unroll_steps=unroll_steps, td_steps=td_steps, batch_size=batch_size,
-        data_percentage=data_percentage, seed=seed, splits=splits, history=0, stack=0,
-        episodes_in_flight=episodes_in_flight, cycle_length=cycle_length, ordered=ordered,
-        process_index=process_index, process_count=process_count, start_batch=start_batch,
-        num_actions=num_actions, with_ids=with_ids, repeat=repeat, prefetch=0, gather_threads=gather_threads,
-        decode_frames=None)
+        builder,
+        unroll_steps=unroll_steps,
+        td_steps=td_steps,
+        batch_size=batch_size,
+        data_percentage=data_percentage,
+        seed=seed,
+        splits=splits,
+        history=0,
+        stack=0,
+        episodes_in_flight=episodes_in_flight,
+        cycle_length=cycle_length,
+        ordered=ordered,
+        process_index=process_index,
+        process_count=process_count,
+        start_batch=start_batch,
+        num_actions=num_actions,
+        with_ids=with_ids,
+        repeat=repeat,
+        prefetch=0,
+        gather_threads=gather_threads,
+        decode_frames=None,
+    )
 
-    def sample() -> Dict[str, np.ndarray]:
+    def sample() -> dict[str, np.ndarray]:
         batch = next(pool)
         batch["observation"] = batch.pop("frames")
         return batch

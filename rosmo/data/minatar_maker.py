@@ -34,7 +34,7 @@ import pickle
 import shutil
 import time
 from collections import deque
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -58,8 +58,16 @@ _RANDOM_REFERENCE_SEED_OFFSET = 10_000
 _DQN_REFERENCE_SEED_OFFSET = 20_000
 
 
-def check_arguments(frames: int, seed: int, sticky_action_prob: float, num_envs: int, num_checkpoints: int,
-                    reference_episodes: int, max_episode_steps: int, min_reference_episodes: int) -> None:
+def check_arguments(
+    frames: int,
+    seed: int,
+    sticky_action_prob: float,
+    num_envs: int,
+    num_checkpoints: int,
+    reference_episodes: int,
+    max_episode_steps: int,
+    min_reference_episodes: int,
+) -> None:
     """ValueError naming the flag of the first bad argument."""
     if int(frames) < 1:
         raise ValueError(f"--frames {frames}: expected an integer >= 1")
@@ -72,26 +80,33 @@ def check_arguments(frames: int, seed: int, sticky_action_prob: float, num_envs:
     if not 1 <= int(num_checkpoints) <= 100:
         raise ValueError(f"--checkpoints {num_checkpoints}: expected an integer in [1, 100]")
     if int(frames) < int(num_checkpoints) * int(num_envs):
-        raise ValueError(f"--frames {frames}: expected at least --checkpoints x --num-envs = "
-                         f"{int(num_checkpoints) * int(num_envs)} frames")
+        raise ValueError(
+            f"--frames {frames}: expected at least --checkpoints x --num-envs = "
+            f"{int(num_checkpoints) * int(num_envs)} frames"
+        )
     if int(reference_episodes) < min_reference_episodes:
         raise ValueError(f"--reference-episodes {reference_episodes}: expected an integer >= {min_reference_episodes}")
     if int(max_episode_steps) < 1:
         raise ValueError(f"--max-episode-steps {max_episode_steps}: expected an integer >= 1")
 
 
-def _info(data_dir: str, num_channels: int, description: str) -> "tfds.core.DatasetInfo":
-    identity = tfds.core.DatasetIdentity(name=DATASET_NAME, version=tfds.core.Version(rlds.VERSION),
-                                         data_dir=data_dir, module_name="")
-    return tfds.core.DatasetInfo(builder=identity, description=description,
-                                 features=minatar_data.features(num_channels), metadata=tfds.core.MetadataDict())
+def _info(data_dir: str, num_channels: int, description: str) -> tfds.core.DatasetInfo:
+    identity = tfds.core.DatasetIdentity(
+        name=DATASET_NAME, version=tfds.core.Version(rlds.VERSION), data_dir=data_dir, module_name=""
+    )
+    return tfds.core.DatasetInfo(
+        builder=identity,
+        description=description,
+        features=minatar_data.features(num_channels),
+        metadata=tfds.core.MetadataDict(),
+    )
 
 
-def _split_files(work: str, split: str) -> List[str]:
+def _split_files(work: str, split: str) -> list[str]:
     return glob.glob(os.path.join(work, f"{DATASET_NAME}-{split}.*"))
 
 
-def _open_writer(work: str, num_channels: int, description: str, completed: List[str]):
+def _open_writer(work: str, num_channels: int, description: str, completed: list[str]):
     """A SequentialWriter on `work` holding exactly the `completed` splits (others' files removed)."""
     info = _info(work, num_channels, description)
     if os.path.exists(os.path.join(work, "dataset_info.json")):
@@ -105,23 +120,32 @@ def _open_writer(work: str, num_channels: int, description: str, completed: List
     return tfds.core.SequentialWriter(info, max_examples_per_shard=500, overwrite=not completed)
 
 
-def _save_state(work: str, state: Dict[str, Any]) -> None:
+def _save_state(work: str, state: dict[str, Any]) -> None:
     tmp = os.path.join(work, STATE_FILE + ".tmp")
     with open(tmp, "wb") as f:
         pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, os.path.join(work, STATE_FILE))
 
 
-def _settings(game, frames, seed, sticky_action_prob, minimal_actions, num_envs, num_checkpoints, max_episode_steps,
-              dqn_config) -> Dict[str, Any]:
-    return {"game": game, "frames": int(frames), "seed": int(seed), "sticky_action_prob": float(sticky_action_prob),
-            "minimal_actions": bool(minimal_actions), "num_envs": int(num_envs),
-            "num_checkpoints": int(num_checkpoints), "max_episode_steps": int(max_episode_steps),
-            "dqn": repr(dqn_config)}
+def _settings(
+    game, frames, seed, sticky_action_prob, minimal_actions, num_envs, num_checkpoints, max_episode_steps, dqn_config
+) -> dict[str, Any]:
+    return {
+        "game": game,
+        "frames": int(frames),
+        "seed": int(seed),
+        "sticky_action_prob": float(sticky_action_prob),
+        "minimal_actions": bool(minimal_actions),
+        "num_envs": int(num_envs),
+        "num_checkpoints": int(num_checkpoints),
+        "max_episode_steps": int(max_episode_steps),
+        "dqn": repr(dqn_config),
+    }
 
 
-def reference_returns(game: str, act_fn, params, num_episodes: int, seed: int, num_envs: int,
-                      **env_options) -> np.ndarray:
+def reference_returns(
+    game: str, act_fn, params, num_episodes: int, seed: int, num_envs: int, **env_options
+) -> np.ndarray:
     """Returns [num_episodes] of `act_fn` (params, obs float32 [N, ...], key) -> actions [N] in fresh envs.
 
     `num_envs` envs (env i seeded `seed + i`) step in lockstep; exactly `num_episodes` episodes are started.
@@ -183,7 +207,7 @@ def make_minatar_dataset(
     dqn_config: Optional[MinAtarDQNConfig] = None,
     max_segments: Optional[int] = None,
     min_reference_episodes: int = MIN_REFERENCE_EPISODES,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Train the DQN on `game` for `frames` frames, logging every transition to `<out>/<dataset_name>`.
 
     `max_segments`: stop after this many segments of this call (the run stays resumable; the
@@ -193,22 +217,44 @@ def make_minatar_dataset(
     """
     start = time.time()
     game = minatar_env.game_name(game)
-    check_arguments(frames, seed, sticky_action_prob, num_envs, num_checkpoints, reference_episodes,
-                    max_episode_steps, min_reference_episodes)
+    check_arguments(
+        frames,
+        seed,
+        sticky_action_prob,
+        num_envs,
+        num_checkpoints,
+        reference_episodes,
+        max_episode_steps,
+        min_reference_episodes,
+    )
     name = minatar_data.dataset_name(game, sticky_action_prob, minimal_actions)
     path = os.path.abspath(os.path.join(out, name))
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass --overwrite to replace it")
     work = os.path.join(os.path.dirname(path), f".{name}.partial")
     dqn_config = dqn_config or MinAtarDQNConfig()
-    settings = _settings(game, frames, seed, sticky_action_prob, minimal_actions, num_envs, num_checkpoints,
-                         max_episode_steps, dqn_config)
-    env_options = dict(sticky_action_prob=float(sticky_action_prob), minimal_actions=bool(minimal_actions),
-                       max_episode_steps=int(max_episode_steps))
+    settings = _settings(
+        game,
+        frames,
+        seed,
+        sticky_action_prob,
+        minimal_actions,
+        num_envs,
+        num_checkpoints,
+        max_episode_steps,
+        dqn_config,
+    )
+    env_options = dict(
+        sticky_action_prob=float(sticky_action_prob),
+        minimal_actions=bool(minimal_actions),
+        max_episode_steps=int(max_episode_steps),
+    )
     observation_shape, num_actions = minatar_env.env_spec(game, minimal_actions)
-    description = (f"Every transition of an online double DQN's run on MinAtar {game} ({frames} frames, "
-                   f"sticky_action_prob={sticky_action_prob}, minimal_actions={minimal_actions}), split by "
-                   f"training checkpoint into {num_checkpoints} splits as rlu_atari_checkpoints_ordered.")
+    description = (
+        f"Every transition of an online double DQN's run on MinAtar {game} ({frames} frames, "
+        f"sticky_action_prob={sticky_action_prob}, minimal_actions={minimal_actions}), split by "
+        f"training checkpoint into {num_checkpoints} splits as rlu_atari_checkpoints_ordered."
+    )
 
     state_path = os.path.join(work, STATE_FILE)
     env = minatar_env.MinAtarVectorEnv(game, num_envs, seed=seed, **env_options)
@@ -218,8 +264,10 @@ def make_minatar_dataset(
             state = pickle.load(f)
         if state["settings"] != settings:
             diff = sorted(k for k in settings if state["settings"].get(k) != settings[k])
-            raise ValueError(f"{work} holds a partial run with other settings ({', '.join(diff)}); run the command "
-                             "with its settings to resume it, or remove that directory")
+            raise ValueError(
+                f"{work} holds a partial run with other settings ({', '.join(diff)}); run the command "
+                "with its settings to resume it, or remove that directory"
+            )
         agent.load_state_dict(state["agent"])
         env = state["env"]
         obs = state["obs"]
@@ -228,12 +276,25 @@ def make_minatar_dataset(
             shutil.rmtree(work)
         os.makedirs(work)
         obs = env.reset()
-        state = {"settings": settings, "segment": 0, "completed": [], "episode_id": 0,
-                 "episodes": [{"obs": [obs[i]], "actions": [], "rewards": []} for i in range(num_envs)],
-                 "returns": [], "checkpoint_returns": [], "train_seconds": 0.0}
+        state = {
+            "settings": settings,
+            "segment": 0,
+            "completed": [],
+            "episode_id": 0,
+            "episodes": [{"obs": [obs[i]], "actions": [], "rewards": []} for i in range(num_envs)],
+            "returns": [],
+            "checkpoint_returns": [],
+            "train_seconds": 0.0,
+        }
     writer = _open_writer(work, observation_shape[-1], description, state["completed"])
-    bar = tqdm.tqdm(total=int(frames), initial=int(agent.frames), desc=f"minatar {name}", unit="frame",
-                    disable=not progress, smoothing=0.05)
+    bar = tqdm.tqdm(
+        total=int(frames),
+        initial=int(agent.frames),
+        desc=f"minatar {name}",
+        unit="frame",
+        disable=not progress,
+        smoothing=0.05,
+    )
     recent = deque(state["returns"][-50:], maxlen=50)
     segments_done = 0
     try:
@@ -263,8 +324,9 @@ def make_minatar_dataset(
                 obs = next_obs
                 bar.update(num_envs)
                 if recent:
-                    bar.set_postfix(ret=f"{np.mean(recent):.1f}", eps=f"{agent.epsilon:.2f}", upd=agent.num_updates,
-                                    refresh=False)
+                    bar.set_postfix(
+                        ret=f"{np.mean(recent):.1f}", eps=f"{agent.epsilon:.2f}", upd=agent.num_updates, refresh=False
+                    )
             if seg == num_checkpoints - 1:  # the budget is spent: running episodes end here, truncated
                 for i in range(num_envs):
                     if state["episodes"][i]["actions"]:
@@ -282,19 +344,38 @@ def make_minatar_dataset(
     finally:
         bar.close()
     if state["segment"] < num_checkpoints:
-        return {"path": path, "partial": work, "complete": False, "segments": state["segment"],
-                "frames": int(agent.frames), "seconds": round(time.time() - start, 2),
-                "train_seconds": round(state["train_seconds"], 2),
-                "train_cpu_seconds": round(state.get("train_cpu_seconds", 0.0), 2)}
+        return {
+            "path": path,
+            "partial": work,
+            "complete": False,
+            "segments": state["segment"],
+            "frames": int(agent.frames),
+            "seconds": round(time.time() - start, 2),
+            "train_seconds": round(state["train_seconds"], 2),
+            "train_cpu_seconds": round(state.get("train_cpu_seconds", 0.0), 2),
+        }
 
     params = agent.params
     apply = agent._net.apply  # noqa: SLF001  (the behaviour network's forward)
     eval_envs = min(max(num_envs, 16), reference_episodes)
     random_returns = reference_returns(
-        game, lambda p, o, k: jax.random.randint(k, (o.shape[0],), 0, num_actions, jnp.int32), None,
-        reference_episodes, seed + _RANDOM_REFERENCE_SEED_OFFSET, eval_envs, **env_options)
-    dqn_returns = reference_returns(game, epsilon_greedy_act(apply, num_actions, REFERENCE_EPSILON), params,
-                                    reference_episodes, seed + _DQN_REFERENCE_SEED_OFFSET, eval_envs, **env_options)
+        game,
+        lambda p, o, k: jax.random.randint(k, (o.shape[0],), 0, num_actions, jnp.int32),
+        None,
+        reference_episodes,
+        seed + _RANDOM_REFERENCE_SEED_OFFSET,
+        eval_envs,
+        **env_options,
+    )
+    dqn_returns = reference_returns(
+        game,
+        epsilon_greedy_act(apply, num_actions, REFERENCE_EPSILON),
+        params,
+        reference_episodes,
+        seed + _DQN_REFERENCE_SEED_OFFSET,
+        eval_envs,
+        **env_options,
+    )
     info = _info(work, observation_shape[-1], description)
     info.read_from_directory(work)
     nonempty = [s for s in state["completed"] if info.splits[s].num_examples > 0]
@@ -317,8 +398,11 @@ def make_minatar_dataset(
         "minimal_actions": bool(minimal_actions),
         "max_episode_steps": int(max_episode_steps),
         "protocol": minatar_env.protocol(sticky_action_prob, minimal_actions, max_episode_steps),
-        "behaviour_agent": {"name": "double_dqn", "hyper_parameters": agent.hyper_parameters(),
-                            "updates": int(agent.num_updates)},
+        "behaviour_agent": {
+            "name": "double_dqn",
+            "hyper_parameters": agent.hyper_parameters(),
+            "updates": int(agent.num_updates),
+        },
         "num_episodes": num_episodes,
         "num_steps": num_steps,
         "num_transitions": num_steps - num_episodes,
@@ -343,19 +427,28 @@ def make_minatar_dataset(
         if os.path.exists(leftover):
             os.remove(leftover)
     _replace(work, path)
-    return {"path": path, "complete": True, "episodes": num_episodes, "steps": num_steps,
-            "bytes": rlds.directory_size_bytes(path), "seconds": round(time.time() - start, 2),
-            "frames_per_s": round(frames / max(state["train_seconds"], 1e-9), 1),
-            "frames_per_cpu_s": round(frames / max(state.get("train_cpu_seconds", 0.0), 1e-9), 1),
-            "random_return": meta["random_return"], "dqn_return": meta["dqn_return"],
-            "random_return_sem": meta["random_return_sem"], "dqn_return_sem": meta["dqn_return_sem"]}
+    return {
+        "path": path,
+        "complete": True,
+        "episodes": num_episodes,
+        "steps": num_steps,
+        "bytes": rlds.directory_size_bytes(path),
+        "seconds": round(time.time() - start, 2),
+        "frames_per_s": round(frames / max(state["train_seconds"], 1e-9), 1),
+        "frames_per_cpu_s": round(frames / max(state.get("train_cpu_seconds", 0.0), 1e-9), 1),
+        "random_return": meta["random_return"],
+        "dqn_return": meta["dqn_return"],
+        "random_return_sem": meta["random_return_sem"],
+        "dqn_return_sem": meta["dqn_return_sem"],
+    }
 
 
-def _finish(writer, split: str, state: Dict[str, Any], i: int, terminated: bool, checkpoint: int) -> float:
+def _finish(writer, split: str, state: dict[str, Any], i: int, terminated: bool, checkpoint: int) -> float:
     """Write env i's episode in progress to `split`; returns its return."""
     ep = state["episodes"][i]
-    episode = minatar_data.episode_to_rlds(np.stack(ep["obs"]), ep["actions"], ep["rewards"], terminated,
-                                           state["episode_id"], checkpoint)
+    episode = minatar_data.episode_to_rlds(
+        np.stack(ep["obs"]), ep["actions"], ep["rewards"], terminated, state["episode_id"], checkpoint
+    )
     writer.add_examples({split: [episode]})
     state["episode_id"] += 1
     state.setdefault("lengths", []).append(len(ep["actions"]) + 1)
@@ -374,8 +467,14 @@ def _replace(work: str, path: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_episodes(path: str, game: str, episodes: List[Dict[str, Any]], metadata: Dict[str, Any],
-                   minimal_actions: bool = False, overwrite: bool = False) -> str:
+def write_episodes(
+    path: str,
+    game: str,
+    episodes: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    minimal_actions: bool = False,
+    overwrite: bool = False,
+) -> str:
     """Write RLDS `episodes` (`minatar_data.episode_to_rlds`) to `path` in the checkpoint-split layout.
 
     Each episode goes to the split of its `checkpoint_id`. The metadata gets env, num_actions,
@@ -399,9 +498,18 @@ def write_episodes(path: str, game: str, episodes: List[Dict[str, Any]], metadat
     info = _info(work, observation_shape[-1], f"MinAtar {game} episodes")
     info.read_from_directory(work)
     num_steps = int(sum(len(e["steps"]["action"]) for e in episodes))
-    meta = {"env": game, "game": game, "num_actions": int(num_actions), "observation_shape": list(observation_shape),
-            "minimal_actions": bool(minimal_actions), "num_episodes": len(episodes), "num_steps": num_steps,
-            "num_transitions": num_steps - len(episodes), "rosmo_version": rosmo.__version__, **metadata}
+    meta = {
+        "env": game,
+        "game": game,
+        "num_actions": int(num_actions),
+        "observation_shape": list(observation_shape),
+        "minimal_actions": bool(minimal_actions),
+        "num_episodes": len(episodes),
+        "num_steps": num_steps,
+        "num_transitions": num_steps - len(episodes),
+        "rosmo_version": rosmo.__version__,
+        **metadata,
+    }
     info.metadata.update(rlds._jsonable(meta))  # noqa: SLF001
     info.write_to_directory(work)
     _replace(work, path)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -38,8 +38,14 @@ _RANDOM_REFERENCE_SEED_OFFSET = 10_000
 _BEHAVIOUR_REFERENCE_SEED_OFFSET = 20_000
 
 
-def write_episodes(path: str, env: str, episodes: List[Dict[str, Any]], metadata: Dict[str, Any],
-                   description: str = "", overwrite: bool = False) -> Dict[str, Any]:
+def write_episodes(
+    path: str,
+    env: str,
+    episodes: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    description: str = "",
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Write RLDS `episodes` of `env` to the dataset directory `path` (atomically); returns counts."""
     obs_dim, act_dim = mujoco.env_spec(env)
     name = env.lower().replace("-", "_")  # the TFDS dataset name, e.g. halfcheetah_v5
@@ -59,8 +65,13 @@ def write_episodes(path: str, env: str, episodes: List[Dict[str, Any]], metadata
         meta.setdefault("num_complete_episodes", len(complete))
     with rlds.RldsWriter(path, name, rlds.continuous_features(obs_dim, act_dim), meta, description, overwrite) as w:
         for episode_id, episode in enumerate(episodes):
-            w.add_episode({"steps": episode["steps"], "episode_id": episode_id,
-                           "episode_return": np.float32(episode["episode_return"])})
+            w.add_episode(
+                {
+                    "steps": episode["steps"],
+                    "episode_id": episode_id,
+                    "episode_return": np.float32(episode["episode_return"]),
+                }
+            )
     return {"path": os.path.abspath(path), "episodes": len(episodes), "transitions": num_transitions}
 
 
@@ -69,7 +80,7 @@ def make_mujoco_dataset(
     out: str,
     act_fn: mujoco.ActFn,
     params: Any,
-    behaviour: Dict[str, Any],
+    behaviour: dict[str, Any],
     num_transitions: int = 100_000,
     seed: int = 0,
     num_envs: int = 16,
@@ -77,7 +88,7 @@ def make_mujoco_dataset(
     max_episode_steps: Optional[int] = None,
     overwrite: bool = False,
     progress: bool = True,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Log `num_transitions` transitions of the policy `act_fn(params, ...)` in `env` to the dataset `out`.
 
     `behaviour` describes the policy for the metadata (e.g. {"name": "bremen", "run": ..., "noise_std": 0.1}).
@@ -92,13 +103,26 @@ def make_mujoco_dataset(
     rlds.check_replaceable(path)
     if reference_episodes < 1:
         raise ValueError(f"reference_episodes must be >= 1, got {reference_episodes}")
-    episodes = mujoco.collect_episodes(env, act_fn, params, num_transitions, num_envs, seed,
-                                       max_episode_steps, progress=progress)
+    episodes = mujoco.collect_episodes(
+        env, act_fn, params, num_transitions, num_envs, seed, max_episode_steps, progress=progress
+    )
     _, act_dim = mujoco.env_spec(env)
-    random_ref = mujoco.evaluate(env, mujoco.random_act_fn, mujoco.random_params(act_dim), reference_episodes, seed=seed + _RANDOM_REFERENCE_SEED_OFFSET,
-                                 max_episode_steps=max_episode_steps)
-    behaviour_ref = mujoco.evaluate(env, act_fn, params, reference_episodes, seed=seed + _BEHAVIOUR_REFERENCE_SEED_OFFSET,
-                                    max_episode_steps=max_episode_steps)
+    random_ref = mujoco.evaluate(
+        env,
+        mujoco.random_act_fn,
+        mujoco.random_params(act_dim),
+        reference_episodes,
+        seed=seed + _RANDOM_REFERENCE_SEED_OFFSET,
+        max_episode_steps=max_episode_steps,
+    )
+    behaviour_ref = mujoco.evaluate(
+        env,
+        act_fn,
+        params,
+        reference_episodes,
+        seed=seed + _BEHAVIOUR_REFERENCE_SEED_OFFSET,
+        max_episode_steps=max_episode_steps,
+    )
     metadata = {
         "seed": seed,
         "behaviour": dict(behaviour),
@@ -106,18 +130,27 @@ def make_mujoco_dataset(
         "reference_episodes": reference_episodes,
         "random_return": random_ref["mean_return"],
         "behaviour_return": behaviour_ref["mean_return"],
-        "reference_seeds": {"random": seed + _RANDOM_REFERENCE_SEED_OFFSET,
-                            "behaviour": seed + _BEHAVIOUR_REFERENCE_SEED_OFFSET},
+        "reference_seeds": {
+            "random": seed + _RANDOM_REFERENCE_SEED_OFFSET,
+            "behaviour": seed + _BEHAVIOUR_REFERENCE_SEED_OFFSET,
+        },
         "wall_time_s": round(time.time() - start, 2),
     }
-    description = f"{num_transitions} transitions of {env} logged from {behaviour.get('name', 'a policy')} (seed {seed})."
+    description = (
+        f"{num_transitions} transitions of {env} logged from {behaviour.get('name', 'a policy')} (seed {seed})."
+    )
     summary = write_episodes(path, env, episodes, metadata, description, overwrite)
-    return {**summary, "seconds": round(time.time() - start, 2), "random_return": random_ref["mean_return"],
-            "behaviour_return": behaviour_ref["mean_return"]}
+    return {
+        **summary,
+        "seconds": round(time.time() - start, 2),
+        "random_return": random_ref["mean_return"],
+        "behaviour_return": behaviour_ref["mean_return"],
+    }
 
 
-def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int = 100_000, seed: int = 0,
-                        overwrite: bool = False) -> Dict[str, Any]:
+def make_replay_dataset(
+    dataset_dirs: list[str], out: str, num_transitions: int = 100_000, seed: int = 0, overwrite: bool = False
+) -> dict[str, Any]:
     """A "replay" dataset: randomly chosen whole episodes of `dataset_dirs` (e.g. a deployment run's
     per-deployment datasets) up to exactly `num_transitions` transitions (the last one cut, truncated).
 
@@ -135,8 +168,13 @@ def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int 
         if env is not None and meta.get("env") != env:
             raise rlds.DatasetError(f"{source}: env {meta.get('env')!r} differs from {env!r} of {dataset_dirs[0]}")
         env = meta.get("env")
-        sources.append({"path": os.path.abspath(source), "behaviour": meta.get("behaviour"),
-                        "random_return": meta.get("random_return")})
+        sources.append(
+            {
+                "path": os.path.abspath(source),
+                "behaviour": meta.get("behaviour"),
+                "random_return": meta.get("random_return"),
+            }
+        )
         episodes.extend(e for e in rlds.iterate_episodes_numpy(builder) if len(e["steps"]["reward"]) > 1)
     if env is None:
         raise ValueError("make_replay_dataset: no source dataset given")
@@ -149,8 +187,13 @@ def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int 
             steps = {k: np.asarray(v)[: take + 1].copy() for k, v in steps.items()}
             steps["is_last"][-1], steps["is_terminal"][-1], steps["discount"][-1] = True, False, 1.0
             steps["action"][-1], steps["reward"][-1] = 0.0, 0.0
-        chosen.append({"steps": steps, "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
-                       "complete": take == len(episodes[index]["steps"]["reward"]) - 1})
+        chosen.append(
+            {
+                "steps": steps,
+                "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
+                "complete": take == len(episodes[index]["steps"]["reward"]) - 1,
+            }
+        )
         total += take
         if total >= num_transitions:
             break
@@ -159,5 +202,11 @@ def make_replay_dataset(dataset_dirs: List[str], out: str, num_transitions: int 
     assert sum(len(episode_transitions(e["steps"])) for e in chosen) == num_transitions
     random_return = next((src["random_return"] for src in sources if src["random_return"] is not None), None)
     metadata = {"seed": seed, "behaviour": {"name": "replay", "sources": sources}, "random_return": random_return}
-    return write_episodes(path, env, chosen, metadata, f"{num_transitions} transitions replayed from "
-                          f"{len(dataset_dirs)} datasets (seed {seed})", overwrite)
+    return write_episodes(
+        path,
+        env,
+        chosen,
+        metadata,
+        f"{num_transitions} transitions replayed from {len(dataset_dirs)} datasets (seed {seed})",
+        overwrite,
+    )

@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def _crc32(path: str) -> int:
     return crc
 
 
-def fingerprint_files(directory: str) -> Dict[str, Any]:
+def fingerprint_files(directory: str) -> dict[str, Any]:
     """The content fingerprint of a dataset directory's shards: {"id", "shards": {name: [bytes, crc32 hex]}}.
 
     `id` is the first 16 hex digits of the SHA-256 of the sorted shard list, so two datasets with the
@@ -91,7 +91,7 @@ def dataset_fingerprint(path: str) -> Optional[str]:
     return fingerprint.get("id") if isinstance(fingerprint, dict) else None
 
 
-def verify_fingerprint(path: str, recorded: Mapping[str, Any], crc: bool = False) -> List[str]:
+def verify_fingerprint(path: str, recorded: Mapping[str, Any], crc: bool = False) -> list[str]:
     """The shards of `path` that differ from the `recorded` fingerprint (sizes; CRC32 too with `crc`); [] if none."""
     problems = []
     shards = recorded.get("shards") or {}
@@ -134,8 +134,16 @@ def check_replaceable(path: str, flag: str = "--overwrite") -> None:
     ours = isinstance(meta, dict) and (FINGERPRINT_KEY in meta or "rosmo_version" in meta)
     if not ours or others:
         shown = others or names
-        what = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "") if shown else "nothing readable"
-        kind = "holds files that are not part of a dataset" if ours else "is not a rosmo dataset (no metadata.json of ours)"
+        what = (
+            ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+            if shown
+            else "nothing readable"
+        )
+        kind = (
+            "holds files that are not part of a dataset"
+            if ours
+            else "is not a rosmo dataset (no metadata.json of ours)"
+        )
         raise DatasetError(f"{path} {kind} ({what}): {refuse}")
 
 
@@ -216,7 +224,7 @@ class RldsWriter:
         out_dir: str,
         name: str,
         features: tfds.features.FeaturesDict,
-        metadata: Optional[Dict[str, Any]] = None,
+        metadata: Optional[dict[str, Any]] = None,
         description: str = "",
         overwrite: bool = False,
         max_episodes_per_shard: int = 1000,
@@ -229,7 +237,7 @@ class RldsWriter:
         check_replaceable(self.out_dir)
         self.name = name
         self.features = features
-        self.metadata: Dict[str, Any] = dict(metadata or {})
+        self.metadata: dict[str, Any] = dict(metadata or {})
         self.description = description
         self.overwrite = overwrite
         self.max_episodes_per_shard = max_episodes_per_shard
@@ -238,7 +246,7 @@ class RldsWriter:
         self._tmp_dir: Optional[str] = None
         self._writer = None
 
-    def __enter__(self) -> "RldsWriter":
+    def __enter__(self) -> RldsWriter:
         parent = os.path.dirname(self.out_dir)
         os.makedirs(parent, exist_ok=True)
         clean_stale_temp_dirs(self.out_dir)
@@ -301,7 +309,7 @@ def _temp_prefix(out_dir: str) -> str:
     return f".{os.path.basename(out_dir)}.tmp-"
 
 
-def clean_stale_temp_dirs(out_dir: str) -> List[str]:
+def clean_stale_temp_dirs(out_dir: str) -> list[str]:
     """Remove temp directories of `out_dir` left by writers that no longer run; returns the removed paths.
 
     A temp directory whose owner runs (or cannot be judged: another host, no owner
@@ -319,12 +327,19 @@ def clean_stale_temp_dirs(out_dir: str) -> List[str]:
         if isinstance(owner, dict) and on_this_host(owner) and not owner_alive(owner):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
-            print(f"rosmo: note: removed {path}, left by a dataset maker that no longer runs ({describe(owner)})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"rosmo: note: removed {path}, left by a dataset maker that no longer runs ({describe(owner)})",
+                file=sys.stderr,
+                flush=True,
+            )
             continue
         why = f"its maker may still run ({describe(owner)})" if isinstance(owner, dict) else "its maker is unknown"
-        print(f"rosmo: warning: {path} is a temporary dataset directory and {why}; "
-              "remove it if no dataset maker is running", file=sys.stderr, flush=True)
+        print(
+            f"rosmo: warning: {path} is a temporary dataset directory and {why}; "
+            "remove it if no dataset maker is running",
+            file=sys.stderr,
+            flush=True,
+        )
     return removed
 
 
@@ -362,7 +377,7 @@ def load_builder(path_or_name: str, data_dir: Optional[str] = None) -> tfds.core
         raise DatasetError(f"TFDS dataset {path_or_name!r} not found under data_dir {data_dir} ({err})") from err
 
 
-def metadata(builder: tfds.core.DatasetBuilder) -> Dict[str, Any]:
+def metadata(builder: tfds.core.DatasetBuilder) -> dict[str, Any]:
     """The dataset's metadata dict (env, seed, behaviour agent, reference returns...)."""
     meta = builder.info.metadata
     if meta:
@@ -374,7 +389,7 @@ def metadata(builder: tfds.core.DatasetBuilder) -> Dict[str, Any]:
     return {}
 
 
-def iterate_episodes_numpy(builder: tfds.core.DatasetBuilder, split: str = "train") -> Iterator[Dict[str, Any]]:
+def iterate_episodes_numpy(builder: tfds.core.DatasetBuilder, split: str = "train") -> Iterator[dict[str, Any]]:
     """Yield episodes as numpy: `{"steps": {field: array[T, ...]}, <episode fields>}`."""
     ds = builder.as_dataset(split=split)
 
@@ -383,5 +398,4 @@ def iterate_episodes_numpy(builder: tfds.core.DatasetBuilder, split: str = "trai
         out["steps"] = episode["steps"].batch(1_000_000).get_single_element()
         return out
 
-    for episode in tfds.as_numpy(ds.map(batch_steps)):
-        yield episode
+    yield from tfds.as_numpy(ds.map(batch_steps))

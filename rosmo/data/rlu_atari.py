@@ -57,7 +57,7 @@ STACK_SIZE = 4
 # ---------------------------------------------------------------------------
 
 
-def load_rlu_builder(game: str, run: int, data_dir: str, dataset: str = "rlu_atari") -> "tfds.core.DatasetBuilder":
+def load_rlu_builder(game: str, run: int, data_dir: str, dataset: str = "rlu_atari") -> tfds.core.DatasetBuilder:
     """The TFDS builder of one game/run under `data_dir`; DatasetError when it is not there."""
     name = builder_name(game, run, dataset)
     builder = rlds.load_builder(name, data_dir)
@@ -139,16 +139,32 @@ def make_rlu_atari_loader(
     if episodes_in_flight < 1:
         raise ValueError(f"episodes_in_flight must be >= 1, got {episodes_in_flight}")
     builder = load_rlu_builder(game, run, data_dir, dataset)
-    return make_pool_loader(builder, unroll_steps=unroll_steps, td_steps=td_steps, batch_size=batch_size,
-                            data_percentage=data_percentage, seed=seed, splits=splits, history=stack_size - 1,
-                            stack=stack_size if stack_on_host else 0, episodes_in_flight=episodes_in_flight,
-                            cycle_length=cycle_length, ordered=ordered, process_index=process_index,
-                            process_count=process_count, start_batch=start_batch, num_actions=num_actions,
-                            with_ids=with_ids, repeat=repeat, prefetch=prefetch, gather_threads=gather_threads)
+    return make_pool_loader(
+        builder,
+        unroll_steps=unroll_steps,
+        td_steps=td_steps,
+        batch_size=batch_size,
+        data_percentage=data_percentage,
+        seed=seed,
+        splits=splits,
+        history=stack_size - 1,
+        stack=stack_size if stack_on_host else 0,
+        episodes_in_flight=episodes_in_flight,
+        cycle_length=cycle_length,
+        ordered=ordered,
+        process_index=process_index,
+        process_count=process_count,
+        start_batch=start_batch,
+        num_actions=num_actions,
+        with_ids=with_ids,
+        repeat=repeat,
+        prefetch=prefetch,
+        gather_threads=gather_threads,
+    )
 
 
 def make_pool_loader(
-    builder: "tfds.core.DatasetBuilder",
+    builder: tfds.core.DatasetBuilder,
     *,
     unroll_steps: int,
     td_steps: int,
@@ -177,18 +193,35 @@ def make_pool_loader(
     """
     if start_batch < 0:
         raise ValueError(f"start_batch must be >= 0, got {start_batch}")
-    stream_args = dict(seed=seed, splits=splits, data_percentage=data_percentage, process_index=process_index,
-                       process_count=process_count, cycle_length=cycle_length, ordered=ordered, repeat=repeat)
+    stream_args = dict(
+        seed=seed,
+        splits=splits,
+        data_percentage=data_percentage,
+        process_index=process_index,
+        process_count=process_count,
+        cycle_length=cycle_length,
+        ordered=ordered,
+        repeat=repeat,
+    )
 
     def checked(ds):  # read errors (a truncated shard, undecodable frames, failed value checks) -> DatasetError
         return CheckedIterator(iter(tfds.as_numpy(ds.prefetch(2))), builder, num_actions=num_actions)
 
     length = unroll_steps + td_steps + 1
-    pool_args = dict(length=length, history=history, batch_size=batch_size, pool_size=episodes_in_flight,
-                     seed=[seed, process_index, 0], with_ids=with_ids, stack=stack, gather_threads=gather_threads)
+    pool_args = dict(
+        length=length,
+        history=history,
+        batch_size=batch_size,
+        pool_size=episodes_in_flight,
+        seed=[seed, process_index, 0],
+        with_ids=with_ids,
+        stack=stack,
+        gather_threads=gather_threads,
+    )
     if start_batch == 0:
-        episodes = checked(rlu_episodes.episode_stream(builder, num_actions=num_actions, decode_frames=decode_frames,
-                                                       **stream_args))
+        episodes = checked(
+            rlu_episodes.episode_stream(builder, num_actions=num_actions, decode_frames=decode_frames, **stream_args)
+        )
         return Prefetcher(EpisodePool(episodes, **pool_args).sample, prefetch)
     # resume: replay the draws of batches 0 .. start_batch - 1 on the episodes' lengths (no decode), then
     # decode the episodes still in the pool and go on with the stream from where the replay left it
@@ -197,9 +230,17 @@ def make_pool_loader(
         pool.skip(start_batch)
     except StopIteration:  # one epoch (`repeat=False`) holds fewer batches: the resumed loader is done too
         return Prefetcher(_exhausted, prefetch)
-    pool.resume(checked(rlu_episodes.episode_stream(
-        builder, num_actions=num_actions, resume=([e.position for e in pool.pool], pool.next_position),
-        decode_frames=decode_frames, **stream_args)))
+    pool.resume(
+        checked(
+            rlu_episodes.episode_stream(
+                builder,
+                num_actions=num_actions,
+                resume=([e.position for e in pool.pool], pool.next_position),
+                decode_frames=decode_frames,
+                **stream_args,
+            )
+        )
+    )
     return Prefetcher(pool.sample, prefetch)
 
 

@@ -32,7 +32,7 @@ the given positions and those from a given one on (the others read and dropped).
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ FRAME_SIZE = 84
 MAX_EPISODE_STEPS = 1 << 30  # batch size that holds any episode's steps in one batch
 
 
-def split_names(builder: "tfds.core.DatasetBuilder", splits: Optional[Sequence[str]] = None) -> List[str]:
+def split_names(builder: tfds.core.DatasetBuilder, splits: Optional[Sequence[str]] = None) -> list[str]:
     """The builder's splits in name order (checkpoint_00, checkpoint_01, ...), or `splits` after checking them."""
     available = sorted(builder.info.splits.keys())
     if splits is None:
@@ -65,8 +65,10 @@ def host_split(builder, splits: Sequence[str], process_index: int, process_count
     for split in splits:
         num = int(builder.info.splits[split].num_examples)
         if num < process_count:
-            raise DatasetError(f"{builder.data_dir}: split {split!r} has {num} episodes, fewer than the "
-                               f"{process_count} processes reading it (each reads a disjoint share)")
+            raise DatasetError(
+                f"{builder.data_dir}: split {split!r} has {num} episodes, fewer than the "
+                f"{process_count} processes reading it (each reads a disjoint share)"
+            )
         parts.append(tfds.even_splits(split, n=process_count, drop_remainder=False)[process_index])
     total = parts[0]
     for part in parts[1:]:
@@ -87,9 +89,15 @@ def keep_episode(checkpoint_id, episode_id, seed: int, data_percentage: float):
 
 
 def _episode_name(episode):
-    """"checkpoint_id/episode_id=<c>/<e>": how a failed value check names the episode (ids, not a file position)."""
-    return tf.strings.join(["checkpoint_id/episode_id=", tf.strings.as_string(episode["checkpoint_id"]), "/",
-                            tf.strings.as_string(episode["episode_id"])])
+    """ "checkpoint_id/episode_id=<c>/<e>": how a failed value check names the episode (ids, not a file position)."""
+    return tf.strings.join(
+        [
+            "checkpoint_id/episode_id=",
+            tf.strings.as_string(episode["checkpoint_id"]),
+            "/",
+            tf.strings.as_string(episode["episode_id"]),
+        ]
+    )
 
 
 def decode_png_frames(observation):
@@ -115,7 +123,8 @@ def decode_episode(episode, num_actions: Optional[int] = None, decode_frames: Op
     out["frames"] = frames
     checked = schema.with_value_checks(
         {"observation": out["frames"], "reward": out["reward"], "action": steps["action"]},
-        _episode_name(episode), num_actions,
+        _episode_name(episode),
+        num_actions,
     )
     out["reward"] = checked["reward"]
     out["episode_id"] = tf.cast(episode["episode_id"], tf.int64)
@@ -123,8 +132,19 @@ def decode_episode(episode, num_actions: Optional[int] = None, decode_frames: Op
     return out
 
 
-def _undecoded_episodes(builder, *, seed, splits, data_percentage, process_index, process_count, cycle_length,
-                        ordered, repeat, skip_observation=True) -> "tf.data.Dataset":
+def _undecoded_episodes(
+    builder,
+    *,
+    seed,
+    splits,
+    data_percentage,
+    process_index,
+    process_count,
+    cycle_length,
+    ordered,
+    repeat,
+    skip_observation=True,
+) -> tf.data.Dataset:
     """(position, episode) pairs, frames still PNG: the stream every reader of (seed, ...) sees in the same order.
 
     `position` (int64) counts the kept episodes of this host from 0, across epochs. `skip_observation=False`
@@ -157,7 +177,7 @@ def _undecoded_episodes(builder, *, seed, splits, data_percentage, process_index
 
 
 def episode_stream(
-    builder: "tfds.core.DatasetBuilder",
+    builder: tfds.core.DatasetBuilder,
     *,
     seed: int = 0,
     splits: Optional[Sequence[str]] = None,
@@ -168,9 +188,9 @@ def episode_stream(
     ordered: bool = False,
     repeat: bool = True,
     num_actions: Optional[int] = None,
-    resume: Optional[Tuple[Sequence[int], int]] = None,
+    resume: Optional[tuple[Sequence[int], int]] = None,
     decode_frames: Optional[Callable] = decode_png_frames,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """Decoded episodes of this process's share, epoch after epoch (see the module docstring).
 
     Each element also holds `position` (int64 []): its index in this stream (from 0, across epochs).
@@ -191,9 +211,18 @@ def episode_stream(
       decode_frames: stored observations [T] -> frames [T, ...] (default: RL Unplugged's PNGs);
         None reads observations decoded by their features (MinAtar).
     """
-    ds = _undecoded_episodes(builder, seed=seed, splits=splits, data_percentage=data_percentage,
-                             process_index=process_index, process_count=process_count, cycle_length=cycle_length,
-                             ordered=ordered, repeat=repeat, skip_observation=decode_frames is not None)
+    ds = _undecoded_episodes(
+        builder,
+        seed=seed,
+        splits=splits,
+        data_percentage=data_percentage,
+        process_index=process_index,
+        process_count=process_count,
+        cycle_length=cycle_length,
+        ordered=ordered,
+        repeat=repeat,
+        skip_observation=decode_frames is not None,
+    )
     if resume is not None:
         positions = tf.constant(np.asarray(list(resume[0]) + [-1], np.int64))
         start = tf.constant(int(resume[1]), tf.int64)
@@ -208,7 +237,7 @@ def episode_stream(
 
 
 def episode_index_stream(
-    builder: "tfds.core.DatasetBuilder",
+    builder: tfds.core.DatasetBuilder,
     *,
     seed: int = 0,
     splits: Optional[Sequence[str]] = None,
@@ -218,15 +247,27 @@ def episode_index_stream(
     cycle_length: int = 16,
     ordered: bool = False,
     repeat: bool = True,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """`episode_stream`'s episodes without their data: `num_steps`, `episode_id`, `checkpoint_id`, `position`
     (int64 []), in the same order (no PNG decode; a resumed loader replays its draws on them)."""
-    ds = _undecoded_episodes(builder, seed=seed, splits=splits, data_percentage=data_percentage,
-                             process_index=process_index, process_count=process_count, cycle_length=cycle_length,
-                             ordered=ordered, repeat=repeat)
+    ds = _undecoded_episodes(
+        builder,
+        seed=seed,
+        splits=splits,
+        data_percentage=data_percentage,
+        process_index=process_index,
+        process_count=process_count,
+        cycle_length=cycle_length,
+        ordered=ordered,
+        repeat=repeat,
+    )
 
     def index(pos, ep):
-        return {"num_steps": ep["steps"].cardinality(), "episode_id": tf.cast(ep["episode_id"], tf.int64),
-                "checkpoint_id": tf.cast(ep["checkpoint_id"], tf.int64), "position": pos}
+        return {
+            "num_steps": ep["steps"].cardinality(),
+            "episode_id": tf.cast(ep["episode_id"], tf.int64),
+            "checkpoint_id": tf.cast(ep["checkpoint_id"], tf.int64),
+            "position": pos,
+        }
 
     return ds.map(index, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -11,13 +11,12 @@ a game name is normalised by ALE's ROM names (`rosmo.envs.atari.game_name`).
 
 from __future__ import annotations
 
-from typing import Tuple
 
 from rosmo.envs.atari import game_name
 from rosmo.envs.reference_scores import ATARI_GAMES
 
-DATASETS: Tuple[str, ...] = ("rlu_atari", "rlu_atari_checkpoints_ordered")
-RUNS: Tuple[int, ...] = (1, 2, 3, 4, 5)
+DATASETS: tuple[str, ...] = ("rlu_atari", "rlu_atari_checkpoints_ordered")
+RUNS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
 def canonical_game(game: str) -> str:

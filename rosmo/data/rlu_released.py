@@ -23,7 +23,7 @@ yields the same examples without Beam. The ordered builder needs no Beam: one sp
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -44,12 +44,12 @@ BUILDERS = {
 }
 
 
-def encode_frames(frames: np.ndarray) -> List[bytes]:
+def encode_frames(frames: np.ndarray) -> list[bytes]:
     """PNG bytes of uint8 frames [T, 84, 84] (one grayscale channel each)."""
     return [tf.io.encode_png(f[:, :, None]).numpy() for f in np.asarray(frames, np.uint8)]
 
 
-def released_example(episode: Dict[str, np.ndarray], pngs: Optional[Sequence[bytes]] = None) -> bytes:
+def released_example(episode: dict[str, np.ndarray], pngs: Optional[Sequence[bytes]] = None) -> bytes:
     """One serialized `tf.train.Example` in the released format.
 
     `episode`: frames uint8 [T, 84, 84], actions int [T], rewards float [T]
@@ -80,13 +80,13 @@ def released_example(episode: Dict[str, np.ndarray], pngs: Optional[Sequence[byt
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def released_files(files_dir: str, game: str, run: int, num_files: int) -> List[str]:
+def released_files(files_dir: str, game: str, run: int, num_files: int) -> list[str]:
     """The released file names: `<files_dir>/<Game>/run_<run>-<i:05d>-of-<n:05d>` (rlu_common.get_files)."""
     game = config_name(game, run).rsplit("_run_", 1)[0]
     return rlu_common.get_files(atari_utils.file_prefix(files_dir, run, game), num_files)
 
 
-def write_released_files(files_dir: str, game: str, run: int, files: Sequence[Iterable[bytes]]) -> List[str]:
+def write_released_files(files_dir: str, game: str, run: int, files: Sequence[Iterable[bytes]]) -> list[str]:
     """Write `files[i]` (serialized examples) as GZIP TFRecord file i of `len(files)`; returns the paths."""
     paths = released_files(files_dir, game, run, len(files))
     os.makedirs(os.path.dirname(paths[0]), exist_ok=True)
@@ -125,8 +125,9 @@ def _chain(generators: Iterable[Iterator]) -> Iterator:
         yield from generator
 
 
-def prepare(dataset: str, game: str, run: int, files_dir: str, data_dir: str, num_files: int,
-            num_shards: Optional[int] = None) -> "tfds.core.DatasetBuilder":
+def prepare(
+    dataset: str, game: str, run: int, files_dir: str, data_dir: str, num_files: int, num_shards: Optional[int] = None
+) -> tfds.core.DatasetBuilder:
     """Run the real TFDS builder's `download_and_prepare` on local released files; returns the builder.
 
     Args:

@@ -16,7 +16,7 @@ the dataset, the field, the episode and its shard file.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -62,10 +62,14 @@ def validate_features(
     features = builder.info.features
     if features is None or "steps" not in features.keys():
         have = sorted(features.keys()) if features is not None else []
-        raise DatasetError(f"{path}: episode feature 'steps' is missing (episode features: {have}); not an RLDS dataset")
+        raise DatasetError(
+            f"{path}: episode feature 'steps' is missing (episode features: {have}); not an RLDS dataset"
+        )
     steps = features["steps"]
     if not isinstance(steps, tfds.features.Dataset):
-        raise DatasetError(f"{path}: episode feature 'steps' is a {type(steps).__name__}, expected a nested tfds Dataset")
+        raise DatasetError(
+            f"{path}: episode feature 'steps' is a {type(steps).__name__}, expected a nested tfds Dataset"
+        )
     step_features = steps.feature
     missing = [k for k in rlds.STEP_FIELDS if k not in step_features.keys()]
     if missing:
@@ -100,7 +104,9 @@ def validate_features(
     if any(d is None or d < 0 for d in shape):
         raise DatasetError(f"{path}: step field 'observation' has shape {shape}, expected a fully defined shape")
     if np.dtype(obs.np_dtype).kind not in "biuf":
-        raise DatasetError(f"{path}: step field 'observation' has dtype {np.dtype(obs.np_dtype).name}, expected numeric")
+        raise DatasetError(
+            f"{path}: step field 'observation' has dtype {np.dtype(obs.np_dtype).name}, expected numeric"
+        )
     if expected_observation_shape is not None and shape != tuple(expected_observation_shape):
         raise DatasetError(
             f"{path}: step field 'observation' has shape {shape}, expected {tuple(expected_observation_shape)}"
@@ -126,7 +132,7 @@ CHECKED_FIELDS = ("observation-count", "reward", "observation", "action")
 """What `value_check` tests, in order; a failure reports the first that fails."""
 
 
-def value_check(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Any:
+def value_check(steps: dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Any:
     """One tf.debugging.Assert op over one episode's decoded steps `{field: [T, ...]}`.
 
     Checks: one observation per step (a features.json whose observation shape does not
@@ -141,15 +147,18 @@ def value_check(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] 
     action = tf.cast(steps["action"], tf.int64)
     lowest, highest = tf.reduce_min(action), tf.reduce_max(action)
     action_ok = lowest >= 0 if num_actions is None else (lowest >= 0) & (highest < int(num_actions))
-    observation_ok = tf.reduce_all(tf.math.is_finite(observation)) if observation.dtype.is_floating else tf.constant(True)
+    observation_ok = (
+        tf.reduce_all(tf.math.is_finite(observation)) if observation.dtype.is_floating else tf.constant(True)
+    )
     oks = tf.stack([tf.equal(count, length), tf.reduce_all(tf.math.is_finite(reward)), observation_ok, action_ok])
     first_bad = tf.argmin(tf.cast(oks, tf.int32))
     value = tf.where(first_bad == 0, count, tf.where(lowest < 0, lowest, highest))
-    return tf.debugging.Assert(tf.reduce_all(oks), [CHECK_TAG, tf.gather(tf.constant(CHECKED_FIELDS), first_bad),
-                                                    episode, value, length])
+    return tf.debugging.Assert(
+        tf.reduce_all(oks), [CHECK_TAG, tf.gather(tf.constant(CHECKED_FIELDS), first_bad), episode, value, length]
+    )
 
 
-def with_value_checks(steps: Dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> Dict[str, Any]:
+def with_value_checks(steps: dict[str, Any], episode: Any, num_actions: Optional[int] = None) -> dict[str, Any]:
     """`steps` whose `reward` depends on `value_check` (so the check runs wherever the steps are used)."""
     with tf.control_dependencies([value_check(steps, episode, num_actions)]):
         return dict(steps, reward=tf.identity(steps["reward"]))
@@ -165,8 +174,15 @@ def shard_of_episode(builder: tfds.core.DatasetBuilder, split: str, episode: int
         return None
 
 
-def value_error(builder: tfds.core.DatasetBuilder, split: str, field: str, episode: Any, value: Any, steps: Any,
-                num_actions: Optional[int] = None) -> rlds.DatasetError:
+def value_error(
+    builder: tfds.core.DatasetBuilder,
+    split: str,
+    field: str,
+    episode: Any,
+    value: Any,
+    steps: Any,
+    num_actions: Optional[int] = None,
+) -> rlds.DatasetError:
     """The one-line DatasetError of a failed value check (`field` one of CHECKED_FIELDS) in episode `episode`."""
     path = dataset_path(builder)
     episode_no = int(episode) if str(episode).lstrip("-").isdigit() else -1
@@ -174,17 +190,28 @@ def value_error(builder: tfds.core.DatasetBuilder, split: str, field: str, episo
     where = f"episode {episode} (in file order{', file ' + shard if shard else ''})"
     if field == "observation-count":
         shape = tuple(builder.info.features["steps"]["observation"].shape)
-        return rlds.DatasetError(f"{path}: step field 'observation' decodes to {value} observations for {steps} steps "
-                                 f"in {where}: the data was not written with features.json's observation shape {shape}")
+        return rlds.DatasetError(
+            f"{path}: step field 'observation' decodes to {value} observations for {steps} steps "
+            f"in {where}: the data was not written with features.json's observation shape {shape}"
+        )
     if field == "action":
         expected = f"[0, {num_actions}) (num_actions={num_actions} in the metadata)" if num_actions else ">= 0"
-        return rlds.DatasetError(f"{path}: step field 'action' holds {value} in {where}; expected actions in {expected}")
-    return rlds.DatasetError(f"{path}: step field '{field}' holds a non-finite value (NaN or inf) in {where}; "
-                             f"expected finite {field}s")
+        return rlds.DatasetError(
+            f"{path}: step field 'action' holds {value} in {where}; expected actions in {expected}"
+        )
+    return rlds.DatasetError(
+        f"{path}: step field '{field}' holds a non-finite value (NaN or inf) in {where}; expected finite {field}s"
+    )
 
 
-def check_step_values(steps: Dict[str, np.ndarray], lengths: Sequence[int], episodes: Sequence[int],
-                 builder: tfds.core.DatasetBuilder, split: str = "train", num_actions: Optional[int] = None) -> None:
+def check_step_values(
+    steps: dict[str, np.ndarray],
+    lengths: Sequence[int],
+    episodes: Sequence[int],
+    builder: tfds.core.DatasetBuilder,
+    split: str = "train",
+    num_actions: Optional[int] = None,
+) -> None:
     """`value_check` on steps held in numpy (the in-memory loader: vectorised over all steps at once).
 
     `steps` are the concatenated episodes `{field: [N, ...]}`, `lengths` their step counts and
@@ -211,20 +238,25 @@ def check_step_values(steps: Dict[str, np.ndarray], lengths: Sequence[int], epis
         fail("action", bad[0], int(action[bad[0]]))
 
 
-def read_error(err: Exception, builder: tfds.core.DatasetBuilder, split: str = "train",
-               num_actions: Optional[int] = None) -> rlds.DatasetError:
+def read_error(
+    err: Exception, builder: tfds.core.DatasetBuilder, split: str = "train", num_actions: Optional[int] = None
+) -> rlds.DatasetError:
     """A one-line DatasetError for a TensorFlow error raised while reading `builder`'s data."""
     path = dataset_path(builder)
     text = " ".join(str(getattr(err, "message", err)).split())
     if CHECK_TAG in text:
-        items = re.findall(r"\[([^\[\]]*)\]", text[text.index(CHECK_TAG) - 1:])
+        items = re.findall(r"\[([^\[\]]*)\]", text[text.index(CHECK_TAG) - 1 :])
         field, episode, value, steps = (items[1:5] + ["?"] * 4)[:4]
         return value_error(builder, split, field, episode, value, steps, num_actions)
     first = _tf_message(text)
     if isinstance(err, tf.errors.DataLossError) or "expected to contain" in first:
-        return rlds.DatasetError(f"{path}: a data file is truncated or corrupt ({first}); remake or re-copy the dataset")
-    return rlds.DatasetError(f"{path}: the data cannot be decoded as the dataset's features (features.json) describe "
-                             f"({type(err).__name__}: {first})")
+        return rlds.DatasetError(
+            f"{path}: a data file is truncated or corrupt ({first}); remake or re-copy the dataset"
+        )
+    return rlds.DatasetError(
+        f"{path}: the data cannot be decoded as the dataset's features (features.json) describe "
+        f"({type(err).__name__}: {first})"
+    )
 
 
 def _tf_message(text: str, limit: int = 300) -> str:
@@ -239,12 +271,17 @@ def _tf_message(text: str, limit: int = 300) -> str:
 class CheckedIterator:
     """An iterator over a tf.data pipeline whose TensorFlow read errors become `read_error`'s DatasetError."""
 
-    def __init__(self, iterator: Iterator, builder: tfds.core.DatasetBuilder, split: str = "train",
-                 num_actions: Optional[int] = None):
+    def __init__(
+        self,
+        iterator: Iterator,
+        builder: tfds.core.DatasetBuilder,
+        split: str = "train",
+        num_actions: Optional[int] = None,
+    ):
         self._iterator = iterator
         self._builder, self._split, self._num_actions = builder, split, num_actions
 
-    def __iter__(self) -> "CheckedIterator":
+    def __iter__(self) -> CheckedIterator:
         return self
 
     def __next__(self):

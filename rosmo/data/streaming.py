@@ -25,7 +25,7 @@ def streaming_dataset(
     shuffle_buffer: int,
     prefetch: int,
     num_actions: Optional[int] = None,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     episodes = episode_steps(builder, split, keep, num_episodes, num_actions=num_actions)
     step_spec = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in episodes.element_spec.items()}
     windows = windows_from_chunks(episodes.rebatch(window_chunk_steps(step_spec, length)), length)

@@ -8,7 +8,7 @@ after `a_t`; a truncation is not terminal). `first_t = is_first_t` marks episode
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class Transitions(NamedTuple):
         return int(self.reward.shape[0])
 
 
-def episode_transitions(steps: Dict[str, np.ndarray]) -> Transitions:
+def episode_transitions(steps: dict[str, np.ndarray]) -> Transitions:
     """The `T` transitions of one episode's RLDS step arrays `[T + 1, ...]`."""
     obs = np.asarray(steps["observation"], np.float32)
     return Transitions(
@@ -49,7 +49,7 @@ def concatenate(parts: Sequence[Transitions]) -> Transitions:
     return Transitions(*(np.concatenate(fields) for fields in zip(*parts)))
 
 
-def from_episodes(episodes: Iterable[Dict[str, Any]]) -> Transitions:
+def from_episodes(episodes: Iterable[dict[str, Any]]) -> Transitions:
     """Transitions of in-memory RLDS episodes (`{"steps": {...}}`), episodes of one step skipped."""
     parts = [episode_transitions(e["steps"]) for e in episodes if len(e["steps"]["reward"]) > 1]
     return concatenate(parts)

@@ -13,7 +13,7 @@ RL Unplugged loader): `window_dataset`, `windows_from_chunks`, `padded_windows`.
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -51,13 +51,13 @@ def window_indices(starts: np.ndarray, length: int) -> np.ndarray:
     return np.asarray(starts, np.int64)[:, None] + np.arange(length, dtype=np.int64)[None, :]
 
 
-def gather_windows(steps: Dict[str, np.ndarray], starts: np.ndarray, length: int) -> Dict[str, np.ndarray]:
+def gather_windows(steps: dict[str, np.ndarray], starts: np.ndarray, length: int) -> dict[str, np.ndarray]:
     """Windows `steps[f][s : s + L]` for every start: each field [N, ...] -> [B, L, ...]."""
     idx = window_indices(starts, length)
     return {k: v[idx] for k, v in steps.items()}
 
 
-def window_dataset(steps: "tf.data.Dataset", length: int, chunk_steps: Optional[int] = None) -> "tf.data.Dataset":
+def window_dataset(steps: tf.data.Dataset, length: int, chunk_steps: Optional[int] = None) -> tf.data.Dataset:
     """All windows `steps[s : s + L]`, s = 0..N-L, in order; vectorised per chunk of steps.
 
     Steps are batched into chunks; a `scan` carries the last `L - 1` steps of
@@ -77,7 +77,7 @@ def window_chunk_steps(step_spec, length: int) -> int:
     return int(np.clip(WINDOW_CHUNK_BYTES // max(1, length * step_bytes), 16, CHUNK_STEPS))
 
 
-def windows_from_chunks(chunks: "tf.data.Dataset", length: int) -> "tf.data.Dataset":
+def windows_from_chunks(chunks: tf.data.Dataset, length: int) -> tf.data.Dataset:
     """All windows of length `L` of the stream formed by concatenating `chunks` (dicts of [C_i, ...]).
 
     See `window_dataset`; chunk sizes may vary (e.g. whole episodes, rebatched).
@@ -101,7 +101,7 @@ def windows_from_chunks(chunks: "tf.data.Dataset", length: int) -> "tf.data.Data
     return chunks.scan((init_tail, tf.constant(0, tf.int32)), step).unbatch()
 
 
-def padded_windows(steps: "tf.data.Dataset", width: int, num_real: int) -> "tf.data.Dataset":
+def padded_windows(steps: tf.data.Dataset, width: int, num_real: int) -> tf.data.Dataset:
     """Windows of `width` consecutive steps of `width - num_real` zero steps followed by `steps`, in order.
 
     Window k covers steps k + num_real - width .. k + num_real - 1 of `steps`

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import jax
 import ml_collections
@@ -64,7 +64,7 @@ OFFLINE_TRAINERS = {"bremen": _train_bremen_offline, "bc": _train_bc_offline}
 """`run_offline`'s trainers by algorithm: (config, transitions, key, progress) -> (state, metrics)."""
 
 
-def save_state(state: Dict[str, Any], directory: str, extra: Optional[Dict[str, Any]] = None) -> None:
+def save_state(state: dict[str, Any], directory: str, extra: Optional[dict[str, Any]] = None) -> None:
     """Save a BREMEN/BC state dict with orbax (`directory/0/`), `extra` as its JSON side-car."""
     ckpt = Checkpointer(directory, max_to_keep=1)
     try:
@@ -73,7 +73,7 @@ def save_state(state: Dict[str, Any], directory: str, extra: Optional[Dict[str, 
         ckpt.close()
 
 
-def load_state(directory: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def load_state(directory: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state as numpy arrays, extra) of a checkpoint written by `save_state`."""
     ckpt = Checkpointer(directory, read_only=True)
     try:
@@ -95,59 +95,98 @@ class BremenDeployment:
         self._collect_act = jax.jit(make_act_fn(policy, "sample") if noise < 0 else make_act_fn(policy, "mean", noise))
         self._eval_act = jax.jit(make_act_fn(policy, "mean"))
 
-    def collect(self, deployment_index: int, state: Optional[Dict[str, Any]], out_dir: str) -> Dict[str, Any]:
+    def collect(self, deployment_index: int, state: Optional[dict[str, Any]], out_dir: str) -> dict[str, Any]:
         c = self.config
         if state is None:
             act, params = jax.jit(mujoco.random_act_fn), mujoco.random_params(self.act_dim)
             behaviour = {"name": "uniform_random"}
         else:
             act, params = self._collect_act, learner.act_params(state)
-            behaviour = {"name": "bremen", "policy_of_deployment": deployment_index - 1,
-                         "action": "sample" if c.collect_noise_std < 0 else "mean + N(0, noise_std^2)",
-                         "noise_std": c.collect_noise_std}
+            behaviour = {
+                "name": "bremen",
+                "policy_of_deployment": deployment_index - 1,
+                "action": "sample" if c.collect_noise_std < 0 else "mean + N(0, noise_std^2)",
+                "noise_std": c.collect_noise_std,
+            }
         seed = collect_seed(c.seed, deployment_index)
-        episodes = mujoco.collect_episodes(c.env, None, params, c.transitions_per_deployment, c.collect_num_envs, seed,
-                                           c.max_episode_steps, progress=self.progress, jitted_act=act)
+        episodes = mujoco.collect_episodes(
+            c.env,
+            None,
+            params,
+            c.transitions_per_deployment,
+            c.collect_num_envs,
+            seed,
+            c.max_episode_steps,
+            progress=self.progress,
+            jitted_act=act,
+        )
         complete = [float(e["episode_return"]) for e in episodes if e["complete"]]
-        metadata = {"seed": seed, "deployment": deployment_index, "behaviour": behaviour,
-                    "max_episode_steps": c.max_episode_steps, "run_seed": c.seed}
-        summary = mujoco_maker.write_episodes(out_dir, c.env, episodes, metadata,
-                                              f"BREMEN deployment {deployment_index} on {c.env}", overwrite=True)
-        return {**summary, "episode_return_mean": float(np.mean(complete)) if complete else None,
-                "complete_episodes": len(complete), "behaviour": behaviour, "seed": seed}
+        metadata = {
+            "seed": seed,
+            "deployment": deployment_index,
+            "behaviour": behaviour,
+            "max_episode_steps": c.max_episode_steps,
+            "run_seed": c.seed,
+        }
+        summary = mujoco_maker.write_episodes(
+            out_dir, c.env, episodes, metadata, f"BREMEN deployment {deployment_index} on {c.env}", overwrite=True
+        )
+        return {
+            **summary,
+            "episode_return_mean": float(np.mean(complete)) if complete else None,
+            "complete_episodes": len(complete),
+            "behaviour": behaviour,
+            "seed": seed,
+        }
 
     def train(self, deployment_index: int, dataset_dirs: Sequence[str], previous: Optional[Any]):
         del previous  # BREMEN re-initialises everything each deployment (policy from BC)
         data_all = load_transitions(dataset_dirs)
         data_new = load_transitions(dataset_dirs[-1:])
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), deployment_index)
-        state, metrics = learner.train_bremen(self.config, data_all, data_new, key, env_functions(self.config.env),
-                                              progress=self.progress)
+        state, metrics = learner.train_bremen(
+            self.config, data_all, data_new, key, env_functions(self.config.env), progress=self.progress
+        )
         return state, {**metrics, "transitions_all": len(data_all), "transitions_new": len(data_new)}
 
-    def save(self, state: Dict[str, Any], directory: str) -> None:
-        save_state(state, directory, {"config": self.config.to_dict(), "obs_dim": self.obs_dim,
-                                      "act_dim": self.act_dim, "algo": "bremen"})
+    def save(self, state: dict[str, Any], directory: str) -> None:
+        save_state(
+            state,
+            directory,
+            {"config": self.config.to_dict(), "obs_dim": self.obs_dim, "act_dim": self.act_dim, "algo": "bremen"},
+        )
 
-    def restore(self, directory: str) -> Dict[str, Any]:
+    def restore(self, directory: str) -> dict[str, Any]:
         return load_state(directory)[0]
 
-    def evaluate(self, deployment_index: int, state: Dict[str, Any]) -> Dict[str, Any]:
+    def evaluate(self, deployment_index: int, state: dict[str, Any]) -> dict[str, Any]:
         c = self.config
-        return mujoco.evaluate(c.env, None, learner.act_params(state), c.eval_episodes, c.eval_num_envs,
-                               evaluation_seed(c.seed, deployment_index), c.max_episode_steps,
-                               progress=self.progress, jitted_act=self._eval_act)
+        return mujoco.evaluate(
+            c.env,
+            None,
+            learner.act_params(state),
+            c.eval_episodes,
+            c.eval_num_envs,
+            evaluation_seed(c.seed, deployment_index),
+            c.max_episode_steps,
+            progress=self.progress,
+            jitted_act=self._eval_act,
+        )
 
 
-def run_bremen_deployments(config: ml_collections.ConfigDict, workdir: str, progress: bool = True
-                           ) -> Dict[str, Any]:
+def run_bremen_deployments(config: ml_collections.ConfigDict, workdir: str, progress: bool = True) -> dict[str, Any]:
     """Deployment-efficient BREMEN: `config.num_deployments` deployments of `config.transitions_per_deployment`."""
     agent = BremenDeployment(config, progress=progress)
     return deployment.run_deployments(agent, workdir, config.num_deployments, config.to_dict(), progress=progress)
 
 
-def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], workdir: str, algo: str = "bremen",
-                progress: bool = True) -> Dict[str, Any]:
+def run_offline(
+    config: ml_collections.ConfigDict,
+    dataset_dirs: Sequence[str],
+    workdir: str,
+    algo: str = "bremen",
+    progress: bool = True,
+) -> dict[str, Any]:
     """BREMEN (ensemble + BC init + TRPO, one round) or BC on the fixed datasets; resumable; returns the evaluation.
 
     The evaluation uses `config.eval_episodes` episodes in envs seeded `evaluation_seed(config.seed, 0)`.
@@ -156,8 +195,11 @@ def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], 
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
     config_lib.validate_config(config)
     os.makedirs(workdir, exist_ok=True)
-    deployment.check_config(workdir, {"algo": algo, "datasets": [os.path.abspath(p) for p in dataset_dirs],
-                                      "config": config.to_dict()}, ignore=())
+    deployment.check_config(
+        workdir,
+        {"algo": algo, "datasets": [os.path.abspath(p) for p in dataset_dirs], "config": config.to_dict()},
+        ignore=(),
+    )
     eval_path = os.path.join(workdir, "evaluation.json")
     if os.path.exists(eval_path):
         return deployment.read_json(eval_path)
@@ -170,8 +212,9 @@ def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], 
         data = load_transitions(dataset_dirs)
         key = jax.random.PRNGKey(config.seed)
         state, metrics = OFFLINE_TRAINERS[algo](config, data, key, progress)
-        write_json_atomic(train_path, {**to_jsonable(metrics), "transitions": len(data),
-                                       "seconds": round(time.time() - start, 2)})
+        write_json_atomic(
+            train_path, {**to_jsonable(metrics), "transitions": len(data), "seconds": round(time.time() - start, 2)}
+        )
         if os.path.isdir(ckpt):
             shutil.rmtree(ckpt)
         tmp = ckpt + ".tmp"
@@ -181,35 +224,68 @@ def run_offline(config: ml_collections.ConfigDict, dataset_dirs: Sequence[str], 
         os.replace(tmp, ckpt)
     policy = make_policy(act_dim, config.policy.hidden_sizes)
     start = time.time()
-    evaluation = mujoco.evaluate(config.env, make_act_fn(policy, "mean"), learner.act_params(state),
-                                 config.eval_episodes, config.eval_num_envs, evaluation_seed(config.seed, 0),
-                                 config.max_episode_steps, progress=progress)
+    evaluation = mujoco.evaluate(
+        config.env,
+        make_act_fn(policy, "mean"),
+        learner.act_params(state),
+        config.eval_episodes,
+        config.eval_num_envs,
+        evaluation_seed(config.seed, 0),
+        config.max_episode_steps,
+        progress=progress,
+    )
     evaluation = {**evaluation, "algo": algo, "seed": config.seed, "seconds": round(time.time() - start, 2)}
     write_json_atomic(eval_path, to_jsonable(evaluation))
     return evaluation
 
 
-def load_policy(run_dir: str, deployment_index: int) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+def load_policy(run_dir: str, deployment_index: int) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
     """(config, act params) of deployment `deployment_index` of a BREMEN run directory (or an offline run's)."""
     directory = os.path.join(deployment.deployment_dir(run_dir, deployment_index), "checkpoint")
     if not os.path.isdir(directory):
         directory = os.path.join(run_dir, "checkpoint")
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{run_dir}: no checkpoint for deployment {deployment_index} "
-                                f"(expected {deployment.deployment_dir(run_dir, deployment_index)}/checkpoint)")
+        raise FileNotFoundError(
+            f"{run_dir}: no checkpoint for deployment {deployment_index} "
+            f"(expected {deployment.deployment_dir(run_dir, deployment_index)}/checkpoint)"
+        )
     state, extra = load_state(directory)
     return ml_collections.ConfigDict(extra["config"]), learner.act_params(state)
 
 
-def make_behaviour_dataset(run_dir: str, deployment_index: int, out: str, num_transitions: int = 100_000,
-                           noise_std: float = 0.1, seed: int = 0, reference_episodes: int = 10,
-                           overwrite: bool = False, progress: bool = True) -> Dict[str, Any]:
+def make_behaviour_dataset(
+    run_dir: str,
+    deployment_index: int,
+    out: str,
+    num_transitions: int = 100_000,
+    noise_std: float = 0.1,
+    seed: int = 0,
+    reference_episodes: int = 10,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """A "medium"-style dataset: deployment `deployment_index`'s policy mean + N(0, noise_std^2), clipped."""
     config, params = load_policy(run_dir, deployment_index)
     _, act_dim = mujoco.env_spec(config.env)
     policy = make_policy(act_dim, config.policy.hidden_sizes)
-    behaviour = {"name": "bremen", "run": os.path.abspath(run_dir), "deployment": deployment_index,
-                 "action": "mean + N(0, noise_std^2), clipped", "noise_std": noise_std}
+    behaviour = {
+        "name": "bremen",
+        "run": os.path.abspath(run_dir),
+        "deployment": deployment_index,
+        "action": "mean + N(0, noise_std^2), clipped",
+        "noise_std": noise_std,
+    }
     return mujoco_maker.make_mujoco_dataset(
-        config.env, out, make_act_fn(policy, "mean", noise_std), params, behaviour, num_transitions, seed,
-        config.collect_num_envs, reference_episodes, config.max_episode_steps, overwrite, progress)
+        config.env,
+        out,
+        make_act_fn(policy, "mean", noise_std),
+        params,
+        behaviour,
+        num_transitions,
+        seed,
+        config.collect_num_envs,
+        reference_episodes,
+        config.max_episode_steps,
+        overwrite,
+        progress,
+    )

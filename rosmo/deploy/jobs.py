@@ -9,7 +9,7 @@ A job holds `config` (the learner's ConfigDict; `--config.FIELD=VALUE` overrides
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from rosmo.agents import AGENTS, TRANSITIONS
 from rosmo.agents.bremen import config as bremen_config
@@ -36,7 +36,7 @@ class WindowLearnerJob:
     def describe(self) -> str:
         return f"deployment options:\n{self.options}\nlearner config:\n{self.config}"
 
-    def run(self, workdir: str, progress: bool = True) -> Dict[str, Any]:
+    def run(self, workdir: str, progress: bool = True) -> dict[str, Any]:
         return deploy_offline.run_offline_agent_deployments(self.config, self.options, workdir, progress=progress)
 
 
@@ -54,13 +54,21 @@ class BremenJob:
     def describe(self) -> str:
         return f"BREMEN config:\n{self.config}"
 
-    def run(self, workdir: str, progress: bool = True) -> Dict[str, Any]:
+    def run(self, workdir: str, progress: bool = True) -> dict[str, Any]:
         return deploy_bremen.run_bremen_deployments(self.config, workdir, progress=progress)
 
 
-def make_job(agent: str, env: Optional[str], deployments: Optional[int] = None, transitions: Optional[int] = None,
-             steps: int = 1000, epsilon: float = 0.1, warm_start: bool = True, reference_dataset: Optional[str] = None,
-             full_size: bool = False):
+def make_job(
+    agent: str,
+    env: Optional[str],
+    deployments: Optional[int] = None,
+    transitions: Optional[int] = None,
+    steps: int = 1000,
+    epsilon: float = 0.1,
+    warm_start: bool = True,
+    reference_dataset: Optional[str] = None,
+    full_size: bool = False,
+):
     """The job of `agent` on `env` ("<suite>:<env>"); ConfigError naming the flag on a bad combination."""
     if agent not in AGENTS:
         raise ConfigError(f"--agent {agent!r}: expected one of {', '.join(sorted(AGENTS))}")
@@ -72,15 +80,23 @@ def make_job(agent: str, env: Optional[str], deployments: Optional[int] = None, 
         raise ConfigError(f"--env {err}") from None
     if learns_from == TRANSITIONS:
         if suite.name not in TRANSITION_SUITES:
-            raise ConfigError(f"--env {text}: --agent {agent} runs on the {', '.join(TRANSITION_SUITES)} suite "
-                              f"(e.g. {DEFAULT_ENVS[TRANSITIONS]})")
+            raise ConfigError(
+                f"--env {text}: --agent {agent} runs on the {', '.join(TRANSITION_SUITES)} suite "
+                f"(e.g. {DEFAULT_ENVS[TRANSITIONS]})"
+            )
         return BremenJob(suite, name, deployments, transitions, full_size)
     if suite.name not in deploy_offline.SUITES:
-        raise ConfigError(f"--env {text}: --agent {agent} is deployed on {', '.join(deploy_offline.SUITES)} "
-                          "(window learners need discrete actions; Atari collection is not implemented)")
+        raise ConfigError(
+            f"--env {text}: --agent {agent} is deployed on {', '.join(deploy_offline.SUITES)} "
+            "(window learners need discrete actions; Atari collection is not implemented)"
+        )
     options = deploy_offline.deploy_options(
         num_deployments=5 if deployments is None else deployments,
         transitions_per_deployment=1000 if transitions is None else transitions,
-        steps_per_deployment=steps, epsilon=epsilon, warm_start=warm_start, reference_dataset=reference_dataset)
+        steps_per_deployment=steps,
+        epsilon=epsilon,
+        warm_start=warm_start,
+        reference_dataset=reference_dataset,
+    )
     deploy_offline.validate_options(options)
     return WindowLearnerJob(agent, suite, name, options)

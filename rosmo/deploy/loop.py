@@ -13,7 +13,7 @@ import csv
 import os
 import shutil
 import time
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Optional, Protocol, Sequence
 
 import tqdm
 
@@ -22,19 +22,31 @@ from rosmo.errors import UserError
 from rosmo.jsonio import MISSING, config_changes, read_json, to_jsonable, write_json_atomic
 from rosmo.signals import check_stop
 
-CSV_FIELDS = ("deployment", "env_steps", "collect_return", "mean_return", "median_return", "iqm_return",
-              "iqm_return_ci_low", "iqm_return_ci_high", "normalized_score", "collect_seconds", "train_seconds", "eval_seconds",
-              "wall_seconds")
+CSV_FIELDS = (
+    "deployment",
+    "env_steps",
+    "collect_return",
+    "mean_return",
+    "median_return",
+    "iqm_return",
+    "iqm_return_ci_low",
+    "iqm_return_ci_high",
+    "normalized_score",
+    "collect_seconds",
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+)
 
 
 class DeploymentAgent(Protocol):
     """What the loop needs from an agent. `state` is whatever `train` returns and `restore` gives back."""
 
-    def collect(self, deployment: int, state: Optional[Any], out_dir: str) -> Dict[str, Any]:
+    def collect(self, deployment: int, state: Optional[Any], out_dir: str) -> dict[str, Any]:
         """Write this deployment's data, collected with `state`'s policy (None: the initial policy), as the
         RLDS dataset `out_dir`; return a JSON-able summary with at least `transitions`."""
 
-    def train(self, deployment: int, dataset_dirs: Sequence[str], previous: Optional[Any]) -> Tuple[Any, Dict]:
+    def train(self, deployment: int, dataset_dirs: Sequence[str], previous: Optional[Any]) -> tuple[Any, dict]:
         """Train on D_all = `dataset_dirs` (the last is this deployment's); return (state, JSON-able metrics)."""
 
     def save(self, state: Any, directory: str) -> None:
@@ -43,7 +55,7 @@ class DeploymentAgent(Protocol):
     def restore(self, directory: str) -> Any:
         """The state saved in `directory`."""
 
-    def evaluate(self, deployment: int, state: Any) -> Dict[str, Any]:
+    def evaluate(self, deployment: int, state: Any) -> dict[str, Any]:
         """Online evaluation of `state`'s policy: JSON-able, with mean_return / median_return / iqm_return /
         iqm_return_ci95 at least."""
 
@@ -56,7 +68,7 @@ def deployment_dir(workdir: str, deployment: int) -> str:
     return os.path.join(workdir, "deployments", f"{deployment:03d}")
 
 
-def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = ("num_deployments",)) -> None:
+def check_config(workdir: str, config: dict[str, Any], ignore: Sequence[str] = ("num_deployments",)) -> None:
     """Write `<workdir>/config.json`, or check that the saved one matches `config` (fields in `ignore` aside)."""
     path = os.path.join(workdir, "config.json")
     config = to_jsonable(config)
@@ -67,8 +79,9 @@ def check_config(workdir: str, config: Dict[str, Any], ignore: Sequence[str] = (
     changes = config_changes(saved, config, same=lambda field, a, b: field in ignore or _value(a) == _value(b))
     if changes:
         details = "; ".join(f"{k}: saved {_value(a)!r}, now {_value(b)!r}" for k, (a, b) in list(changes.items())[:5])
-        raise DeploymentError(f"{path}: the run was started with a different config ({details}); "
-                              "use a new workdir or the saved config")
+        raise DeploymentError(
+            f"{path}: the run was started with a different config ({details}); use a new workdir or the saved config"
+        )
     if saved != config:  # only ignored fields changed (e.g. more deployments): keep the newest
         write_json_atomic(path, config)
 
@@ -90,7 +103,7 @@ def _dataset_complete(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "dataset_info.json"))
 
 
-def _row(result: Dict[str, Any]) -> Dict[str, Any]:
+def _row(result: dict[str, Any]) -> dict[str, Any]:
     ev = result["evaluation"]
     low, high = ev.get("iqm_return_ci95", [None, None])
     return {
@@ -103,12 +116,14 @@ def _row(result: Dict[str, Any]) -> Dict[str, Any]:
         "iqm_return_ci_low": low,
         "iqm_return_ci_high": high,
         "normalized_score": ev.get("normalized_score"),
-        **{k: result["seconds"].get(k.replace("_seconds", "")) for k in ("collect_seconds", "train_seconds",
-                                                                         "eval_seconds", "wall_seconds")},
+        **{
+            k: result["seconds"].get(k.replace("_seconds", ""))
+            for k in ("collect_seconds", "train_seconds", "eval_seconds", "wall_seconds")
+        },
     }
 
 
-def write_report(workdir: str, results: List[Dict[str, Any]]) -> Dict[str, Any]:
+def write_report(workdir: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     """`deployments.csv` (one row per finished deployment), `summary.json` and `plots/deployments.{png,svg}`;
     returns the summary."""
     rows = [_row(r) for r in results]
@@ -120,10 +135,13 @@ def write_report(workdir: str, results: List[Dict[str, Any]]) -> Dict[str, Any]:
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     os.replace(tmp, path)
-    summary = {"workdir": os.path.abspath(workdir), "deployments": rows,
-               "final_mean_return": rows[-1]["mean_return"] if rows else None,
-               "env_steps": rows[-1]["env_steps"] if rows else 0,
-               "wall_seconds": sum(r["wall_seconds"] or 0 for r in rows)}
+    summary = {
+        "workdir": os.path.abspath(workdir),
+        "deployments": rows,
+        "final_mean_return": rows[-1]["mean_return"] if rows else None,
+        "env_steps": rows[-1]["env_steps"] if rows else 0,
+        "wall_seconds": sum(r["wall_seconds"] or 0 for r in rows),
+    }
     write_json_atomic(os.path.join(workdir, "summary.json"), summary)
     if rows:
         plot_deployments(rows, os.path.join(workdir, "plots"), title=os.path.basename(os.path.abspath(workdir)))
@@ -134,16 +152,16 @@ def run_deployments(
     agent: DeploymentAgent,
     workdir: str,
     num_deployments: int,
-    config: Optional[Dict[str, Any]] = None,
+    config: Optional[dict[str, Any]] = None,
     progress: bool = True,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Run (or resume) `num_deployments` deployments of `agent` in `workdir`; returns the summary."""
     if num_deployments < 1:
         raise ValueError(f"num_deployments must be >= 1, got {num_deployments}")
     os.makedirs(workdir, exist_ok=True)
     if config is not None:
         check_config(workdir, config)
-    results: List[Dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     state: Optional[Any] = None
     state_of: Optional[int] = None  # the deployment whose state `state` is
     env_steps = 0
@@ -159,7 +177,7 @@ def run_deployments(
             continue
         os.makedirs(d, exist_ok=True)
         start = time.time()
-        seconds: Dict[str, float] = {}
+        seconds: dict[str, float] = {}
         if i > 1 and state_of != i - 1:
             state, state_of = agent.restore(os.path.join(deployment_dir(workdir, i - 1), "checkpoint")), i - 1
         data_dir = os.path.join(d, "data")
@@ -197,8 +215,14 @@ def run_deployments(
         seconds.setdefault("eval", evaluation.get("seconds", 0.0))
         seconds["wall"] = round(seconds["collect"] + seconds["train"] + seconds["eval"], 2)
         env_steps += int(collect["transitions"])
-        result = {"deployment": i, "env_steps": env_steps, "collect": collect, "evaluation": evaluation,
-                  "seconds": seconds, "finished_after_s": round(time.time() - start, 2)}
+        result = {
+            "deployment": i,
+            "env_steps": env_steps,
+            "collect": collect,
+            "evaluation": evaluation,
+            "seconds": seconds,
+            "finished_after_s": round(time.time() - start, 2),
+        }
         write_json_atomic(result_path, result)
         results.append(result)
         bar.set_postfix(ret=f"{evaluation.get('mean_return', float('nan')):.1f}", steps=env_steps, refresh=False)

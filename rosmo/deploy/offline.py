@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import jax
 import ml_collections
@@ -44,19 +44,33 @@ COLLECT_SEED_OFFSET = 50_000
 EVAL_SEED_OFFSET = 60_000
 
 
-def deploy_options(num_deployments: int = 5, transitions_per_deployment: int = 1000,
-                   steps_per_deployment: int = 1000, epsilon: float = 0.1, warm_start: bool = True,
-                   reference_dataset: Optional[str] = None) -> ml_collections.ConfigDict:
+def deploy_options(
+    num_deployments: int = 5,
+    transitions_per_deployment: int = 1000,
+    steps_per_deployment: int = 1000,
+    epsilon: float = 0.1,
+    warm_start: bool = True,
+    reference_dataset: Optional[str] = None,
+) -> ml_collections.ConfigDict:
     """The deployment loop's own fields (saved in config.json next to the learner's config)."""
-    return ml_collections.ConfigDict({
-        "num_deployments": num_deployments, "transitions_per_deployment": transitions_per_deployment,
-        "steps_per_deployment": steps_per_deployment, "epsilon": epsilon, "warm_start": warm_start,
-        "reference_dataset": reference_dataset or ""})
+    return ml_collections.ConfigDict(
+        {
+            "num_deployments": num_deployments,
+            "transitions_per_deployment": transitions_per_deployment,
+            "steps_per_deployment": steps_per_deployment,
+            "epsilon": epsilon,
+            "warm_start": warm_start,
+            "reference_dataset": reference_dataset or "",
+        }
+    )
 
 
 def validate_options(options: ml_collections.ConfigDict) -> None:
-    for field, flag in (("num_deployments", "--deployments"), ("transitions_per_deployment", "--transitions"),
-                        ("steps_per_deployment", "--steps")):
+    for field, flag in (
+        ("num_deployments", "--deployments"),
+        ("transitions_per_deployment", "--transitions"),
+        ("steps_per_deployment", "--steps"),
+    ):
         value = options[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{flag} {value!r}: expected an integer >= 1")
@@ -64,24 +78,36 @@ def validate_options(options: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"--epsilon: expected a number in [0, 1], got {options.epsilon!r}")
 
 
-def reference_returns(reference_dataset: str) -> Dict[str, float]:
+def reference_returns(reference_dataset: str) -> dict[str, float]:
     """{"random_return", "dqn_return"} from a dataset's metadata (DatasetError when it has none)."""
     meta = loader.dataset_spec(reference_dataset)["metadata"]
     if meta.get("random_return") is None or meta.get("dqn_return") is None:
-        raise ConfigError(f"--reference-dataset {reference_dataset}: its metadata has no random_return/dqn_return "
-                          "(expected a dataset made by `rosmo dataset bsuite`)")
-    return {"random_return": float(meta["random_return"]), "dqn_return": float(meta["dqn_return"]),
-            "reference_dataset": os.path.abspath(reference_dataset)}
+        raise ConfigError(
+            f"--reference-dataset {reference_dataset}: its metadata has no random_return/dqn_return "
+            "(expected a dataset made by `rosmo dataset bsuite`)"
+        )
+    return {
+        "random_return": float(meta["random_return"]),
+        "dqn_return": float(meta["dqn_return"]),
+        "reference_dataset": os.path.abspath(reference_dataset),
+    }
 
 
 class OfflineAgentDeployment:
     """`DeploymentAgent` for a window learner (`config.algo`) on a BSuite env; state = its run directory."""
 
-    def __init__(self, config: ml_collections.ConfigDict, options: ml_collections.ConfigDict, workdir: str,
-                 progress: bool = False):
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        options: ml_collections.ConfigDict,
+        workdir: str,
+        progress: bool = False,
+    ):
         if config.suite not in SUITES:
-            raise ConfigError(f"--env {config.suite}:{config.env}: `rosmo deploy` collects online data for "
-                              f"the suites {SUITES} (Atari collection is not implemented)")
+            raise ConfigError(
+                f"--env {config.suite}:{config.env}: `rosmo deploy` collects online data for "
+                f"the suites {SUITES} (Atari collection is not implemented)"
+            )
         validate_options(options)
         self.config, self.options, self.workdir, self.progress = config, options, workdir, progress
         self.suite = get_suite(config.suite)
@@ -106,29 +132,43 @@ class OfflineAgentDeployment:
 
         return policy, {"name": self.config.algo, "run": os.path.abspath(state), "epsilon": epsilon}
 
-    def collect(self, deployment_index: int, state: Optional[str], out_dir: str) -> Dict[str, Any]:
+    def collect(self, deployment_index: int, state: Optional[str], out_dir: str) -> dict[str, Any]:
         seed = self.config.seed + COLLECT_SEED_OFFSET + 1000 * deployment_index
         policy, behaviour = self._policy(state, seed)
         episodes = bsuite_maker.collect_policy_episodes(
-            lambda: self.suite.make_env(self.config.env, seed, {}), policy,
-            self.options.transitions_per_deployment, progress=self.progress)
+            lambda: self.suite.make_env(self.config.env, seed, {}),
+            policy,
+            self.options.transitions_per_deployment,
+            progress=self.progress,
+        )
         returns = [float(e["episode_return"]) for e in episodes]
         refs = self.references
         if refs is None:
             first = os.path.join(deployment.deployment_dir(self.workdir, 1), "data")
-            refs = ({"random_return": float(np.mean(returns)), "dqn_return": None,
-                     "reference": "deployment 1's uniform-random episodes"} if deployment_index == 1
-                    else {k: loader.dataset_spec(first)["metadata"].get(k) for k in ("random_return", "dqn_return")})
+            refs = (
+                {
+                    "random_return": float(np.mean(returns)),
+                    "dqn_return": None,
+                    "reference": "deployment 1's uniform-random episodes",
+                }
+                if deployment_index == 1
+                else {k: loader.dataset_spec(first)["metadata"].get(k) for k in ("random_return", "dqn_return")}
+            )
         metadata = {"deployment": deployment_index, "seed": seed, "behaviour": behaviour, **refs}
         summary = bsuite_maker.write_episodes(
-            out_dir, self.config.env, episodes, metadata,
+            out_dir,
+            self.config.env,
+            episodes,
+            metadata,
             f"rosmo deploy: deployment {deployment_index} of {self.config.algo} on bsuite {self.config.env}",
-            overwrite=True)
+            overwrite=True,
+        )
         return {**summary, "episode_return_mean": float(np.mean(returns)), "behaviour": behaviour, "seed": seed}
 
     # -- train ----------------------------------------------------------------------------------------
-    def train(self, deployment_index: int, dataset_dirs: Sequence[str], previous: Optional[str]
-              ) -> Tuple[str, Dict[str, Any]]:
+    def train(
+        self, deployment_index: int, dataset_dirs: Sequence[str], previous: Optional[str]
+    ) -> tuple[str, dict[str, Any]]:
         run_dir = os.path.join(deployment.deployment_dir(self.workdir, deployment_index), "run")
         config = ml_collections.ConfigDict(self.config.to_dict())
         steps = int(self.options.steps_per_deployment)
@@ -141,31 +181,43 @@ class OfflineAgentDeployment:
         config.eval_every = steps  # one evaluation, at the end of this deployment's training
         config.checkpoint_every = min(int(config.checkpoint_every), steps)
         summary = loop.train(config, run_dir, progress=self.progress, allow_config_change=True)
-        return run_dir, {"run_dir": run_dir, "num_steps": summary["num_steps"], "warm_start": warm,
-                         "train_seconds_total": summary["train_seconds_total"],
-                         "datasets": [os.path.abspath(d) for d in dataset_dirs]}
+        return run_dir, {
+            "run_dir": run_dir,
+            "num_steps": summary["num_steps"],
+            "warm_start": warm,
+            "train_seconds_total": summary["train_seconds_total"],
+            "datasets": [os.path.abspath(d) for d in dataset_dirs],
+        }
 
     def save(self, state: str, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
         step = _latest_step(state)
-        write_json_atomic(os.path.join(directory, "run.json"),
-                          {"run_dir": os.path.relpath(state, directory), "step": step})
+        write_json_atomic(
+            os.path.join(directory, "run.json"), {"run_dir": os.path.relpath(state, directory), "step": step}
+        )
 
     def restore(self, directory: str) -> str:
         with open(os.path.join(directory, "run.json")) as f:
             return os.path.normpath(os.path.join(directory, json.load(f)["run_dir"]))
 
     # -- evaluate -------------------------------------------------------------------------------------
-    def evaluate(self, deployment_index: int, state: str) -> Dict[str, Any]:
+    def evaluate(self, deployment_index: int, state: str) -> dict[str, Any]:
         summary_path = os.path.join(state, "summary.json")
         if os.path.exists(summary_path):
             final = deployment.read_json(summary_path).get("final_eval")
             if final:
                 return {k: v for k, v in final.items() if k not in ("returns", "lengths")}
         agent, params, config, extra = load_agent(state, flag="deployment checkpoint")
-        result = evaluate_agent(self.suite, config.env, agent.act, params, extra["dataset_metadata"],
-                                config.eval_episodes, config.eval_parallel,
-                                seed=config.seed + EVAL_SEED_OFFSET + deployment_index)
+        result = evaluate_agent(
+            self.suite,
+            config.env,
+            agent.act,
+            params,
+            extra["dataset_metadata"],
+            config.eval_episodes,
+            config.eval_parallel,
+            seed=config.seed + EVAL_SEED_OFFSET + deployment_index,
+        )
         return {k: v for k, v in result.items() if k not in ("returns", "lengths")}
 
 
@@ -197,11 +249,16 @@ def warm_start(previous_run: str, run_dir: str) -> int:
     return step
 
 
-def run_offline_agent_deployments(config: ml_collections.ConfigDict, options: ml_collections.ConfigDict,
-                                  workdir: str, progress: bool = True) -> Dict[str, Any]:
+def run_offline_agent_deployments(
+    config: ml_collections.ConfigDict, options: ml_collections.ConfigDict, workdir: str, progress: bool = True
+) -> dict[str, Any]:
     """`options.num_deployments` deployments of `config.algo` on `config.env` in `workdir`; the summary."""
     agent = OfflineAgentDeployment(config, options, workdir, progress=progress)
     deploy = {k: v for k, v in options.to_dict().items() if k != "num_deployments"}
-    saved = {"agent": config.algo, "num_deployments": options.num_deployments, "deploy": deploy,
-             "config": {k: v for k, v in to_jsonable(config.to_dict()).items() if k != "dataset_dir"}}
+    saved = {
+        "agent": config.algo,
+        "num_deployments": options.num_deployments,
+        "deploy": deploy,
+        "config": {k: v for k, v in to_jsonable(config.to_dict()).items() if k != "dataset_dir"},
+    }
     return deployment.run_deployments(agent, workdir, options.num_deployments, saved, progress=progress)

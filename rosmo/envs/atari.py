@@ -34,7 +34,7 @@ is `AtariEnv(game, seed + i)` (tests/test_envs_atari.py checks it).
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Sequence
 
 import cv2
 import dm_env
@@ -65,7 +65,7 @@ def _snake_to_camel(rom_id: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in rom_id.split("_"))
 
 
-def available_games() -> List[str]:
+def available_games() -> list[str]:
     """Every game whose ROM ships with the installed ale-py, in CamelCase ("Pong", "MsPacman")."""
     return sorted(_snake_to_camel(r) for r in roms.get_all_rom_ids())
 
@@ -81,7 +81,9 @@ def rom_id(game: str) -> str:
     key = _camel_to_snake(str(game).strip()).replace("_", "").replace("-", "")
     if key in by_key:
         return by_key[key]
-    raise ValueError(f"unknown Atari game {game!r}; valid names (ROMs shipped with ale-py): {', '.join(available_games())}")
+    raise ValueError(
+        f"unknown Atari game {game!r}; valid names (ROMs shipped with ale-py): {', '.join(available_games())}"
+    )
 
 
 def game_name(game: str) -> str:
@@ -219,7 +221,7 @@ class AtariEnv(dm_env.Environment):
         return len(self._action_set)
 
     @property
-    def action_set(self) -> List[int]:
+    def action_set(self) -> list[int]:
         """ALE action ids of the minimal action set (index = agent action)."""
         return [int(a) for a in self._action_set]
 
@@ -314,7 +316,7 @@ class AtariVectorEnv:
         self._ended = np.zeros((self.num_envs,), bool)
         return _channels_last(obs)
 
-    def step(self, actions: Sequence[int]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, actions: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Step every sub-env; returns (obs [N,84,84,4] uint8, reward [N] f32, terminated [N], truncated [N])."""
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
@@ -331,7 +333,7 @@ class AtariVectorEnv:
     def close(self) -> None:
         self._env.close()
 
-    def __enter__(self) -> "AtariVectorEnv":
+    def __enter__(self) -> AtariVectorEnv:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -348,7 +350,7 @@ def make_env(game: str, seed: int, **kwargs) -> AtariEnv:
     return AtariEnv(game, seed, **kwargs)
 
 
-def protocol() -> Dict[str, object]:
+def protocol() -> dict[str, object]:
     """The protocol's settings, for logs and dataset metadata."""
     return {
         "sticky_action_prob": STICKY_ACTION_PROB,

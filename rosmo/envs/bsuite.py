@@ -17,19 +17,19 @@ terminations with discount 0; the elapsed time is part of the observation.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Optional
 
 import dm_env
 import numpy as np
 from bsuite.environments import cartpole, catch, mountain_car
 from bsuite.utils import wrappers
 
-_CONSTRUCTORS: Dict[str, Callable[[int], dm_env.Environment]] = {
+_CONSTRUCTORS: dict[str, Callable[[int], dm_env.Environment]] = {
     "catch": lambda seed: catch.Catch(seed=seed),
     "cartpole": lambda seed: cartpole.Cartpole(seed=seed),
     "mountain_car": lambda seed: mountain_car.MountainCar(seed=seed),
 }
-ENV_NAMES: Tuple[str, ...] = tuple(_CONSTRUCTORS)
+ENV_NAMES: tuple[str, ...] = tuple(_CONSTRUCTORS)
 
 
 def _check_name(name: str) -> None:
@@ -103,7 +103,7 @@ def make_env(
     return env
 
 
-def env_spec(name: str) -> Tuple[Tuple[int, ...], int]:
+def env_spec(name: str) -> tuple[tuple[int, ...], int]:
     """`(observation_shape, num_actions)` of a BSuite env, e.g. `((10, 5), 3)` for catch."""
     _check_name(name)
     env = _CONSTRUCTORS[name](0)

@@ -25,16 +25,19 @@ fast next to the behaviour agent's network, so no JAX port is used.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import dm_env
 import numpy as np
 from dm_env import specs
 
-GAMES: Tuple[str, ...] = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
-NUM_CHANNELS: Dict[str, int] = {"asterix": 4, "breakout": 4, "freeway": 7, "seaquest": 10, "space_invaders": 6}
-MINIMAL_ACTIONS: Dict[str, Tuple[int, ...]] = {  # minatar 1.0.15's minimal_action_set() per game
-    "asterix": (0, 1, 2, 3, 4), "breakout": (0, 1, 3), "freeway": (0, 2, 4), "seaquest": (0, 1, 2, 3, 4, 5),
+GAMES: tuple[str, ...] = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
+NUM_CHANNELS: dict[str, int] = {"asterix": 4, "breakout": 4, "freeway": 7, "seaquest": 10, "space_invaders": 6}
+MINIMAL_ACTIONS: dict[str, tuple[int, ...]] = {  # minatar 1.0.15's minimal_action_set() per game
+    "asterix": (0, 1, 2, 3, 4),
+    "breakout": (0, 1, 3),
+    "freeway": (0, 2, 4),
+    "seaquest": (0, 1, 2, 3, 4, 5),
     "space_invaders": (0, 1, 3, 5),
 }
 NUM_FULL_ACTIONS = 6  # n, l, u, r, d, f
@@ -68,7 +71,7 @@ def num_actions(game: str, minimal_actions: bool = False) -> int:
     return len(MINIMAL_ACTIONS[game_name(game)]) if minimal_actions else NUM_FULL_ACTIONS
 
 
-def env_spec(game: str, minimal_actions: bool = False) -> Tuple[Tuple[int, int, int], int]:
+def env_spec(game: str, minimal_actions: bool = False) -> tuple[tuple[int, int, int], int]:
     """((10, 10, C), num_actions) of a game."""
     game = game_name(game)
     return (GRID, GRID, NUM_CHANNELS[game]), num_actions(game, minimal_actions)
@@ -89,8 +92,14 @@ class MinAtarEnv(dm_env.Environment):
     `steps` counts the agent steps of the current episode.
     """
 
-    def __init__(self, game: str, seed: int = 0, sticky_action_prob: float = STICKY_ACTION_PROB,
-                 minimal_actions: bool = False, max_episode_steps: int = MAX_EPISODE_STEPS):
+    def __init__(
+        self,
+        game: str,
+        seed: int = 0,
+        sticky_action_prob: float = STICKY_ACTION_PROB,
+        minimal_actions: bool = False,
+        max_episode_steps: int = MAX_EPISODE_STEPS,
+    ):
         self.game = game_name(game)
         check_settings(sticky_action_prob, max_episode_steps)
         self.sticky_action_prob = float(sticky_action_prob)
@@ -154,7 +163,7 @@ class MinAtarVectorEnv:
     def __init__(self, game: str, num_envs: int, seed: int = 0, **options):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.envs: List[MinAtarEnv] = [MinAtarEnv(game, seed=seed + i, **options) for i in range(int(num_envs))]
+        self.envs: list[MinAtarEnv] = [MinAtarEnv(game, seed=seed + i, **options) for i in range(int(num_envs))]
         self.num_envs = len(self.envs)
         self.num_actions = self.envs[0].num_actions
         self.observation_shape = self.envs[0].observation_shape
@@ -163,7 +172,7 @@ class MinAtarVectorEnv:
     def reset(self) -> np.ndarray:
         return np.stack([env.reset().observation for env in self.envs])
 
-    def step(self, actions: Sequence[int]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, actions: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = self.num_envs
         obs = np.empty((n,) + self.observation_shape, np.uint8)
         final = np.empty_like(obs)
@@ -183,9 +192,16 @@ class MinAtarVectorEnv:
         return obs, reward, terminated, truncated
 
 
-def protocol(sticky_action_prob: float = STICKY_ACTION_PROB, minimal_actions: bool = False,
-             max_episode_steps: int = MAX_EPISODE_STEPS) -> Dict[str, object]:
+def protocol(
+    sticky_action_prob: float = STICKY_ACTION_PROB,
+    minimal_actions: bool = False,
+    max_episode_steps: int = MAX_EPISODE_STEPS,
+) -> dict[str, object]:
     """The settings a dataset records and its evaluation reuses."""
-    return {"sticky_action_prob": float(sticky_action_prob), "minimal_actions": bool(minimal_actions),
-            "max_episode_steps": int(max_episode_steps), "difficulty_ramping": True,
-            "reference": "minatar==1.0.15 (Young & Tian 2019)"}
+    return {
+        "sticky_action_prob": float(sticky_action_prob),
+        "minimal_actions": bool(minimal_actions),
+        "max_episode_steps": int(max_episode_steps),
+        "difficulty_ramping": True,
+        "reference": "minatar==1.0.15 (Young & Tian 2019)",
+    }

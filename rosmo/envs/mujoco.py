@@ -25,7 +25,7 @@ rollouts in a learned model (HalfCheetah never terminates).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Optional
 
 import gymnasium as gym
 import jax
@@ -52,7 +52,7 @@ def make_env(env: str, max_episode_steps: Optional[int] = None) -> gym.Env:
     return gym.make(check_env_name(env), **kwargs)
 
 
-def env_spec(env: str) -> Tuple[int, int]:
+def env_spec(env: str) -> tuple[int, int]:
     """(obs_dim, act_dim) of `env`."""
     e = make_env(env)
     try:
@@ -91,7 +91,7 @@ def _never(next_obs: jnp.ndarray) -> jnp.ndarray:
 
 def _hopper(next_obs: jnp.ndarray) -> jnp.ndarray:
     z, angle = next_obs[..., 0], next_obs[..., 1]
-    healthy = (jnp.all(jnp.abs(next_obs[..., 1:]) < 100.0, axis=-1) & (z > 0.7) & (jnp.abs(angle) < 0.2))
+    healthy = jnp.all(jnp.abs(next_obs[..., 1:]) < 100.0, axis=-1) & (z > 0.7) & (jnp.abs(angle) < 0.2)
     return ~healthy
 
 
@@ -123,8 +123,12 @@ def termination_fn(env: str) -> Callable[[jnp.ndarray], jnp.ndarray]:
 # ---------------------------------------------------------------------------------------------
 
 # (index of the x velocity in the observation, control cost weight, healthy reward) of gymnasium v5
-_REWARD_TERMS = {"HalfCheetah-v5": (8, 0.1, 0.0), "Hopper-v5": (5, 1e-3, 1.0), "Walker2d-v5": (8, 1e-3, 1.0),
-                 "Ant-v5": (13, 0.5, 1.0)}
+_REWARD_TERMS = {
+    "HalfCheetah-v5": (8, 0.1, 0.0),
+    "Hopper-v5": (5, 1e-3, 1.0),
+    "Walker2d-v5": (8, 1e-3, 1.0),
+    "Ant-v5": (13, 0.5, 1.0),
+}
 _ANT_CONTACT_WEIGHT = 5e-4
 _ANT_QPOS_QVEL = 27  # Ant-v5 observation: qpos[2:] (13) + qvel (14), then 78 clipped contact forces
 
@@ -156,8 +160,9 @@ def reward_fn(env: str) -> Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp
 # ---------------------------------------------------------------------------------------------
 
 
-def _close_episode(observations: List[np.ndarray], actions: List[np.ndarray], rewards: List[float],
-                   terminated: bool, act_dim: int) -> Dict[str, np.ndarray]:
+def _close_episode(
+    observations: list[np.ndarray], actions: list[np.ndarray], rewards: list[float], terminated: bool, act_dim: int
+) -> dict[str, np.ndarray]:
     """RLDS step arrays `[T + 1, ...]` from `T + 1` observations and `T` actions / rewards."""
     num = len(observations)
     flags = np.zeros(num, np.bool_)
@@ -167,8 +172,9 @@ def _close_episode(observations: List[np.ndarray], actions: List[np.ndarray], re
     discount[-1] = 0.0 if terminated else 1.0
     return {
         "observation": np.stack(observations).astype(np.float32),
-        "action": np.concatenate([np.asarray(actions, np.float32).reshape(-1, act_dim),
-                                  np.zeros((1, act_dim), np.float32)]),
+        "action": np.concatenate(
+            [np.asarray(actions, np.float32).reshape(-1, act_dim), np.zeros((1, act_dim), np.float32)]
+        ),
         "reward": np.asarray(list(rewards) + [0.0], np.float32),
         "discount": discount,
         "is_first": is_first,
@@ -187,7 +193,7 @@ def collect_episodes(
     max_episode_steps: Optional[int] = None,
     progress: bool = False,
     jitted_act: Optional[ActFn] = None,
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
     """Exactly `num_transitions` transitions of `act_fn` in `env`, as RLDS episodes (see the module doc).
 
     Returns `[{"steps": {field: array[T + 1, ...]}, "episode_return": float32, "complete": bool}]` in
@@ -204,7 +210,7 @@ def collect_episodes(
     obs, _ = vec.reset(seed=[seed + i for i in range(num_envs)])
     buffers = [{"obs": [obs[i].copy()], "act": [], "rew": []} for i in range(num_envs)]
     resetting = np.zeros(num_envs, bool)  # next-step autoreset: this step only resets sub-env i
-    episodes: List[Dict[str, Any]] = []
+    episodes: list[dict[str, Any]] = []
     taken = 0
     bar = tqdm.tqdm(total=num_transitions, desc=f"collect {env}", unit="step", disable=not progress, mininterval=2.0)
     try:
@@ -240,10 +246,14 @@ def collect_episodes(
     return episodes
 
 
-def _finish(buffer: Dict[str, list], terminated: bool, act_dim: int, complete: bool) -> Dict[str, Any]:
+def _finish(buffer: dict[str, list], terminated: bool, act_dim: int, complete: bool) -> dict[str, Any]:
     steps = _close_episode(buffer["obs"], buffer["act"], buffer["rew"], terminated, act_dim)
     buffer["act"], buffer["rew"] = [], []
-    return {"steps": steps, "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)), "complete": complete}
+    return {
+        "steps": steps,
+        "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
+        "complete": complete,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +271,7 @@ def evaluate(
     max_episode_steps: Optional[int] = None,
     progress: bool = False,
     jitted_act: Optional[ActFn] = None,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Play `num_episodes` full episodes (`num_envs` at a time, sub-env `i` seeded `seed + i`).
 
     Every started episode is played to its end (termination or time limit), so short episodes are
@@ -277,8 +287,8 @@ def evaluate(
     start = time.time()
     vec = make_vector_env(env, num_envs, max_episode_steps)
     obs, _ = vec.reset(seed=[seed + i for i in range(num_envs)])
-    returns: List[float] = []
-    lengths: List[int] = []
+    returns: list[float] = []
+    lengths: list[int] = []
     episode_return = np.zeros(num_envs)
     episode_length = np.zeros(num_envs, np.int64)
     active = np.ones(num_envs, bool)

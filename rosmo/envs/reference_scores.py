@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from typing import Dict, List, Optional
+from typing import Optional
 
 
 SCORES_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "atari_scores.csv")
@@ -34,8 +34,8 @@ def _float_or_none(text: str) -> Optional[float]:
 
 
 @functools.lru_cache(maxsize=1)
-def _table() -> Dict[str, Dict[str, object]]:
-    rows: Dict[str, Dict[str, object]] = {}
+def _table() -> dict[str, dict[str, object]]:
+    rows: dict[str, dict[str, object]] = {}
     with open(SCORES_CSV, newline="") as f:
         for row in csv.DictReader(f):
             rows[_key(row["game"])] = {
@@ -48,11 +48,11 @@ def _table() -> Dict[str, Dict[str, object]]:
     return rows
 
 
-ATARI_GAMES: List[str] = [row["game"] for row in _table().values()]
+ATARI_GAMES: list[str] = [row["game"] for row in _table().values()]
 """The 46 RL Unplugged Atari games, CamelCase as in TFDS `rlu_atari` ("Pong", "MsPacman")."""
 
 
-def atari_scores(game: str) -> Dict[str, Optional[float]]:
+def atari_scores(game: str) -> dict[str, Optional[float]]:
     """{"random", "dqn", "human", "human_random"} of a game ("Pong", "pong", "ms_pacman", "MsPacman").
 
     Raises:
@@ -60,5 +60,7 @@ def atari_scores(game: str) -> Dict[str, Optional[float]]:
     """
     row = _table().get(_key(game))
     if row is None:
-        raise KeyError(f"no reference scores for Atari game {game!r}; the RL Unplugged games are: {', '.join(ATARI_GAMES)}")
+        raise KeyError(
+            f"no reference scores for Atari game {game!r}; the RL Unplugged games are: {', '.join(ATARI_GAMES)}"
+        )
     return {k: row[k] for k in ("random", "dqn", "human", "human_random")}  # type: ignore[misc]

@@ -16,7 +16,7 @@ call `evaluate_agent` and get the same result dict:
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import jax
 
@@ -28,14 +28,14 @@ def evaluate_agent(
     env: str,
     act_fn,
     params,
-    metadata: Dict[str, Any],
+    metadata: dict[str, Any],
     num_episodes: int,
     num_envs: int,
     seed: int = 0,
     progress: bool = False,
     jitted_act=None,
-    options: Optional[Dict[str, Any]] = None,
-) -> Dict[str, Any]:
+    options: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
     """Play `num_episodes` episodes of `suite`'s `env` with `act_fn(params, obs, key)`; the result dict above.
 
     `metadata` is the dataset's (it carries e.g. BSuite's reward noise and references);
@@ -46,15 +46,29 @@ def evaluate_agent(
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     act = jitted_act or jax.jit(act_fn)
-    episodes = suite.play(env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=progress,
-                          jitted_act=act, **(options or {}))
+    episodes = suite.play(
+        env,
+        act_fn,
+        params,
+        metadata,
+        num_episodes,
+        num_envs,
+        seed,
+        progress=progress,
+        jitted_act=act,
+        **(options or {}),
+    )
     stats = return_statistics(episodes.returns, seed=seed)
     normalized = {}
     for ref in suite.references(env, metadata):
         if ref.high != ref.low:
             norm = normalize_statistics(stats, ref.low, ref.high)
-            normalized[ref.name] = {"reference": ref.description, "low": ref.low, "high": ref.high,
-                                    **{k: norm[k] for k in ("mean", "median", "iqm", "iqm_ci95")}}
+            normalized[ref.name] = {
+                "reference": ref.description,
+                "low": ref.low,
+                "high": ref.high,
+                **{k: norm[k] for k in ("mean", "median", "iqm", "iqm_ci95")},
+            }
     primary = next(iter(normalized), None)
     return {
         "suite": suite.name,
@@ -75,21 +89,34 @@ def evaluate_agent(
     }
 
 
-def scalar_metrics(result: Dict[str, Any]) -> Dict[str, float]:
+def scalar_metrics(result: dict[str, Any]) -> dict[str, float]:
     """The numbers of a result as one flat row: mean_return, ..., iqm_return_ci_low/high, normalized_<ref>_iqm, ..."""
-    row = {k: float(result[k]) for k in ("episodes", "mean_return", "median_return", "iqm_return", "std_return",
-                                         "min_return", "max_return", "env_steps_per_second")}
+    row = {
+        k: float(result[k])
+        for k in (
+            "episodes",
+            "mean_return",
+            "median_return",
+            "iqm_return",
+            "std_return",
+            "min_return",
+            "max_return",
+            "env_steps_per_second",
+        )
+    }
     row["iqm_return_ci_low"], row["iqm_return_ci_high"] = (float(v) for v in result["iqm_return_ci95"])
     if result.get("normalized_score") is not None:
         row["normalized_score"] = float(result["normalized_score"])
     for name, norm in (result.get("normalized") or {}).items():
         for key in ("mean", "median", "iqm"):
             row[f"normalized_{name}_{key}"] = float(norm[key])
-        row[f"normalized_{name}_iqm_ci_low"], row[f"normalized_{name}_iqm_ci_high"] = (float(v) for v in norm["iqm_ci95"])
+        row[f"normalized_{name}_iqm_ci_low"], row[f"normalized_{name}_iqm_ci_high"] = (
+            float(v) for v in norm["iqm_ci95"]
+        )
     return row
 
 
-def format_result(result: Dict[str, Any]) -> List[str]:
+def format_result(result: dict[str, Any]) -> list[str]:
     """Human-readable lines: returns (mean, median, IQM with CI) and each normalised score with its reference."""
     lo, hi = result["iqm_return_ci95"]
     lines = [

@@ -16,7 +16,7 @@ raises `Stopped` there). Statistics and normalisation are
 from __future__ import annotations
 
 import time
-from typing import Callable, List, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import acme
 import jax
@@ -32,8 +32,8 @@ ActFn = Callable  # (params, obs[B, ...], key) -> int32[B]
 
 
 class Episodes(NamedTuple):
-    returns: List[float]  # per finished episode, in order of completion
-    lengths: List[int]  # agent steps per episode
+    returns: list[float]  # per finished episode, in order of completion
+    lengths: list[int]  # agent steps per episode
     env_steps: int  # agent steps over all episodes
     wall_seconds: float
     num_envs: int
@@ -47,7 +47,7 @@ class _EpisodeLogger(loggers.Logger):
     """Keeps `acme.EnvironmentLoop`'s per-episode rows (return, length, counts) and moves a progress bar."""
 
     def __init__(self, bar=None):
-        self.rows: List[loggers.LoggingData] = []
+        self.rows: list[loggers.LoggingData] = []
         self._bar = bar
 
     def write(self, data: loggers.LoggingData) -> None:
@@ -116,8 +116,8 @@ def play_dm_env(
     episode_length = np.zeros(num_envs, np.int64)
     active = np.ones(num_envs, bool)
     started = num_envs
-    returns: List[float] = []
-    lengths: List[int] = []
+    returns: list[float] = []
+    lengths: list[int] = []
     key = jax.random.PRNGKey(seed)
     env_steps = 0
     bar = _bar(progress, num_episodes, "evaluate")
@@ -176,8 +176,8 @@ def play_atari(
         kwargs["sticky_action_prob"] = float(sticky_action_prob)
     act = jitted_act or jax.jit(act_fn)
     key = jax.random.PRNGKey(seed)
-    returns: List[float] = []
-    lengths: List[int] = []
+    returns: list[float] = []
+    lengths: list[int] = []
     episode_return = np.zeros(num_envs)
     episode_length = np.zeros(num_envs, np.int64)
     active = np.ones(num_envs, bool)

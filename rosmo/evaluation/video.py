@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence
 
 import imageio
 import jax
@@ -44,7 +44,7 @@ def observation_frame(obs: np.ndarray, min_size: int = 168) -> np.ndarray:
     return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
 
 
-def resolve_path(path: str) -> Tuple[str, Optional[str]]:
+def resolve_path(path: str) -> tuple[str, Optional[str]]:
     """(path actually written, note): `.mp4` without imageio-ffmpeg becomes `.gif` beside it, with a note.
 
     Raises VideoError for a suffix other than .gif / .mp4, naming `--video`.
@@ -73,7 +73,9 @@ def write_video(path: str, frames: Sequence[np.ndarray], fps: int = 15) -> str:
     return path
 
 
-def record_dm_env_episode(env, act: Callable, params, seed: int = 0, max_steps: int = 10_000) -> Tuple[List[np.ndarray], float]:
+def record_dm_env_episode(
+    env, act: Callable, params, seed: int = 0, max_steps: int = 10_000
+) -> tuple[list[np.ndarray], float]:
     """Play one episode of a dm_env with `act(params, obs[1, ...], key) -> int[1]`; returns (observations, return)."""
     key = jax.random.PRNGKey(seed)
     ts = env.reset()
@@ -81,7 +83,9 @@ def record_dm_env_episode(env, act: Callable, params, seed: int = 0, max_steps: 
     while not ts.last() and len(observations) <= max_steps:
         key, act_key = jax.random.split(key)
         obs = np.asarray(ts.observation)
-        action = int(np.asarray(act(params, obs[None].astype(np.float32 if obs.dtype != np.uint8 else np.uint8), act_key))[0])
+        action = int(
+            np.asarray(act(params, obs[None].astype(np.float32 if obs.dtype != np.uint8 else np.uint8), act_key))[0]
+        )
         ts = env.step(action)
         total += float(ts.reward or 0.0)
         observations.append(np.asarray(ts.observation))

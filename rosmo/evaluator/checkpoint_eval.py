@@ -10,7 +10,7 @@ checkpoint, step, algorithm and acting rule.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import jax
 
@@ -27,14 +27,14 @@ class EvaluateError(UserError):
     """An argument `rosmo evaluate` cannot use (the message names the flag)."""
 
 
-def checkpoint_env(extra: Dict[str, Any]) -> Optional[str]:
-    """"<suite>:<env>" a checkpoint was trained on (its config's suite, its dataset's env), or None."""
+def checkpoint_env(extra: dict[str, Any]) -> Optional[str]:
+    """ "<suite>:<env>" a checkpoint was trained on (its config's suite, its dataset's env), or None."""
     suite = (extra.get("config") or {}).get("suite")
     env = (extra.get("dataset_metadata") or {}).get("env")
     return f"{suite}:{env}" if suite in SUITES and env else None
 
 
-def check_compatible(extra: Dict[str, Any], observation_shape, num_actions: int, env_flag: str) -> None:
+def check_compatible(extra: dict[str, Any], observation_shape, num_actions: int, env_flag: str) -> None:
     """The env's actions and observations must be the ones the agent was trained with."""
     saved_actions = int(extra["num_actions"])
     if saved_actions != num_actions:
@@ -53,12 +53,14 @@ def owning_run(checkpoint: str) -> Optional[str]:
     """The run directory of `checkpoint` (a run, its checkpoints/ or a checkpoints/<step>/), None if not one."""
     path = os.path.abspath(checkpoint)
     for candidate in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
-        if os.path.isfile(os.path.join(candidate, "config.json")) and os.path.isdir(os.path.join(candidate, "checkpoints")):
+        if os.path.isfile(os.path.join(candidate, "config.json")) and os.path.isdir(
+            os.path.join(candidate, "checkpoints")
+        ):
             return candidate
     return None
 
 
-def checkpoint_clocks(extra: Dict[str, Any]) -> Optional[Dict[str, float]]:
+def checkpoint_clocks(extra: dict[str, Any]) -> Optional[dict[str, float]]:
     """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
     train_seconds (without them); None for checkpoints that do not record them."""
     if extra.get("train_seconds") is None:
@@ -76,14 +78,14 @@ def evaluate_checkpoint(
     act_policy: Optional[str] = None,
     greedy: Optional[bool] = None,
     step: Optional[int] = None,
-    options: Optional[Dict[str, Any]] = None,
+    options: Optional[dict[str, Any]] = None,
     video: Optional[str] = None,
     progress: bool = True,
     overrides=(),
     online: bool = True,
     run_dir: Optional[str] = None,
     allow_dataset_change: bool = False,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Evaluate the run (or checkpoint directory) `checkpoint` on `env` ("<suite>:<env>"); a JSON-able result.
 
     `overrides`: "FIELD=VALUE" items changing acting-only fields (e.g. "num_simulations=50").
@@ -108,13 +110,23 @@ def evaluate_checkpoint(
     if not allow_dataset_change:
         problem = checkpoint_dataset_problem(run_dir or owning_run(checkpoint), extra)
         if problem:
-            raise EvaluateError(f"--checkpoint {checkpoint}: {problem}; its scores would use other references than "
-                                "the run's; pass --allow-dataset-change to score it with the checkpoint's own")
+            raise EvaluateError(
+                f"--checkpoint {checkpoint}: {problem}; its scores would use other references than "
+                "the run's; pass --allow-dataset-change to score it with the checkpoint's own"
+            )
     if not online:
-        return {"checkpoint": os.path.abspath(checkpoint), "step": extra.get("step"),
-                "checkpoint_clocks": checkpoint_clocks(extra), "algo": config.algo, "act_policy": config.act_policy,
-                "act_greedy": bool(config.act_greedy), "acting_overrides": list(overrides), "seed": seed,
-                "env": env or checkpoint_env(extra), "online": False}
+        return {
+            "checkpoint": os.path.abspath(checkpoint),
+            "step": extra.get("step"),
+            "checkpoint_clocks": checkpoint_clocks(extra),
+            "algo": config.algo,
+            "act_policy": config.act_policy,
+            "act_greedy": bool(config.act_greedy),
+            "acting_overrides": list(overrides),
+            "seed": seed,
+            "env": env or checkpoint_env(extra),
+            "online": False,
+        }
     trained_on = checkpoint_env(extra)
     if env is None:
         if trained_on is None:
@@ -126,7 +138,7 @@ def evaluate_checkpoint(
     check_compatible(extra, observation_shape, num_actions, env)
     options = dict(options or {})
     act = jax.jit(agent.act)
-    result: Dict[str, Any] = {
+    result: dict[str, Any] = {
         "checkpoint": os.path.abspath(checkpoint),
         "step": extra.get("step"),
         "checkpoint_clocks": checkpoint_clocks(extra),
@@ -136,8 +148,21 @@ def evaluate_checkpoint(
         "acting_overrides": list(overrides),
         "seed": seed,
     }
-    result.update(evaluate_agent(suite, name, agent.act, params, metadata, episodes, num_envs, seed=seed,
-                                 progress=progress, jitted_act=act, options=options))
+    result.update(
+        evaluate_agent(
+            suite,
+            name,
+            agent.act,
+            params,
+            metadata,
+            episodes,
+            num_envs,
+            seed=seed,
+            progress=progress,
+            jitted_act=act,
+            options=options,
+        )
+    )
     result["env"] = f"{suite.name}:{name}"
     if video is not None:
         observations, _ = record_dm_env_episode(suite.make_env(name, seed, metadata, **options), act, params, seed=seed)
@@ -149,4 +174,11 @@ def evaluate_checkpoint(
     return result
 
 
-__all__ = ["CheckpointError", "EvaluateError", "check_compatible", "checkpoint_clocks", "checkpoint_env", "evaluate_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "EvaluateError",
+    "check_compatible",
+    "checkpoint_clocks",
+    "checkpoint_env",
+    "evaluate_checkpoint",
+]

@@ -23,14 +23,13 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional
 
 import ml_collections
 
 from rosmo.errors import UserError
 from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
-from rosmo.evaluator.checkpoint_eval import evaluate_checkpoint
 from rosmo.jsonio import read_json_or_none
 from rosmo.owner import pid_alive
 from rosmo.ope.job import OpeError, OpeSettings, add_estimates, format_columns, scalar_columns
@@ -70,14 +69,21 @@ class WatchSettings:
 # ---------------------------------------------------------------------------
 # Paths and small file helpers
 # ---------------------------------------------------------------------------
-def evaluator_paths(run_dir: str) -> Dict[str, str]:
+def evaluator_paths(run_dir: str) -> dict[str, str]:
     base = os.path.join(run_dir, EVALUATOR_DIR)
-    return {"base": base, "claims": os.path.join(base, "claims"), "results": os.path.join(base, "results"),
-            "hold": os.path.join(base, "hold"), "lock": os.path.join(base, "lock"), "wandb": os.path.join(base, "wandb"),
-            "best": os.path.join(run_dir, BEST_DIR), "checkpoints": os.path.join(run_dir, CHECKPOINTS_SUBDIR)}
+    return {
+        "base": base,
+        "claims": os.path.join(base, "claims"),
+        "results": os.path.join(base, "results"),
+        "hold": os.path.join(base, "hold"),
+        "lock": os.path.join(base, "lock"),
+        "wandb": os.path.join(base, "wandb"),
+        "best": os.path.join(run_dir, BEST_DIR),
+        "checkpoints": os.path.join(run_dir, CHECKPOINTS_SUBDIR),
+    }
 
 
-def evaluated_steps(run_dir: str) -> List[int]:
+def evaluated_steps(run_dir: str) -> list[int]:
     """Steps whose result is recorded (`evaluator/results/<step>.json`), ascending."""
     directory = evaluator_paths(run_dir)["results"]
     names = os.listdir(directory) if os.path.isdir(directory) else []
@@ -120,7 +126,7 @@ def hold_copy(src: str, dst: str) -> None:
     shutil.copytree(src, dst, copy_function=link_or_copy)
 
 
-def take_slot(directory: str) -> Tuple[int, Any]:
+def take_slot(directory: str) -> tuple[int, Any]:
     """The smallest n whose `directory/slot-<n>.lock` this process can flock; (n, the open file holding it).
 
     A slot is held for the evaluator's lifetime and freed when its process ends, so a
@@ -138,7 +144,7 @@ def take_slot(directory: str) -> Tuple[int, Any]:
             n += 1
 
 
-def wandb_logger_options(run_dir: str, config: ml_collections.ConfigDict, slot: int) -> Dict[str, Any]:
+def wandb_logger_options(run_dir: str, config: ml_collections.ConfigDict, slot: int) -> dict[str, Any]:
     """RunLogger arguments that give evaluator `slot` its own W&B run next to the learner's.
 
     id kept in `evaluator/wandb/slot-<slot>.id` (never the learner's `wandb_id.txt`),
@@ -151,10 +157,15 @@ def wandb_logger_options(run_dir: str, config: ml_collections.ConfigDict, slot: 
         with open(learner_id_path) as f:
             group = f.read().strip() or None
     name = os.path.basename(os.path.normpath(run_dir))
-    return dict(use_wandb=True, wandb_project=config.get("wandb_project"), config=config.to_dict(),
-                wandb_id_path=os.path.join(evaluator_paths(run_dir)["wandb"], f"slot-{slot}.id"), wandb_resume=True,
-                wandb_init={"group": group or name, "job_type": "evaluator", "name": f"{name}-eval{slot}"},
-                wandb_step_metric="train_step")
+    return dict(
+        use_wandb=True,
+        wandb_project=config.get("wandb_project"),
+        config=config.to_dict(),
+        wandb_id_path=os.path.join(evaluator_paths(run_dir)["wandb"], f"slot-{slot}.id"),
+        wandb_resume=True,
+        wandb_init={"group": group or name, "job_type": "evaluator", "name": f"{name}-eval{slot}"},
+        wandb_step_metric="train_step",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -184,7 +195,9 @@ class Claims:
         if owner.get("id") == self.ident:
             return False
         if owner.get("host") == self.host:
-            if owner.get("pid") == os.getpid() or not pid_alive(owner.get("pid")):  # our pid reused, or its process gone
+            if owner.get("pid") == os.getpid() or not pid_alive(
+                owner.get("pid")
+            ):  # our pid reused, or its process gone
                 return True
         return age > self.stale_seconds
 
@@ -240,7 +253,7 @@ class Claims:
 # ---------------------------------------------------------------------------
 # The watcher
 # ---------------------------------------------------------------------------
-def _metric_value(result: Dict[str, Any], metric: str) -> Tuple[str, Optional[float]]:
+def _metric_value(result: dict[str, Any], metric: str) -> tuple[str, Optional[float]]:
     """(the metric used, its finite value or None); normalized_score falls back to mean_return without references."""
     if metric == "normalized_score" and result.get(metric) is None:
         metric = "mean_return"
@@ -254,8 +267,13 @@ def _metric_value(result: Dict[str, Any], metric: str) -> Tuple[str, Optional[fl
 class Watcher:
     """Follows one run; `run()` evaluates its checkpoints until the run is finished (see the module docstring)."""
 
-    def __init__(self, run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print,
-                 evaluate: Callable[..., Dict[str, Any]] = evaluate_checkpoint):
+    def __init__(
+        self,
+        run_dir: str,
+        settings: WatchSettings = WatchSettings(),
+        log: Callable[[str], None] = print,
+        evaluate: Callable[..., dict[str, Any]] = evaluate_checkpoint,
+    ):
         self.run_dir = os.path.abspath(run_dir)
         self.settings = settings
         self.log = log
@@ -265,7 +283,7 @@ class Watcher:
         self.claims: Optional[Claims] = None
         self.logger: Optional[RunLogger] = None
         self.config: Optional[ml_collections.ConfigDict] = None
-        self.evaluated: List[int] = []
+        self.evaluated: list[int] = []
         self._slot_file = None  # holds this evaluator's W&B slot (see take_slot)
 
     # -- set-up --------------------------------------------------------------
@@ -278,46 +296,70 @@ class Watcher:
         if missing_dir:  # the evaluator may start before its learner: wait, but not forever for a typo
             limit = START_WAIT_SECONDS
             deadline_dir = time.time() + limit
-            self.log(f"waiting for {self.run_dir} to appear (a learner starting); giving up after "
-                     + (f"{limit:g} s" if deadline is None or deadline > deadline_dir else
-                        f"--timeout {self.settings.timeout:g} s"))
+            self.log(
+                f"waiting for {self.run_dir} to appear (a learner starting); giving up after "
+                + (
+                    f"{limit:g} s"
+                    if deadline is None or deadline > deadline_dir
+                    else f"--timeout {self.settings.timeout:g} s"
+                )
+            )
         elif not os.path.isfile(config_path):
-            self.log(f"waiting for {config_path} (the learner has not started yet)"
-                     + ("" if deadline is None else f"; giving up after --timeout {self.settings.timeout:g} s"))
+            self.log(
+                f"waiting for {config_path} (the learner has not started yet)"
+                + ("" if deadline is None else f"; giving up after --timeout {self.settings.timeout:g} s")
+            )
         while not os.path.isfile(config_path):
             if deadline is not None and time.time() >= deadline:
                 return False
             if missing_dir and not os.path.isdir(self.run_dir) and time.time() >= deadline_dir:
-                raise WatchError(f"--watch {self.run_dir}: no such run directory after {limit:g} s of waiting "
-                                 "(check the path, or start the learner first)")
+                raise WatchError(
+                    f"--watch {self.run_dir}: no such run directory after {limit:g} s of waiting "
+                    "(check the path, or start the learner first)"
+                )
             stop_sleep(self.settings.poll_seconds)
         self.config = ml_collections.ConfigDict(read_json_or_none(config_path) or {})
         for field in ("suite", "eval_episodes", "eval_parallel", "seed"):
             if field not in self.config:
-                raise WatchError(f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)")
+                raise WatchError(
+                    f"--watch {self.run_dir}: {config_path} has no {field!r} (expected a run of `rosmo train`)"
+                )
         if self.config.get("eval_every", 0):
-            self.log(f"note: {self.run_dir} also evaluates inline (eval_every={self.config.eval_every}); "
-                     "train with the config field eval_every=0 to leave evaluation to this job")
+            self.log(
+                f"note: {self.run_dir} also evaluates inline (eval_every={self.config.eval_every}); "
+                "train with the config field eval_every=0 to leave evaluation to this job"
+            )
         for key in ("claims", "results", "hold"):
             os.makedirs(self.paths[key], exist_ok=True)
         self.claims = Claims(self.paths["claims"], self.settings.stale_seconds, self.ident)
-        wandb_options: Dict[str, Any] = {}
+        wandb_options: dict[str, Any] = {}
         if self.config.get("use_wandb", False):
             slot, self._slot_file = take_slot(self.paths["wandb"])
             wandb_options = wandb_logger_options(self.run_dir, self.config, slot)
-        self.logger = RunLogger(self.run_dir, use_tensorboard=bool(self.config.get("use_tensorboard", True)),
-                                prefixes=(), tensorboard_subdir=os.path.join("tb", "eval"), **wandb_options)
+        self.logger = RunLogger(
+            self.run_dir,
+            use_tensorboard=bool(self.config.get("use_tensorboard", True)),
+            prefixes=(),
+            tensorboard_subdir=os.path.join("tb", "eval"),
+            **wandb_options,
+        )
         return True
 
-    def _eval_kwargs(self) -> Dict[str, Any]:
+    def _eval_kwargs(self) -> dict[str, Any]:
         s, c = self.settings, self.config
         suite = get_suite(c.suite)
-        return dict(episodes=int(s.episodes or c.eval_episodes), num_envs=int(s.num_envs or c.eval_parallel),
-                    seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
-                    options=suite.eval_options(c), progress=False, run_dir=self.run_dir, **({} if s.online else {"online": False}))
+        return dict(
+            episodes=int(s.episodes or c.eval_episodes),
+            num_envs=int(s.num_envs or c.eval_parallel),
+            seed=int(c.seed + EVAL_SEED_OFFSET if s.seed is None else s.seed),
+            options=suite.eval_options(c),
+            progress=False,
+            run_dir=self.run_dir,
+            **({} if s.online else {"online": False}),
+        )
 
     # -- one step --------------------------------------------------------------
-    def evaluate_step(self, step: int) -> Optional[Dict[str, Any]]:
+    def evaluate_step(self, step: int) -> Optional[dict[str, Any]]:
         """Hold, evaluate and record a claimed step; None when it was rotated out before it could be held."""
         hold_root = os.path.join(self.paths["hold"], f"{step}-{self.ident}")
         held = os.path.join(hold_root, str(step))
@@ -342,15 +384,21 @@ class Watcher:
             except (CheckpointError, EvaluateError) as err:  # e.g. non-finite parameters, replaced dataset: recorded,
                 # never retried, no row
                 self.log(f"step {step}: not evaluated: {err}")
-                write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"),
-                                  {"step": step, "error": str(err), "evaluated_by": self.ident})
+                write_json_atomic(
+                    os.path.join(self.paths["results"], f"{step}.json"),
+                    {"step": step, "error": str(err), "evaluated_by": self.ident},
+                )
                 return None
             result.update(step=step, evaluated_by=self.ident, eval_seconds=time.time() - started)
             write_json_atomic(os.path.join(self.paths["results"], f"{step}.json"), result)  # the step is done
             # the row of inline evaluation: its statistics and clocks (the run's at the checkpoint, this evaluation's)
             online = scalar_metrics(result) if self.settings.online else {}
-            row = dict(online, **scalar_columns(result), **(result.get("checkpoint_clocks") or {}),
-                       eval_seconds=result["eval_seconds"])
+            row = dict(
+                online,
+                **scalar_columns(result),
+                **(result.get("checkpoint_clocks") or {}),
+                eval_seconds=result["eval_seconds"],
+            )
             with file_lock(self.paths["lock"]):
                 self.logger.write(step, row, prefix="eval")
                 self.logger.flush()
@@ -359,7 +407,7 @@ class Watcher:
         finally:
             shutil.rmtree(hold_root, ignore_errors=True)
 
-    def _update_best(self, step: int, held: str, result: Dict[str, Any]) -> None:
+    def _update_best(self, step: int, held: str, result: dict[str, Any]) -> None:
         """Keep `held` as best/<step>/ when its metric beats best/best.json's (under the lock)."""
         metric, value = _metric_value(result, self.settings.metric)
         if value is None:
@@ -370,10 +418,19 @@ class Watcher:
         tmp = f"{self.paths['best']}.tmp-{self.ident}"
         os.makedirs(tmp)
         os.rename(held, os.path.join(tmp, str(step)))
-        write_json_atomic(os.path.join(tmp, BEST_FILE), {
-            "step": step, "metric": metric, "value": value, "mean_return": result.get("mean_return"),
-            "normalized_score": result.get("normalized_score"), "episodes": result.get("episodes"),
-            "checkpoint_clocks": result.get("checkpoint_clocks"), "updated": time.time()})
+        write_json_atomic(
+            os.path.join(tmp, BEST_FILE),
+            {
+                "step": step,
+                "metric": metric,
+                "value": value,
+                "mean_return": result.get("mean_return"),
+                "normalized_score": result.get("normalized_score"),
+                "episodes": result.get("episodes"),
+                "checkpoint_clocks": result.get("checkpoint_clocks"),
+                "updated": time.time(),
+            },
+        )
         old = f"{self.paths['best']}.old-{self.ident}"
         if os.path.isdir(self.paths["best"]):
             os.rename(self.paths["best"], old)
@@ -382,11 +439,11 @@ class Watcher:
         self.log(f"best: step {step} ({metric} {value:.4g})")
 
     # -- the loop ---------------------------------------------------------------
-    def pending(self) -> List[int]:
+    def pending(self) -> list[int]:
         done = set(evaluated_steps(self.run_dir))
         return [s for s in complete_steps(self.paths["checkpoints"]) if s not in done]
 
-    def run(self) -> Dict[str, Any]:
+    def run(self) -> dict[str, Any]:
         """Evaluate checkpoints (oldest first) until the run is finished and all are evaluated, or the timeout."""
         started = time.time()
         deadline = None if self.settings.timeout is None else started + self.settings.timeout
@@ -439,13 +496,22 @@ class Watcher:
             if result is not None and "error" not in result and result.get("online", True):
                 write_json_atomic(path, dict(summary, final_eval=result))
 
-    def _summary(self, started: float, reason: str) -> Dict[str, Any]:
+    def _summary(self, started: float, reason: str) -> dict[str, Any]:
         best = read_json_or_none(os.path.join(self.paths["best"], BEST_FILE))
-        return {"run_dir": self.run_dir, "evaluator": self.ident, "stopped": reason, "evaluated": list(self.evaluated),
-                "all_evaluated": evaluated_steps(self.run_dir), "best": best, "wall_seconds": time.time() - started}
+        return {
+            "run_dir": self.run_dir,
+            "evaluator": self.ident,
+            "stopped": reason,
+            "evaluated": list(self.evaluated),
+            "all_evaluated": evaluated_steps(self.run_dir),
+            "best": best,
+            "wall_seconds": time.time() - started,
+        }
 
 
-def watch(run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print) -> Dict[str, Any]:
+def watch(
+    run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Evaluate `run_dir`'s checkpoints as they appear; the summary (steps evaluated here, all, best, why it stopped)."""
     if not os.path.isdir(run_dir) and not os.path.isdir(os.path.dirname(os.path.abspath(run_dir))):
         raise WatchError(f"--watch {run_dir}: neither the run directory nor its parent exists")

@@ -21,6 +21,7 @@ def make_networks(config, num_actions: int) -> Networks:
         sizes.update({k: config[k] for k in sizes if config.get(k) is not None})  # explicit sizes win
         return make_resnet_networks(num_actions, config.num_bins, **sizes)
     if config.network == "minatar":
-        return make_minatar_networks(num_actions, config.num_bins, torso_channels=config.torso_channels,
-                                     hidden_size=config.hidden_size)
+        return make_minatar_networks(
+            num_actions, config.num_bins, torso_channels=config.torso_channels, hidden_size=config.hidden_size
+        )
     raise ConfigError(f"network={config.network!r} is not available; expected one of {NETWORKS}", field="network")

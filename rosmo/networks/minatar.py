@@ -48,11 +48,13 @@ class GridConv(hk.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         height, width, in_channels = x.shape[-3:]
         padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        columns = jnp.concatenate([padded[:, i:i + height, j:j + width, :] for i in range(3) for j in range(3)],
-                                  axis=-1)  # [B, H, W, 9 C]
+        columns = jnp.concatenate(
+            [padded[:, i : i + height, j : j + width, :] for i in range(3) for j in range(3)], axis=-1
+        )  # [B, H, W, 9 C]
         fan_in = 9 * in_channels
-        w = hk.get_parameter("w", (3, 3, in_channels, self.channels), x.dtype,
-                             init=hk.initializers.TruncatedNormal(1.0 / fan_in**0.5))
+        w = hk.get_parameter(
+            "w", (3, 3, in_channels, self.channels), x.dtype, init=hk.initializers.TruncatedNormal(1.0 / fan_in**0.5)
+        )
         b = hk.get_parameter("b", (self.channels,), x.dtype, init=jnp.zeros)
         return columns @ w.reshape(fan_in, self.channels) + b
 
@@ -61,8 +63,9 @@ def _layer_norm(name: str) -> hk.LayerNorm:
     return hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, name=name)
 
 
-def make_minatar_networks(num_actions: int, num_bins: int, torso_channels: int = DEFAULT_CHANNELS,
-                          hidden_size: int = DEFAULT_HIDDEN) -> Networks:
+def make_minatar_networks(
+    num_actions: int, num_bins: int, torso_channels: int = DEFAULT_CHANNELS, hidden_size: int = DEFAULT_HIDDEN
+) -> Networks:
     """MuZero networks for MinAtar grids (see the module docstring); sizes must be >= 1."""
     if int(torso_channels) < 1 or int(hidden_size) < 1:
         raise ValueError(f"torso_channels and hidden_size must be >= 1, got {torso_channels}, {hidden_size}")
@@ -71,8 +74,7 @@ def make_minatar_networks(num_actions: int, num_bins: int, torso_channels: int =
         conv = GridConv(torso_channels, name="representation_conv")
         embed = hk.Linear(hidden_size, name="representation_linear")
         repr_norm = _layer_norm("representation_norm")
-        dyn_mlp = hk.nets.MLP([hidden_size, hidden_size], activation=jax.nn.relu, activate_final=False,
-                              name="dynamics")
+        dyn_mlp = hk.nets.MLP([hidden_size, hidden_size], activation=jax.nn.relu, activate_final=False, name="dynamics")
         dyn_norm = _layer_norm("dynamics_norm")
         torso = hk.Linear(hidden_size, name="prediction_torso")
         zeros = hk.initializers.Constant(0.0)

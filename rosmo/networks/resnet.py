@@ -49,7 +49,7 @@ head_channels 4) is the CPU preset for tests and smoke runs.
 
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Sequence
 
 import haiku as hk
 import jax
@@ -60,13 +60,34 @@ from rosmo.networks.base import Networks, build_networks
 
 ARCHITECTURES = ("original", "light")
 
-PRESETS: Dict[str, Dict] = {
-    "full": dict(architecture="original", channels=64, representation_blocks=6, dynamics_blocks=2,
-                 prediction_blocks=2, head_channels=128, head_hidden_sizes=(128, 128)),
-    "light": dict(architecture="light", channels=64, representation_blocks=6, dynamics_blocks=2,
-                  prediction_blocks=2, head_channels=16, head_hidden_sizes=()),
-    "small": dict(architecture="light", channels=16, representation_blocks=1, dynamics_blocks=1,
-                  prediction_blocks=1, head_channels=4, head_hidden_sizes=()),
+PRESETS: dict[str, dict] = {
+    "full": dict(
+        architecture="original",
+        channels=64,
+        representation_blocks=6,
+        dynamics_blocks=2,
+        prediction_blocks=2,
+        head_channels=128,
+        head_hidden_sizes=(128, 128),
+    ),
+    "light": dict(
+        architecture="light",
+        channels=64,
+        representation_blocks=6,
+        dynamics_blocks=2,
+        prediction_blocks=2,
+        head_channels=16,
+        head_hidden_sizes=(),
+    ),
+    "small": dict(
+        architecture="light",
+        channels=16,
+        representation_blocks=1,
+        dynamics_blocks=1,
+        prediction_blocks=1,
+        head_channels=4,
+        head_hidden_sizes=(),
+    ),
 }
 
 
@@ -124,7 +145,9 @@ def downsample(obs: jax.Array, channels: int, original: bool = True) -> jax.Arra
     return _avg_pool(x)
 
 
-def _head(x: jax.Array, head_channels: int, hidden_sizes: Sequence[int], size: int, name: str, original: bool) -> jax.Array:
+def _head(
+    x: jax.Array, head_channels: int, hidden_sizes: Sequence[int], size: int, name: str, original: bool
+) -> jax.Array:
     with hk.experimental.name_scope(name):
         h = jax.nn.relu(_layer_norm("ln_0")(x))
         h = hk.Conv2D(head_channels, 1, with_bias=not original, name="conv")(h)
@@ -155,8 +178,11 @@ def make_resnet_networks(
         raise ConfigError(f"architecture={architecture!r}: expected one of {ARCHITECTURES}", field="architecture")
     if channels < 2 or channels % 2:
         raise ValueError(f"ResNet channels must be an even integer >= 2, got {channels}")
-    for name, value in (("representation_blocks", representation_blocks), ("dynamics_blocks", dynamics_blocks),
-                        ("prediction_blocks", prediction_blocks)):
+    for name, value in (
+        ("representation_blocks", representation_blocks),
+        ("dynamics_blocks", dynamics_blocks),
+        ("prediction_blocks", prediction_blocks),
+    ):
         if value < 0:
             raise ValueError(f"ResNet {name} must be >= 0, got {value}")
     if head_channels < 1:
@@ -166,7 +192,9 @@ def make_resnet_networks(
         raise ValueError(f"ResNet head_hidden_sizes must be positive integers, got {head_hidden_sizes}")
     original = architecture == "original"
     if hidden and not original:
-        raise ValueError(f"ResNet head_hidden_sizes={hidden} needs architecture='original' (the light heads have no MLP)")
+        raise ValueError(
+            f"ResNet head_hidden_sizes={hidden} needs architecture='original' (the light heads have no MLP)"
+        )
 
     def modules():
         def represent(obs):
@@ -244,9 +272,10 @@ def original_atari_param_count(
     return representation + dynamics + prediction
 
 
-def resnet_preset(preset: str) -> Dict:
+def resnet_preset(preset: str) -> dict:
     """Keyword arguments of `make_resnet_networks` for a preset name ("full", "light" or "small")."""
     if preset not in PRESETS:
-        raise ConfigError(f"network_preset={preset!r} is not available; expected one of {sorted(PRESETS)}",
-                          field="network_preset")
+        raise ConfigError(
+            f"network_preset={preset!r} is not available; expected one of {sorted(PRESETS)}", field="network_preset"
+        )
     return dict(PRESETS[preset])

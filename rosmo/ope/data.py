@@ -14,7 +14,7 @@ anything (FQE) fit on the other episodes only.
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Sequence, Tuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class LoggedData(NamedTuple):
         return int(self.episode[-1]) + 1 if len(self.episode) else 0
 
 
-def logged_data(steps: Dict[str, np.ndarray]) -> LoggedData:
+def logged_data(steps: dict[str, np.ndarray]) -> LoggedData:
     """`LoggedData` of flat RLDS step arrays (observation, action, reward, is_first, is_last, is_terminal) [N, ...]."""
     is_first = np.asarray(steps["is_first"], bool)
     is_last = np.asarray(steps["is_last"], bool)
@@ -65,7 +65,7 @@ def logged_data(steps: Dict[str, np.ndarray]) -> LoggedData:
     )
 
 
-def split_episodes(num_episodes: int, heldout_fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+def split_episodes(num_episodes: int, heldout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit, held-out) episode indices, each sorted: round(E * fraction) held out, clipped to [1, E - 1] when E >= 2.
 
     The held-out ones are the first of `np.random.default_rng(seed).permutation(E)`. With E = 1
@@ -96,8 +96,9 @@ def initial_steps_of(data: LoggedData, episodes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(data.is_first & np.isin(data.episode, episodes))
 
 
-def load_kept_steps(datasets: Sequence[str], data_percentage: float, seed: int,
-                    num_actions=None) -> Dict[str, np.ndarray]:
+def load_kept_steps(
+    datasets: Sequence[str], data_percentage: float, seed: int, num_actions=None
+) -> dict[str, np.ndarray]:
     """The steps a run trained on: the episodes `select_episodes(E, data_percentage, seed)` keeps of the
     datasets read together (dataset order, then episode order), as `rosmo.data.loader.make_loader` keeps them.
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, List, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -82,15 +82,24 @@ class FQEResult(NamedTuple):
     iterations: int  # iterations run
     best_iteration: int  # the iteration whose Q gives the estimate (1-based)
     steps: int  # gradient steps run
-    heldout_td: List[float]  # td_k per iteration (in scaled units, c = reward_scale)
-    estimates: List[float]  # V_hat of Q_k per iteration
+    heldout_td: list[float]  # td_k per iteration (in scaled units, c = reward_scale)
+    estimates: list[float]  # V_hat of Q_k per iteration
     reward_scale: float
     seconds: float
 
 
-def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions, heldout: FQETransitions,
-            initial_t: np.ndarray, pi_initial: np.ndarray, reward_scale: float, config: FQEConfig,
-            key: jax.Array) -> FQEResult:
+def fit_fqe(
+    q_fn: Callable,
+    params,
+    observation: np.ndarray,
+    fit: FQETransitions,
+    heldout: FQETransitions,
+    initial_t: np.ndarray,
+    pi_initial: np.ndarray,
+    reward_scale: float,
+    config: FQEConfig,
+    key: jax.Array,
+) -> FQEResult:
     """Run FQE (module docstring) and return its estimate.
 
     q_fn(params, obs[B, ...]) -> Q[B, A]; params: its initial parameters; observation [N, ...]: every
@@ -127,7 +136,9 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
             updates, opt_state = optimiser.update(grads, opt_state, online)
             return (optax.apply_updates(online, updates), opt_state), None
 
-        (online, opt_state), _ = jax.lax.scan(step, (online, opt_state), jax.random.split(key, config.target_update_period))
+        (online, opt_state), _ = jax.lax.scan(
+            step, (online, opt_state), jax.random.split(key, config.target_update_period)
+        )
         return online, opt_state
 
     @jax.jit
@@ -154,8 +165,8 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
 
     target = params
     online = params
-    tds: List[float] = []
-    estimates: List[float] = []
+    tds: list[float] = []
+    estimates: list[float] = []
     best, best_td, best_params, since_best = 0, float("inf"), params, 0
     max_iterations = max(1, config.num_steps // config.target_update_period)
     k = 0
@@ -176,6 +187,13 @@ def fit_fqe(q_fn: Callable, params, observation: np.ndarray, fit: FQETransitions
             break
     if num_held == 0:
         best_params, best = online, k
-    return FQEResult(estimate=estimates[best - 1] if best else estimate(best_params), iterations=k, best_iteration=best,
-                     steps=k * config.target_update_period, heldout_td=tds, estimates=estimates, reward_scale=scale,
-                     seconds=time.time() - started)
+    return FQEResult(
+        estimate=estimates[best - 1] if best else estimate(best_params),
+        iterations=k,
+        best_iteration=best,
+        steps=k * config.target_update_period,
+        heldout_td=tds,
+        estimates=estimates,
+        reward_scale=scale,
+        seconds=time.time() - started,
+    )

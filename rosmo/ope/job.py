@@ -25,7 +25,7 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
@@ -54,7 +54,7 @@ class OpeError(ValueError):
 class OpeSettings:
     """What `estimate_checkpoint` computes and how (module docstring)."""
 
-    estimators: Tuple[str, ...] = ("fqe", "model_value", "model_rollout")
+    estimators: tuple[str, ...] = ("fqe", "model_value", "model_rollout")
     dataset: Optional[str] = None  # None: the run's dataset (its recorded path, else config.dataset_dir)
     heldout_fraction: float = 0.2
     seed: int = 0  # the episode split, FQE's initialisation and batches, sampled policies
@@ -63,8 +63,8 @@ class OpeSettings:
     fqe: FQEConfig = FQEConfig()
 
 
-def parse_estimators(text: str, flag: str = "--ope") -> Tuple[str, ...]:
-    """"fqe,model" -> ("fqe", "model_value", "model_rollout"); OpeError naming `flag` on an unknown name."""
+def parse_estimators(text: str, flag: str = "--ope") -> tuple[str, ...]:
+    """ "fqe,model" -> ("fqe", "model_value", "model_rollout"); OpeError naming `flag` on an unknown name."""
     names = []
     for part in str(text).split(","):
         part = part.strip().lower()
@@ -73,8 +73,10 @@ def parse_estimators(text: str, flag: str = "--ope") -> Tuple[str, ...]:
         expanded = ALIASES.get(part, (part,))
         for name in expanded:
             if name not in ESTIMATORS:
-                raise OpeError(f"{flag} {text}: unknown estimator {part!r}; expected a comma-separated list of "
-                               f"{', '.join(ESTIMATORS + tuple(ALIASES))}")
+                raise OpeError(
+                    f"{flag} {text}: unknown estimator {part!r}; expected a comma-separated list of "
+                    f"{', '.join(ESTIMATORS + tuple(ALIASES))}"
+                )
             if name not in names:
                 names.append(name)
     if not names:
@@ -82,7 +84,7 @@ def parse_estimators(text: str, flag: str = "--ope") -> Tuple[str, ...]:
     return tuple(names)
 
 
-def resolve_dataset(config, extra: Dict[str, Any], override: Optional[str]) -> list:
+def resolve_dataset(config, extra: dict[str, Any], override: Optional[str]) -> list:
     """The dataset directories the run trained on: `override`, else its recorded path, else config.dataset_dir."""
     if override:
         candidates = [override]
@@ -95,17 +97,19 @@ def resolve_dataset(config, extra: Dict[str, Any], override: Optional[str]) -> l
         if all(os.path.isdir(p) for p in paths):
             return paths
     flag = "--ope-dataset" if override else "the run's dataset"
-    raise OpeError(f"{flag} {candidates[0]}: not found (expected the RLDS dataset directory the run trained on; "
-                   "pass --ope-dataset DIR)")
+    raise OpeError(
+        f"{flag} {candidates[0]}: not found (expected the RLDS dataset directory the run trained on; "
+        "pass --ope-dataset DIR)"
+    )
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_data(paths: Tuple[str, ...], data_percentage: float, seed: int, num_actions: int) -> ope_data.LoggedData:
+def _cached_data(paths: tuple[str, ...], data_percentage: float, seed: int, num_actions: int) -> ope_data.LoggedData:
     """The kept steps of a run's datasets, read once per process (an evaluator reads them for every checkpoint)."""
     return ope_data.logged_data(ope_data.load_kept_steps(paths, data_percentage, seed, num_actions))
 
 
-def normaliser(config, extra: Dict[str, Any]) -> Tuple[Optional[str], Callable[[float], float]]:
+def normaliser(config, extra: dict[str, Any]) -> tuple[Optional[str], Callable[[float], float]]:
     """(primary reference name or None, R -> normalised R) with the references the online evaluation uses."""
     suite = SUITES.get(config.get("suite"))
     metadata = extra.get("dataset_metadata") or {}
@@ -119,13 +123,25 @@ def normaliser(config, extra: Dict[str, Any]) -> Tuple[Optional[str], Callable[[
 
 def _fqe_transitions(data: ope_data.LoggedData, positions: np.ndarray, probs: np.ndarray) -> FQETransitions:
     t, next_t = data.t[positions], data.next_t[positions]
-    return FQETransitions(t=t, next_t=next_t, action=data.action[t], reward=data.reward[t],
-                          terminal=data.terminal[positions], pi_next=probs[next_t])
+    return FQETransitions(
+        t=t,
+        next_t=next_t,
+        action=data.action[t],
+        reward=data.reward[t],
+        terminal=data.terminal[positions],
+        pi_next=probs[next_t],
+    )
 
 
-def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: OpeSettings = OpeSettings(),
-                        log: Optional[Callable[[str], None]] = None, act_policy: Optional[str] = None,
-                        greedy: Optional[bool] = None, overrides=()) -> Tuple[Dict[str, float], Dict[str, Any]]:
+def estimate_checkpoint(
+    checkpoint: str,
+    step: Optional[int] = None,
+    settings: OpeSettings = OpeSettings(),
+    log: Optional[Callable[[str], None]] = None,
+    act_policy: Optional[str] = None,
+    greedy: Optional[bool] = None,
+    overrides=(),
+) -> tuple[dict[str, float], dict[str, Any]]:
     """The `settings.estimators` of the run (or checkpoint directory) `checkpoint` at `step` (default: latest).
 
     The policy is the saved acting rule, changed by `act_policy` / `greedy` / acting `overrides` as in
@@ -136,22 +152,34 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)
     paths = resolve_dataset(config, extra, settings.dataset)
     try:
-        data = _cached_data(tuple(paths), float(config.get("data_percentage", 100.0)), int(config.get("seed", 0)),
-                            int(extra["num_actions"]))
+        data = _cached_data(
+            tuple(paths),
+            float(config.get("data_percentage", 100.0)),
+            int(config.get("seed", 0)),
+            int(extra["num_actions"]),
+        )
     except rlds.DatasetError as err:
         raise OpeError(f"--ope-dataset: {err}") from None
     expected = tuple(extra.get("observation_shape") or ())
     if expected and tuple(data.observation.shape[1:]) != expected:
-        raise OpeError(f"--ope-dataset {','.join(paths)}: observations of shape {tuple(data.observation.shape[1:])}, "
-                       f"the agent takes {expected} (OPE reads datasets whose steps are the agent's observations, "
-                       "e.g. BSuite's; not RL Unplugged's unstacked Atari frames)")
+        raise OpeError(
+            f"--ope-dataset {','.join(paths)}: observations of shape {tuple(data.observation.shape[1:])}, "
+            f"the agent takes {expected} (OPE reads datasets whose steps are the agent's observations, "
+            "e.g. BSuite's; not RL Unplugged's unstacked Atari frames)"
+        )
     ref_name, normalise = normaliser(config, extra)
     params = jax.device_put(params)
     key = jax.random.PRNGKey(settings.seed)
     fit_eps, held_eps = ope_data.split_episodes(data.num_episodes, settings.heldout_fraction, settings.seed)
-    columns: Dict[str, float] = {}
-    details: Dict[str, Any] = {"dataset": ",".join(paths), "reference": ref_name, "episodes": data.num_episodes,
-                               "heldout_episodes": int(len(held_eps)), "transitions": int(len(data.t)), "notes": []}
+    columns: dict[str, float] = {}
+    details: dict[str, Any] = {
+        "dataset": ",".join(paths),
+        "reference": ref_name,
+        "episodes": data.num_episodes,
+        "heldout_episodes": int(len(held_eps)),
+        "transitions": int(len(data.t)),
+        "notes": [],
+    }
     wanted = list(settings.estimators)
     if config.algo not in MODEL_ALGOS:
         skipped = [e for e in wanted if e in MODEL_ESTIMATORS]
@@ -172,7 +200,9 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
     probs = None
     if "fqe" in wanted or "agreement" in wanted:
         started = time.time()
-        probs = policy_probs(agent, config, params, data.observation, jax.random.fold_in(key, 1), settings.policy_samples)
+        probs = policy_probs(
+            agent, config, params, data.observation, jax.random.fold_in(key, 1), settings.policy_samples
+        )
         columns["ope_policy_seconds"] = time.time() - started
     if "behaviour" in wanted:
         started = time.time()
@@ -191,8 +221,15 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
         if "model_rollout" in wanted:
             started = time.time()
             horizon = int(config.unroll_steps if settings.horizon is None else settings.horizon)
-            rollout = jax.jit(functools.partial(ope_model.model_rollout, networks, act=latent_actor(networks, config),
-                                                horizon=horizon, discount=float(config.discount)))
+            rollout = jax.jit(
+                functools.partial(
+                    ope_model.model_rollout,
+                    networks,
+                    act=latent_actor(networks, config),
+                    horizon=horizon,
+                    discount=float(config.discount),
+                )
+            )
             value = rollout(params, initial_obs, key=jax.random.fold_in(key, 2))
             put("model_rollout", float(value), time.time() - started)
             details["rollout_horizon"] = horizon
@@ -205,20 +242,37 @@ def estimate_checkpoint(checkpoint: str, step: Optional[int] = None, settings: O
         returns = ope_data.episode_returns(data)
         scale = max(1.0, float(np.max(np.abs(returns[fit_eps])))) if len(fit_eps) else 1.0
         start_t = ope_data.initial_steps_of(data, held_eps)
-        result = fit_fqe(q_fn, q_params, data.observation, _fqe_transitions(data, fit_pos, probs),
-                         _fqe_transitions(data, held_pos, probs), start_t, probs[start_t], scale, settings.fqe,
-                         jax.random.fold_in(key, 4))
+        result = fit_fqe(
+            q_fn,
+            q_params,
+            data.observation,
+            _fqe_transitions(data, fit_pos, probs),
+            _fqe_transitions(data, held_pos, probs),
+            start_t,
+            probs[start_t],
+            scale,
+            settings.fqe,
+            jax.random.fold_in(key, 4),
+        )
         put("fqe", result.estimate, time.time() - started)
         columns["ope_fqe_iterations"] = float(result.iterations)
-        columns["ope_fqe_heldout_td"] = float(result.heldout_td[result.best_iteration - 1]) if result.heldout_td else float("nan")
-        details["fqe"] = {"best_iteration": result.best_iteration, "steps": result.steps,
-                          "heldout_td": result.heldout_td, "estimates": result.estimates,
-                          "reward_scale": result.reward_scale, "config": dataclasses.asdict(settings.fqe)}
+        columns["ope_fqe_heldout_td"] = (
+            float(result.heldout_td[result.best_iteration - 1]) if result.heldout_td else float("nan")
+        )
+        details["fqe"] = {
+            "best_iteration": result.best_iteration,
+            "steps": result.steps,
+            "heldout_td": result.heldout_td,
+            "estimates": result.estimates,
+            "reward_scale": result.reward_scale,
+            "config": dataclasses.asdict(settings.fqe),
+        }
     return columns, details
 
 
-def add_estimates(result: Dict[str, Any], checkpoint: str, step: Optional[int], settings: OpeSettings,
-                  **acting) -> Dict[str, Any]:
+def add_estimates(
+    result: dict[str, Any], checkpoint: str, step: Optional[int], settings: OpeSettings, **acting
+) -> dict[str, Any]:
     """`result` (an evaluation's dict) with the estimates' `ope_*` columns and `result["ope"]` = the details."""
     columns, details = estimate_checkpoint(checkpoint, step, settings, **acting)
     result.update(columns)
@@ -226,22 +280,28 @@ def add_estimates(result: Dict[str, Any], checkpoint: str, step: Optional[int], 
     return result
 
 
-def scalar_columns(result: Dict[str, Any]) -> Dict[str, float]:
+def scalar_columns(result: dict[str, Any]) -> dict[str, float]:
     """The `ope_*` numbers of a result (for eval.csv / TensorBoard rows)."""
     return {k: float(v) for k, v in result.items() if k.startswith("ope_") and isinstance(v, (int, float))}
 
 
-def format_columns(columns: Dict[str, float], details: Dict[str, Any]) -> list:
+def format_columns(columns: dict[str, float], details: dict[str, Any]) -> list:
     """Lines `rosmo evaluate` prints for the estimates."""
     ref = details.get("reference")
-    lines = [f"off-policy estimates from {details['dataset']} ({details['episodes']} episodes, "
-             f"{details['heldout_episodes']} held out){'' if ref else '; no references: raw returns'}"]
+    lines = [
+        f"off-policy estimates from {details['dataset']} ({details['episodes']} episodes, "
+        f"{details['heldout_episodes']} held out){'' if ref else '; no references: raw returns'}"
+    ]
     for name in ESTIMATORS:
         if f"ope_{name}" not in columns:
             continue
         value = columns[f"ope_{name}"]
         if name in RETURN_ESTIMATORS:
-            label = f"normalised ({ref}) {value:.3f}  return {columns[f'ope_{name}_return']:.3f}" if ref else f"return {value:.3f}"
+            label = (
+                f"normalised ({ref}) {value:.3f}  return {columns[f'ope_{name}_return']:.3f}"
+                if ref
+                else f"return {value:.3f}"
+            )
         else:
             label = f"{value:.3f}"
         lines.append(f"  ope {name:<14} {label}   ({columns[f'ope_{name}_seconds']:.1f}s)")
@@ -249,5 +309,13 @@ def format_columns(columns: Dict[str, float], details: Dict[str, Any]) -> list:
     return lines
 
 
-__all__ = ["ESTIMATORS", "OpeError", "OpeSettings", "add_estimates", "estimate_checkpoint", "format_columns",
-           "parse_estimators", "scalar_columns"]
+__all__ = [
+    "ESTIMATORS",
+    "OpeError",
+    "OpeSettings",
+    "add_estimates",
+    "estimate_checkpoint",
+    "format_columns",
+    "parse_estimators",
+    "scalar_columns",
+]

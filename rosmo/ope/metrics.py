@@ -13,13 +13,13 @@ For candidates i with an estimate e_i and an online score y_i (normalised):
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 from scipy import stats
 
 
-def _pair(estimates: Sequence[float], scores: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+def _pair(estimates: Sequence[float], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     e = np.asarray(estimates, np.float64).reshape(-1)
     y = np.asarray(scores, np.float64).reshape(-1)
     if e.shape != y.shape:
@@ -63,8 +63,9 @@ def last_checkpoint_regret(steps: Sequence[int], scores: Sequence[float]) -> flo
     return float(np.max(y) - y[int(np.argmax(s))])
 
 
-def bootstrap_mean_ci(values: Sequence[float], reps: int = 2000, seed: int = 0,
-                      alpha: float = 0.05) -> Tuple[float, float, float]:
+def bootstrap_mean_ci(
+    values: Sequence[float], reps: int = 2000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float, float]:
     """(mean, low, high): the mean of the finite `values` [U] and its percentile bootstrap (1 - alpha) CI,
     resampling the U units with replacement `reps` times. NaNs everywhere when no value is finite."""
     x = np.asarray(values, np.float64).reshape(-1)

@@ -31,8 +31,9 @@ def model_value(networks: Networks, params, initial_obs: jax.Array) -> jax.Array
     return jnp.mean(ops.logits_to_scalar(pred.value_logits, networks.num_bins))
 
 
-def latent_rollout_returns(networks: Networks, params, initial_obs: jax.Array, act: Callable, horizon: int,
-                           discount: float, key: jax.Array) -> jax.Array:
+def latent_rollout_returns(
+    networks: Networks, params, initial_obs: jax.Array, act: Callable, horizon: int, discount: float, key: jax.Array
+) -> jax.Array:
     """Per initial observation: sum_{k<H} gamma^k r_k + gamma^H v(s_H) (module docstring). [I, ...] -> [I].
 
     act(params, states[I, *S], key) -> int32[I] picks a_k (key folded with k).
@@ -45,12 +46,13 @@ def latent_rollout_returns(networks: Networks, params, initial_obs: jax.Array, a
         action = act(params, state, jax.random.fold_in(key, k))
         state = networks.dynamics(params, state, action)
         reward = ops.logits_to_scalar(networks.predict(params, state).reward_logits, networks.num_bins)
-        total = total + discount ** k * reward
+        total = total + discount**k * reward
     value = ops.logits_to_scalar(networks.predict(params, state).value_logits, networks.num_bins)
-    return total + discount ** horizon * value
+    return total + discount**horizon * value
 
 
-def model_rollout(networks: Networks, params, initial_obs: jax.Array, act: Callable, horizon: int, discount: float,
-                  key: jax.Array) -> jax.Array:
+def model_rollout(
+    networks: Networks, params, initial_obs: jax.Array, act: Callable, horizon: int, discount: float, key: jax.Array
+) -> jax.Array:
     """mean over initial observations of `latent_rollout_returns`. -> scalar."""
     return jnp.mean(latent_rollout_returns(networks, params, initial_obs, act, horizon, discount, key))

@@ -38,7 +38,9 @@ def _improved_logits(networks: Networks, config, params, states, prior_logits):
     """log of ROSMO's one-step improved policy at latent states [M, *S] -> [M, A]."""
     adv_clip, temperature, _ = rosmo_options(config)
     values = ops.logits_to_scalar(networks.predict(params, states).value_logits, networks.num_bins)
-    probs, _ = exact_one_step_target(networks, params, states, prior_logits, values, config.discount, adv_clip, temperature)
+    probs, _ = exact_one_step_target(
+        networks, params, states, prior_logits, values, config.discount, adv_clip, temperature
+    )
     return jnp.log(probs + 1e-12)
 
 
@@ -46,18 +48,23 @@ def exact_probs_fn(agent: Agent, config) -> Callable | None:
     """`probs(params, obs[B, ...]) -> [B, A]` where the sampled acting rule has closed-form probabilities, else None."""
     networks = agent.networks
     if config.act_policy == "prior":
-        return lambda params, obs: jax.nn.softmax(networks.predict(params, networks.represent(params, obs)).policy_logits)
+        return lambda params, obs: jax.nn.softmax(
+            networks.predict(params, networks.represent(params, obs)).policy_logits
+        )
     if config.algo == "rosmo" and config.act_policy == "improved":
+
         def probs(params, obs):
             states = networks.represent(params, obs)
             prior = networks.predict(params, states).policy_logits
             return jax.nn.softmax(_improved_logits(networks, config, params, states, prior))
+
         return probs
     return None
 
 
-def policy_probs(agent: Agent, config, params, obs: np.ndarray, key: jax.Array, num_samples: int = 16,
-                 chunk: int = CHUNK) -> np.ndarray:
+def policy_probs(
+    agent: Agent, config, params, obs: np.ndarray, key: jax.Array, num_samples: int = 16, chunk: int = CHUNK
+) -> np.ndarray:
     """pi(a|o) of the run's acting rule for every observation (module docstring). obs [N, ...] -> float32 [N, A]."""
     num_actions = agent.networks.num_actions
     exact = None if config.act_greedy else exact_probs_fn(agent, config)
@@ -74,7 +81,7 @@ def policy_probs(agent: Agent, config, params, obs: np.ndarray, key: jax.Array, 
         fn = jax.jit(fn)
     out = []
     for i, start in enumerate(range(0, len(obs), chunk)):
-        part = obs[start:start + chunk]
+        part = obs[start : start + chunk]
         out.append(np.asarray(fn(params, part) if exact is not None else fn(params, part, jax.random.fold_in(key, i))))
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, num_actions), np.float32)
 
@@ -96,8 +103,20 @@ def latent_actor(networks: Networks, config) -> Callable:
         def act(params, states, key):
             pred = networks.predict(params, states)
             values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-            result = search_from_states(networks, params, key, states, pred.policy_logits, values, config.discount,
-                                        config.num_simulations, depth, noise, config.mcts_dirichlet_alpha, **options)
+            result = search_from_states(
+                networks,
+                params,
+                key,
+                states,
+                pred.policy_logits,
+                values,
+                config.discount,
+                config.num_simulations,
+                depth,
+                noise,
+                config.mcts_dirichlet_alpha,
+                **options,
+            )
             if greedy and not gumbel:
                 return most_visited_action(result.visit_counts, pred.policy_logits)
             return result.sampled_action

@@ -48,7 +48,9 @@ QTRANSFORMS = {
     "parent_and_siblings": mctx.qtransform_by_parent_and_siblings,  # mctx's muzero_policy default
     "completed_by_mix_value": mctx.qtransform_completed_by_mix_value,  # Gumbel MuZero's
 }
-ModelStep = Callable  # (params, embedding[M, ...], action int[M]) -> (reward[M], value[M], prior_logits[M, A], next_embedding)
+ModelStep = (
+    Callable  # (params, embedding[M, ...], action int[M]) -> (reward[M], value[M], prior_logits[M, A], next_embedding)
+)
 
 
 class SearchResult(NamedTuple):
@@ -115,7 +117,9 @@ def muzero_search(
       :class:`SearchResult` with f32[M, A], f32[M], int32[M, A], int32[M].
     """
     if qtransform not in QTRANSFORMS:
-        raise ConfigError(f"mcts_qtransform={qtransform!r}: expected one of {sorted(QTRANSFORMS)}", field="mcts_qtransform")
+        raise ConfigError(
+            f"mcts_qtransform={qtransform!r}: expected one of {sorted(QTRANSFORMS)}", field="mcts_qtransform"
+        )
     root = mctx.RootFnOutput(prior_logits=prior_logits, value=value, embedding=embedding)
     output = mctx.muzero_policy(
         params,

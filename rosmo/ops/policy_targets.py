@@ -24,7 +24,7 @@ action axis (``A``) or sample axis (``N``) is the last one.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +64,7 @@ def one_step_policy_target(
     discount: float,
     clip: Optional[float] = None,
     temperature: float = 1.0,
-) -> Tuple[Array, Array]:
+) -> tuple[Array, Array]:
     """Exact one-step improved policy ``pi* ∝ pi_prior * exp(adv)``.
 
         adv[..., a]    = rewards[..., a] + discount * next_values[..., a] - value[...]
@@ -136,9 +136,7 @@ def sampled_policy_weights(adv_samples: Array, clip: Optional[float] = None) -> 
     return jnp.exp(shifted - log_norm + jnp.log(float(n)))
 
 
-def sampled_policy_target(
-    sampled_actions: Array, weights: Array, num_actions: int
-) -> Array:
+def sampled_policy_target(sampled_actions: Array, weights: Array, num_actions: int) -> Array:
     """Per-action (unnormalised) target from sampled actions and weights.
 
         q[..., a] = (1/N) sum_i weights[..., i] * 1[sampled_actions[..., i] == a]
@@ -176,9 +174,7 @@ def sampled_policy_loss(logits: Array, sampled_actions: Array, weights: Array) -
     return -jnp.mean(weights * log_pi_a, axis=-1)
 
 
-def filtered_bc_loss(
-    logits: Array, data_actions: Array, adv_data: Array, mask: Array, strict: bool = False
-) -> Array:
+def filtered_bc_loss(logits: Array, data_actions: Array, adv_data: Array, mask: Array, strict: bool = False) -> Array:
     """Filtered behaviour cloning ``-log pi(a_data|s) * 1[adv_data >= 0] * mask``.
 
     Args:
@@ -211,6 +207,4 @@ def uniform_where(mask: Array, probs: Array) -> Array:
       f[..., A].
     """
     num_actions = probs.shape[-1]
-    return jnp.where(
-        jnp.asarray(mask, bool)[..., None], probs, jnp.full_like(probs, 1.0 / num_actions)
-    )
+    return jnp.where(jnp.asarray(mask, bool)[..., None], probs, jnp.full_like(probs, 1.0 / num_actions))

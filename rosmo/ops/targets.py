@@ -15,7 +15,6 @@ needed). ``K``, ``n`` and ``num_targets`` are static Python ints.
 
 from __future__ import annotations
 
-from typing import Tuple
 
 import jax
 import jax.numpy as jnp
@@ -28,22 +27,16 @@ Array = jax.Array
 
 def _time_len(name: str, x: Array) -> int:
     if x.ndim < 1:
-        raise ValueError(
-            f"rosmo.ops.targets: {name} must have a trailing time axis [..., L], "
-            f"got a scalar."
-        )
+        raise ValueError(f"rosmo.ops.targets: {name} must have a trailing time axis [..., L], got a scalar.")
     return x.shape[-1]
 
 
 def _require_length(fn: str, length: int, needed: int, what: str) -> None:
     if length < needed:
-        raise ValueError(
-            f"rosmo.ops.targets.{fn}: window length L={length} is too short; "
-            f"need L >= {needed} ({what})."
-        )
+        raise ValueError(f"rosmo.ops.targets.{fn}: window length L={length} is too short; need L >= {needed} ({what}).")
 
 
-def episode_masks(is_first: Array, is_last: Array) -> Tuple[Array, Array]:
+def episode_masks(is_first: Array, is_last: Array) -> tuple[Array, Array]:
     """Which window positions belong to the root episode.
 
     ``in_episode[t]``: no episode boundary between position 0 and ``t``, i.e.
@@ -166,8 +159,7 @@ def n_step_value_targets(
         "n_step_value_targets",
         length,
         num_targets - 1 + td_steps + 1,
-        f"num_targets - 1 + td_steps + 1 with num_targets={num_targets}, "
-        f"td_steps={td_steps}",
+        f"num_targets - 1 + td_steps + 1 with num_targets={num_targets}, td_steps={td_steps}",
     )
     in_episode, valid = episode_masks(is_first, is_last)
     boot_ok = in_episode & ~(jnp.asarray(is_last, bool) & is_terminal)
@@ -189,9 +181,7 @@ def n_step_value_targets(
     return jnp.where(valid[..., :num_targets], returns[..., :num_targets], own_value)
 
 
-def reward_targets(
-    rewards: Array, is_first: Array, is_last: Array, num_unroll: int
-) -> Array:
+def reward_targets(rewards: Array, is_first: Array, is_last: Array, num_unroll: int) -> Array:
     """Reward targets for the model unroll steps ``k = 1..K``.
 
     Unroll step ``k`` predicts the reward of the transition into ``s_k``,
@@ -259,7 +249,7 @@ def one_step_advantage_data(
     is_terminal: Array,
     discount: float,
     num_targets: int,
-) -> Tuple[Array, Array]:
+) -> tuple[Array, Array]:
     """One-step advantage of the logged action, for filtered BC.
 
         adv_k  = r_k + discount * v_{k+1} * (not (is_last and is_terminal)[k+1]) - v_k
@@ -289,8 +279,7 @@ def one_step_advantage_data(
     rewards = jnp.asarray(rewards, jnp.float32)
     values_target = jnp.asarray(values_target, jnp.float32)
     terminal = jnp.asarray(is_last, bool) & jnp.asarray(is_terminal, bool)
-    v_next = jnp.where(terminal[..., 1 : num_targets + 1], 0.0,
-                       values_target[..., 1 : num_targets + 1])
+    v_next = jnp.where(terminal[..., 1 : num_targets + 1], 0.0, values_target[..., 1 : num_targets + 1])
     adv = rewards[..., :num_targets] + discount * v_next - values_target[..., :num_targets]
     mask = valid[..., :num_targets]
     return jnp.where(mask, adv, 0.0), mask.astype(jnp.float32)
@@ -303,7 +292,7 @@ def one_step_advantage_model(
     is_last: Array,
     discount: float,
     num_targets: int,
-) -> Tuple[Array, Array]:
+) -> tuple[Array, Array]:
     """The original ROSMO code's advantage of the logged action, for filtered BC.
 
         adv_k  = rhat_{k+1} + discount * v_{k+1} - v_k
@@ -336,7 +325,10 @@ def one_step_advantage_model(
     _, valid = episode_masks(is_first, is_last)
     rhat = jnp.asarray(next_rewards_model, jnp.float32)
     values_target = jnp.asarray(values_target, jnp.float32)
-    adv = (rhat[..., 1 : num_targets + 1] + discount * values_target[..., 1 : num_targets + 1]
-           - values_target[..., :num_targets])
+    adv = (
+        rhat[..., 1 : num_targets + 1]
+        + discount * values_target[..., 1 : num_targets + 1]
+        - values_target[..., :num_targets]
+    )
     mask = valid[..., :num_targets]
     return jnp.where(mask, adv, 0.0), mask.astype(jnp.float32)

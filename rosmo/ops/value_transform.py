@@ -98,9 +98,7 @@ def signed_parabolic(y: Array, eps: float = DEFAULT_EPS) -> Array:
     y = jnp.asarray(y, dtype=jnp.result_type(y, jnp.float32))
     a = jnp.abs(y)
     sqrt_d = jnp.sqrt(1.0 + 4.0 * eps * (1.0 + eps + a))
-    s_minus_1 = 4.0 * a * (a + 1.0 + eps) / (
-        (1.0 + sqrt_d) * (1.0 + 2.0 * eps + 2.0 * a + sqrt_d)
-    )
+    s_minus_1 = 4.0 * a * (a + 1.0 + eps) / ((1.0 + sqrt_d) * (1.0 + 2.0 * eps + 2.0 * a + sqrt_d))
     return jnp.sign(y) * s_minus_1 * (s_minus_1 + 2.0)
 
 
@@ -183,8 +181,7 @@ def two_hot_to_scalar(probs: Array, num_bins: int) -> Array:
     half = _check_num_bins(num_bins)
     if probs.shape[-1] != num_bins:
         raise ValueError(
-            f"rosmo.ops.two_hot_to_scalar: probs.shape[-1]={probs.shape[-1]} "
-            f"does not match num_bins={num_bins}."
+            f"rosmo.ops.two_hot_to_scalar: probs.shape[-1]={probs.shape[-1]} does not match num_bins={num_bins}."
         )
     flat = jnp.reshape(probs, (-1, num_bins))  # rlax broadcasts the support as [1, num_bins]
     return rlax.transform_from_2hot(flat, -half, num_bins - 1 - half, num_bins).reshape(probs.shape[:-1])

@@ -10,5 +10,13 @@ from rosmo.report.build import make_report
 from rosmo.report.collect import ReportError, RunRecord, load_runs
 from rosmo.report.stats import curve_estimates, interval_estimates, performance_profiles, probability_of_improvement
 
-__all__ = ["ReportError", "RunRecord", "curve_estimates", "interval_estimates", "load_runs", "make_report",
-           "performance_profiles", "probability_of_improvement"]
+__all__ = [
+    "ReportError",
+    "RunRecord",
+    "curve_estimates",
+    "interval_estimates",
+    "load_runs",
+    "make_report",
+    "performance_profiles",
+    "probability_of_improvement",
+]

@@ -1,11 +1,11 @@
 """`make_report(sweep_dir)`: report.md, results.csv, groups.csv, improvement.csv and plots of a sweep.
 
-    <out>/report.md         IQM [95% CI], mean [95% CI], median of the final normalised score per group and env,
-                            P(X > Y) of the chosen group over the others, the plots, failed/unfinished runs
-    <out>/results.csv       one row per run and evaluation step
-    <out>/groups.csv        the table of report.md as numbers (group fields, env, seeds, iqm, iqm_low, ...)
-    <out>/improvement.csv   P(X > Y) with its CI per pair
-    <out>/plots/*.png|svg   rosmo.report.plots
+<out>/report.md         IQM [95% CI], mean [95% CI], median of the final normalised score per group and env,
+                        P(X > Y) of the chosen group over the others, the plots, failed/unfinished runs
+<out>/results.csv       one row per run and evaluation step
+<out>/groups.csv        the table of report.md as numbers (group fields, env, seeds, iqm, iqm_low, ...)
+<out>/improvement.csv   P(X > Y) with its CI per pair
+<out>/plots/*.png|svg   rosmo.report.plots
 """
 
 from __future__ import annotations
@@ -13,15 +13,29 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from rosmo.report.plots import (numeric_fields, plot_final_scores, plot_improvement, plot_learning_curves,
-                                plot_performance_profile, plot_score_vs_field)
+from rosmo.report.plots import (
+    numeric_fields,
+    plot_final_scores,
+    plot_improvement,
+    plot_learning_curves,
+    plot_performance_profile,
+    plot_score_vs_field,
+)
 from rosmo.report.collect import DUPLICATE, METRIC, UNREADABLE, ReportError, RunRecord, load_runs, results_table
-from rosmo.report.tables import (ALL_ENVS, Grouping, best_group, default_group_fields, group_table, improvement_table,
-                                 markdown_improvement, markdown_table)
+from rosmo.report.tables import (
+    ALL_ENVS,
+    Grouping,
+    best_group,
+    default_group_fields,
+    group_table,
+    improvement_table,
+    markdown_improvement,
+    markdown_table,
+)
 
 METRIC_LABELS = {"normalized_score": "normalised score", "mean_return": "mean return"}
 
@@ -49,17 +63,19 @@ def _check_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> None:
     known = {f for r in records for f in r.fields}
     unknown = [f for f in fields if f not in known]
     if unknown:
-        raise ReportError(f"--group-by {','.join(fields)}: {unknown[0]!r} is neither a field the runs vary nor in their configs "
-                          f"(they vary: {', '.join(sorted(known)) or 'only seeds'})")
+        raise ReportError(
+            f"--group-by {','.join(fields)}: {unknown[0]!r} is neither a field the runs vary nor in their configs "
+            f"(they vary: {', '.join(sorted(known)) or 'only seeds'})"
+        )
 
 
-def mark_duplicates(grouping: Grouping) -> List[RunRecord]:
+def mark_duplicates(grouping: Grouping) -> list[RunRecord]:
     """Finished runs of one group, env and seed after the first (in report order): state "duplicate", not scored.
 
     The statistics take one score per seed; a second run of the same seed would otherwise replace the
     first without a word. Returns the runs marked.
     """
-    first: Dict[Any, RunRecord] = {}
+    first: dict[Any, RunRecord] = {}
     marked = []
     for r in grouping.records:
         if not r.finished:
@@ -67,17 +83,26 @@ def mark_duplicates(grouping: Grouping) -> List[RunRecord]:
         key = (grouping.label(r), r.env, json.dumps(r.seed))
         if key in first:
             r.finished, r.final_score, r.state = False, None, DUPLICATE
-            r.error = (f"same group ({key[0]}), env and seed ({r.seed}) as `{first[key].name}`, which is scored; "
-                       "this one is not")
+            r.error = (
+                f"same group ({key[0]}), env and seed ({r.seed}) as `{first[key].name}`, which is scored; "
+                "this one is not"
+            )
             marked.append(r)
         else:
             first[key] = r
     return marked
 
 
-def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optional[Sequence[str]] = None,
-                compare: Optional[str] = None, reps: int = 5_000, seed: int = 0, make_plots: bool = True,
-                metric: str = METRIC) -> Dict[str, Any]:
+def make_report(
+    sweep_dir: str,
+    out_dir: Optional[str] = None,
+    group_by: Optional[Sequence[str]] = None,
+    compare: Optional[str] = None,
+    reps: int = 5_000,
+    seed: int = 0,
+    make_plots: bool = True,
+    metric: str = METRIC,
+) -> dict[str, Any]:
     """Write the report of the runs under `sweep_dir` into `out_dir` (default: `sweep_dir`); returns what it wrote."""
     out_dir = out_dir or sweep_dir
     records = load_runs(sweep_dir, metric, fields=group_by or ())
@@ -86,7 +111,9 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
         hint = "" if any(r.finished for r in records) else " (wait for a run to finish)"
         if any(r.finished for r in records):
             hint = f"; their summaries have no final {metric!r} (try --metric mean_return)"
-        raise ReportError(f"{sweep_dir}: no finished run with a final {metric} among {len(records)} runs ({states}){hint}")
+        raise ReportError(
+            f"{sweep_dir}: no finished run with a final {metric} among {len(records)} runs ({states}){hint}"
+        )
     if group_by is not None:
         _check_fields([r for r in records if r.state != UNREADABLE], group_by)
     readable = [r for r in records if r.state != UNREADABLE]
@@ -101,7 +128,7 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
     results = results_table(records, grouping.label)
     os.makedirs(out_dir, exist_ok=True)
     label = METRIC_LABELS.get(metric, metric)
-    plot_paths: List[str] = []
+    plot_paths: list[str] = []
     if make_plots:
         plot_dir = os.path.join(out_dir, "plots")
         plot_paths += plot_final_scores(table, plot_dir, label)
@@ -113,16 +140,35 @@ def make_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Optiona
     _write_csv(os.path.join(out_dir, "results.csv"), results)
     _write_csv(os.path.join(out_dir, "groups.csv"), table)
     _write_csv(os.path.join(out_dir, "improvement.csv"), improvement)
-    text = report_markdown(sweep_dir, out_dir, records, fields, table, improvement, chosen, plot_paths, reps, seed, label)
+    text = report_markdown(
+        sweep_dir, out_dir, records, fields, table, improvement, chosen, plot_paths, reps, seed, label
+    )
     _write_text(os.path.join(out_dir, "report.md"), text)
-    return {"report": os.path.join(out_dir, "report.md"), "results": os.path.join(out_dir, "results.csv"),
-            "groups": os.path.join(out_dir, "groups.csv"), "improvement": os.path.join(out_dir, "improvement.csv"),
-            "plots": plot_paths, "table": table, "compare": chosen, "fields": fields}
+    return {
+        "report": os.path.join(out_dir, "report.md"),
+        "results": os.path.join(out_dir, "results.csv"),
+        "groups": os.path.join(out_dir, "groups.csv"),
+        "improvement": os.path.join(out_dir, "improvement.csv"),
+        "plots": plot_paths,
+        "table": table,
+        "compare": chosen,
+        "fields": fields,
+    }
 
 
-def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], fields: Sequence[str],
-                    table: pd.DataFrame, improvement: pd.DataFrame, chosen: str, plot_paths: Sequence[str],
-                    reps: int, seed: int, label: str) -> str:
+def report_markdown(
+    sweep_dir: str,
+    out_dir: str,
+    records: Sequence[RunRecord],
+    fields: Sequence[str],
+    table: pd.DataFrame,
+    improvement: pd.DataFrame,
+    chosen: str,
+    plot_paths: Sequence[str],
+    reps: int,
+    seed: int,
+    label: str,
+) -> str:
     finished = [r for r in records if r.finished]
     lines = [f"# Sweep report: {os.path.basename(os.path.abspath(sweep_dir))}", ""]
     description = _description(sweep_dir)
@@ -131,7 +177,9 @@ def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], 
     envs = sorted({r.env for r in records if r.state != UNREADABLE})
     lines += [
         f"{len(records)} runs ({len(finished)} finished"
-        + "".join(f", {n} {state}" for state in (UNREADABLE, DUPLICATE) for n in [sum(r.state == state for r in records)] if n)
+        + "".join(
+            f", {n} {state}" for state in (UNREADABLE, DUPLICATE) for n in [sum(r.state == state for r in records)] if n
+        )
         + f") on {', '.join(envs)}; grouped by "
         f"{', '.join(fields) if fields else 'nothing (seeds only)'}. Score: the final {label} each run reports "
         "(BSuite: against its dataset's random / behaviour-DQN returns; Atari: RL Unplugged's random / online-DQN).",
@@ -145,10 +193,14 @@ def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], 
         "",
     ]
     if not improvement.empty:
-        lines += [f"## Probability of improvement of {chosen} over the other groups", "",
-                  markdown_improvement(improvement),
-                  "P(X > Y): probability that a run of X scores higher than a run of Y on the same env (Mann-Whitney U, "
-                  "averaged over envs), 95% CI by independent stratified bootstrap (rliable).", ""]
+        lines += [
+            f"## Probability of improvement of {chosen} over the other groups",
+            "",
+            markdown_improvement(improvement),
+            "P(X > Y): probability that a run of X scores higher than a run of Y on the same env (Mann-Whitney U, "
+            "averaged over envs), 95% CI by independent stratified bootstrap (rliable).",
+            "",
+        ]
     if plot_paths:
         lines += ["## Plots", ""]
         for path in plot_paths:
@@ -164,7 +216,9 @@ def report_markdown(sweep_dir: str, out_dir: str, records: Sequence[RunRecord], 
                 lines.append(f"- `{r.name}`: {r.state}: {r.error}")
                 continue
             step = int(r.curve["step"].iloc[-1]) if len(r.curve) else 0
-            lines.append(f"- `{r.name}`: {r.state}, last evaluation at step {step}" + (f": {r.error}" if r.error else ""))
+            lines.append(
+                f"- `{r.name}`: {r.state}, last evaluation at step {step}" + (f": {r.error}" if r.error else "")
+            )
         lines.append("")
     noted = [r for r in records if r.notes]
     if noted:

@@ -17,14 +17,14 @@ import csv
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from rosmo.agents import AGENTS
 from rosmo.errors import UserError
-from rosmo.jsonio import flatten_dict, read_json_if_present
+from rosmo.jsonio import flatten_dict
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
 
 METRIC = "normalized_score"
@@ -44,7 +44,7 @@ class RunRecord:
 
     name: str
     run_dir: str
-    fields: Dict[str, Any]
+    fields: dict[str, Any]
     env: str
     seed: Any
     finished: bool
@@ -55,10 +55,10 @@ class RunRecord:
     curve: pd.DataFrame  # step, score, mean_return, train_seconds, train_seconds_estimated
     state: str = ""
     error: Optional[str] = None
-    notes: List[str] = dataclasses.field(default_factory=list)  # what was read around (e.g. malformed eval.csv rows)
+    notes: list[str] = dataclasses.field(default_factory=list)  # what was read around (e.g. malformed eval.csv rows)
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
+def _read_json(path: str) -> Optional[dict[str, Any]]:
     try:
         with open(path) as f:
             return json.load(f)
@@ -78,7 +78,7 @@ class Unreadable:
     reason: str
 
 
-def find_run_dirs(root: str, unreadable: Optional[List[Unreadable]] = None) -> List[str]:
+def find_run_dirs(root: str, unreadable: Optional[list[Unreadable]] = None) -> list[str]:
     """Run directories under `root` (sorted), not descending into a run or a hidden directory.
 
     Symbolic links are followed (a directory of links to the runs of several sweeps is a
@@ -112,7 +112,7 @@ def find_run_dirs(root: str, unreadable: Optional[List[Unreadable]] = None) -> L
     return found
 
 
-def read_eval_rows(path: str, notes: List[str]) -> pd.DataFrame:
+def read_eval_rows(path: str, notes: list[str]) -> pd.DataFrame:
     """eval.csv's well-formed rows; each malformed one (field count, a value that is not a number, a last line
     cut short by an interrupted write) is left out and described in `notes`."""
     try:
@@ -158,7 +158,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _curve(run_dir: str, metric: str, summary: Optional[Dict[str, Any]], notes: Optional[List[str]] = None) -> pd.DataFrame:
+def _curve(
+    run_dir: str, metric: str, summary: Optional[dict[str, Any]], notes: Optional[list[str]] = None
+) -> pd.DataFrame:
     """eval.csv as step, score, mean_return, train_seconds (interpolated from the summary when not logged)."""
     path = os.path.join(run_dir, "eval.csv")
     columns = ["step", "score", "mean_return", "train_seconds", "train_seconds_estimated"]
@@ -193,7 +195,7 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
     status = _read_json(os.path.join(run_dir, "sweep_status.json")) or {}
     planned_steps = config.get("num_steps")
     finished = summary is not None and (planned_steps is None or summary.get("num_steps") == planned_steps)
-    notes: List[str] = []
+    notes: list[str] = []
     curve = _curve(run_dir, metric, summary, notes)
     final = (summary or {}).get("final_eval") or {}
     if finished:
@@ -227,12 +229,24 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
 def unreadable_record(path: str, root: str, reason: str) -> RunRecord:
     """A run (or a path that should have been one) the report cannot read: listed with `reason`, never scored."""
     columns = ["step", "score", "mean_return", "train_seconds", "train_seconds_estimated"]
-    return RunRecord(name=os.path.relpath(path, root), run_dir=path, fields={}, env="?", seed=None, finished=False,
-                     final_score=None, final_return=None, num_steps=None, train_seconds=None,
-                     curve=pd.DataFrame(columns=columns), state=UNREADABLE, error=reason)
+    return RunRecord(
+        name=os.path.relpath(path, root),
+        run_dir=path,
+        fields={},
+        env="?",
+        seed=None,
+        finished=False,
+        final_score=None,
+        final_return=None,
+        num_steps=None,
+        train_seconds=None,
+        curve=pd.DataFrame(columns=columns),
+        state=UNREADABLE,
+        error=reason,
+    )
 
 
-def _derive_fields(records: List[RunRecord]) -> None:
+def _derive_fields(records: list[RunRecord]) -> None:
     """Runs not planned by a sweep: their fields are the config fields that differ across the runs."""
     configs = {}
     for r in records:
@@ -250,16 +264,17 @@ def _derive_fields(records: List[RunRecord]) -> None:
 AGENT_FIELDS = frozenset(f for spec in AGENTS.values() for f in spec.config_defaults)  # fields of one agent or another
 
 
-def _fill_missing_fields(records: List[RunRecord]) -> None:
+def _fill_missing_fields(records: list[RunRecord]) -> None:
     """Runs of several sweeps in one report: a field that only other sweeps vary is read from this run's config.
 
     (A CQL-only sweep's runs do not vary `algo`; next to a ROSMO/BC sweep they still group under algo=cql.)
     """
+
     def sweep_of(r: RunRecord) -> str:
         return os.path.dirname(os.path.realpath(r.run_dir))
 
     fields = {f for r in records for f in r.fields}
-    own: Dict[str, set] = {}  # the fields some run of each sweep varies: left as they are ("–") there
+    own: dict[str, set] = {}  # the fields some run of each sweep varies: left as they are ("–") there
     for r in records:
         own.setdefault(sweep_of(r), set()).update(r.fields)
     for r in records:
@@ -280,13 +295,13 @@ def _fields_from_config(r: RunRecord, names: Sequence[str]) -> None:
             r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
 
 
-def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> List[RunRecord]:
+def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> list[RunRecord]:
     """Every run under `root`; ReportError when there is none.
 
     `fields`: group-by fields; one that no sweep varies (e.g. `search`, set with --set in one of the
     sweeps linked together) is read from each run's config.
     """
-    unreadable: List[Unreadable] = []
+    unreadable: list[Unreadable] = []
     run_dirs = find_run_dirs(root, unreadable)
     if not run_dirs:
         also = "; " + "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3]) if unreadable else ""
@@ -314,21 +329,41 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> Li
     return records
 
 
-def results_table(records: List[RunRecord], group_of) -> pd.DataFrame:
+def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
     """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds, final."""
-    field_names: List[str] = []
+    field_names: list[str] = []
     for r in records:
         field_names.extend(f for f in r.fields if f not in field_names)
     rows = []
     for r in records:
         last_step = int(r.curve["step"].iloc[-1]) if len(r.curve) else None
         for row in r.curve.itertuples(index=False):
-            rows.append({
-                "run": r.name, "group": group_of(r), **{f: r.fields.get(f) for f in field_names},
-                "env": r.env, "seed": r.seed, "step": int(row.step), "score": row.score, "mean_return": row.mean_return,
-                "train_seconds": row.train_seconds, "train_seconds_estimated": bool(row.train_seconds_estimated),
-                "final": bool(r.finished and int(row.step) == last_step),
-            })
-    columns = ["run", "group", *field_names, "env", "seed", "step", "score", "mean_return", "train_seconds",
-               "train_seconds_estimated", "final"]
+            rows.append(
+                {
+                    "run": r.name,
+                    "group": group_of(r),
+                    **{f: r.fields.get(f) for f in field_names},
+                    "env": r.env,
+                    "seed": r.seed,
+                    "step": int(row.step),
+                    "score": row.score,
+                    "mean_return": row.mean_return,
+                    "train_seconds": row.train_seconds,
+                    "train_seconds_estimated": bool(row.train_seconds_estimated),
+                    "final": bool(r.finished and int(row.step) == last_step),
+                }
+            )
+    columns = [
+        "run",
+        "group",
+        *field_names,
+        "env",
+        "seed",
+        "step",
+        "score",
+        "mean_return",
+        "train_seconds",
+        "train_seconds_estimated",
+        "final",
+    ]
     return pd.DataFrame(rows, columns=columns)

@@ -20,7 +20,7 @@ percentile bootstrap 95% CI over seeds.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import matplotlib
 
@@ -55,7 +55,9 @@ def checkpoint_table(sweep_dir: str, metric: str = "normalized_score", fields: S
         if "step" not in raw:
             raise ReportError(f"{path}: no 'step' column (expected the eval.csv of a run)")
         columns = [c for c in [metric] + [f"ope_{e}" for e in ESTIMATORS] if c in raw]
-        merged = raw[["step"] + columns].groupby("step", sort=True).last().reset_index()  # last non-empty value per step
+        merged = (
+            raw[["step"] + columns].groupby("step", sort=True).last().reset_index()
+        )  # last non-empty value per step
         frame = pd.DataFrame({"run": r.name, "env": r.env, "seed": r.seed, "step": merged["step"].astype(int)})
         for f in fields:
             frame[f] = str(r.fields.get(f))
@@ -67,7 +69,9 @@ def checkpoint_table(sweep_dir: str, metric: str = "normalized_score", fields: S
         raise ReportError(f"{sweep_dir}: no run has an eval.csv")
     table = pd.concat(frames, ignore_index=True)
     if not any(table[e].notna().any() for e in ESTIMATORS):
-        raise ReportError(f"{sweep_dir}: no eval.csv has ope_* columns (run `rosmo evaluate --watch RUN --ope ...` first)")
+        raise ReportError(
+            f"{sweep_dir}: no eval.csv has ope_* columns (run `rosmo evaluate --watch RUN --ope ...` first)"
+        )
     return table
 
 
@@ -77,11 +81,14 @@ def _scored(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
     return out[np.isfinite(out["estimate"]) & np.isfinite(out["score"])]
 
 
-def _selection_metrics(cands: pd.DataFrame, with_error: bool) -> Dict[str, float]:
+def _selection_metrics(cands: pd.DataFrame, with_error: bool) -> dict[str, float]:
     e, y = cands["estimate"].to_numpy(), cands["score"].to_numpy()
-    return {"spearman": metrics.spearman(e, y), "regret@1": metrics.regret_at_k(e, y, 1),
-            "regret@3": metrics.regret_at_k(e, y, 3),
-            "abs_error": metrics.absolute_error(e, y) if with_error else float("nan")}
+    return {
+        "spearman": metrics.spearman(e, y),
+        "regret@1": metrics.regret_at_k(e, y, 1),
+        "regret@3": metrics.regret_at_k(e, y, 3),
+        "abs_error": metrics.absolute_error(e, y) if with_error else float("nan"),
+    }
 
 
 def unit_metrics(table: pd.DataFrame, estimator: str, selection: str) -> pd.DataFrame:
@@ -116,15 +123,25 @@ def ope_metrics(table: pd.DataFrame, group_by: Sequence[str] = (), reps: int = 2
                     if name == "abs_error" and estimator not in RETURN_ESTIMATORS:
                         continue
                     mean, low, high = metrics.bootstrap_mean_ci(units[name], reps=reps, seed=seed)
-                    out.append({**dict(zip(keys, group_key)), "estimator": estimator, "selection": selection,
-                                "metric": name, "mean": mean, "low": low, "high": high,
-                                "seeds": int(np.isfinite(units[name]).sum()),
-                                "candidates": float(units["candidates"].mean())})
-    return pd.DataFrame(out, columns=[*keys, "estimator", "selection", "metric", "mean", "low", "high", "seeds",
-                                      "candidates"])
+                    out.append(
+                        {
+                            **dict(zip(keys, group_key)),
+                            "estimator": estimator,
+                            "selection": selection,
+                            "metric": name,
+                            "mean": mean,
+                            "low": low,
+                            "high": high,
+                            "seeds": int(np.isfinite(units[name]).sum()),
+                            "candidates": float(units["candidates"].mean()),
+                        }
+                    )
+    return pd.DataFrame(
+        out, columns=[*keys, "estimator", "selection", "metric", "mean", "low", "high", "seeds", "candidates"]
+    )
 
 
-def _cell(row: Optional[Dict[str, Any]]) -> str:
+def _cell(row: Optional[dict[str, Any]]) -> str:
     if row is None or not np.isfinite(row["mean"]):
         return "–"
     return f"{row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
@@ -133,7 +150,7 @@ def _cell(row: Optional[Dict[str, Any]]) -> str:
 def markdown(scores: pd.DataFrame, group_by: Sequence[str]) -> str:
     """Two tables per env / group (checkpoint selection, run selection): estimator x metric, mean [95% CI]."""
     keys = ["env", *group_by]
-    lines: List[str] = []
+    lines: list[str] = []
     for group_key, rows in scores.groupby(keys, sort=False):
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
         title = ", ".join(f"{k}={v}" for k, v in zip(keys, group_key))
@@ -142,8 +159,12 @@ def markdown(scores: pd.DataFrame, group_by: Sequence[str]) -> str:
             if not len(part):
                 continue
             seeds = int(part["seeds"].max())
-            lines += [f"### {title}: {label} ({seeds} seeds, {part['candidates'].mean():.1f} candidates on average)", "",
-                      "| estimator | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+            lines += [
+                f"### {title}: {label} ({seeds} seeds, {part['candidates'].mean():.1f} candidates on average)",
+                "",
+                "| estimator | " + " | ".join(METRICS) + " |",
+                "|---|" + "---|" * len(METRICS),
+            ]
             for estimator, est_rows in part.groupby("estimator", sort=False):
                 cells = {r["metric"]: r for r in est_rows.to_dict("records")}
                 lines.append(f"| {estimator} | " + " | ".join(_cell(cells.get(m)) for m in METRICS) + " |")
@@ -151,7 +172,7 @@ def markdown(scores: pd.DataFrame, group_by: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def plot_scatter(table: pd.DataFrame, out_dir: str, metric_label: str) -> List[str]:
+def plot_scatter(table: pd.DataFrame, out_dir: str, metric_label: str) -> list[str]:
     """One figure per estimator: estimate (x) against the online score (y), one colour per env, y = x dashed."""
     paths = []
     for estimator in ESTIMATORS:
@@ -173,23 +194,41 @@ def plot_scatter(table: pd.DataFrame, out_dir: str, metric_label: str) -> List[s
     return paths
 
 
-def make_ope_report(sweep_dir: str, out_dir: Optional[str] = None, group_by: Sequence[str] = (), reps: int = 2000,
-                    seed: int = 0, make_plots: bool = True, metric: str = "normalized_score") -> Dict[str, Any]:
+def make_ope_report(
+    sweep_dir: str,
+    out_dir: Optional[str] = None,
+    group_by: Sequence[str] = (),
+    reps: int = 2000,
+    seed: int = 0,
+    make_plots: bool = True,
+    metric: str = "normalized_score",
+) -> dict[str, Any]:
     """Write ope.md, ope.csv, ope_checkpoints.csv and the scatter plots (module docstring); returns the paths."""
     out_dir = out_dir or sweep_dir
     os.makedirs(out_dir, exist_ok=True)
     table = checkpoint_table(sweep_dir, metric, group_by)
     scores = ope_metrics(table, group_by, reps=reps, seed=seed)
-    text = "\n".join([
-        f"# Off-policy evaluation: {sweep_dir}", "",
-        f"Online score: `{metric}`. Mean over seeds [95% bootstrap CI over seeds] of each seed's mean over its "
-        "selections. regret@k: online score of the best candidate minus the best of the estimator's top k; "
-        "`last`: take the last checkpoint.", "",
-        markdown(scores, group_by)])
-    paths = {"report": os.path.join(out_dir, "ope.md"), "scores": os.path.join(out_dir, "ope.csv"),
-             "checkpoints": os.path.join(out_dir, "ope_checkpoints.csv")}
-    for key, content in (("report", text), ("scores", scores.to_csv(index=False)),
-                         ("checkpoints", table.to_csv(index=False))):
+    text = "\n".join(
+        [
+            f"# Off-policy evaluation: {sweep_dir}",
+            "",
+            f"Online score: `{metric}`. Mean over seeds [95% bootstrap CI over seeds] of each seed's mean over its "
+            "selections. regret@k: online score of the best candidate minus the best of the estimator's top k; "
+            "`last`: take the last checkpoint.",
+            "",
+            markdown(scores, group_by),
+        ]
+    )
+    paths = {
+        "report": os.path.join(out_dir, "ope.md"),
+        "scores": os.path.join(out_dir, "ope.csv"),
+        "checkpoints": os.path.join(out_dir, "ope_checkpoints.csv"),
+    }
+    for key, content in (
+        ("report", text),
+        ("scores", scores.to_csv(index=False)),
+        ("checkpoints", table.to_csv(index=False)),
+    ):
         tmp = f"{paths[key]}.tmp"
         with open(tmp, "w") as f:
             f.write(content)

@@ -1,16 +1,16 @@
 """A sweep's plots, each as PNG and SVG (matplotlib, Agg backend; rliable's plot helpers where they fit).
 
-    final_scores_<env>.png         IQM / mean / median with 95% CIs per group (rliable plot_interval_estimates)
-    performance_profile.png        fraction of runs with score > tau, per group (rliable)
-    probability_of_improvement.png P(X > Y) of the chosen group over each other group (rliable)
-    learning_curves_steps.png      IQM and 95% CI over seeds against training steps, one panel per env
-    learning_curves_wallclock.png  the same against training seconds
-    score_vs_<field>.png           final IQM and CI against a swept number, one line per other group
+final_scores_<env>.png         IQM / mean / median with 95% CIs per group (rliable plot_interval_estimates)
+performance_profile.png        fraction of runs with score > tau, per group (rliable)
+probability_of_improvement.png P(X > Y) of the chosen group over each other group (rliable)
+learning_curves_steps.png      IQM and 95% CI over seeds against training steps, one panel per env
+learning_curves_wallclock.png  the same against training seconds
+score_vs_<field>.png           final IQM and CI against a swept number, one line per other group
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import matplotlib
 
@@ -27,7 +27,7 @@ from rosmo.report.stats import curve_estimates, performance_profiles  # noqa: E4
 from rosmo.report.tables import ALL_ENVS, Grouping, final_matrix, ordered_envs  # noqa: E402
 
 
-def _colors(groups: Sequence[str]) -> Dict[str, Tuple[float, float, float]]:
+def _colors(groups: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return dict(zip(groups, sns.color_palette("colorblind", n_colors=max(1, len(groups)))))
 
 
@@ -35,24 +35,36 @@ def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
 
 
-def plot_final_scores(table: pd.DataFrame, out_dir: str, metric_label: str) -> List[str]:
+def plot_final_scores(table: pd.DataFrame, out_dir: str, metric_label: str) -> list[str]:
     """One interval-estimate figure per env (and for `all envs`): IQM, mean, median with CIs per group."""
     paths = []
     for env, rows in table.groupby("env", sort=False):
         groups = list(rows["group"])
         points = {g: np.array([r["iqm"], r["mean"], r["median"]]) for g, r in zip(groups, rows.to_dict("records"))}
-        intervals = {g: np.array([[r["iqm_low"], r["mean_low"], r["median_low"]], [r["iqm_high"], r["mean_high"], r["median_high"]]])
-                     for g, r in zip(groups, rows.to_dict("records"))}
+        intervals = {
+            g: np.array(
+                [[r["iqm_low"], r["mean_low"], r["median_low"]], [r["iqm_high"], r["mean_high"], r["median_high"]]]
+            )
+            for g, r in zip(groups, rows.to_dict("records"))
+        }
         height = 0.5 * len(groups)  # rliable's figure: row_height x groups; place the labels in inches
-        fig, _ = plot_utils.plot_interval_estimates(points, intervals, metric_names=["IQM", "Mean", "Median"],
-                                                    algorithms=groups, colors=_colors(groups), xlabel=metric_label,
-                                                    row_height=0.5, subfigure_width=3.6, xlabel_y_coordinate=-0.55 / height)
+        fig, _ = plot_utils.plot_interval_estimates(
+            points,
+            intervals,
+            metric_names=["IQM", "Mean", "Median"],
+            algorithms=groups,
+            colors=_colors(groups),
+            xlabel=metric_label,
+            row_height=0.5,
+            subfigure_width=3.6,
+            xlabel_y_coordinate=-0.55 / height,
+        )
         fig.suptitle(f"{env}: final score, 95% stratified bootstrap CIs", y=1.0 + 0.6 / height)
         paths += save(fig, out_dir, f"final_scores_{_safe(env)}")
     return paths
 
 
-def plot_performance_profile(grouping: Grouping, out_dir: str, metric_label: str, reps: int, seed: int) -> List[str]:
+def plot_performance_profile(grouping: Grouping, out_dir: str, metric_label: str, reps: int, seed: int) -> list[str]:
     matrices = {}
     for g in grouping.groups:
         members = grouping.members(g)
@@ -66,15 +78,23 @@ def plot_performance_profile(grouping: Grouping, out_dir: str, metric_label: str
     taus = np.linspace(low, high, 101)
     profiles, cis = performance_profiles(matrices, taus, reps=reps, seed=seed)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, colors=_colors(list(matrices)), ax=ax,
-                                         xlabel=rf"{metric_label} ($\tau$)", ylabel=r"Fraction of runs with score $> \tau$",
-                                         labelsize="large", ticklabelsize="large")
+    plot_utils.plot_performance_profiles(
+        profiles,
+        taus,
+        performance_profile_cis=cis,
+        colors=_colors(list(matrices)),
+        ax=ax,
+        xlabel=rf"{metric_label} ($\tau$)",
+        ylabel=r"Fraction of runs with score $> \tau$",
+        labelsize="large",
+        ticklabelsize="large",
+    )
     ax.legend(loc="best", fontsize="small")
     ax.set_title("Performance profiles (score distributions over runs and envs)")
     return save(fig, out_dir, "performance_profile")
 
 
-def plot_improvement(table: pd.DataFrame, out_dir: str) -> List[str]:
+def plot_improvement(table: pd.DataFrame, out_dir: str) -> list[str]:
     """P(X > Y) with CIs of the chosen group X over each other group Y (rliable's plot)."""
     if table.empty:
         return []
@@ -83,12 +103,13 @@ def plot_improvement(table: pd.DataFrame, out_dir: str) -> List[str]:
     pairs = {f"{r['x']}\t{r['y']}": np.array([r["probability"]]) for r in records}
     intervals = {f"{r['x']}\t{r['y']}": np.array([[r["low"]], [r["high"]]]) for r in records}
     fig, ax = plt.subplots(figsize=(5, 0.6 + 0.5 * len(pairs)))
-    plot_utils.plot_probability_of_improvement(pairs, intervals, pair_separator="\t", ax=ax, xlabel="P(X > Y)",
-                                               left_ylabel="X", right_ylabel="Y")
+    plot_utils.plot_probability_of_improvement(
+        pairs, intervals, pair_separator="\t", ax=ax, xlabel="P(X > Y)", left_ylabel="X", right_ylabel="Y"
+    )
     return save(fig, out_dir, "probability_of_improvement")
 
 
-def curve_arrays(grouping: Grouping) -> Dict[Tuple[str, str], Dict[str, np.ndarray]]:
+def curve_arrays(grouping: Grouping) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """(group, env) -> {"steps" [T], "scores" [runs, 1, T], "seconds" [T]} at the steps all its runs evaluated.
 
     Finished runs only, when a group/env has any (a run still going would cut the curve short)."""
@@ -108,12 +129,16 @@ def curve_arrays(grouping: Grouping) -> Dict[Tuple[str, str], Dict[str, np.ndarr
             if np.isnan(scores).any():
                 continue
             seconds = np.nanmean(np.stack([f["train_seconds"].to_numpy(np.float64) for f in frames]), axis=0)
-            out[(g, env)] = {"steps": np.asarray(steps, np.float64), "scores": scores, "seconds": seconds,
-                             "estimated": any(bool(f["train_seconds_estimated"].any()) for f in frames)}
+            out[(g, env)] = {
+                "steps": np.asarray(steps, np.float64),
+                "scores": scores,
+                "seconds": seconds,
+                "estimated": any(bool(f["train_seconds_estimated"].any()) for f in frames),
+            }
     return out
 
 
-def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, reps: int, seed: int) -> List[str]:
+def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, reps: int, seed: int) -> list[str]:
     arrays = curve_arrays(grouping)
     if not arrays:
         return []
@@ -123,9 +148,14 @@ def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, re
     colors = _colors(groups)
     paths = []
     estimated = any(a["estimated"] for a in arrays.values())
-    for axis, stem, xlabel in (("steps", "learning_curves_steps", "training steps"),
-                               ("seconds", "learning_curves_wallclock",
-                                "training seconds" + (" (spread from each run's total)" if estimated else ""))):
+    for axis, stem, xlabel in (
+        ("steps", "learning_curves_steps", "training steps"),
+        (
+            "seconds",
+            "learning_curves_wallclock",
+            "training seconds" + (" (spread from each run's total)" if estimated else ""),
+        ),
+    ):
         fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
         for ax, env in zip(axes[0], envs):
             for g in groups:
@@ -146,12 +176,16 @@ def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, re
     return paths
 
 
-def numeric_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> List[str]:
+def numeric_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> list[str]:
     """Group fields whose values are numbers (not bools) with more than one value."""
     out = []
     for f in fields:
         values = [r.fields[f] for r in records if f in r.fields]
-        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(set(values)) > 1:
+        if (
+            values
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            and len(set(values)) > 1
+        ):
             out.append(f)
     return out
 
@@ -172,7 +206,9 @@ def field_axis(ax, values: np.ndarray) -> None:
     ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())  # a log axis labels no "3x10^0"
 
 
-def plot_score_vs_field(table: pd.DataFrame, fields: Sequence[str], field: str, out_dir: str, metric_label: str) -> List[str]:
+def plot_score_vs_field(
+    table: pd.DataFrame, fields: Sequence[str], field: str, out_dir: str, metric_label: str
+) -> list[str]:
     """Final IQM [CI] against `field`, one line per combination of the other group fields, a panel per env;
     groups without `field` (e.g. another algorithm) as a horizontal band."""
     rows = table[table["env"] != ALL_ENVS]
@@ -182,7 +218,11 @@ def plot_score_vs_field(table: pd.DataFrame, fields: Sequence[str], field: str, 
     for ax, env in zip(axes[0], envs):
         sub = rows[rows["env"] == env]
         has = sub[sub[field].notna()] if field in sub else sub.iloc[0:0]
-        keys = [tuple(_text(v) for v in values) for values in has[others].itertuples(index=False)] if others else [()] * len(has)
+        keys = (
+            [tuple(_text(v) for v in values) for values in has[others].itertuples(index=False)]
+            if others
+            else [()] * len(has)
+        )
         lines = [(key, has[[k == key for k in keys]]) for key in dict.fromkeys(keys)]
         flat = sub[sub[field].isna()].to_dict("records") if field in sub else []
         palette = sns.color_palette("colorblind", n_colors=max(1, len(lines) + len(flat)))
@@ -192,7 +232,7 @@ def plot_score_vs_field(table: pd.DataFrame, fields: Sequence[str], field: str, 
             x = part[field].astype(float).to_numpy()
             ax.plot(x, part["iqm"], marker="o", color=color, label=label)
             ax.fill_between(x, part["iqm_low"], part["iqm_high"], color=color, alpha=0.2)
-        for color, row in zip(palette[len(lines):], flat):  # groups without the field: a band across
+        for color, row in zip(palette[len(lines) :], flat):  # groups without the field: a band across
             ax.axhline(row["iqm"], linestyle="--", color=color, label=row["group"])
             ax.axhspan(row["iqm_low"], row["iqm_high"], color=color, alpha=0.1)
         field_axis(ax, has[field].astype(float).to_numpy() if len(has) else np.zeros(0))

@@ -16,7 +16,7 @@ median of the env means (rliable aggregate_iqm / aggregate_mean / aggregate_medi
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Mapping, Sequence
 
 import numpy as np
 from rliable import library as rly
@@ -34,8 +34,9 @@ def final_metrics(scores: np.ndarray) -> np.ndarray:
     return np.array([rliable_metrics.aggregate_iqm(scores), rliable_metrics.aggregate_mean(scores), median])
 
 
-def interval_estimates(score_dict: Mapping[str, np.ndarray], reps: int = 5_000, seed: int = 0,
-                       confidence: float = 0.95) -> Dict[str, Dict[str, float]]:
+def interval_estimates(
+    score_dict: Mapping[str, np.ndarray], reps: int = 5_000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, dict[str, float]]:
     """{name: scores [runs, tasks]} -> {name: {iqm, iqm_low, iqm_high, mean, ..., median_high, runs, tasks}}.
 
     Each name's bootstrap starts from `seed`, so its interval is rliable's on its scores alone.
@@ -47,9 +48,10 @@ def interval_estimates(score_dict: Mapping[str, np.ndarray], reps: int = 5_000, 
     out = {}
     for key, scores in data.items():  # each key from the same seed: a row does not depend on the others
         with seeded_numpy(seed):
-            points, intervals = rly.get_interval_estimates({key: scores}, final_metrics, reps=reps,
-                                                           confidence_interval_size=confidence)
-        row: Dict[str, float] = {"runs": int(scores.shape[0]), "tasks": int(scores.shape[1])}
+            points, intervals = rly.get_interval_estimates(
+                {key: scores}, final_metrics, reps=reps, confidence_interval_size=confidence
+            )
+        row: dict[str, float] = {"runs": int(scores.shape[0]), "tasks": int(scores.shape[1])}
         for i, name in enumerate(METRICS):
             row[name] = float(points[key][i])
             row[f"{name}_low"], row[f"{name}_high"] = (float(v) for v in intervals[key][:, i])
@@ -57,8 +59,9 @@ def interval_estimates(score_dict: Mapping[str, np.ndarray], reps: int = 5_000, 
     return out
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2_000, seed: int = 0,
-                               confidence: float = 0.95) -> Tuple[float, float, float]:
+def probability_of_improvement(
+    x: np.ndarray, y: np.ndarray, reps: int = 2_000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """P(X > Y) averaged over tasks, with its CI: x [n, tasks], y [k, tasks] -> (p, low, high).
 
     P(X_m > Y_m) = Mann-Whitney U / (n k) on task m (ties count half);
@@ -66,25 +69,31 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2_000, 
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"probability_of_improvement: expected [runs, tasks] arrays with the same tasks, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"probability_of_improvement: expected [runs, tasks] arrays with the same tasks, got {x.shape} and {y.shape}"
+        )
     with seeded_numpy(seed):
         points, intervals = rly.get_interval_estimates(
-            {"pair": [x, y]}, lambda a, b: np.array([rliable_metrics.probability_of_improvement(a, b)]),
-            reps=reps, confidence_interval_size=confidence,
+            {"pair": [x, y]},
+            lambda a, b: np.array([rliable_metrics.probability_of_improvement(a, b)]),
+            reps=reps,
+            confidence_interval_size=confidence,
         )
     return float(points["pair"][0]), float(intervals["pair"][0, 0]), float(intervals["pair"][1, 0])
 
 
-def performance_profiles(score_dict: Mapping[str, np.ndarray], taus: Sequence[float], reps: int = 2_000,
-                         seed: int = 0) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+def performance_profiles(
+    score_dict: Mapping[str, np.ndarray], taus: Sequence[float], reps: int = 2_000, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Score distributions: fraction of runs (over all tasks) with score > tau, [len(taus)], and CIs [2, len(taus)]."""
     data = {k: np.asarray(v, np.float64) for k, v in score_dict.items()}
     with seeded_numpy(seed):
         return rly.create_performance_profile(data, np.asarray(taus, np.float64), reps=reps)
 
 
-def curve_estimates(curves: Mapping[str, np.ndarray], reps: int = 2_000, seed: int = 0,
-                    confidence: float = 0.95) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+def curve_estimates(
+    curves: Mapping[str, np.ndarray], reps: int = 2_000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{name: scores [runs, tasks, steps]} -> {name: (IQM [steps], CI [2, steps])}, one bootstrap for all steps."""
     data = {k: np.asarray(v, np.float64) for k, v in curves.items()}
 
@@ -94,7 +103,8 @@ def curve_estimates(curves: Mapping[str, np.ndarray], reps: int = 2_000, seed: i
     out = {}
     for key, scores in data.items():
         with seeded_numpy(seed):
-            points, intervals = rly.get_interval_estimates({key: scores}, iqm_per_step, reps=reps,
-                                                           confidence_interval_size=confidence)
+            points, intervals = rly.get_interval_estimates(
+                {key: scores}, iqm_per_step, reps=reps, confidence_interval_size=confidence
+            )
         out[key] = (np.asarray(points[key]), np.asarray(intervals[key]))
     return out

@@ -9,7 +9,7 @@ over envs, the seeds every env of the group has [seeds, envs].
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,9 @@ from rosmo.sweep.naming import CONFIG_AXIS, value_labels
 ALL_ENVS = "all envs"
 
 
-def default_group_fields(records: Sequence[RunRecord]) -> List[str]:
+def default_group_fields(records: Sequence[RunRecord]) -> list[str]:
     """Every varied field in first-seen order but `env` (a column of its own); `config` only when it is not just the env."""
-    fields: List[str] = []
+    fields: list[str] = []
     for r in records:
         fields.extend(f for f in r.fields if f not in fields and f != "env")
     if CONFIG_AXIS in fields:
@@ -33,7 +33,7 @@ def default_group_fields(records: Sequence[RunRecord]) -> List[str]:
     return fields
 
 
-def _sort_key(value: Any) -> Tuple[int, Any]:
+def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, bool) or value is None:
         return (2, str(value))
     if isinstance(value, (int, float)):
@@ -49,8 +49,8 @@ class Grouping:
         self.records = list(records)
         self.fields = list(fields)
         self._labels = {f: value_labels(f, [r.fields[f] for r in records if f in r.fields]) for f in self.fields}
-        keyed: Dict[str, Tuple] = {}
-        self._members: Dict[str, List[RunRecord]] = {}
+        keyed: dict[str, tuple] = {}
+        self._members: dict[str, list[RunRecord]] = {}
         for r in self.records:
             g = self.label(r)
             keyed.setdefault(g, tuple(_sort_key(r.fields[f]) if f in r.fields else (3, "") for f in self.fields))
@@ -61,17 +61,20 @@ class Grouping:
         parts = [f"{f}={self._labels[f][repr(record.fields[f])]}" for f in self.fields if f in record.fields]
         return ",".join(parts) or "all"
 
-    def members(self, group: str) -> List[RunRecord]:
+    def members(self, group: str) -> list[RunRecord]:
         return self._members.get(group, [])
 
 
-def ordered_envs(records: Sequence[RunRecord]) -> List[str]:
+def ordered_envs(records: Sequence[RunRecord]) -> list[str]:
     return sorted({r.env for r in records})
 
 
 def final_matrix(records: Sequence[RunRecord], envs: Sequence[str]) -> Optional[np.ndarray]:
     """Final scores [seeds, envs] over the seeds finished in every env of `envs` (None if there are none)."""
-    by_env = {e: {r.seed: r.final_score for r in records if r.env == e and r.finished and r.final_score is not None} for e in envs}
+    by_env = {
+        e: {r.seed: r.final_score for r in records if r.env == e and r.finished and r.final_score is not None}
+        for e in envs
+    }
     seeds = sorted(set.intersection(*(set(v) for v in by_env.values())), key=_sort_key) if by_env else []
     if not seeds:
         return None
@@ -95,11 +98,15 @@ def group_table(grouping: Grouping, reps: int = 5_000, seed: int = 0) -> pd.Data
             key = f"{g} | {env}"
             arrays[key] = matrix
             done = [r for r in members if r.env in use_envs and r.finished]
-            meta[key] = {"group": g, **{f: members[0].fields.get(f) for f in fields}, "env": env,
-                         "seeds": int(matrix.shape[0]),
-                         "unfinished": sum(not r.finished and r.state != "duplicate" for r in members if r.env in use_envs),
-                         "num_steps": _mean([r.num_steps for r in done]),
-                         "train_seconds": _mean([r.train_seconds for r in done])}
+            meta[key] = {
+                "group": g,
+                **{f: members[0].fields.get(f) for f in fields},
+                "env": env,
+                "seeds": int(matrix.shape[0]),
+                "unfinished": sum(not r.finished and r.state != "duplicate" for r in members if r.env in use_envs),
+                "num_steps": _mean([r.num_steps for r in done]),
+                "train_seconds": _mean([r.train_seconds for r in done]),
+            }
     if not arrays:
         raise ReportError("no finished run with a final score: nothing to put in a table")
     estimates = interval_estimates(arrays, reps=reps, seed=seed)
@@ -139,7 +146,7 @@ def best_group(table: pd.DataFrame) -> str:
     return str(candidates.sort_values("iqm", ascending=False, kind="stable")["group"].iloc[0])
 
 
-def _cell(row: Dict[str, Any], metric: str) -> str:
+def _cell(row: dict[str, Any], metric: str) -> str:
     return f"{row[metric]:.3f} [{row[f'{metric}_low']:.3f}, {row[f'{metric}_high']:.3f}]"
 
 
@@ -161,13 +168,20 @@ def markdown_table(table: pd.DataFrame, fields: Sequence[str]) -> str:
         seeds = f"{row['seeds']}" + (f" (+{row['unfinished']} unfinished)" if row["unfinished"] else "")
         steps = "–" if row["num_steps"] is None or np.isnan(row["num_steps"]) else f"{row['num_steps']:.0f}"
         wall = "–" if row["train_seconds"] is None or np.isnan(row["train_seconds"]) else f"{row['train_seconds']:.0f}"
-        lines.append("| " + " | ".join([*values, row["env"], seeds, _cell(row, "iqm"), _cell(row, "mean"),
-                                          f"{row['median']:.3f}", steps, wall]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [*values, row["env"], seeds, _cell(row, "iqm"), _cell(row, "mean"), f"{row['median']:.3f}", steps, wall]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def markdown_improvement(table: pd.DataFrame) -> str:
     lines = ["| X | Y | envs | P(X > Y) [95% CI] |", "|---|---|---|---|"]
     for row in table.to_dict("records"):
-        lines.append(f"| {row['x']} | {row['y']} | {row['envs']} | {row['probability']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |")
+        lines.append(
+            f"| {row['x']} | {row['y']} | {row['envs']} | {row['probability']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |"
+        )
     return "\n".join(lines) + "\n"

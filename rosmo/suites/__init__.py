@@ -24,14 +24,20 @@ class SuiteEntry(NamedTuple):
 
 
 _TABLE = {
-    "bsuite": SuiteEntry("rosmo.suites.bsuite",
-                         "BSuite catch, cartpole, mountain_car (datasets: an online DQN's whole run, made locally)"),
-    "atari": SuiteEntry("rosmo.suites.atari",
-                        "Atari 2600 (RL Unplugged datasets; ALE vector env under the RL Unplugged protocol)"),
-    "mujoco": SuiteEntry("rosmo.suites.mujoco",
-                         "gymnasium MuJoCo locomotion (continuous actions; agent: bremen via `rosmo deploy`)"),
-    "minatar": SuiteEntry("rosmo.suites.minatar",
-                          "MinAtar asterix, breakout, freeway, seaquest, space_invaders (datasets: an online DQN's whole run)"),
+    "bsuite": SuiteEntry(
+        "rosmo.suites.bsuite",
+        "BSuite catch, cartpole, mountain_car (datasets: an online DQN's whole run, made locally)",
+    ),
+    "atari": SuiteEntry(
+        "rosmo.suites.atari", "Atari 2600 (RL Unplugged datasets; ALE vector env under the RL Unplugged protocol)"
+    ),
+    "mujoco": SuiteEntry(
+        "rosmo.suites.mujoco", "gymnasium MuJoCo locomotion (continuous actions; agent: bremen via `rosmo deploy`)"
+    ),
+    "minatar": SuiteEntry(
+        "rosmo.suites.minatar",
+        "MinAtar asterix, breakout, freeway, seaquest, space_invaders (datasets: an online DQN's whole run)",
+    ),
 }
 
 
@@ -50,11 +56,12 @@ def get_suite(name: str):
 
 
 def parse_env(text: str) -> tuple:
-    """"atari:pong" -> (the Atari suite, "Pong"); ValueError saying what is expected otherwise."""
+    """ "atari:pong" -> (the Atari suite, "Pong"); ValueError saying what is expected otherwise."""
     head, sep, name = str(text).partition(":")
     if not sep or head.strip().lower() not in SUITES or not name.strip():
         usage = "expected <suite>:<env> with suite one of " + ", ".join(
-            f"{s.name} (e.g. {s.name}:{s.env_names()[0]})" for s in SUITES.values())
+            f"{s.name} (e.g. {s.name}:{s.env_names()[0]})" for s in SUITES.values()
+        )
         raise ValueError(f"{text!r}: {usage}")
     suite = SUITES[head.strip().lower()]
     return suite, suite.canonical_env(name.strip())

@@ -10,7 +10,7 @@ human score (`rosmo/envs/data/atari_scores.csv`).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -54,7 +54,9 @@ class Atari(Suite):
         try:
             schema.validate_features(builder, expected_observation_shape=frame)
         except rlds.DatasetError as err:
-            raise rlds.DatasetError(f"{err} (RL Unplugged frames are 84x84 grayscale, stacked to 4 by the loader)") from None
+            raise rlds.DatasetError(
+                f"{err} (RL Unplugged frames are 84x84 grayscale, stacked to 4 by the loader)"
+            ) from None
         meta = dict(rlds.metadata(builder))
         game = rlu_names.canonical_game(config.env)
         num_actions = meta.get("num_actions")
@@ -72,7 +74,7 @@ class Atari(Suite):
             metadata=meta,
         )
 
-    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         """Batches of stacked windows; this process reads its own disjoint share of the episodes.
 
         A resumed run (`start_batch` > 0) gets the batches of an uninterrupted one from `start_batch` on
@@ -106,20 +108,30 @@ class Atari(Suite):
             return None
         return stack_observation
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+    def env_spec(self, env: str, metadata: dict[str, Any]) -> tuple[tuple[int, ...], int]:
         probe = atari_env.AtariEnv(env, seed=0)
         return (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, atari_env.STACK_SIZE), probe.num_actions
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         """`AtariEnv(env, seed)`: the same env as sub-env 0 of `play`'s vector env seeded `seed`."""
         return atari_env.AtariEnv(env, seed=seed, **options)
 
-    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
-             **options) -> Episodes:
-        return play_atari(env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
-                          jitted_act=jitted_act, **options)
+    def play(
+        self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options
+    ) -> Episodes:
+        return play_atari(
+            env,
+            act_fn,
+            params,
+            num_episodes,
+            num_envs=num_envs,
+            seed=seed,
+            progress=progress,
+            jitted_act=jitted_act,
+            **options,
+        )
 
-    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+    def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
         try:
             scores = atari_scores(env)
         except KeyError:  # a game outside RL Unplugged's 46: no references
@@ -129,11 +141,11 @@ class Atari(Suite):
             refs.append(Reference("human", scores["human_random"], scores["human"], HUMAN_REFERENCE))
         return refs
 
-    def eval_options(self, config) -> Dict[str, Any]:
+    def eval_options(self, config) -> dict[str, Any]:
         return {"max_episode_frames": config.eval_max_episode_frames}
 
 
-def stack_observation(batch: Dict[str, Any]) -> Dict[str, Any]:
+def stack_observation(batch: dict[str, Any]) -> dict[str, Any]:
     """The batch with `frames` [B, L + S - 1, H, W] replaced by `observation` [B, L, H, W, S] (S = 4)."""
     out = {k: v for k, v in batch.items() if k != "frames"}
     out["observation"] = frame_ops.stack_frames(batch["frames"], rlu_atari.STACK_SIZE)

@@ -21,7 +21,7 @@ checkpoint can be evaluated without its dataset.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 import jax
 import numpy as np
@@ -43,12 +43,12 @@ class DatasetSpec(NamedTuple):
     """What a learner needs to build its networks, and what the run records about its data."""
 
     path: str
-    observation_shape: Tuple[int, ...]
+    observation_shape: tuple[int, ...]
     observation_dtype: np.dtype
     num_actions: int
     num_episodes: int
     num_steps: Optional[int]
-    metadata: Dict[str, Any]  # includes "env" (canonical name) and the references' inputs
+    metadata: dict[str, Any]  # includes "env" (canonical name) and the references' inputs
 
 
 class Suite:
@@ -72,18 +72,18 @@ class Suite:
     def dataset_spec(self, config) -> DatasetSpec:
         raise NotImplementedError
 
-    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
 
-    def batch_transform(self, config) -> Optional[Callable[[Dict[str, Any]], Dict[str, Any]]]:
+    def batch_transform(self, config) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
         """Device-side preparation of `make_batches`' batches, jitted in front of the agent's loss (None: none)."""
         del config
         return None
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+    def env_spec(self, env: str, metadata: dict[str, Any]) -> tuple[tuple[int, ...], int]:
         raise NotImplementedError
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         raise NotImplementedError
 
     def play(
@@ -91,7 +91,7 @@ class Suite:
         env: str,
         act_fn,
         params,
-        metadata: Dict[str, Any],
+        metadata: dict[str, Any],
         num_episodes: int,
         num_envs: int,
         seed: int,
@@ -101,10 +101,10 @@ class Suite:
     ) -> Episodes:
         raise NotImplementedError
 
-    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+    def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
         raise NotImplementedError
 
-    def eval_options(self, config) -> Dict[str, Any]:
+    def eval_options(self, config) -> dict[str, Any]:
         del config
         return {}
 
@@ -113,6 +113,7 @@ def per_process_batch_size(global_batch_size: int) -> int:
     """This process's share of the global batch (multi-host: every process loads its share)."""
     count = jax.process_count()
     if global_batch_size % count:
-        raise ConfigError(f"batch_size={global_batch_size} must be divisible by the number of processes ({count})",
-                          field="batch_size")
+        raise ConfigError(
+            f"batch_size={global_batch_size} must be divisible by the number of processes ({count})", field="batch_size"
+        )
     return global_batch_size // count

@@ -14,7 +14,7 @@ which was 4-30x faster for 100 episodes at the configs' 50 envs
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -51,14 +51,26 @@ class BSuite(Suite):
         meta = spec["metadata"]
         path = spec["path"]
         if meta.get("num_actions") is None:
-            raise DatasetError(f"{path}: metadata has no 'num_actions' (expected a dataset made by `rosmo dataset bsuite`)")
+            raise DatasetError(
+                f"{path}: metadata has no 'num_actions' (expected a dataset made by `rosmo dataset bsuite`)"
+            )
         if meta.get("env") is not None and meta["env"] != config.env:
-            raise ConfigError(f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                              f"(set env={meta['env']} or another dataset_dir)", field="env")
-        return DatasetSpec(path, tuple(spec["observation_shape"]), spec["observation_dtype"], int(meta["num_actions"]),
-                           spec["num_episodes"], spec["num_steps"], dict(meta, env=meta.get("env", config.env)))
+            raise ConfigError(
+                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                f"(set env={meta['env']} or another dataset_dir)",
+                field="env",
+            )
+        return DatasetSpec(
+            path,
+            tuple(spec["observation_shape"]),
+            spec["observation_dtype"],
+            int(meta["num_actions"]),
+            spec["num_episodes"],
+            spec["num_steps"],
+            dict(meta, env=meta.get("env", config.env)),
+        )
 
-    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         return loader.make_loader(
             config.dataset_dir,
             unroll_steps=config.unroll_steps,
@@ -71,13 +83,13 @@ class BSuite(Suite):
             start_batch=start_batch,
         )
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+    def env_spec(self, env: str, metadata: dict[str, Any]) -> tuple[tuple[int, ...], int]:
         return bsuite_envs.env_spec(env)
 
-    def _same_env(self, env: str, metadata: Dict[str, Any]) -> bool:
+    def _same_env(self, env: str, metadata: dict[str, Any]) -> bool:
         return metadata.get("env") == env
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         """The env with the dataset's reward noise / sticky actions when it is the dataset's env."""
         if options:
             raise ValueError(f"BSuite envs take no options, got {sorted(options)}")
@@ -89,21 +101,37 @@ class BSuite(Suite):
             sticky_action_prob=float(meta.get("sticky_action_prob", 0.0)),
         )
 
-    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
-             **options) -> Episodes:
+    def play(
+        self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options
+    ) -> Episodes:
         if options:
             raise ValueError(f"BSuite evaluation takes no options, got {sorted(options)}")
         make_env = lambda s: self.make_env(env, s, metadata)  # noqa: E731
         if num_envs == 1:
-            return play_environment_loop(make_env, act_fn, params, num_episodes, seed=seed, progress=progress,
-                                         jitted_act=jitted_act)
-        return play_dm_env(make_env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
-                           jitted_act=jitted_act)
+            return play_environment_loop(
+                make_env, act_fn, params, num_episodes, seed=seed, progress=progress, jitted_act=jitted_act
+            )
+        return play_dm_env(
+            make_env,
+            act_fn,
+            params,
+            num_episodes,
+            num_envs=num_envs,
+            seed=seed,
+            progress=progress,
+            jitted_act=jitted_act,
+        )
 
-    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
-        if not self._same_env(env, metadata) or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
+    def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
+        if (
+            not self._same_env(env, metadata)
+            or metadata.get("random_return") is None
+            or metadata.get("dqn_return") is None
+        ):
             return []
-        return [Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)]
+        return [
+            Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)
+        ]
 
 
 SUITE = BSuite()

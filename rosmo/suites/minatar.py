@@ -12,7 +12,7 @@ evaluated on another game is scored without normalisation.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -25,8 +25,9 @@ from rosmo.errors import ConfigError, check_field
 from rosmo.evaluation.loops import Episodes, play_dm_env
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
 
-REFERENCE_DESCRIPTION = ("uniform random / final behaviour DQN (epsilon 0.01) returns, measured when the dataset "
-                         "was made")
+REFERENCE_DESCRIPTION = (
+    "uniform random / final behaviour DQN (epsilon 0.01) returns, measured when the dataset was made"
+)
 
 
 class MinAtar(Suite):
@@ -46,10 +47,15 @@ class MinAtar(Suite):
         check_field(config.env in minatar_env.GAMES, "env", f"one of {minatar_env.GAMES}", config.env)
         check_field(int(config.torso_channels) >= 1, "torso_channels", "an integer >= 1", config.torso_channels)
         check_field(int(config.hidden_size) >= 1, "hidden_size", "an integer >= 1", config.hidden_size)
-        check_field(int(config.episodes_in_flight) >= 1, "episodes_in_flight", "an integer >= 1",
-                    config.episodes_in_flight)
-        check_field(int(config.eval_max_episode_steps) >= 1, "eval_max_episode_steps", "an integer >= 1",
-                    config.eval_max_episode_steps)
+        check_field(
+            int(config.episodes_in_flight) >= 1, "episodes_in_flight", "an integer >= 1", config.episodes_in_flight
+        )
+        check_field(
+            int(config.eval_max_episode_steps) >= 1,
+            "eval_max_episode_steps",
+            "an integer >= 1",
+            config.eval_max_episode_steps,
+        )
 
     def dataset_spec(self, config) -> DatasetSpec:
         builder = minatar_data.load_builder(config.dataset_dir)
@@ -57,17 +63,26 @@ class MinAtar(Suite):
         meta = dict(minatar_data.rlds.metadata(builder))
         path = str(builder.data_dir)
         if meta.get("num_actions") is None or meta.get("env") is None:
-            raise DatasetError(f"{path}: metadata has no 'num_actions' / 'env' (expected a dataset made by "
-                               "`rosmo dataset minatar`)")
+            raise DatasetError(
+                f"{path}: metadata has no 'num_actions' / 'env' (expected a dataset made by `rosmo dataset minatar`)"
+            )
         if meta["env"] != config.env:
-            raise ConfigError(f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                              f"(set --config.env={meta['env']} or another --config.dataset_dir)")
+            raise ConfigError(
+                f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                f"(set --config.env={meta['env']} or another --config.dataset_dir)"
+            )
         obs = step_features["observation"]
-        return DatasetSpec(path, tuple(obs.shape), np.dtype(obs.np_dtype), int(meta["num_actions"]),
-                           sum(int(s.num_examples) for s in builder.info.splits.values()), meta.get("num_steps"),
-                           meta)
+        return DatasetSpec(
+            path,
+            tuple(obs.shape),
+            np.dtype(obs.np_dtype),
+            int(meta["num_actions"]),
+            sum(int(s.num_examples) for s in builder.info.splits.values()),
+            meta.get("num_steps"),
+            meta,
+        )
 
-    def make_batches(self, config, start_batch: int = 0) -> Iterator[Dict[str, np.ndarray]]:
+    def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         return minatar_data.make_minatar_loader(
             config.dataset_dir,
             unroll_steps=config.unroll_steps,
@@ -84,37 +99,49 @@ class MinAtar(Suite):
             num_actions=self.dataset_spec(config).num_actions,
         )
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+    def env_spec(self, env: str, metadata: dict[str, Any]) -> tuple[tuple[int, ...], int]:
         minimal = bool(metadata.get("minimal_actions", False)) if metadata.get("env") == env else False
         return minatar_env.env_spec(env, minimal)
 
-    def _env_options(self, env: str, metadata: Dict[str, Any]) -> Dict[str, Any]:
+    def _env_options(self, env: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """The dataset's protocol when `env` is its game, else the MinAtar paper's."""
         if metadata.get("env") != env:
             return {}
-        return {"sticky_action_prob": float(metadata.get("sticky_action_prob", minatar_env.STICKY_ACTION_PROB)),
-                "minimal_actions": bool(metadata.get("minimal_actions", False))}
+        return {
+            "sticky_action_prob": float(metadata.get("sticky_action_prob", minatar_env.STICKY_ACTION_PROB)),
+            "minimal_actions": bool(metadata.get("minimal_actions", False)),
+        }
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         """`MinAtarEnv(env, seed)` under the dataset's protocol; `max_episode_steps` may be given."""
         unknown = set(options) - {"max_episode_steps"}
         if unknown:
             raise ValueError(f"MinAtar envs take only max_episode_steps, got {sorted(unknown)}")
         return minatar_env.MinAtarEnv(env, seed=seed, **self._env_options(env, metadata), **options)
 
-    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
-             **options) -> Episodes:
+    def play(
+        self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options
+    ) -> Episodes:
         make_env = lambda s: self.make_env(env, s, metadata, **options)  # noqa: E731
-        return play_dm_env(make_env, act_fn, params, num_episodes, num_envs=num_envs, seed=seed, progress=progress,
-                           jitted_act=jitted_act)
+        return play_dm_env(
+            make_env,
+            act_fn,
+            params,
+            num_episodes,
+            num_envs=num_envs,
+            seed=seed,
+            progress=progress,
+            jitted_act=jitted_act,
+        )
 
-    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
+    def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
         if metadata.get("env") != env or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
             return []
-        return [Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]),
-                          REFERENCE_DESCRIPTION)]
+        return [
+            Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)
+        ]
 
-    def eval_options(self, config) -> Dict[str, Any]:
+    def eval_options(self, config) -> dict[str, Any]:
         return {"max_episode_steps": int(config.eval_max_episode_steps)}
 
 

@@ -15,7 +15,7 @@ Data: continuous RLDS datasets (`rlds.continuous_features`: float32 observation 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -56,57 +56,90 @@ class MuJoCo(Suite):
 
     def validate(self, config) -> None:
         """Called for the window learners' configs (`rosmo train`): none of them fits continuous actions."""
-        raise ConfigError(f"suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
-                          "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)",
-                          field="suite")
+        raise ConfigError(
+            f"suite=mujoco: {config.get('algo', 'this agent')!r} learns from windows of "
+            "discrete actions; MuJoCo actions are continuous (use `rosmo deploy --agent bremen`)",
+            field="suite",
+        )
 
     def dataset_spec(self, config) -> DatasetSpec:
         if not config.get("dataset_dir"):
-            raise ConfigError("dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)",
-                              field="dataset_dir")
+            raise ConfigError(
+                "dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)",
+                field="dataset_dir",
+            )
         paths = loader.dataset_list(config.dataset_dir)
         builders = [rlds.load_builder(p) for p in paths]
         meta = rlds.metadata(builders[0])
         steps = builders[0].info.features["steps"]
         obs, action = steps["observation"], steps["action"]
         if len(action.shape) != 1:
-            raise rlds.DatasetError(f"{paths[0]}: steps/action has shape {tuple(action.shape)}, expected [act_dim] "
-                                    "(a continuous MuJoCo dataset)")
+            raise rlds.DatasetError(
+                f"{paths[0]}: steps/action has shape {tuple(action.shape)}, expected [act_dim] "
+                "(a continuous MuJoCo dataset)"
+            )
         num_episodes = sum(int(b.info.splits["train"].num_examples) for b in builders)
-        return DatasetSpec(",".join(paths), tuple(obs.shape), np.dtype(obs.np_dtype), 0, num_episodes, None,
-                           dict(meta, env=meta.get("env", config.env), action_dim=int(action.shape[0])))
+        return DatasetSpec(
+            ",".join(paths),
+            tuple(obs.shape),
+            np.dtype(obs.np_dtype),
+            0,
+            num_episodes,
+            None,
+            dict(meta, env=meta.get("env", config.env), action_dim=int(action.shape[0])),
+        )
 
     def make_batches(self, config, start_batch: int = 0):
         self.validate(config)
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]) -> Tuple[Tuple[int, ...], int]:
+    def env_spec(self, env: str, metadata: dict[str, Any]) -> tuple[tuple[int, ...], int]:
         obs_dim, act_dim = mujoco_envs.env_spec(env)
         return (obs_dim,), act_dim
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         """A gymnasium env (not dm_env), reset with `seed`; `max_episode_steps` from the options or metadata."""
         env_obj = mujoco_envs.make_env(env, options.get("max_episode_steps", metadata.get("max_episode_steps")))
         env_obj.reset(seed=seed)
         return env_obj
 
-    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None,
-             **options) -> Episodes:
+    def play(
+        self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options
+    ) -> Episodes:
         unknown = set(options) - {"max_episode_steps"}
         if unknown:
             raise ValueError(f"MuJoCo evaluation takes only max_episode_steps, got {sorted(unknown)}")
-        result = mujoco_envs.evaluate(env, act_fn, params, num_episodes, num_envs, seed,
-                                      options.get("max_episode_steps", metadata.get("max_episode_steps")),
-                                      progress=progress, jitted_act=jitted_act)
-        return Episodes(result["returns"], result["lengths"], result["env_steps"], result["wall_seconds"],
-                        result["num_envs"])
+        result = mujoco_envs.evaluate(
+            env,
+            act_fn,
+            params,
+            num_episodes,
+            num_envs,
+            seed,
+            options.get("max_episode_steps", metadata.get("max_episode_steps")),
+            progress=progress,
+            jitted_act=jitted_act,
+        )
+        return Episodes(
+            result["returns"], result["lengths"], result["env_steps"], result["wall_seconds"], result["num_envs"]
+        )
 
-    def references(self, env: str, metadata: Dict[str, Any]) -> List[Reference]:
-        if metadata.get("env") != env or metadata.get("random_return") is None or metadata.get("behaviour_return") is None:
+    def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
+        if (
+            metadata.get("env") != env
+            or metadata.get("random_return") is None
+            or metadata.get("behaviour_return") is None
+        ):
             return []
-        return [Reference("behaviour", float(metadata["random_return"]), float(metadata["behaviour_return"]),
-                          REFERENCE_DESCRIPTION)]
+        return [
+            Reference(
+                "behaviour",
+                float(metadata["random_return"]),
+                float(metadata["behaviour_return"]),
+                REFERENCE_DESCRIPTION,
+            )
+        ]
 
-    def eval_options(self, config) -> Dict[str, Any]:
+    def eval_options(self, config) -> dict[str, Any]:
         return {"max_episode_steps": config.get("max_episode_steps")}
 
 

@@ -13,5 +13,20 @@ from rosmo.sweep.grid import RunPlan, expand, plan_runs
 from rosmo.sweep.runs import prepare, run_state
 from rosmo.sweep.spec import SweepError, SweepSpec, amend, load_sweep_file, parse_seeds
 
-__all__ = ["RunPlan", "SlurmResources", "SweepError", "SweepSpec", "SweepTask", "amend", "expand", "load_sweep_file",
-           "make_submitit_executor", "parse_seeds", "plan_runs", "prepare", "run_local", "run_state", "submit_slurm"]
+__all__ = [
+    "RunPlan",
+    "SlurmResources",
+    "SweepError",
+    "SweepSpec",
+    "SweepTask",
+    "amend",
+    "expand",
+    "load_sweep_file",
+    "make_submitit_executor",
+    "parse_seeds",
+    "plan_runs",
+    "prepare",
+    "run_local",
+    "run_state",
+    "submit_slurm",
+]

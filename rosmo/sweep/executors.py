@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Iterator, Optional
 
 import psutil
 import submitit
@@ -41,7 +41,15 @@ import submitit
 from rosmo.owner import describe, pid_alive
 from rosmo.signals import stop_sleep
 from rosmo.sweep.progress import SweepProgress
-from rosmo.sweep.runs import ERROR_PREFIX, LOG_FILE, is_done, last_logged_step, read_status, requested_steps, write_status
+from rosmo.sweep.runs import (
+    ERROR_PREFIX,
+    LOG_FILE,
+    is_done,
+    last_logged_step,
+    read_status,
+    requested_steps,
+    write_status,
+)
 from rosmo.training.workdir import live_holder
 
 EXIT_INTERRUPTED = 130
@@ -61,8 +69,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers(threads_per_run: int = 1, memory_per_run_gb: float = DEFAULT_MEMORY_PER_RUN_GB,
-                    cpus: Optional[int] = None, memory_gb: Optional[float] = None) -> int:
+def default_workers(
+    threads_per_run: int = 1,
+    memory_per_run_gb: float = DEFAULT_MEMORY_PER_RUN_GB,
+    cpus: Optional[int] = None,
+    memory_gb: Optional[float] = None,
+) -> int:
     """As many workers as fit: min(cpus // threads_per_run, available memory // memory per run), at least 1."""
     cpus = available_cpus() if cpus is None else cpus
     memory_gb = psutil.virtual_memory().available / 2**30 if memory_gb is None else memory_gb
@@ -75,8 +87,13 @@ def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
     return max(1, cpus // max(1, workers))
 
 
-def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None,
-              busy: Optional[Dict[int, float]] = None, claimed: Optional[Set[int]] = None) -> List[Optional[List[int]]]:
+def cpu_slots(
+    workers: int,
+    threads: int,
+    cpus: Optional[list[int]] = None,
+    busy: Optional[dict[int, float]] = None,
+    claimed: Optional[set[int]] = None,
+) -> list[Optional[list[int]]]:
     """Disjoint CPU sets of `threads` CPUs, one per worker slot; None (no pinning) when they do not all fit.
 
     When the slots leave CPUs over, they take CPUs no other sweep has claimed (`claimed`, see
@@ -92,16 +109,16 @@ def cpu_slots(workers: int, threads: int, cpus: Optional[List[int]] = None,
             percents = psutil.cpu_percent(interval=0.3, percpu=True)
             busy = {c: percents[c] for c in cpus if c < len(percents)}
         cpus = sorted(cpus, key=lambda c: (c in claimed, busy.get(c, 0.0) > 50.0, c))  # free, then idle CPUs first
-    return [sorted(cpus[i * threads:(i + 1) * threads]) for i in range(workers)]
+    return [sorted(cpus[i * threads : (i + 1) * threads]) for i in range(workers)]
 
 
-def claimed_cpus(claims_dir: str = CLAIMS_DIR) -> Set[int]:
+def claimed_cpus(claims_dir: str = CLAIMS_DIR) -> set[int]:
     """CPUs that other live sweeps on this machine pinned their workers to (`<pid>.json` claim files).
 
     A claim whose process has exited is stale and removed. (A busy-CPU reading alone misses a sweep
     started a second earlier whose first worker is still starting.)
     """
-    cpus: Set[int] = set()
+    cpus: set[int] = set()
     if not os.path.isdir(claims_dir):
         return cpus
     for name in os.listdir(claims_dir):
@@ -125,7 +142,7 @@ def claimed_cpus(claims_dir: str = CLAIMS_DIR) -> Set[int]:
 
 
 @contextlib.contextmanager
-def pinned_slots(workers: int, threads: int, claims_dir: str = CLAIMS_DIR) -> Iterator[List[Optional[List[int]]]]:
+def pinned_slots(workers: int, threads: int, claims_dir: str = CLAIMS_DIR) -> Iterator[list[Optional[list[int]]]]:
     """`cpu_slots` avoiding other sweeps' claimed CPUs, claimed for this process until the block ends."""
     path = os.path.join(claims_dir, f"{os.getpid()}.json")
     try:
@@ -147,7 +164,9 @@ def pinned_slots(workers: int, threads: int, claims_dir: str = CLAIMS_DIR) -> It
             os.remove(path)
 
 
-def thread_env(threads: int, compile_cache: Optional[str] = None, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def thread_env(
+    threads: int, compile_cache: Optional[str] = None, base: Optional[dict[str, str]] = None
+) -> dict[str, str]:
     """The environment of a worker: JAX/XLA, TensorFlow and BLAS thread counts, and a shared JAX compile cache.
 
     XLA's CPU backend gets one Eigen thread pool of `threads` (single-threaded
@@ -181,14 +200,14 @@ def _error_line(log_text: str) -> str:
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
     for line in reversed(lines):
         if line.startswith(ERROR_PREFIX):
-            return line[len(ERROR_PREFIX):]
+            return line[len(ERROR_PREFIX) :]
     return lines[-1][-500:] if lines else "no output"
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _child_setup(parent: int, cpus: Optional[List[int]]) -> Callable[[], None]:
+def _child_setup(parent: int, cpus: Optional[list[int]]) -> Callable[[], None]:
     """The worker's preexec_fn: SIGTERM when the sweep process dies (even by kill -9), and its CPUs.
 
     prctl(PR_SET_PDEATHSIG) is Linux's; elsewhere the worker outlives a killed sweep. If the sweep
@@ -211,26 +230,46 @@ def _child_setup(parent: int, cpus: Optional[List[int]]) -> Callable[[], None]:
 class WorkerProcess:
     """`python -m rosmo.sweep.worker RUN_DIR` with the thread environment, logging to RUN_DIR/worker.log."""
 
-    def __init__(self, run_dir: str, threads: int = 1, compile_cache: Optional[str] = None, python: Optional[str] = None,
-                 cpus: Optional[List[int]] = None):
+    def __init__(
+        self,
+        run_dir: str,
+        threads: int = 1,
+        compile_cache: Optional[str] = None,
+        python: Optional[str] = None,
+        cpus: Optional[list[int]] = None,
+    ):
         self.run_dir = os.path.abspath(run_dir)
         self.log_path = os.path.join(self.run_dir, LOG_FILE)
         attempts = int(read_status(self.run_dir).get("attempts", 0)) + 1
         os.makedirs(self.run_dir, exist_ok=True)
         with open(self.log_path, "a") as log:  # the worker dies with this process (`_child_setup`)
-            log.write(f"\n=== attempt {attempts} on {os.uname().nodename} at {time.strftime('%Y-%m-%d %H:%M:%S')}, "
-                      f"{threads} thread(s), cpus {cpus or 'any'} ===\n")
+            log.write(
+                f"\n=== attempt {attempts} on {os.uname().nodename} at {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+                f"{threads} thread(s), cpus {cpus or 'any'} ===\n"
+            )
             self._log_offset = log.tell()
             self.started = time.time()
             self.process = subprocess.Popen(
                 [python or sys.executable, "-m", WORKER_MODULE, self.run_dir],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=thread_env(threads, compile_cache), start_new_session=True,  # Ctrl-C is forwarded by us
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=thread_env(threads, compile_cache),
+                start_new_session=True,  # Ctrl-C is forwarded by us
                 preexec_fn=_child_setup(os.getpid(), cpus),
             )
         self.num_steps = requested_steps(self.run_dir) or 0
-        write_status(self.run_dir, state="running", attempts=attempts, started=self.started, pid=self.process.pid,
-                     threads=threads, cpus=cpus, error=None, returncode=None)
+        write_status(
+            self.run_dir,
+            state="running",
+            attempts=attempts,
+            started=self.started,
+            pid=self.process.pid,
+            threads=threads,
+            cpus=cpus,
+            error=None,
+            returncode=None,
+        )
 
     def poll(self) -> Optional[int]:
         return self.process.poll()
@@ -249,7 +288,7 @@ class WorkerProcess:
     def fraction_done(self) -> float:
         return min(1.0, last_logged_step(self.run_dir) / self.num_steps) if self.num_steps else 0.0
 
-    def finish(self) -> Dict[str, Any]:
+    def finish(self) -> dict[str, Any]:
         """Record how the process ended: done, interrupted or failed (with its one-line error)."""
         returncode = self.process.wait()
         wall = time.time() - self.started
@@ -259,9 +298,16 @@ class WorkerProcess:
             f.seek(self._log_offset)
             text = f.read()
         if returncode in (EXIT_INTERRUPTED, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGUSR2):
-            return write_status(self.run_dir, state="interrupted", returncode=returncode, wall_seconds=wall,
-                                error="interrupted; the next `rosmo sweep` resumes it from its checkpoint")
-        error = _error_line(text) if returncode != 0 else "the worker exited without a summary.json for the planned steps"
+            return write_status(
+                self.run_dir,
+                state="interrupted",
+                returncode=returncode,
+                wall_seconds=wall,
+                error="interrupted; the next `rosmo sweep` resumes it from its checkpoint",
+            )
+        error = (
+            _error_line(text) if returncode != 0 else "the worker exited without a summary.json for the planned steps"
+        )
         if returncode < 0:
             error = f"killed by signal {-returncode} ({signal.Signals(-returncode).name}); last output: {error}"
         return write_status(self.run_dir, state="failed", returncode=returncode, wall_seconds=wall, error=error)
@@ -270,9 +316,16 @@ class WorkerProcess:
 # ---------------------------------------------------------------------------
 # Local executor
 # ---------------------------------------------------------------------------
-def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache: Optional[str] = None,
-              progress: Optional[SweepProgress] = None, poll_seconds: float = 0.5,
-              interrupt_timeout: float = 300.0, pin: bool = True) -> Dict[str, Dict[str, Any]]:
+def run_local(
+    run_dirs: list[str],
+    workers: int,
+    threads: int = 1,
+    compile_cache: Optional[str] = None,
+    progress: Optional[SweepProgress] = None,
+    poll_seconds: float = 0.5,
+    interrupt_timeout: float = 300.0,
+    pin: bool = True,
+) -> dict[str, dict[str, Any]]:
     """Run every not-done run in `run_dirs` with at most `workers` worker processes; returns run_dir -> status.
 
     With `pin`, worker slot i runs on its own `threads` CPUs (`cpu_slots`) when workers x threads fit,
@@ -281,7 +334,7 @@ def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache
     running workers are interrupted (each saves a checkpoint), recorded as
     interrupted, and KeyboardInterrupt is raised again.
     """
-    statuses: Dict[str, Dict[str, Any]] = {}
+    statuses: dict[str, dict[str, Any]] = {}
     queue = collections.deque()
     for run_dir in run_dirs:
         if is_done(run_dir):
@@ -289,18 +342,35 @@ def run_local(run_dirs: List[str], workers: int, threads: int = 1, compile_cache
         else:
             queue.append(run_dir)
     with pinned_slots(workers, threads) if pin else contextlib.nullcontext([None] * workers) as slots:
-        return _run_queue(queue, statuses, slots, threads, compile_cache, progress, poll_seconds, interrupt_timeout,
-                          total=len(run_dirs))
+        return _run_queue(
+            queue,
+            statuses,
+            slots,
+            threads,
+            compile_cache,
+            progress,
+            poll_seconds,
+            interrupt_timeout,
+            total=len(run_dirs),
+        )
 
 
-def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, Any]], slots: List[Optional[List[int]]],
-               threads: int, compile_cache: Optional[str], progress: Optional[SweepProgress], poll_seconds: float,
-               interrupt_timeout: float, total: int) -> Dict[str, Dict[str, Any]]:
+def _run_queue(
+    queue: collections.deque[str],
+    statuses: dict[str, dict[str, Any]],
+    slots: list[Optional[list[int]]],
+    threads: int,
+    compile_cache: Optional[str],
+    progress: Optional[SweepProgress],
+    poll_seconds: float,
+    interrupt_timeout: float,
+    total: int,
+) -> dict[str, dict[str, Any]]:
     """`run_local`'s loop: start queued runs on free slots, collect finished ones, interrupt all on Ctrl-C."""
     workers = len(slots)
-    running: Dict[str, WorkerProcess] = {}
+    running: dict[str, WorkerProcess] = {}
     free_slots = list(range(workers))
-    slot_of: Dict[str, int] = {}
+    slot_of: dict[str, int] = {}
     if progress is not None:
         progress.start(total=total, skipped=len(statuses), workers=workers)
     try:
@@ -309,8 +379,13 @@ def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, An
                 run_dir = queue.popleft()
                 holder = live_holder(run_dir)
                 if holder is not None:  # a trainer from an earlier (killed) sweep still runs it: not ours to start
-                    statuses[run_dir] = write_status(run_dir, state="running", error=None, pid=holder.get("pid"),
-                                                     note=f"running in another process ({describe(holder)})")
+                    statuses[run_dir] = write_status(
+                        run_dir,
+                        state="running",
+                        error=None,
+                        pid=holder.get("pid"),
+                        note=f"running in another process ({describe(holder)})",
+                    )
                     if progress is not None:
                         progress.finished(run_dir, statuses[run_dir])
                     continue
@@ -324,7 +399,10 @@ def _run_queue(queue: "collections.deque[str]", statuses: Dict[str, Dict[str, An
                     if progress is not None:
                         progress.finished(run_dir, statuses[run_dir])
             if progress is not None:
-                progress.update(queued=len(queue), running={d: (time.time() - w.started, w.fraction_done()) for d, w in running.items()})
+                progress.update(
+                    queued=len(queue),
+                    running={d: (time.time() - w.started, w.fraction_done()) for d, w in running.items()},
+                )
             if queue or running:
                 stop_sleep(poll_seconds)  # SIGINT/SIGTERM: Stopped (a KeyboardInterrupt) here, workers stopped below
     except KeyboardInterrupt:
@@ -357,7 +435,7 @@ class SlurmResources:
     account: Optional[str] = None
     qos: Optional[str] = None
     constraint: Optional[str] = None
-    setup: List[str] = dataclasses.field(default_factory=list)  # shell lines run before the task (module load, ...)
+    setup: list[str] = dataclasses.field(default_factory=list)  # shell lines run before the task (module load, ...)
     job_name: str = "rosmo-sweep"
     signal_delay_s: int = 120  # USR2 this long before the time limit: checkpoint and requeue
     max_timeouts: int = 5  # requeues after time-outs (preemptions requeue without limit)
@@ -366,17 +444,19 @@ class SlurmResources:
     dependency: Optional[str] = None  # e.g. "after:4242" (an evaluator that starts once its learner has started)
 
 
-def _slurm_extra(resources: SlurmResources) -> Dict[str, Any]:
-    extra: Dict[str, Any] = {"requeue": True}
+def _slurm_extra(resources: SlurmResources) -> dict[str, Any]:
+    extra: dict[str, Any] = {"requeue": True}
     if resources.dependency:
         extra["dependency"] = resources.dependency
     return extra
 
 
-def make_submitit_executor(folder: str, resources: SlurmResources, cluster: Optional[str] = "slurm") -> submitit.AutoExecutor:
+def make_submitit_executor(
+    folder: str, resources: SlurmResources, cluster: Optional[str] = "slurm"
+) -> submitit.AutoExecutor:
     """A submitit executor for `resources`: cluster "slurm" (needs sbatch/srun), or "local" / "debug" to rehearse."""
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster, slurm_max_num_timeout=resources.max_timeouts)
-    params: Dict[str, Any] = dict(
+    params: dict[str, Any] = dict(
         name=resources.job_name,
         timeout_min=int(resources.time_min),
         nodes=int(resources.nodes),
@@ -407,10 +487,10 @@ class SweepTask(submitit.helpers.Checkpointable):
         self.compile_cache = compile_cache
         self._worker: Optional[WorkerProcess] = None
 
-    def __getstate__(self) -> Dict[str, Any]:  # the running process is not part of a requeued task
+    def __getstate__(self) -> dict[str, Any]:  # the running process is not part of a requeued task
         return {"threads": self.threads, "compile_cache": self.compile_cache, "_worker": None}
 
-    def __call__(self, run_dir: str) -> Dict[str, Any]:
+    def __call__(self, run_dir: str) -> dict[str, Any]:
         if is_done(run_dir):
             return dict(read_status(run_dir), state="done", skipped=True)
         self._worker = WorkerProcess(run_dir, self.threads, self.compile_cache)
@@ -432,8 +512,13 @@ class SweepTask(submitit.helpers.Checkpointable):
         return submitit.helpers.DelayedSubmission(SweepTask(self.threads, self.compile_cache), run_dir)
 
 
-def submit_slurm(run_dirs: List[str], resources: SlurmResources, folder: str, cluster: Optional[str] = "slurm",
-                 compile_cache: Optional[str] = None) -> List[Any]:
+def submit_slurm(
+    run_dirs: list[str],
+    resources: SlurmResources,
+    folder: str,
+    cluster: Optional[str] = "slurm",
+    compile_cache: Optional[str] = None,
+) -> list[Any]:
     """Submit the not-done runs as one job array (one run per task); returns submitit jobs (in run order)."""
     todo = [d for d in run_dirs if not is_done(d)]
     if not todo:
@@ -455,10 +540,14 @@ def sbatch_script(resources: SlurmResources, folder: str, num_tasks: int) -> str
     """
     from submitit.slurm import slurm as submitit_slurm  # a private submitit module: only for the preview
 
-    params: Dict[str, Any] = dict(
-        job_name=resources.job_name, time=int(resources.time_min), nodes=int(resources.nodes),
-        ntasks_per_node=int(resources.tasks_per_node), cpus_per_task=int(resources.cpus_per_task),
-        array_parallelism=int(resources.array_parallelism), signal_delay_s=int(resources.signal_delay_s),
+    params: dict[str, Any] = dict(
+        job_name=resources.job_name,
+        time=int(resources.time_min),
+        nodes=int(resources.nodes),
+        ntasks_per_node=int(resources.tasks_per_node),
+        cpus_per_task=int(resources.cpus_per_task),
+        array_parallelism=int(resources.array_parallelism),
+        signal_delay_s=int(resources.signal_delay_s),
         additional_parameters=_slurm_extra(resources),
     )
     if resources.gpus_per_node:
@@ -471,12 +560,14 @@ def sbatch_script(resources: SlurmResources, folder: str, num_tasks: int) -> str
     if resources.setup:
         params["setup"] = list(resources.setup)
     command = " ".join([sys.executable, "-u -m submitit.core._submit", os.path.abspath(folder)])
-    return submitit_slurm._make_sbatch_string(command=command, folder=os.path.abspath(folder),
-                                              map_count=max(1, num_tasks), **params)
+    return submitit_slurm._make_sbatch_string(
+        command=command, folder=os.path.abspath(folder), map_count=max(1, num_tasks), **params
+    )
 
 
-def monitor(run_dirs: List[str], jobs: List[Any], progress: Optional[SweepProgress] = None,
-            poll_seconds: float = 30.0) -> Dict[str, Dict[str, Any]]:
+def monitor(
+    run_dirs: list[str], jobs: list[Any], progress: Optional[SweepProgress] = None, poll_seconds: float = 30.0
+) -> dict[str, dict[str, Any]]:
     """Follow submitted jobs until all have ended, showing the sweep's progress read from the run directories."""
     reported = {d for d in run_dirs if is_done(d)}
     if progress is not None:
@@ -484,7 +575,7 @@ def monitor(run_dirs: List[str], jobs: List[Any], progress: Optional[SweepProgre
     try:
         while True:
             ended = all(job.done() for job in jobs)
-            running: Dict[str, Any] = {}
+            running: dict[str, Any] = {}
             for run_dir in run_dirs:
                 status = read_status(run_dir)
                 state = "done" if is_done(run_dir) else status.get("state")

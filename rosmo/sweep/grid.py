@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, Dict, List, Mapping
+from typing import Any, Mapping
 
 import ml_collections
 
@@ -31,15 +31,20 @@ class RunPlan:
     """One run of a sweep: `point` = its varied fields (typed, `config` as a spec), `config` resolved."""
 
     name: str
-    point: Dict[str, Any]
+    point: dict[str, Any]
     config_spec: str
     config: ml_collections.ConfigDict
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "point": dict(self.point), "config_spec": self.config_spec, "config": self.config.to_dict()}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "point": dict(self.point),
+            "config_spec": self.config_spec,
+            "config": self.config.to_dict(),
+        }
 
 
-def expand(spec: SweepSpec) -> List[Dict[str, Any]]:
+def expand(spec: SweepSpec) -> list[dict[str, Any]]:
     """Grid points (field -> raw value, with `config` and `seed`) in run order; no config is loaded."""
     configs = spec.config if isinstance(spec.config, list) else [spec.config]
     points = []
@@ -54,9 +59,9 @@ def expand(spec: SweepSpec) -> List[Dict[str, Any]]:
     return points
 
 
-def varied_fields(points: List[Mapping[str, Any]]) -> List[str]:
+def varied_fields(points: list[Mapping[str, Any]]) -> list[str]:
     """Fields (in first-seen order) that take more than one value across `points` or are missing from some."""
-    fields: List[str] = []
+    fields: list[str] = []
     for p in points:
         fields.extend(f for f in p if f not in fields)
     out = []
@@ -74,7 +79,7 @@ def _get(config: ml_collections.ConfigDict, field: str) -> Any:
     return node
 
 
-def _fill_templates(config: ml_collections.ConfigDict, fields: List[str], where: str) -> None:
+def _fill_templates(config: ml_collections.ConfigDict, fields: list[str], where: str) -> None:
     """Format string values holding `{field}` with the run's config (e.g. dataset_dir: /data/{env})."""
     values = config.to_dict()
     for field in fields:
@@ -87,7 +92,9 @@ def _fill_templates(config: ml_collections.ConfigDict, fields: List[str], where:
             update_config(config, {field: filled})
 
 
-def resolve(config_spec: str, fixed: Mapping[str, Any], values: Mapping[str, Any], where: str) -> ml_collections.ConfigDict:
+def resolve(
+    config_spec: str, fixed: Mapping[str, Any], values: Mapping[str, Any], where: str
+) -> ml_collections.ConfigDict:
     """The checked config of one run: base -> fixed -> grid values (incl. seed) -> templates -> validate."""
     try:
         config = load_config(config_spec)
@@ -102,7 +109,7 @@ def resolve(config_spec: str, fixed: Mapping[str, Any], values: Mapping[str, Any
     return config
 
 
-def plan_runs(spec: SweepSpec) -> List[RunPlan]:
+def plan_runs(spec: SweepSpec) -> list[RunPlan]:
     """Every run of `spec`, resolved and named; SweepError on a bad field or two runs with one name."""
     points = expand(spec)
     varied = varied_fields(points)
@@ -116,12 +123,14 @@ def plan_runs(spec: SweepSpec) -> List[RunPlan]:
         point = {f: (config_spec if f == CONFIG_AXIS else _get(config, f)) for f in varied if f in raw}
         resolved.append((raw, point, config_spec, config))
     labels = {f: value_labels(f, [p[f] for _, p, _, _ in resolved if f in p]) for f in varied}
-    runs: List[RunPlan] = []
-    by_name: Dict[str, Dict[str, Any]] = {}
+    runs: list[RunPlan] = []
+    by_name: dict[str, dict[str, Any]] = {}
     for raw, point, config_spec, config in resolved:
         name = run_name(point, labels)
         if name in by_name:
-            raise SweepError(f"{spec.source}: two runs named {name!r} ({by_name[name]} and {raw}); vary a field only once")
+            raise SweepError(
+                f"{spec.source}: two runs named {name!r} ({by_name[name]} and {raw}); vary a field only once"
+            )
         by_name[name] = raw
         runs.append(RunPlan(name=name, point=point, config_spec=config_spec, config=config))
     return runs

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 MAX_NAME = 200
 CONFIG_AXIS = "config"  # the grid axis over base configs ("bsuite:catch", "bsuite:cartpole", ...)
@@ -45,7 +45,7 @@ def config_label(spec: str) -> str:
     return format_value(os.path.splitext(os.path.basename(head))[0])
 
 
-def value_labels(field: str, values: Iterable[Any]) -> Dict[str, str]:
+def value_labels(field: str, values: Iterable[Any]) -> dict[str, str]:
     """repr(value) -> its label in names: configs by `config_label`, paths by the fewest trailing components
     that tell them apart (/data/a/catch, /data/b/catch -> a-catch, b-catch), other values by `format_value`."""
     values = list({repr(v): v for v in values}.values())

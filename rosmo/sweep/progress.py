@@ -13,7 +13,7 @@ import heapq
 import os
 import sys
 import time
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence
 
 MIN_FRACTION = 0.05  # below this, a running run's own progress is too little to extrapolate from
 
@@ -30,8 +30,9 @@ def format_seconds(seconds: Optional[float]) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-def estimate_eta(queued: int, running: Sequence[Tuple[float, float]], finished_walls: Sequence[float],
-                 workers: int) -> Optional[float]:
+def estimate_eta(
+    queued: int, running: Sequence[tuple[float, float]], finished_walls: Sequence[float], workers: int
+) -> Optional[float]:
     """Seconds until the sweep ends, or None while nothing is known.
 
     running: (elapsed seconds, fraction of steps done) per running run.
@@ -69,7 +70,7 @@ class SweepProgress:
         self.workers = 1
         self.done = 0
         self.failed = 0
-        self.walls: List[float] = []
+        self.walls: list[float] = []
         self.started = time.time()
         self._last_line = ""
         self._last_print = 0.0
@@ -96,12 +97,14 @@ class SweepProgress:
         else:
             self._print(f"[{state}] {name}: {status.get('error') or status.get('note') or ''}".rstrip(": "))
 
-    def line(self, queued: int, running: Mapping[str, Tuple[float, float]]) -> str:
+    def line(self, queued: int, running: Mapping[str, tuple[float, float]]) -> str:
         eta = estimate_eta(queued, list(running.values()), self.walls, self.workers)
-        return (f"sweep: {self.done}/{self.total} done, {len(running)} running, {self.failed} failed, {queued} queued"
-                f" | {format_seconds(time.time() - self.started)} elapsed, eta {format_seconds(eta)}")
+        return (
+            f"sweep: {self.done}/{self.total} done, {len(running)} running, {self.failed} failed, {queued} queued"
+            f" | {format_seconds(time.time() - self.started)} elapsed, eta {format_seconds(eta)}"
+        )
 
-    def update(self, queued: int, running: Mapping[str, Tuple[float, float]]) -> None:
+    def update(self, queued: int, running: Mapping[str, tuple[float, float]]) -> None:
         if not self.enabled:
             return
         text = self.line(queued, running)
@@ -135,6 +138,8 @@ class SweepProgress:
             self.file.write("\n")
             self.file.flush()
             self._drawn = False
-        print(f"sweep: {self.done}/{self.total} done, {self.failed} failed, {format_seconds(time.time() - self.started)} elapsed",
-              file=self.file, flush=True)
-
+        print(
+            f"sweep: {self.done}/{self.total} done, {self.failed} failed, {format_seconds(time.time() - self.started)} elapsed",
+            file=self.file,
+            flush=True,
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from rosmo.jsonio import MISSING, config_changes, read_json_if_present, to_jsonable, write_json_atomic
 from rosmo.owner import describe as describe_owner
@@ -31,11 +31,11 @@ LOG_FILE = "worker.log"
 ERROR_PREFIX = "rosmo-sweep-error: "  # the worker's last stderr line when a run fails
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
+def _read_json(path: str) -> Optional[dict[str, Any]]:
     return read_json_if_present(path, lambda message: SweepError(f"{message}; move it away to start this run again"))
 
 
-def config_differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Fields whose values differ between two config dicts: ["num_steps: 3000 -> 6000", ...]."""
     return [f"{k}: {_shown(a)!r} -> {_shown(b)!r}" for k, (a, b) in config_changes(old, new).items()]
 
@@ -44,7 +44,7 @@ def _shown(value: Any) -> Any:
     return "<missing>" if value is MISSING else value
 
 
-def read_run_plan(run_dir: str) -> Optional[Dict[str, Any]]:
+def read_run_plan(run_dir: str) -> Optional[dict[str, Any]]:
     return _read_json(os.path.join(run_dir, RUN_FILE))
 
 
@@ -59,13 +59,15 @@ class SweepLock(WorkdirLock):
     def __init__(self, sweep_dir: str):
         super().__init__(sweep_dir, filename=SWEEP_LOCK)
 
-    def _busy(self, holder: Dict[str, Any]) -> str:
+    def _busy(self, holder: dict[str, Any]) -> str:
         who = describe_owner(holder) if holder else "another process"
-        return (f"--out {self.workdir}: another `rosmo sweep` is running on this directory ({who}); "
-                "wait for it to end (its progress: rosmo sweep --out ... --dry-run) or use another --out")
+        return (
+            f"--out {self.workdir}: another `rosmo sweep` is running on this directory ({who}); "
+            "wait for it to end (its progress: rosmo sweep --out ... --dry-run) or use another --out"
+        )
 
 
-def prepare(sweep_dir: str, spec: SweepSpec, runs: List[RunPlan]) -> List[str]:
+def prepare(sweep_dir: str, spec: SweepSpec, runs: list[RunPlan]) -> list[str]:
     """Write sweep.json and each run's plan; returns the run directories in run order.
 
     A run directory that already holds a plan with a different config is an
@@ -81,8 +83,9 @@ def prepare(sweep_dir: str, spec: SweepSpec, runs: List[RunPlan]) -> List[str]:
             diff = config_differences(old.get("config", {}), new["config"])
             if diff:
                 shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
-                raise SweepError(f"{run_dir} was planned with another config ({shown}); "
-                                 "use another --out, or move that run away")
+                raise SweepError(
+                    f"{run_dir} was planned with another config ({shown}); use another --out, or move that run away"
+                )
         elif os.path.isdir(run_dir) and os.listdir(run_dir):
             raise SweepError(f"{run_dir} exists and is not a run of a sweep (no {RUN_FILE}); use another --out")
         if old != new:
@@ -91,19 +94,21 @@ def prepare(sweep_dir: str, spec: SweepSpec, runs: List[RunPlan]) -> List[str]:
     previous = _read_json(os.path.join(sweep_dir, SWEEP_FILE)) or {}
     names = list(previous.get("runs", []))
     names += [r.name for r in runs if r.name not in names]
-    write_json_atomic(os.path.join(sweep_dir, SWEEP_FILE), {"spec": spec.to_dict(), "source": spec.source, "runs": names})
+    write_json_atomic(
+        os.path.join(sweep_dir, SWEEP_FILE), {"spec": spec.to_dict(), "source": spec.source, "runs": names}
+    )
     return run_dirs
 
 
-def read_sweep(sweep_dir: str) -> Optional[Dict[str, Any]]:
+def read_sweep(sweep_dir: str) -> Optional[dict[str, Any]]:
     return _read_json(os.path.join(sweep_dir, SWEEP_FILE))
 
 
-def read_status(run_dir: str) -> Dict[str, Any]:
+def read_status(run_dir: str) -> dict[str, Any]:
     return _read_json(os.path.join(run_dir, STATUS_FILE)) or {}
 
 
-def write_status(run_dir: str, **fields: Any) -> Dict[str, Any]:
+def write_status(run_dir: str, **fields: Any) -> dict[str, Any]:
     """Merge `fields` into the run's status file (atomic) and return it."""
     status = read_status(run_dir)
     status.update(fields, host=socket.gethostname(), updated=time.time())
@@ -156,7 +161,7 @@ def run_state(run_dir: str) -> str:
     return "new"
 
 
-def describe(sweep_dir: str, runs: List[RunPlan]) -> List[Dict[str, Any]]:
+def describe(sweep_dir: str, runs: list[RunPlan]) -> list[dict[str, Any]]:
     """For --dry-run: each planned run's name, state on disk (new/partial/done/failed/...), steps, and any
     conflict with a run directory planned before with another config. Writes nothing."""
     rows = []
@@ -170,9 +175,13 @@ def describe(sweep_dir: str, runs: List[RunPlan]) -> List[Dict[str, Any]]:
             state = "new" if not (os.path.isdir(run_dir) and os.listdir(run_dir)) else "conflict"
         else:
             state = run_state(run_dir)
-        rows.append({
-            "name": run.name, "state": state, "num_steps": run.config.num_steps,
-            "step": last_logged_step(run_dir) if state in ("partial", "failed", "interrupted", "running") else None,
-            "conflict": "; ".join(diff[:3]) if diff else ("not a sweep run" if state == "conflict" else None),
-        })
+        rows.append(
+            {
+                "name": run.name,
+                "state": state,
+                "num_steps": run.config.num_steps,
+                "step": last_logged_step(run_dir) if state in ("partial", "failed", "interrupted", "running") else None,
+                "conflict": "; ".join(diff[:3]) if diff else ("not a sweep run" if state == "conflict" else None),
+            }
+        )
     return rows

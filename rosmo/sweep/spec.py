@@ -22,7 +22,7 @@ import dataclasses
 import importlib.util
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
@@ -47,18 +47,23 @@ class SweepSpec:
     """
 
     config: Any
-    fixed: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    grids: List[Dict[str, List[Any]]] = dataclasses.field(default_factory=lambda: [{}])
-    seeds: List[int] = dataclasses.field(default_factory=lambda: [0])
+    fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
+    grids: list[dict[str, list[Any]]] = dataclasses.field(default_factory=lambda: [{}])
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
     description: str = ""
     source: str = "flags"
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"config": self.config, "set": dict(self.fixed), "grid": [dict(g) for g in self.grids],
-                "seeds": list(self.seeds), "description": self.description}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "set": dict(self.fixed),
+            "grid": [dict(g) for g in self.grids],
+            "seeds": list(self.seeds),
+            "description": self.description,
+        }
 
 
-def parse_seeds(text: Any, where: str = "--seeds") -> List[int]:
+def parse_seeds(text: Any, where: str = "--seeds") -> list[int]:
     """ "0-4" -> [0, 1, 2, 3, 4]; "0,2,5" -> [0, 2, 5]; "0-1,7" -> [0, 1, 7]; a list of ints as is."""
     if isinstance(text, bool):
         raise SweepError(f"{where}: expected seeds like 0-4, 0,2,5 or a list of integers, got {text!r}")
@@ -91,7 +96,7 @@ def parse_seeds(text: Any, where: str = "--seeds") -> List[int]:
     return seeds
 
 
-def split_values(text: str) -> List[str]:
+def split_values(text: str) -> list[str]:
     """ "1,3,5" -> ["1", "3", "5"]; commas inside (), [] or {} do not split: "(64,64),(32,)" -> 2 values."""
     values, depth, current = [], 0, ""
     for ch in text:
@@ -108,10 +113,10 @@ def split_values(text: str) -> List[str]:
     return [v for v in values if v != ""]
 
 
-def _check_grid(grid: Any, where: str) -> Dict[str, List[Any]]:
+def _check_grid(grid: Any, where: str) -> dict[str, list[Any]]:
     if not isinstance(grid, Mapping):
         raise SweepError(f"{where}: expected a mapping of config field -> list of values, got {type(grid).__name__}")
-    out: Dict[str, List[Any]] = {}
+    out: dict[str, list[Any]] = {}
     for field, values in grid.items():
         if not isinstance(values, (list, tuple)) or not values:
             raise SweepError(f"{where}.{field}: expected a non-empty list of values, got {values!r}")
@@ -144,8 +149,14 @@ def sweep_from_dict(data: Any, source: str) -> SweepSpec:
         raise SweepError(f"{source}: grid: expected a mapping field -> [values] or a non-empty list of them")
     grids = [_check_grid(g, f"{source}: grid" + (f"[{i}]" if len(grids) > 1 else "")) for i, g in enumerate(grids)]
     seeds = parse_seeds(data.get("seeds", [0]), f"{source}: seeds")
-    spec = SweepSpec(config=config, fixed=dict(fixed), grids=grids, seeds=seeds,
-                     description=str(data.get("description") or ""), source=source)
+    spec = SweepSpec(
+        config=config,
+        fixed=dict(fixed),
+        grids=grids,
+        seeds=seeds,
+        description=str(data.get("description") or ""),
+        source=source,
+    )
     check_spec(spec)
     return spec
 
@@ -193,16 +204,19 @@ def load_sweep_file(spec: str) -> SweepSpec:
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-            what = " ".join(filter(None, [getattr(err, "context", None), getattr(err, "problem", None)])) or str(err).splitlines()[0]
+            what = (
+                " ".join(filter(None, [getattr(err, "context", None), getattr(err, "problem", None)]))
+                or str(err).splitlines()[0]
+            )
             raise SweepError(f"sweep file {path}: {where}{what}") from None
         except (OSError, UnicodeDecodeError) as err:
             raise SweepError(f"sweep file {path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
     return sweep_from_dict(data, f"sweep file {spec}")
 
 
-def parse_assignments(items: Sequence[str], flag: str) -> Dict[str, str]:
+def parse_assignments(items: Sequence[str], flag: str) -> dict[str, str]:
     """["field=value", ...] -> {field: value}; SweepError naming the flag otherwise."""
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for item in items:
         field, sep, value = str(item).partition("=")
         if not sep or not field.strip():
@@ -211,10 +225,19 @@ def parse_assignments(items: Sequence[str], flag: str) -> Dict[str, str]:
     return out
 
 
-def amend(spec: Optional[SweepSpec], config: Optional[str] = None, grid: Sequence[str] = (),
-          seeds: Optional[str] = None, fixed: Sequence[str] = ()) -> SweepSpec:
+def amend(
+    spec: Optional[SweepSpec],
+    config: Optional[str] = None,
+    grid: Sequence[str] = (),
+    seeds: Optional[str] = None,
+    fixed: Sequence[str] = (),
+) -> SweepSpec:
     """`spec` (or an empty sweep) amended by command-line flags (--config, --grid, --seeds, --set)."""
-    out = dataclasses.replace(spec, fixed=dict(spec.fixed), grids=[dict(g) for g in spec.grids]) if spec else SweepSpec(config=None)
+    out = (
+        dataclasses.replace(spec, fixed=dict(spec.fixed), grids=[dict(g) for g in spec.grids])
+        if spec
+        else SweepSpec(config=None)
+    )
     if config:
         out.config = config
     for field, text in parse_assignments(grid, "--grid").items():
@@ -231,8 +254,12 @@ def amend(spec: Optional[SweepSpec], config: Optional[str] = None, grid: Sequenc
     out.fixed.update(parse_assignments(fixed, "--set"))
     if spec is not None and (config or grid or seeds is not None or fixed):
         out.source = f"{spec.source} with flags"
-        flags = ([f"--config {config}"] if config else []) + [f"--grid {g}" for g in grid] + \
-            ([f"--seeds {seeds}"] if seeds is not None else []) + [f"--set {f}" for f in fixed]
+        flags = (
+            ([f"--config {config}"] if config else [])
+            + [f"--grid {g}" for g in grid]
+            + ([f"--seeds {seeds}"] if seeds is not None else [])
+            + [f"--set {f}" for f in fixed]
+        )
         out.description = f"{out.description} (amended: {' '.join(flags)})".strip()
     check_spec(out)
     return out

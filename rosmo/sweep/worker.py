@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import traceback
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import ml_collections
 
@@ -51,7 +51,7 @@ def load_run_config(run_dir: str) -> ml_collections.ConfigDict:
     return config
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1:
         print(f"{ERROR_PREFIX}usage: python -m rosmo.sweep.worker RUN_DIR", file=sys.stderr)
@@ -63,8 +63,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     # before train() installs its flag handlers (it saves a checkpoint at the next step), a signal ends the worker
     exit_on_signal("rosmo sweep worker", (signal.SIGINT,) + STOP_SIGNALS)
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")}
-    print(f"rosmo sweep worker: {run_dir} pid {os.getpid()} cpus {sorted(os.sched_getaffinity(0))}; "
-          + "; ".join(f"{k}={v}" for k, v in threads.items()), flush=True)
+    print(
+        f"rosmo sweep worker: {run_dir} pid {os.getpid()} cpus {sorted(os.sched_getaffinity(0))}; "
+        + "; ".join(f"{k}={v}" for k, v in threads.items()),
+        flush=True,
+    )
     try:
         config = load_run_config(run_dir)
         summary = train(config, run_dir, progress=False)
@@ -81,7 +84,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"{ERROR_PREFIX}{type(err).__name__}: {message}", file=sys.stderr, flush=True)
         return EXIT_FAILED
     final = summary.get("final_eval") or {}
-    print(f"done: {run_dir} step {summary.get('num_steps')} normalized_score {final.get('normalized_score')}", flush=True)
+    print(
+        f"done: {run_dir} step {summary.get('num_steps')} normalized_score {final.get('normalized_score')}", flush=True
+    )
     return 0
 
 

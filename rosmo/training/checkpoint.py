@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
@@ -65,8 +65,10 @@ def short_reason(err: BaseException, limit: int = 300) -> str:
     for e in reversed(chain):
         text = " ".join(str(e).strip().split("\n")[0].split())
         if text:
-            text = f"{type(e).__name__}: {text}"  # long ones keep their head (what) and tail (why, e.g. "File too large")
-            return text if len(text) <= limit else f"{text[: limit // 2 - 3]} ... {text[-(limit // 2 - 2):]}"
+            text = (
+                f"{type(e).__name__}: {text}"  # long ones keep their head (what) and tail (why, e.g. "File too large")
+            )
+            return text if len(text) <= limit else f"{text[: limit // 2 - 3]} ... {text[-(limit // 2 - 2) :]}"
     return type(chain[0]).__name__
 
 
@@ -78,7 +80,7 @@ def _crc32(path: str) -> int:
     return crc
 
 
-def _step_files(step_dir: str) -> List[str]:
+def _step_files(step_dir: str) -> list[str]:
     files = []
     for root, _, names in os.walk(step_dir):
         for name in names:
@@ -90,12 +92,14 @@ def _step_files(step_dir: str) -> List[str]:
 
 def write_manifest(step_dir: str) -> None:
     """Record every file of a complete step directory: `{"files": {relative path: [bytes, crc32]}}`."""
-    files = {rel: [os.path.getsize(os.path.join(step_dir, rel)), _crc32(os.path.join(step_dir, rel))]
-             for rel in _step_files(step_dir)}
+    files = {
+        rel: [os.path.getsize(os.path.join(step_dir, rel)), _crc32(os.path.join(step_dir, rel))]
+        for rel in _step_files(step_dir)
+    }
     write_json_atomic(os.path.join(step_dir, MANIFEST_FILE), {"files": files})
 
 
-def damaged_files(step_dir: str) -> Optional[List[str]]:
+def damaged_files(step_dir: str) -> Optional[list[str]]:
     """Files of `step_dir` that differ from its manifest ("<path>: missing" / "<path>: N bytes, expected M" /
     "<path>: contents changed"); None when the step has no (readable) manifest."""
     path = os.path.join(step_dir, MANIFEST_FILE)
@@ -135,7 +139,7 @@ def finite_params_check(state: PyTree, extra: dict) -> Optional[str]:
     return None if leaf is None else f"non-finite parameters (NaN or inf in params {leaf})"
 
 
-def _item_handlers() -> Dict[str, Any]:
+def _item_handlers() -> dict[str, Any]:
     return {STATE_ITEM: ocp.PyTreeCheckpointHandler(), EXTRA_ITEM: ocp.JsonCheckpointHandler()}
 
 
@@ -207,7 +211,7 @@ class Checkpointer:
                 self._remove_incomplete()
             options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=_item_handlers())
-        self._unrecorded: List[int] = []  # steps this Checkpointer saved whose manifest is not written yet
+        self._unrecorded: list[int] = []  # steps this Checkpointer saved whose manifest is not written yet
 
     # ----------------------------------------------------------------- queries
     def _remove_incomplete(self) -> None:
@@ -234,7 +238,7 @@ class Checkpointer:
                 except OSError as err:  # e.g. rotated out meanwhile: that step is simply not verified later
                     _log.warning("cannot write %s: %s", os.path.join(step_dir, MANIFEST_FILE), err)
 
-    def all_steps(self) -> List[int]:
+    def all_steps(self) -> list[int]:
         """Steps of complete checkpoints on disk, ascending (pending async saves excluded)."""
         steps = []
         for name in os.listdir(self.directory) if os.path.isdir(self.directory) else []:
@@ -288,8 +292,9 @@ class Checkpointer:
         try:
             saved = bool(self._manager.save(step, args=args, force=True))
         except Exception as err:  # orbax / tensorstore raise ValueError, RuntimeError, OSError...
-            raise CheckpointWriteError(f"cannot write checkpoint {os.path.join(self.directory, str(step))}: "
-                                       f"{short_reason(err)}") from err
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {os.path.join(self.directory, str(step))}: {short_reason(err)}"
+            ) from err
         if saved:
             self._unrecorded.append(step)
         return saved
@@ -303,8 +308,10 @@ class Checkpointer:
             self._manager.wait_until_finished()
         except Exception as err:
             steps, self._unrecorded = self._unrecorded, []
-            raise CheckpointWriteError(f"cannot write checkpoint {os.path.join(self.directory, str(steps[-1] if steps else '?'))}"
-                                       f": {short_reason(err)}") from err
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {os.path.join(self.directory, str(steps[-1] if steps else '?'))}"
+                f": {short_reason(err)}"
+            ) from err
         self._write_manifests()
 
     def close(self) -> None:
@@ -312,7 +319,7 @@ class Checkpointer:
         self.wait()
         self._manager.close()
 
-    def __enter__(self) -> "Checkpointer":
+    def __enter__(self) -> Checkpointer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -330,7 +337,9 @@ class Checkpointer:
         if step is None:
             return steps[-1]
         if int(step) not in steps:
-            raise FileNotFoundError(f"no complete checkpoint for step {step} in {self.directory}; available steps: {steps}")
+            raise FileNotFoundError(
+                f"no complete checkpoint for step {step} in {self.directory}; available steps: {steps}"
+            )
         return int(step)
 
     def restore(
@@ -338,7 +347,7 @@ class Checkpointer:
         target: Optional[PyTree],
         step: Optional[int] = None,
         check: Optional[Callable[[PyTree, dict], Optional[str]]] = None,
-    ) -> Tuple[PyTree, dict]:
+    ) -> tuple[PyTree, dict]:
         """Restore step `step` (the newest readable one when None) into the structure of `target`.
 
         Each leaf comes back with the type, dtype and sharding of the matching
@@ -361,7 +370,9 @@ class Checkpointer:
             try:
                 return self._restore_step(step, target, check)
             except CheckpointError as err:
-                raise CheckpointError(f"checkpoint {os.path.join(self.directory, str(step))} cannot be used: {err}") from None
+                raise CheckpointError(
+                    f"checkpoint {os.path.join(self.directory, str(step))} cannot be used: {err}"
+                ) from None
         self._resolve_step(None)  # FileNotFoundError naming the directory when it holds no checkpoint
         steps = self.all_steps()
         failures = []
@@ -378,12 +389,14 @@ class Checkpointer:
                 self._move_aside(bad)
             return restored
         if len(failures) == 1:
-            raise CheckpointError(f"cannot restore {os.path.join(self.directory, str(failures[0][0]))}: {failures[0][1]}")
+            raise CheckpointError(
+                f"cannot restore {os.path.join(self.directory, str(failures[0][0]))}: {failures[0][1]}"
+            )
         raise CheckpointError(
             f"no usable checkpoint in {self.directory}: " + "; ".join(f"step {s}: {why}" for s, why in failures)
         )
 
-    def _restore_step(self, step: int, target: Optional[PyTree], check) -> Tuple[PyTree, dict]:
+    def _restore_step(self, step: int, target: Optional[PyTree], check) -> tuple[PyTree, dict]:
         """Restore one step; CheckpointError (one line: the damaged files, the read error or the check's reason)."""
         step_dir = os.path.join(self.directory, str(step))
         damaged = damaged_files(step_dir)
@@ -437,7 +450,7 @@ class Checkpointer:
         return ocp.args.PyTreeRestore(restore_args=restore_args)
 
 
-def complete_steps(directory: str) -> List[int]:
+def complete_steps(directory: str) -> list[int]:
     """Steps of the complete checkpoints (`<step>/` with its commit file) in `directory`, ascending; [] when none."""
     names = os.listdir(directory) if os.path.isdir(directory) else []
     return sorted(int(n) for n in names if n.isdigit() and _complete(os.path.join(directory, n)))
@@ -451,7 +464,7 @@ def checkpoint_dir(run_or_dir: str) -> str:
 
 def load_params(
     run_or_dir: str, step: Optional[int] = None, check: Optional[Callable] = finite_params_check
-) -> Tuple[PyTree, dict]:
+) -> tuple[PyTree, dict]:
     """Load the `params` entry of a saved train state, as numpy, for evaluation.
 
     Args:

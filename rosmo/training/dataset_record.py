@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 from rosmo.data.rlds import dataset_fingerprint
 from rosmo.errors import ConfigError
@@ -30,14 +30,14 @@ class DatasetChangedError(ConfigError):
     """The dataset at a run's data path is not the one the run (or checkpoint) trained on."""
 
 
-def identify(paths: str) -> Dict[str, Any]:
+def identify(paths: str) -> dict[str, Any]:
     """{"path": absolute path(s), comma-joined as given; "fingerprint": the id(s), or None when one has none}."""
     parts = [os.path.abspath(p) for p in str(paths).split(",") if p]
     ids = [dataset_fingerprint(p) for p in parts]
     return {"path": ",".join(parts), "fingerprint": None if None in ids or not ids else ",".join(ids)}
 
 
-def read_record(workdir: str) -> Optional[Dict[str, Any]]:
+def read_record(workdir: str) -> Optional[dict[str, Any]]:
     """The run's `dataset.json` ({"path", "fingerprint"}), None when absent or unreadable."""
     try:
         with open(os.path.join(workdir, RECORD_FILE)) as f:
@@ -47,11 +47,13 @@ def read_record(workdir: str) -> Optional[Dict[str, Any]]:
     return record if isinstance(record, dict) else None
 
 
-def write_record(workdir: str, current: Dict[str, Any]) -> None:
-    write_json_atomic(os.path.join(workdir, RECORD_FILE), {"path": current["path"], "fingerprint": current["fingerprint"]})
+def write_record(workdir: str, current: dict[str, Any]) -> None:
+    write_json_atomic(
+        os.path.join(workdir, RECORD_FILE), {"path": current["path"], "fingerprint": current["fingerprint"]}
+    )
 
 
-def check_same_dataset(workdir: str, current: Dict[str, Any], allow: bool) -> Optional[Tuple[Any, Any]]:
+def check_same_dataset(workdir: str, current: dict[str, Any], allow: bool) -> Optional[tuple[Any, Any]]:
     """None when the run's recorded dataset is `current` (or either has no fingerprint); (old id, new id) when it
     differs and `allow`; DatasetChangedError naming both otherwise."""
     recorded = read_record(workdir)
@@ -85,7 +87,7 @@ def run_allows(run_dir: str, old: str, new: str) -> bool:
     return False
 
 
-def checkpoint_dataset_problem(run_dir: Optional[str], extra: Dict[str, Any]) -> Optional[str]:
+def checkpoint_dataset_problem(run_dir: Optional[str], extra: dict[str, Any]) -> Optional[str]:
     """Why a checkpoint's data no longer matches its run ("" / None when it does or cannot be told).
 
     The checkpoint records the dataset's metadata (with its fingerprint) and path. When the dataset
@@ -103,6 +105,8 @@ def checkpoint_dataset_problem(run_dir: Optional[str], extra: Dict[str, Any]) ->
     recorded = (read_record(run_dir) or {}).get("fingerprint") if run_dir else None
     for label, other in (("the dataset now at " + str(path), now), ("the run's " + RECORD_FILE, recorded)):
         if other and other != trained and not (run_dir and run_allows(run_dir, trained, other)):
-            return (f"the checkpoint was trained on dataset fingerprint {trained} but {label} has fingerprint {other} "
-                    "(remade or replaced since)")
+            return (
+                f"the checkpoint was trained on dataset fingerprint {trained} but {label} has fingerprint {other} "
+                "(remade or replaced since)"
+            )
     return None

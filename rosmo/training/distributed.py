@@ -11,7 +11,7 @@ seed, and `Learner.put_batch` assembles the global array from the shares.
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import Optional
 
 import jax
 import numpy as np
@@ -48,7 +48,7 @@ def maybe_initialize(
     return False
 
 
-def local_device_ids(environ=None) -> Optional[List[int]]:
+def local_device_ids(environ=None) -> Optional[list[int]]:
     """The GPUs a SLURM task drives: None (JAX's default, GPU SLURM_LOCALID) unless ROSMO_PROCESS_PER=node.
 
     With one process per node, all GPUs of the node: 0..n-1 for the n in CUDA_VISIBLE_DEVICES

@@ -18,7 +18,7 @@ finite and no checkpoint with non-finite parameters can be written.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 import acme
 import jax
@@ -59,16 +59,17 @@ def learning_rate_schedule(config) -> optax.Schedule:
         )
     else:
         decay = optax.exponential_decay(
-            config.learning_rate, transition_steps=config.lr_decay_steps, decay_rate=config.lr_decay_factor, staircase=True
+            config.learning_rate,
+            transition_steps=config.lr_decay_steps,
+            decay_rate=config.lr_decay_factor,
+            staircase=True,
         )
     return optax.join_schedules([warmup, decay], [config.warmup_steps])
 
 
 def weight_decay_mask(params) -> Any:
     """True on weight matrices/kernels (haiku leaves named `w`), False on biases and norms."""
-    return jax.tree_util.tree_map_with_path(
-        lambda path, _: getattr(path[-1], "key", None) == "w", params
-    )
+    return jax.tree_util.tree_map_with_path(lambda path, _: getattr(path[-1], "key", None) == "w", params)
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -79,7 +80,9 @@ def make_optimizer(config) -> optax.GradientTransformation:
     )
 
 
-def init_train_state(agent: Agent, optimizer: optax.GradientTransformation, obs_example: np.ndarray, seed: int) -> TrainState:
+def init_train_state(
+    agent: Agent, optimizer: optax.GradientTransformation, obs_example: np.ndarray, seed: int
+) -> TrainState:
     """Fresh parameters (target = online), optimiser state, step 0. obs_example [1, ...]."""
     key = jax.random.PRNGKey(seed)
     init_key, key = jax.random.split(key)
@@ -88,8 +91,13 @@ def init_train_state(agent: Agent, optimizer: optax.GradientTransformation, obs_
     return TrainState(params, target_params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
 
 
-def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target_update_interval: int,
-                   target_update_tau: float = 0.0, batch_transform: Optional[Callable] = None):
+def make_update_fn(
+    agent: Agent,
+    optimizer: optax.GradientTransformation,
+    target_update_interval: int,
+    target_update_tau: float = 0.0,
+    batch_transform: Optional[Callable] = None,
+):
     """update(state, batch) -> (state, metrics): one gradient step and the target-network update.
 
     `target_update_tau = 0` (default, the paper's): hard copy every `target_update_interval` steps;
@@ -97,7 +105,7 @@ def make_update_fn(agent: Agent, optimizer: optax.GradientTransformation, target
     `batch_transform` (the suite's, e.g. frame stacking) maps the shipped batch to the agent's, inside the jit.
     """
 
-    def update(state: TrainState, batch: Dict[str, jax.Array]):
+    def update(state: TrainState, batch: dict[str, jax.Array]):
         if batch_transform is not None:
             batch = batch_transform(batch)
         key, loss_key = jax.random.split(state.key)
@@ -135,7 +143,7 @@ class NonFiniteReport(NamedTuple):
 
     skipped: int
     first_step: Optional[int]
-    bad: Tuple[str, ...]  # the checks that were non-finite at first_step
+    bad: tuple[str, ...]  # the checks that were non-finite at first_step
 
 
 def init_guard(skipped: int = 0) -> Guard:
@@ -144,7 +152,9 @@ def init_guard(skipped: int = 0) -> Guard:
 
 def tree_all_finite(tree) -> jax.Array:
     """bool scalar: every inexact (float/complex) leaf of `tree` is finite everywhere (integer leaves count as finite)."""
-    checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    checks = [
+        jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+    ]
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
@@ -177,11 +187,19 @@ def guard_update(update, check_names: list):
         def keep(new_tree, old_tree):
             return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_tree, old_tree)
 
-        state = TrainState(keep(new.params, state.params), keep(new.target_params, state.target_params),
-                           keep(new.opt_state, state.opt_state), new.step, new.key)
+        state = TrainState(
+            keep(new.params, state.params),
+            keep(new.target_params, state.target_params),
+            keep(new.opt_state, state.opt_state),
+            new.step,
+            new.key,
+        )
         first = (guard.first_step < 0) & ~ok
-        guard = Guard(guard.skipped + (~ok).astype(jnp.int32), jnp.where(first, new.step, guard.first_step),
-                      jnp.where(first, bits, guard.first_bad))
+        guard = Guard(
+            guard.skipped + (~ok).astype(jnp.int32),
+            jnp.where(first, new.step, guard.first_step),
+            jnp.where(first, bits, guard.first_bad),
+        )
         return state, guard, dict(metrics, skipped_updates=guard.skipped)
 
     return guarded
@@ -189,7 +207,9 @@ def guard_update(update, check_names: list):
 
 def to_host(tree):
     """Replicated device arrays -> numpy, also when they span several processes (multi-host)."""
-    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x), tree)
+    return jax.tree.map(
+        lambda x: np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x), tree
+    )
 
 
 def make_mesh(devices: Optional[list] = None) -> Mesh:
@@ -207,9 +227,15 @@ class Learner(acme.core.Learner):
     `nonfinite()` reports updates that were skipped by the non-finite guard.
     """
 
-    def __init__(self, agent: Agent, config, obs_example: np.ndarray, mesh: Optional[Mesh] = None,
-                 iterator: Optional[Iterator[Dict[str, np.ndarray]]] = None,
-                 batch_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        agent: Agent,
+        config,
+        obs_example: np.ndarray,
+        mesh: Optional[Mesh] = None,
+        iterator: Optional[Iterator[dict[str, np.ndarray]]] = None,
+        batch_transform: Optional[Callable] = None,
+    ):
         self.agent = agent
         self._iterator = iterator
         self.mesh = mesh or make_mesh()
@@ -226,9 +252,16 @@ class Learner(acme.core.Learner):
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(), self.replicated)
         self._check_names: list = []
-        update = guard_update(make_update_fn(agent, self.optimizer, config.target_update_interval,
-                                             config.get("target_update_tau", 0.0), batch_transform),
-                              self._check_names)
+        update = guard_update(
+            make_update_fn(
+                agent,
+                self.optimizer,
+                config.target_update_interval,
+                config.get("target_update_tau", 0.0),
+                batch_transform,
+            ),
+            self._check_names,
+        )
         self._update = jax.jit(
             update,
             in_shardings=(self.replicated, self.replicated, self.batch_sharding),
@@ -236,13 +269,11 @@ class Learner(acme.core.Learner):
             donate_argnums=(0,),
         )
 
-    def put_batch(self, batch: Dict[str, np.ndarray]) -> Dict[str, jax.Array]:
+    def put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Host numpy batch (this process's share) -> global array sharded on `data`."""
-        return {
-            k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v)) for k, v in batch.items()
-        }
+        return {k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v)) for k, v in batch.items()}
 
-    def step(self, batch: Optional[Dict[str, Any]] = None) -> Dict[str, jax.Array]:
+    def step(self, batch: Optional[dict[str, Any]] = None) -> dict[str, jax.Array]:
         """One update on `batch` (default: the iterator's next); returns the metrics as device arrays (no host sync)."""
         if batch is None:
             if self._iterator is None:
@@ -274,7 +305,7 @@ class Learner(acme.core.Learner):
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(skipped_updates), self.replicated)
 
-    def get_variables(self, names: Sequence[str]) -> List[Any]:
+    def get_variables(self, names: Sequence[str]) -> list[Any]:
         """Host (numpy) copies of "params" (online) and / or "target_params"."""
         trees = {"params": lambda: self._state.params, "target_params": lambda: self._state.target_params}
         missing = [n for n in names if n not in trees]

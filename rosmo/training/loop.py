@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import jax
 import numpy as np
@@ -38,7 +38,7 @@ EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training 
 PREFETCH_BATCHES = 2  # batches on the device ahead of the update
 
 
-def train(config, workdir: str, progress: Optional[bool] = None, allow_config_change: bool = False) -> Dict[str, Any]:
+def train(config, workdir: str, progress: Optional[bool] = None, allow_config_change: bool = False) -> dict[str, Any]:
     """Train (or resume) the run in `workdir` and return its summary.
 
     Raises ConfigError / DatasetError / WorkdirError / CheckpointError on bad input,
@@ -58,10 +58,12 @@ def _stop_at_once() -> bool:
 
 
 def _nonfinite_message(report, config) -> str:
-    return (f"non-finite {', '.join(report.bad) or 'values'} at step {report.first_step} "
-            f"(learning_rate={config.learning_rate}); the run stopped and no checkpoint after step "
-            f"{report.first_step - 1} was written; lower the learning rate or check the data, "
-            "or set the config field nonfinite=skip to skip such updates")
+    return (
+        f"non-finite {', '.join(report.bad) or 'values'} at step {report.first_step} "
+        f"(learning_rate={config.learning_rate}); the run stopped and no checkpoint after step "
+        f"{report.first_step - 1} was written; lower the learning rate or check the data, "
+        "or set the config field nonfinite=skip to skip such updates"
+    )
 
 
 def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):
@@ -69,8 +71,12 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     spec = suite.dataset_spec(config)
     networks = make_networks(config, spec.num_actions)
     agent = make_agent(config, networks)
-    learner = Learner(agent, config, np.zeros((1,) + spec.observation_shape, spec.observation_dtype),
-                      batch_transform=suite.batch_transform(config))
+    learner = Learner(
+        agent,
+        config,
+        np.zeros((1,) + spec.observation_shape, spec.observation_dtype),
+        batch_transform=suite.batch_transform(config),
+    )
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
     start_step, last_eval, previous_seconds, previous_eval_seconds = 0, None, 0.0, 0.0
@@ -94,9 +100,13 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
     transitions = None if spec.num_steps is None else int(spec.num_steps) - int(spec.num_episodes)
     if main and transitions is not None and 0 < transitions < int(config.batch_size):
-        print(f"rosmo: warning: --config.batch_size={config.batch_size} is larger than the dataset "
-              f"({transitions} transitions in {spec.num_episodes} episodes): every batch repeats samples and steps "
-              "are slow; lower --config.batch_size", file=sys.stderr, flush=True)
+        print(
+            f"rosmo: warning: --config.batch_size={config.batch_size} is larger than the dataset "
+            f"({transitions} transitions in {spec.num_episodes} episodes): every batch repeats samples and steps "
+            "are slow; lower --config.batch_size",
+            file=sys.stderr,
+            flush=True,
+        )
     if main and jax.process_count() > 1:
         print(f"learner mesh: {learner.mesh.devices.size} devices over {jax.process_count()} processes")
     if main:
@@ -114,23 +124,33 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         "dataset_path": spec.path,
     }
 
-    logger = RunLogger(
-        workdir,
-        use_tensorboard=config.use_tensorboard,
-        use_wandb=config.use_wandb,
-        wandb_project=config.wandb_project,
-        config=config.to_dict(),
-        resume_step=start_step,
-        prefixes=("train", "eval") if config.eval_every else ("train",),  # eval.csv belongs to the evaluator job
-    ) if main else NullLogger()
+    logger = (
+        RunLogger(
+            workdir,
+            use_tensorboard=config.use_tensorboard,
+            use_wandb=config.use_wandb,
+            wandb_project=config.wandb_project,
+            config=config.to_dict(),
+            resume_step=start_step,
+            prefixes=("train", "eval") if config.eval_every else ("train",),  # eval.csv belongs to the evaluator job
+        )
+        if main
+        else NullLogger()
+    )
     # two batches in flight on the device; the loop dispatches updates and syncs with the host only at log steps
-    batches = DevicePrefetcher(suite.make_batches(config, start_batch=start_step), learner.put_batch, size=PREFETCH_BATCHES)
+    batches = DevicePrefetcher(
+        suite.make_batches(config, start_batch=start_step), learner.put_batch, size=PREFETCH_BATCHES
+    )
     show = (None if progress is None else progress) if main else False
-    bar = ProgressBar(total=config.num_steps, initial=start_step, desc=f"train {config.algo}",
-                      disable=None if show is None else not show)
+    bar = ProgressBar(
+        total=config.num_steps,
+        initial=start_step,
+        desc=f"train {config.algo}",
+        disable=None if show is None else not show,
+    )
     started, window_start, window_step = time.time(), time.time(), start_step
     step = start_step
-    metrics_host: Dict[str, float] = {}
+    metrics_host: dict[str, float] = {}
     skipped_seen = learner.nonfinite().skipped
     eval_seconds = previous_eval_seconds  # cumulative wall-clock spent in evaluations (across resumes)
 
@@ -138,12 +158,18 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         """Wall-clock of the run so far, evaluations included (across resumes)."""
         return previous_seconds + time.time() - started
 
-    def evaluate() -> Dict[str, Any]:
+    def evaluate() -> dict[str, Any]:
         nonlocal eval_seconds
         eval_started = time.time()
         result = evaluate_agent(
-            suite, spec.metadata["env"], agent.act, to_host(learner.params), spec.metadata,
-            num_episodes=config.eval_episodes, num_envs=config.eval_parallel, seed=config.seed + EVAL_SEED_OFFSET,
+            suite,
+            spec.metadata["env"],
+            agent.act,
+            to_host(learner.params),
+            spec.metadata,
+            num_episodes=config.eval_episodes,
+            num_envs=config.eval_parallel,
+            seed=config.seed + EVAL_SEED_OFFSET,
             options=suite.eval_options(config),
         )
         eval_seconds += time.time() - eval_started
@@ -162,15 +188,24 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         if report.first_step is not None and config.get("nonfinite", "stop") == "stop":
             raise NonFiniteError(_nonfinite_message(report, config))
         if report.skipped > skipped_seen and main:
-            print(f"rosmo: warning: {report.skipped - skipped_seen} update(s) skipped up to step {step} for non-finite "
-                  f"values ({report.skipped} in all; the first at step {report.first_step}: {', '.join(report.bad)})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"rosmo: warning: {report.skipped - skipped_seen} update(s) skipped up to step {step} for non-finite "
+                f"values ({report.skipped} in all; the first at step {report.first_step}: {', '.join(report.bad)})",
+                file=sys.stderr,
+                flush=True,
+            )
         skipped_seen = report.skipped
         return report.skipped
 
     def save(current: int, force: bool = False) -> None:
-        extra = dict(extra_static, last_eval=last_eval, step=current, train_seconds=train_seconds(),
-                     eval_seconds=eval_seconds, skipped_updates=check_finite())
+        extra = dict(
+            extra_static,
+            last_eval=last_eval,
+            step=current,
+            train_seconds=train_seconds(),
+            eval_seconds=eval_seconds,
+            skipped_updates=check_finite(),
+        )
         checkpointer.save(current, learner.state, extra=extra, force=force)
 
     try:
@@ -204,19 +239,27 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
                 with signals.deferred():
                     save(step)
             score = None if last_eval is None else last_eval.get("normalized_score")
-            bar.update(1, loss=metrics_host.get("loss"),
-                       eval=score if score is not None or last_eval is None else last_eval["mean_return"])
+            bar.update(
+                1,
+                loss=metrics_host.get("loss"),
+                eval=score if score is not None or last_eval is None else last_eval["mean_return"],
+            )
     except KeyboardInterrupt as err:
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
         name = signal.Signals(signum).name
         with signals.deferred(swallow=True):  # a second Ctrl-C does not abort the save
             bar.close()
             if step == start_step:
-                raise Stopped(signum, f"stopped by {name} at step {step}, before any update (nothing new to save)") from None
+                raise Stopped(
+                    signum, f"stopped by {name} at step {step}, before any update (nothing new to save)"
+                ) from None
             save(step, force=True)
             checkpointer.wait()
-        raise Stopped(signum, f"stopped by {name} at step {step}; checkpoint saved in "
-                              f"{os.path.join(workdir, 'checkpoints', str(step))}; run the same command to resume") from None
+        raise Stopped(
+            signum,
+            f"stopped by {name} at step {step}; checkpoint saved in "
+            f"{os.path.join(workdir, 'checkpoints', str(step))}; run the same command to resume",
+        ) from None
     finally:
         batches.close()
         bar.close()

@@ -26,7 +26,7 @@ import collections
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 _DONE = object()
 
@@ -34,14 +34,16 @@ _DONE = object()
 class DevicePrefetcher:
     """Iterator of device batches with `size` in flight; host batches are read by a daemon thread."""
 
-    def __init__(self, batches: Iterator[Dict[str, Any]], put: Callable[[Dict[str, Any]], Dict[str, Any]], size: int = 2):
+    def __init__(
+        self, batches: Iterator[dict[str, Any]], put: Callable[[dict[str, Any]], dict[str, Any]], size: int = 2
+    ):
         if size < 1:
             raise ValueError(f"prefetch size must be >= 1, got {size}")
         self._batches = batches
         self._put = put
         self._size = int(size)
-        self._queue: "queue.Queue" = queue.Queue(maxsize=size)
-        self._on_device: "collections.deque" = collections.deque()
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._on_device: collections.deque = collections.deque()
         self._ended: Optional[BaseException] = None
         self._stop = threading.Event()
         self._wait = 0.0
@@ -66,7 +68,7 @@ class DevicePrefetcher:
         except BaseException as err:  # handed to the consumer, raised by next()
             self._offer(("error", err))
 
-    def __iter__(self) -> "DevicePrefetcher":
+    def __iter__(self) -> DevicePrefetcher:
         return self
 
     def _fill(self) -> None:
@@ -78,7 +80,7 @@ class DevicePrefetcher:
             else:
                 self._ended = item if kind == "error" else StopIteration()
 
-    def __next__(self) -> Dict[str, Any]:
+    def __next__(self) -> dict[str, Any]:
         start = time.perf_counter()
         try:
             self._fill()

@@ -8,7 +8,7 @@ Storage (orbax save/restore, step listing, fallback past damaged steps) is `rosm
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 import jax
 import ml_collections
@@ -38,8 +38,9 @@ def apply_acting_overrides(config: ml_collections.ConfigDict, overrides, flag: s
                 raise CheckpointError(f"{flag} {item}: expected FIELD=VALUE")
             if field not in spec.acting_fields:
                 allowed = ", ".join(spec.acting_fields) or "none"
-                raise CheckpointError(f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} "
-                                      f"(expected one of: {allowed})")
+                raise CheckpointError(
+                    f"{flag} {item}: {field!r} is not an acting field of algo {spec.name} (expected one of: {allowed})"
+                )
             apply_override(typed, field, text)
             config[field] = typed[field]
         if overrides and spec.validate is not None:
@@ -95,7 +96,7 @@ def load_agent(
 def load_policy(
     checkpoint: str,
     num_actions: int,
-    observation_shape: Optional[Tuple[int, ...]] = None,
+    observation_shape: Optional[tuple[int, ...]] = None,
     seed: int = 0,
     flag: str = "--policy",
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -107,10 +108,14 @@ def load_policy(
     """
     agent, params, _, extra = load_agent(checkpoint, flag=flag)
     if int(extra["num_actions"]) != int(num_actions):
-        raise CheckpointError(f"{flag} {checkpoint}: the agent has {extra['num_actions']} actions, the env has {num_actions}")
+        raise CheckpointError(
+            f"{flag} {checkpoint}: the agent has {extra['num_actions']} actions, the env has {num_actions}"
+        )
     shape = tuple(extra.get("observation_shape") or ())
     if observation_shape is not None and shape and shape != tuple(observation_shape):
-        raise CheckpointError(f"{flag} {checkpoint}: the agent takes observations {shape}, the env gives {tuple(observation_shape)}")
+        raise CheckpointError(
+            f"{flag} {checkpoint}: the agent takes observations {shape}, the env gives {tuple(observation_shape)}"
+        )
     act = jax.jit(agent.act)
     params = jax.device_put(params)
     key = jax.random.PRNGKey(seed)

@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from rosmo.jsonio import to_jsonable, write_json_atomic  # noqa: F401  (re-exported: the run's JSON files)
 
@@ -62,7 +62,7 @@ def _read_csv(path: str) -> tuple:
     return rows[0], rows[1:]
 
 
-def _write_csv_atomic(path: str, header: List[str], rows: List[List[str]]) -> None:
+def _write_csv_atomic(path: str, header: list[str], rows: list[list[str]]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
@@ -151,12 +151,12 @@ class RunLogger:
         tensorboard_subdir: str = "tb",
         wandb_id_path: Optional[str] = None,
         wandb_resume: bool = False,
-        wandb_init: Optional[Dict[str, Any]] = None,
+        wandb_init: Optional[dict[str, Any]] = None,
         wandb_step_metric: Optional[str] = None,
     ):
         self.workdir = os.fspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
-        self._columns: Dict[str, List[str]] = {}  # prefix -> CSV header
+        self._columns: dict[str, list[str]] = {}  # prefix -> CSV header
         self._tb = None
         self._wandb_run = None
         self._resume_step = resume_step
@@ -174,9 +174,11 @@ class RunLogger:
             from tensorboardX import SummaryWriter
 
             purge = None if resume_step is None else int(resume_step) + 1
-            self._tb = SummaryWriter(logdir=os.path.join(self.workdir, tensorboard_subdir), purge_step=purge, flush_secs=30)
+            self._tb = SummaryWriter(
+                logdir=os.path.join(self.workdir, tensorboard_subdir), purge_step=purge, flush_secs=30
+            )
 
-    def _init_wandb(self, project: Optional[str], config: Optional[dict], resume: bool, extra: Dict[str, Any]):
+    def _init_wandb(self, project: Optional[str], config: Optional[dict], resume: bool, extra: dict[str, Any]):
         try:
             import wandb  # noqa: PLC0415 - optional dependency, imported only when asked for
         except ImportError as e:
@@ -208,7 +210,7 @@ class RunLogger:
     def csv_path(self, prefix: str) -> str:
         return os.path.join(self.workdir, f"{prefix}.csv")
 
-    def write(self, step: int, metrics: Dict[str, Any], prefix: str = "train") -> None:
+    def write(self, step: int, metrics: dict[str, Any], prefix: str = "train") -> None:
         """Log `metrics` (scalars: python/numpy/jax) at `step` under `prefix`.
 
         Appends a row to `<workdir>/<prefix>.csv`; when `metrics` has keys the
@@ -232,7 +234,7 @@ class RunLogger:
             else:
                 self._wandb_run.log(row, step=step)
 
-    def _write_csv(self, prefix: str, step: int, values: Dict[str, float]) -> None:
+    def _write_csv(self, prefix: str, step: int, values: dict[str, float]) -> None:
         path = self.csv_path(prefix)
         header = self._columns.get(prefix) or None
         if header is None:  # first write for this prefix in this process: adopt the file's header
@@ -246,7 +248,9 @@ class RunLogger:
             old_header, rows = _read_csv(path) if os.path.isfile(path) else ([], [])
             header = (header or [STEP_COLUMN]) + new_keys
             index = {name: i for i, name in enumerate(old_header)}
-            rows = [[row[index[c]] if c in index and index[c] < len(row) else "" for c in header] for row in rows if row]
+            rows = [
+                [row[index[c]] if c in index and index[c] < len(row) else "" for c in header] for row in rows if row
+            ]
             _write_csv_atomic(path, header, rows)
         self._columns[prefix] = header
         row = [str(step)] + [format_value(values[c]) if c in values else "" for c in header[1:]]
@@ -266,7 +270,7 @@ class RunLogger:
             self._wandb_run.finish()
             self._wandb_run = None
 
-    def __enter__(self) -> "RunLogger":
+    def __enter__(self) -> RunLogger:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -276,7 +280,7 @@ class RunLogger:
 # ---------------------------------------------------------------------------
 # ProgressBar
 # ---------------------------------------------------------------------------
-def _format_postfix(postfix: Dict[str, Any]) -> str:
+def _format_postfix(postfix: dict[str, Any]) -> str:
     parts = []
     for key, value in postfix.items():
         if value is None:  # e.g. no evaluation yet
@@ -305,11 +309,13 @@ class ProgressBar:
     last evaluation stays visible between evaluations.
     """
 
-    def __init__(self, total: Optional[int], initial: int = 0, desc: str = "train", disable: Optional[bool] = None, file=None):
+    def __init__(
+        self, total: Optional[int], initial: int = 0, desc: str = "train", disable: Optional[bool] = None, file=None
+    ):
         self.total = None if total is None else int(total)
         self.n = int(initial)
         self.desc = desc
-        self.postfix: Dict[str, Any] = {}
+        self.postfix: dict[str, Any] = {}
         self._file = file if file is not None else sys.stdout
         self._start_time = time.time()
         self._start_n = self.n
@@ -370,7 +376,7 @@ class ProgressBar:
             print(self.status_line(), file=self._file, flush=True)
         self._lines = False
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 from rosmo.errors import ConfigError, UserError
 from rosmo.jsonio import MISSING, read_json_or_none
@@ -35,10 +35,22 @@ LOCK_FILE = "train.lock"
 CONFIG_FILE = "config.json"
 CHANGES_FILE = "config_changes.jsonl"
 
-HARMLESS_FIELDS = frozenset({
-    "num_steps", "eval_every", "eval_episodes", "eval_parallel", "eval_max_episode_frames", "log_every",
-    "checkpoint_every", "keep_checkpoints", "use_tensorboard", "use_wandb", "wandb_project", "nonfinite",
-})
+HARMLESS_FIELDS = frozenset(
+    {
+        "num_steps",
+        "eval_every",
+        "eval_episodes",
+        "eval_parallel",
+        "eval_max_episode_frames",
+        "log_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "use_tensorboard",
+        "use_wandb",
+        "wandb_project",
+        "nonfinite",
+    }
+)
 """Fields a resumed run may change freely (budget, evaluation cadence, logging): the change is logged and recorded."""
 PATH_FIELDS = frozenset({"dataset_dir", "data_dir"})
 """Fields compared as paths (the same directory spelled another way is no change)."""
@@ -58,8 +70,10 @@ def prepare_workdir(workdir: str) -> str:
     if os.path.exists(path) and not os.path.isdir(path):
         raise WorkdirError(f"--workdir {workdir}: is a file, expected a run directory (a new or an existing one)")
     if os.path.isfile(os.path.join(path, "dataset_info.json")):  # a run's files would land among a dataset's
-        raise WorkdirError(f"--workdir {workdir}: is a dataset directory (it holds dataset_info.json), expected a run "
-                           "directory; did you mean --config.dataset_dir?")
+        raise WorkdirError(
+            f"--workdir {workdir}: is a dataset directory (it holds dataset_info.json), expected a run "
+            "directory; did you mean --config.dataset_dir?"
+        )
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
@@ -72,7 +86,7 @@ def prepare_workdir(workdir: str) -> str:
 # ---------------------------------------------------------------------------
 # The lock
 # ---------------------------------------------------------------------------
-def _read_holder(fd: int) -> Dict[str, Any]:
+def _read_holder(fd: int) -> dict[str, Any]:
     os.lseek(fd, 0, os.SEEK_SET)
     text = os.read(fd, 4096).decode("utf-8", "replace").strip()
     if not text:
@@ -125,8 +139,12 @@ class WorkdirLock:
                 os.close(fd)  # flock not honoured here (e.g. a network file system), but the holder runs
                 raise WorkdirError(self._busy(holder))
             if holder:
-                print(f"rosmo: note: {self.path}: replacing the stale lock of a trainer that no longer runs "
-                      f"({describe(holder)})", file=sys.stderr, flush=True)
+                print(
+                    f"rosmo: note: {self.path}: replacing the stale lock of a trainer that no longer runs "
+                    f"({describe(holder)})",
+                    file=sys.stderr,
+                    flush=True,
+                )
             me = owner_record()
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
@@ -136,10 +154,12 @@ class WorkdirLock:
             return
         raise WorkdirError(f"{self.flag} {self.workdir}: cannot take {self.path} (it keeps being replaced)")
 
-    def _busy(self, holder: Dict[str, Any]) -> str:
+    def _busy(self, holder: dict[str, Any]) -> str:
         who = describe(holder) if holder else "another process"
-        return (f"--workdir {self.workdir}: another trainer is using this run directory ({who}); "
-                f"wait for it to end or choose another --workdir")
+        return (
+            f"--workdir {self.workdir}: another trainer is using this run directory ({who}); "
+            f"wait for it to end or choose another --workdir"
+        )
 
     def release(self) -> None:
         """Remove the lock file (if it is still ours) and release the lock."""
@@ -153,7 +173,7 @@ class WorkdirLock:
         os.close(self._fd)  # closing releases the flock
         self._fd = None
 
-    def __enter__(self) -> "WorkdirLock":
+    def __enter__(self) -> WorkdirLock:
         self.acquire()
         return self
 
@@ -161,7 +181,7 @@ class WorkdirLock:
         self.release()
 
 
-def live_holder(workdir: str, filename: str = LOCK_FILE) -> Optional[Dict[str, Any]]:
+def live_holder(workdir: str, filename: str = LOCK_FILE) -> Optional[dict[str, Any]]:
     """The record of the live process holding `<workdir>/<filename>` (this host), None when none runs.
 
     Reads the lock file's owner record and tests the process (pid and start time); it never takes the
@@ -180,7 +200,7 @@ def live_holder(workdir: str, filename: str = LOCK_FILE) -> Optional[Dict[str, A
 # ---------------------------------------------------------------------------
 # Config drift
 # ---------------------------------------------------------------------------
-def read_run_config(workdir: str) -> Optional[Dict[str, Any]]:
+def read_run_config(workdir: str) -> Optional[dict[str, Any]]:
     """The config a run was started (or last resumed) with, from `<workdir>/config.json`; None when absent/unreadable."""
     config = read_json_or_none(os.path.join(workdir, CONFIG_FILE))
     return config if isinstance(config, dict) else None
@@ -194,22 +214,22 @@ def _same(field: str, old: Any, new: Any) -> bool:
     return old == new
 
 
-def config_changes(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """{field: (old value, new value)} of the fields that differ (dotted names for nested fields; MISSING if absent)."""
     return jsonio_changes(old, new, same=_same)
 
 
-def experiment_changes(changes: Dict[str, Tuple[Any, Any]]) -> List[str]:
+def experiment_changes(changes: dict[str, tuple[Any, Any]]) -> list[str]:
     """The changed fields that change the experiment: all but `HARMLESS_FIELDS` and fields a newer/older rosmo
     added/removed (absent on one side)."""
     return [f for f, (a, b) in changes.items() if f not in HARMLESS_FIELDS and MISSING not in (a, b)]
 
 
-def _format(changes: Dict[str, Tuple[Any, Any]], fields) -> str:
+def _format(changes: dict[str, tuple[Any, Any]], fields) -> str:
     return ", ".join(f"{f} {changes[f][0]!r} -> {changes[f][1]!r}" for f in fields)
 
 
-def check_config_changes(workdir: str, changes: Dict[str, Tuple[Any, Any]], allow: bool) -> None:
+def check_config_changes(workdir: str, changes: dict[str, tuple[Any, Any]], allow: bool) -> None:
     """ConfigDriftError naming the fields when a resume would change the experiment and `allow` is False."""
     refused = experiment_changes(changes)
     if refused and not allow:
@@ -220,7 +240,7 @@ def check_config_changes(workdir: str, changes: Dict[str, Tuple[Any, Any]], allo
         )
 
 
-def record_config_changes(workdir: str, changes: Dict[str, Tuple[Any, Any]], step: int) -> Optional[str]:
+def record_config_changes(workdir: str, changes: dict[str, tuple[Any, Any]], step: int) -> Optional[str]:
     """Append the changes to `<workdir>/config_changes.jsonl`; the one line to print (None when nothing changed)."""
     if not changes:
         return None

@@ -104,10 +104,18 @@ def test_double_q_td_errors_and_cql_regulariser_by_hand():
     # online argmax = 1 -> target net says 7 -> y = 1 + 0.5 * 7 = 4.5, td = 4.5 - 3; terminal (discount 0) -> y = 0.5
     np.testing.assert_allclose(np.asarray(td), [1.5, 0.0])
     # any leading dims: [2, 2] windows of the same transitions
-    td2 = double_q_td_errors(jnp.stack([q, q]), jnp.stack([actions, actions]), jnp.ones((2, 2)), jnp.zeros((2, 2)),
-                             jnp.stack([q_target_next] * 2), jnp.stack([q_online_next] * 2))
+    td2 = double_q_td_errors(
+        jnp.stack([q, q]),
+        jnp.stack([actions, actions]),
+        jnp.ones((2, 2)),
+        jnp.zeros((2, 2)),
+        jnp.stack([q_target_next] * 2),
+        jnp.stack([q_online_next] * 2),
+    )
     np.testing.assert_allclose(np.asarray(td2), [[-2.0, 0.5], [-2.0, 0.5]])
-    np.testing.assert_allclose(np.asarray(cql_regulariser(q[:1], jnp.array([2]))), [np.log(np.exp([1, 2, 3]).sum()) - 3.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(cql_regulariser(q[:1], jnp.array([2]))), [np.log(np.exp([1, 2, 3]).sum()) - 3.0], rtol=1e-6
+    )
 
 
 def test_cql_loss_hand_computed_on_one_window():
@@ -123,7 +131,9 @@ def test_cql_loss_hand_computed_on_one_window():
     )
     gamma, alpha = 0.5, 0.3
     config = small_config(algo="cql", discount=gamma, cql_alpha=alpha)
-    loss, metrics = make_cql_loss(identity_networks(), config)({"w": jnp.ones(())}, {"w": 2.0 * jnp.ones(())}, batch, None)
+    loss, metrics = make_cql_loss(identity_networks(), config)(
+        {"w": jnp.ones(())}, {"w": 2.0 * jnp.ones(())}, batch, None
+    )
     # t=0: a=0, Q=1; online argmax at o1 = 1, target Q(o1, 1) = 4 -> y = 1 + 0.5 * 4 = 3; td = huber(-2) = 1.5
     # t=1: a=2, Q=1; o2 is terminal -> y = -1; td = huber(2) = 1.5
     td = (1.5 + 1.5) / 2

@@ -66,8 +66,15 @@ def _search_all_states(num_simulations, key, max_depth):
     networks = chain_networks()
     obs = chain_obs([0, 1, 2])
     return search_from_states(
-        networks, {}, key, networks.represent({}, obs),
-        jnp.zeros((3, NUM_ACTIONS)), jnp.zeros(3), GAMMA, num_simulations, max_depth,
+        networks,
+        {},
+        key,
+        networks.represent({}, obs),
+        jnp.zeros((3, NUM_ACTIONS)),
+        jnp.zeros(3),
+        GAMMA,
+        num_simulations,
+        max_depth,
     )
 
 
@@ -119,8 +126,9 @@ def test_search_depth_one_cannot_see_two_steps_ahead():
 def test_reanalyse_targets_on_a_chain_window():
     # one window, K = 2, n = 1: o0 = state 0 --a0--> o1 = state 1 --a0 (r=1)--> o2 = state 2 (terminal)
     # then o3 starts the next episode
-    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=64,
-                          num_bins=NUM_BINS, mcts_dirichlet_fraction=0.0)
+    config = small_config(
+        unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=64, num_bins=NUM_BINS, mcts_dirichlet_fraction=0.0
+    )
     batch = dict(
         observation=chain_obs([0, 1, 2, 0])[None],
         action=jnp.array([[0, 0, 0, 1]]),
@@ -213,8 +221,16 @@ def _gumbel_targets(num_simulations, key):
     states = jnp.repeat(jnp.arange(3), 8)
     obs = chain_obs(states)
     return search_from_states(
-        networks, {}, key, networks.represent({}, obs), jnp.zeros((24, NUM_ACTIONS)), jnp.zeros(24), GAMMA,
-        num_simulations, None, search="gumbel",
+        networks,
+        {},
+        key,
+        networks.represent({}, obs),
+        jnp.zeros((24, NUM_ACTIONS)),
+        jnp.zeros(24),
+        GAMMA,
+        num_simulations,
+        None,
+        search="gumbel",
     )
 
 
@@ -236,7 +252,9 @@ def test_gumbel_policy_target_is_a_distribution_that_improves_with_simulations()
 
 
 def test_gumbel_reanalyse_targets_and_acting():
-    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=32, num_bins=NUM_BINS, search="gumbel")
+    config = small_config(
+        unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=32, num_bins=NUM_BINS, search="gumbel"
+    )
     batch = dict(
         observation=chain_obs([0, 1, 2, 0])[None],
         action=jnp.array([[0, 0, 0, 1]]),
@@ -272,13 +290,27 @@ def test_gumbel_raw_q_scale_follows_the_size_of_q_differences():
     obs = chain_obs([0, 1])
     weights, visits = {}, {}
     for rescale in (True, False):
-        result = jax.jit(lambda k: search_from_states(
-            networks, {}, k, networks.represent({}, obs), jnp.zeros((2, NUM_ACTIONS)), jnp.zeros(2), GAMMA, 16, None,
-            search="gumbel", gumbel_scale=0.0, gumbel_rescale_values=rescale))(jax.random.PRNGKey(0))
+        result = jax.jit(
+            lambda k: search_from_states(
+                networks,
+                {},
+                k,
+                networks.represent({}, obs),
+                jnp.zeros((2, NUM_ACTIONS)),
+                jnp.zeros(2),
+                GAMMA,
+                16,
+                None,
+                search="gumbel",
+                gumbel_scale=0.0,
+                gumbel_rescale_values=rescale,
+            )
+        )(jax.random.PRNGKey(0))
         weights[rescale], visits[rescale] = np.asarray(result.action_weights), np.asarray(result.visit_counts)
         # state 1: Q = (1, 0, 0) is already in [0, 1], so both give log(p0 / p1) = 0.1 * (50 + max N)
-        np.testing.assert_allclose(np.log(weights[rescale][1, 0] / weights[rescale][1, 1]),
-                                   0.1 * (50 + visits[rescale][1].max()), rtol=1e-4)
+        np.testing.assert_allclose(
+            np.log(weights[rescale][1, 0] / weights[rescale][1, 1]), 0.1 * (50 + visits[rescale][1].max()), rtol=1e-4
+        )
     # state 0: Q(a0) < 1 (discounted, estimated); raw scale gives a smaller preference than the rescaled [0, 1]
     assert weights[False][0, 0] < weights[True][0, 0]
     assert weights[False][0, 0] > 0.5
@@ -287,10 +319,14 @@ def test_gumbel_raw_q_scale_follows_the_size_of_q_differences():
 def test_mzu_bc_loss_is_the_masked_nll_of_the_logged_actions():
     # K = 2: logits at 3 unroll steps; window L = 4. Row 0: episode ends at t=1 (is_last), so only t=0 counts
     # (t=1 is the last observation, no logged transition; t=2 belongs to the next episode). Row 1: all 3 count.
-    logits = jnp.log(jnp.array([
-        [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
-        [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
-    ]))
+    logits = jnp.log(
+        jnp.array(
+            [
+                [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
+                [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]],
+            ]
+        )
+    )
     actions = jnp.array([[0, 2, 2, 0], [1, 1, 2, 0]])
     is_first = jnp.array([[True, False, True, False], [False, False, False, False]])
     is_last = jnp.array([[False, True, False, False], [False, False, False, False]])
@@ -299,8 +335,9 @@ def test_mzu_bc_loss_is_the_masked_nll_of_the_logged_actions():
 
 
 def test_mzu_bc_loss_weight_enters_the_loss_and_is_validated():
-    config = small_config(unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=4, num_bins=NUM_BINS,
-                          mzu_bc_loss_weight=2.0)
+    config = small_config(
+        unroll_steps=2, td_steps=1, discount=GAMMA, num_simulations=4, num_bins=NUM_BINS, mzu_bc_loss_weight=2.0
+    )
     batch = dict(
         observation=chain_obs([0, 1, 2, 0])[None],
         action=jnp.array([[1, 0, 0, 1]]),
@@ -312,8 +349,12 @@ def test_mzu_bc_loss_weight_enters_the_loss_and_is_validated():
     _, m = jax.jit(make_mzu_loss(chain_networks(), config))({}, {}, batch, jax.random.PRNGKey(0))
     m = {k: float(v) for k, v in m.items()}
     assert m["bc_loss"] == pytest.approx(np.log(3), rel=1e-5)  # the chain's uniform prior: log 3 per real step
-    expected = (config.reward_loss_weight * m["reward_loss"] + config.value_loss_weight * m["value_loss"]
-                + config.policy_loss_weight * m["policy_loss"] + 2.0 * m["bc_loss"])
+    expected = (
+        config.reward_loss_weight * m["reward_loss"]
+        + config.value_loss_weight * m["value_loss"]
+        + config.policy_loss_weight * m["policy_loss"]
+        + 2.0 * m["bc_loss"]
+    )
     np.testing.assert_allclose(m["loss"], expected, rtol=1e-5)
     with pytest.raises(ConfigError, match="mzu_bc_loss_weight"):
         validate_config(small_config(algo="mzu", mzu_bc_loss_weight=-1.0))

@@ -28,7 +28,7 @@ def test_the_registry_is_the_only_list():
 
 def test_the_docs_list_every_agent():
     concepts = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "concepts.md")).read()
-    for name, spec in AGENTS.items():
+    for name, _spec in AGENTS.items():
         assert f"| `{name}` |" in concepts, name
 
 
@@ -41,19 +41,45 @@ def example_registered(monkeypatch):
 @pytest.mark.slow
 def test_an_added_agent_trains_and_evaluates(example_registered, tmp_path, capsys):
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(6)]
-    dataset = write_dataset(str(tmp_path / "data"), episodes,
-                            metadata={"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0})
+    dataset = write_dataset(
+        str(tmp_path / "data"),
+        episodes,
+        metadata={"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0},
+    )
     config = get_config("catch")
     assert config.example_temperature == 1.0  # its config default, from the registry
-    config.update(algo="example", dataset_dir=dataset, batch_size=16, num_steps=60, warmup_steps=0, learning_rate=1e-2,
-                  log_every=10, eval_every=60, eval_episodes=4, eval_parallel=4, checkpoint_every=60,
-                  use_tensorboard=False)
+    config.update(
+        algo="example",
+        dataset_dir=dataset,
+        batch_size=16,
+        num_steps=60,
+        warmup_steps=0,
+        learning_rate=1e-2,
+        log_every=10,
+        eval_every=60,
+        eval_episodes=4,
+        eval_parallel=4,
+        checkpoint_every=60,
+        use_tensorboard=False,
+    )
     summary = train(config, str(tmp_path / "run"), progress=False)
     losses = [float(row.split(",")[1]) for row in open(tmp_path / "run" / "train.csv").read().split()[1:]]
     assert losses[-1] < losses[0]  # it learns the first-step actions
     assert summary["final_eval"]["episodes"] == 4
-    code = cli.main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--episodes", "3", "--num-envs", "3",
-                     "--no-progress", "--json", str(tmp_path / "eval.json")])
+    code = cli.main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tmp_path / "run"),
+            "--episodes",
+            "3",
+            "--num-envs",
+            "3",
+            "--no-progress",
+            "--json",
+            str(tmp_path / "eval.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert AGENTS.entry("example").description == example_agent.SPEC.description
     result = json.load(open(tmp_path / "eval.json"))
@@ -75,7 +101,11 @@ def test_the_light_table_matches_every_agents_spec():
         spec = importlib.import_module(entry.module).SPEC
         assert AGENTS[name] is spec, name
         assert (spec.name, spec.description, tuple(spec.act_policies), spec.learns_from) == (
-            name, entry.description, entry.act_policies, entry.learns_from)
+            name,
+            entry.description,
+            entry.act_policies,
+            entry.learns_from,
+        )
 
 
 def test_an_unknown_agent_is_not_imported():

@@ -16,8 +16,18 @@ from rosmo.cli import main
 from rosmo.suites import SUITES, parse_env
 from rosmo.deploy import loop as deployment
 
-TINY = ["--transitions", "60", "--steps", "6", "--config.batch_size=8", "--config.eval_episodes=4",
-        "--config.eval_parallel=4", "--config.log_every=3", "--config.use_tensorboard=False", "--no-progress"]
+TINY = [
+    "--transitions",
+    "60",
+    "--steps",
+    "6",
+    "--config.batch_size=8",
+    "--config.eval_episodes=4",
+    "--config.eval_parallel=4",
+    "--config.log_every=3",
+    "--config.use_tensorboard=False",
+    "--no-progress",
+]
 
 
 def _deploy(workdir, *extra):
@@ -94,13 +104,16 @@ def test_deploy_with_another_config_is_refused(two_deployments, capsys):
     assert len(err) == 1 and "epsilon" in err[0]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--agent", "ppo", "--env", "bsuite:catch"], "--agent 'ppo'"),
-    (["--agent", "bremen", "--env", "bsuite:catch"], "mujoco suite"),
-    (["--agent", "rosmo", "--env", "mujoco:HalfCheetah-v5"], "discrete actions"),
-    (["--agent", "rosmo", "--env", "bsuite:catch", "--epsilon", "2"], "--epsilon"),
-    (["--agent", "rosmo", "--env", "nosuch:x"], "--env"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--agent", "ppo", "--env", "bsuite:catch"], "--agent 'ppo'"),
+        (["--agent", "bremen", "--env", "bsuite:catch"], "mujoco suite"),
+        (["--agent", "rosmo", "--env", "mujoco:HalfCheetah-v5"], "discrete actions"),
+        (["--agent", "rosmo", "--env", "bsuite:catch", "--epsilon", "2"], "--epsilon"),
+        (["--agent", "rosmo", "--env", "nosuch:x"], "--env"),
+    ],
+)
 def test_deploy_bad_input_is_one_line(tmp_path, capsys, args, needle):
     assert main(["deploy", *args, "--workdir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -115,21 +128,57 @@ def test_mujoco_suite_is_registered():
     assert suite.env_spec("HalfCheetah-v5", {}) == ((17,), 6)
     with pytest.raises(Exception, match="continuous"):
         suite.make_batches(config)
-    assert suite.references("HalfCheetah-v5", {"env": "HalfCheetah-v5", "random_return": -300.0,
-                                                "behaviour_return": 700.0})[0].high == 700.0
+    assert (
+        suite.references(
+            "HalfCheetah-v5", {"env": "HalfCheetah-v5", "random_return": -300.0, "behaviour_return": 700.0}
+        )[0].high
+        == 700.0
+    )
 
 
 @pytest.mark.slow
 def test_deploy_bremen_tiny(tmp_path):
-    tiny = ["--config.max_episode_steps=50", "--config.collect_num_envs=2", "--config.eval_episodes=2",
-            "--config.eval_num_envs=2", "--config.dynamics.hidden_sizes=(16,)", "--config.dynamics.num_members=2",
-            "--config.dynamics.batch_size=32", "--config.dynamics.max_epochs=1", "--config.dynamics.steps_per_epoch=3",
-            "--config.policy.hidden_sizes=(8,)", "--config.value.hidden_sizes=(8,)", "--config.value.batch_size=16",
-            "--config.value.steps_per_iteration=2", "--config.bc.num_steps=10", "--config.bc.eval_every=5",
-            "--config.trpo.iterations=1", "--config.trpo.horizon=10", "--config.trpo.batch_size=20"]
+    tiny = [
+        "--config.max_episode_steps=50",
+        "--config.collect_num_envs=2",
+        "--config.eval_episodes=2",
+        "--config.eval_num_envs=2",
+        "--config.dynamics.hidden_sizes=(16,)",
+        "--config.dynamics.num_members=2",
+        "--config.dynamics.batch_size=32",
+        "--config.dynamics.max_epochs=1",
+        "--config.dynamics.steps_per_epoch=3",
+        "--config.policy.hidden_sizes=(8,)",
+        "--config.value.hidden_sizes=(8,)",
+        "--config.value.batch_size=16",
+        "--config.value.steps_per_iteration=2",
+        "--config.bc.num_steps=10",
+        "--config.bc.eval_every=5",
+        "--config.trpo.iterations=1",
+        "--config.trpo.horizon=10",
+        "--config.trpo.batch_size=20",
+    ]
     workdir = tmp_path / "hc"
-    assert main(["deploy", "--agent", "bremen", "--env", "mujoco:HalfCheetah-v5", "--workdir", str(workdir),
-                 "--deployments", "1", "--transitions", "150", "--no-progress", *tiny]) == 0
+    assert (
+        main(
+            [
+                "deploy",
+                "--agent",
+                "bremen",
+                "--env",
+                "mujoco:HalfCheetah-v5",
+                "--workdir",
+                str(workdir),
+                "--deployments",
+                "1",
+                "--transitions",
+                "150",
+                "--no-progress",
+                *tiny,
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(workdir / "deployments.csv")))
     assert len(rows) == 1 and int(rows[0]["env_steps"]) == 150
     assert (workdir / "plots" / "deployments.svg").exists()

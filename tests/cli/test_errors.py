@@ -22,8 +22,15 @@ from tests.conftest import make_episode, write_dataset
 FAST_INIT = jax.threefry_partitionable(False)  # ~10x faster init compile on XLA:CPU
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CATCH_META = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
-FAST = ["--config.batch_size=8", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_episodes=1",
-        "--config.eval_parallel=1", "--config.use_tensorboard=false", "--no-progress"]
+FAST = [
+    "--config.batch_size=8",
+    "--config.num_bins=11",
+    "--config.warmup_steps=0",
+    "--config.eval_episodes=1",
+    "--config.eval_parallel=1",
+    "--config.use_tensorboard=false",
+    "--no-progress",
+]
 
 
 def _features_shape(path, shape):
@@ -80,33 +87,47 @@ def _one_line(code, err, *fragments, exit_code=2):
 
 
 def _train(capsys, data_dir, workdir, *args):
-    return _main(capsys, "train", "--config=bsuite:catch", f"--workdir={workdir}", f"--config.dataset_dir={data_dir}",
-                 "--config.num_steps=2", *FAST, *args)
+    return _main(
+        capsys,
+        "train",
+        "--config=bsuite:catch",
+        f"--workdir={workdir}",
+        f"--config.dataset_dir={data_dir}",
+        "--config.num_steps=2",
+        *FAST,
+        *args,
+    )
 
 
 # ---------------------------------------------------------------------------
 # rosmo train
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("args, fragments", [
-    (["--config.learning_rat=1"], ["--config.learning_rat", "did you mean learning_rate"]),
-    (["--config.keep_checkpoints=0"], ["--config.keep_checkpoints=0", "expected an integer >= 1"]),
-    (["--config.network=foo"], ["--config.network='foo'", "expected one of"]),
-    (["--config.seed=-1"], ["--config.seed=-1", "expected an integer >= 0"]),
-    (["--config.learning_rate=nan"], ["--config.learning_rate=nan"]),
-    (["--config.nonfinite=maybe"], ["--config.nonfinite='maybe'", "('stop', 'skip')"]),
-    (["--config.env=cartpole"], ["--config.env='cartpole'", "holds 'catch' data"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--config.learning_rat=1"], ["--config.learning_rat", "did you mean learning_rate"]),
+        (["--config.keep_checkpoints=0"], ["--config.keep_checkpoints=0", "expected an integer >= 1"]),
+        (["--config.network=foo"], ["--config.network='foo'", "expected one of"]),
+        (["--config.seed=-1"], ["--config.seed=-1", "expected an integer >= 0"]),
+        (["--config.learning_rate=nan"], ["--config.learning_rate=nan"]),
+        (["--config.nonfinite=maybe"], ["--config.nonfinite='maybe'", "('stop', 'skip')"]),
+        (["--config.env=cartpole"], ["--config.env='cartpole'", "holds 'catch' data"]),
+    ],
+)
 def test_bad_config_fields(capsys, data, tmp_path, args, fragments):
     code, _, err = _train(capsys, data["good"], tmp_path / "run", *args)
     _one_line(code, err, *fragments)
     assert not os.path.exists(tmp_path / "run" / "config.json")
 
 
-@pytest.mark.parametrize("spec, fragment", [
-    ("nope.py", "no config file 'nope.py'"),
-    ("bsuite:pong", "unknown BSuite config 'pong'"),
-    ("gym:ant", "no config file 'gym'"),
-])
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("nope.py", "no config file 'nope.py'"),
+        ("bsuite:pong", "unknown BSuite config 'pong'"),
+        ("gym:ant", "no config file 'gym'"),
+    ],
+)
 def test_config_name_or_file_that_does_not_exist(capsys, tmp_path, spec, fragment):
     code, _, err = _main(capsys, "train", f"--config={spec}", f"--workdir={tmp_path / 'run'}")
     _one_line(code, err, f"--config={spec}", fragment)
@@ -118,12 +139,15 @@ def test_train_on_the_mujoco_suite_is_refused_in_one_line(capsys, tmp_path):
     _one_line(code, err, "--config.algo='bremen'")
 
 
-@pytest.mark.parametrize("name, fragments", [
-    ("inf_reward", ["step field 'reward' holds a non-finite value", "episode 4"]),
-    ("num_actions", ["step field 'action' holds 2", "num_actions=2 in the metadata"]),
-    ("truncated", ["truncated or corrupt"]),
-    ("reshaped", ["cannot be decoded as the dataset's features"]),
-])
+@pytest.mark.parametrize(
+    "name, fragments",
+    [
+        ("inf_reward", ["step field 'reward' holds a non-finite value", "episode 4"]),
+        ("num_actions", ["step field 'action' holds 2", "num_actions=2 in the metadata"]),
+        ("truncated", ["truncated or corrupt"]),
+        ("reshaped", ["cannot be decoded as the dataset's features"]),
+    ],
+)
 def test_bad_data(capsys, data, tmp_path, name, fragments):
     code, _, err = _train(capsys, data[name], tmp_path / "run")
     _one_line(code, err, data[name], *fragments)
@@ -154,12 +178,14 @@ def test_second_trainer_and_config_drift(capsys, data, run):
 def test_atari_frames_of_another_size(capsys, tmp_path):
     """An rlu_atari dataset whose PNG frames are 64x64 (RL Unplugged's are 84x84)."""
     tfds = rlds.tfds
-    features = tfds.features.FeaturesDict({
-        "steps": tfds.features.Dataset(rlds.step_features(tfds.features.Image(shape=(64, 64, 1), dtype=np.uint8))),
-        "episode_id": tfds.features.Scalar(dtype=np.int64),
-        "checkpoint_id": tfds.features.Scalar(dtype=np.int64),
-        "episode_return": tfds.features.Scalar(dtype=np.float32),
-    })
+    features = tfds.features.FeaturesDict(
+        {
+            "steps": tfds.features.Dataset(rlds.step_features(tfds.features.Image(shape=(64, 64, 1), dtype=np.uint8))),
+            "episode_id": tfds.features.Scalar(dtype=np.int64),
+            "checkpoint_id": tfds.features.Scalar(dtype=np.int64),
+            "episode_return": tfds.features.Scalar(dtype=np.float32),
+        }
+    )
     rng = np.random.default_rng(0)
     writer = atari_maker.RluAtariWriter(str(tmp_path / "data"), "Pong", 1, metadata={"num_steps": 42})
     writer.features = features
@@ -167,26 +193,51 @@ def test_atari_frames_of_another_size(capsys, tmp_path):
         for e in range(2):
             frames = rng.integers(0, 256, (21, 64, 64), dtype=np.uint8)
             writer.add_episode(atari_maker.episode_to_rlds(frames, rng.integers(0, 6, 20), np.zeros(20), True, e))
-    code, _, err = _main(capsys, "train", "--config=atari:Pong,small", f"--workdir={tmp_path / 'run'}",
-                         f"--config.data_dir={tmp_path / 'data'}", "--config.batch_size=2", "--config.unroll_steps=1",
-                         "--config.td_steps=1", "--config.episodes_in_flight=2",
-                         "--config.num_steps=1", "--config.use_tensorboard=false", "--no-progress")
+    code, _, err = _main(
+        capsys,
+        "train",
+        "--config=atari:Pong,small",
+        f"--workdir={tmp_path / 'run'}",
+        f"--config.data_dir={tmp_path / 'data'}",
+        "--config.batch_size=2",
+        "--config.unroll_steps=1",
+        "--config.td_steps=1",
+        "--config.episodes_in_flight=2",
+        "--config.num_steps=1",
+        "--config.use_tensorboard=false",
+        "--no-progress",
+    )
     _one_line(code, err, "rlu_atari/Pong_run_1", "cannot be decoded as the dataset's features", "4096 values")
 
 
 # ---------------------------------------------------------------------------
 # rosmo dataset bsuite
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("flag, value, fragment", [
-    ("--reward-noise", "nan", "expected a finite number >= 0"),
-    ("--reward-noise", "inf", "expected a finite number >= 0"),
-    ("--reward-noise", "-1", "expected a finite number >= 0"),
-    ("--sticky-action-prob", "nan", "expected a probability in [0, 1]"),
-    ("--sticky-action-prob", "1.5", "expected a probability in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "flag, value, fragment",
+    [
+        ("--reward-noise", "nan", "expected a finite number >= 0"),
+        ("--reward-noise", "inf", "expected a finite number >= 0"),
+        ("--reward-noise", "-1", "expected a finite number >= 0"),
+        ("--sticky-action-prob", "nan", "expected a probability in [0, 1]"),
+        ("--sticky-action-prob", "1.5", "expected a probability in [0, 1]"),
+    ],
+)
 def test_dataset_noise_flags(capsys, tmp_path, flag, value, fragment):
-    code, _, err = _main(capsys, "dataset", "bsuite", "--env", "catch", "--episodes", "2", flag, value,
-                         "--out", tmp_path / "ds", "--no-progress")
+    code, _, err = _main(
+        capsys,
+        "dataset",
+        "bsuite",
+        "--env",
+        "catch",
+        "--episodes",
+        "2",
+        flag,
+        value,
+        "--out",
+        tmp_path / "ds",
+        "--no-progress",
+    )
     _one_line(code, err, f"{flag} {float(value)}", fragment)
     assert not os.path.exists(tmp_path / "ds")
 
@@ -221,7 +272,9 @@ def test_evaluate_refuses_corrupt_and_non_finite_checkpoints(capsys, run, tmp_pa
         ckpt.save(3, {"params": jax.tree.map(lambda x: np.full_like(x, np.nan), params)}, extra=dict(extra, step=3))
     code, _, err = _evaluate(capsys, copy, "--step", "3")
     _one_line(code, err, f"{copy}/checkpoints/3 cannot be used: non-finite parameters")
-    files = [p for p in glob.glob(os.path.join(copy, "checkpoints", "2", "state", "**"), recursive=True) if os.path.isfile(p)]
+    files = [
+        p for p in glob.glob(os.path.join(copy, "checkpoints", "2", "state", "**"), recursive=True) if os.path.isfile(p)
+    ]
     victim = max(files, key=os.path.getsize)
     os.remove(victim)
     code, _, err = _evaluate(capsys, copy, "--step", "2")
@@ -236,24 +289,42 @@ def test_evaluate_refuses_corrupt_and_non_finite_checkpoints(capsys, run, tmp_pa
 # ---------------------------------------------------------------------------
 # Processes: several devices, Ctrl-C, disk full
 # ---------------------------------------------------------------------------
-LAUNCH = ("import os, resource, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-          "limit = int(os.environ.get('TEST_FILE_SIZE_LIMIT', '0')); "
-          "limit and resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)); "
-          "os.execv(sys.executable, [sys.executable, '-m', 'rosmo.cli'] + sys.argv[1:])")
+LAUNCH = (
+    "import os, resource, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "limit = int(os.environ.get('TEST_FILE_SIZE_LIMIT', '0')); "
+    "limit and resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'rosmo.cli'] + sys.argv[1:])"
+)
 
 
 def _rosmo(args, cwd, env=None):
     """`rosmo ...` in a child process with SIGINT at its default (a background shell ignores it) and, with
     TEST_FILE_SIZE_LIMIT in `env`, a file-size limit: writes past it fail with EFBIG, as on a full disk."""
     env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, *map(str, args)], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow
 def test_batch_not_divisible_by_the_devices(data, tmp_path):
-    proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'run'}", f"--config.dataset_dir={data['good']}",
-                   *FAST, "--config.batch_size=3"], tmp_path, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    proc = _rosmo(
+        [
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={tmp_path / 'run'}",
+            f"--config.dataset_dir={data['good']}",
+            *FAST,
+            "--config.batch_size=3",
+        ],
+        tmp_path,
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
     _, err = proc.communicate(timeout=600)
     _one_line(proc.returncode, err, "--config.batch_size=3: expected a multiple of the number of devices (2)")
 
@@ -261,10 +332,23 @@ def test_batch_not_divisible_by_the_devices(data, tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_saves_and_prints_one_line(data, tmp_path):
     run = tmp_path / "run"
-    proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={run}", f"--config.dataset_dir={data['good']}", *FAST,
-                   "--config.num_steps=100000", "--config.log_every=1", "--config.checkpoint_every=100000"], tmp_path)
+    proc = _rosmo(
+        [
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={run}",
+            f"--config.dataset_dir={data['good']}",
+            *FAST,
+            "--config.num_steps=100000",
+            "--config.log_every=1",
+            "--config.checkpoint_every=100000",
+        ],
+        tmp_path,
+    )
     deadline = time.time() + 600
-    while (not os.path.exists(run / "train.csv") or len(open(run / "train.csv").read().split()) < 3) and proc.poll() is None:
+    while (
+        not os.path.exists(run / "train.csv") or len(open(run / "train.csv").read().split()) < 3
+    ) and proc.poll() is None:
         assert time.time() < deadline
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -276,8 +360,24 @@ def test_ctrl_c_saves_and_prints_one_line(data, tmp_path):
 
 @pytest.mark.slow
 def test_disk_full_while_saving(data, tmp_path):
-    proc = _rosmo(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'run'}", f"--config.dataset_dir={data['good']}",
-                   *FAST, "--config.num_steps=2"], tmp_path, env={"TEST_FILE_SIZE_LIMIT": str(16 * 1024)})
+    proc = _rosmo(
+        [
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={tmp_path / 'run'}",
+            f"--config.dataset_dir={data['good']}",
+            *FAST,
+            "--config.num_steps=2",
+        ],
+        tmp_path,
+        env={"TEST_FILE_SIZE_LIMIT": str(16 * 1024)},
+    )
     _, err = proc.communicate(timeout=600)
-    _one_line(proc.returncode, err, f"rosmo train: error: cannot write checkpoint {tmp_path / 'run' / 'checkpoints'}",
-              "File too large", "run the same command again to resume", exit_code=1)
+    _one_line(
+        proc.returncode,
+        err,
+        f"rosmo train: error: cannot write checkpoint {tmp_path / 'run' / 'checkpoints'}",
+        "File too large",
+        "run the same command again to resume",
+        exit_code=1,
+    )

@@ -21,8 +21,16 @@ FAST_INIT = jax.threefry_partitionable(False)  # other random bits, ~10x faster 
 
 
 def _train(config, workdir):
-    config.update(num_steps=1, warmup_steps=1, log_every=1, eval_every=1, checkpoint_every=1, eval_episodes=1,
-                  eval_parallel=1, use_tensorboard=False)
+    config.update(
+        num_steps=1,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=1,
+        checkpoint_every=1,
+        eval_episodes=1,
+        eval_parallel=1,
+        use_tensorboard=False,
+    )
     with FAST_INIT:
         train(config, workdir, progress=False)
     return workdir
@@ -32,10 +40,18 @@ def _train(config, workdir):
 def atari_run(tmp_path_factory):
     """ROSMO (small ResNet, K = n = 1) trained 1 step on 200 random Pong steps made by `rosmo dataset atari`."""
     root = tmp_path_factory.mktemp("atari_eval")
-    atari_maker.make_dataset("Pong", 200, str(root / "data"), seed=2, num_envs=2, max_episode_frames=400, show_progress=False)
+    atari_maker.make_dataset(
+        "Pong", 200, str(root / "data"), seed=2, num_envs=2, max_episode_frames=400, show_progress=False
+    )
     c = atari_configs.get_config("Pong,small")
-    c.update(data_dir=str(root / "data"), batch_size=2, unroll_steps=1, td_steps=1, episodes_in_flight=2,
-             eval_max_episode_frames=80)
+    c.update(
+        data_dir=str(root / "data"),
+        batch_size=2,
+        unroll_steps=1,
+        td_steps=1,
+        episodes_in_flight=2,
+        eval_max_episode_frames=80,
+    )
     return _train(c, str(root / "run"))
 
 
@@ -74,10 +90,27 @@ def _evaluate(capsys, *args):
 @pytest.mark.slow
 def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
     out_json = tmp_path / "pong.json"
-    code, out, err = _evaluate(capsys, "--checkpoint", atari_run, "--env", "atari:Pong", "--episodes", "3", "--num-envs", "2",
-                               "--max-episode-frames", "80", "--json", str(out_json), "--video", str(tmp_path / "pong.gif"))
+    code, out, err = _evaluate(
+        capsys,
+        "--checkpoint",
+        atari_run,
+        "--env",
+        "atari:Pong",
+        "--episodes",
+        "3",
+        "--num-envs",
+        "2",
+        "--max-episode-frames",
+        "80",
+        "--json",
+        str(out_json),
+        "--video",
+        str(tmp_path / "pong.gif"),
+    )
     assert code == 0, err
-    assert "mean" in out and "median" in out and "IQM" in out and "normalised (dqn)" in out and "normalised (human)" in out
+    assert (
+        "mean" in out and "median" in out and "IQM" in out and "normalised (dqn)" in out and "normalised (human)" in out
+    )
     result = json.load(open(out_json))
     assert result["env"] == "atari:Pong" and result["episodes"] == 3 and len(result["returns"]) == 3
     assert result["lengths"] == [20, 20, 20]  # 80 frames = 20 agent steps each
@@ -94,13 +127,27 @@ def test_evaluate_atari_checkpoint(atari_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_evaluate_bsuite_checkpoint(catch_run, tmp_path, capsys):
     out_json = tmp_path / "catch.json"
-    code, out, err = _evaluate(capsys, "--checkpoint", catch_run, "--env", "bsuite:catch", "--episodes", "6",
-                               "--num-envs", "3", "--sample", "--json", str(out_json))
+    code, out, err = _evaluate(
+        capsys,
+        "--checkpoint",
+        catch_run,
+        "--env",
+        "bsuite:catch",
+        "--episodes",
+        "6",
+        "--num-envs",
+        "3",
+        "--sample",
+        "--json",
+        str(out_json),
+    )
     assert code == 0, err
     result = json.load(open(out_json))
     assert result["episodes"] == 6 and result["act_greedy"] is False
     assert set(result["returns"]) <= {-1.0, 1.0}  # catch: +1 or -1 per episode
-    assert result["normalized"]["dqn"]["mean"] == pytest.approx((result["mean_return"] + 0.5) / 1.5)  # the dataset's references
+    assert result["normalized"]["dqn"]["mean"] == pytest.approx(
+        (result["mean_return"] + 0.5) / 1.5
+    )  # the dataset's references
     assert "normalised" in out
 
 
@@ -125,21 +172,47 @@ def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_p
     _, _, saved, _ = load_agent(mzu_catch_run)
     assert (saved.num_simulations, saved.search_depth, saved.search) == (4, None, "muzero")
     out_json = tmp_path / "mzu.json"
-    code, out, err = _evaluate(capsys, "--checkpoint", mzu_catch_run, "--episodes", "2", "--num-envs", "2",
-                               "--set", "num_simulations=2", "--set", "search_depth=1", "--json", str(out_json))
+    code, out, err = _evaluate(
+        capsys,
+        "--checkpoint",
+        mzu_catch_run,
+        "--episodes",
+        "2",
+        "--num-envs",
+        "2",
+        "--set",
+        "num_simulations=2",
+        "--set",
+        "search_depth=1",
+        "--json",
+        str(out_json),
+    )
     assert code == 0, err
     assert "(mzu, act mcts, greedy, num_simulations=2, search_depth=1)" in out
     assert json.load(open(out_json))["acting_overrides"] == ["num_simulations=2", "search_depth=1"]
-    code, out, err = _evaluate(capsys, "--checkpoint", mzu_catch_run, "--episodes", "2", "--num-envs", "2",
-                               "--config.num_simulations=3", "--config.search_depth", "1")
+    code, out, err = _evaluate(
+        capsys,
+        "--checkpoint",
+        mzu_catch_run,
+        "--episodes",
+        "2",
+        "--num-envs",
+        "2",
+        "--config.num_simulations=3",
+        "--config.search_depth",
+        "1",
+    )
     assert code == 0 and "(mzu, act mcts, greedy, num_simulations=3, search_depth=1)" in out, err
     cases = [
         (mzu_catch_run, ["--set", "num_simulations=0"], "--set num_simulations=0: expected an integer >= 1"),
         (mzu_catch_run, ["--config.num_simulations=0"], "--config.num_simulations=0: expected an integer >= 1"),
         (mzu_catch_run, ["--set", "search_depth=deep"], "--set search_depth=deep: expected an integer"),
         (mzu_catch_run, ["--config.search_depth", "deep"], "--config.search_depth=deep: expected an integer"),
-        (mzu_catch_run, ["--set", "learning_rate=1"], "'learning_rate' is not an acting field of algo mzu (expected one "
-                                                      "of: num_simulations, search_depth"),
+        (
+            mzu_catch_run,
+            ["--set", "learning_rate=1"],
+            "'learning_rate' is not an acting field of algo mzu (expected one of: num_simulations, search_depth",
+        ),
         (mzu_catch_run, ["--set", "num_simulations"], "--set num_simulations: expected FIELD=VALUE"),
         (catch_run, ["--config.num_simulations=5"], "'num_simulations' is not an acting field of algo rosmo"),
     ]
@@ -157,11 +230,22 @@ def test_dataset_atari_records_with_a_checkpoint_policy(atari_run, tmp_path):
     policy = load_policy(atari_run, num_actions=6, seed=0)
     agent, params, config, _ = load_agent(atari_run)
     obs = np.random.default_rng(0).integers(0, 256, (3, 84, 84, 4), dtype=np.uint8)
-    expected = np.argmax(np.asarray(agent.networks.predict(params, agent.networks.represent(params, obs)).policy_logits), -1)
+    expected = np.argmax(
+        np.asarray(agent.networks.predict(params, agent.networks.represent(params, obs)).policy_logits), -1
+    )
     assert config.act_greedy and np.array_equal(policy(obs), expected)  # greedy prior, as the run was configured
     with pytest.raises(CheckpointError, match="the agent has 6 actions, the env has 4"):
         load_policy(atari_run, num_actions=4)
-    out = atari_maker.make_dataset("Pong", 40, str(tmp_path / "data"), policy=load_policy(atari_run, 6, seed=5),
-                                   policy_name=atari_run, seed=5, num_envs=2, max_episode_frames=400, show_progress=False)
+    out = atari_maker.make_dataset(
+        "Pong",
+        40,
+        str(tmp_path / "data"),
+        policy=load_policy(atari_run, 6, seed=5),
+        policy_name=atari_run,
+        seed=5,
+        num_envs=2,
+        max_episode_frames=400,
+        show_progress=False,
+    )
     meta = rlds.metadata(rlds.load_builder("rlu_atari/Pong_run_1", str(tmp_path / "data")))
     assert os.path.isdir(out) and meta["policy"] == atari_run and meta["num_transitions"] == 40

@@ -31,8 +31,14 @@ def _imported_modules(stderr: str) -> set:
 @pytest.mark.parametrize("path", HELP_PATHS, ids=lambda p: " ".join(p) or "rosmo")
 def test_help_imports_no_jax(path):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "rosmo.cli", *path, "--help"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rosmo.cli", *path, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith(f"usage: {' '.join(('rosmo',) + path)}"), proc.stdout[:200]
     modules = _imported_modules(proc.stderr)
@@ -79,7 +85,7 @@ def test_every_help_example_parses_as_written(path, capsys):
     examples = help_examples(_help_text(path, capsys))
     assert examples, f"rosmo {' '.join(path)} --help shows no example"
     for argv in examples:
-        assert argv[0] == "rosmo" and tuple(argv[1: 1 + len(path)]) == path, argv
+        assert argv[0] == "rosmo" and tuple(argv[1 : 1 + len(path)]) == path, argv
         try:
             _, args = cli.parse_args(argv[1:])
         except SystemExit:
@@ -96,10 +102,14 @@ def test_command_parser_is_the_help(path, capsys, monkeypatch):
 
 
 def test_help_examples_are_found():
-    text = ("usage\n\nexamples:\n    rosmo sweep a.yaml --out x   # note\n    rosmo sweep --out y \\\n"
-            "        --dry-run\n\nrosmo b\n")
-    assert help_examples(text) == [["rosmo", "sweep", "a.yaml", "--out", "x"],
-                                   ["rosmo", "sweep", "--out", "y", "--dry-run"]]
+    text = (
+        "usage\n\nexamples:\n    rosmo sweep a.yaml --out x   # note\n    rosmo sweep --out y \\\n"
+        "        --dry-run\n\nrosmo b\n"
+    )
+    assert help_examples(text) == [
+        ["rosmo", "sweep", "a.yaml", "--out", "x"],
+        ["rosmo", "sweep", "--out", "y", "--dry-run"],
+    ]
     argv = ["rosmo", "train", "--config=experiments/bsuite/config.py:cartpole", "--json", "o.json"]
     assert list(_input_files(argv)) == ["experiments/bsuite/config.py"]
 

@@ -15,8 +15,22 @@ from rosmo.training.checkpoint import CheckpointError, CheckpointWriteError
 from rosmo.training.workdir import ConfigDriftError, WorkdirError
 
 
-@pytest.mark.parametrize("cls", [ConfigError, ConfigDriftError, CheckpointError, DatasetError, DeploymentError,
-                                 EvaluateError, ReportError, SweepError, VideoError, WatchError, WorkdirError])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ConfigError,
+        ConfigDriftError,
+        CheckpointError,
+        DatasetError,
+        DeploymentError,
+        EvaluateError,
+        ReportError,
+        SweepError,
+        VideoError,
+        WatchError,
+        WorkdirError,
+    ],
+)
 def test_every_user_error_is_a_user_error(cls):
     assert issubclass(cls, UserError) and issubclass(cls, ValueError)
 
@@ -67,6 +81,10 @@ def test_library_messages_spell_no_config_flags():
             for node in ast.walk(ast.parse(open(path).read())):
                 if isinstance(node, ast.Raise) and node.exc is not None:
                     for part in ast.walk(node.exc):
-                        if isinstance(part, ast.Constant) and isinstance(part.value, str) and ("--config." in part.value or "--config=" in part.value):
+                        if (
+                            isinstance(part, ast.Constant)
+                            and isinstance(part.value, str)
+                            and ("--config." in part.value or "--config=" in part.value)
+                        ):
                             found.append(f"{os.path.relpath(path, root)}:{node.lineno}")
     assert not found, found

@@ -37,11 +37,14 @@ def _sbatch_lines(path):
 
 def test_slurm_submit_starts_a_learner_and_an_evaluator_after_it(tmp_path):
     log = tmp_path / "sbatch.log"
-    _fake(str(tmp_path / "bin"), sbatch=f'echo "$@" >> {log}\n'
-                                         f'n=$(wc -l < {log}); echo "$((100 + n));cluster"\n')
-    out = subprocess.run([os.path.join(LAUNCH, "slurm_submit.sh"), "atari:Pong", "runs/pong", "--config.seed=1"],
-                         env=_env(tmp_path, LEARNER_SBATCH="--nodes=2 --partition=gpu", EVALUATOR_SBATCH="--partition=cpu"),
-                         capture_output=True, text=True, check=True)
+    _fake(str(tmp_path / "bin"), sbatch=f'echo "$@" >> {log}\nn=$(wc -l < {log}); echo "$((100 + n));cluster"\n')
+    out = subprocess.run(
+        [os.path.join(LAUNCH, "slurm_submit.sh"), "atari:Pong", "runs/pong", "--config.seed=1"],
+        env=_env(tmp_path, LEARNER_SBATCH="--nodes=2 --partition=gpu", EVALUATOR_SBATCH="--partition=cpu"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     learner, evaluator = log.read_text().splitlines()
     assert learner == f"--parsable --nodes=2 --partition=gpu {LAUNCH}/slurm.sbatch atari:Pong runs/pong --config.seed=1"
     assert evaluator == f"--parsable --dependency=after:101 --partition=cpu {LAUNCH}/slurm_evaluator.sbatch runs/pong"
@@ -51,19 +54,34 @@ def test_slurm_submit_starts_a_learner_and_an_evaluator_after_it(tmp_path):
 @pytest.mark.parametrize("exit_code, requeued", [(0, False), (140, True), (143, False)])
 def test_learner_sbatch_runs_every_process_and_requeues_after_the_time_limit_signal(tmp_path, exit_code, requeued):
     srun_log, scontrol_log = tmp_path / "srun.log", tmp_path / "scontrol.log"
-    _fake(str(tmp_path / "bin"), srun=f'echo "ROSMO_PROCESS_PER=$ROSMO_PROCESS_PER $@" >> {srun_log}\nexit {exit_code}\n',
-          scontrol=f'echo "$@" >> {scontrol_log}\n')
+    _fake(
+        str(tmp_path / "bin"),
+        srun=f'echo "ROSMO_PROCESS_PER=$ROSMO_PROCESS_PER $@" >> {srun_log}\nexit {exit_code}\n',
+        scontrol=f'echo "$@" >> {scontrol_log}\n',
+    )
     script = os.path.join(LAUNCH, "slurm.sbatch")
-    for line in ("#SBATCH --signal=USR2@300", "#SBATCH --requeue", "#SBATCH --ntasks-per-node=8", "#SBATCH --gpus-per-node=8",
-                 "#SBATCH --open-mode=append"):
+    for line in (
+        "#SBATCH --signal=USR2@300",
+        "#SBATCH --requeue",
+        "#SBATCH --ntasks-per-node=8",
+        "#SBATCH --gpus-per-node=8",
+        "#SBATCH --open-mode=append",
+    ):
         assert line in _sbatch_lines(script), line
-    done = subprocess.run(["bash", script, "atari:Pong", "/shared/runs/pong", "--config.seed=1"], capture_output=True, text=True,
-                          env=_env(tmp_path, PYTHON="/venv/bin/python", SLURM_JOB_ID="77", SLURM_NTASKS="16"))
+    done = subprocess.run(
+        ["bash", script, "atari:Pong", "/shared/runs/pong", "--config.seed=1"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, PYTHON="/venv/bin/python", SLURM_JOB_ID="77", SLURM_NTASKS="16"),
+    )
     assert done.returncode == exit_code
     assert srun_log.read_text().splitlines() == [
         "ROSMO_PROCESS_PER=gpu --kill-on-bad-exit=1 /venv/bin/python -m rosmo.cli train --config=atari:Pong "
-        "--workdir=/shared/runs/pong --no-progress --config.eval_every=0 --config.seed=1"]
-    assert (scontrol_log.read_text().splitlines() if scontrol_log.exists() else []) == (["requeue 77"] if requeued else [])
+        "--workdir=/shared/runs/pong --no-progress --config.eval_every=0 --config.seed=1"
+    ]
+    assert (scontrol_log.read_text().splitlines() if scontrol_log.exists() else []) == (
+        ["requeue 77"] if requeued else []
+    )
 
 
 def test_evaluator_sbatch_watches_the_run(tmp_path):
@@ -71,45 +89,89 @@ def test_evaluator_sbatch_watches_the_run(tmp_path):
     _fake(str(tmp_path / "bin"), srun=f'echo "$@" >> {srun_log}\n', scontrol="exit 1\n")
     script = os.path.join(LAUNCH, "slurm_evaluator.sbatch")
     assert "#SBATCH --requeue" in _sbatch_lines(script) and "#SBATCH --ntasks=1" in _sbatch_lines(script)
-    subprocess.run(["bash", script, "/shared/runs/pong", "--episodes", "30"], env=_env(tmp_path, PYTHON="py"), check=True)
-    assert srun_log.read_text().strip() == "py -m rosmo.cli evaluate --watch /shared/runs/pong --no-progress --episodes 30"
+    subprocess.run(
+        ["bash", script, "/shared/runs/pong", "--episodes", "30"], env=_env(tmp_path, PYTHON="py"), check=True
+    )
+    assert (
+        srun_log.read_text().strip() == "py -m rosmo.cli evaluate --watch /shared/runs/pong --no-progress --episodes 30"
+    )
 
 
 def test_submitit_learner_array_and_dependent_evaluator_array(tmp_path, monkeypatch):
     capture = tmp_path / "scripts"
     capture.mkdir()
-    _fake(str(tmp_path / "bin"), sbatch=f'n=$(ls {capture} | wc -l); cp "$1" {capture}/$n.sh; '
-                                         'echo "Submitted batch job $((4242 + n))"\n', srun="exit 0\n")
+    _fake(
+        str(tmp_path / "bin"),
+        sbatch=f'n=$(ls {capture} | wc -l); cp "$1" {capture}/$n.sh; echo "Submitted batch job $((4242 + n))"\n',
+        srun="exit 0\n",
+    )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
-    learner = SlurmResources(nodes=2, tasks_per_node=4, gpus_per_node=4, cpus_per_task=8, time_min=600, partition="gpu",
-                             job_name="rosmo-learner", signal_delay_s=300, setup=["module load cuda"])
+    learner = SlurmResources(
+        nodes=2,
+        tasks_per_node=4,
+        gpus_per_node=4,
+        cpus_per_task=8,
+        time_min=600,
+        partition="gpu",
+        job_name="rosmo-learner",
+        signal_delay_s=300,
+        setup=["module load cuda"],
+    )
     evaluator = SlurmResources(cpus_per_task=16, time_min=600, partition="cpu", job_name="rosmo-eval")
     runs = [RunRequest("atari:Pong", str(tmp_path / f"pong-s{s}"), [f"--config.seed={s}"]) for s in (0, 1)]
-    learners, evaluators = submit_learners_and_evaluators(runs, learner, evaluator, str(tmp_path / ".submitit"),
-                                                          python="/venv/bin/python")
-    assert [j.job_id for j in learners] == ["4242_0", "4242_1"] and [j.job_id for j in evaluators] == ["4243_0", "4243_1"]
+    learners, evaluators = submit_learners_and_evaluators(
+        runs, learner, evaluator, str(tmp_path / ".submitit"), python="/venv/bin/python"
+    )
+    assert [j.job_id for j in learners] == ["4242_0", "4242_1"] and [j.job_id for j in evaluators] == [
+        "4243_0",
+        "4243_1",
+    ]
     learner_lines, evaluator_lines = _sbatch_lines(capture / "0.sh"), _sbatch_lines(capture / "1.sh")
-    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "#SBATCH --cpus-per-task=8",
-                 "#SBATCH --partition=gpu", "#SBATCH --array=0-1%2", "#SBATCH --requeue", "#SBATCH --signal=USR2@300",
-                 "#SBATCH --job-name=rosmo-learner"):
+    for line in (
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --array=0-1%2",
+        "#SBATCH --requeue",
+        "#SBATCH --signal=USR2@300",
+        "#SBATCH --job-name=rosmo-learner",
+    ):
         assert line in learner_lines, line
     assert "module load cuda" in open(capture / "0.sh").read()
-    for line in ("#SBATCH --dependency=after:4242", "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1",
-                 "#SBATCH --partition=cpu", "#SBATCH --array=0-1%2"):
+    for line in (
+        "#SBATCH --dependency=after:4242",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --partition=cpu",
+        "#SBATCH --array=0-1%2",
+    ):
         assert line in evaluator_lines, line
     assert not any("--gpus" in line for line in evaluator_lines)
     task = learner_task(runs[1], learner, "/venv/bin/python")
-    assert task.command == ["/venv/bin/python", "-m", "rosmo.cli", "train", "--config=atari:Pong",
-                            f"--workdir={runs[1].workdir}", "--no-progress", "--config.eval_every=0", "--config.seed=1"]
+    assert task.command == [
+        "/venv/bin/python",
+        "-m",
+        "rosmo.cli",
+        "train",
+        "--config=atari:Pong",
+        f"--workdir={runs[1].workdir}",
+        "--no-progress",
+        "--config.eval_every=0",
+        "--config.seed=1",
+    ]
     assert task.env == {"ROSMO_PROCESS_PER": "gpu"}
     assert process_per(SlurmResources(tasks_per_node=1, gpus_per_node=8)) == "node"
 
 
 def test_a_task_stops_its_process_with_sigint_and_requeues_the_same_command(tmp_path):
     marker = tmp_path / "saved"
-    child = ("import signal, sys, time\n"
-             f"def stop(*_):\n    open({str(marker)!r}, 'w').write('checkpoint'); sys.exit(130)\n"
-             "signal.signal(signal.SIGINT, stop)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    child = (
+        "import signal, sys, time\n"
+        f"def stop(*_):\n    open({str(marker)!r}, 'w').write('checkpoint'); sys.exit(130)\n"
+        "signal.signal(signal.SIGINT, stop)\nprint('ready', flush=True)\ntime.sleep(60)\n"
+    )
     task = CommandTask([sys.executable, "-c", child])
     task._process = subprocess.Popen(task.command, stdout=subprocess.PIPE, text=True)
     assert task._process.stdout.readline().strip() == "ready"

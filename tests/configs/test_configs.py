@@ -12,7 +12,7 @@ from rosmo.configs.validation import ConfigError, validate_config
 def test_base_config_holds_every_agents_fields():
     c = get_base_config()
     for spec in AGENTS.values():
-        for field, default in spec.config_defaults.items():
+        for field, _default in spec.config_defaults.items():
             assert field in c, (spec.name, field)
 
 
@@ -45,7 +45,9 @@ def test_overrides_are_typed_and_named():
     assert load_config("bsuite:catch").search_depth is None  # typed placeholders are not shared between configs
     apply_overrides(c, ["search_depth=None"])
     assert c.search_depth is None
-    with pytest.raises(ConfigError, match="learning_rat: the config has no field 'learning_rat'; did you mean learning_rate"):
+    with pytest.raises(
+        ConfigError, match="learning_rat: the config has no field 'learning_rat'; did you mean learning_rate"
+    ):
         apply_overrides(c, ["learning_rat=1"])
     with pytest.raises(ConfigError, match="unroll_steps=1.5: expected an integer"):
         apply_overrides(c, ["unroll_steps=1.5"])

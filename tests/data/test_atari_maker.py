@@ -128,14 +128,29 @@ def test_refuses_to_overwrite(data_dir, capsys):
 
     assert cli.main(["dataset", "atari", "--game", "Pong", "--steps", "10", "--out", data_dir, "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert cli.main(["dataset", "atari", "--game", "Pong", "--steps", "10", "--out", data_dir + "/x", "--policy", "ckpt"]) == 2
+    assert (
+        cli.main(["dataset", "atari", "--game", "Pong", "--steps", "10", "--out", data_dir + "/x", "--policy", "ckpt"])
+        == 2
+    )
     assert "--policy ckpt: ckpt is neither a run directory" in capsys.readouterr().err
 
 
 def test_cli_overwrite_writes_a_new_dataset(tmp_path):
     from rosmo import cli
 
-    args = ["dataset", "atari", "--game", "pong", "--steps", "12", "--num-envs", "2", "--out", str(tmp_path), "--no-progress"]
+    args = [
+        "dataset",
+        "atari",
+        "--game",
+        "pong",
+        "--steps",
+        "12",
+        "--num-envs",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert cli.main(args) == 0
     assert cli.main(args + ["--overwrite", "--seed", "1", "--run", "1"]) == 0
     meta = json.load(open(os.path.join(atari_maker.dataset_dir(str(tmp_path), "Pong", 1), "metadata.json")))
@@ -150,15 +165,28 @@ def test_cli_overwrite_writes_a_new_dataset(tmp_path):
 def test_loader_reads_every_window_of_the_local_dataset_once(data_dir, episodes):
     K, n = 2, 3
     L = K + n + 1
-    it = rlu_atari.make_rlu_atari_loader(GAME, 1, data_dir=data_dir, unroll_steps=K, td_steps=n, batch_size=1,
-                                         with_ids=True, repeat=False, episodes_in_flight=2)
+    it = rlu_atari.make_rlu_atari_loader(
+        GAME,
+        1,
+        data_dir=data_dir,
+        unroll_steps=K,
+        td_steps=n,
+        batch_size=1,
+        with_ids=True,
+        repeat=False,
+        episodes_in_flight=2,
+    )
     by_id = {int(e["episode_id"]): e["steps"] for e in episodes}
     count = 0
     for b in it:
         s, start = by_id[int(b["episode_id"][0])], int(b["start"][0])
         T = len(s["action"])
-        frames = np.concatenate([np.zeros((3, 84, 84), np.uint8), s["observation"][..., 0], np.zeros((L, 84, 84), np.uint8)])
-        np.testing.assert_array_equal(b["observation"][0], np.stack([frames[start + j : start + j + L] for j in range(4)], -1))
+        frames = np.concatenate(
+            [np.zeros((3, 84, 84), np.uint8), s["observation"][..., 0], np.zeros((L, 84, 84), np.uint8)]
+        )
+        np.testing.assert_array_equal(
+            b["observation"][0], np.stack([frames[start + j : start + j + L] for j in range(4)], -1)
+        )
         real = min(L, T - start)
         for k in ("action", "reward", "discount", "is_first", "is_last", "is_terminal"):
             np.testing.assert_array_equal(b[k][0, :real], s[k][start : start + real], err_msg=k)
@@ -189,7 +217,9 @@ def test_loader_batches_shapes_and_dtypes(data_dir):
 
 def test_loader_errors_name_the_problem(tmp_path, data_dir):
     with pytest.raises(rlds.DatasetError, match="data_dir .* does not exist"):
-        rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=str(tmp_path / "nope"), unroll_steps=1, td_steps=1, batch_size=2)
+        rlu_atari.make_rlu_atari_loader(
+            "Pong", 1, data_dir=str(tmp_path / "nope"), unroll_steps=1, td_steps=1, batch_size=2
+        )
     with pytest.raises(rlds.DatasetError, match="rlu_atari/Breakout_run_1 has no data under data_dir"):
         rlu_atari.make_rlu_atari_loader("Breakout", 1, data_dir=data_dir, unroll_steps=1, td_steps=1, batch_size=2)
     with pytest.raises(rlds.DatasetError, match="split\\(s\\) \\['checkpoint_00'\\] not found"):

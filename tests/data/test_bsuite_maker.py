@@ -165,8 +165,21 @@ def test_truncated_episode_is_not_terminal():
 
 
 def test_cli_makes_dataset_and_refuses_existing(tmp_path, capsys):
-    argv = ["dataset", "bsuite", "--env", "catch", "--out", str(tmp_path), "--episodes", "2",
-            "--reference-episodes", "2", "--reward-noise", "0.1", "--no-progress"]
+    argv = [
+        "dataset",
+        "bsuite",
+        "--env",
+        "catch",
+        "--out",
+        str(tmp_path),
+        "--episodes",
+        "2",
+        "--reference-episodes",
+        "2",
+        "--reward-noise",
+        "0.1",
+        "--no-progress",
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "catch: 2 episodes, 20 steps" in out and "dqn_return" in out

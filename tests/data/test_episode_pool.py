@@ -17,11 +17,19 @@ def make_episodes(count: int, seed: int = 0):
     episodes = []
     for e in range(count):
         T = int(rng.integers(1, 12))  # shorter and longer than a window, including single steps
-        episodes.append(dict(frames=rng.integers(1, 256, (T, 3, 2), dtype=np.uint8),
-                             action=rng.integers(0, 5, T).astype(np.int32), reward=rng.random(T).astype(np.float32),
-                             discount=np.ones(T, np.float32), is_first=np.arange(T) == 0,
-                             is_last=np.arange(T) == T - 1, is_terminal=np.zeros(T, bool),
-                             episode_id=e, checkpoint_id=7))
+        episodes.append(
+            dict(
+                frames=rng.integers(1, 256, (T, 3, 2), dtype=np.uint8),
+                action=rng.integers(0, 5, T).astype(np.int32),
+                reward=rng.random(T).astype(np.float32),
+                discount=np.ones(T, np.float32),
+                is_first=np.arange(T) == 0,
+                is_last=np.arange(T) == T - 1,
+                is_terminal=np.zeros(T, bool),
+                episode_id=e,
+                checkpoint_id=7,
+            )
+        )
     return episodes
 
 
@@ -44,8 +52,16 @@ def reference_window(episode, start):
 def test_windows_equal_the_zero_padded_reference_at_both_episode_edges():
     episodes = make_episodes(40)
     for threads in (1, 2, 3):
-        pool = EpisodePool(iter(episodes), length=L, history=HISTORY, batch_size=16, pool_size=6, seed=1,
-                           with_ids=True, gather_threads=threads)
+        pool = EpisodePool(
+            iter(episodes),
+            length=L,
+            history=HISTORY,
+            batch_size=16,
+            pool_size=6,
+            seed=1,
+            with_ids=True,
+            gather_threads=threads,
+        )
         edge_windows = 0
         for _ in range(sum(len(e["action"]) for e in episodes) // 16):
             b = pool.sample()
@@ -64,8 +80,19 @@ def test_windows_equal_the_zero_padded_reference_at_both_episode_edges():
 
 def test_gather_threads_give_the_same_batches():
     episodes = make_episodes(60, seed=3)
-    pools = [EpisodePool(iter(episodes), length=L, history=HISTORY, batch_size=32, pool_size=9, seed=5,
-                         with_ids=True, gather_threads=t) for t in (1, 2)]
+    pools = [
+        EpisodePool(
+            iter(episodes),
+            length=L,
+            history=HISTORY,
+            batch_size=32,
+            pool_size=9,
+            seed=5,
+            with_ids=True,
+            gather_threads=t,
+        )
+        for t in (1, 2)
+    ]
     for _ in range(8):
         one, two = (p.sample() for p in pools)
         for k in one:

@@ -27,7 +27,9 @@ def window_id(window, length):
 
 def valid_windows(stream, length):
     n = len(stream["action"])
-    return {tuple(stream["observation"][s : s + length].reshape(length, -1)[:, 0].tolist()) for s in range(n - length + 1)}
+    return {
+        tuple(stream["observation"][s : s + length].reshape(length, -1)[:, 0].tolist()) for s in range(n - length + 1)
+    }
 
 
 def windows_of(batch):
@@ -69,7 +71,9 @@ def test_load_steps_is_the_concatenated_stream(tiny_dataset, tiny_episodes):
         assert steps[k].dtype == want[k].dtype, k
     # A subset of episodes keeps episode order.
     sub = episode_io.load_steps(rlds.load_builder(tiny_dataset), episodes=np.array([1, 3]))
-    np.testing.assert_array_equal(sub["observation"][:, 0, 0], concat_steps([tiny_episodes[1], tiny_episodes[3]])["observation"][:, 0, 0])
+    np.testing.assert_array_equal(
+        sub["observation"][:, 0, 0], concat_steps([tiny_episodes[1], tiny_episodes[3]])["observation"][:, 0, 0]
+    )
 
 
 # --------------------------------------------------------------------- pure helpers
@@ -84,7 +88,9 @@ def test_window_indices_and_gather_hand_computed():
     np.testing.assert_array_equal(w["y"][1], [[14, 15], [16, 17], [18, 19]])
 
 
-@pytest.mark.parametrize("n,p,expected", [(20, 25, 5), (20, 100, 20), (20, 1, 1), (3, 10, 1), (7, 50, 4), (10, 0.01, 1)])
+@pytest.mark.parametrize(
+    "n,p,expected", [(20, 25, 5), (20, 100, 20), (20, 1, 1), (3, 10, 1), (7, 50, 4), (10, 0.01, 1)]
+)
 def test_select_episodes_count(n, p, expected):
     keep = windows.select_episodes(n, p, seed=0)
     assert len(keep) == expected == max(1, round(n * p / 100))
@@ -115,7 +121,9 @@ def test_make_loader_rejects_bad_percentage(tiny_dataset, p):
 def test_tf_window_dataset_yields_every_window_in_order(length, chunk):
     tf = rlds.tf
     n = 25
-    steps = tf.data.Dataset.from_tensor_slices({"action": np.arange(n, dtype=np.int32), "o": np.arange(2 * n).reshape(n, 2)})
+    steps = tf.data.Dataset.from_tensor_slices(
+        {"action": np.arange(n, dtype=np.int32), "o": np.arange(2 * n).reshape(n, 2)}
+    )
     got = list(rlds.tfds.as_numpy(windows.window_dataset(steps, length, chunk_steps=chunk)))
     assert len(got) == n - length + 1
     for s, w in enumerate(got):
@@ -179,7 +187,9 @@ def test_in_memory_covers_all_valid_starts_uniformly(tiny_dataset, tiny_episodes
 
 def test_in_memory_is_deterministic_per_seed(tiny_dataset):
     def first_batches(seed, prefetch):
-        it = loader.make_loader(tiny_dataset, unroll_steps=2, td_steps=1, batch_size=8, in_memory=True, seed=seed, prefetch=prefetch)
+        it = loader.make_loader(
+            tiny_dataset, unroll_steps=2, td_steps=1, batch_size=8, in_memory=True, seed=seed, prefetch=prefetch
+        )
         out = [next(it)["observation"][:, :, 0, 0] for _ in range(3)]
         if hasattr(it, "close"):
             it.close()
@@ -214,8 +224,14 @@ def test_data_percentage_keeps_only_chosen_episodes(many_episodes_dataset, in_me
     keep = windows.select_episodes(20, 25, seed=4)
     assert len(keep) == 5
     it = loader.make_loader(
-        many_episodes_dataset, unroll_steps=1, td_steps=0, batch_size=32, data_percentage=25, seed=4,
-        in_memory=in_memory, shuffle_buffer=100,
+        many_episodes_dataset,
+        unroll_steps=1,
+        td_steps=0,
+        batch_size=32,
+        data_percentage=25,
+        seed=4,
+        in_memory=in_memory,
+        shuffle_buffer=100,
     )
     seen = set()
     for _ in range(10):
@@ -277,7 +293,9 @@ def test_streaming_and_in_memory_draw_from_the_same_windows(many_episodes_datase
 
 def test_streaming_is_shuffled_and_deterministic(tiny_dataset):
     def first(seed):
-        it = loader.make_loader(tiny_dataset, unroll_steps=1, td_steps=1, batch_size=8, in_memory=False, seed=seed, shuffle_buffer=50)
+        it = loader.make_loader(
+            tiny_dataset, unroll_steps=1, td_steps=1, batch_size=8, in_memory=False, seed=seed, shuffle_buffer=50
+        )
         return next(it)["observation"][:, 0, 0, 0]
 
     a = first(0)

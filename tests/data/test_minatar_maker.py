@@ -12,10 +12,25 @@ from rosmo.data import minatar_data, minatar_maker, rlds  # noqa: E402
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
 FRAMES, ENVS, CHECKPOINTS = 1200, 4, 3
-TINY_DQN = MinAtarDQNConfig(batch_size=16, replay_capacity=2000, min_replay_size=200, frames_per_call=16,
-                            updates_per_call=2, epsilon_decay_frames=600, target_update_period=20)
-TINY = dict(frames=FRAMES, num_envs=ENVS, num_checkpoints=CHECKPOINTS, reference_episodes=3,
-            min_reference_episodes=1, max_episode_steps=200, dqn_config=TINY_DQN, progress=False)
+TINY_DQN = MinAtarDQNConfig(
+    batch_size=16,
+    replay_capacity=2000,
+    min_replay_size=200,
+    frames_per_call=16,
+    updates_per_call=2,
+    epsilon_decay_frames=600,
+    target_update_period=20,
+)
+TINY = dict(
+    frames=FRAMES,
+    num_envs=ENVS,
+    num_checkpoints=CHECKPOINTS,
+    reference_episodes=3,
+    min_reference_episodes=1,
+    max_episode_steps=200,
+    dqn_config=TINY_DQN,
+    progress=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +107,15 @@ def test_a_partial_run_of_other_settings_is_named_not_touched(made, tmp_path):
 
 def test_loader_batches_data_percentage_and_ordered_checkpoints(made):
     path = made[0]["path"]
-    loader = minatar_data.make_minatar_loader(path, unroll_steps=3, td_steps=3, batch_size=8, with_ids=True,
-                                              prefetch=0)
+    loader = minatar_data.make_minatar_loader(path, unroll_steps=3, td_steps=3, batch_size=8, with_ids=True, prefetch=0)
     batch = next(loader)
     assert batch["observation"].shape == (8, 7, 10, 10, 4) and batch["observation"].dtype == np.uint8
     assert batch["action"].shape == (8, 7) and batch["reward"].dtype == np.float32
 
     def seen(**kwargs):
-        it = minatar_data.make_minatar_loader(path, unroll_steps=1, td_steps=1, batch_size=4, with_ids=True,
-                                              repeat=False, prefetch=0, **kwargs)
+        it = minatar_data.make_minatar_loader(
+            path, unroll_steps=1, td_steps=1, batch_size=4, with_ids=True, repeat=False, prefetch=0, **kwargs
+        )
         return [(int(c), int(e)) for b in it for c, e in zip(b["checkpoint_id"], b["episode_id"])]
 
     everything = set(seen())

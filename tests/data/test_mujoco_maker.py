@@ -32,16 +32,32 @@ def test_write_and_load_transitions_roundtrip(tmp_path):
 
 def test_make_dataset_measures_references_and_refuses_to_overwrite(tmp_path):
     out = str(tmp_path / "random")
-    summary = mujoco_maker.make_mujoco_dataset("HalfCheetah-v5", out, mujoco.random_act_fn, mujoco.random_params(6),
-                                               {"name": "uniform_random"}, num_transitions=100, seed=1, num_envs=2,
-                                               reference_episodes=2, max_episode_steps=20, progress=False)
+    summary = mujoco_maker.make_mujoco_dataset(
+        "HalfCheetah-v5",
+        out,
+        mujoco.random_act_fn,
+        mujoco.random_params(6),
+        {"name": "uniform_random"},
+        num_transitions=100,
+        seed=1,
+        num_envs=2,
+        reference_episodes=2,
+        max_episode_steps=20,
+        progress=False,
+    )
     meta = rlds.metadata(rlds.load_builder(out))
     assert meta["num_transitions"] == 100 and meta["seed"] == 1
     assert np.isfinite(meta["random_return"]) and np.isfinite(meta["behaviour_return"])
     assert summary["episodes"] == 6 and meta["num_complete_episodes"] == 4  # 2 envs x (2 x 20 + a cut 10)
     with pytest.raises(FileExistsError, match="already exists"):
-        mujoco_maker.make_mujoco_dataset("HalfCheetah-v5", out, mujoco.random_act_fn, mujoco.random_params(6),
-                                         {"name": "uniform_random"}, num_transitions=10)
+        mujoco_maker.make_mujoco_dataset(
+            "HalfCheetah-v5",
+            out,
+            mujoco.random_act_fn,
+            mujoco.random_params(6),
+            {"name": "uniform_random"},
+            num_transitions=10,
+        )
 
 
 def test_load_transitions_names_a_discrete_dataset(tiny_dataset):
@@ -53,8 +69,11 @@ def test_replay_dataset_takes_whole_episodes_up_to_the_budget(tmp_path):
     sources = []
     for i, env_seed in enumerate((0, 1)):
         episodes = mujoco.collect_episodes("Hopper-v5", mujoco.random_act_fn, mujoco.random_params(3), 150, 2, env_seed)
-        sources.append(mujoco_maker.write_episodes(str(tmp_path / f"d{i}"), "Hopper-v5", episodes,
-                                                   {"behaviour": {"name": f"policy{i}"}})["path"])
+        sources.append(
+            mujoco_maker.write_episodes(
+                str(tmp_path / f"d{i}"), "Hopper-v5", episodes, {"behaviour": {"name": f"policy{i}"}}
+            )["path"]
+        )
     out = str(tmp_path / "replay")
     summary = mujoco_maker.make_replay_dataset(sources, out, num_transitions=200, seed=0)
     assert summary["transitions"] == 200

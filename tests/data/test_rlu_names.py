@@ -9,7 +9,9 @@ def test_config_and_builder_names():
     assert rlu_names.config_name("pong", 2) == "Pong_run_2"
     assert rlu_names.config_name("ms_pacman", 1) == "MsPacman_run_1"
     assert rlu_names.builder_name("Breakout", 3) == "rlu_atari/Breakout_run_3"
-    assert rlu_names.builder_name("Pong", 1, "rlu_atari_checkpoints_ordered") == "rlu_atari_checkpoints_ordered/Pong_run_1"
+    assert (
+        rlu_names.builder_name("Pong", 1, "rlu_atari_checkpoints_ordered") == "rlu_atari_checkpoints_ordered/Pong_run_1"
+    )
     assert len(rlu_names.ATARI_GAMES) == 46
 
 

@@ -11,7 +11,6 @@ the raw arrays written.
 from __future__ import annotations
 
 import collections
-from typing import Dict, List, Tuple
 
 import jax
 import numpy as np
@@ -28,10 +27,10 @@ K, N, S = 2, 1, 4
 L = K + N + 1
 NUM_ACTIONS = 6
 
-Key = Tuple[int, int]  # (checkpoint_idx, episode_idx)
+Key = tuple[int, int]  # (checkpoint_idx, episode_idx)
 
 
-def _raw_episodes() -> Dict[Key, Dict[str, np.ndarray]]:
+def _raw_episodes() -> dict[Key, dict[str, np.ndarray]]:
     """File f holds checkpoint f's episodes 0..3; lengths 3..9; even episodes end in a game over."""
     rng = np.random.default_rng(0)
     out = {}
@@ -65,7 +64,7 @@ def released(tmp_path_factory):
     return str(root / "data"), raw
 
 
-def rlds_steps(raw: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+def rlds_steps(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What RLDS steps hold for a raw episode, by hand: `atari_utils` shifts a game over's discounts
     one step earlier; the loader clips rewards to [-1, 1]."""
     T = len(raw["actions"])
@@ -73,13 +72,17 @@ def rlds_steps(raw: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     discount = np.concatenate([raw["discounts"][1:], [0.0]]) if terminal else raw["discounts"]
     t = np.arange(T)
     return dict(
-        frames=raw["frames"], action=raw["actions"].astype(np.int32),
-        reward=np.clip(raw["rewards"], -1, 1).astype(np.float32), discount=discount.astype(np.float32),
-        is_first=t == 0, is_last=t == T - 1, is_terminal=(t == T - 1) & terminal,
+        frames=raw["frames"],
+        action=raw["actions"].astype(np.int32),
+        reward=np.clip(raw["rewards"], -1, 1).astype(np.float32),
+        discount=discount.astype(np.float32),
+        is_first=t == 0,
+        is_last=t == T - 1,
+        is_terminal=(t == T - 1) & terminal,
     )
 
 
-def reference_window(raw: Dict[str, np.ndarray], start: int) -> Dict[str, np.ndarray]:
+def reference_window(raw: dict[str, np.ndarray], start: int) -> dict[str, np.ndarray]:
     """Window `start` of an episode in numpy: steps start..start+L-1 (zeros after the end),
     observation[t, :, :, j] = frame start+t-S+1+j (zeros before the start)."""
     steps = rlds_steps(raw)
@@ -99,16 +102,27 @@ def reference_window(raw: Dict[str, np.ndarray], start: int) -> Dict[str, np.nda
     return out
 
 
-def one_epoch(data_dir, dataset="rlu_atari", batch_size=2, **kwargs) -> List[Dict[str, np.ndarray]]:
+def one_epoch(data_dir, dataset="rlu_atari", batch_size=2, **kwargs) -> list[dict[str, np.ndarray]]:
     it = rlu_atari.make_rlu_atari_loader(
-        "Pong", 1, data_dir=data_dir, dataset=dataset, unroll_steps=K, td_steps=N, batch_size=batch_size,
-        with_ids=True, repeat=False, num_actions=NUM_ACTIONS, **kwargs)
+        "Pong",
+        1,
+        data_dir=data_dir,
+        dataset=dataset,
+        unroll_steps=K,
+        td_steps=N,
+        batch_size=batch_size,
+        with_ids=True,
+        repeat=False,
+        num_actions=NUM_ACTIONS,
+        **kwargs,
+    )
     return list(it)
 
 
-def window_keys(batches) -> List[Tuple[int, int, int]]:
-    return [(int(c), int(e), int(s)) for b in batches
-            for c, e, s in zip(b["checkpoint_id"], b["episode_id"], b["start"])]
+def window_keys(batches) -> list[tuple[int, int, int]]:
+    return [
+        (int(c), int(e), int(s)) for b in batches for c, e, s in zip(b["checkpoint_id"], b["episode_id"], b["start"])
+    ]
 
 
 def test_builders_write_the_released_episodes(released):
@@ -161,16 +175,23 @@ def test_terminal_and_truncated_ends(released):
 
 def test_actions_beyond_the_action_count_are_a_one_line_error(released):
     data_dir, _ = released
-    with pytest.raises(rlds.DatasetError, match="'action' holds [2-5] in episode checkpoint_id/episode_id=[0-5]/[0-3] .*expected actions in \\[0, 2\\)"):
-        next(rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N,
-                                             batch_size=2, num_actions=2))
+    with pytest.raises(
+        rlds.DatasetError,
+        match="'action' holds [2-5] in episode checkpoint_id/episode_id=[0-5]/[0-3] .*expected actions in \\[0, 2\\)",
+    ):
+        next(
+            rlu_atari.make_rlu_atari_loader(
+                "Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N, batch_size=2, num_actions=2
+            )
+        )
 
 
 def test_two_processes_read_disjoint_shares_covering_every_window_once(released):
     data_dir, raw = released
     for dataset in rlu_released.BUILDERS:
-        shares = [window_keys(one_epoch(data_dir, dataset, batch_size=1, process_index=p, process_count=2))
-                  for p in range(2)]
+        shares = [
+            window_keys(one_epoch(data_dir, dataset, batch_size=1, process_index=p, process_count=2)) for p in range(2)
+        ]
         episodes = [{(c, e) for c, e, _ in share} for share in shares]
         assert episodes[0] and episodes[1] and not episodes[0] & episodes[1]
         expected = [(c, e, s) for (c, e), ep in raw.items() for s in range(len(ep["actions"]))]
@@ -183,8 +204,9 @@ def test_data_percentage_keeps_episodes_by_id(released):
     assert 0.25 * len(raw) <= len(kept) <= 0.75 * len(raw)
     for dataset in rlu_released.BUILDERS:  # the same episodes in any file order, on any number of hosts
         for kwargs in (dict(cycle_length=1), dict(ordered=True), dict(process_index=1, process_count=2)):
-            again = {(c, e) for c, e, _ in window_keys(
-                one_epoch(data_dir, dataset, data_percentage=50, seed=1, **kwargs))}
+            again = {
+                (c, e) for c, e, _ in window_keys(one_epoch(data_dir, dataset, data_percentage=50, seed=1, **kwargs))
+            }
             if "process_count" in kwargs:
                 assert again <= kept
             else:
@@ -193,6 +215,7 @@ def test_data_percentage_keeps_episodes_by_id(released):
 
 def test_batches_mix_episodes_files_and_checkpoints(released):
     data_dir, raw = released
+
     # 24 episodes of 3-9 steps; B = 16 windows drawn from 12 episodes in flight
     def distinct(episodes_in_flight):
         batches = one_epoch(data_dir, batch_size=16, episodes_in_flight=episodes_in_flight, seed=0)
@@ -203,8 +226,9 @@ def test_batches_mix_episodes_files_and_checkpoints(released):
     # the ordered variant samples across checkpoints by default; `ordered` walks them in order
     mixed = one_epoch(data_dir, "rlu_atari_checkpoints_ordered", batch_size=8, episodes_in_flight=4)
     assert len(set(mixed[0]["checkpoint_id"])) >= 2
-    curriculum = one_epoch(data_dir, "rlu_atari_checkpoints_ordered", batch_size=8, episodes_in_flight=4,
-                           ordered=True, cycle_length=1)
+    curriculum = one_epoch(
+        data_dir, "rlu_atari_checkpoints_ordered", batch_size=8, episodes_in_flight=4, ordered=True, cycle_length=1
+    )
     first = [int(c) for b in curriculum for c in b["checkpoint_id"]]
     assert set(curriculum[0]["checkpoint_id"]) == {0}
     assert first.index(NUM_FILES - 1) > first.index(1) > first.index(0) == 0
@@ -215,7 +239,7 @@ def _episode_order(data_dir, seed, epochs=2, **kwargs):
     stream = rlds.tfds.as_numpy(rlu_episodes.episode_stream(builder, seed=seed, **kwargs))
     n = NUM_FILES * EPISODES_PER_FILE
     keys = [(int(ep["checkpoint_id"]), int(ep["episode_id"])) for _, ep in zip(range(epochs * n), stream)]
-    return [keys[i * n:(i + 1) * n] for i in range(epochs)]
+    return [keys[i * n : (i + 1) * n] for i in range(epochs)]
 
 
 def test_file_order_changes_every_epoch_and_is_seeded(released):
@@ -231,8 +255,17 @@ def test_same_seed_same_batches(released):
     data_dir, _ = released
 
     def batches(seed):
-        it = rlu_atari.make_rlu_atari_loader("Pong", 1, data_dir=data_dir, unroll_steps=K, td_steps=N,
-                                             batch_size=8, episodes_in_flight=6, seed=seed, with_ids=True)
+        it = rlu_atari.make_rlu_atari_loader(
+            "Pong",
+            1,
+            data_dir=data_dir,
+            unroll_steps=K,
+            td_steps=N,
+            batch_size=8,
+            episodes_in_flight=6,
+            seed=seed,
+            with_ids=True,
+        )
         out = [next(it) for _ in range(4)]
         it.close()
         return window_keys(out)
@@ -242,17 +275,30 @@ def test_same_seed_same_batches(released):
 
 
 # 138 windows an epoch (69 for each of 2 processes): with B = 8, batch 20 is in the 2nd epoch (3rd for a process)
-@pytest.mark.parametrize("dataset,kwargs", [
-    ("rlu_atari", dict(seed=5)),
-    ("rlu_atari_checkpoints_ordered", dict(seed=1)),
-    ("rlu_atari_checkpoints_ordered", dict(ordered=True, cycle_length=1)),
-    ("rlu_atari", dict(data_percentage=50, seed=2, stack_on_host=False)),
-    ("rlu_atari", dict(process_index=1, process_count=2, seed=3)),
-])
+@pytest.mark.parametrize(
+    "dataset,kwargs",
+    [
+        ("rlu_atari", dict(seed=5)),
+        ("rlu_atari_checkpoints_ordered", dict(seed=1)),
+        ("rlu_atari_checkpoints_ordered", dict(ordered=True, cycle_length=1)),
+        ("rlu_atari", dict(data_percentage=50, seed=2, stack_on_host=False)),
+        ("rlu_atari", dict(process_index=1, process_count=2, seed=3)),
+    ],
+)
 def test_a_resumed_loader_gives_the_uninterrupted_batches(released, dataset, kwargs):
     data_dir, _ = released
-    common = dict(data_dir=data_dir, dataset=dataset, unroll_steps=K, td_steps=N, batch_size=8,
-                  episodes_in_flight=5, with_ids=True, num_actions=NUM_ACTIONS, prefetch=0, **kwargs)
+    common = dict(
+        data_dir=data_dir,
+        dataset=dataset,
+        unroll_steps=K,
+        td_steps=N,
+        batch_size=8,
+        episodes_in_flight=5,
+        with_ids=True,
+        num_actions=NUM_ACTIONS,
+        prefetch=0,
+        **kwargs,
+    )
     m = 4
     uninterrupted = rlu_atari.make_rlu_atari_loader("Pong", 1, **common)
     expected = [next(uninterrupted) for _ in range(20 + m)]
@@ -278,10 +324,20 @@ def test_a_resumed_one_epoch_loader_stops_where_the_uninterrupted_one_does(relea
 def test_episode_pool_draws_every_window_once_from_many_episodes():
     rng = np.random.default_rng(0)
     lengths = rng.integers(50, 150, 400)
-    episodes = [dict(frames=np.full((T, 2, 2), e % 250 + 1, np.uint8), action=np.arange(T, dtype=np.int32),
-                     reward=np.zeros(T, np.float32), discount=np.ones(T, np.float32),
-                     is_first=np.arange(T) == 0, is_last=np.arange(T) == T - 1, is_terminal=np.zeros(T, bool),
-                     episode_id=e, checkpoint_id=0) for e, T in enumerate(lengths)]
+    episodes = [
+        dict(
+            frames=np.full((T, 2, 2), e % 250 + 1, np.uint8),
+            action=np.arange(T, dtype=np.int32),
+            reward=np.zeros(T, np.float32),
+            discount=np.ones(T, np.float32),
+            is_first=np.arange(T) == 0,
+            is_last=np.arange(T) == T - 1,
+            is_terminal=np.zeros(T, bool),
+            episode_id=e,
+            checkpoint_id=0,
+        )
+        for e, T in enumerate(lengths)
+    ]
     pool = EpisodePool(iter(episodes), length=3, history=1, batch_size=512, pool_size=256, seed=0, with_ids=True)
     seen = collections.Counter()
     distinct = []
@@ -300,17 +356,27 @@ def test_episode_pool_skip_on_lengths_then_resume_equals_sampling():
     lengths = rng.integers(1, 40, 60)
 
     def episode(e, T):
-        return dict(frames=rng.integers(1, 256, (T, 2, 2), dtype=np.uint8), action=np.arange(T, dtype=np.int32),
-                    reward=rng.random(T).astype(np.float32), discount=np.ones(T, np.float32),
-                    is_first=np.arange(T) == 0, is_last=np.arange(T) == T - 1, is_terminal=np.zeros(T, bool),
-                    episode_id=e, checkpoint_id=0, position=e)
+        return dict(
+            frames=rng.integers(1, 256, (T, 2, 2), dtype=np.uint8),
+            action=np.arange(T, dtype=np.int32),
+            reward=rng.random(T).astype(np.float32),
+            discount=np.ones(T, np.float32),
+            is_first=np.arange(T) == 0,
+            is_last=np.arange(T) == T - 1,
+            is_terminal=np.zeros(T, bool),
+            episode_id=e,
+            checkpoint_id=0,
+            position=e,
+        )
 
     episodes = [episode(e, T) for e, T in enumerate(lengths)]
     args = dict(length=3, history=1, batch_size=16, pool_size=7, seed=[4, 0, 0], with_ids=True)
     whole = EpisodePool(iter(episodes), **args)
     expected = [whole.sample() for _ in range(40)]
-    index_only = [dict(num_steps=len(ep["action"]), episode_id=ep["episode_id"], checkpoint_id=0, position=e)
-                  for e, ep in enumerate(episodes)]
+    index_only = [
+        dict(num_steps=len(ep["action"]), episode_id=ep["episode_id"], checkpoint_id=0, position=e)
+        for e, ep in enumerate(episodes)
+    ]
     pool = EpisodePool(iter(index_only), **args)
     pool.skip(25)
     held = [e.position for e in pool.pool]

@@ -10,8 +10,9 @@ from rosmo.envs import mujoco
 
 def random_episodes(env, num, seed=0, num_envs=4, max_episode_steps=None):
     _, act_dim = mujoco.env_spec(env)
-    return mujoco.collect_episodes(env, mujoco.random_act_fn, mujoco.random_params(act_dim), num, num_envs, seed,
-                                   max_episode_steps)
+    return mujoco.collect_episodes(
+        env, mujoco.random_act_fn, mujoco.random_params(act_dim), num, num_envs, seed, max_episode_steps
+    )
 
 
 def test_env_specs():
@@ -75,8 +76,9 @@ def test_termination_fn_halfcheetah_and_ant():
 
 
 def test_evaluate_plays_every_episode_to_its_end():
-    result = mujoco.evaluate("HalfCheetah-v5", mujoco.random_act_fn, mujoco.random_params(6), 5, num_envs=2, seed=0,
-                             max_episode_steps=30)
+    result = mujoco.evaluate(
+        "HalfCheetah-v5", mujoco.random_act_fn, mujoco.random_params(6), 5, num_envs=2, seed=0, max_episode_steps=30
+    )
     assert result["episodes"] == 5 and result["lengths"] == [30] * 5 and result["env_steps"] == 150
     assert len(result["returns"]) == 5 and result["iqm_return_ci95"][0] <= result["iqm_return"]
     np.testing.assert_allclose(result["mean_return"], np.mean(result["returns"]))

@@ -29,8 +29,19 @@ def inline_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("watch")
     data = write_dataset(root / "data", [make_episode(e, 5 + e % 7, obs_shape=(10, 5)) for e in range(12)])
     c = get_config("catch")
-    c.update(dataset_dir=data, num_steps=10, batch_size=8, warmup_steps=1, log_every=5, eval_every=5, checkpoint_every=5,
-             keep_checkpoints=5, eval_episodes=4, eval_parallel=2, use_tensorboard=False)
+    c.update(
+        dataset_dir=data,
+        num_steps=10,
+        batch_size=8,
+        warmup_steps=1,
+        log_every=5,
+        eval_every=5,
+        checkpoint_every=5,
+        keep_checkpoints=5,
+        eval_episodes=4,
+        eval_parallel=2,
+        use_tensorboard=False,
+    )
     with jax.threefry_partitionable(False):
         train(c, str(root / "inline"), progress=False)
     return str(root / "inline")
@@ -63,9 +74,13 @@ def test_watcher_evaluates_each_checkpoint_once_as_inline_evaluation_does(inline
     inline, watched = _rows(os.path.join(inline_run, "eval.csv")), _rows(os.path.join(run, "eval.csv"))
     assert [int(r["step"]) for r in watched] == list(STEPS)
     for a, b in zip(inline, watched):  # same params, envs, seeds -> the same returns and statistics
-        assert {k: v for k, v in a.items() if k not in NOT_COMPARED} == {k: v for k, v in b.items() if k not in NOT_COMPARED}
+        assert {k: v for k, v in a.items() if k not in NOT_COMPARED} == {
+            k: v for k, v in b.items() if k not in NOT_COMPARED
+        }
     assert list(inline[0]) == list(watched[0])  # the same columns, in the same order
-    assert all(float(r["wall_seconds"]) >= float(r["train_seconds"]) > 0 and float(r["eval_seconds"]) > 0 for r in watched)
+    assert all(
+        float(r["wall_seconds"]) >= float(r["train_seconds"]) > 0 and float(r["eval_seconds"]) > 0 for r in watched
+    )
 
     final = json.load(open(os.path.join(run, "summary.json")))["final_eval"]  # filled for `rosmo report`
     assert final["step"] == 10 and final["mean_return"] == pytest.approx(float(watched[-1]["mean_return"]))
@@ -85,7 +100,10 @@ def test_watcher_evaluates_each_checkpoint_once_as_inline_evaluation_does(inline
     kept, extra = load_params(os.path.join(run, "best"))
     assert extra["step"] == best["step"]
     jax.tree.map(np.testing.assert_array_equal, kept, expected)
-    assert os.listdir(os.path.join(run, "evaluator", "hold")) == [] and os.listdir(os.path.join(run, "evaluator", "claims")) == []
+    assert (
+        os.listdir(os.path.join(run, "evaluator", "hold")) == []
+        and os.listdir(os.path.join(run, "evaluator", "claims")) == []
+    )
 
 
 def _claim(run, step, pid, ident="other-evaluator"):
@@ -121,7 +139,10 @@ def test_an_interrupted_evaluation_releases_its_step_and_rotation_while_held_is_
     with pytest.raises(KeyboardInterrupt):
         watcher.run()
     assert watching.evaluated_steps(run) == []
-    assert os.listdir(os.path.join(run, "evaluator", "claims")) == [] and os.listdir(os.path.join(run, "evaluator", "hold")) == []
+    assert (
+        os.listdir(os.path.join(run, "evaluator", "claims")) == []
+        and os.listdir(os.path.join(run, "evaluator", "hold")) == []
+    )
 
     def rotated(checkpoint, step, **kwargs):  # the learner rotates the step out while it is being evaluated
         shutil.rmtree(os.path.join(run, "checkpoints", str(step)))
@@ -192,4 +213,6 @@ def test_evaluator_logs_its_own_wandb_run_under_the_training_step(inline_run, tm
     assert fake.inits[1]["name"] == "run-eval1" and fake.inits[1]["id"] is None
     held_file.close()
     watching.watch(run, _settings(timeout=0.2), log=lambda _: None)
-    assert fake.inits[2]["id"] == "eval-1" and fake.inits[2]["resume"] == "allow" and fake.inits[2]["name"] == "run-eval0"
+    assert (
+        fake.inits[2]["id"] == "eval-1" and fake.inits[2]["resume"] == "allow" and fake.inits[2]["name"] == "run-eval0"
+    )

@@ -16,8 +16,10 @@ NUM_ACTIONS, NUM_BINS = 6, 601
 def _jitted(networks):
     """The same networks with every function jitted (eager haiku is slow on a CPU)."""
     return networks._replace(
-        init=jax.jit(networks.init), represent=jax.jit(networks.represent),
-        dynamics=jax.jit(networks.dynamics), predict=jax.jit(networks.predict),
+        init=jax.jit(networks.init),
+        represent=jax.jit(networks.represent),
+        dynamics=jax.jit(networks.dynamics),
+        predict=jax.jit(networks.predict),
     )
 
 
@@ -45,8 +47,12 @@ def test_small_preset_shapes(small):
     # 1/1/1 blocks: 3 downsampling blocks + 1 representation block, 1 dynamics block, 1 prediction block
     blocks = {name.rsplit("/", 1)[0] for name in params if "block" in name}
     assert sorted(blocks) == [
-        "dynamics/block_0", "prediction/block_0", "representation/block_0",
-        "representation/down_block_0", "representation/down_block_1", "representation/down_block_2",
+        "dynamics/block_0",
+        "prediction/block_0",
+        "representation/block_0",
+        "representation/down_block_0",
+        "representation/down_block_1",
+        "representation/down_block_2",
     ]
 
 
@@ -60,8 +66,15 @@ def _count(shapes) -> int:
 
 def test_full_preset_is_the_original_architecture():
     kwargs = resnet_preset("full")
-    assert kwargs == dict(architecture="original", channels=64, representation_blocks=6, dynamics_blocks=2,
-                          prediction_blocks=2, head_channels=128, head_hidden_sizes=(128, 128))
+    assert kwargs == dict(
+        architecture="original",
+        channels=64,
+        representation_blocks=6,
+        dynamics_blocks=2,
+        prediction_blocks=2,
+        head_channels=128,
+        head_hidden_sizes=(128, 128),
+    )
     shapes = _param_shapes(make_resnet_networks(18, NUM_BINS, **kwargs))
     assert sum(k.startswith("representation/block_") and k.endswith("conv_0") for k in shapes) == 6
     assert sum(k.startswith("dynamics/block_") and k.endswith("conv_0") for k in shapes) == 2
@@ -71,7 +84,11 @@ def test_full_preset_is_the_original_architecture():
     assert shapes["representation/stem"]["w"].shape == (3, 3, 4, 32)  # C/2 channels at 42x42
     assert shapes["dynamics/conv_in"]["w"].shape == (3, 3, 64 + 18, 64)  # state + one-hot action planes
     # bias-free convolutions; heads conv1x1(128) -> LN -> [Linear128 (no bias) -> LN] x 2 -> Linear
-    assert not any("b" in v for k, v in shapes.items() if k.rsplit("/", 1)[-1] in ("stem", "conv_0", "conv_1", "projection", "conv_in", "conv"))
+    assert not any(
+        "b" in v
+        for k, v in shapes.items()
+        if k.rsplit("/", 1)[-1] in ("stem", "conv_0", "conv_1", "projection", "conv_in", "conv")
+    )
     assert shapes["prediction/value_head/conv"]["w"].shape == (1, 1, 64, 128)
     assert shapes["prediction/value_head/hidden_0"]["w"].shape == (6 * 6 * 128, 128)
     assert shapes["prediction/value_head/hidden_1"]["w"].shape == (128, 128)
@@ -83,31 +100,62 @@ def test_parameter_count_equals_the_original_formula():
     # The original's Atari sizes, a small variant, and a variant without head MLP, for two action/bin counts.
     variants = [
         {},
-        dict(channels=16, representation_blocks=1, dynamics_blocks=1, prediction_blocks=1, head_channels=8, head_hidden_sizes=(32,)),
-        dict(channels=8, representation_blocks=0, dynamics_blocks=0, prediction_blocks=3, head_channels=4, head_hidden_sizes=()),
+        dict(
+            channels=16,
+            representation_blocks=1,
+            dynamics_blocks=1,
+            prediction_blocks=1,
+            head_channels=8,
+            head_hidden_sizes=(32,),
+        ),
+        dict(
+            channels=8,
+            representation_blocks=0,
+            dynamics_blocks=0,
+            prediction_blocks=3,
+            head_channels=4,
+            head_hidden_sizes=(),
+        ),
     ]
     for kwargs in variants:
         for num_actions, num_bins in ((18, 601), (4, 20)):
             networks = make_resnet_networks(num_actions, num_bins, architecture="original", **kwargs)
-            assert _count(_param_shapes(networks)) == original_atari_param_count(num_actions, num_bins, **kwargs), kwargs
+            assert _count(_param_shapes(networks)) == original_atari_param_count(num_actions, num_bins, **kwargs), (
+                kwargs
+            )
     # Hand-checked total of the original's Atari network for 18 actions, 601 bins.
     assert original_atari_param_count(18, 601) == 3_032_068
 
 
 def test_original_reward_head_reads_the_state_before_the_prediction_blocks():
-    networks = _jitted(make_resnet_networks(NUM_ACTIONS, NUM_BINS, channels=8, representation_blocks=0, dynamics_blocks=0,
-                                            prediction_blocks=1, head_channels=4, head_hidden_sizes=(8,)))
+    networks = _jitted(
+        make_resnet_networks(
+            NUM_ACTIONS,
+            NUM_BINS,
+            channels=8,
+            representation_blocks=0,
+            dynamics_blocks=0,
+            prediction_blocks=1,
+            head_channels=4,
+            head_hidden_sizes=(8,),
+        )
+    )
     with jax.threefry_partitionable(False):
         params = hk.data_structures.to_mutable_dict(networks.init(jax.random.PRNGKey(0), _obs(1)))
     zero = networks.predict(params, networks.represent(params, _obs(2)))
     for logits in zero:  # the final Linear layers start at zero (the original's VarianceScaling(0))
         np.testing.assert_array_equal(logits, 0.0)
     for head in ("policy_head", "value_head", "reward_head"):  # give the zero-initialised outputs some weight
-        params[f"prediction/{head}/out"]["w"] = jnp.ones_like(params[f"prediction/{head}/out"]["w"]) * 0.01 * np.arange(
-            params[f"prediction/{head}/out"]["w"].shape[-1])
+        params[f"prediction/{head}/out"]["w"] = (
+            jnp.ones_like(params[f"prediction/{head}/out"]["w"])
+            * 0.01
+            * np.arange(params[f"prediction/{head}/out"]["w"].shape[-1])
+        )
     state = networks.represent(params, _obs(2))
     before = networks.predict(params, state)
-    params["prediction/block_0/conv_1"]["w"] = params["prediction/block_0/conv_1"]["w"] + 0.5  # change the prediction block
+    params["prediction/block_0/conv_1"]["w"] = (
+        params["prediction/block_0/conv_1"]["w"] + 0.5
+    )  # change the prediction block
     after = networks.predict(params, state)
     np.testing.assert_array_equal(before.reward_logits, after.reward_logits)
     assert not np.allclose(before.value_logits, after.value_logits)
@@ -142,9 +190,22 @@ def test_dynamics_residual_link_and_action_planes(small):
     assert not np.allclose(a, b)  # the action reaches the dynamics
     # With no dynamics blocks and conv_in zeroed, g(s, a) = s exactly (the residual link).
     # The small preset's params minus its dynamics block are such a network's params.
-    bare = _jitted(make_resnet_networks(NUM_ACTIONS, NUM_BINS, channels=16, representation_blocks=1, dynamics_blocks=0,
-                                        prediction_blocks=1, head_channels=4, head_hidden_sizes=(), architecture="light"))
-    bare_params = {k: v for k, v in hk.data_structures.to_mutable_dict(params).items() if not k.startswith("dynamics/block_")}
+    bare = _jitted(
+        make_resnet_networks(
+            NUM_ACTIONS,
+            NUM_BINS,
+            channels=16,
+            representation_blocks=1,
+            dynamics_blocks=0,
+            prediction_blocks=1,
+            head_channels=4,
+            head_hidden_sizes=(),
+            architecture="light",
+        )
+    )
+    bare_params = {
+        k: v for k, v in hk.data_structures.to_mutable_dict(params).items() if not k.startswith("dynamics/block_")
+    }
     bare_params["dynamics/conv_in"] = jax.tree.map(jnp.zeros_like, bare_params["dynamics/conv_in"])
     np.testing.assert_array_equal(bare.dynamics(bare_params, state, jnp.array([1, 5])), state)
 

@@ -27,9 +27,18 @@ def catch_run(tmp_path_factory):
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(4)]
     meta = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
     c = bsuite_configs.get_config("catch")
-    c.update(dataset_dir=write_dataset(str(root / "data"), episodes, metadata=meta), batch_size=4, num_steps=1,
-             warmup_steps=1, log_every=1, eval_every=1, checkpoint_every=1, eval_episodes=1, eval_parallel=1,
-             use_tensorboard=False)
+    c.update(
+        dataset_dir=write_dataset(str(root / "data"), episodes, metadata=meta),
+        batch_size=4,
+        num_steps=1,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=1,
+        checkpoint_every=1,
+        eval_episodes=1,
+        eval_parallel=1,
+        use_tensorboard=False,
+    )
     with jax.threefry_partitionable(False):
         train(c, str(root / "run"), progress=False)
     return str(root / "run")
@@ -43,8 +52,18 @@ def _evaluate(capsys, *args):
 
 def test_checkpoint_ope_without_online_play(catch_run, tmp_path, capsys):
     out_json = tmp_path / "ope.json"
-    code, out, err = _evaluate(capsys, "--checkpoint", catch_run, "--ope", "fqe,model,behaviour,agreement", "--no-online",
-                               "--ope-steps", "500", "--json", str(out_json))
+    code, out, err = _evaluate(
+        capsys,
+        "--checkpoint",
+        catch_run,
+        "--ope",
+        "fqe,model,behaviour,agreement",
+        "--no-online",
+        "--ope-steps",
+        "500",
+        "--json",
+        str(out_json),
+    )
     assert code == 0, err
     assert "ope fqe" in out and "ope model_rollout" in out and "mean" not in out.split("off-policy")[0]
     result = json.load(open(out_json))
@@ -53,7 +72,9 @@ def test_checkpoint_ope_without_online_play(catch_run, tmp_path, capsys):
         assert f"ope_{name}" in result and f"ope_{name}_return" in result and f"ope_{name}_seconds" in result
     assert 0.0 <= result["ope_agreement"] <= 1.0
     assert result["ope_behaviour_return"] == pytest.approx(BEHAVIOUR_RETURN, rel=1e-5)
-    assert result["ope_behaviour"] == pytest.approx(BEHAVIOUR_NORMALISED, rel=1e-5)  # the online evaluation's references
+    assert result["ope_behaviour"] == pytest.approx(
+        BEHAVIOUR_NORMALISED, rel=1e-5
+    )  # the online evaluation's references
     assert result["ope"]["episodes"] == 4 and result["ope"]["heldout_episodes"] == 1
     assert result["ope_fqe_iterations"] == 2  # 500 steps / 250 per iteration
 
@@ -63,14 +84,27 @@ def test_ope_flag_errors_are_one_line(catch_run, tmp_path, capsys):
     assert code == 2 and "--no-online needs --ope" in err
     code, _, err = _evaluate(capsys, "--checkpoint", catch_run, "--ope", "fqe,magic")
     assert code == 2 and "unknown estimator 'magic'" in err
-    code, _, err = _evaluate(capsys, "--checkpoint", catch_run, "--ope", "behaviour", "--no-online",
-                             "--ope-dataset", str(tmp_path / "gone"))
+    code, _, err = _evaluate(
+        capsys, "--checkpoint", catch_run, "--ope", "behaviour", "--no-online", "--ope-dataset", str(tmp_path / "gone")
+    )
     assert code == 2 and "--ope-dataset" in err and "Traceback" not in err
 
 
 def test_watch_adds_ope_columns_to_eval_csv(catch_run, capsys):
-    code, out, err = _evaluate(capsys, "--watch", catch_run, "--ope", "fqe,behaviour", "--no-online", "--ope-steps", "250",
-                               "--poll", "0.1", "--timeout", "120")
+    code, out, err = _evaluate(
+        capsys,
+        "--watch",
+        catch_run,
+        "--ope",
+        "fqe,behaviour",
+        "--no-online",
+        "--ope-steps",
+        "250",
+        "--poll",
+        "0.1",
+        "--timeout",
+        "120",
+    )
     assert code == 0, err
     table = pd.read_csv(os.path.join(catch_run, "eval.csv"))
     ope_rows = table[table["ope_fqe"].notna()]

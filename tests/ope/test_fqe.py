@@ -22,7 +22,7 @@ def chain_steps(num_episodes: int, seed: int = 0, truncate_every: int = 0):
     """RLDS-like flat steps of uniformly random behaviour on the chain (observation = one-hot state)."""
     rng = np.random.default_rng(seed)
     obs, action, reward, first, last, terminal = [], [], [], [], [], []
-    for e in range(num_episodes):
+    for _e in range(num_episodes):
         a0, a1 = rng.integers(0, 2, 2)
         obs += [np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]]
         action += [a0, a1, 0]
@@ -30,8 +30,14 @@ def chain_steps(num_episodes: int, seed: int = 0, truncate_every: int = 0):
         first += [True, False, False]
         last += [False, False, True]
         terminal += [False, False, True]
-    return dict(observation=np.asarray(obs, np.float32), action=np.asarray(action), reward=np.asarray(reward, np.float32),
-                is_first=np.asarray(first), is_last=np.asarray(last), is_terminal=np.asarray(terminal))
+    return dict(
+        observation=np.asarray(obs, np.float32),
+        action=np.asarray(action),
+        reward=np.asarray(reward, np.float32),
+        is_first=np.asarray(first),
+        is_last=np.asarray(last),
+        is_terminal=np.asarray(terminal),
+    )
 
 
 def table_q(params, obs):
@@ -48,17 +54,36 @@ def run_fqe(steps, config, q_fn=table_q, params=None, seed=0):
     def transitions(eps):
         pos = ope_data.transitions_of(data, eps)
         t = data.t[pos]
-        return FQETransitions(t, data.next_t[pos], data.action[t], data.reward[t], data.terminal[pos], probs[data.next_t[pos]])
+        return FQETransitions(
+            t, data.next_t[pos], data.action[t], data.reward[t], data.terminal[pos], probs[data.next_t[pos]]
+        )
 
     start = ope_data.initial_steps_of(data, held_eps)
     params = jnp.zeros((3, 2)) if params is None else params
-    return fit_fqe(q_fn, params, data.observation, transitions(fit_eps), transitions(held_eps), start, probs[start],
-                   1.0, config, jax.random.PRNGKey(seed))
+    return fit_fqe(
+        q_fn,
+        params,
+        data.observation,
+        transitions(fit_eps),
+        transitions(held_eps),
+        start,
+        probs[start],
+        1.0,
+        config,
+        jax.random.PRNGKey(seed),
+    )
 
 
 def test_fqe_recovers_the_hand_computed_value():
-    config = FQEConfig(num_steps=4000, target_update_period=200, batch_size=64, learning_rate=0.05, discount=GAMMA,
-                       min_iterations=3, patience=3)
+    config = FQEConfig(
+        num_steps=4000,
+        target_update_period=200,
+        batch_size=64,
+        learning_rate=0.05,
+        discount=GAMMA,
+        min_iterations=3,
+        patience=3,
+    )
     result = run_fqe(chain_steps(200), config)
     assert result.estimate == pytest.approx(V_S0, abs=0.03)
     # Q(s1, .) is read at o' of the s0 transitions: the estimate needs >= 2 iterations to propagate
@@ -85,7 +110,9 @@ def test_truncated_episodes_bootstrap_and_terminal_ones_do_not():
     np.testing.assert_array_equal(data.t, [0, 1, 3, 4, 6, 7])
     np.testing.assert_array_equal(data.terminal, [False, True, False, False, False, True])
     np.testing.assert_array_equal(data.episode, [0, 0, 0, 1, 1, 1, 2, 2, 2])
-    np.testing.assert_allclose(ope_data.episode_returns(data), [steps["reward"][3 * e:3 * e + 3].sum() for e in range(3)])
+    np.testing.assert_allclose(
+        ope_data.episode_returns(data), [steps["reward"][3 * e : 3 * e + 3].sum() for e in range(3)]
+    )
 
 
 def test_split_episodes_is_seeded_disjoint_and_keeps_both_sides():

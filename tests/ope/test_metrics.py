@@ -42,7 +42,9 @@ def _run(root, name, algo, seed, steps, scores, estimates):
     """A run directory: config.json and an eval.csv whose online and ope rows are separate (as the evaluator writes)."""
     run = os.path.join(root, name)
     os.makedirs(run)
-    json.dump({"env": "catch", "suite": "bsuite", "algo": algo, "seed": seed}, open(os.path.join(run, "config.json"), "w"))
+    json.dump(
+        {"env": "catch", "suite": "bsuite", "algo": algo, "seed": seed}, open(os.path.join(run, "config.json"), "w")
+    )
     online = pd.DataFrame({"step": steps, "normalized_score": scores, "mean_return": scores})
     ope = pd.DataFrame({"step": steps, "ope_fqe": estimates})
     pd.concat([online, ope]).to_csv(os.path.join(run, "eval.csv"), index=False)

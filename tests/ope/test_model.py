@@ -39,9 +39,9 @@ def hand_rollout(networks, params, o0, horizon, gamma):
         action = int(np.argmax(np.asarray(networks.predict(params, state).policy_logits)[0]))
         state = networks.dynamics(params, state, jnp.asarray([action]))
         reward = float(ops.logits_to_scalar(networks.predict(params, state).reward_logits, NUM_BINS)[0])
-        total += gamma ** k * reward
+        total += gamma**k * reward
     value = float(ops.logits_to_scalar(networks.predict(params, state).value_logits, NUM_BINS)[0])
-    return total + gamma ** horizon * value
+    return total + gamma**horizon * value
 
 
 def test_model_rollout_equals_a_hand_rolled_latent_rollout():
@@ -50,11 +50,14 @@ def test_model_rollout_equals_a_hand_rolled_latent_rollout():
     obs = np.random.default_rng(0).random((3, 10, 5)).astype(np.float32)
     act = latent_actor(networks, config(act_policy="prior", act_greedy=True))
     for horizon in (0, 3):
-        got = ope_model.latent_rollout_returns(networks, params, jnp.asarray(obs), act, horizon, 0.9, jax.random.PRNGKey(0))
+        got = ope_model.latent_rollout_returns(
+            networks, params, jnp.asarray(obs), act, horizon, 0.9, jax.random.PRNGKey(0)
+        )
         want = [hand_rollout(networks, params, o, horizon, 0.9) for o in obs]
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
-        assert float(ope_model.model_rollout(networks, params, jnp.asarray(obs), act, horizon, 0.9,
-                                             jax.random.PRNGKey(0))) == pytest.approx(np.mean(want), rel=1e-4, abs=1e-5)
+        assert float(
+            ope_model.model_rollout(networks, params, jnp.asarray(obs), act, horizon, 0.9, jax.random.PRNGKey(0))
+        ) == pytest.approx(np.mean(want), rel=1e-4, abs=1e-5)
     values = [hand_rollout(networks, params, o, 0, 0.9) for o in obs]  # H = 0: the value head alone
     assert float(ope_model.model_value(networks, params, jnp.asarray(obs))) == pytest.approx(np.mean(values), rel=1e-4)
 

@@ -27,9 +27,7 @@ def test_one_step_policy_target_three_actions_by_hand():
         discount=0.5,
     )
     np.testing.assert_allclose(adv, [1.0, 0.0, 0.0], atol=1e-6)
-    np.testing.assert_allclose(
-        target, [E / (E + 1), 1 / (2 * (E + 1)), 1 / (2 * (E + 1))], rtol=1e-6
-    )
+    np.testing.assert_allclose(target, [E / (E + 1), 1 / (2 * (E + 1)), 1 / (2 * (E + 1))], rtol=1e-6)
     np.testing.assert_allclose(target, [0.7310585786, 0.1344707107, 0.1344707107], rtol=1e-6)
 
 
@@ -60,9 +58,7 @@ def test_sampled_weights_by_hand():
     # N=2, adv (0, 0): w_i = 1 / ((1 + 1) / 2) = 1.
     np.testing.assert_allclose(ops.sampled_policy_weights(jnp.zeros(2)), [1.0, 1.0], rtol=1e-6)
     # N=2, adv (ln 2, 0): w0 = 2 / ((1 + 1) / 2) = 2, w1 = 1 / ((1 + 2) / 2) = 2/3.
-    np.testing.assert_allclose(
-        ops.sampled_policy_weights(jnp.array([LN2, 0.0])), [2.0, 2.0 / 3.0], rtol=1e-6
-    )
+    np.testing.assert_allclose(ops.sampled_policy_weights(jnp.array([LN2, 0.0])), [2.0, 2.0 / 3.0], rtol=1e-6)
     # Batched [2, 3]; row 2: adv (0, ln 2, 0): w1 = 3*2 / (1+1+1) = 2, w0 = w2 = 3 / (1+2+1).
     w = ops.sampled_policy_weights(jnp.array([[0.0, 0.0, 0.0], [0.0, LN2, 0.0]]))
     np.testing.assert_allclose(w, [[1.0, 1.0, 1.0], [0.75, 2.0, 0.75]], rtol=1e-6)
@@ -171,7 +167,10 @@ def test_shaped_advantages_in_the_one_step_target():
     # clip at ln 3: exp(ln 3) = 3 -> (3/4, 1/4); clip and temperature together: exp(ln 3 / 2) = sqrt 3
     np.testing.assert_allclose(ops.one_step_policy_target(*args, clip=math.log(3.0))[0], [0.75, 0.25], rtol=1e-6)
     s3 = math.sqrt(3.0)
-    np.testing.assert_allclose(ops.one_step_policy_target(*args, clip=math.log(3.0), temperature=2.0)[0],
-                               [s3 / (s3 + 1), 1 / (s3 + 1)], rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.one_step_policy_target(*args, clip=math.log(3.0), temperature=2.0)[0],
+        [s3 / (s3 + 1), 1 / (s3 + 1)],
+        rtol=1e-6,
+    )
     np.testing.assert_allclose(ops.shape_advantages(jnp.array([-5.0, 0.5, 5.0]), 1.0, 0.5), [-2.0, 1.0, 2.0])
     np.testing.assert_allclose(ops.shape_advantages(jnp.array([-5.0, 5.0])), [-5.0, 5.0])  # defaults: unchanged

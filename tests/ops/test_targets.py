@@ -42,8 +42,14 @@ B = dict(
 
 def _nstep(w, td_steps, num_targets, discount=G):
     return ops.n_step_value_targets(
-        w["rewards"], w["values"], w["is_first"], w["is_last"], w["is_terminal"],
-        discount, td_steps, num_targets,
+        w["rewards"],
+        w["values"],
+        w["is_first"],
+        w["is_last"],
+        w["is_terminal"],
+        discount,
+        td_steps,
+        num_targets,
     )
 
 
@@ -121,8 +127,7 @@ def test_n_step_no_boundary_is_plain_n_step_return():
 def test_n_step_batched_and_jit():
     stack = {k: jnp.stack([A[k], B[k]]) for k in A}
     fn = jax.jit(ops.n_step_value_targets, static_argnums=(6, 7))
-    z = fn(stack["rewards"], stack["values"], stack["is_first"], stack["is_last"],
-           stack["is_terminal"], G, 3, 4)
+    z = fn(stack["rewards"], stack["values"], stack["is_first"], stack["is_last"], stack["is_terminal"], G, 3, 4)
     assert z.shape == (2, 4)
     np.testing.assert_allclose(z, [[2.8, 2.0, 0.0, 0.0], [34.39, 44.39, 47.1, 49.0]], rtol=1e-6, atol=1e-6)
 
@@ -133,27 +138,19 @@ def test_n_step_window_too_short_raises():
 
 
 def test_reward_targets():
-    np.testing.assert_allclose(
-        ops.reward_targets(A["rewards"], A["is_first"], A["is_last"], 3), [1.0, 2.0, 0.0]
-    )
+    np.testing.assert_allclose(ops.reward_targets(A["rewards"], A["is_first"], A["is_last"], 3), [1.0, 2.0, 0.0])
     np.testing.assert_allclose(
         ops.reward_targets(B["rewards"], B["is_first"], B["is_last"], 5), [1.0, 2.0, 3.0, 4.0, 0.0]
     )
     # Window starting on the last step: all zero.
-    np.testing.assert_allclose(
-        ops.reward_targets(jnp.array([7.0, 8.0, 9.0]), _b(F, T, F), _b(T, F, F), 2), [0.0, 0.0]
-    )
+    np.testing.assert_allclose(ops.reward_targets(jnp.array([7.0, 8.0, 9.0]), _b(F, T, F), _b(T, F, F), 2), [0.0, 0.0])
 
 
 def test_unroll_actions_replaced_after_boundary():
     actions = jnp.array([0, 1, 2, 3, 0, 1, 2])
     random = jnp.array([9, 8, 7, 6, 5, 4, 3])
-    np.testing.assert_array_equal(
-        ops.unroll_actions(actions, A["is_first"], A["is_last"], random, 3), [0, 1, 7]
-    )
-    np.testing.assert_array_equal(
-        ops.unroll_actions(actions, B["is_first"], B["is_last"], random, 5), [0, 1, 2, 3, 5]
-    )
+    np.testing.assert_array_equal(ops.unroll_actions(actions, A["is_first"], A["is_last"], random, 3), [0, 1, 7])
+    np.testing.assert_array_equal(ops.unroll_actions(actions, B["is_first"], B["is_last"], random, 5), [0, 1, 2, 3, 5])
     # Batched [B, L].
     out = ops.unroll_actions(
         jnp.stack([actions, actions]),
@@ -179,9 +176,7 @@ def test_one_step_advantage_data():
     np.testing.assert_allclose(adv, [9.0, 9.0, 9.0, 9.0, 0.0], rtol=1e-6)
     np.testing.assert_array_equal(mask, [1.0, 1.0, 1.0, 1.0, 0.0])
     with pytest.raises(ValueError, match="num_targets"):
-        ops.one_step_advantage_data(
-            B["rewards"], B["values"], B["is_first"], B["is_last"], B["is_terminal"], G, 7
-        )
+        ops.one_step_advantage_data(B["rewards"], B["values"], B["is_first"], B["is_last"], B["is_terminal"], G, 7)
 
 
 def _reference_n_step(rewards, values, is_first, is_last, is_terminal, discount, n, num_targets):
@@ -213,8 +208,10 @@ def test_n_step_matches_the_definition_on_random_windows():
         rewards = rng.standard_normal((64, length)).astype(np.float32)
         values = rng.standard_normal((64, length)).astype(np.float32) * 10
         z = ops.n_step_value_targets(rewards, values, first, last, terminal, G, n, num_targets)
-        expected = [_reference_n_step(*(x[i] for x in (rewards, values, first, last, terminal)), G, n, num_targets)
-                    for i in range(64)]
+        expected = [
+            _reference_n_step(*(x[i] for x in (rewards, values, first, last, terminal)), G, n, num_targets)
+            for i in range(64)
+        ]
         np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -226,6 +223,12 @@ def test_one_step_advantage_model_is_the_original_codes():
     # adv0 = .5 + 18 - 10 = 8.5; adv1 = 3 + 27 - 20 = 10 (ours: -18 with the logged reward and v=0 after the terminal)
     np.testing.assert_allclose(adv, [8.5, 10.0, 0.0, 0.0], rtol=1e-6)
     np.testing.assert_array_equal(mask, [1.0, 1.0, 0.0, 0.0])
-    batched, _ = ops.one_step_advantage_model(jnp.stack([rhat, rhat]), jnp.stack([A["values"]] * 2),
-                                              jnp.stack([A["is_first"]] * 2), jnp.stack([A["is_last"]] * 2), G, 4)
+    batched, _ = ops.one_step_advantage_model(
+        jnp.stack([rhat, rhat]),
+        jnp.stack([A["values"]] * 2),
+        jnp.stack([A["is_first"]] * 2),
+        jnp.stack([A["is_last"]] * 2),
+        G,
+        4,
+    )
     np.testing.assert_allclose(batched[1], adv, rtol=1e-6)

@@ -12,9 +12,7 @@ from rosmo import ops
 def test_signed_hyperbolic_hand_values():
     # h(3) = sqrt(4) - 1 + 0.003 = 1.003; h(8) = sqrt(9) - 1 + 0.008 = 2.008.
     x = jnp.array([0.0, 3.0, -3.0, 8.0, -8.0])
-    np.testing.assert_allclose(
-        ops.signed_hyperbolic(x), [0.0, 1.003, -1.003, 2.008, -2.008], rtol=1e-6
-    )
+    np.testing.assert_allclose(ops.signed_hyperbolic(x), [0.0, 1.003, -1.003, 2.008, -2.008], rtol=1e-6)
     # eps = 0: h(15) = sqrt(16) - 1 = 3.
     np.testing.assert_allclose(ops.signed_hyperbolic(15.0, eps=0.0), 3.0, rtol=1e-7)
 
@@ -67,7 +65,9 @@ def test_even_num_bins_is_the_original_codes_support():
     np.testing.assert_allclose(ops.signed_hyperbolic(raw), 0.5, rtol=1e-5)
     # Round trip of raw values inside the effective range ±h^-1(9).
     x = jnp.array([-50.0, -1.0, 0.0, 3.0, 80.0])
-    np.testing.assert_allclose(ops.signed_parabolic(ops.two_hot_to_scalar(ops.value_to_target_probs(x, 20), 20)), x, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        ops.signed_parabolic(ops.two_hot_to_scalar(ops.value_to_target_probs(x, 20), 20)), x, rtol=1e-4, atol=1e-4
+    )
     # Odd counts are unchanged: the symmetric support.
     np.testing.assert_array_equal(ops.support(21), np.arange(-10, 11))
 
@@ -118,18 +118,14 @@ def test_decode_encode_is_clip():
     assert probs.shape == (97, 11)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-6)
     assert float(probs.min()) >= 0.0
-    np.testing.assert_allclose(
-        ops.two_hot_to_scalar(probs, 11), np.clip(np.asarray(x), -5, 5), atol=1e-5
-    )
+    np.testing.assert_allclose(ops.two_hot_to_scalar(probs, 11), np.clip(np.asarray(x), -5, 5), atol=1e-5)
 
 
 def test_batch_dims_and_jit():
     x = jnp.array([[0.0, 1.5, -2.5], [3.0, -4.0, 10.0]])
     probs = jax.jit(ops.scalar_to_two_hot, static_argnums=1)(x, 9)
     assert probs.shape == (2, 3, 9)
-    np.testing.assert_allclose(
-        ops.two_hot_to_scalar(probs, 9), [[0.0, 1.5, -2.5], [3.0, -4.0, 4.0]], atol=1e-6
-    )
+    np.testing.assert_allclose(ops.two_hot_to_scalar(probs, 9), [[0.0, 1.5, -2.5], [3.0, -4.0, 4.0]], atol=1e-6)
 
 
 def test_value_to_target_probs_and_logits_to_scalar():

@@ -13,14 +13,39 @@ from rosmo.data import bsuite_maker, rlds
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
 FAST_INIT = jax.threefry_partitionable(False)
-FAST = ["--config.batch_size=4", "--config.num_bins=11", "--config.warmup_steps=0", "--config.eval_every=0",
-        "--config.log_every=1", "--config.checkpoint_every=2", "--config.use_tensorboard=false",
-        "--config.unroll_steps=2", "--config.td_steps=2", "--no-progress"]
+FAST = [
+    "--config.batch_size=4",
+    "--config.num_bins=11",
+    "--config.warmup_steps=0",
+    "--config.eval_every=0",
+    "--config.log_every=1",
+    "--config.checkpoint_every=2",
+    "--config.use_tensorboard=false",
+    "--config.unroll_steps=2",
+    "--config.td_steps=2",
+    "--no-progress",
+]
 
 
 def _dataset(capsys, out, seed, *extra):
-    code = main(["dataset", "bsuite", "--env", "catch", "--out", str(out), "--episodes", "4", "--seed", str(seed),
-                 "--reference-episodes", "2", "--no-progress", *extra])
+    code = main(
+        [
+            "dataset",
+            "bsuite",
+            "--env",
+            "catch",
+            "--out",
+            str(out),
+            "--episodes",
+            "4",
+            "--seed",
+            str(seed),
+            "--reference-episodes",
+            "2",
+            "--no-progress",
+            *extra,
+        ]
+    )
     capsys.readouterr()
     assert code == 0
     return os.path.join(str(out), "catch")
@@ -28,8 +53,17 @@ def _dataset(capsys, out, seed, *extra):
 
 def _train(capsys, data, run, steps, *extra):
     with FAST_INIT:
-        code = main(["train", "--config=bsuite:catch", f"--workdir={run}", f"--config.dataset_dir={data}",
-                     f"--config.num_steps={steps}", *FAST, *extra])
+        code = main(
+            [
+                "train",
+                "--config=bsuite:catch",
+                f"--workdir={run}",
+                f"--config.dataset_dir={data}",
+                f"--config.num_steps={steps}",
+                *FAST,
+                *extra,
+            ]
+        )
     return code, capsys.readouterr().err.strip().splitlines()
 
 
@@ -52,8 +86,16 @@ def test_a_remade_dataset_is_refused_on_resume_and_evaluate(tmp_path, capsys, mo
     assert "--allow-config-change" in err[0]
     assert os.listdir(os.path.join(run, "checkpoints")) == ["2"]  # nothing trained on the other data
 
-    evaluate = ["evaluate", "--checkpoint", os.path.join(run, "checkpoints", "2"), "--episodes", "1",
-                "--num-envs", "1", "--no-progress"]
+    evaluate = [
+        "evaluate",
+        "--checkpoint",
+        os.path.join(run, "checkpoints", "2"),
+        "--episodes",
+        "1",
+        "--num-envs",
+        "1",
+        "--no-progress",
+    ]
     assert main(evaluate) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--allow-dataset-change" in err[0] and second in err[0]
@@ -81,8 +123,11 @@ def test_fingerprint_sees_a_changed_shard(tmp_path):
         f.seek(0)
         f.write(bytes([byte[0] ^ 1]))
     assert rlds.verify_fingerprint(path, recorded) == []  # sizes only: same size
-    assert rlds.verify_fingerprint(path, recorded, crc=True) == [f"{shard}: CRC32 " + rlds.fingerprint_files(path)["shards"][shard][1]
-                                                               + f", recorded {recorded['shards'][shard][1]}"]
+    assert rlds.verify_fingerprint(path, recorded, crc=True) == [
+        f"{shard}: CRC32 "
+        + rlds.fingerprint_files(path)["shards"][shard][1]
+        + f", recorded {recorded['shards'][shard][1]}"
+    ]
 
 
 def test_references_that_cannot_normalise_are_refused(tmp_path, capsys):

@@ -30,7 +30,9 @@ def test_a_config_file_whose_get_config_raises(tmp_path):
     code, _, err = _run("train", f"--config={config}", f"--workdir={tmp_path / 'run'}")
     assert code == 2 and len(err) == 1, err
     assert f"get_config() in {config} raised RuntimeError: no such table: experiments" in err[0]
-    code, _, err = _run("sweep", "--config", str(config), "--seeds", "0", "--out", str(tmp_path / "sweep"), "--no-progress")
+    code, _, err = _run(
+        "sweep", "--config", str(config), "--seeds", "0", "--out", str(tmp_path / "sweep"), "--no-progress"
+    )
     assert code == 2 and len(err) == 1 and "raised RuntimeError" in err[0], err
 
 
@@ -39,11 +41,14 @@ def test_output_directories_that_cannot_be_created(tmp_path):
     blocker.write_text("x")
     out = str(blocker / "sub")
     code, _, err = _run("dataset", "bsuite", "--env", "catch", "--out", out, "--episodes", "2", "--no-progress")
-    assert code == 2 and len(err) == 1 and f"--out {out}: cannot write the dataset there (Not a directory" in err[0], err
+    assert code == 2 and len(err) == 1 and f"--out {out}: cannot write the dataset there (Not a directory" in err[0], (
+        err
+    )
     code, _, err = _run("sweep", "--config", "bsuite:catch", "--seeds", "0", "--out", out, "--no-progress")
     assert code == 2 and len(err) == 1 and f"--out {out}: cannot create it (Not a directory)" in err[0], err
     sweep = str(tmp_path / "sweep")
     from tests.report.synthetic import write_run
+
     write_run(sweep, "seed=0", {}, "catch", 0, [10], [0.5])
     code, _, err = _run("report", sweep, "--out", out, "--no-plots", "--reps", "100")
     assert code == 2 and len(err) == 1 and f"--out {out}: cannot write the report there (Not a directory" in err[0], err
@@ -71,32 +76,55 @@ def test_watch_on_a_mistyped_path_fails_fast(tmp_path, monkeypatch):
     assert code == 2 and len(err) == 1 and "neither the run directory nor its parent exists" in err[0], err
     monkeypatch.setattr(watch, "START_WAIT_SECONDS", 0.3)  # 300 s by default
     code, out, err = _run("evaluate", "--watch", str(tmp_path / "run"), "--poll", "0.05")
-    assert code == 2 and err[-1].endswith("no such run directory after 0.3 s of waiting (check the path, or start the "
-                                          "learner first)"), err
-    assert "waiting for " + str(tmp_path / "run") + " to appear (a learner starting); giving up after 0.3 s" in out + "\n".join(err)
+    assert code == 2 and err[-1].endswith(
+        "no such run directory after 0.3 s of waiting (check the path, or start the learner first)"
+    ), err
+    assert "waiting for " + str(
+        tmp_path / "run"
+    ) + " to appear (a learner starting); giving up after 0.3 s" in out + "\n".join(err)
 
 
 def test_a_batch_larger_than_the_dataset_warns(tmp_path):
     episodes = [make_episode(e, 6, obs_shape=(10, 5)) for e in range(3)]  # 15 transitions
-    data = write_dataset(str(tmp_path / "data"), episodes,
-                         metadata={"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0})
+    data = write_dataset(
+        str(tmp_path / "data"),
+        episodes,
+        metadata={"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0},
+    )
     with FAST_INIT:
-        code, _, err = _run("train", "--config=bsuite:catch", f"--workdir={tmp_path / 'run'}", f"--config.dataset_dir={data}",
-                            "--config.num_steps=1", "--config.batch_size=64", "--config.num_bins=11",
-                            "--config.warmup_steps=0", "--config.eval_every=0", "--config.use_tensorboard=false",
-                            "--config.unroll_steps=2", "--config.td_steps=2", "--no-progress")
+        code, _, err = _run(
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={tmp_path / 'run'}",
+            f"--config.dataset_dir={data}",
+            "--config.num_steps=1",
+            "--config.batch_size=64",
+            "--config.num_bins=11",
+            "--config.warmup_steps=0",
+            "--config.eval_every=0",
+            "--config.use_tensorboard=false",
+            "--config.unroll_steps=2",
+            "--config.td_steps=2",
+            "--no-progress",
+        )
     assert code == 0, err
-    assert ("rosmo: warning: --config.batch_size=64 is larger than the dataset (15 transitions in 3 episodes)"
-            in "\n".join(err))
+    assert (
+        "rosmo: warning: --config.batch_size=64 is larger than the dataset (15 transitions in 3 episodes)"
+        in "\n".join(err)
+    )
 
 
 def test_a_dataset_directory_is_not_a_workdir_and_a_file_is_not_a_run(tmp_path):
-    data = write_dataset(str(tmp_path / "data"), [make_episode(0, 4, obs_shape=(10, 5))],
-                         metadata={"env": "catch", "num_actions": 3})
+    data = write_dataset(
+        str(tmp_path / "data"), [make_episode(0, 4, obs_shape=(10, 5))], metadata={"env": "catch", "num_actions": 3}
+    )
     code, _, err = _run("train", "--config=bsuite:catch", f"--workdir={data}", f"--config.dataset_dir={data}")
     assert code == 2 and len(err) == 1 and "is a dataset directory (it holds dataset_info.json)" in err[0], err
-    assert sorted(os.listdir(data)) == sorted(n for n in os.listdir(data) if not n.endswith((".json", ".lock")) or
-                                              n in ("dataset_info.json", "features.json", "metadata.json"))
+    assert sorted(os.listdir(data)) == sorted(
+        n
+        for n in os.listdir(data)
+        if not n.endswith((".json", ".lock")) or n in ("dataset_info.json", "features.json", "metadata.json")
+    )
     (tmp_path / "file.txt").write_text("x")
     code, _, err = _run("evaluate", "--watch", str(tmp_path / "file.txt"), "--timeout", "5")
     assert code == 2 and len(err) == 1 and "is a file, expected a run directory" in err[0], err

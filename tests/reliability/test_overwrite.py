@@ -18,8 +18,12 @@ def _tree(root):
 def _run_dir(path):
     """A training run's files as `rosmo train` leaves them, plus a user's notes file."""
     os.makedirs(os.path.join(path, "checkpoints", "100"))
-    for name, text in [("config.json", "{}"), ("train.csv", "step,loss\n100,0.5\n"), ("notes.txt", "my notes"),
-                       ("checkpoints/100/_CHECKPOINT_METADATA", "{}")]:
+    for name, text in [
+        ("config.json", "{}"),
+        ("train.csv", "step,loss\n100,0.5\n"),
+        ("notes.txt", "my notes"),
+        ("checkpoints/100/_CHECKPOINT_METADATA", "{}"),
+    ]:
         with open(os.path.join(path, name), "w") as f:
             f.write(text)
 
@@ -28,8 +32,20 @@ def test_dataset_bsuite_overwrite_refuses_a_training_run(tmp_path, capsys):
     target = tmp_path / "D" / "catch"
     _run_dir(str(target))
     before = _tree(str(target))
-    code = main(["dataset", "bsuite", "--env", "catch", "--out", str(tmp_path / "D"), "--episodes", "2",
-                 "--overwrite", "--no-progress"])
+    code = main(
+        [
+            "dataset",
+            "bsuite",
+            "--env",
+            "catch",
+            "--out",
+            str(tmp_path / "D"),
+            "--episodes",
+            "2",
+            "--overwrite",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and str(target) in err[0] and "not a rosmo dataset" in err[0]

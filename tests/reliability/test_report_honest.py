@@ -47,8 +47,10 @@ def test_report_lists_unreadable_runs_duplicates_and_bad_rows(tmp_path):
     assert "8 runs (5 finished, 2 unreadable, 1 duplicate)" in report
     assert "- `linked-run`: unreadable: a link to " in report and "which does not exist" in report
     assert "- `unroll_steps=3,seed=2`: unreadable: summary.json: not valid JSON" in report
-    assert ("- `unroll_steps=1,seed=0,again`: duplicate: same group (unroll_steps=1), env and seed (0) as "
-            "`unroll_steps=1,seed=0`, which is scored; this one is not") in report
+    assert (
+        "- `unroll_steps=1,seed=0,again`: duplicate: same group (unroll_steps=1), env and seed (0) as "
+        "`unroll_steps=1,seed=0`, which is scored; this one is not"
+    ) in report
     assert "- `unroll_steps=3,seed=1`: eval.csv line 5 left out: 3 fields, the header has 4" in report
     assert "- `unroll_steps=3,seed=1`: eval.csv line 7 left out: the last line has no line end" in report
     groups = open(os.path.join(root, "groups.csv")).read().splitlines()
@@ -75,9 +77,27 @@ def test_report_as_an_unprivileged_user_lists_unreadable_places(tmp_path):
     if probe.returncode:
         pytest.skip("user namespaces are not available here")
     try:
-        done = subprocess.run(["unshare", "--user", "--map-user=1000", sys.executable, "-m", "rosmo.cli", "report", root,
-                               "--out", out, "--no-plots", "--reps", "200"], env=env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(
+            [
+                "unshare",
+                "--user",
+                "--map-user=1000",
+                sys.executable,
+                "-m",
+                "rosmo.cli",
+                "report",
+                root,
+                "--out",
+                out,
+                "--no-plots",
+                "--reps",
+                "200",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
         report = open(os.path.join(out, "report.md")).read()
@@ -86,12 +106,31 @@ def test_report_as_an_unprivileged_user_lists_unreadable_places(tmp_path):
 
         blocked = str(tmp_path / "blocked")
         os.makedirs(blocked, mode=0o555)
-        done = subprocess.run(["unshare", "--user", "--map-user=1000", sys.executable, "-m", "rosmo.cli", "report", root,
-                               "--out", os.path.join(blocked, "report"), "--no-plots", "--reps", "200"], env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                "unshare",
+                "--user",
+                "--map-user=1000",
+                sys.executable,
+                "-m",
+                "rosmo.cli",
+                "report",
+                root,
+                "--out",
+                os.path.join(blocked, "report"),
+                "--no-plots",
+                "--reps",
+                "200",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 2
         assert done.stderr.strip().splitlines() == [
             f"rosmo report: error: --out {blocked}/report: cannot write the report there (Permission denied: "
-            f"{blocked}/report)"]
+            f"{blocked}/report)"
+        ]
     finally:
         os.chmod(os.path.join(root, "unroll_steps=1,seed=1"), 0o755)

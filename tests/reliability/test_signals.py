@@ -52,8 +52,9 @@ def _wait_for(predicate, timeout, what):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_storm_stops_the_loop_once_with_one_line(signum):
-    child = subprocess.Popen([sys.executable, "-c", STORM_CHILD], env=ENV, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", STORM_CHILD], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "ready"
     for _ in range(500):  # many signals in a tight loop, landing anywhere in the loop's work
         if child.poll() is not None:
@@ -67,10 +68,30 @@ def test_a_signal_storm_stops_the_loop_once_with_one_line(signum):
 
 def test_dataset_maker_stops_on_sigterm_with_one_line_and_no_leftovers(tmp_path):
     out = tmp_path / "D"
-    child = subprocess.Popen([sys.executable, "-m", "rosmo.cli", "dataset", "bsuite", "--env", "catch", "--out", str(out),
-                              "--episodes", "100000", "--no-progress"], env=ENV, cwd=str(tmp_path),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: out.exists() and any(n.startswith(".catch.tmp-") for n in os.listdir(out)), 120, "the maker to start")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rosmo.cli",
+            "dataset",
+            "bsuite",
+            "--env",
+            "catch",
+            "--out",
+            str(out),
+            "--episodes",
+            "100000",
+            "--no-progress",
+        ],
+        env=ENV,
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(
+        lambda: out.exists() and any(n.startswith(".catch.tmp-") for n in os.listdir(out)), 120, "the maker to start"
+    )
     for _ in range(100):
         if child.poll() is not None:
             break
@@ -82,8 +103,13 @@ def test_dataset_maker_stops_on_sigterm_with_one_line_and_no_leftovers(tmp_path)
 
 
 def test_a_signal_during_start_up_ends_the_command_with_one_line(tmp_path):
-    child = subprocess.Popen([sys.executable, "-m", "rosmo.cli", "evaluate", "--checkpoint", str(tmp_path)], env=ENV,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rosmo.cli", "evaluate", "--checkpoint", str(tmp_path)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)  # importing the library (TensorFlow, JAX)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
@@ -96,7 +122,11 @@ def test_a_signal_during_start_up_ends_the_command_with_one_line(tmp_path):
 
 def test_sweep_worker_dies_with_a_killed_sweep(tmp_path):
     """kill -9 of the parent: PR_SET_PDEATHSIG sends the worker SIGTERM."""
-    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import subprocess, sys, time
         from rosmo.sweep.executors import _child_setup
         import os
@@ -104,7 +134,12 @@ def test_sweep_worker_dies_with_a_killed_sweep(tmp_path):
                                  preexec_fn=_child_setup(os.getpid(), None), start_new_session=True)
         print(child.pid, flush=True)
         time.sleep(600)
-    """)], env=ENV, stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     worker = int(parent.stdout.readline())
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
@@ -115,19 +150,29 @@ def test_sweep_worker_dies_with_a_killed_sweep(tmp_path):
                 return f.read().rsplit(")", 1)[1].split()[0] == "Z"
         except FileNotFoundError:
             return True
+
     _wait_for(gone, 10, "the worker to end")
 
 
 def test_a_live_run_is_reported_running_and_a_second_sweep_is_refused(tmp_path):
     run_dir = str(tmp_path / "sweep" / "seed=0")
     os.makedirs(run_dir)
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from rosmo.training.workdir import WorkdirLock
         with WorkdirLock({run_dir!r}):
             print("held", flush=True)
             time.sleep(600)
-    """)], env=ENV, stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert live_holder(run_dir)["pid"] == holder.pid
@@ -142,8 +187,25 @@ def test_a_live_run_is_reported_running_and_a_second_sweep_is_refused(tmp_path):
 
     sweep_dir = str(tmp_path / "sweep")
     with SweepLock(sweep_dir):
-        other = subprocess.run([sys.executable, "-m", "rosmo.cli", "sweep", "--config", "bsuite:catch", "--seeds", "0",
-                                "--out", sweep_dir, "--no-progress"], env=ENV, capture_output=True, text=True, timeout=120)
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rosmo.cli",
+                "sweep",
+                "--config",
+                "bsuite:catch",
+                "--seeds",
+                "0",
+                "--out",
+                sweep_dir,
+                "--no-progress",
+            ],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert other.returncode == 2
     lines = other.stderr.strip().splitlines()
     assert len(lines) == 1 and "another `rosmo sweep` is running on this directory" in lines[0], other.stderr

@@ -17,8 +17,12 @@ STEPS = [100, 200, 300]
 REPS = 400  # bootstrap resamples: enough to check the plumbing, few enough to stay fast
 # final scores per (unroll_steps, env) over seeds 0..3
 FINAL = {
-    (1, "catch"): [0.2, 0.4, 0.5, 0.9], (3, "catch"): [0.6, 0.8, 0.9, 1.0], (5, "catch"): [0.5, 0.7, 0.8, 0.6],
-    (1, "cartpole"): [0.1, 0.3, 0.2, 0.0], (3, "cartpole"): [0.7, 0.6, 0.9, 0.8], (5, "cartpole"): [0.4, 0.5, 0.3, 0.6],
+    (1, "catch"): [0.2, 0.4, 0.5, 0.9],
+    (3, "catch"): [0.6, 0.8, 0.9, 1.0],
+    (5, "catch"): [0.5, 0.7, 0.8, 0.6],
+    (1, "cartpole"): [0.1, 0.3, 0.2, 0.0],
+    (3, "cartpole"): [0.7, 0.6, 0.9, 0.8],
+    (5, "cartpole"): [0.4, 0.5, 0.3, 0.6],
 }
 
 
@@ -28,14 +32,37 @@ def sweep_dir(tmp_path_factory):
     for (k, env), finals in FINAL.items():
         for seed, final in enumerate(finals):
             point = {"config": f"bsuite:{env}", "unroll_steps": k}
-            write_run(root, f"config={env},unroll_steps={k},seed={seed}", point, env, seed, STEPS,
-                      [final / 3, final / 2, final], train_seconds=[1.0 * k, 2.0 * k, 3.0 * k])
+            write_run(
+                root,
+                f"config={env},unroll_steps={k},seed={seed}",
+                point,
+                env,
+                seed,
+                STEPS,
+                [final / 3, final / 2, final],
+                train_seconds=[1.0 * k, 2.0 * k, 3.0 * k],
+            )
     for seed, final in enumerate([0.3, 0.35, 0.4]):  # another algorithm, without unroll_steps
-        write_run(root, f"algo=bc,config=catch,seed={seed}", {"algo": "bc", "config": "bsuite:catch"}, "catch", seed, STEPS,
-                  [final, final, final])
+        write_run(
+            root,
+            f"algo=bc,config=catch,seed={seed}",
+            {"algo": "bc", "config": "bsuite:catch"},
+            "catch",
+            seed,
+            STEPS,
+            [final, final, final],
+        )
     # a run that did not finish: in the curves' data, not in the final table
-    write_run(root, "config=catch,unroll_steps=3,seed=9", {"config": "bsuite:catch", "unroll_steps": 3}, "catch", 9,
-              STEPS[:2], [0.0, 0.0], finished=False)
+    write_run(
+        root,
+        "config=catch,unroll_steps=3,seed=9",
+        {"config": "bsuite:catch", "unroll_steps": 3},
+        "catch",
+        9,
+        STEPS[:2],
+        [0.0, 0.0],
+        finished=False,
+    )
     return root
 
 
@@ -80,8 +107,16 @@ def test_report_markdown_csv_and_improvement(report):
 
 def test_plots_written_and_not_empty(report):
     names = {os.path.basename(p) for p in report["plots"]}
-    for stem in ("final_scores_catch", "final_scores_cartpole", "final_scores_all_envs", "performance_profile",
-                 "probability_of_improvement", "learning_curves_steps", "learning_curves_wallclock", "score_vs_unroll_steps"):
+    for stem in (
+        "final_scores_catch",
+        "final_scores_cartpole",
+        "final_scores_all_envs",
+        "performance_profile",
+        "probability_of_improvement",
+        "learning_curves_steps",
+        "learning_curves_wallclock",
+        "score_vs_unroll_steps",
+    ):
         assert f"{stem}.png" in names and f"{stem}.svg" in names, stem
     for path in report["plots"]:
         data = open(path, "rb").read()
@@ -97,7 +132,12 @@ def test_group_by_and_errors(sweep_dir, tmp_path, capsys):
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rosmo report: error:") and "no such directory" in err and "\n" not in err
-    assert cli_main(["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots", "--reps", "100"]) == 2
+    assert (
+        cli_main(
+            ["report", sweep_dir, "--out", str(tmp_path / "r2"), "--compare", "nope", "--no-plots", "--reps", "100"]
+        )
+        == 2
+    )
     assert "--compare 'nope': no such group" in capsys.readouterr().err
 
 
@@ -114,7 +154,9 @@ def test_a_directory_of_links_reports_runs_of_several_sweeps_once(tmp_path):
     records = {os.path.realpath(r.run_dir): r for r in load_runs(str(links))}
     assert records[os.path.realpath(b)].fields == {"algo": "rosmo"}  # not varied by its own sweep: read from its config
     # an MZU sweep over num_simulations next to them: ROSMO's config has the field, but it is not ROSMO's
-    c = write_run(str(tmp_path / "third"), "num_simulations=2,seed=0", {"num_simulations": 2}, "catch", 0, STEPS, [0.0] * 3)
+    c = write_run(
+        str(tmp_path / "third"), "num_simulations=2,seed=0", {"num_simulations": 2}, "catch", 0, STEPS, [0.0] * 3
+    )
     config_path = os.path.join(a, "config.json")
     with open(config_path) as f:
         config = dict(json.load(f), num_simulations=20)
@@ -131,8 +173,15 @@ def test_group_by_a_field_only_the_configs_hold(tmp_path):
     os.makedirs(root)
     for sweep, search, finals in (("muzero", "muzero", [0.2, 0.3]), ("gumbel", "gumbel", [0.6, 0.7])):
         for seed, final in enumerate(finals):
-            run = write_run(str(tmp_path / sweep), f"num_simulations=4,seed={seed}", {"num_simulations": 4}, "catch",
-                            seed, STEPS, [final] * 3)
+            run = write_run(
+                str(tmp_path / sweep),
+                f"num_simulations=4,seed={seed}",
+                {"num_simulations": 4},
+                "catch",
+                seed,
+                STEPS,
+                [final] * 3,
+            )
             _set_config(run, algo="mzu", search=search)
             os.symlink(run, root / f"{sweep}{seed}")
     rosmo = write_run(str(tmp_path / "rosmo"), "seed=0", {}, "catch", 0, STEPS, [1.0] * 3)

@@ -6,8 +6,13 @@ from rliable import library as rly
 from rliable import metrics as rliable_metrics
 
 from rosmo.statistics import bootstrap_ci, interquartile_mean
-from rosmo.report.stats import (curve_estimates, final_metrics, interval_estimates, performance_profiles,
-                                probability_of_improvement)
+from rosmo.report.stats import (
+    curve_estimates,
+    final_metrics,
+    interval_estimates,
+    performance_profiles,
+    probability_of_improvement,
+)
 
 # 5 seeds x 1 env: IQM drops floor(5/4) = 1 run at each end -> mean(0.5, 0.6, 0.7) = 0.6
 KNOWN = np.array([[0.1], [0.5], [0.6], [0.7], [1.0]])
@@ -27,7 +32,10 @@ def test_interval_estimates_equal_rliable():
     est = interval_estimates({"a": KNOWN, "b": KNOWN[::-1] * 0.5}, reps=3000, seed=7)["a"]
     np.random.seed(7)  # rliable's stratified bootstrap draws from NumPy's global generator
     points, intervals = rly.get_interval_estimates(
-        {"a": KNOWN}, lambda s: np.array([rliable_metrics.aggregate_iqm(s), rliable_metrics.aggregate_mean(s)]), reps=3000)
+        {"a": KNOWN},
+        lambda s: np.array([rliable_metrics.aggregate_iqm(s), rliable_metrics.aggregate_mean(s)]),
+        reps=3000,
+    )
     assert est["iqm"] == pytest.approx(points["a"][0]) and est["mean"] == pytest.approx(points["a"][1])
     assert (est["iqm_low"], est["iqm_high"]) == pytest.approx(tuple(intervals["a"][:, 0]))
     assert (est["mean_low"], est["mean_high"]) == pytest.approx(tuple(intervals["a"][:, 1]))
@@ -42,7 +50,9 @@ def test_evaluation_statistics_use_rliable():
     assert interquartile_mean(x) == pytest.approx(rliable_metrics.aggregate_iqm(x[:, None]))
     low, high = bootstrap_ci(x, num_resamples=1000, seed=3)
     np.random.seed(3)
-    _, intervals = rly.get_interval_estimates({"x": x[:, None]}, lambda s: np.array([rliable_metrics.aggregate_iqm(s)]), reps=1000)
+    _, intervals = rly.get_interval_estimates(
+        {"x": x[:, None]}, lambda s: np.array([rliable_metrics.aggregate_iqm(s)]), reps=1000
+    )
     assert (low, high) == pytest.approx(tuple(intervals["x"][:, 0]))
 
 

@@ -8,7 +8,7 @@ the chain env for evaluation, references from the dataset's metadata.
 Registering it is one line in `rosmo/suites/__init__.py` (`_SUITES`).
 """
 
-from typing import Any, Dict
+from typing import Any
 
 import dm_env
 import numpy as np
@@ -55,8 +55,16 @@ class ChainSuite(Suite):
     def get_config(self, arg: str = "5"):
         c = get_base_config()
         c.suite, c.env, c.dataset_dir = "chain", self.canonical_env(arg or "5"), ""
-        c.update(batch_size=16, num_steps=50, eval_every=50, eval_episodes=4, eval_parallel=4, warmup_steps=0,
-                 use_tensorboard=False, num_bins=11)
+        c.update(
+            batch_size=16,
+            num_steps=50,
+            eval_every=50,
+            eval_episodes=4,
+            eval_parallel=4,
+            warmup_steps=0,
+            use_tensorboard=False,
+            num_bins=11,
+        )
         return c
 
     def env_names(self):
@@ -70,25 +78,47 @@ class ChainSuite(Suite):
 
     def dataset_spec(self, config) -> DatasetSpec:
         spec = loader.dataset_spec(config.dataset_dir)
-        return DatasetSpec(spec["path"], spec["observation_shape"], spec["observation_dtype"], 2, spec["num_episodes"],
-                           spec["num_steps"], spec["metadata"])
+        return DatasetSpec(
+            spec["path"],
+            spec["observation_shape"],
+            spec["observation_dtype"],
+            2,
+            spec["num_episodes"],
+            spec["num_steps"],
+            spec["metadata"],
+        )
 
     def make_batches(self, config, start_batch: int = 0):
-        return loader.make_loader(config.dataset_dir, unroll_steps=config.unroll_steps, td_steps=config.td_steps,
-                                  batch_size=per_process_batch_size(config.batch_size), seed=config.seed,
-                                  start_batch=start_batch)
+        return loader.make_loader(
+            config.dataset_dir,
+            unroll_steps=config.unroll_steps,
+            td_steps=config.td_steps,
+            batch_size=per_process_batch_size(config.batch_size),
+            seed=config.seed,
+            start_batch=start_batch,
+        )
 
-    def env_spec(self, env: str, metadata: Dict[str, Any]):
+    def env_spec(self, env: str, metadata: dict[str, Any]):
         return (1, int(env.removeprefix("chain"))), 2
 
-    def make_env(self, env: str, seed: int, metadata: Dict[str, Any], **options):
+    def make_env(self, env: str, seed: int, metadata: dict[str, Any], **options):
         return Chain(int(env.removeprefix("chain")), seed)
 
-    def play(self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options):
-        return play_dm_env(lambda s: self.make_env(env, s, metadata), act_fn, params, num_episodes, num_envs, seed,
-                           progress, jitted_act)
+    def play(
+        self, env, act_fn, params, metadata, num_episodes, num_envs, seed, progress=False, jitted_act=None, **options
+    ):
+        return play_dm_env(
+            lambda s: self.make_env(env, s, metadata),
+            act_fn,
+            params,
+            num_episodes,
+            num_envs,
+            seed,
+            progress,
+            jitted_act,
+        )
 
-    def references(self, env: str, metadata: Dict[str, Any]):
+    def references(self, env: str, metadata: dict[str, Any]):
         return [Reference("optimal", 0.0, 1.0, "never reaching the end / reaching it")]
 
 

@@ -107,13 +107,13 @@ def test_a_game_over_is_a_termination():
 def test_vector_env_auto_resets_and_keeps_the_final_observation():
     vec = minatar_env.MinAtarVectorEnv("breakout", 3, seed=0, max_episode_steps=4)
     obs = vec.reset()
-    for t in range(4):
+    for _t in range(4):
         obs, _, terminated, truncated = vec.step([0, 0, 0])
     assert truncated.all() and not terminated.any()
     assert obs.shape == (3, 10, 10, 4) and vec.final_observation.shape == (3, 10, 10, 4)
     single = minatar_env.MinAtarEnv("breakout", seed=0, max_episode_steps=4)  # env 0 of the vector env
     single.reset()
-    for t in range(4):
+    for _t in range(4):
         ts = single.step(0)
     np.testing.assert_array_equal(vec.final_observation[0], ts.observation)
     restart = single.step(0)  # stepping after the end resets
@@ -161,8 +161,13 @@ def test_grid_conv_equals_a_same_convolution():
 
 def test_references_and_evaluation_use_the_dataset_protocol():
     suite = get_suite("minatar")
-    meta = {"env": "breakout", "random_return": 0.5, "dqn_return": 10.0, "sticky_action_prob": 0.25,
-            "minimal_actions": True}
+    meta = {
+        "env": "breakout",
+        "random_return": 0.5,
+        "dqn_return": 10.0,
+        "sticky_action_prob": 0.25,
+        "minimal_actions": True,
+    }
     (ref,) = suite.references("breakout", meta)
     assert (ref.low, ref.high) == (0.5, 10.0)
     assert suite.references("asterix", meta) == []
@@ -171,6 +176,14 @@ def test_references_and_evaluation_use_the_dataset_protocol():
     assert suite.env_spec("breakout", meta) == ((10, 10, 4), 3)
     config = load_config("minatar:breakout")
     assert suite.eval_options(config) == {"max_episode_steps": minatar_env.MAX_EPISODE_STEPS}
-    episodes = suite.play("breakout", lambda p, o, k: jax.numpy.zeros(o.shape[0], jax.numpy.int32), None, meta,
-                          num_episodes=4, num_envs=2, seed=0, max_episode_steps=50)
+    episodes = suite.play(
+        "breakout",
+        lambda p, o, k: jax.numpy.zeros(o.shape[0], jax.numpy.int32),
+        None,
+        meta,
+        num_episodes=4,
+        num_envs=2,
+        seed=0,
+        max_episode_steps=50,
+    )
     assert len(episodes.returns) == 4 and max(episodes.lengths) <= 50

@@ -41,17 +41,42 @@ def play(policy, episodes: int, seed: int):
 def test_rosmo_learns_breakout_from_a_tiny_dataset(tmp_path):
     rng = np.random.default_rng(0)
     random_returns = [sum(r) for _, _, r, _ in play(lambda o: int(rng.integers(6)), 30, seed=1000)]
-    episodes = [minatar_data.episode_to_rlds(o, a, r, t, e, checkpoint_id=e % 2)
-                for e, (o, a, r, t) in enumerate(play(tracking_action, 24, seed=0))]
+    episodes = [
+        minatar_data.episode_to_rlds(o, a, r, t, e, checkpoint_id=e % 2)
+        for e, (o, a, r, t) in enumerate(play(tracking_action, 24, seed=0))
+    ]
     behaviour = float(np.mean([ep["episode_return"] for ep in episodes]))
-    path = minatar_maker.write_episodes(str(tmp_path / "breakout"), "breakout", episodes,
-                                        {"random_return": float(np.mean(random_returns)), "dqn_return": behaviour,
-                                         "sticky_action_prob": 0.1, "max_episode_steps": CAP})
+    path = minatar_maker.write_episodes(
+        str(tmp_path / "breakout"),
+        "breakout",
+        episodes,
+        {
+            "random_return": float(np.mean(random_returns)),
+            "dqn_return": behaviour,
+            "sticky_action_prob": 0.1,
+            "max_episode_steps": CAP,
+        },
+    )
     config = load_config("minatar:breakout")
-    config.update(dict(dataset_dir=path, num_steps=300, batch_size=32, warmup_steps=0, learning_rate=3e-3,
-                       hidden_size=64, eval_every=300, eval_episodes=20, eval_parallel=20, eval_max_episode_steps=CAP,
-                       checkpoint_every=300, log_every=100, use_tensorboard=False, episodes_in_flight=16,
-                       target_update_interval=50))
+    config.update(
+        dict(
+            dataset_dir=path,
+            num_steps=300,
+            batch_size=32,
+            warmup_steps=0,
+            learning_rate=3e-3,
+            hidden_size=64,
+            eval_every=300,
+            eval_episodes=20,
+            eval_parallel=20,
+            eval_max_episode_steps=CAP,
+            checkpoint_every=300,
+            log_every=100,
+            use_tensorboard=False,
+            episodes_in_flight=16,
+            target_update_interval=50,
+        )
+    )
     summary = train(config, str(tmp_path / "run"), progress=False)
     final = summary["final_eval"]
     random_mean, random_sem = np.mean(random_returns), np.std(random_returns) / np.sqrt(len(random_returns))

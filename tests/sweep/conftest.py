@@ -9,8 +9,16 @@ from tests.conftest import make_episode, write_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_SWEEP = os.path.join(ROOT, "experiments", "sweeps", "tiny.yaml")
-TINY_SETTINGS = ["batch_size=4", "num_bins=5", "unroll_steps=1", "td_steps=1", "warmup_steps=0", "eval_episodes=2",
-                 "eval_parallel=2", "use_tensorboard=false"]
+TINY_SETTINGS = [
+    "batch_size=4",
+    "num_bins=5",
+    "unroll_steps=1",
+    "td_steps=1",
+    "warmup_steps=0",
+    "eval_episodes=2",
+    "eval_parallel=2",
+    "use_tensorboard=false",
+]
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,15 @@ import subprocess
 import sys
 import time
 
-from rosmo.sweep.executors import (claimed_cpus, cpu_slots, default_workers, monitor, pinned_slots, thread_env,
-                                   threads_per_worker)
+from rosmo.sweep.executors import (
+    claimed_cpus,
+    cpu_slots,
+    default_workers,
+    monitor,
+    pinned_slots,
+    thread_env,
+    threads_per_worker,
+)
 from rosmo.sweep.progress import SweepProgress
 from rosmo.sweep.runs import RUN_FILE, write_status
 
@@ -28,7 +35,11 @@ def test_workers_fit_cpus_and_memory():
     assert default_workers(1, 3.0, cpus=16, memory_gb=24.0) == 8  # memory-bound
     assert default_workers(2, 1.0, cpus=16, memory_gb=100.0) == 8  # cpu-bound with 2 threads per run
     assert default_workers(1, 3.0, cpus=2, memory_gb=1.0) == 1
-    assert threads_per_worker(2, cpus=2) == 1 and threads_per_worker(3, cpus=16) == 5 and threads_per_worker(8, cpus=2) == 1
+    assert (
+        threads_per_worker(2, cpus=2) == 1
+        and threads_per_worker(3, cpus=16) == 5
+        and threads_per_worker(8, cpus=2) == 1
+    )
 
 
 def test_cpu_slots_are_disjoint():
@@ -78,7 +89,9 @@ def test_monitor_follows_run_directories(tmp_path):
         run_dir = str(tmp_path / f"r{i}")
         os.makedirs(run_dir)
         json.dump({"config": {"num_steps": 10}}, open(os.path.join(run_dir, RUN_FILE), "w"))
-        write_status(run_dir, state=state, started=time.time() - 5, wall_seconds=5.0, error="boom" if state == "failed" else None)
+        write_status(
+            run_dir, state=state, started=time.time() - 5, wall_seconds=5.0, error="boom" if state == "failed" else None
+        )
         run_dirs.append(run_dir)
     json.dump({"num_steps": 10}, open(os.path.join(run_dirs[0], "summary.json"), "w"))
     with open(os.path.join(run_dirs[2], "train.csv"), "w") as f:

@@ -19,10 +19,14 @@ def test_product_and_seeds_expand_in_seed_major_order():
     spec = amend(None, config="bsuite:catch", grid=["unroll_steps=1,3", "policy_samples=0,4"], seeds="0-1")
     runs = plan_runs(spec)
     assert [r.name for r in runs] == [
-        "unroll_steps=1,policy_samples=0,seed=0", "unroll_steps=1,policy_samples=4,seed=0",
-        "unroll_steps=3,policy_samples=0,seed=0", "unroll_steps=3,policy_samples=4,seed=0",
-        "unroll_steps=1,policy_samples=0,seed=1", "unroll_steps=1,policy_samples=4,seed=1",
-        "unroll_steps=3,policy_samples=0,seed=1", "unroll_steps=3,policy_samples=4,seed=1",
+        "unroll_steps=1,policy_samples=0,seed=0",
+        "unroll_steps=1,policy_samples=4,seed=0",
+        "unroll_steps=3,policy_samples=0,seed=0",
+        "unroll_steps=3,policy_samples=4,seed=0",
+        "unroll_steps=1,policy_samples=0,seed=1",
+        "unroll_steps=1,policy_samples=4,seed=1",
+        "unroll_steps=3,policy_samples=0,seed=1",
+        "unroll_steps=3,policy_samples=4,seed=1",
     ]
     last = runs[-1].config
     assert (last.unroll_steps, last.policy_samples, last.seed) == (3, 4, 1)  # typed from the flag's text
@@ -30,17 +34,25 @@ def test_product_and_seeds_expand_in_seed_major_order():
 
 
 def test_union_of_grids_and_config_axis():
-    spec = sweep_from_dict({
-        "config": ["bsuite:catch", "bsuite:cartpole"],
-        "set": {"num_steps": 100},
-        "grid": [{"algo": ["rosmo"]}, {"algo": ["mzu"], "num_simulations": [2, 8]}],
-        "seeds": [0],
-    }, "test")
+    spec = sweep_from_dict(
+        {
+            "config": ["bsuite:catch", "bsuite:cartpole"],
+            "set": {"num_steps": 100},
+            "grid": [{"algo": ["rosmo"]}, {"algo": ["mzu"], "num_simulations": [2, 8]}],
+            "seeds": [0],
+        },
+        "test",
+    )
     runs = plan_runs(spec)
     names = [r.name for r in runs]
-    assert names == ["config=catch,algo=rosmo", "config=cartpole,algo=rosmo",
-                     "config=catch,algo=mzu,num_simulations=2", "config=catch,algo=mzu,num_simulations=8",
-                     "config=cartpole,algo=mzu,num_simulations=2", "config=cartpole,algo=mzu,num_simulations=8"]
+    assert names == [
+        "config=catch,algo=rosmo",
+        "config=cartpole,algo=rosmo",
+        "config=catch,algo=mzu,num_simulations=2",
+        "config=catch,algo=mzu,num_simulations=8",
+        "config=cartpole,algo=mzu,num_simulations=2",
+        "config=cartpole,algo=mzu,num_simulations=8",
+    ]
     cartpole_mzu = runs[-1].config
     assert cartpole_mzu.env == "cartpole" and cartpole_mzu.num_steps == 100 and cartpole_mzu.num_simulations == 8
     assert runs[0].config.num_simulations == 20  # rosmo keeps the config's value, and its name does not show it
@@ -48,51 +60,73 @@ def test_union_of_grids_and_config_axis():
 
 
 def test_file_formats_flags_and_templates(tmp_path):
-    (tmp_path / "s.yaml").write_text("config: bsuite:catch\nset: {dataset_dir: '/data/{env}-{seed}'}\n"
-                                     "grid: {learning_rate: [0.001, 0.0003]}\nseeds: 0-2\n")
+    (tmp_path / "s.yaml").write_text(
+        "config: bsuite:catch\nset: {dataset_dir: '/data/{env}-{seed}'}\n"
+        "grid: {learning_rate: [0.001, 0.0003]}\nseeds: 0-2\n"
+    )
     spec = load_sweep_file(str(tmp_path / "s.yaml"))
     assert len(plan_runs(spec)) == 6 and spec.seeds == [0, 1, 2]
     runs = plan_runs(amend(spec, seeds="4", grid=["unroll_steps=5"], fixed=["num_steps=7"]))
     assert [r.name for r in runs] == ["learning_rate=0.001", "learning_rate=0.0003"]  # single values are not in names
     assert runs[0].config.dataset_dir == "/data/catch-4" and runs[0].config.num_steps == 7
     assert runs[0].config.unroll_steps == 5
-    (tmp_path / "s.py").write_text("def get_sweep(env='catch'):\n"
-                                   "    return {'config': 'bsuite:' + env, 'grid': {'unroll_steps': [1, 2]}}\n")
+    (tmp_path / "s.py").write_text(
+        "def get_sweep(env='catch'):\n    return {'config': 'bsuite:' + env, 'grid': {'unroll_steps': [1, 2]}}\n"
+    )
     assert plan_runs(load_sweep_file(f"{tmp_path / 's.py'}:cartpole"))[0].config.env == "cartpole"
     (tmp_path / "s.json").write_text(json.dumps({"config": "bsuite:catch", "grid": {"algo": ["bc", "cql"]}}))
     assert [r.config.algo for r in plan_runs(load_sweep_file(str(tmp_path / "s.json")))] == ["bc", "cql"]
     # --grid over a field the file fixes: the flag's axis wins
     (tmp_path / "f.yaml").write_text("config: bsuite:catch\nset: {unroll_steps: 2}\n")
-    assert [r.config.unroll_steps for r in plan_runs(amend(load_sweep_file(str(tmp_path / "f.yaml")), grid=["unroll_steps=1,4"]))] == [1, 4]
+    assert [
+        r.config.unroll_steps
+        for r in plan_runs(amend(load_sweep_file(str(tmp_path / "f.yaml")), grid=["unroll_steps=1,4"]))
+    ] == [1, 4]
 
 
 def test_shipped_sweep_files_plan():
-    counts = {"experiments/sweeps/unroll.yaml": 36, "experiments/sweeps/simulations.yaml": 66,
-              "experiments/sweeps/coverage.yaml": 108, "experiments/bsuite/compare.py": 36, "experiments/sweeps/tiny.yaml": 3}
+    counts = {
+        "experiments/sweeps/unroll.yaml": 36,
+        "experiments/sweeps/simulations.yaml": 66,
+        "experiments/sweeps/coverage.yaml": 108,
+        "experiments/bsuite/compare.py": 36,
+        "experiments/sweeps/tiny.yaml": 3,
+    }
     for path, count in counts.items():
         runs = plan_runs(load_sweep_file(os.path.join(ROOT, path)))
         assert len(runs) == count, path
     sims = plan_runs(load_sweep_file(os.path.join(ROOT, "experiments/sweeps/simulations.yaml")))
     mzu = [r for r in sims if r.config.algo == "mzu"]
-    assert {r.config.num_simulations for r in mzu} == {2, 4, 8, 20, 50} and {r.config.act_policy for r in mzu} == {"mcts"}
+    assert {r.config.num_simulations for r in mzu} == {2, 4, 8, 20, 50} and {r.config.act_policy for r in mzu} == {
+        "mcts"
+    }
     assert {r.config.search for r in mzu} == {"muzero", "gumbel"}
     compare = plan_runs(load_sweep_file(os.path.join(ROOT, "experiments/bsuite/compare.py") + ":2000"))
     assert {r.config.num_steps for r in compare} == {2000}
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"config": "bsuite:catch", "grids": {}}, "test: unknown key 'grids'"),
-    ({"config": "bsuite:catch", "grid": {"unroll_step": [1]}}, "the config has no field 'unroll_step'; did you mean unroll_steps"),
-    ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "unroll_steps=0: expected an integer >= 1"),
-    ({"config": "bsuite:catch", "grid": {"unroll_steps": 3}}, "grid.unroll_steps: expected a non-empty list"),
-    ({"config": "bsuite:catch", "grid": {"seed": [1]}}, "give seeds with `seeds:`"),
-    ({"config": "bsuite:catch", "set": {"algo": "bc"}, "grid": {"algo": ["bc"]}}, "'algo' is both fixed"),
-    ({"grid": {"algo": ["bc"]}}, "no config"),
-    ({"config": "bsuite:nope"}, "unknown BSuite config 'nope'"),
-    ({"config": "bsuite:catch", "seeds": "3-1"}, "test: seeds: expected seeds like"),
-    ({"config": "bsuite:catch", "set": {"dataset_dir": "/d/{nope}"}}, "dataset_dir='/d/{nope}': cannot fill in 'nope'"),
-    ({"config": "bsuite:catch", "grid": [{"algo": ["bc"]}, {"algo": ["bc"]}]}, "two runs named 'run'"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"config": "bsuite:catch", "grids": {}}, "test: unknown key 'grids'"),
+        (
+            {"config": "bsuite:catch", "grid": {"unroll_step": [1]}},
+            "the config has no field 'unroll_step'; did you mean unroll_steps",
+        ),
+        ({"config": "bsuite:catch", "grid": {"unroll_steps": [0]}}, "unroll_steps=0: expected an integer >= 1"),
+        ({"config": "bsuite:catch", "grid": {"unroll_steps": 3}}, "grid.unroll_steps: expected a non-empty list"),
+        ({"config": "bsuite:catch", "grid": {"seed": [1]}}, "give seeds with `seeds:`"),
+        ({"config": "bsuite:catch", "set": {"algo": "bc"}, "grid": {"algo": ["bc"]}}, "'algo' is both fixed"),
+        ({"grid": {"algo": ["bc"]}}, "no config"),
+        ({"config": "bsuite:nope"}, "unknown BSuite config 'nope'"),
+        ({"config": "bsuite:catch", "seeds": "3-1"}, "test: seeds: expected seeds like"),
+        (
+            {"config": "bsuite:catch", "set": {"dataset_dir": "/d/{nope}"}},
+            "dataset_dir='/d/{nope}': cannot fill in 'nope'",
+        ),
+        ({"config": "bsuite:catch", "grid": [{"algo": ["bc"]}, {"algo": ["bc"]}]}, "two runs named 'run'"),
+    ],
+)
 def test_bad_sweeps_name_the_problem(data, message):
     with pytest.raises(SweepError) as err:
         plan_runs(sweep_from_dict(data, "test"))
@@ -102,10 +136,15 @@ def test_bad_sweeps_name_the_problem(data, message):
 def test_small_helpers():
     assert parse_seeds("0-2,7") == [0, 1, 2, 7] and parse_seeds([3, 1]) == [3, 1] and parse_seeds(5) == [5]
     assert split_values("(64,64),(32,),7") == ["(64,64)", "(32,)", "7"]
-    assert run_name({"config": "atari:Pong,small", "learning_rate": 3e-4, "act_greedy": False, "x": None}) == \
-        "config=Pong-small,learning_rate=0.0003,act_greedy=false,x=none"
-    assert value_labels("dataset_dir", ["/d/a/catch", "/d/b/catch", "/d/cartpole"]) == \
-        {"'/d/a/catch'": "a-catch", "'/d/b/catch'": "b-catch", "'/d/cartpole'": "d-cartpole"}
+    assert (
+        run_name({"config": "atari:Pong,small", "learning_rate": 3e-4, "act_greedy": False, "x": None})
+        == "config=Pong-small,learning_rate=0.0003,act_greedy=false,x=none"
+    )
+    assert value_labels("dataset_dir", ["/d/a/catch", "/d/b/catch", "/d/cartpole"]) == {
+        "'/d/a/catch'": "a-catch",
+        "'/d/b/catch'": "b-catch",
+        "'/d/cartpole'": "d-cartpole",
+    }
 
 
 def test_prepare_keeps_what_exists_and_dry_run(tmp_path, capsys):

@@ -15,9 +15,28 @@ from tests.sweep.conftest import ROOT, TINY_SWEEP
 def _sweep(out, tiny_root, compile_cache):
     """`rosmo sweep` as a user runs it (its own process; the workers are its children)."""
     done = subprocess.run(
-        [sys.executable, "-m", "rosmo.cli", "sweep", TINY_SWEEP, "--set", f"dataset_dir={tiny_root}/{{env}}", "--out", out,
-         "--workers", "2", "--threads", "1", "--compile-cache", compile_cache],
-        capture_output=True, text=True, timeout=900, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "rosmo.cli",
+            "sweep",
+            TINY_SWEEP,
+            "--set",
+            f"dataset_dir={tiny_root}/{{env}}",
+            "--out",
+            out,
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+            "--compile-cache",
+            compile_cache,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        cwd=ROOT,
     )
     return done.returncode, done.stdout, done.stderr
 
@@ -43,7 +62,10 @@ def test_runs_finish_and_a_failing_run_is_reported(first_sweep):
         assert summary["num_steps"] == 3 and summary["final_eval"]["episodes"] == 2
         assert os.path.exists(os.path.join(out, name, "eval.csv"))
         log = open(os.path.join(out, name, "worker.log")).read()
-        assert "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" in log and "TF_NUM_INTRAOP_THREADS=1" in log
+        assert (
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" in log
+            and "TF_NUM_INTRAOP_THREADS=1" in log
+        )
     # each worker slot on its own CPU (the first two runs started together)
     cpus = [_status(out, name)["cpus"] for name in ("learning_rate=0.001", "learning_rate=0.002")]
     if len(os.sched_getaffinity(0)) >= 2:

@@ -16,7 +16,9 @@ def test_estimate_eta():
     # a running run half-way after 50 s needs 50 s more; its worker then takes one of the 3 queued runs
     assert estimate_eta(queued=3, running=[(50.0, 0.5)], finished_walls=[100.0], workers=2) == pytest.approx(200.0)
     # no run finished: a running run's own progress gives the run time (40 s at 25% -> 160 s per run)
-    assert estimate_eta(queued=1, running=[(40.0, 0.25), (40.0, 0.25)], finished_walls=[], workers=2) == pytest.approx(280.0)
+    assert estimate_eta(queued=1, running=[(40.0, 0.25), (40.0, 0.25)], finished_walls=[], workers=2) == pytest.approx(
+        280.0
+    )
     # a run barely started counts as a typical run from now
     assert estimate_eta(queued=0, running=[(5.0, 0.01)], finished_walls=[60.0], workers=1) == pytest.approx(55.0)
 
@@ -37,7 +39,9 @@ def test_progress_lines_in_a_log_file():
     progress.close()
     lines = out.getvalue().splitlines()
     assert lines[0] == "sweep: 1 of 4 runs already done, skipped"
-    assert lines[1].startswith("sweep: 1/4 done, 2 running, 0 failed, 1 queued | ") and lines[1].endswith("eta 30s")  # a: 10 s left, then the queued run (20 s)
+    assert lines[1].startswith("sweep: 1/4 done, 2 running, 0 failed, 1 queued | ") and lines[1].endswith(
+        "eta 30s"
+    )  # a: 10 s left, then the queued run (20 s)
     assert lines[2] == "[done] a (20s)"
     assert lines[3] == "[failed] b: DatasetError: no dataset  (log: /s/b/worker.log)"
     assert lines[4].startswith("sweep: 2/4 done, 1 running, 1 failed, 0 queued")

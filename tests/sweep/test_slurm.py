@@ -17,15 +17,25 @@ from rosmo.sweep.runs import RUN_FILE, is_done, last_logged_step, prepare, read_
 from rosmo.sweep.spec import amend
 from tests.sweep.conftest import TINY_SETTINGS
 
-RESOURCES = SlurmResources(partition="gpu", time_min=90, gpus_per_node=1, cpus_per_task=3, mem_gb=8, array_parallelism=2,
-                           account="rl", setup=["module load cuda", "source .venv/bin/activate"])
+RESOURCES = SlurmResources(
+    partition="gpu",
+    time_min=90,
+    gpus_per_node=1,
+    cpus_per_task=3,
+    mem_gb=8,
+    array_parallelism=2,
+    account="rl",
+    setup=["module load cuda", "source .venv/bin/activate"],
+)
 
 
 def _fake_slurm(bin_dir, capture_dir):
     """`sbatch` that keeps the script it is given and answers like SLURM; `srun` so submitit sees a cluster."""
     os.makedirs(bin_dir)
-    scripts = {"sbatch": f'#!/bin/bash\ncp "$1" {capture_dir}/submitted.sh\necho "Submitted batch job 4242"\n',
-               "srun": "#!/bin/bash\nexit 0\n"}
+    scripts = {
+        "sbatch": f'#!/bin/bash\ncp "$1" {capture_dir}/submitted.sh\necho "Submitted batch job 4242"\n',
+        "srun": "#!/bin/bash\nexit 0\n",
+    }
     for name, text in scripts.items():
         path = os.path.join(bin_dir, name)
         with open(path, "w") as f:
@@ -49,15 +59,28 @@ def test_sbatch_script_carries_the_requested_resources(tmp_path, monkeypatch):
     assert [job.job_id for job in jobs] == ["4242_0", "4242_1"]
     assert [read_status(d).get("job_id") for d in run_dirs] == ["4242_0", "4242_1", None]
     script = open(tmp_path / "submitted.sh").read()
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --cpus-per-task=3", "#SBATCH --time=90",
-                 "#SBATCH --mem=8GB", "#SBATCH --account=rl", "#SBATCH --array=0-1%2", "#SBATCH --nodes=1",
-                 "#SBATCH --ntasks-per-node=1", "#SBATCH --requeue", "#SBATCH --signal=USR2@120",
-                 "module load cuda", "source .venv/bin/activate"):
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --cpus-per-task=3",
+        "#SBATCH --time=90",
+        "#SBATCH --mem=8GB",
+        "#SBATCH --account=rl",
+        "#SBATCH --array=0-1%2",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --requeue",
+        "#SBATCH --signal=USR2@120",
+        "module load cuda",
+        "source .venv/bin/activate",
+    ):
         assert line in script.splitlines(), line
     assert "-m submitit.core._submit" in script and "srun" in script
     # --dry-run's preview is the same script
     preview = sbatch_script(RESOURCES, str(tmp_path / "sweep" / ".submitit"), 2)
-    assert [l for l in preview.splitlines() if l.startswith("#SBATCH")] == [l for l in script.splitlines() if l.startswith("#SBATCH")]
+    assert [l for l in preview.splitlines() if l.startswith("#SBATCH")] == [
+        l for l in script.splitlines() if l.startswith("#SBATCH")
+    ]
 
 
 @pytest.mark.slow
@@ -66,8 +89,13 @@ def test_job_array_through_submitits_local_executor(tmp_path, tiny_root, compile
     run_dirs = _plan(tmp_path / "sweep", "num_steps=3", f"dataset_dir={tiny_root}/{{env}}", grid=["env=catch,cartpole"])
     with open(os.path.join(run_dirs[0], "summary.json"), "w") as f:
         json.dump({"num_steps": 3}, f)
-    jobs = submit_slurm(run_dirs, SlurmResources(cpus_per_task=1, time_min=10), str(tmp_path / "submitit"), cluster="local",
-                        compile_cache=compile_cache)
+    jobs = submit_slurm(
+        run_dirs,
+        SlurmResources(cpus_per_task=1, time_min=10),
+        str(tmp_path / "submitit"),
+        cluster="local",
+        compile_cache=compile_cache,
+    )
     assert len(jobs) == 1  # the finished run is not submitted
     try:
         jobs[0].result()
@@ -81,8 +109,14 @@ def test_job_array_through_submitits_local_executor(tmp_path, tiny_root, compile
 @pytest.mark.slow
 def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_path, tiny_root, compile_cache):
     # a budget the run cannot reach before it is preempted, however fast the machine
-    run_dir = _plan(tmp_path / "sweep", "num_steps=1000000", "log_every=10", "checkpoint_every=1000000",
-                    "eval_every=1000000", f"dataset_dir={tiny_root}/catch")[0]
+    run_dir = _plan(
+        tmp_path / "sweep",
+        "num_steps=1000000",
+        "log_every=10",
+        "checkpoint_every=1000000",
+        "eval_every=1000000",
+        f"dataset_dir={tiny_root}/catch",
+    )[0]
     task = SweepTask(threads=1, compile_cache=compile_cache)
     outcome = []
 
@@ -102,7 +136,9 @@ def test_preempted_task_saves_a_checkpoint_and_its_requeued_copy_resumes(tmp_pat
             time.sleep(0.2)
     finally:
         signal.signal(signal.SIGINT, previous)
-    delayed = task.checkpoint(run_dir, interrupt_timeout=120)  # what submitit calls on SIGUSR2 (preemption or time limit)
+    delayed = task.checkpoint(
+        run_dir, interrupt_timeout=120
+    )  # what submitit calls on SIGUSR2 (preemption or time limit)
     thread.join(120)
     status = read_status(run_dir)
     log_tail = open(os.path.join(run_dir, "worker.log")).read()[-3000:]

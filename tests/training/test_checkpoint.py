@@ -76,7 +76,10 @@ def test_round_trip_replicated_state_with_optax_and_prng(tmp_path):
         assert isinstance(leaf, jax.Array)
         assert leaf.sharding == tgt.sharding
     # tuples become lists through JSON
-    assert restored_extra == {"loader": {"seed": 3, "position": 1234}, "config": {"lr": 7e-4, "unroll_steps": 5, "sizes": [64, 32]}}
+    assert restored_extra == {
+        "loader": {"seed": 3, "position": 1234},
+        "config": {"lr": 7e-4, "unroll_steps": 5, "sizes": [64, 32]},
+    }
 
 
 def test_round_trip_plain_numpy_and_abstract_target(tmp_path):

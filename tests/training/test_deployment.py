@@ -92,8 +92,9 @@ def test_two_deployments_layout_and_resume(tmp_path):
     # an interrupted deployment 3 whose data is already collected: not collected again
     more = CountingAgent(config)
     d3 = deployment.deployment_dir(workdir, 3)
-    more.collect(3, more.restore(os.path.join(deployment.deployment_dir(workdir, 2), "checkpoint")),
-                 os.path.join(d3, "data"))
+    more.collect(
+        3, more.restore(os.path.join(deployment.deployment_dir(workdir, 2), "checkpoint")), os.path.join(d3, "data")
+    )
     deployment.write_json_atomic(os.path.join(d3, "collect.json"), {"transitions": 300})
     more.calls = {k: 0 for k in more.calls}
     summary = deployment.run_deployments(more, workdir, 3, config.to_dict(), progress=False)

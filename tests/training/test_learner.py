@@ -39,13 +39,22 @@ def test_cosine_schedule_decays_to_the_floor_at_num_steps():
 
 
 def test_weight_decay_only_on_weights():
-    params = {"mlp/~/linear_0": {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}, "norm": {"scale": jnp.ones(2), "offset": jnp.ones(2)}}
+    params = {
+        "mlp/~/linear_0": {"w": jnp.ones((2, 2)), "b": jnp.ones(2)},
+        "norm": {"scale": jnp.ones(2), "offset": jnp.ones(2)},
+    }
     mask = weight_decay_mask(params)
     assert mask == {"mlp/~/linear_0": {"w": True, "b": False}, "norm": {"scale": False, "offset": False}}
 
 
-@pytest.mark.parametrize("options", [dict(policy_samples=0), dict(policy_samples=4),
-                                     dict(bc_advantage="model", policy_temperature=2.0, policy_adv_clip=1.0)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(policy_samples=0),
+        dict(policy_samples=4),
+        dict(bc_advantage="model", policy_temperature=2.0, policy_adv_clip=1.0),
+    ],
+)
 def test_loss_falls_on_a_fixed_batch(options):
     config = small_config(**options)
     learner = make_learner(config)
@@ -86,9 +95,15 @@ def test_polyak_target_update():
         before = jax.device_get(learner.state.target_params)
         learner.step(batch)
         state = jax.device_get(learner.state)
-        for t, p, b in zip(jax.tree.leaves(state.target_params), jax.tree.leaves(state.params), jax.tree.leaves(before)):
-            np.testing.assert_allclose(t, 0.75 * b + 0.25 * p, rtol=1e-5, atol=1e-7)  # target <- .75 target + .25 params
-        assert any(not np.allclose(t, p) for t, p in zip(jax.tree.leaves(state.target_params), jax.tree.leaves(state.params)))
+        for t, p, b in zip(
+            jax.tree.leaves(state.target_params), jax.tree.leaves(state.params), jax.tree.leaves(before)
+        ):
+            np.testing.assert_allclose(
+                t, 0.75 * b + 0.25 * p, rtol=1e-5, atol=1e-7
+            )  # target <- .75 target + .25 params
+        assert any(
+            not np.allclose(t, p) for t, p in zip(jax.tree.leaves(state.target_params), jax.tree.leaves(state.params))
+        )
 
 
 def test_batch_must_divide_over_devices():
@@ -136,7 +151,11 @@ def test_two_devices_match_one_device(policy_samples):
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
         [sys.executable, "-c", _SHARDING_SCRIPT.format(samples=policy_samples)],
-        env=env, cwd=root, capture_output=True, text=True, timeout=600,
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     import json

@@ -21,7 +21,9 @@ from rosmo.training.loop import train
 def catch_dataset(tmp_path_factory):
     """A small catch dataset logged from a DQN's whole run (exploration included)."""
     out = tmp_path_factory.mktemp("bsuite")
-    summary = bsuite_maker.make_bsuite_dataset("catch", str(out), num_episodes=300, seed=1, reference_episodes=100, progress=False)
+    summary = bsuite_maker.make_bsuite_dataset(
+        "catch", str(out), num_episodes=300, seed=1, reference_episodes=100, progress=False
+    )
     return summary["path"]
 
 
@@ -40,8 +42,16 @@ def test_rosmo_learns_catch(catch_dataset, tmp_path):
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
     # One evaluation env: the 100 episodes run in acme.EnvironmentLoop with the Acme actor.
     config = _config(
-        catch_dataset, batch_size=128, num_steps=4000, learning_rate=2e-3, target_update_interval=100,
-        warmup_steps=100, eval_every=4000, checkpoint_every=4000, log_every=500, eval_parallel=1,
+        catch_dataset,
+        batch_size=128,
+        num_steps=4000,
+        learning_rate=2e-3,
+        target_update_interval=100,
+        warmup_steps=100,
+        eval_every=4000,
+        checkpoint_every=4000,
+        log_every=500,
+        eval_parallel=1,
     )
     summary = train(config, str(tmp_path / "run"), progress=False)
     result = summary["final_eval"]
@@ -54,7 +64,9 @@ def test_rosmo_learns_catch(catch_dataset, tmp_path):
 
 @pytest.mark.slow
 def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluation(catch_dataset, tmp_path):
-    common = dict(batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=2, log_every=1)
+    common = dict(
+        batch_size=16, warmup_steps=2, eval_every=2, eval_episodes=2, eval_parallel=2, checkpoint_every=2, log_every=1
+    )
     train(_config(catch_dataset, num_steps=6, **common), str(tmp_path / "straight"), progress=False)
     # The same run, stopped after 4 steps and started again with the same workdir.
     train(_config(catch_dataset, num_steps=4, **common), str(tmp_path / "resumed"), progress=False)
@@ -64,7 +76,7 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
     straight, _ = load_params(str(tmp_path / "straight"))
     resumed, extra = load_params(str(tmp_path / "resumed"))
     assert extra["step"] == 6
-    for a, b, h in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), jax.tree.leaves(halfway)):
+    for a, b, _h in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), jax.tree.leaves(halfway)):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, h) for a, h in zip(jax.tree.leaves(straight), jax.tree.leaves(halfway)))
     rows = open(tmp_path / "resumed" / "train.csv").read().strip().splitlines()
@@ -82,17 +94,32 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
 def _rosmo_train(args, cwd):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "rosmo.cli", "train", "--config=bsuite:catch"] + args,
-                          cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "rosmo.cli", "train", "--config=bsuite:catch"] + args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
 
 
 @pytest.mark.slow
 def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     workdir = tmp_path / "cli"
     out = _rosmo_train(
-        [f"--workdir={workdir}", f"--config.dataset_dir={catch_dataset}", "--config.num_steps=2", "--config.unroll_steps=5",
-         "--config.batch_size", "8", "--config.eval_episodes=2", "--config.eval_every=2", "--config.use_tensorboard=False",
-         "--no-progress"],
+        [
+            f"--workdir={workdir}",
+            f"--config.dataset_dir={catch_dataset}",
+            "--config.num_steps=2",
+            "--config.unroll_steps=5",
+            "--config.batch_size",
+            "8",
+            "--config.eval_episodes=2",
+            "--config.eval_every=2",
+            "--config.use_tensorboard=False",
+            "--no-progress",
+        ],
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -105,8 +132,15 @@ def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
 @pytest.mark.slow
 def test_rosmo_train_rejects_bad_overrides_in_one_line(catch_dataset, tmp_path, capsys):
     # In this process (`cli.main`): the exit code and stderr are the command's; no second interpreter start-up.
-    code = cli.main(["train", "--config=bsuite:catch", f"--workdir={tmp_path / 'bad'}", f"--config.dataset_dir={catch_dataset}",
-                     "--config.unroll_steps=0"])
+    code = cli.main(
+        [
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={tmp_path / 'bad'}",
+            f"--config.dataset_dir={catch_dataset}",
+            "--config.unroll_steps=0",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "--config.unroll_steps=0" in err and "expected an integer >= 1" in err

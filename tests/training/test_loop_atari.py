@@ -20,7 +20,9 @@ GAME = "Pong"
 def data_dir(tmp_path_factory):
     """300 random Pong steps over 2 envs, episodes cut at 400 frames (100 steps)."""
     root = str(tmp_path_factory.mktemp("atari"))
-    atari_maker.make_dataset(GAME, 300, root, policy="random", seed=3, num_envs=2, max_episode_frames=400, show_progress=False)
+    atari_maker.make_dataset(
+        GAME, 300, root, policy="random", seed=3, num_envs=2, max_episode_frames=400, show_progress=False
+    )
     return root
 
 
@@ -43,9 +45,19 @@ def test_atari_spec_reads_the_rlu_builder(data_dir):
 def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     c = get_config("Pong,small")
     c.data_dir = data_dir
-    c.update(batch_size=4, num_steps=2, warmup_steps=1, log_every=1, eval_every=2, checkpoint_every=2,
-             eval_episodes=2, eval_parallel=2, eval_max_episode_frames=200, episodes_in_flight=4,
-             use_tensorboard=False)
+    c.update(
+        batch_size=4,
+        num_steps=2,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=2,
+        checkpoint_every=2,
+        eval_episodes=2,
+        eval_parallel=2,
+        eval_max_episode_frames=200,
+        episodes_in_flight=4,
+        use_tensorboard=False,
+    )
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
         summary = train(c, str(tmp_path / "run"), progress=False)
     assert summary["num_steps"] == 2 and (summary["suite"], summary["env"]) == ("atari", "Pong")
@@ -58,11 +70,15 @@ def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     final = summary["final_eval"]
     assert final["episodes"] == 2 and len(final) > 5
     # 200-frame cap = 50 agent steps per episode
-    assert final["env_steps"] == 100 and final["normalized_score"] == pytest.approx((final["mean_return"] + 20.3) / 38.55)
+    assert final["env_steps"] == 100 and final["normalized_score"] == pytest.approx(
+        (final["mean_return"] + 20.3) / 38.55
+    )
     assert (final["normalized"]["human"]["low"], final["normalized"]["human"]["high"]) == (-20.7, 14.6)
     assert final["reference"] == "dqn" and final["normalized"]["dqn"]["mean"] == final["normalized_score"]
     evals = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))  # the learning curve: one row per evaluation
-    assert [int(r["step"]) for r in evals] == [2] and float(evals[0]["normalized_score"]) == pytest.approx(final["normalized_score"])
+    assert [int(r["step"]) for r in evals] == [2] and float(evals[0]["normalized_score"]) == pytest.approx(
+        final["normalized_score"]
+    )
     params, extra = load_params(str(tmp_path / "run"))
     assert extra["step"] == 2 and extra["observation_shape"] == [84, 84, 4] and extra["num_actions"] == 6
     assert extra["config"]["network"] == "resnet" and extra["config"]["network_preset"] == "small"

@@ -24,9 +24,21 @@ from tests.conftest import make_episode, write_dataset
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 4
 CHECKPOINTS = [2, 4]
-ARGS = ["--config.eval_every=0", f"--config.num_steps={STEPS}",
-        "--config.batch_size=8", "--config.warmup_steps=1", "--config.checkpoint_every=2", "--config.keep_checkpoints=5",
-        "--config.log_every=2", "--config.unroll_steps=1", "--config.td_steps=1", "--config.num_bins=11", "--config.eval_episodes=4", "--config.eval_parallel=2", "--config.use_tensorboard=false"]
+ARGS = [
+    "--config.eval_every=0",
+    f"--config.num_steps={STEPS}",
+    "--config.batch_size=8",
+    "--config.warmup_steps=1",
+    "--config.checkpoint_every=2",
+    "--config.keep_checkpoints=5",
+    "--config.log_every=2",
+    "--config.unroll_steps=1",
+    "--config.td_steps=1",
+    "--config.num_bins=11",
+    "--config.eval_episodes=4",
+    "--config.eval_parallel=2",
+    "--config.use_tensorboard=false",
+]
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -40,17 +52,46 @@ def _free_port() -> int:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("multihost")
     data = write_dataset(root / "data", [make_episode(e, 5 + e % 7, obs_shape=(10, 5)) for e in range(16)])
-    env = dict(os.environ, PYTHONPATH=REPO, PYTHON=sys.executable, ROSMO_PORT=str(_free_port()),
-               ROSMO_DEVICES_PER_PROCESS="2", ROSMO_EVALUATORS="1", ROSMO_EVAL_POLL="0.5", TF_CPP_MIN_LOG_LEVEL="2",
-               JAX_THREEFRY_PARTITIONABLE="false")  # other random bits, a much faster compile on XLA:CPU
+    env = dict(
+        os.environ,
+        PYTHONPATH=REPO,
+        PYTHON=sys.executable,
+        ROSMO_PORT=str(_free_port()),
+        ROSMO_DEVICES_PER_PROCESS="2",
+        ROSMO_EVALUATORS="1",
+        ROSMO_EVAL_POLL="0.5",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        JAX_THREEFRY_PARTITIONABLE="false",
+    )  # other random bits, a much faster compile on XLA:CPU
     env.pop("XLA_FLAGS", None)
     args = ARGS + [f"--config.dataset_dir={data}"]
     multi = str(root / "multi")
-    pair = subprocess.Popen(["bash", os.path.join(REPO, "launch", "local_multiprocess.sh"), "2", "bsuite:catch", multi, *args],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pair = subprocess.Popen(
+        ["bash", os.path.join(REPO, "launch", "local_multiprocess.sh"), "2", "bsuite:catch", multi, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     single = str(root / "single")
-    reference = subprocess.run([sys.executable, os.path.join(REPO, "tests", "training", "multihost_reference.py"), "2", "4",
-                                "--config=bsuite:catch", "--no-progress", *args, f"--workdir={single}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    reference = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "tests", "training", "multihost_reference.py"),
+            "2",
+            "4",
+            "--config=bsuite:catch",
+            "--no-progress",
+            *args,
+            f"--workdir={single}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out, _ = pair.communicate(timeout=300)
     logs = {name: open(os.path.join(root, name)).read() for name in os.listdir(root) if name.endswith(".log")}
     assert reference.returncode == 0, reference.stdout[-2000:] + reference.stderr[-2000:]
@@ -74,8 +115,10 @@ def test_two_processes_form_one_mesh_and_match_one_process(runs):
     last, _ = load_params(single, step=CHECKPOINTS[-1])
     moved = max(float(np.max(np.abs(x - y))) for x, y in zip(jax.tree.leaves(first), jax.tree.leaves(last)))
     assert moved > 100 * max(differences.values()), (moved, differences)  # training moved the params far more
-    print(f"max |params(2 processes x 2 devices) - params(1 process x 4 devices)| per step: {differences}; "
-          f"max change from step {CHECKPOINTS[0]} to {CHECKPOINTS[-1]}: {moved:.3g}")
+    print(
+        f"max |params(2 processes x 2 devices) - params(1 process x 4 devices)| per step: {differences}; "
+        f"max change from step {CHECKPOINTS[0]} to {CHECKPOINTS[-1]}: {moved:.3g}"
+    )
 
 
 @pytest.mark.slow

@@ -42,8 +42,19 @@ def catch_data(tmp_path_factory):
 
 def _config(data, **overrides):
     c = get_config("catch")
-    c.update(dataset_dir=data, batch_size=8, num_bins=11, warmup_steps=0, num_steps=4, log_every=1, eval_every=100,
-             checkpoint_every=2, eval_episodes=1, eval_parallel=1, use_tensorboard=False)
+    c.update(
+        dataset_dir=data,
+        batch_size=8,
+        num_bins=11,
+        warmup_steps=0,
+        num_steps=4,
+        log_every=1,
+        eval_every=100,
+        checkpoint_every=2,
+        eval_episodes=1,
+        eval_parallel=1,
+        use_tensorboard=False,
+    )
     c.update(overrides)
     return c
 
@@ -90,8 +101,15 @@ def test_learner_skips_a_non_finite_update_and_names_it():
 
 @pytest.mark.slow
 def test_diverging_run_stops_and_its_checkpoints_are_finite(catch_data, tmp_path):
-    config = _config(catch_data, learning_rate=1e4, warmup_steps=6, num_steps=40, checkpoint_every=1, log_every=1,
-                     keep_checkpoints=40)
+    config = _config(
+        catch_data,
+        learning_rate=1e4,
+        warmup_steps=6,
+        num_steps=40,
+        checkpoint_every=1,
+        log_every=1,
+        keep_checkpoints=40,
+    )
     with pytest.raises(NonFiniteError, match=r"non-finite .*loss.* at step (\d+)") as err:
         _train(config, tmp_path / "run")
     first = int(str(err.value).split(" at step ")[1].split()[0])
@@ -149,10 +167,15 @@ def test_bad_values_are_named_with_field_episode_and_file(tmp_path, in_memory, c
             steps["action"][1] = 3  # metadata: num_actions = 3
 
     path = _bad_dataset(tmp_path, case, edit)
-    expected = {"reward": "holds a non-finite value", "observation": "holds a non-finite value",
-                "action": r"holds 3 in episode 3 .*expected actions in \[0, 3\)"}[case]
+    expected = {
+        "reward": "holds a non-finite value",
+        "observation": "holds a non-finite value",
+        "action": r"holds 3 in episode 3 .*expected actions in \[0, 3\)",
+    }[case]
     with pytest.raises(rlds.DatasetError, match=rf"step field '{case}' {expected}") as err:
-        batches = loader.make_loader(path, unroll_steps=1, td_steps=1, batch_size=4, in_memory=in_memory, shuffle_buffer=1)
+        batches = loader.make_loader(
+            path, unroll_steps=1, td_steps=1, batch_size=4, in_memory=in_memory, shuffle_buffer=1
+        )
         for _ in range(20):
             next(batches)
     message = str(err.value)
@@ -171,8 +194,11 @@ def test_truncated_shard_and_wrong_features_json_are_one_line_errors(tmp_path):
     reshaped = shutil.copytree(path, str(tmp_path / "reshaped"))
     _features_shape(reshaped, (4, 3))  # the data holds (2, 3)
     # 6 steps x (2, 3) floats decode as 3 observations of (4, 3): caught by the count check
-    with pytest.raises(rlds.DatasetError, match=r"'observation' decodes to 3 observations for 6 steps in episode 0 .*"
-                                                r"features.json's observation shape \(4, 3\)"):
+    with pytest.raises(
+        rlds.DatasetError,
+        match=r"'observation' decodes to 3 observations for 6 steps in episode 0 .*"
+        r"features.json's observation shape \(4, 3\)",
+    ):
         loader.make_loader(reshaped, unroll_steps=1, td_steps=1, batch_size=4, in_memory=True)
     _features_shape(reshaped, (5, 3))  # 36 floats are no whole number of (5, 3): TensorFlow cannot decode them
     with pytest.raises(rlds.DatasetError, match=r"cannot be decoded as the dataset's features"):
@@ -185,8 +211,11 @@ def test_truncated_shard_and_wrong_features_json_are_one_line_errors(tmp_path):
 def _three_steps(directory):
     with Checkpointer(directory, max_to_keep=5) as ckpt:
         for step in (1, 2, 3):
-            ckpt.save(step, {"params": {"w": np.random.default_rng(step).normal(size=(64, 64)).astype(np.float32)}},
-                      extra={"step": step})
+            ckpt.save(
+                step,
+                {"params": {"w": np.random.default_rng(step).normal(size=(64, 64)).astype(np.float32)}},
+                extra={"step": step},
+            )
     return os.path.join(directory, "3")
 
 
@@ -248,8 +277,10 @@ def test_resume_falls_back_past_a_corrupt_checkpoint(catch_data, tmp_path, capsy
 # ---------------------------------------------------------------------------
 # 3. Workdir lock
 # ---------------------------------------------------------------------------
-HOLD = ("import sys, time; from rosmo.training.workdir import WorkdirLock; "
-        "lock = WorkdirLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(600)")
+HOLD = (
+    "import sys, time; from rosmo.training.workdir import WorkdirLock; "
+    "lock = WorkdirLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(600)"
+)
 
 
 @pytest.mark.slow
@@ -257,11 +288,14 @@ def test_second_trainer_is_refused_and_a_stale_lock_is_replaced(catch_data, tmp_
     run = tmp_path / "run"
     os.makedirs(run)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ, PYTHONPATH=root))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=root)
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(workdirs.WorkdirError, match=rf"another trainer is using this run directory \(pid {holder.pid}"):
+        with pytest.raises(
+            workdirs.WorkdirError, match=rf"another trainer is using this run directory \(pid {holder.pid}"
+        ):
             _train(_config(catch_data), run)
     finally:
         holder.kill()

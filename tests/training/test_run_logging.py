@@ -12,7 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.training.run_logging import ProgressBar, RunLogger, format_value, to_jsonable, truncate_csv, write_json_atomic
+from rosmo.training.run_logging import (
+    ProgressBar,
+    RunLogger,
+    format_value,
+    to_jsonable,
+    truncate_csv,
+    write_json_atomic,
+)
 
 
 def _rows(path):

@@ -23,13 +23,26 @@ def test_a_held_signal_is_pending_until_agreed():
     assert agreed_stop(None) is None
 
 
-@pytest.mark.parametrize("at_once, saved_step", [(False, 4)])  # at once (one process): tests/training/test_reliability.py
+@pytest.mark.parametrize(
+    "at_once, saved_step", [(False, 4)]
+)  # at once (one process): tests/training/test_reliability.py
 @pytest.mark.slow
 def test_training_stops_at_the_signal_or_at_the_next_log_step(tmp_path, monkeypatch, at_once, saved_step):
     data = write_dataset(tmp_path / "data", [make_episode(e, 6, obs_shape=(10, 5)) for e in range(4)])
     c = get_config("catch")
-    c.update(dataset_dir=data, num_steps=10, batch_size=4, warmup_steps=1, log_every=2, eval_every=0, checkpoint_every=100,
-             unroll_steps=1, td_steps=1, num_bins=11, use_tensorboard=False)
+    c.update(
+        dataset_dir=data,
+        num_steps=10,
+        batch_size=4,
+        warmup_steps=1,
+        log_every=2,
+        eval_every=0,
+        checkpoint_every=100,
+        unroll_steps=1,
+        td_steps=1,
+        num_bins=11,
+        use_tensorboard=False,
+    )
 
     class Signalled(loop.Learner):  # SIGTERM arrives during the third update
         calls = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -52,15 +52,16 @@ def _chunk_fn(policy: GaussianPolicy, learning_rate: float):
     return train_chunk
 
 
-def residual_log_std(policy: GaussianPolicy, net_params: Params, x: jnp.ndarray, a: jnp.ndarray,
-                     min_std: float = 0.05) -> jnp.ndarray:
+def residual_log_std(
+    policy: GaussianPolicy, net_params: Params, x: jnp.ndarray, a: jnp.ndarray, min_std: float = 0.05
+) -> jnp.ndarray:
     """log of the per-dimension std of the cloning residuals a - mu(x): x [N, O] normalised, a [N, A] -> [A].
 
     sigma_j = sqrt(mean_i (a_ij - mu_j(x_i))^2), floored at `min_std`: the behaviour policy's own spread
     around pi_beta's mean (uniform random actions in [-1, 1]: ~0.58; a policy's mean + N(0, 0.1^2): ~0.1).
     """
     residual = a - policy.net.apply(net_params, x)
-    return jnp.log(jnp.maximum(jnp.sqrt(jnp.mean(residual ** 2, axis=0)), min_std))
+    return jnp.log(jnp.maximum(jnp.sqrt(jnp.mean(residual**2, axis=0)), min_std))
 
 
 def train_bc(
@@ -77,7 +78,7 @@ def train_bc(
     init_log_std: float = 0.0,
     progress: bool = False,
     log_std_from_residuals: bool = False,
-) -> Tuple[Params, Normalizer, Dict[str, Any]]:
+) -> tuple[Params, Normalizer, dict[str, Any]]:
     """Clone pi_beta from observation [N, O] and action [N, A] (`num_steps` rounded up to whole `eval_every`).
 
     Returns (policy params with `log_std = init_log_std`, or with `log_std_from_residuals` the held-out
@@ -110,8 +111,9 @@ def train_bc(
     bar = tqdm.tqdm(total=int(num_steps), desc="behaviour cloning", unit="step", disable=not progress, mininterval=2.0)
     while done < num_steps:  # whole chunks of `eval_every` steps (num_steps rounded up)
         idx = rng.integers(0, len(train_idx), size=(chunk, batch_size))
-        net_params, opt_state, train_loss, val = train_chunk(net_params, opt_state, x_train, a_train, x_val, a_val,
-                                                             jnp.asarray(idx))
+        net_params, opt_state, train_loss, val = train_chunk(
+            net_params, opt_state, x_train, a_train, x_val, a_val, jnp.asarray(idx)
+        )
         done += chunk
         val = float(val)
         history.append({"step": done, "train_loss": float(train_loss), "val_loss": val})
@@ -125,6 +127,11 @@ def train_bc(
                 break
     bar.close()
     log_std = residual_log_std(policy, best_net, x_val, a_val) if log_std_from_residuals else params["log_std"]
-    metrics = {"bc_val_loss": best_val, "bc_steps": done, "bc_seconds": round(time.time() - start, 2),
-               "bc_history": history, "bc_init_std": float(jnp.mean(jnp.exp(log_std)))}
+    metrics = {
+        "bc_val_loss": best_val,
+        "bc_steps": done,
+        "bc_seconds": round(time.time() - start, 2),
+        "bc_history": history,
+        "bc_init_std": float(jnp.mean(jnp.exp(log_std))),
+    }
     return {"net": best_net, "log_std": log_std}, obs_norm, metrics

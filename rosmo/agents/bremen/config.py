@@ -154,34 +154,84 @@ def _positive_int(c, field: str) -> None:
 def validate_config(c: ml_collections.ConfigDict) -> None:
     """Raise ConfigError on the first field out of range."""
     _check(c.env in ENV_NAMES, "env", f"one of {ENV_NAMES}", c.env)
-    for field in ("num_deployments", "transitions_per_deployment", "collect_num_envs", "eval_episodes",
-                  "eval_num_envs", "dynamics.num_members", "dynamics.batch_size", "dynamics.max_epochs",
-                  "dynamics.patience", "dynamics.max_validation", "bc.batch_size", "bc.num_steps", "bc.eval_every",
-                  "bc.patience", "trpo.iterations", "trpo.batch_size", "trpo.horizon", "trpo.cg_iters",
-                  "trpo.max_backtracks", "value.batch_size", "value.steps_per_iteration"):
+    for field in (
+        "num_deployments",
+        "transitions_per_deployment",
+        "collect_num_envs",
+        "eval_episodes",
+        "eval_num_envs",
+        "dynamics.num_members",
+        "dynamics.batch_size",
+        "dynamics.max_epochs",
+        "dynamics.patience",
+        "dynamics.max_validation",
+        "bc.batch_size",
+        "bc.num_steps",
+        "bc.eval_every",
+        "bc.patience",
+        "trpo.iterations",
+        "trpo.batch_size",
+        "trpo.horizon",
+        "trpo.cg_iters",
+        "trpo.max_backtracks",
+        "value.batch_size",
+        "value.steps_per_iteration",
+    ):
         _positive_int(c, field)
-    _check(c.max_episode_steps is None or c.max_episode_steps >= 1, "max_episode_steps", "None or an integer >= 1",
-           c.max_episode_steps)
-    _check(c.dynamics.steps_per_epoch is None or c.dynamics.steps_per_epoch >= 1, "dynamics.steps_per_epoch",
-           "None (one pass over the data) or an integer >= 1", c.dynamics.steps_per_epoch)
-    _check(0.0 < c.dynamics.validation_fraction < 1.0, "dynamics.validation_fraction", "a number in (0, 1)",
-           c.dynamics.validation_fraction)
-    _check(0.0 < c.bc.validation_fraction < 1.0, "bc.validation_fraction", "a number in (0, 1)", c.bc.validation_fraction)
-    for field in ("dynamics.learning_rate", "bc.learning_rate", "value.learning_rate", "trpo.max_kl",
-                  "trpo.obs_clip", "trpo.backtrack_coeff"):
+    _check(
+        c.max_episode_steps is None or c.max_episode_steps >= 1,
+        "max_episode_steps",
+        "None or an integer >= 1",
+        c.max_episode_steps,
+    )
+    _check(
+        c.dynamics.steps_per_epoch is None or c.dynamics.steps_per_epoch >= 1,
+        "dynamics.steps_per_epoch",
+        "None (one pass over the data) or an integer >= 1",
+        c.dynamics.steps_per_epoch,
+    )
+    _check(
+        0.0 < c.dynamics.validation_fraction < 1.0,
+        "dynamics.validation_fraction",
+        "a number in (0, 1)",
+        c.dynamics.validation_fraction,
+    )
+    _check(
+        0.0 < c.bc.validation_fraction < 1.0, "bc.validation_fraction", "a number in (0, 1)", c.bc.validation_fraction
+    )
+    for field in (
+        "dynamics.learning_rate",
+        "bc.learning_rate",
+        "value.learning_rate",
+        "trpo.max_kl",
+        "trpo.obs_clip",
+        "trpo.backtrack_coeff",
+    ):
         value = _get(c, field)
         _check(value > 0, field, "a positive number", value)
     _check(c.trpo.backtrack_coeff < 1.0, "trpo.backtrack_coeff", "a number in (0, 1)", c.trpo.backtrack_coeff)
-    _check(c.trpo.get("uncertainty_penalty", 0.0) >= 0.0, "trpo.uncertainty_penalty", "a number >= 0",
-           c.trpo.get("uncertainty_penalty"))
+    _check(
+        c.trpo.get("uncertainty_penalty", 0.0) >= 0.0,
+        "trpo.uncertainty_penalty",
+        "a number >= 0",
+        c.trpo.get("uncertainty_penalty"),
+    )
     _check(c.trpo.cg_damping >= 0.0, "trpo.cg_damping", "a number >= 0", c.trpo.cg_damping)
     _check(0.0 < c.trpo.discount <= 1.0, "trpo.discount", "a number in (0, 1]", c.trpo.discount)
     _check(0.0 <= c.trpo.gae_lambda <= 1.0, "trpo.gae_lambda", "a number in [0, 1]", c.trpo.gae_lambda)
-    _check(c.trpo.batch_size >= c.trpo.horizon, "trpo.batch_size", f"at least trpo.horizon ({c.trpo.horizon})",
-           c.trpo.batch_size)
+    _check(
+        c.trpo.batch_size >= c.trpo.horizon,
+        "trpo.batch_size",
+        f"at least trpo.horizon ({c.trpo.horizon})",
+        c.trpo.batch_size,
+    )
     _check(c.trpo.get("reward", "learned") in REWARDS, "trpo.reward", f"one of {REWARDS}", c.trpo.get("reward"))
     _check(c.trpo.start_states in START_STATES, "trpo.start_states", f"one of {START_STATES}", c.trpo.start_states)
     for field in ("dynamics.hidden_sizes", "policy.hidden_sizes", "value.hidden_sizes"):
         sizes = _get(c, field)
-        _check(len(sizes) >= 1 and all(isinstance(s, int) and s >= 1 for s in sizes), field,
-               "a tuple of layer sizes >= 1", sizes)
+        _check(
+            len(sizes) >= 1 and all(isinstance(s, int) and s >= 1 for s in sizes),
+            field,
+            "a tuple of layer sizes >= 1",
+            sizes,
+        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, NamedTuple, Optional, Sequence
 
 import haiku as hk
 import jax
@@ -53,23 +53,30 @@ class Ensemble(NamedTuple):
     def num_members(self) -> int:
         return int(jax.tree.leaves(self.params)[0].shape[0])
 
-    def state(self) -> Dict[str, Any]:
-        return {"params": self.params, "input_norm": normalizer_dict(self.input_norm),
-                "target_norm": normalizer_dict(self.target_norm)}
+    def state(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "input_norm": normalizer_dict(self.input_norm),
+            "target_norm": normalizer_dict(self.target_norm),
+        }
 
 
 @functools.lru_cache(maxsize=8)
-def make_network(obs_dim: int, hidden_sizes: Tuple[int, ...]) -> hk.Transformed:
+def make_network(obs_dim: int, hidden_sizes: tuple[int, ...]) -> hk.Transformed:
     """One member: normalized [s, a] [B, O + A] -> normalized [s' - s, r] [B, O + 1] (cached per sizes)."""
     return mlp(tuple(hidden_sizes), obs_dim + 1)
 
 
-def from_state(net: hk.Transformed, state: Dict[str, Any]) -> Ensemble:
-    return Ensemble(net, jax.tree.map(jnp.asarray, state["params"]), normalizer_from_dict(state["input_norm"]),
-                    normalizer_from_dict(state["target_norm"]))
+def from_state(net: hk.Transformed, state: dict[str, Any]) -> Ensemble:
+    return Ensemble(
+        net,
+        jax.tree.map(jnp.asarray, state["params"]),
+        normalizer_from_dict(state["input_norm"]),
+        normalizer_from_dict(state["target_norm"]),
+    )
 
 
-def predict(ensemble: Ensemble, obs: jnp.ndarray, action: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
+def predict(ensemble: Ensemble, obs: jnp.ndarray, action: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Every member's next observation [K, B, O] and reward [K, B] for obs [B, O], action [B, A]."""
     x = normalize(ensemble.input_norm, jnp.concatenate([obs, action], -1))
     y = jax.vmap(ensemble.net.apply, in_axes=(0, None))(ensemble.params, x)
@@ -88,7 +95,7 @@ def disagreement(next_obs: jnp.ndarray, scale: jnp.ndarray) -> jnp.ndarray:
     deterministic, so the spread of their predictions stands in for it.
     """
     dev = (next_obs - jnp.mean(next_obs, 0, keepdims=True)) / scale
-    return jnp.max(jnp.sqrt(jnp.sum(dev ** 2, -1)), 0)
+    return jnp.max(jnp.sqrt(jnp.sum(dev**2, -1)), 0)
 
 
 def state_change_scale(ensemble: Ensemble) -> jnp.ndarray:
@@ -119,14 +126,18 @@ def _epoch_fn(net: hk.Transformed, num_members: int, learning_rate: float):
             return (optax.apply_updates(p, updates), s), loss / num_members
 
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batch_idx)
-        val = member_losses(net, params, jnp.broadcast_to(x_val, (num_members,) + x_val.shape),
-                            jnp.broadcast_to(y_val, (num_members,) + y_val.shape))
+        val = member_losses(
+            net,
+            params,
+            jnp.broadcast_to(x_val, (num_members,) + x_val.shape),
+            jnp.broadcast_to(y_val, (num_members,) + y_val.shape),
+        )
         return params, opt_state, jnp.mean(losses), val
 
     return epoch
 
 
-def _split(num: int, fraction: float, max_validation: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def _split(num: int, fraction: float, max_validation: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     perm = rng.permutation(num)
     num_val = int(min(max(1, round(fraction * num)), max_validation, num - 1))
     return perm[num_val:], perm[:num_val]
@@ -145,7 +156,7 @@ def train_ensemble(
     validation_fraction: float = 0.15,
     max_validation: int = 20_000,
     progress: bool = False,
-) -> Tuple[Ensemble, Dict[str, Any]]:
+) -> tuple[Ensemble, dict[str, Any]]:
     """Fit K members on `data` (a random `validation_fraction` held out, at most `max_validation`).
 
     An epoch is `steps_per_epoch` minibatch steps per member (None: one pass over the training split).
@@ -183,16 +194,23 @@ def train_ensemble(
     history = []
     bar = tqdm.tqdm(range(int(max_epochs)), desc="dynamics ensemble", unit="epoch", disable=not progress)
     for ep in bar:
-        batch_idx = np.stack([rng.choice(num_train, size=(steps, batch_size), replace=steps * batch_size > num_train)
-                              for _ in range(num_members)], axis=1)
-        params, opt_state, train_loss, val = epoch(params, opt_state, x_train, y_train, x_val, y_val,
-                                                   jnp.asarray(batch_idx))
+        batch_idx = np.stack(
+            [
+                rng.choice(num_train, size=(steps, batch_size), replace=steps * batch_size > num_train)
+                for _ in range(num_members)
+            ],
+            axis=1,
+        )
+        params, opt_state, train_loss, val = epoch(
+            params, opt_state, x_train, y_train, x_val, y_val, jnp.asarray(batch_idx)
+        )
         val = np.asarray(val)
         improved = val < best_val
         if improved.any():
             mask = jnp.asarray(improved)
             best_params = jax.tree.map(
-                lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), params, best_params)
+                lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), params, best_params
+            )
             best_val = np.where(improved, val, best_val)
             since_best = 0
         else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
@@ -73,17 +73,23 @@ class Networks(NamedTuple):
 def make_networks(config: ml_collections.ConfigDict, obs_dim: int, act_dim: int) -> Networks:
     """The policy, value and dynamics networks of `config` (the same objects for the same sizes, so that
     jitted functions built on them are reused across deployments)."""
-    return _networks(int(obs_dim), int(act_dim), tuple(config.policy.hidden_sizes), tuple(config.value.hidden_sizes),
-                     tuple(config.dynamics.hidden_sizes))
+    return _networks(
+        int(obs_dim),
+        int(act_dim),
+        tuple(config.policy.hidden_sizes),
+        tuple(config.value.hidden_sizes),
+        tuple(config.dynamics.hidden_sizes),
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _networks(obs_dim, act_dim, policy_hidden, value_hidden, dynamics_hidden) -> Networks:
-    return Networks(make_policy(act_dim, policy_hidden), make_value(value_hidden),
-                    dynamics.make_network(obs_dim, dynamics_hidden))
+    return Networks(
+        make_policy(act_dim, policy_hidden), make_value(value_hidden), dynamics.make_network(obs_dim, dynamics_hidden)
+    )
 
 
-def act_params(state: Dict[str, Any]) -> Dict[str, Any]:
+def act_params(state: dict[str, Any]) -> dict[str, Any]:
     """The acting part of a BREMEN (or BC) state: {"policy", "obs_norm"}."""
     return {"policy": state["policy"], "obs_norm": state["obs_norm"]}
 
@@ -110,10 +116,24 @@ def make_trpo_iteration(config: ml_collections.ConfigDict, networks: Networks, e
               value_scale, key) -> (policy, value, value_opt_state, metrics)
     """
     t, v = config.trpo, config.value
-    return _trpo_iteration(networks, env_fns, t.horizon, t.discount, t.gae_lambda, t.max_kl, t.cg_iters,
-                           t.cg_damping, t.backtrack_coeff, t.max_backtracks, v.learning_rate, v.batch_size,
-                           v.steps_per_iteration, t.get("reward", "learned"), float(t.get("sampling_noise_std", -1.0)),
-                           float(t.get("uncertainty_penalty", 0.0)))
+    return _trpo_iteration(
+        networks,
+        env_fns,
+        t.horizon,
+        t.discount,
+        t.gae_lambda,
+        t.max_kl,
+        t.cg_iters,
+        t.cg_damping,
+        t.backtrack_coeff,
+        t.max_backtracks,
+        v.learning_rate,
+        v.batch_size,
+        v.steps_per_iteration,
+        t.get("reward", "learned"),
+        float(t.get("sampling_noise_std", -1.0)),
+        float(t.get("uncertainty_penalty", 0.0)),
+    )
 
 
 def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Normalizer, noise_std: float):
@@ -137,9 +157,24 @@ def rollout_sampler(policy_net: GaussianPolicy, policy_params: Params, norm: Nor
 
 
 @functools.lru_cache(maxsize=8)
-def _trpo_iteration(networks, env_fns, horizon, discount_factor, gae_lambda, max_kl, cg_iters, cg_damping,
-                    backtrack_coeff, max_backtracks, value_lr, value_batch, value_steps, reward_mode="learned",
-                    sampling_noise_std=-1.0, uncertainty_penalty=0.0) -> Callable:
+def _trpo_iteration(
+    networks,
+    env_fns,
+    horizon,
+    discount_factor,
+    gae_lambda,
+    max_kl,
+    cg_iters,
+    cg_damping,
+    backtrack_coeff,
+    max_backtracks,
+    value_lr,
+    value_batch,
+    value_steps,
+    reward_mode="learned",
+    sampling_noise_std=-1.0,
+    uncertainty_penalty=0.0,
+) -> Callable:
     done_fn = env_fns.termination
     known_reward = env_fns.reward if reward_mode == "true" else None
     value_opt = optax.adam(value_lr)
@@ -151,7 +186,8 @@ def _trpo_iteration(networks, env_fns, horizon, discount_factor, gae_lambda, max
         def step(carry, i):
             p, s = carry
             loss, grads = jax.value_and_grad(
-                lambda q: 0.5 * jnp.mean((value_net.apply(q, obs_n[i])[..., 0] - targets[i] / scale) ** 2))(p)
+                lambda q: 0.5 * jnp.mean((value_net.apply(q, obs_n[i])[..., 0] - targets[i] / scale) ** 2)
+            )(p)
             updates, s = value_opt.update(grads, s, p)
             return (optax.apply_updates(p, updates), s), loss
 
@@ -159,18 +195,28 @@ def _trpo_iteration(networks, env_fns, horizon, discount_factor, gae_lambda, max
         return value_params, opt_state, jnp.mean(losses)
 
     @jax.jit
-    def iteration(policy_params, value_params, value_opt_state, ensemble_state, obs_norm, s0, obs_low,
-                  obs_high, scale, key):
+    def iteration(
+        policy_params, value_params, value_opt_state, ensemble_state, obs_norm, s0, obs_low, obs_high, scale, key
+    ):
         roll_key, value_key = jax.random.split(key)
         norm = normalizer_from_dict(obs_norm)
         ensemble = dynamics.from_state(networks.dynamics, ensemble_state)
 
         sample_fn = rollout_sampler(policy_net, policy_params, norm, sampling_noise_std)
         scale_delta = dynamics.state_change_scale(ensemble)
-        ro = rollout_lib.imagine(roll_key, sample_fn, lambda o, a: dynamics.predict(ensemble, o, a), done_fn, s0,
-                                 horizon, obs_low, obs_high, reward_fn=known_reward,
-                                 uncertainty_fn=lambda nxt: dynamics.disagreement(nxt, scale_delta),
-                                 uncertainty_penalty=uncertainty_penalty)
+        ro = rollout_lib.imagine(
+            roll_key,
+            sample_fn,
+            lambda o, a: dynamics.predict(ensemble, o, a),
+            done_fn,
+            s0,
+            horizon,
+            obs_low,
+            obs_high,
+            reward_fn=known_reward,
+            uncertainty_fn=lambda nxt: dynamics.disagreement(nxt, scale_delta),
+            uncertainty_penalty=uncertainty_penalty,
+        )
         obs_n = normalize(norm, ro.observation)  # [H+1, N, O]
         values = scale * value_net.apply(value_params, obs_n)[..., 0]  # [H+1, N]
         discount = discount_factor * (1.0 - ro.terminal.astype(jnp.float32))
@@ -180,12 +226,19 @@ def _trpo_iteration(networks, env_fns, horizon, discount_factor, gae_lambda, max
         mean = jnp.sum(adv * mask) / jnp.sum(mask)
         std = jnp.sqrt(jnp.sum(((adv - mean) ** 2) * mask) / jnp.sum(mask))
         obs_dim, act_dim = obs_n.shape[-1], ro.action.shape[-1]
-        batch = trpo.Batch(obs_n[:-1].reshape(-1, obs_dim), ro.action.reshape(-1, act_dim), ro.log_prob.reshape(-1),
-                           ((adv - mean) / (std + 1e-8)).reshape(-1), mask.reshape(-1))
-        new_policy, info = trpo.trpo_step(policy_net.distribution, policy_params, batch, max_kl, cg_iters,
-                                          cg_damping, backtrack_coeff, max_backtracks)
-        value_params, value_opt_state, value_loss = fit_value(value_params, value_opt_state, batch.observation,
-                                                              returns.reshape(-1), batch.mask, scale, value_key)
+        batch = trpo.Batch(
+            obs_n[:-1].reshape(-1, obs_dim),
+            ro.action.reshape(-1, act_dim),
+            ro.log_prob.reshape(-1),
+            ((adv - mean) / (std + 1e-8)).reshape(-1),
+            mask.reshape(-1),
+        )
+        new_policy, info = trpo.trpo_step(
+            policy_net.distribution, policy_params, batch, max_kl, cg_iters, cg_damping, backtrack_coeff, max_backtracks
+        )
+        value_params, value_opt_state, value_loss = fit_value(
+            value_params, value_opt_state, batch.observation, returns.reshape(-1), batch.mask, scale, value_key
+        )
         metrics = {
             "imagined_return": jnp.mean(jnp.sum(ro.reward, 0)),
             "imagined_length": jnp.mean(jnp.sum(mask, 0)),
@@ -212,7 +265,7 @@ def optimize_policy(
     key: jax.Array,
     env_fns: EnvFunctions,
     progress: bool = False,
-) -> Tuple[Params, Params, Dict[str, Any]]:
+) -> tuple[Params, Params, dict[str, Any]]:
     """`config.trpo.iterations` TRPO iterations from `policy_params` in `ensemble`; returns (policy, value, metrics).
 
     Args:
@@ -241,21 +294,36 @@ def optimize_policy(
     value_opt_state = optax.adam(config.value.learning_rate).init(value_params)
     ensemble_state = ensemble.state()
     norm = normalizer_dict(obs_norm)
-    history: List[Dict[str, float]] = []
+    history: list[dict[str, float]] = []
     bar = tqdm.tqdm(range(int(t.iterations)), desc="TRPO (imagined)", unit="it", disable=not progress)
     for it in bar:
         key, it_key = jax.random.split(key)
         s0 = starts[rng.integers(0, len(starts), num_rollouts)]  # fixed shape [N, O]: one compilation
         policy_params, value_params, value_opt_state, m = iteration(
-            policy_params, value_params, value_opt_state, ensemble_state, norm, s0, obs_low, obs_high,
-            jnp.float32(scale), it_key)
+            policy_params,
+            value_params,
+            value_opt_state,
+            ensemble_state,
+            norm,
+            s0,
+            obs_low,
+            obs_high,
+            jnp.float32(scale),
+            it_key,
+        )
         row = {"iteration": it + 1, **{k: float(v) for k, v in m.items()}}
         history.append(row)
-        bar.set_postfix(ret=f"{row['imagined_return']:.1f}", kl=f"{row['kl']:.3f}", std=f"{row['policy_std']:.2f}",
-                        refresh=False)
+        bar.set_postfix(
+            ret=f"{row['imagined_return']:.1f}", kl=f"{row['kl']:.3f}", std=f"{row['policy_std']:.2f}", refresh=False
+        )
     bar.close()
-    metrics = {"trpo_iterations": int(t.iterations), "trpo_rollouts_per_iteration": num_rollouts,
-               "value_scale": scale, "trpo_seconds": round(time.time() - start, 2), "trpo_history": history}
+    metrics = {
+        "trpo_iterations": int(t.iterations),
+        "trpo_rollouts_per_iteration": num_rollouts,
+        "value_scale": scale,
+        "trpo_seconds": round(time.time() - start, 2),
+        "trpo_history": history,
+    }
     if history:
         metrics.update({f"final_{k}": history[-1][k] for k in ("imagined_return", "kl", "policy_std", "value_loss")})
     return policy_params, value_params, metrics
@@ -268,7 +336,7 @@ def train_bremen(
     key: jax.Array,
     env_fns: EnvFunctions,
     progress: bool = False,
-) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Ensemble on `data_all`, BC on `data_new`, Normal(pi_beta, 1) re-initialisation, TRPO; returns (state, metrics).
 
     Args:
@@ -284,28 +352,63 @@ def train_bremen(
     ens_key, bc_key, trpo_key = jax.random.split(key, 3)
     d = config.dynamics
     ensemble, dyn_metrics = dynamics.train_ensemble(
-        data_all, d.hidden_sizes, ens_key, d.num_members, d.learning_rate, d.batch_size, d.max_epochs,
-        d.steps_per_epoch, d.patience, d.validation_fraction, d.max_validation, progress=progress)
+        data_all,
+        d.hidden_sizes,
+        ens_key,
+        d.num_members,
+        d.learning_rate,
+        d.batch_size,
+        d.max_epochs,
+        d.steps_per_epoch,
+        d.patience,
+        d.validation_fraction,
+        d.max_validation,
+        progress=progress,
+    )
     policy_params, obs_norm, bc_metrics = bc_lib.train_bc(
-        networks.policy, data_new.observation, data_new.action, bc_key, config.bc.learning_rate, config.bc.batch_size,
-        config.bc.num_steps, config.bc.eval_every, config.bc.patience, config.bc.validation_fraction,
-        init_log_std=config.policy.init_log_std, progress=progress,
-        log_std_from_residuals=bool(config.policy.get("init_std_from_data", False)))
+        networks.policy,
+        data_new.observation,
+        data_new.action,
+        bc_key,
+        config.bc.learning_rate,
+        config.bc.batch_size,
+        config.bc.num_steps,
+        config.bc.eval_every,
+        config.bc.patience,
+        config.bc.validation_fraction,
+        init_log_std=config.policy.init_log_std,
+        progress=progress,
+        log_std_from_residuals=bool(config.policy.get("init_std_from_data", False)),
+    )
     policy_params, value_params, trpo_metrics = optimize_policy(
-        config, networks, ensemble, policy_params, obs_norm, data_all, trpo_key, env_fns, progress=progress)
-    state = {"policy": policy_params, "obs_norm": normalizer_dict(obs_norm), "value": value_params,
-             "ensemble": ensemble.state()}
+        config, networks, ensemble, policy_params, obs_norm, data_all, trpo_key, env_fns, progress=progress
+    )
+    state = {
+        "policy": policy_params,
+        "obs_norm": normalizer_dict(obs_norm),
+        "value": value_params,
+        "ensemble": ensemble.state(),
+    }
     return state, {**dyn_metrics, **bc_metrics, **trpo_metrics}
 
 
 def train_bc_baseline(
     config: ml_collections.ConfigDict, data: Transitions, key: jax.Array, progress: bool = False
-) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """BC on `data` with BREMEN's BC settings (the offline comparison's baseline); acts with the mean."""
     policy = make_policy(data.action.shape[1], config.policy.hidden_sizes)
     params, obs_norm, metrics = bc_lib.train_bc(
-        policy, data.observation, data.action, key, config.bc.learning_rate, config.bc.batch_size,
-        config.bc.num_steps, config.bc.eval_every, config.bc.patience, config.bc.validation_fraction,
-        init_log_std=config.policy.init_log_std, progress=progress)
+        policy,
+        data.observation,
+        data.action,
+        key,
+        config.bc.learning_rate,
+        config.bc.batch_size,
+        config.bc.num_steps,
+        config.bc.eval_every,
+        config.bc.patience,
+        config.bc.validation_fraction,
+        init_log_std=config.policy.init_log_std,
+        progress=progress,
+    )
     return {"policy": params, "obs_norm": normalizer_dict(obs_norm)}, metrics
-

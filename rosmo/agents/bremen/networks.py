@@ -11,7 +11,7 @@ A policy's parameters are `{"net": haiku params of mu, "log_std": [A]}`; what ac
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import rosmo.tf_cpu  # noqa: F401  first: distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
 
@@ -49,11 +49,11 @@ def denormalize(n: Normalizer, y: jnp.ndarray) -> jnp.ndarray:
     return y * n.std + n.mean
 
 
-def normalizer_dict(n: Normalizer) -> Dict[str, jnp.ndarray]:
+def normalizer_dict(n: Normalizer) -> dict[str, jnp.ndarray]:
     return {"mean": n.mean, "std": n.std}
 
 
-def normalizer_from_dict(d: Dict[str, Any]) -> Normalizer:
+def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
     return Normalizer(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
 
 
@@ -73,8 +73,10 @@ class GaussianPolicy(NamedTuple):
     action_dim: int
 
     def init(self, key: jax.Array, obs_dim: int, init_log_std: float = 0.0) -> Params:
-        return {"net": self.net.init(key, jnp.zeros((1, obs_dim))),
-                "log_std": jnp.full((self.action_dim,), init_log_std, jnp.float32)}
+        return {
+            "net": self.net.init(key, jnp.zeros((1, obs_dim))),
+            "log_std": jnp.full((self.action_dim,), init_log_std, jnp.float32),
+        }
 
     def mean(self, params: Params, obs_norm: jnp.ndarray) -> jnp.ndarray:
         """mu(s) [B, A] from normalized observations [B, O]."""

@@ -17,15 +17,15 @@ A rollout stops at the env's termination rule `done(s_{t+1})`: `terminal_t = ali
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 
 # (obs [N, O], key) -> (action [N, A], log_prob [N])
-SampleFn = Callable[[jnp.ndarray, jax.Array], Tuple[jnp.ndarray, jnp.ndarray]]
+SampleFn = Callable[[jnp.ndarray, jax.Array], tuple[jnp.ndarray, jnp.ndarray]]
 # (obs [N, O], action [N, A]) -> (next_obs [K, N, O], reward [K, N])
-ModelFn = Callable[[jnp.ndarray, jnp.ndarray], Tuple[jnp.ndarray, jnp.ndarray]]
+ModelFn = Callable[[jnp.ndarray, jnp.ndarray], tuple[jnp.ndarray, jnp.ndarray]]
 # next_obs [N, O] -> bool [N]
 DoneFn = Callable[[jnp.ndarray], jnp.ndarray]
 # (obs [N, O], action [N, A], next_obs [N, O]) -> reward [N]
@@ -92,11 +92,20 @@ def imagine(
         terminal = alive & done_fn(next_obs)
         next_alive = alive & ~terminal
         next_obs = jnp.where(alive[:, None], next_obs, obs)
-        out = (obs, action, log_prob, jnp.where(alive, reward, 0.0), terminal, alive, member.astype(jnp.int32),
-               jnp.where(alive, uncertainty, 0.0))
+        out = (
+            obs,
+            action,
+            log_prob,
+            jnp.where(alive, reward, 0.0),
+            terminal,
+            alive,
+            member.astype(jnp.int32),
+            jnp.where(alive, uncertainty, 0.0),
+        )
         return (next_obs, next_alive), out
 
     (last_obs, _), (obs, action, log_prob, reward, terminal, mask, member, uncertainty) = jax.lax.scan(
-        step, (start_obs, jnp.ones((num,), bool)), jax.random.split(key, horizon))
+        step, (start_obs, jnp.ones((num,), bool)), jax.random.split(key, horizon)
+    )
     observation = jnp.concatenate([obs, last_obs[None]], 0)
     return Rollout(observation, action, log_prob, reward, terminal, mask, member, uncertainty)

@@ -15,7 +15,7 @@ or KL line search.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple, Tuple
+from typing import Any, Callable, NamedTuple
 
 import distrax
 import jax
@@ -27,8 +27,9 @@ Params = Any
 DistFn = Callable[[Params, jnp.ndarray], distrax.Distribution]  # (params, obs [M, O]) -> pi(.|s), batch [M]
 
 
-def conjugate_gradient(matvec: Callable[[jnp.ndarray], jnp.ndarray], b: jnp.ndarray, num_iters: int = 10,
-                       residual_tol: float = 1e-10) -> jnp.ndarray:
+def conjugate_gradient(
+    matvec: Callable[[jnp.ndarray], jnp.ndarray], b: jnp.ndarray, num_iters: int = 10, residual_tol: float = 1e-10
+) -> jnp.ndarray:
     """Approximately solve A x = b for symmetric positive-definite A given only v -> A v.
 
     b [D] -> x [D]. Plain CG from x = 0 for `num_iters` iterations (exact after D in exact arithmetic);
@@ -97,7 +98,7 @@ def trpo_step(
     cg_damping: float = 0.1,
     backtrack_coeff: float = 0.8,
     max_backtracks: int = 10,
-) -> Tuple[Params, Dict[str, jnp.ndarray]]:
+) -> tuple[Params, dict[str, jnp.ndarray]]:
     """One TRPO update of `params` (see the module docstring); jit-able.
 
     Returns (new params, info): surrogate_before / surrogate_after, kl (of the accepted step, 0 when

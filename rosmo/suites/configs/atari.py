@@ -13,12 +13,39 @@ from rosmo.suites.configs.base import get_base_config
 
 # Per-preset budgets, applied by `get_config` for the preset named in the config string.
 PRESET_SETTINGS = {
-    "full": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, episodes_in_flight=300, eval_every=10_000,
-                 eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
-    "light": dict(batch_size=512, num_steps=200_000, warmup_steps=1_000, episodes_in_flight=300, eval_every=10_000,
-                  eval_episodes=32, eval_parallel=32, log_every=100, checkpoint_every=5_000),
-    "small": dict(batch_size=32, num_steps=3_000, warmup_steps=100, episodes_in_flight=64, eval_every=1_000,
-                  eval_episodes=16, eval_parallel=16, log_every=50, checkpoint_every=500),
+    "full": dict(
+        batch_size=512,
+        num_steps=200_000,
+        warmup_steps=1_000,
+        episodes_in_flight=300,
+        eval_every=10_000,
+        eval_episodes=32,
+        eval_parallel=32,
+        log_every=100,
+        checkpoint_every=5_000,
+    ),
+    "light": dict(
+        batch_size=512,
+        num_steps=200_000,
+        warmup_steps=1_000,
+        episodes_in_flight=300,
+        eval_every=10_000,
+        eval_episodes=32,
+        eval_parallel=32,
+        log_every=100,
+        checkpoint_every=5_000,
+    ),
+    "small": dict(
+        batch_size=32,
+        num_steps=3_000,
+        warmup_steps=100,
+        episodes_in_flight=64,
+        eval_every=1_000,
+        eval_episodes=16,
+        eval_parallel=16,
+        log_every=50,
+        checkpoint_every=500,
+    ),
 }
 
 
@@ -44,7 +71,9 @@ def get_config(arg: str = "Pong") -> ml_collections.ConfigDict:
 
     # model and targets
     c.network = "resnet"
-    c.network_preset = preset  # full (the original's network) | light (lighter heads, no block between the pools) | small (CPU)
+    c.network_preset = (
+        preset  # full (the original's network) | light (lighter heads, no block between the pools) | small (CPU)
+    )
     c.architecture = ml_collections.config_dict.placeholder(str)  # None: from the preset; "original" | "light"
     c.channels = ml_collections.config_dict.placeholder(int)  # None: from the preset
     c.representation_blocks = ml_collections.config_dict.placeholder(int)

@@ -35,8 +35,9 @@ ENVS = ("catch", "cartpole", "mountain_car")
 # policy_temperature=10 is a departure from the paper (temperature 1) for BSuite: it wins on cartpole,
 # converges faster on mountain_car and ties on catch. `--config.policy_temperature=1` restores the paper.
 _PER_ENV = {
-    "catch": dict(num_steps=5_000, eval_every=1_000, learning_rate=2e-3, target_update_interval=100,
-                  bc_loss_weight=1.0),
+    "catch": dict(
+        num_steps=5_000, eval_every=1_000, learning_rate=2e-3, target_update_interval=100, bc_loss_weight=1.0
+    ),
     "cartpole": dict(num_steps=10_000, eval_every=1_000, learning_rate=7e-4, target_update_interval=200),
     "mountain_car": dict(num_steps=10_000, eval_every=1_000, learning_rate=7e-4, target_update_interval=200),
 }

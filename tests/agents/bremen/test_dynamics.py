@@ -23,9 +23,17 @@ def _linear_system(num, seed):
 
 def test_ensemble_fits_a_known_linear_system():
     data = _linear_system(4000, 0)
-    ensemble, metrics = dynamics.train_ensemble(data, (64, 64), jax.random.PRNGKey(0), num_members=3,
-                                                learning_rate=3e-3, batch_size=128, max_epochs=8,
-                                                steps_per_epoch=300, patience=3)
+    ensemble, metrics = dynamics.train_ensemble(
+        data,
+        (64, 64),
+        jax.random.PRNGKey(0),
+        num_members=3,
+        learning_rate=3e-3,
+        batch_size=128,
+        max_epochs=8,
+        steps_per_epoch=300,
+        patience=3,
+    )
     assert ensemble.num_members == 3 and len(metrics["dynamics_val_loss"]) == 3
     test = _linear_system(500, 1)
     next_obs, reward = dynamics.predict(ensemble, test.observation, test.action)
@@ -43,10 +51,25 @@ def test_ensemble_fits_a_known_linear_system():
 def test_early_stopping_stops_before_max_epochs_on_noise():
     rng = np.random.default_rng(0)
     s = rng.normal(size=(300, 2)).astype(np.float32)
-    noise = Transitions(s, rng.normal(size=(300, 1)).astype(np.float32), rng.normal(size=300).astype(np.float32),
-                        rng.normal(size=(300, 2)).astype(np.float32), np.zeros(300, bool), np.zeros(300, bool))
-    _, metrics = dynamics.train_ensemble(noise, (64, 64), jax.random.PRNGKey(0), num_members=2, learning_rate=1e-2,
-                                         batch_size=64, max_epochs=200, steps_per_epoch=50, patience=2)
+    noise = Transitions(
+        s,
+        rng.normal(size=(300, 1)).astype(np.float32),
+        rng.normal(size=300).astype(np.float32),
+        rng.normal(size=(300, 2)).astype(np.float32),
+        np.zeros(300, bool),
+        np.zeros(300, bool),
+    )
+    _, metrics = dynamics.train_ensemble(
+        noise,
+        (64, 64),
+        jax.random.PRNGKey(0),
+        num_members=2,
+        learning_rate=1e-2,
+        batch_size=64,
+        max_epochs=200,
+        steps_per_epoch=50,
+        patience=2,
+    )
     assert metrics["dynamics_epochs"] < 200
 
 
@@ -56,8 +79,16 @@ def test_behaviour_cloning_recovers_a_linear_policy():
     w = np.array([[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1], [0.1, 0.0]], np.float32)
     actions = obs @ w + 0.01 * rng.normal(size=(3000, 2)).astype(np.float32)
     policy = networks.make_policy(2, (64, 64))
-    params, norm, metrics = bc.train_bc(policy, obs, actions, jax.random.PRNGKey(0), learning_rate=3e-3,
-                                        num_steps=3000, eval_every=500, init_log_std=0.0)
+    params, norm, metrics = bc.train_bc(
+        policy,
+        obs,
+        actions,
+        jax.random.PRNGKey(0),
+        learning_rate=3e-3,
+        num_steps=3000,
+        eval_every=500,
+        init_log_std=0.0,
+    )
     test = rng.normal(size=(200, 4)).astype(np.float32) * 3 + 1
     pred = np.asarray(policy.mean(params, networks.normalize(norm, test)))
     assert np.mean((pred - test @ w) ** 2) / np.var(test @ w) < 0.02
@@ -72,8 +103,17 @@ def test_policy_std_from_the_cloning_residuals():
     w = np.array([[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1], [0.1, 0.0]], np.float32)
     actions = obs @ w + np.array([0.1, 0.4], np.float32) * rng.normal(size=(4000, 2)).astype(np.float32)
     policy = networks.make_policy(2, (64, 64))
-    params, _, metrics = bc.train_bc(policy, obs, actions, jax.random.PRNGKey(0), learning_rate=3e-3, num_steps=3000,
-                                     eval_every=500, validation_fraction=0.25, log_std_from_residuals=True)
+    params, _, metrics = bc.train_bc(
+        policy,
+        obs,
+        actions,
+        jax.random.PRNGKey(0),
+        learning_rate=3e-3,
+        num_steps=3000,
+        eval_every=500,
+        validation_fraction=0.25,
+        log_std_from_residuals=True,
+    )
     np.testing.assert_allclose(np.exp(np.asarray(params["log_std"])), [0.1, 0.4], rtol=0.15)
     assert metrics["bc_init_std"] == pytest.approx(float(np.mean(np.exp(np.asarray(params["log_std"])))))
     # the floor: a noiseless behaviour gives min_std, not log(0)

@@ -23,8 +23,14 @@ def _model_fn(obs, action):
 
 def test_rollout_picks_members_uniformly_and_uses_the_picked_one():
     num, horizon = 500, 40
-    ro = rollout.imagine(jax.random.PRNGKey(0), _sample_fn, _model_fn, lambda o: jnp.zeros(o.shape[0], bool),
-                         jnp.zeros((num, 3)), horizon)
+    ro = rollout.imagine(
+        jax.random.PRNGKey(0),
+        _sample_fn,
+        _model_fn,
+        lambda o: jnp.zeros(o.shape[0], bool),
+        jnp.zeros((num, 3)),
+        horizon,
+    )
     assert ro.observation.shape == (horizon + 1, num, 3)
     assert ro.member.shape == ro.reward.shape == (horizon, num)
     member = np.asarray(ro.member)
@@ -41,29 +47,43 @@ def test_rollout_picks_members_uniformly_and_uses_the_picked_one():
 
 
 def test_rollout_stops_at_termination():
-    ro = rollout.imagine(jax.random.PRNGKey(1), _sample_fn, _model_fn, lambda o: o[:, 0] > 5.0,
-                         jnp.zeros((50, 1)), 30)
+    ro = rollout.imagine(jax.random.PRNGKey(1), _sample_fn, _model_fn, lambda o: o[:, 0] > 5.0, jnp.zeros((50, 1)), 30)
     mask, terminal = np.asarray(ro.mask), np.asarray(ro.terminal)
     assert terminal.sum(0).max() == 1 and terminal.any(0).all()  # each rollout ends exactly once
     first_end = terminal.argmax(0)
     for i in range(50):
-        assert mask[: first_end[i] + 1, i].all() and not mask[first_end[i] + 1:, i].any()
-        assert np.all(np.asarray(ro.reward)[first_end[i] + 1:, i] == 0.0)
+        assert mask[: first_end[i] + 1, i].all() and not mask[first_end[i] + 1 :, i].any()
+        assert np.all(np.asarray(ro.reward)[first_end[i] + 1 :, i] == 0.0)
         # the state freezes after the terminal transition
         obs = np.asarray(ro.observation)[:, i, 0]
-        assert obs[first_end[i] + 1] > 5.0 and np.all(obs[first_end[i] + 1:] == obs[first_end[i] + 1])
+        assert obs[first_end[i] + 1] > 5.0 and np.all(obs[first_end[i] + 1 :] == obs[first_end[i] + 1])
 
 
 def test_rollout_clips_observations():
-    ro = rollout.imagine(jax.random.PRNGKey(2), _sample_fn, _model_fn, lambda o: jnp.zeros(o.shape[0], bool),
-                         jnp.zeros((10, 2)), 20, obs_low=jnp.array([-1.0, -1.0]), obs_high=jnp.array([3.0, 3.0]))
+    ro = rollout.imagine(
+        jax.random.PRNGKey(2),
+        _sample_fn,
+        _model_fn,
+        lambda o: jnp.zeros(o.shape[0], bool),
+        jnp.zeros((10, 2)),
+        20,
+        obs_low=jnp.array([-1.0, -1.0]),
+        obs_high=jnp.array([3.0, 3.0]),
+    )
     assert float(jnp.max(ro.observation)) <= 3.0
 
 
 def test_known_reward_replaces_the_learned_one():
     # R(s, a, s') = s'_0 - s_0: the picked member's shift k, here times 10 to tell it from the learned reward k
-    ro = rollout.imagine(jax.random.PRNGKey(3), _sample_fn, _model_fn, lambda o: jnp.zeros(o.shape[0], bool),
-                         jnp.zeros((20, 2)), 10, reward_fn=lambda s, a, s2: 10.0 * (s2[:, 0] - s[:, 0]))
+    ro = rollout.imagine(
+        jax.random.PRNGKey(3),
+        _sample_fn,
+        _model_fn,
+        lambda o: jnp.zeros(o.shape[0], bool),
+        jnp.zeros((20, 2)),
+        10,
+        reward_fn=lambda s, a, s2: 10.0 * (s2[:, 0] - s[:, 0]),
+    )
     np.testing.assert_allclose(np.asarray(ro.reward), 10.0 * np.asarray(ro.member, np.float32))
 
 

@@ -20,10 +20,20 @@ def test_conjugate_gradient_solves_a_known_spd_system():
     x = trpo.conjugate_gradient(lambda v: jnp.asarray(a, jnp.float32) @ v, jnp.asarray(b, jnp.float32), num_iters=8)
     np.testing.assert_allclose(np.asarray(x), x_true, rtol=1e-3, atol=1e-3)
     # fewer iterations: an approximation, not the solution, but a decreasing residual
-    r2 = np.linalg.norm(a @ np.asarray(trpo.conjugate_gradient(lambda v: jnp.asarray(a, jnp.float32) @ v,
-                                                                 jnp.asarray(b, jnp.float32), num_iters=2)) - b)
-    r4 = np.linalg.norm(a @ np.asarray(trpo.conjugate_gradient(lambda v: jnp.asarray(a, jnp.float32) @ v,
-                                                                 jnp.asarray(b, jnp.float32), num_iters=4)) - b)
+    r2 = np.linalg.norm(
+        a
+        @ np.asarray(
+            trpo.conjugate_gradient(lambda v: jnp.asarray(a, jnp.float32) @ v, jnp.asarray(b, jnp.float32), num_iters=2)
+        )
+        - b
+    )
+    r4 = np.linalg.norm(
+        a
+        @ np.asarray(
+            trpo.conjugate_gradient(lambda v: jnp.asarray(a, jnp.float32) @ v, jnp.asarray(b, jnp.float32), num_iters=4)
+        )
+        - b
+    )
     assert r4 < r2
 
 
@@ -42,14 +52,19 @@ def test_gae_hand_computed():
     adv = trpo.gae(reward, discount, values, 0.5)
     np.testing.assert_allclose(np.asarray(adv)[:, 0], [1.85, 1.0, 4.6], rtol=1e-6)
     # columns are independent sequences
-    two = trpo.gae(jnp.concatenate([reward, 2 * reward], 1), jnp.concatenate([discount, discount], 1),
-                   jnp.concatenate([values, 2 * values], 1), 0.5)
+    two = trpo.gae(
+        jnp.concatenate([reward, 2 * reward], 1),
+        jnp.concatenate([discount, discount], 1),
+        jnp.concatenate([values, 2 * values], 1),
+        0.5,
+    )
     np.testing.assert_allclose(np.asarray(two)[:, 1], 2 * np.array([1.85, 1.0, 4.6]), rtol=1e-6)
 
 
 def _dist_fn(params, obs):
-    return distrax.MultivariateNormalDiag(obs @ params["w"], jnp.broadcast_to(jnp.exp(params["log_std"]),
-                                                                               (obs.shape[0], 2)))
+    return distrax.MultivariateNormalDiag(
+        obs @ params["w"], jnp.broadcast_to(jnp.exp(params["log_std"]), (obs.shape[0], 2))
+    )
 
 
 def _linear_policy():
@@ -78,8 +93,12 @@ def test_trpo_step_keeps_the_kl_constraint_and_improves_the_surrogate(max_kl):
     new, info = STEP(dist_fn, params, batch, max_kl=max_kl, cg_iters=10, cg_damping=0.01)
     assert bool(info["accepted"])
     obs = np.asarray(batch.observation)
-    kl = _kl_closed_form(obs @ np.asarray(new["w"]), np.exp(np.asarray(new["log_std"])),
-                         obs @ np.asarray(params["w"]), np.exp(np.asarray(params["log_std"])))
+    kl = _kl_closed_form(
+        obs @ np.asarray(new["w"]),
+        np.exp(np.asarray(new["log_std"])),
+        obs @ np.asarray(params["w"]),
+        np.exp(np.asarray(params["log_std"])),
+    )
     assert 0.0 < kl <= max_kl * (1 + 1e-4)
     np.testing.assert_allclose(kl, float(info["kl"]), rtol=1e-3)
     assert float(trpo.surrogate(dist_fn, new, batch)) > float(trpo.surrogate(dist_fn, params, batch))
@@ -101,8 +120,11 @@ def test_masked_steps_do_not_count():
     dist_fn = _linear_policy()
     params = {"w": jnp.zeros((3, 2)), "log_std": jnp.zeros(2)}
     batch = _batch(dist_fn, params, lambda a: a[:, 0])
-    half = batch._replace(mask=jnp.concatenate([jnp.ones(256), jnp.zeros(256)]),
-                          advantage=jnp.concatenate([batch.advantage[:256], 1e6 * jnp.ones(256)]))
+    half = batch._replace(
+        mask=jnp.concatenate([jnp.ones(256), jnp.zeros(256)]),
+        advantage=jnp.concatenate([batch.advantage[:256], 1e6 * jnp.ones(256)]),
+    )
     first = trpo.Batch(*(x[:256] for x in batch))
-    np.testing.assert_allclose(float(trpo.surrogate(dist_fn, params, half)),
-                               float(trpo.surrogate(dist_fn, params, first)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(trpo.surrogate(dist_fn, params, half)), float(trpo.surrogate(dist_fn, params, first)), rtol=1e-5
+    )

@@ -11,7 +11,7 @@ from rosmo.agents.bremen import ConfigError, cpu_config
 from rosmo.agents.bremen import dynamics, rollout
 from rosmo.agents.bremen.config import validate_config
 
-from tests.agents.bremen.test_rollout import K, _model_fn, _sample_fn  # the toy ensemble: member k shifts by k, pays k
+from tests.agents.bremen.test_rollout import _model_fn, _sample_fn  # the toy ensemble: member k shifts by k, pays k
 
 
 def _never_done(o):
@@ -36,22 +36,45 @@ def test_penalty_is_subtracted_from_every_imagined_reward():
     # deviates by 1.5 per coordinate -> u = 1.5 * sqrt(3) at every step, whatever the state
     u = 1.5 * math.sqrt(3.0)
     ufn = lambda nxt: dynamics.disagreement(nxt, jnp.ones(3))  # noqa: E731
-    ro = rollout.imagine(jax.random.PRNGKey(0), _sample_fn, _model_fn, _never_done, jnp.zeros((20, 3)), 6,
-                         uncertainty_fn=ufn, uncertainty_penalty=0.5)
+    ro = rollout.imagine(
+        jax.random.PRNGKey(0),
+        _sample_fn,
+        _model_fn,
+        _never_done,
+        jnp.zeros((20, 3)),
+        6,
+        uncertainty_fn=ufn,
+        uncertainty_penalty=0.5,
+    )
     member = np.asarray(ro.member, np.float32)
     np.testing.assert_allclose(np.asarray(ro.uncertainty), np.full(member.shape, u), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(ro.reward), member - 0.5 * u, rtol=1e-6)
     # penalty 0: the reward is unchanged, the uncertainty still recorded
-    ro0 = rollout.imagine(jax.random.PRNGKey(0), _sample_fn, _model_fn, _never_done, jnp.zeros((20, 3)), 6,
-                          uncertainty_fn=ufn, uncertainty_penalty=0.0)
+    ro0 = rollout.imagine(
+        jax.random.PRNGKey(0),
+        _sample_fn,
+        _model_fn,
+        _never_done,
+        jnp.zeros((20, 3)),
+        6,
+        uncertainty_fn=ufn,
+        uncertainty_penalty=0.0,
+    )
     np.testing.assert_allclose(np.asarray(ro0.reward), np.asarray(ro0.member, np.float32))
     np.testing.assert_allclose(np.asarray(ro0.uncertainty), u, rtol=1e-6)
 
 
 def test_penalty_stops_at_termination_and_defaults_off():
-    ro = rollout.imagine(jax.random.PRNGKey(1), _sample_fn, _model_fn, lambda o: o[:, 0] > 5.0, jnp.zeros((30, 1)),
-                         20, uncertainty_fn=lambda nxt: dynamics.disagreement(nxt, jnp.ones(1)),
-                         uncertainty_penalty=2.0)
+    ro = rollout.imagine(
+        jax.random.PRNGKey(1),
+        _sample_fn,
+        _model_fn,
+        lambda o: o[:, 0] > 5.0,
+        jnp.zeros((30, 1)),
+        20,
+        uncertainty_fn=lambda nxt: dynamics.disagreement(nxt, jnp.ones(1)),
+        uncertainty_penalty=2.0,
+    )
     mask = np.asarray(ro.mask)
     assert not mask.all()
     assert np.all(np.asarray(ro.reward)[~mask] == 0.0) and np.all(np.asarray(ro.uncertainty)[~mask] == 0.0)
