@@ -8,7 +8,7 @@ import jax
 import pytest
 
 from rosmo.cli import main
-from rosmo.evaluation import watch
+from rosmo.evaluator import watch
 from rosmo.report import build  # noqa: F401  (imported at collection: the library's loggers bind pytest's streams then)
 from tests.conftest import make_episode, write_dataset
 
