@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) docs-check
+test: $(STAMP) lint docs-check
 	$(PY) -m pytest -q --durations=15 tests
 
 # The unit layer for the edit loop: everything but the end-to-end runs marked `slow`.

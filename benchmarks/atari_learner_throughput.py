@@ -1,6 +1,7 @@
 """Atari learner throughput: ROSMO updates/s with the ResNet presets on synthetic windows.
 
-    python benchmarks/atari_learner_throughput.py                      # small + light + full, batch 16 and 32, K = n = 5
+    python benchmarks/atari_learner_throughput.py                      # small + light + full, batch 16 and 32, \
+K = n = 5
     python benchmarks/atari_learner_throughput.py --batch-sizes 32 --presets small --seconds 30
 
 Windows are uint8 [B, K + n + 1, 84, 84, 4] random frames with episode

@@ -71,7 +71,10 @@ def peak_memory() -> str:
     stats = jax.devices()[0].memory_stats() or {}
     if "peak_bytes_in_use" in stats:
         return f"{stats['peak_bytes_in_use'] / 2**30:.2f} GiB peak on {jax.devices()[0].device_kind}"
-    return f"n/a on {jax.devices()[0].platform}; host peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
+    return (
+        f"n/a on {jax.devices()[0].platform}; "
+        f"host peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
+    )
 
 
 def main() -> None:

@@ -63,11 +63,11 @@ def main() -> None:
             act = jax.jit(agent.act)
             for n in [1] + list(args.num_envs):  # compile every batch shape first
                 jax.block_until_ready(act(params, np.zeros((n,) + tuple(shape), np.float32), jax.random.PRNGKey(0)))
-            make = lambda seed: bsuite_envs.make_env(env, seed=seed)  # noqa: E731
-            runs = [("acme", lambda k: play_environment_loop(make, agent.act, params, k, seed=0, jitted_act=act))]
+            make = lambda seed: bsuite_envs.make_env(env, seed=seed)  # noqa: E731, B023 (used in this iteration)
+            runs = [("acme", lambda k: play_environment_loop(make, agent.act, params, k, seed=0, jitted_act=act))]  # noqa: B023 (run below, this iteration)
             for n in args.num_envs:
                 runs.append(
-                    (f"lockstep {n}", lambda k, n=n: play_dm_env(make, agent.act, params, k, n, seed=0, jitted_act=act))
+                    (f"lockstep {n}", lambda k, n=n: play_dm_env(make, agent.act, params, k, n, seed=0, jitted_act=act))  # noqa: B023 (run below, this iteration)
                 )
             for loop_name, run in runs:
                 run(2)  # warm-up (the actor's key split compiles once)

@@ -1,8 +1,10 @@
 """Learner throughput: updates/s, FLOPs per update and achieved FLOP/s of one jitted update on synthetic windows.
 
-    python benchmarks/learner_throughput.py                 # BSuite (batch 512) and MinAtar (batch 128): rosmo, mzu N=4/20/50, bc, cql
+    python benchmarks/learner_throughput.py                 # BSuite (batch 512) and MinAtar (batch 128): rosmo, \
+mzu N=4/20/50, bc, cql
     python benchmarks/learner_throughput.py --suite minatar --only rosmo,mzu --seconds 5
-    python benchmarks/learner_throughput.py --suite atari --batch-size 32 --seconds 20    # the Atari config's full ResNet
+    python benchmarks/learner_throughput.py --suite atari --batch-size 32 --seconds 20    # the Atari config's full \
+ResNet
     python benchmarks/learner_throughput.py --batch-size 256 --seconds 20
     python benchmarks/learner_throughput.py --pipeline --dataset datasets/bsuite/catch   # the training loop's path
     python benchmarks/learner_throughput.py --pipeline --devices 4                        # CPU host devices

@@ -7,7 +7,8 @@ A resumed loader replays the draws of batches 0 .. b-1 on the episodes' lengths 
 records are read, PNGs not decoded), then reads the stream again up to where the replay
 left it, decoding only the episodes still in the pool. Prints the time to the first
 batch for b = 0 (the normal start) and each b, the extra seconds per 10k batches
-((t(b) - t(0)) / b * 10^4), and the replay alone (index stream + `EpisodePool.skip`). `--check c`: also asserts that batch c of a loader
+((t(b) - t(0)) / b * 10^4), and the replay alone (index stream + `EpisodePool.skip`). \
+`--check c`: also asserts that batch c of a loader
 resumed at c equals batch c of an uninterrupted one (slow: it draws c + 1 batches).
 Dataset: `rlu_loader_throughput.py`'s (made there when missing). Numbers, not asserts:
 say the machine's load (`uptime`) next to them.

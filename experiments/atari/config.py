@@ -1,4 +1,5 @@
-"""Atari experiment configs: `--config=experiments/atari/config.py:Pong` (or `:Pong,small`), the same as `--config=atari:Pong`.
+"""Atari experiment configs: `--config=experiments/atari/config.py:Pong` (or `:Pong,small`),
+the same as `--config=atari:Pong`.
 
 Override any field from the command line, e.g. `--config.data_dir=datasets/atari`.
 The defaults live in `rosmo/suites/configs/atari.py` so the library and the CLI share them.

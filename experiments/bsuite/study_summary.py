@@ -4,7 +4,8 @@
         coverage=runs/coverage_catch@results/bsuite/coverage_catch unroll=runs/unroll_catch ...
 
 Each `STUDY=SWEEP_DIR[@REPORT_DIR]` names a sweep directory and the directory
-`rosmo report` wrote its `groups.csv` into (default: the sweep directory). One row per group (the varied fields but the seed):
+`rosmo report` wrote its `groups.csv` into (default: the sweep directory). \
+One row per group (the varied fields but the seed):
 study, algo, env, data_percentage, num_simulations, unroll_steps, n_seeds,
 iqm, ci_low, ci_high, mean, median (normalised final scores, IQM with its 95%
 stratified-bootstrap CI from rliable, as in the report), then search (MZU's

@@ -65,8 +65,10 @@ CONFIG_DEFAULTS = {
     "mcts_dirichlet_fraction": 0.25,  # root noise weight in the learner's searches (and when acting with noise)
     "mcts_dirichlet_alpha": 0.3,  # root Dirichlet concentration
     "act_exploration_noise": False,  # acting with MCTS: add root Dirichlet noise (off for evaluation)
-    "search": "muzero",  # muzero (mctx.muzero_policy, visit-count target) | gumbel (mctx.gumbel_muzero_policy, completed-Q)
-    "mcts_qtransform": "parent_and_siblings",  # PUCT Q normalisation of search=muzero (mctx's default) | completed_by_mix_value
+    # muzero (mctx.muzero_policy, visit-count target) | gumbel (mctx.gumbel_muzero_policy, completed-Q)
+    "search": "muzero",
+    # PUCT Q normalisation of search=muzero (mctx's default) | completed_by_mix_value
+    "mcts_qtransform": "parent_and_siblings",
     "gumbel_scale": 1.0,  # Gumbel noise of search=gumbel in the learner and when sampling actions (greedy acting: 0)
     "gumbel_considered_actions": 16,  # root actions entering Sequential Halving (search=gumbel)
     "gumbel_rescale_values": True,  # search=gumbel: min-max rescale completed Q to [0, 1] (mctx's default); False: raw
@@ -163,7 +165,8 @@ def search_options(config) -> dict:
 
 
 class MzuTargets(NamedTuple):
-    policy: jax.Array  # [B, K+1, A] search policies at o_0..o_K (visits, or Gumbel's completed-Q policy; uniform at/after the episode end)
+    # [B, K+1, A] search policies at o_0..o_K (visits, or Gumbel's completed-Q policy; uniform at/after the episode end)
+    policy: jax.Array
     value: jax.Array  # [B, K+1] n-step returns bootstrapped with root search values
     reward: jax.Array  # [B, K] logged rewards (0 after the episode end)
     search_value: jax.Array  # [B, L] root search value at every o_t

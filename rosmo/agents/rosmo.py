@@ -31,7 +31,8 @@ CONFIG_DEFAULTS = {
     # options (defaults: ROSMO as published, with our filtered-BC advantage)
     "policy_temperature": 1.0,  # pi* ∝ prior * exp(adv / T); T > 1: smaller improvement steps
     "policy_adv_clip": 0.0,  # > 0: clip adv to [-c, c] in the policy target (Muesli-style stabiliser, off)
-    "bc_advantage": "data",  # filtered-BC advantage: "data" (logged r, terminal-aware, adv >= 0) | "model" (the original's)
+    # filtered-BC advantage: "data" (logged r, terminal-aware, adv >= 0) | "model" (the original's)
+    "bc_advantage": "data",
 }
 
 

@@ -2,7 +2,8 @@
 
 Double DQN (van Hasselt et al. 2016) with n-step returns and a Huber TD loss
 (`rlax.double_q_learning`, `rlax.huber_loss`), a numpy ring replay buffer,
-linearly decaying epsilon-greedy exploration and a periodically copied target network. From the env's rewards `r_i` and discounts `d_i`
+linearly decaying epsilon-greedy exploration and a periodically copied target network.
+From the env's rewards `r_i` and discounts `d_i`
 (0 at a termination), each stored transition is `(o_t, a_t, R_t, D_t, o_{t+m})`
 with `m = min(n, steps left in the episode)`:
 

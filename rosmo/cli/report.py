@@ -1,6 +1,7 @@
 """`rosmo report SWEEP_DIR`: IQM [95% CI] tables and plots of a sweep's runs (rliable).
 
-    rosmo report runs/unroll                                  # report.md, results.csv, groups.csv, plots/ in runs/unroll
+    rosmo report runs/unroll                                  # report.md, results.csv, groups.csv, plots/ in \
+runs/unroll
     rosmo report runs/sims --group-by algo,num_simulations --compare algo=rosmo --out reports/sims
     rosmo report runs/ope_bsuite --ope --group-by algo,data_percentage        # off-policy estimators vs online scores
 

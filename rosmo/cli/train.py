@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except CheckpointWriteError as err:  # orbax's writer threads are broken: leave at once, without their noise
         print(
-            f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, run the same command again to resume",
+            f"rosmo train: error: {user_message(err)}; the last complete checkpoint is kept, "
+            "run the same command again to resume",
             file=sys.stderr,
             flush=True,
         )

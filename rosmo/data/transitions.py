@@ -16,7 +16,8 @@ from rosmo.data import rlds
 
 
 class Transitions(NamedTuple):
-    """Flat transitions: observation [N, O], action [N, A], reward [N], next_observation [N, O], terminal [N], first [N]."""
+    """Flat transitions: observation [N, O], action [N, A], reward [N], next_observation [N, O], terminal [N],
+    first [N]."""
 
     observation: np.ndarray
     action: np.ndarray

@@ -120,7 +120,8 @@ def format_result(result: dict[str, Any]) -> list[str]:
     """Human-readable lines: returns (mean, median, IQM with CI) and each normalised score with its reference."""
     lo, hi = result["iqm_return_ci95"]
     lines = [
-        f"episodes {result['episodes']}  env steps/s {result['env_steps_per_second']:.0f}  wall {result['wall_seconds']:.1f}s",
+        f"episodes {result['episodes']}  env steps/s {result['env_steps_per_second']:.0f}  "
+        f"wall {result['wall_seconds']:.1f}s",
         f"return   mean {result['mean_return']:.2f}  median {result['median_return']:.2f}  "
         f"IQM {result['iqm_return']:.2f} [95% CI {lo:.2f}, {hi:.2f}]  std {result['std_return']:.2f}",
     ]

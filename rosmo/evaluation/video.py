@@ -60,7 +60,8 @@ def resolve_path(path: str) -> tuple[str, Optional[str]]:
 
 
 def write_video(path: str, frames: Sequence[np.ndarray], fps: int = 15) -> str:
-    """Write uint8 frames ([H, W] or [H, W, 3]) to `path` (.gif or .mp4, see `resolve_path`); returns the path written."""
+    """Write uint8 frames ([H, W] or [H, W, 3]) to `path` (.gif or .mp4, see `resolve_path`);
+    returns the path written."""
     if not len(frames):
         raise VideoError(f"--video {path}: no frames to write")
     path, _ = resolve_path(path)

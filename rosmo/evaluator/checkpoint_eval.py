@@ -39,7 +39,8 @@ def check_compatible(extra: dict[str, Any], observation_shape, num_actions: int,
     saved_actions = int(extra["num_actions"])
     if saved_actions != num_actions:
         raise EvaluateError(
-            f"--env {env_flag}: the env has {num_actions} actions but the checkpoint's agent was trained with {saved_actions}"
+            f"--env {env_flag}: the env has {num_actions} actions "
+            f"but the checkpoint's agent was trained with {saved_actions}"
         )
     saved_shape = tuple(extra.get("observation_shape") or ())
     if saved_shape and saved_shape != tuple(observation_shape):

@@ -512,7 +512,8 @@ class Watcher:
 def watch(
     run_dir: str, settings: WatchSettings = WatchSettings(), log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Evaluate `run_dir`'s checkpoints as they appear; the summary (steps evaluated here, all, best, why it stopped)."""
+    """Evaluate `run_dir`'s checkpoints as they appear; the summary (steps evaluated here, all, best,
+    why it stopped)."""
     if not os.path.isdir(run_dir) and not os.path.isdir(os.path.dirname(os.path.abspath(run_dir))):
         raise WatchError(f"--watch {run_dir}: neither the run directory nor its parent exists")
     if settings.poll_seconds <= 0:

@@ -145,8 +145,9 @@ def estimate_checkpoint(
     """The `settings.estimators` of the run (or checkpoint directory) `checkpoint` at `step` (default: latest).
 
     The policy is the saved acting rule, changed by `act_policy` / `greedy` / acting `overrides` as in
-    `rosmo.training.checkpoint.load_agent`. Returns (columns, details): `columns` the flat `ope_*` numbers (module docstring); `details` the
-    dataset, reference, episode counts, FQE's per-iteration residuals and estimates, and notes.
+    `rosmo.training.checkpoint.load_agent`. Returns (columns, details): `columns` the flat `ope_*` numbers
+    (module docstring); `details` the dataset, reference, episode counts, FQE's per-iteration residuals and estimates,
+    and notes.
     Raises OpeError (a flag or file named), FileNotFoundError / CheckpointError from loading.
     """
     agent, params, config, extra = load_agent(checkpoint, step, act_policy, greedy, overrides=overrides)

@@ -330,7 +330,8 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> li
 
 
 def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
-    """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds, final."""
+    """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds,
+    final."""
     field_names: list[str] = []
     for r in records:
         field_names.extend(f for f in r.fields if f not in field_names)

@@ -12,7 +12,8 @@ error against the online normalised score. Each is averaged per seed, then over 
 percentile bootstrap 95% CI over seeds.
 
     <out>/ope.md                     the tables
-    <out>/ope.csv                    the same as numbers (env, group fields, estimator, selection, metric, mean, low, high)
+    <out>/ope.csv                    the same as numbers (env, group fields, estimator, selection, metric, mean,
+                                     low, high)
     <out>/ope_checkpoints.csv        one row per run and step: online score and every estimate
     <out>/plots/ope_scatter_<estimator>.png|svg   estimate against online score, one colour per env
 """

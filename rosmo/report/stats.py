@@ -70,7 +70,8 @@ def probability_of_improvement(
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(
-            f"probability_of_improvement: expected [runs, tasks] arrays with the same tasks, got {x.shape} and {y.shape}"
+            "probability_of_improvement: expected [runs, tasks] arrays with the same tasks, "
+            f"got {x.shape} and {y.shape}"
         )
     with seeded_numpy(seed):
         points, intervals = rly.get_interval_estimates(

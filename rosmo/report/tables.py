@@ -22,7 +22,8 @@ ALL_ENVS = "all envs"
 
 
 def default_group_fields(records: Sequence[RunRecord]) -> list[str]:
-    """Every varied field in first-seen order but `env` (a column of its own); `config` only when it is not just the env."""
+    """Every varied field in first-seen order but `env` (a column of its own);
+    `config` only when it is not just the env."""
     fields: list[str] = []
     for r in records:
         fields.extend(f for f in r.fields if f not in fields and f != "env")
@@ -182,6 +183,7 @@ def markdown_improvement(table: pd.DataFrame) -> str:
     lines = ["| X | Y | envs | P(X > Y) [95% CI] |", "|---|---|---|---|"]
     for row in table.to_dict("records"):
         lines.append(
-            f"| {row['x']} | {row['y']} | {row['envs']} | {row['probability']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |"
+            f"| {row['x']} | {row['y']} | {row['envs']} | "
+            f"{row['probability']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |"
         )
     return "\n".join(lines) + "\n"

@@ -139,7 +139,8 @@ class SweepProgress:
             self.file.flush()
             self._drawn = False
         print(
-            f"sweep: {self.done}/{self.total} done, {self.failed} failed, {format_seconds(time.time() - self.started)} elapsed",
+            f"sweep: {self.done}/{self.total} done, {self.failed} failed, "
+            f"{format_seconds(time.time() - self.started)} elapsed",
             file=self.file,
             flush=True,
         )

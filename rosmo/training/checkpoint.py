@@ -428,7 +428,8 @@ class Checkpointer:
         return state, extra
 
     def _move_aside(self, step: int) -> None:
-        """Rename an unreadable newer step to `<step>.unreadable-<time>` (writable, process 0), so it can be saved again."""
+        """Rename an unreadable newer step to `<step>.unreadable-<time>` (writable, process 0),
+        so it can be saved again."""
         if self.read_only or jax.process_index() != 0:
             return
         src = os.path.join(self.directory, str(step))

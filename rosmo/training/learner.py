@@ -151,7 +151,8 @@ def init_guard(skipped: int = 0) -> Guard:
 
 
 def tree_all_finite(tree) -> jax.Array:
-    """bool scalar: every inexact (float/complex) leaf of `tree` is finite everywhere (integer leaves count as finite)."""
+    """bool scalar: every inexact (float/complex) leaf of `tree` is finite everywhere
+    (integer leaves count as finite)."""
     checks = [
         jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
     ]

@@ -1,8 +1,8 @@
 """One training run, top to bottom: suite data -> networks -> agent -> learner -> logs, evaluations, checkpoints.
 
 A run lives in `workdir`: `config.json`, `checkpoints/<step>` (resumed from the latest by itself), `train.csv`,
-`eval.csv`, `tb/`, `summary.json`, `train.lock`, `config_changes.jsonl`, `dataset.json`. Every checkpoint carries the config,
-the number of actions, the observation shape and the dataset's metadata, so it is usable without the dataset.
+`eval.csv`, `tb/`, `summary.json`, `train.lock`, `config_changes.jsonl`, `dataset.json`. Every checkpoint carries the
+config, the number of actions, the observation shape and the dataset's metadata, so it is usable without the dataset.
 One trainer per workdir; a non-finite update stops the run or is skipped (`config.nonfinite`) and never
 reaches a checkpoint; SIGINT/SIGTERM save a checkpoint and raise `Stopped`. `dataset.json` records the
 dataset's absolute path and content fingerprint: a resume on other data is refused.

@@ -201,7 +201,8 @@ def live_holder(workdir: str, filename: str = LOCK_FILE) -> Optional[dict[str, A
 # Config drift
 # ---------------------------------------------------------------------------
 def read_run_config(workdir: str) -> Optional[dict[str, Any]]:
-    """The config a run was started (or last resumed) with, from `<workdir>/config.json`; None when absent/unreadable."""
+    """The config a run was started (or last resumed) with, from `<workdir>/config.json`;
+    None when absent/unreadable."""
     config = read_json_or_none(os.path.join(workdir, CONFIG_FILE))
     return config if isinstance(config, dict) else None
 
@@ -234,7 +235,8 @@ def check_config_changes(workdir: str, changes: dict[str, tuple[Any, Any]], allo
     refused = experiment_changes(changes)
     if refused and not allow:
         raise ConfigDriftError(
-            f"--workdir {workdir}: resuming with another config than the run's {CONFIG_FILE}: {_format(changes, refused)}; "
+            f"--workdir {workdir}: resuming with another config than the run's {CONFIG_FILE}: "
+            f"{_format(changes, refused)}; "
             "rerun with the run's values, use another --workdir, or pass --allow-config-change to go on "
             f"(the change is recorded in {CHANGES_FILE})"
         )

@@ -1,4 +1,5 @@
-"""BC and discrete CQL: hand-computed losses and masks, losses falling, BC accuracy, CQL's pessimism on unseen actions."""
+"""BC and discrete CQL: hand-computed losses and masks, losses falling, BC accuracy,
+CQL's pessimism on unseen actions."""
 
 import jax
 import jax.numpy as jnp

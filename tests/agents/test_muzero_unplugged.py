@@ -303,7 +303,7 @@ def test_gumbel_raw_q_scale_follows_the_size_of_q_differences():
                 None,
                 search="gumbel",
                 gumbel_scale=0.0,
-                gumbel_rescale_values=rescale,
+                gumbel_rescale_values=rescale,  # noqa: B023 (jitted and called in this iteration)
             )
         )(jax.random.PRNGKey(0))
         weights[rescale], visits[rescale] = np.asarray(result.action_weights), np.asarray(result.visit_counts)

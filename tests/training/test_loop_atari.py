@@ -1,4 +1,5 @@
-"""Atari training end to end on a tiny local rlu_atari dataset: config, data/eval dispatch, ROSMO updates, checkpoint."""
+"""Atari training end to end on a tiny local rlu_atari dataset: config, data/eval dispatch, ROSMO updates,
+checkpoint."""
 
 import csv
 import math

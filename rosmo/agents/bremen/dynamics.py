@@ -209,7 +209,9 @@ def train_ensemble(
         if improved.any():
             mask = jnp.asarray(improved)
             best_params = jax.tree.map(
-                lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), params, best_params
+                lambda new, old, mask=mask: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
+                params,
+                best_params,
             )
             best_val = np.where(improved, val, best_val)
             since_best = 0
