@@ -148,12 +148,14 @@ def exit_on_signal(prog: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     """
     if threading.current_thread() is not threading.main_thread():
         return
+    # the line goes to the stderr of now: importing TensorFlow points fd 2 at /dev/null for a while (rosmo.tf_cpu)
+    stderr_fd = os.dup(2)
 
     def handler(signum, frame) -> None:
         del frame
         with contextlib.suppress(Exception):
             sys.stdout.flush()
-        os.write(2, f"{prog}: stopped by {signal.Signals(signum).name}\n".encode())
+        os.write(stderr_fd, f"{prog}: stopped by {signal.Signals(signum).name}\n".encode())
         os._exit(128 + signum)
 
     for sig in signals:
