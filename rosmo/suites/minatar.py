@@ -68,8 +68,9 @@ class MinAtar(Suite):
             )
         if meta["env"] != config.env:
             raise ConfigError(
-                f"--config.env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                f"(set --config.env={meta['env']} or another --config.dataset_dir)"
+                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                f"(set env={meta['env']} or another dataset_dir)",
+                field="env",
             )
         obs = step_features["observation"]
         return DatasetSpec(

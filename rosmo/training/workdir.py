@@ -72,7 +72,7 @@ def prepare_workdir(workdir: str) -> str:
     if os.path.isfile(os.path.join(path, "dataset_info.json")):  # a run's files would land among a dataset's
         raise WorkdirError(
             f"--workdir {workdir}: is a dataset directory (it holds dataset_info.json), expected a run "
-            "directory; did you mean --config.dataset_dir?"
+            "directory; did you mean the config field dataset_dir?"
         )
     try:
         os.makedirs(path, exist_ok=True)

@@ -1,6 +1,7 @@
 """Tests for rosmo.data.loader: RLDS round trip, windows, subsampling, both modes."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -50,7 +51,10 @@ def test_written_dataset_reads_back_identically(tiny_dataset, tiny_episodes):
         for k in rlds.STEP_FIELDS:
             np.testing.assert_array_equal(have["steps"][k], want["steps"][k], err_msg=k)
             assert have["steps"][k].dtype == np.asarray(want["steps"][k]).dtype, k
-    assert rlds.metadata(builder) == TINY_METADATA
+    metadata = rlds.metadata(builder)
+    assert {k: v for k, v in metadata.items() if k != "fingerprint"} == TINY_METADATA
+    shards = {name for name in os.listdir(tiny_dataset) if ".tfrecord" in name}
+    assert shards and set(metadata["fingerprint"]["shards"]) == shards  # every shard, with its size and CRC
 
 
 def test_dataset_spec(tiny_dataset):
@@ -60,7 +64,8 @@ def test_dataset_spec(tiny_dataset):
     assert spec["num_actions"] == 3
     assert spec["num_episodes"] == len(TINY_LENGTHS)
     assert spec["num_steps"] == sum(TINY_LENGTHS) == 25
-    assert spec["metadata"] == TINY_METADATA
+    assert {k: v for k, v in spec["metadata"].items() if k != "fingerprint"} == TINY_METADATA
+    assert spec["metadata"]["fingerprint"]["shards"]  # the writer fingerprints every shard
 
 
 def test_load_steps_is_the_concatenated_stream(tiny_dataset, tiny_episodes):
