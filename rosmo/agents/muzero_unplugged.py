@@ -265,14 +265,8 @@ def make_mzu_loss(networks: Networks, config):
     return loss
 
 
-def make_mzu_actor(networks: Networks, config):
-    """Acting rule: search ("mcts" / "improved") or the prior ("prior"); argmax / sample.
-
-    MuZero search: greedy -> most visited root action (ties by the prior),
-    otherwise a sample ∝ visit counts; root noise only if `act_exploration_noise`.
-    The acting search's max_depth is `act_search_depth`, or `search_depth` when that is None.
-    Gumbel search: the action Sequential Halving selects (Gumbel noise off when greedy).
-    """
+def make_mzu_state_actor(networks: Networks, config):
+    """`act(params, states[B, *S], key) -> int32[B]`: `make_mzu_actor`'s rule from latent states (OPE rollouts)."""
     mode = config.act_policy
     greedy = config.act_greedy
     noise_fraction = config.mcts_dirichlet_fraction if config.act_exploration_noise else 0.0
@@ -283,8 +277,7 @@ def make_mzu_actor(networks: Networks, config):
     if gumbel and greedy:
         options["gumbel_scale"] = 0.0
 
-    def act(params, obs, key):
-        states = networks.represent(params, obs)
+    def act(params, states, key):
         pred = networks.predict(params, states)
         if mode == "prior":
             return select_actions(pred.policy_logits, key, greedy)
@@ -306,6 +299,22 @@ def make_mzu_actor(networks: Networks, config):
         if greedy and not gumbel:
             return most_visited_action(result.visit_counts, pred.policy_logits)
         return result.sampled_action
+
+    return act
+
+
+def make_mzu_actor(networks: Networks, config):
+    """Acting rule: search ("mcts" / "improved") or the prior ("prior"); argmax / sample.
+
+    MuZero search: greedy -> most visited root action (ties by the prior),
+    otherwise a sample ∝ visit counts; root noise only if `act_exploration_noise`.
+    The acting search's max_depth is `act_search_depth`, or `search_depth` when that is None.
+    Gumbel search: the action Sequential Halving selects (Gumbel noise off when greedy).
+    """
+    act_from_states = make_mzu_state_actor(networks, config)
+
+    def act(params, obs, key):
+        return act_from_states(params, networks.represent(params, obs), key)
 
     return act
 

@@ -169,6 +169,26 @@ def double_q_loss(
     return jnp.mean(rlax.huber_loss(td, huber_delta))
 
 
+def make_scan_update(loss_fn, optimiser: optax.GradientTransformation):
+    """`update(params, opt_state, target_params, batches) -> (params, opt_state, mean loss)`.
+
+    One optimiser step per leading index of `batches` (a dict of [U, B, ...] arrays), in a `lax.scan`;
+    `loss_fn(params, target_params, batch) -> scalar`. The target parameters stay fixed within a call.
+    """
+
+    def sgd_step(carry, batch):
+        params, opt_state, target_params = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, target_params, batch)
+        updates, opt_state = optimiser.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state, target_params), loss
+
+    def update(params, opt_state, target_params, batches):
+        (params, opt_state, _), losses = jax.lax.scan(sgd_step, (params, opt_state, target_params), batches)
+        return params, opt_state, jnp.mean(losses)
+
+    return update
+
+
 class DQN:
     """Online double DQN: `select_action` to act, `observe` to learn from each transition."""
 
@@ -198,17 +218,7 @@ class DQN:
                 q_tm1, batch["action"], batch["reward"], batch["discount"], q_t_target, q_t_online, delta
             )
 
-        def sgd_step(carry, batch):
-            params, opt_state, target_params = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, target_params, batch)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, target_params), loss
-
-        def update(params, opt_state, target_params, batches):
-            (params, opt_state, _), losses = jax.lax.scan(sgd_step, (params, opt_state, target_params), batches)
-            return params, opt_state, jnp.mean(losses)
-
-        self._update = jax.jit(update)
+        self._update = jax.jit(make_scan_update(loss_fn, optimiser))
         self._greedy = jax.jit(lambda params, obs: jnp.argmax(net.apply(params, obs[None])[0]))
 
     @property

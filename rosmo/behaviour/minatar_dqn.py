@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rosmo.behaviour.dqn import double_q_loss
+from rosmo.behaviour.dqn import double_q_loss, make_scan_update
 from rosmo.networks.minatar import GridConv
 
 
@@ -162,17 +162,7 @@ class MinAtarDQN:
                 q_tm1, batch["action"], batch["reward"], batch["discount"], q_t_target, q_t_online, delta
             )
 
-        def sgd_step(carry, batch):
-            params, opt_state, target_params = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, target_params, batch)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, target_params), loss
-
-        def update(params, opt_state, target_params, batches):
-            (params, opt_state, _), losses = jax.lax.scan(sgd_step, (params, opt_state, target_params), batches)
-            return params, opt_state, jnp.mean(losses)
-
-        self._update = jax.jit(update)
+        self._update = jax.jit(make_scan_update(loss_fn, optimiser))
         self._q = jax.jit(net.apply)
         self.last_loss = float("nan")
 

@@ -25,11 +25,10 @@ import numpy as np
 
 from rosmo import ops
 from rosmo.agents.base import Agent, select_actions
-from rosmo.agents.muzero_unplugged import search_from_states, search_options
+from rosmo.agents.muzero_unplugged import make_mzu_state_actor
 from rosmo.agents.rosmo import _options as rosmo_options
 from rosmo.agents.rosmo import exact_one_step_target
 from rosmo.networks import Networks
-from rosmo.ops.mcts import most_visited_action
 
 CHUNK = 4096
 
@@ -91,37 +90,8 @@ def latent_actor(networks: Networks, config) -> Callable:
     greedy = bool(config.act_greedy)
     mode = config.act_policy
 
-    if config.algo == "mzu" and mode in ("mcts", "improved"):
-        noise = config.mcts_dirichlet_fraction if config.get("act_exploration_noise", False) else 0.0
-        depth = config.get("act_search_depth")
-        depth = config.search_depth if depth is None else depth
-        options = search_options(config)
-        gumbel = options["search"] == "gumbel"
-        if gumbel and greedy:
-            options["gumbel_scale"] = 0.0
-
-        def act(params, states, key):
-            pred = networks.predict(params, states)
-            values = ops.logits_to_scalar(pred.value_logits, networks.num_bins)
-            result = search_from_states(
-                networks,
-                params,
-                key,
-                states,
-                pred.policy_logits,
-                values,
-                config.discount,
-                config.num_simulations,
-                depth,
-                noise,
-                config.mcts_dirichlet_alpha,
-                **options,
-            )
-            if greedy and not gumbel:
-                return most_visited_action(result.visit_counts, pred.policy_logits)
-            return result.sampled_action
-
-        return act
+    if config.algo == "mzu":
+        return make_mzu_state_actor(networks, config)
 
     def act(params, states, key):
         logits = networks.predict(params, states).policy_logits
