@@ -1,7 +1,9 @@
-"""Collect `rosmo report` outputs of the BSuite study into one `summary.csv`.
+"""Collect `rosmo report` outputs of a study into one `summary.csv`.
 
-    python experiments/bsuite/study_summary.py --out results/bsuite/summary.csv \
+    python experiments/study_summary.py --out results/bsuite/summary.csv \
         coverage=runs/coverage_catch@results/bsuite/coverage_catch unroll=runs/unroll_catch ...
+    python experiments/study_summary.py --minatar --out results/minatar/summary.csv \
+        coverage=runs/minatar/coverage@results/minatar/coverage ...
 
 Each `STUDY=SWEEP_DIR[@REPORT_DIR]` names a sweep directory and the directory
 `rosmo report` wrote its `groups.csv` into (default: the sweep directory). \
@@ -13,6 +15,9 @@ muzero | gumbel) and options (other fields the report grouped by, e.g.
 `mzu_bc_loss_weight=3.0`). Fields the report did not group by are read from the
 group's first run's `config.json` (the run named in the report's results.csv);
 num_simulations and search are left empty for agents that do not search.
+`--minatar` adds `game` (after env), `sticky_action_prob` (from the metadata of
+the dataset the group's first run read) and `train_seconds` (mean training
+seconds per run, the report's) at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ COLUMNS = (
     "options",
 )
 CONFIG_FIELDS = ("algo", "env", "data_percentage", "num_simulations", "unroll_steps", "search")
+MINATAR_COLUMNS = COLUMNS[:3] + ("game",) + COLUMNS[3:] + ("sticky_action_prob", "train_seconds")
 GROUP_COLUMNS = (
     "group",
     "env",
@@ -67,7 +73,22 @@ def _read_config(sweep_dir: str, run: str) -> dict:
         return {}
 
 
-def study_rows(study: str, sweep_dir: str, report_dir: str) -> list[dict]:
+def _sticky_action_prob(config: dict, sweep_dir: str, run: str) -> object:
+    """The sticky-action probability of the dataset a run read (its metadata), or "" when unknown."""
+    dataset_dir = config.get("dataset_dir", "")
+    try:
+        with open(os.path.join(sweep_dir, run, "dataset.json")) as f:
+            dataset_dir = json.load(f).get("path") or dataset_dir
+    except FileNotFoundError:
+        pass
+    try:
+        with open(os.path.join(dataset_dir, "metadata.json")) as f:
+            return json.load(f).get("sticky_action_prob", "")
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return ""
+
+
+def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = False) -> list[dict]:
     path = os.path.join(report_dir, "groups.csv")
     if not os.path.exists(path):
         raise SystemExit(f"study_summary: {path} not found; run `rosmo report {sweep_dir}` first")
@@ -79,7 +100,8 @@ def study_rows(study: str, sweep_dir: str, report_dir: str) -> list[dict]:
         for group in reader:
             if group["group"] == "all" or group["env"] == "all envs":  # one row per env
                 continue
-            config = _read_config(sweep_dir, first_runs.get(group["group"], ""))
+            first_run = first_runs.get(group["group"], "")
+            config = _read_config(sweep_dir, first_run)
             row = {"study": study}
             for field in CONFIG_FIELDS:
                 value = group.get(field)
@@ -100,6 +122,12 @@ def study_rows(study: str, sweep_dir: str, report_dir: str) -> list[dict]:
                 mean=group["mean"],
                 median=group["median"],
             )
+            if minatar:
+                row.update(
+                    game=row["env"],
+                    sticky_action_prob=_sticky_action_prob(config, sweep_dir, first_run),
+                    train_seconds=group.get("train_seconds", ""),
+                )
             rows.append(row)
     return rows
 
@@ -110,6 +138,7 @@ def main(argv=None) -> int:
         "studies", nargs="+", help="STUDY=SWEEP_DIR[@REPORT_DIR] (REPORT_DIR holds rosmo report's groups.csv)"
     )
     parser.add_argument("--out", required=True, help="summary CSV to write")
+    parser.add_argument("--minatar", action="store_true", help="add game, sticky_action_prob and train_seconds")
     args = parser.parse_args(argv)
     rows = []
     for item in args.studies:
@@ -118,11 +147,11 @@ def main(argv=None) -> int:
             print(f"study_summary: expected STUDY=SWEEP_DIR[@REPORT_DIR], got {item!r}", file=sys.stderr)
             return 2
         sweep_dir, _, report_dir = dirs.partition("@")
-        rows += study_rows(study, sweep_dir, report_dir or sweep_dir)
+        rows += study_rows(study, sweep_dir, report_dir or sweep_dir, minatar=args.minatar)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=MINATAR_COLUMNS if args.minatar else COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, args.out)
