@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rosmo.data import rlds
+from rosmo.data import rlds, rlu_episodes
 from rosmo.data.episodes import load_steps
 from rosmo.data.schema import check_split, validate_features
 from rosmo.data.windows import select_episodes
@@ -96,15 +96,55 @@ def initial_steps_of(data: LoggedData, episodes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(data.is_first & np.isin(data.episode, episodes))
 
 
+STEP_FIELDS = ("observation", "action", "reward", "is_first", "is_last", "is_terminal")
+
+
+def split_by_checkpoint(builder) -> bool:
+    """Whether the episodes sit in `checkpoint_NN` splits (MinAtar, RL Unplugged ordered Atari), not in `train`."""
+    splits = list(builder.info.splits.keys())
+    return bool(splits) and all(s.startswith("checkpoint_") for s in splits)
+
+
+def load_pool_steps(builder, data_percentage: float, seed: int, num_actions=None) -> dict[str, np.ndarray]:
+    """The steps a run trained on from a dataset split by checkpoint: every split in name order, episode by episode,
+    keeping an episode when `rlu_episodes.keep_episode(checkpoint_id, episode_id, seed, data_percentage)` does (the
+    rule the training pool applies, a function of the ids only). Observations as the features decode them.
+    """
+    stream = rlu_episodes.episode_stream(
+        builder,
+        seed=seed,
+        data_percentage=data_percentage,
+        ordered=True,
+        repeat=False,
+        num_actions=num_actions,
+        decode_frames=None,
+    )
+    chunks: dict[str, list] = {k: [] for k in STEP_FIELDS}
+    try:
+        for episode in rlu_episodes.tfds.as_numpy(stream.prefetch(2)):
+            episode["observation"] = episode.pop("frames")
+            for k in STEP_FIELDS:
+                chunks[k].append(episode[k])
+    except rlu_episodes.tf.errors.OpError as err:
+        raise rlds.DatasetError(f"{builder.data_dir}: {err.message.splitlines()[0]}") from None
+    if not chunks["reward"]:
+        raise rlds.DatasetError(f"{builder.data_dir}: no episode kept (data_percentage={data_percentage})")
+    return {k: np.concatenate(v) for k, v in chunks.items()}
+
+
 def load_kept_steps(
     datasets: Sequence[str], data_percentage: float, seed: int, num_actions=None
 ) -> dict[str, np.ndarray]:
     """The steps a run trained on: the episodes `select_episodes(E, data_percentage, seed)` keeps of the
-    datasets read together (dataset order, then episode order), as `rosmo.data.loader.make_loader` keeps them.
+    datasets read together (dataset order, then episode order), as `rosmo.data.loader.make_loader` keeps them;
+    for one dataset split by checkpoint, `load_pool_steps` (the episode pool's rule).
 
     Raises `rlds.DatasetError` naming a dataset that is missing or malformed.
     """
     builders = [rlds.load_builder(d) for d in datasets]
+    if len(builders) == 1 and split_by_checkpoint(builders[0]):
+        validate_features(builders[0])
+        return load_pool_steps(builders[0], data_percentage, seed, num_actions)
     counts = []
     for builder in builders:
         validate_features(builder)

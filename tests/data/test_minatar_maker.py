@@ -8,6 +8,7 @@ pytest.importorskip("minatar")
 from rosmo.behaviour.minatar_dqn import MinAtarDQNConfig  # noqa: E402
 from rosmo.cli import main  # noqa: E402
 from rosmo.data import minatar_data, minatar_maker, rlds  # noqa: E402
+from rosmo.ope import data as ope_data  # noqa: E402
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
@@ -124,6 +125,35 @@ def test_loader_batches_data_percentage_and_ordered_checkpoints(made):
     assert set(seen(data_percentage=30, seed=1)) == some  # a function of the seed and the ids
     ordered = [c for c, _ in seen(ordered=True, episodes_in_flight=1)]
     assert ordered == sorted(ordered) and len(set(ordered)) == CHECKPOINTS
+
+
+def test_off_policy_evaluation_reads_the_episodes_the_loader_keeps(made):
+    path = made[0]["path"]
+    loader = minatar_data.make_minatar_loader(
+        path,
+        unroll_steps=1,
+        td_steps=1,
+        batch_size=4,
+        data_percentage=30,
+        seed=1,
+        with_ids=True,
+        repeat=False,
+        prefetch=0,
+    )
+    kept = {(int(c), int(e)) for b in loader for c, e in zip(b["checkpoint_id"], b["episode_id"])}
+    _, by_split = _episodes(path)
+    episodes = [
+        ep["steps"]
+        for split in sorted(by_split)
+        for ep in by_split[split]
+        if (int(ep["checkpoint_id"]), int(ep["episode_id"])) in kept
+    ]
+    steps = ope_data.load_kept_steps([path], 30, 1, num_actions=6)
+    assert int(steps["is_first"].sum()) == len(episodes) == len(kept) > 0
+    for field in ("observation", "action", "reward", "is_last", "is_terminal"):
+        np.testing.assert_array_equal(steps[field], np.concatenate([ep[field] for ep in episodes]), err_msg=field)
+    logged = ope_data.logged_data(steps)
+    assert logged.num_episodes == len(kept) and len(logged.t) == sum(len(ep["action"]) - 1 for ep in episodes)
 
 
 def test_cli_refuses_bad_flags_in_one_line(capsys, tmp_path):
