@@ -4,6 +4,7 @@
     rosmo sweep --config bsuite:catch --grid unroll_steps=1,3,5,10 --seeds 0-4 --config.num_steps=3000 --out runs/k
     rosmo sweep experiments/sweeps/unroll.yaml --out runs/unroll --dry-run     # list the runs
     rosmo sweep --out runs/unroll                                              # resume a sweep
+    rosmo sweep experiments/sweeps/coverage.yaml --out runs/cov --only algo=rosmo,mzu   # a slice now, the rest later
     rosmo sweep experiments/sweeps/coverage.yaml --out /shared/cov --executor slurm \\
         --partition gpu --gpus 1 --cpus 8 --time 4:00:00 --setup "source .venv/bin/activate"
 
@@ -72,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="sweep a config field (repeatable)"
     )
     parser.add_argument("--seeds", help="seeds: 0-4, 0,2,5 or 0-1,7 (replaces the file's)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2,...",
+        help="run only the runs whose config field has one of these values (repeatable; config=SPEC for the config); "
+        "the others stay planned for a later call",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
     parser.add_argument("--executor", choices=("local", "slurm"), default="local")
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
@@ -167,15 +176,16 @@ def run(args) -> int:
     from rosmo.cli import spell_as_typed
     from rosmo.errors import ConfigError
     from rosmo.signals import Stopped, StopSignals
-    from rosmo.sweep.grid import plan_runs
+    from rosmo.sweep.grid import plan_runs, select_runs
     from rosmo.sweep.runs import SweepLock, prepare
     from rosmo.training.workdir import WorkdirError
 
     try:
         spec = load_spec(args)
         runs = plan_runs(spec)
+        selected = {run.name for run in select_runs(runs, args.only)} if args.only else None
         if args.dry_run:
-            _print_dry_run(args, spec, runs)
+            _print_dry_run(args, spec, [run for run in runs if selected is None or run.name in selected])
             return 0
         try:
             os.makedirs(args.out, exist_ok=True)
@@ -183,7 +193,9 @@ def run(args) -> int:
             raise ConfigError(f"--out {args.out}: cannot create it ({err.strerror or err})") from None
         lock = SweepLock(args.out)
         lock.acquire()  # one sweep per --out: a second one is refused here, before it touches a run
-        run_dirs = prepare(args.out, spec, runs)
+        run_dirs = prepare(args.out, spec, runs)  # every run is planned; --only picks the ones run now
+        if selected is not None:
+            run_dirs = [d for d, run in zip(run_dirs, runs) if run.name in selected]
     except (ConfigError, WorkdirError) as err:  # SweepError too: the message names the file, field or flag
         print(f"rosmo sweep: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE

@@ -134,3 +134,52 @@ def plan_runs(spec: SweepSpec) -> list[RunPlan]:
         by_name[name] = raw
         runs.append(RunPlan(name=name, point=point, config_spec=config_spec, config=config))
     return runs
+
+
+_MISSING = object()
+
+
+def _same_value(actual: Any, wanted: str) -> bool:
+    """Whether a config value reads as `wanted` (numbers compared as numbers: 10 matches 10.0)."""
+    if actual is _MISSING:
+        return False
+    if isinstance(actual, bool) or actual is None:
+        return str(actual).lower() == wanted.lower()
+    if isinstance(actual, (int, float)):
+        try:
+            return float(actual) == float(wanted)
+        except ValueError:
+            return False
+    return str(actual) == wanted
+
+
+def _config_value(run: RunPlan, field: str) -> Any:
+    """The run's value of a config field (`config`: its config spec), `_MISSING` when it has none."""
+    if field == CONFIG_AXIS:
+        return run.config_spec
+    try:
+        return _get(run.config, field)
+    except (KeyError, AttributeError):
+        return _MISSING
+
+
+def select_runs(runs: list[RunPlan], only: list[str]) -> list[RunPlan]:
+    """The runs whose config matches every `FIELD=V1,V2,...` of `only` (one of the values), in run order.
+
+    `config=SPEC` matches the run's config spec (e.g. `config=minatar:breakout`). SweepError names the
+    filter when it is malformed, names a field no run has, or keeps no run.
+    """
+    selected = list(runs)
+    for item in only:
+        field, sep, values_text = item.partition("=")
+        field = field.strip()
+        values = [v.strip() for v in values_text.split(",") if v.strip()]
+        if not sep or not field or not values:
+            raise SweepError(f"--only {item!r}: expected FIELD=V1,V2,... (e.g. --only algo=rosmo,mzu)")
+
+        if runs and all(_config_value(run, field) is _MISSING for run in runs):
+            raise SweepError(f"--only {item!r}: no run has a config field {field!r}")
+        selected = [run for run in selected if any(_same_value(_config_value(run, field), v) for v in values)]
+    if not selected:
+        raise SweepError(f"--only {' '.join(only)}: no run of the sweep matches")
+    return selected

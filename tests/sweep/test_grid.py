@@ -7,7 +7,7 @@ import pytest
 
 from rosmo.cli import main as cli_main
 from rosmo.suites.configs.bsuite import get_config
-from rosmo.sweep.grid import expand, plan_runs
+from rosmo.sweep.grid import expand, plan_runs, select_runs
 from rosmo.sweep.naming import run_name, value_labels
 from rosmo.sweep.runs import describe, prepare, read_run_plan, write_status
 from rosmo.sweep.spec import SweepError, amend, load_sweep_file, parse_seeds, split_values, sweep_from_dict
@@ -57,6 +57,39 @@ def test_union_of_grids_and_config_axis():
     assert cartpole_mzu.env == "cartpole" and cartpole_mzu.num_steps == 100 and cartpole_mzu.num_simulations == 8
     assert runs[0].config.num_simulations == 20  # rosmo keeps the config's value, and its name does not show it
     assert len(expand(spec)) == 6
+
+
+def test_only_selects_a_slice_by_config_values():
+    spec = sweep_from_dict(
+        {
+            "config": ["bsuite:catch", "bsuite:cartpole"],
+            "grid": [{"algo": ["rosmo", "bc"], "data_percentage": [100, 10]}, {"algo": ["mzu"]}],
+            "seeds": [0, 1],
+        },
+        "test",
+    )
+    runs = plan_runs(spec)
+    assert len(runs) == 20
+
+    def names(*only):
+        return [r.name for r in select_runs(runs, list(only))]
+
+    both = names("algo=rosmo,mzu", "config=bsuite:catch", "seed=0")
+    assert both == [
+        "config=catch,algo=rosmo,data_percentage=100,seed=0",
+        "config=catch,algo=rosmo,data_percentage=10,seed=0",
+        "config=catch,algo=mzu,seed=0",
+    ]  # run order kept
+    assert len(names("data_percentage=100")) == 12  # mzu runs keep the config's 100, not in their names
+    assert names("data_percentage=10.0") == names("data_percentage=10") and len(names("data_percentage=10")) == 8
+    assert len(names("env=cartpole")) == 10  # any config field, not only the varied ones
+    for only, message in [
+        ("algo", "expected FIELD=V1,V2"),
+        ("algoo=rosmo", "no run has a config field 'algoo'"),
+        ("algo=dqn", "no run of the sweep matches"),
+    ]:
+        with pytest.raises(SweepError, match=message):
+            select_runs(runs, [only])
 
 
 def test_file_formats_flags_and_templates(tmp_path):
@@ -171,6 +204,9 @@ def test_prepare_keeps_what_exists_and_dry_run(tmp_path, capsys):
     assert cli_main(["sweep", "--out", out, "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert "2 runs in" in text and "interrupted unroll_steps=1" in text and "1 interrupted, 1 running" in text
+    assert cli_main(["sweep", "--out", out, "--dry-run", "--only", "unroll_steps=3"]) == 0
+    text = capsys.readouterr().out
+    assert "1 runs in" in text and "unroll_steps=1" not in text and "running     unroll_steps=3" in text
     assert cli_main(["sweep", "--config", "bsuite:catch", "--grid", "unrol_steps=1", "--out", out, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rosmo sweep: error:") and "did you mean unroll_steps" in err and err.count("\n") == 1
