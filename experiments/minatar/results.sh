@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build results/minatar/ from the MinAtar study's run directories: one `rosmo report` per question, then
+# summary.csv. Runs laid out as the sweep files under experiments/sweeps/minatar_*.yaml say:
+#   RUNS/curves, RUNS/coverage/<game>, RUNS/games/<game>, RUNS/compute/<piece>, RUNS/stochasticity/<piece>,
+#   RUNS/unroll/<piece>
+# Questions that share runs (the coverage sweep's breakout 100% runs are also the compute, stochasticity and
+# unroll studies' reference cells) are reported from directories of links, RUNS/_links/<question>.
+#   bash experiments/minatar/results.sh [RUNS (runs/minatar)] [OUT (results/minatar)]
+set -uo pipefail
+RUNS=${1:-runs/minatar}
+OUT=${2:-results/minatar}
+LINKS="$RUNS/_links"
+
+link_runs() {  # link_runs QUESTION RUN_DIR...: a directory of links to run directories (made afresh)
+  local dir="$LINKS/$1"; shift
+  rm -rf "$dir" && mkdir -p "$dir"
+  local run
+  for run in "$@"; do
+    [ -d "$run" ] || continue
+    local name; name=$(realpath --relative-to="$RUNS" "$run" | tr '/' '~')
+    ln -s "$(realpath "$run")" "$dir/$name"
+  done
+}
+
+report() {  # report NAME SWEEP_DIR ARGS...: rosmo report into OUT/NAME, or say why not
+  local name=$1 dir=$2; shift 2
+  if [ -d "$dir" ] && rosmo report "$dir" --out "$OUT/$name" "$@"; then
+    STUDIES+=("$name=$dir@$OUT/$name")
+  else
+    echo "results.sh: $name: no report (no finished run under $dir yet)" >&2
+  fi
+}
+
+STUDIES=()
+BREAKOUT="$RUNS/coverage/breakout"
+report curves "$RUNS/curves" --group-by algo
+report coverage "$RUNS/coverage" --group-by algo,data_percentage --compare algo=rosmo,data_percentage=1
+link_runs games "$RUNS"/coverage/*/algo={rosmo,bc,cql},data_percentage=100,seed=* "$RUNS"/games/*/*
+report games "$LINKS/games" --group-by algo --compare algo=rosmo
+link_runs compute "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* \
+  "$BREAKOUT"/algo=mzu,data_percentage=100,*,seed=* "$RUNS"/compute/*/*
+report compute "$LINKS/compute" --group-by algo,num_simulations --compare algo=rosmo
+link_runs stochasticity "$BREAKOUT"/algo={rosmo,mzu},data_percentage=100,*seed=* "$RUNS"/stochasticity/*/*
+report stochasticity "$LINKS/stochasticity" --group-by algo,dataset_dir --compare algo=rosmo
+link_runs unroll "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* "$RUNS"/unroll/*/*
+report unroll "$LINKS/unroll" --group-by unroll_steps
+
+if [ ${#STUDIES[@]} -gt 0 ]; then
+  python "$(dirname "$0")/../study_summary.py" --minatar --out "$OUT/summary.csv" "${STUDIES[@]}"
+fi
