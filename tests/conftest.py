@@ -159,3 +159,46 @@ def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
         )
     assert code == 0
     return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_atari_data(tmp_path_factory) -> str:
+    """A local rlu_atari Pong dataset: 300 random steps over 2 envs, episodes cut at 400 frames (100 steps)."""
+    from rosmo.data import atari_maker
+
+    root = str(tmp_path_factory.mktemp("atari"))
+    atari_maker.make_dataset(
+        "Pong", 300, root, policy="random", seed=3, num_envs=2, max_episode_frames=400, show_progress=False
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_atari_run(tiny_atari_data, tmp_path_factory) -> tuple[str, dict[str, Any]]:
+    """ROSMO (`atari:Pong,small`: small ResNet, K = n = 5) trained 2 steps on `tiny_atari_data`, batch 4,
+    checkpoint and evaluation (2 episodes of 200 frames) at step 2: (workdir, the summary `train` returned).
+
+    Checked by tests/training/test_loop_atari.py; its checkpoint is the one `rosmo evaluate` and the
+    checkpoint-policy tests read (tests/cli/test_evaluate.py)."""
+    from rosmo.suites.configs.atari import get_config
+    from rosmo.training.loop import train
+
+    c = get_config("Pong,small")
+    c.data_dir = tiny_atari_data
+    c.update(
+        batch_size=4,
+        num_steps=2,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=2,
+        checkpoint_every=2,
+        eval_episodes=2,
+        eval_parallel=2,
+        eval_max_episode_frames=200,
+        episodes_in_flight=4,
+        use_tensorboard=False,
+    )
+    workdir = str(tmp_path_factory.mktemp("tiny_atari_run") / "run")
+    with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
+        summary = train(c, workdir, progress=False)
+    return workdir, summary
