@@ -50,6 +50,55 @@ def pytest_configure(config):
     )
 
 
+# Under `pytest -n 2 --dist loadfile` (pytest-xdist, `make test`): each file's tests run on one worker (its module
+# fixtures are built once), and files sharing a costly session fixture run on one worker too, so the fixture is
+# built once (session fixtures are per worker). Files not listed are their own group.
+SHARED_FIXTURE_GROUPS = {
+    "tests/cli/test_evaluate.py": "trained_runs",  # tiny_catch_run, tiny_atari_run
+    "tests/cli/test_errors.py": "trained_runs",  # tiny_catch_run
+    "tests/training/test_loop_atari.py": "trained_runs",  # tiny_atari_run
+    "tests/sweep/test_local.py": "sweep",  # tiny_root, compile_cache
+    "tests/sweep/test_slurm.py": "sweep",
+    "tests/sweep/test_executors.py": "sweep",
+}
+
+
+def _group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return SHARED_FIXTURE_GROUPS.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the groups holding `slow` tests first, so the scheduler hands out the long ones before
+    the many short files (no long tail on one worker). Every worker sorts its identical collection the same way."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {_group(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _group(item.nodeid) not in slow)  # stable: collection order within each part
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: plain `pytest` needs none of this
+    LoadScopeScheduling = None
+else:
+
+    class _FileGroupScheduling(LoadScopeScheduling):
+        """`--dist loadfile` whose units are the groups of `_group`, handed out in collection order."""
+
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            config.option.loadscopereorder = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "loadfile":
+            return _FileGroupScheduling(config, log)
+        return None
+
+
 def pytest_unconfigure(config):
     """Remove this session's JAX compilation cache."""
     if _JAX_CACHE is not None:
