@@ -20,12 +20,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# Tests run on TEST_WORKERS processes (pytest-xdist); a file's tests stay on one worker (tests/conftest.py groups
+# the files that share a trained run). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+
 test: $(STAMP) lint docs-check
-	$(PY) -m pytest -q --durations=15 tests
+	$(PYTEST) --durations=15 tests
 
 # The unit layer for the edit loop: everything but the end-to-end runs marked `slow`.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" --durations=10 tests
+	$(PYTEST) -m "not slow" --durations=10 tests
 
 # The docs site (MkDocs Material): reference and results pages are generated from the code and results/*.
 # --strict turns every warning (a broken link, a missing page, a failed reference) into an error.

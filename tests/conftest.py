@@ -50,6 +50,55 @@ def pytest_configure(config):
     )
 
 
+# Under `pytest -n 2 --dist loadfile` (pytest-xdist, `make test`): each file's tests run on one worker (its module
+# fixtures are built once), and files sharing a costly session fixture run on one worker too, so the fixture is
+# built once (session fixtures are per worker). Files not listed are their own group.
+SHARED_FIXTURE_GROUPS = {
+    "tests/cli/test_evaluate.py": "trained_runs",  # tiny_catch_run, tiny_atari_run
+    "tests/cli/test_errors.py": "trained_runs",  # tiny_catch_run
+    "tests/training/test_loop_atari.py": "trained_runs",  # tiny_atari_run
+    "tests/sweep/test_local.py": "sweep",  # tiny_root, compile_cache
+    "tests/sweep/test_slurm.py": "sweep",
+    "tests/sweep/test_executors.py": "sweep",
+}
+
+
+def _group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return SHARED_FIXTURE_GROUPS.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the groups holding `slow` tests first, so the scheduler hands out the long ones before
+    the many short files (no long tail on one worker). Every worker sorts its identical collection the same way."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {_group(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _group(item.nodeid) not in slow)  # stable: collection order within each part
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: plain `pytest` needs none of this
+    LoadScopeScheduling = None
+else:
+
+    class _FileGroupScheduling(LoadScopeScheduling):
+        """`--dist loadfile` whose units are the groups of `_group`, handed out in collection order."""
+
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            config.option.loadscopereorder = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "loadfile":
+            return _FileGroupScheduling(config, log)
+        return None
+
+
 def pytest_unconfigure(config):
     """Remove this session's JAX compilation cache."""
     if _JAX_CACHE is not None:
@@ -159,3 +208,46 @@ def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
         )
     assert code == 0
     return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_atari_data(tmp_path_factory) -> str:
+    """A local rlu_atari Pong dataset: 300 random steps over 2 envs, episodes cut at 400 frames (100 steps)."""
+    from rosmo.data import atari_maker
+
+    root = str(tmp_path_factory.mktemp("atari"))
+    atari_maker.make_dataset(
+        "Pong", 300, root, policy="random", seed=3, num_envs=2, max_episode_frames=400, show_progress=False
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_atari_run(tiny_atari_data, tmp_path_factory) -> tuple[str, dict[str, Any]]:
+    """ROSMO (`atari:Pong,small`: small ResNet, K = n = 5) trained 2 steps on `tiny_atari_data`, batch 4,
+    checkpoint and evaluation (2 episodes of 200 frames) at step 2: (workdir, the summary `train` returned).
+
+    Checked by tests/training/test_loop_atari.py; its checkpoint is the one `rosmo evaluate` and the
+    checkpoint-policy tests read (tests/cli/test_evaluate.py)."""
+    from rosmo.suites.configs.atari import get_config
+    from rosmo.training.loop import train
+
+    c = get_config("Pong,small")
+    c.data_dir = tiny_atari_data
+    c.update(
+        batch_size=4,
+        num_steps=2,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=2,
+        checkpoint_every=2,
+        eval_episodes=2,
+        eval_parallel=2,
+        eval_max_episode_frames=200,
+        episodes_in_flight=4,
+        use_tensorboard=False,
+    )
+    workdir = str(tmp_path_factory.mktemp("tiny_atari_run") / "run")
+    with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
+        summary = train(c, workdir, progress=False)
+    return workdir, summary

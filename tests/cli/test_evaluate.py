@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from rosmo import cli
-from rosmo.suites.configs import atari as atari_configs
 from rosmo.suites.configs import bsuite as bsuite_configs
 from rosmo.data import atari_maker, rlds
 from rosmo.training.checkpoint import CheckpointError
@@ -37,22 +36,9 @@ def _train(config, workdir):
 
 
 @pytest.fixture(scope="module")
-def atari_run(tmp_path_factory):
-    """ROSMO (small ResNet, K = n = 1) trained 1 step on 200 random Pong steps made by `rosmo dataset atari`."""
-    root = tmp_path_factory.mktemp("atari_eval")
-    atari_maker.make_dataset(
-        "Pong", 200, str(root / "data"), seed=2, num_envs=2, max_episode_frames=400, show_progress=False
-    )
-    c = atari_configs.get_config("Pong,small")
-    c.update(
-        data_dir=str(root / "data"),
-        batch_size=2,
-        unroll_steps=1,
-        td_steps=1,
-        episodes_in_flight=2,
-        eval_max_episode_frames=80,
-    )
-    return _train(c, str(root / "run"))
+def atari_run(tiny_atari_run):
+    """ROSMO (small ResNet) trained 2 steps on 300 random Pong steps: the session's shared `tiny_atari_run`."""
+    return tiny_atari_run[0]
 
 
 def _train_on_tiny_catch(root, **fields):

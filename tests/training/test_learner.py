@@ -120,37 +120,40 @@ _SHARDING_SCRIPT = textwrap.dedent(
     assert len(jax.devices()) == 2, jax.devices()
     from tests.helpers import small_config, synthetic_batch, make_learner
     from rosmo.training.learner import make_mesh
-    config = small_config(policy_samples={samples})
-    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        learner = make_learner(config, mesh=make_mesh(devices))
-        # Nudge the zero-initialised heads away from 0 (same nudge for both meshes): with exactly-zero
-        # heads the first gradients into the torso are round-off, which Adam would scale up to full steps.
-        state = jax.device_get(learner.state)
-        leaves, treedef = jax.tree.flatten(state.params)
-        rng = np.random.default_rng(0)
-        params = jax.tree.unflatten(treedef, [x + 0.05 * rng.standard_normal(x.shape).astype(x.dtype) for x in leaves])
-        learner.restore(state._replace(params=params, target_params=params))
-        before = jax.device_get(learner.params)
-        for _ in range(2):
-            learner.step(batch)
-        results.append(jax.device_get(learner.params))
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(results[0])))
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])))
-    print(json.dumps(dict(moved=moved, diff=diff)))
+    for samples in (0, 4):
+        config = small_config(policy_samples=samples)
+        batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
+        results = []
+        for devices in (jax.devices()[:1], jax.devices()):
+            learner = make_learner(config, mesh=make_mesh(devices))
+            # Nudge the zero-initialised heads away from 0 (same nudge for both meshes): with exactly-zero
+            # heads the first gradients into the torso are round-off, which Adam would scale up to full steps.
+            state = jax.device_get(learner.state)
+            leaves, treedef = jax.tree.flatten(state.params)
+            rng = np.random.default_rng(0)
+            params = jax.tree.unflatten(
+                treedef, [x + 0.05 * rng.standard_normal(x.shape).astype(x.dtype) for x in leaves]
+            )
+            learner.restore(state._replace(params=params, target_params=params))
+            before = jax.device_get(learner.params)
+            for _ in range(2):
+                learner.step(batch)
+            results.append(jax.device_get(learner.params))
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(results[0])))
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])))
+        print(json.dumps(dict(policy_samples=samples, moved=moved, diff=diff)))
     """
 )
 
 
-@pytest.mark.parametrize("policy_samples", [0, 4])
 @pytest.mark.slow
-def test_two_devices_match_one_device(policy_samples):
+def test_two_devices_match_one_device():
+    """Exact policy target (policy_samples 0) and sampled (4), one subprocess with 2 fake CPU devices."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
-        [sys.executable, "-c", _SHARDING_SCRIPT.format(samples=policy_samples)],
+        [sys.executable, "-c", _SHARDING_SCRIPT],
         env=env,
         cwd=root,
         capture_output=True,
@@ -160,9 +163,11 @@ def test_two_devices_match_one_device(policy_samples):
     assert out.returncode == 0, out.stderr[-3000:]
     import json
 
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["moved"] > 1e-4  # the steps really changed the parameters
-    assert result["diff"] < 1e-5, result
+    results = [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]]
+    assert [r["policy_samples"] for r in results] == [0, 4]
+    for result in results:
+        assert result["moved"] > 1e-4, result  # the steps really changed the parameters
+        assert result["diff"] < 1e-5, result
 
 
 def test_an_interrupt_during_an_update_is_handled_after_it():

@@ -3,34 +3,20 @@ checkpoint."""
 
 import csv
 import math
+import os
 
-import jax
 import numpy as np
 import pytest
 
 from rosmo.training.checkpoint import load_params
 from rosmo.suites.configs.atari import get_config
-from rosmo.data import atari_maker
 from rosmo.suites import SUITES
-from rosmo.training.loop import train
-
-GAME = "Pong"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """300 random Pong steps over 2 envs, episodes cut at 400 frames (100 steps)."""
-    root = str(tmp_path_factory.mktemp("atari"))
-    atari_maker.make_dataset(
-        GAME, 300, root, policy="random", seed=3, num_envs=2, max_episode_frames=400, show_progress=False
-    )
-    return root
 
 
 @pytest.mark.slow
-def test_atari_spec_reads_the_rlu_builder(data_dir):
+def test_atari_spec_reads_the_rlu_builder(tiny_atari_data):
     c = get_config("Pong,small")
-    c.data_dir = data_dir
+    c.data_dir = tiny_atari_data
     suite = SUITES["atari"]
     spec = suite.dataset_spec(c)
     assert spec.observation_shape == (84, 84, 4) and spec.observation_dtype == np.uint8
@@ -43,26 +29,11 @@ def test_atari_spec_reads_the_rlu_builder(data_dir):
 
 
 @pytest.mark.slow
-def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
-    c = get_config("Pong,small")
-    c.data_dir = data_dir
-    c.update(
-        batch_size=4,
-        num_steps=2,
-        warmup_steps=1,
-        log_every=1,
-        eval_every=2,
-        checkpoint_every=2,
-        eval_episodes=2,
-        eval_parallel=2,
-        eval_max_episode_frames=200,
-        episodes_in_flight=4,
-        use_tensorboard=False,
-    )
-    with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
-        summary = train(c, str(tmp_path / "run"), progress=False)
+def test_train_rosmo_on_rlu_atari(tiny_atari_run):
+    """The session's `tiny_atari_run`: `atari:Pong,small`, batch 4, 2 steps, evaluated at step 2 (conftest.py)."""
+    workdir, summary = tiny_atari_run
     assert summary["num_steps"] == 2 and (summary["suite"], summary["env"]) == ("atari", "Pong")
-    rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
+    rows = list(csv.DictReader(open(os.path.join(workdir, "train.csv"))))
     assert [int(r["step"]) for r in rows] == [1, 2]
     for row in rows:  # K = 5, n = 5 windows of 84x84x4 frames: every loss finite, gradients non-zero
         for key in ("loss", "reward_loss", "value_loss", "policy_loss", "bc_loss", "grad_norm"):
@@ -76,11 +47,11 @@ def test_train_rosmo_on_rlu_atari(data_dir, tmp_path):
     )
     assert (final["normalized"]["human"]["low"], final["normalized"]["human"]["high"]) == (-20.7, 14.6)
     assert final["reference"] == "dqn" and final["normalized"]["dqn"]["mean"] == final["normalized_score"]
-    evals = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))  # the learning curve: one row per evaluation
+    evals = list(csv.DictReader(open(os.path.join(workdir, "eval.csv"))))  # the learning curve: one row per evaluation
     assert [int(r["step"]) for r in evals] == [2] and float(evals[0]["normalized_score"]) == pytest.approx(
         final["normalized_score"]
     )
-    params, extra = load_params(str(tmp_path / "run"))
+    params, extra = load_params(workdir)
     assert extra["step"] == 2 and extra["observation_shape"] == [84, 84, 4] and extra["num_actions"] == 6
     assert extra["config"]["network"] == "resnet" and extra["config"]["network_preset"] == "small"
     assert params["representation/stem"]["w"].shape == (3, 3, 4, 8)
