@@ -3,6 +3,8 @@
     rosmo deploy --agent rosmo --env bsuite:cartpole --workdir runs/dep-cp --deployments 10 \\
         --transitions 2000 --steps 1000 --epsilon 0.1 --reference-dataset datasets/bsuite/cartpole
     rosmo deploy --agent bc --env bsuite:catch --workdir runs/dep-catch --from-scratch --config.batch_size=64
+    rosmo deploy --agent rosmo --env minatar:breakout --workdir runs/dep-breakout --transitions 20000 \
+        --steps 2000 --reference-dataset datasets/minatar/breakout
     rosmo deploy --agent bremen --env mujoco:HalfCheetah-v5 --workdir runs/hc --deployments 5 --transitions 100000
 
 Deployment 1 collects with a uniform-random policy; deployment i with deployment i - 1's policy
@@ -25,7 +27,7 @@ from rosmo.cli import user_message
 
 CONFIG_OVERRIDES = True
 
-AGENTS_HELP = "rosmo, mzu, bc, cql (window learners, on bsuite:<env>) or bremen (on mujoco:<env>)"
+AGENTS_HELP = "rosmo, mzu, bc, cql (window learners, on bsuite:<env> or minatar:<game>) or bremen (on mujoco:<env>)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env",
         default=None,
-        help="<suite>:<env>, e.g. bsuite:cartpole (default bsuite:catch; mujoco:HalfCheetah-v5 for bremen)",
+        help="<suite>:<env>, e.g. bsuite:cartpole, minatar:breakout "
+        "(default bsuite:catch; mujoco:HalfCheetah-v5 for bremen)",
     )
     parser.add_argument("--workdir", default=None, help="run directory (resumes by itself)")
     parser.add_argument("--deployments", type=int, default=None, help="number of deployments I (default 5)")
@@ -57,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reference-dataset",
         default=None,
-        help="a `rosmo dataset bsuite` dataset whose random / DQN returns normalise the scores",
+        help="a `rosmo dataset bsuite` / `rosmo dataset minatar` dataset of the env whose random / DQN returns "
+        "normalise the scores (and whose protocol, e.g. sticky actions, the collection and evaluation use)",
     )
     parser.add_argument(
         "--full-size", action="store_true", help="bremen: the paper-sized config instead of the CPU one"

@@ -35,7 +35,7 @@ import tqdm
 
 import rosmo
 from rosmo.behaviour import dqn as dqn_lib
-from rosmo.data import rlds
+from rosmo.data import collect, rlds
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.signals import check_stop
 
@@ -93,22 +93,7 @@ def _episode_steps(
     observations: list[np.ndarray], actions: list[int], rewards: list[float], discounts: list[float], terminated: bool
 ) -> dict[str, np.ndarray]:
     """RLDS step arrays `[T + 1, ...]` from `T + 1` observations and `T` actions / rewards / discounts."""
-    num = len(observations)
-    is_first = np.zeros(num, np.bool_)
-    is_first[0] = True
-    is_last = np.zeros(num, np.bool_)
-    is_last[-1] = True
-    is_terminal = np.zeros(num, np.bool_)
-    is_terminal[-1] = terminated
-    return {
-        "observation": np.stack(observations).astype(np.float32),
-        "action": np.asarray(list(actions) + [0], np.int64),
-        "reward": np.asarray(list(rewards) + [0.0], np.float32),
-        "discount": np.asarray(list(discounts) + [0.0 if terminated else 1.0], np.float32),
-        "is_first": is_first,
-        "is_last": is_last,
-        "is_terminal": is_terminal,
-    }
+    return collect.episode_steps(observations, actions, rewards, discounts, terminated, observation_dtype=np.float32)
 
 
 def evaluate_policy(make_env: Callable[[], Any], policy: Callable[[np.ndarray], int], num_episodes: int) -> np.ndarray:
@@ -283,40 +268,8 @@ def collect_policy_episodes(
     num_transitions: int,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Whole episodes of `policy` (observation -> action) in one env from `make_env()` until at least
-    `num_transitions` transitions are logged (the last episode is played to its end).
-
-    Returns RLDS episodes `{"steps": {field: [T + 1, ...]}, "episode_id", "episode_return"}` (steps as
-    `make_bsuite_dataset` writes them).
-    """
-    if num_transitions < 1:
-        raise ValueError(f"num_transitions must be >= 1, got {num_transitions}")
-    env = make_env()
-    episodes: list[dict[str, Any]] = []
-    total = 0
-    bar = tqdm.tqdm(total=num_transitions, desc="collect", unit="step", disable=not progress, leave=False)
-    while total < num_transitions:
-        timestep = env.reset()
-        observations, actions, rewards, discounts = [timestep.observation], [], [], []
-        while not timestep.last():
-            action = int(policy(timestep.observation))
-            timestep = env.step(action)
-            observations.append(timestep.observation)
-            actions.append(action)
-            rewards.append(timestep.reward)
-            discounts.append(timestep.discount)
-        steps = _episode_steps(observations, actions, rewards, discounts, terminated=timestep.discount == 0)
-        episodes.append(
-            {
-                "steps": steps,
-                "episode_id": len(episodes),
-                "episode_return": np.float32(np.sum(steps["reward"], dtype=np.float64)),
-            }
-        )
-        total += len(actions)
-        bar.update(len(actions))
-    bar.close()
-    return episodes
+    """`rosmo.data.collect.collect_policy_episodes` with float32 observations (as `make_bsuite_dataset` writes)."""
+    return collect.collect_policy_episodes(make_env, policy, num_transitions, progress, observation_dtype=np.float32)
 
 
 def write_episodes(

@@ -16,6 +16,11 @@ that ended during segment i (`checkpoint_id` = i). Episode features::
     checkpoint_id      int64   the segment (split) the episode ended in
     episode_return     float32 sum of the rewards
 
+Data collected online (`rosmo deploy --env minatar:<game>`) is written in the generic layout
+instead (`write_collected_episodes`: one `train` split, the same step features, no
+`checkpoint_id`), so that several such datasets are read together by `rosmo.data.loader`;
+`is_checkpoint_layout` tells the two apart.
+
 Batches come from the Atari path's machinery (`rosmo.data.rlu_atari.make_pool_loader`:
 this host's `even_splits` share of every split, files shuffled per epoch and interleaved,
 `data_percentage` chosen by (checkpoint_id, episode_id), a pool of whole episodes, windows
@@ -75,6 +80,84 @@ def features(num_channels: int) -> tfds.features.FeaturesDict:
             "episode_return": tfds.features.Scalar(dtype=np.float32),
         }
     )
+
+
+def collected_features(num_channels: int) -> tfds.features.FeaturesDict:
+    """The episode schema of data collected online: the steps of `features`, episode_id and episode_return."""
+    observation = tfds.features.Tensor(
+        shape=(minatar_env.GRID, minatar_env.GRID, int(num_channels)),
+        dtype=np.uint8,
+        encoding=tfds.features.Encoding.ZLIB,
+    )
+    return tfds.features.FeaturesDict(
+        {
+            "steps": tfds.features.Dataset(rlds.step_features(observation)),
+            "episode_id": tfds.features.Scalar(dtype=np.int64),
+            "episode_return": tfds.features.Scalar(dtype=np.float32),
+        }
+    )
+
+
+def write_collected_episodes(
+    out: str,
+    game: str,
+    episodes: Sequence[dict[str, Any]],
+    metadata: dict[str, Any],
+    description: str,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write RLDS `episodes` (`rosmo.data.collect`; uint8 [T + 1, 10, 10, C] observations) played in `game` to
+    `out` (atomically, `rlds.RldsWriter`) in the generic `train`-split layout. `metadata` must hold the
+    protocol (`minimal_actions`, `sticky_action_prob`); counts are added. Returns path and counts."""
+    game = minatar_env.game_name(game)
+    minimal = bool(metadata.get("minimal_actions", False))
+    observation_shape, num_actions = minatar_env.env_spec(game, minimal)
+    meta = {
+        "env": game,
+        "game": game,
+        "num_actions": int(num_actions),
+        "observation_shape": list(observation_shape),
+        **metadata,
+    }
+    name = os.path.basename(os.path.abspath(out)) or game
+    features = collected_features(observation_shape[-1])
+    with rlds.RldsWriter(out, name, features, meta, description, overwrite) as writer:
+        for episode in episodes:
+            observation = np.asarray(episode["steps"]["observation"])
+            if observation.shape[1:] != tuple(observation_shape):
+                raise ValueError(
+                    f"{game}: episode {episode.get('episode_id')} has observations {observation.shape[1:]}, "
+                    f"expected {tuple(observation_shape)}"
+                )
+            writer.add_episode(
+                {
+                    "steps": dict(episode["steps"], observation=observation.astype(np.uint8)),
+                    "episode_id": np.int64(episode["episode_id"]),
+                    "episode_return": np.float32(episode["episode_return"]),
+                }
+            )
+        writer.metadata.update(
+            {
+                "num_episodes": writer.num_episodes,
+                "num_steps": writer.num_steps,
+                "num_transitions": writer.num_steps - writer.num_episodes,
+            }
+        )
+        counts = {
+            "episodes": writer.num_episodes,
+            "steps": writer.num_steps,
+            "transitions": writer.num_steps - writer.num_episodes,
+        }
+    return {"path": os.path.abspath(out), **counts}
+
+
+def is_checkpoint_layout(dataset_dir: str) -> bool:
+    """True for one dataset made by `rosmo dataset minatar` (checkpoint splits); False for datasets in the
+    generic `train` layout (collected online), one or several (comma-separated)."""
+    datasets = [d.strip() for d in str(dataset_dir).split(",") if d.strip()]
+    if len(datasets) != 1:
+        return False
+    return "train" not in rlds.load_builder(datasets[0]).info.splits.keys()
 
 
 def episode_to_rlds(

@@ -1,6 +1,7 @@
 """`rosmo deploy`'s jobs: an agent name and a suite env -> its config and its deployment loop.
 
-    make_job("rosmo" | "mzu" | "bc" | "cql", "bsuite:<env>", ...)   OfflineAgentDeployment (deploy_offline)
+    make_job("rosmo" | "mzu" | "bc" | "cql", "bsuite:<env>" | "minatar:<game>", ...)
+                                                                    OfflineAgentDeployment (deploy_offline)
     make_job("bremen", "mujoco:<env>", ...)                         BremenDeployment (deploy_bremen)
 
 A job holds `config` (the learner's ConfigDict; `--config.FIELD=VALUE` overrides apply to it before
@@ -26,7 +27,7 @@ TRANSITION_SUITES = ("mujoco",)
 
 
 class WindowLearnerJob:
-    """A window learner (rosmo, mzu, bc, cql) deployed on a BSuite env."""
+    """A window learner (rosmo, mzu, bc, cql) deployed on the env of a suite that collects online."""
 
     def __init__(self, agent: str, suite, env: str, options):
         self.config = suite.get_config(env)
@@ -85,9 +86,9 @@ def make_job(
                 f"(e.g. {DEFAULT_ENVS[TRANSITIONS]})"
             )
         return BremenJob(suite, name, deployments, transitions, full_size)
-    if suite.name not in deploy_offline.SUITES:
+    if not suite.collects_online:
         raise ConfigError(
-            f"--env {text}: --agent {agent} is deployed on {', '.join(deploy_offline.SUITES)} "
+            f"--env {text}: --agent {agent} is deployed on {', '.join(deploy_offline.collecting_suites())} "
             "(window learners need discrete actions; Atari collection is not implemented)"
         )
     options = deploy_offline.deploy_options(

@@ -1,10 +1,12 @@
-"""The deployment loop for the offline window learners (rosmo, mzu, bc, cql) on BSuite.
+"""The deployment loop for the offline window learners (rosmo, mzu, bc, cql) on the suites that collect online.
 
 `OfflineAgentDeployment` is the `DeploymentAgent` of `rosmo.deploy.loop.run_deployments`:
 
-    collect   B transitions (whole episodes) with deployment i - 1's trained agent (its saved acting
-              rule) plus epsilon-greedy exploration; uniform random for deployment 1. Written as
-              deployments/<i>/data/ (RLDS, the `rosmo dataset bsuite` schema, atomically).
+    collect   B transitions (whole episodes) in the suite's env (`Suite.make_env` under the suite's
+              `eval_options`, e.g. MinAtar's episode cap) with deployment i - 1's trained agent (its saved
+              acting rule) plus epsilon-greedy exploration; uniform random for deployment 1. Written as
+              deployments/<i>/data/ by the suite (`Suite.write_episodes`: RLDS, atomically; BSuite: the
+              `rosmo dataset bsuite` schema, MinAtar: its uint8 grids in the generic `train` layout).
     train     `rosmo.training.loop.train` in deployments/<i>/run/ on D_1 .. D_i read together
               (`config.dataset_dir` = the comma-separated list); warm-started (default) from deployment
               i - 1's last checkpoint, i.e. i * steps_per_deployment steps in all, or from scratch
@@ -13,9 +15,14 @@
 
 `deployments/<i>/checkpoint/run.json` points at the run directory and its final step.
 
-Normalisation references: `random_return` / `dqn_return` from `reference_dataset`'s metadata (e.g. the
-dataset `rosmo dataset bsuite` made for the env) when given; otherwise `random_return` is the mean return
-of deployment 1's uniform-random episodes and there is no high reference (scores are raw returns).
+The suites that collect online are those with `Suite.collects_online` (BSuite, MinAtar); the env's protocol
+(BSuite reward noise / sticky actions, MinAtar sticky actions / action set) is the reference dataset's when it
+holds the env, else the suite's default (`Suite.online_metadata`).
+
+Normalisation references: `random_return` / `dqn_return` from `reference_dataset`'s metadata (the dataset
+`rosmo dataset bsuite` / `rosmo dataset minatar` made for the env, read through the suite) when given;
+otherwise `random_return` is the mean return of deployment 1's uniform-random episodes and there is no
+high reference (scores are raw returns).
 """
 
 from __future__ import annotations
@@ -29,17 +36,17 @@ import jax
 import ml_collections
 import numpy as np
 
-from rosmo.data import bsuite_maker, loader
+from rosmo.data import collect as collect_lib
+from rosmo.data import loader
 from rosmo.deploy import loop as deployment
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, UserError
 from rosmo.evaluation.evaluate import evaluate_agent
 from rosmo.jsonio import to_jsonable, write_json_atomic
-from rosmo.suites import get_suite
+from rosmo.suites import SUITES, get_suite
 from rosmo.training import loop
 from rosmo.training.checkpoint import Checkpointer
 from rosmo.training.restore import load_agent
 
-SUITES = ("bsuite",)
 COLLECT_SEED_OFFSET = 50_000
 EVAL_SEED_OFFSET = 60_000
 
@@ -78,14 +85,32 @@ def validate_options(options: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"--epsilon: expected a number in [0, 1], got {options.epsilon!r}")
 
 
-def reference_returns(reference_dataset: str) -> dict[str, float]:
-    """{"random_return", "dqn_return"} from a dataset's metadata (DatasetError when it has none)."""
-    meta = loader.dataset_spec(reference_dataset)["metadata"]
+def collecting_suites() -> list[str]:
+    """The registered suites whose data `rosmo deploy` collects online (`Suite.collects_online`)."""
+    return sorted(name for name, suite in SUITES.items() if suite.collects_online)
+
+
+def reference_metadata(config: ml_collections.ConfigDict, reference_dataset: str) -> dict[str, Any]:
+    """The metadata of `reference_dataset` read through the suite (`Suite.dataset_spec` with it as
+    `dataset_dir`); ConfigError naming --reference-dataset when it cannot be read, holds another env or
+    has no random_return / dqn_return."""
+    suite = get_suite(config.suite)
+    probe = ml_collections.ConfigDict(config.to_dict())
+    probe.dataset_dir = reference_dataset
+    try:
+        meta = dict(suite.dataset_spec(probe).metadata)
+    except UserError as err:
+        raise ConfigError(f"--reference-dataset {reference_dataset}: {err}") from None
     if meta.get("random_return") is None or meta.get("dqn_return") is None:
         raise ConfigError(
             f"--reference-dataset {reference_dataset}: its metadata has no random_return/dqn_return "
-            "(expected a dataset made by `rosmo dataset bsuite`)"
+            f"(expected a dataset made by `rosmo dataset {config.suite}`)"
         )
+    return meta
+
+
+def reference_returns(meta: dict[str, Any], reference_dataset: str) -> dict[str, Any]:
+    """{"random_return", "dqn_return", "reference_dataset"} of a reference dataset's metadata."""
     return {
         "random_return": float(meta["random_return"]),
         "dqn_return": float(meta["dqn_return"]),
@@ -94,7 +119,7 @@ def reference_returns(reference_dataset: str) -> dict[str, float]:
 
 
 class OfflineAgentDeployment:
-    """`DeploymentAgent` for a window learner (`config.algo`) on a BSuite env; state = its run directory."""
+    """`DeploymentAgent` for a window learner (`config.algo`) on a suite's env; state = its run directory."""
 
     def __init__(
         self,
@@ -103,19 +128,21 @@ class OfflineAgentDeployment:
         workdir: str,
         progress: bool = False,
     ):
-        if config.suite not in SUITES:
+        self.suite = get_suite(config.suite)
+        if not self.suite.collects_online:
             raise ConfigError(
                 f"--env {config.suite}:{config.env}: `rosmo deploy` collects online data for "
-                f"the suites {SUITES} (Atari collection is not implemented)"
+                f"the suites {', '.join(collecting_suites())} (Atari collection is not implemented)"
             )
         validate_options(options)
         self.config, self.options, self.workdir, self.progress = config, options, workdir, progress
-        self.suite = get_suite(config.suite)
-        self.references = reference_returns(options.reference_dataset) if options.reference_dataset else None
+        reference = reference_metadata(config, options.reference_dataset) if options.reference_dataset else {}
+        self.references = reference_returns(reference, options.reference_dataset) if reference else None
+        self.metadata = self.suite.online_metadata(config.env, reference)  # the env's protocol
 
     # -- collect --------------------------------------------------------------------------------------
     def _policy(self, state: Optional[str], seed: int):
-        _, num_actions = self.suite.env_spec(self.config.env, {})
+        _, num_actions = self.suite.env_spec(self.config.env, self.metadata)
         rng = np.random.default_rng([seed, 7])
         if state is None:
             return lambda obs: int(rng.integers(num_actions)), {"name": "uniform_random"}
@@ -135,8 +162,9 @@ class OfflineAgentDeployment:
     def collect(self, deployment_index: int, state: Optional[str], out_dir: str) -> dict[str, Any]:
         seed = self.config.seed + COLLECT_SEED_OFFSET + 1000 * deployment_index
         policy, behaviour = self._policy(state, seed)
-        episodes = bsuite_maker.collect_policy_episodes(
-            lambda: self.suite.make_env(self.config.env, seed, {}),
+        options = self.suite.eval_options(self.config)
+        episodes = collect_lib.collect_policy_episodes(
+            lambda: self.suite.make_env(self.config.env, seed, self.metadata, **options),
             policy,
             self.options.transitions_per_deployment,
             progress=self.progress,
@@ -154,14 +182,13 @@ class OfflineAgentDeployment:
                 if deployment_index == 1
                 else {k: loader.dataset_spec(first)["metadata"].get(k) for k in ("random_return", "dqn_return")}
             )
-        metadata = {"deployment": deployment_index, "seed": seed, "behaviour": behaviour, **refs}
-        summary = bsuite_maker.write_episodes(
+        metadata = {**self.metadata, "deployment": deployment_index, "seed": seed, "behaviour": behaviour, **refs}
+        summary = self.suite.write_episodes(
             out_dir,
             self.config.env,
             episodes,
             metadata,
-            f"rosmo deploy: deployment {deployment_index} of {self.config.algo} on bsuite {self.config.env}",
-            overwrite=True,
+            f"rosmo deploy: deployment {deployment_index} of {self.config.algo} on {self.suite.name} {self.config.env}",
         )
         return {**summary, "episode_return_mean": float(np.mean(returns)), "behaviour": behaviour, "seed": seed}
 

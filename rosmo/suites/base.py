@@ -15,6 +15,13 @@ the suite instead of branching on names:
     references(env, metadata)       the normalisation references, the primary one first
     eval_options(config)            suite-specific keyword arguments of `play` from a config
 
+Suites whose data `rosmo deploy` collects online (`collects_online`: discrete actions, dm_env envs)
+also provide
+
+    online_metadata(env, reference) the metadata of data collected in `env` (its protocol, its references' inputs)
+    write_episodes(out, env, episodes, metadata, description)  collected episodes as a dataset that
+                                    `make_batches` reads alone or with others (`dataset_dir` = "a,b,...")
+
 `metadata` is the dataset's metadata (as saved with every checkpoint), so a
 checkpoint can be evaluated without its dataset.
 """
@@ -56,6 +63,9 @@ class Suite:
 
     name: str = ""
     description: str = ""
+    collects_online: bool = False
+    """`rosmo deploy` collects this suite's data online with a window learner's policy (`online_metadata`,
+    `write_episodes` and `make_env` returning a dm_env environment)."""
 
     def get_config(self, arg: str = ""):
         raise NotImplementedError
@@ -107,6 +117,20 @@ class Suite:
     def eval_options(self, config) -> dict[str, Any]:
         del config
         return {}
+
+    def online_metadata(self, env: str, reference: dict[str, Any]) -> dict[str, Any]:
+        """Metadata of data collected online in `env`: env, num_actions, observation_shape and the env's protocol
+        (`reference`'s, a dataset's metadata, when it holds `env`; else the suite's default), so that `make_env`,
+        `play` and `references` read it as they read a made dataset's."""
+        raise NotImplementedError(f"suite {self.name}: no online collection")
+
+    def write_episodes(
+        self, out: str, env: str, episodes: list[dict[str, Any]], metadata: dict[str, Any], description: str
+    ) -> dict[str, Any]:
+        """Write RLDS `episodes` collected in `env` (`rosmo.data.collect`) as the dataset `out`, atomically
+        (replacing an unfinished one), in a layout `make_batches` reads alone or together with others like it
+        (`dataset_dir` = a comma-separated list); returns {"path", "episodes", "steps", "transitions"}."""
+        raise NotImplementedError(f"suite {self.name}: no online collection")
 
 
 def per_process_batch_size(global_batch_size: int) -> int:

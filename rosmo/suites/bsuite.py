@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 import jax
 import numpy as np
 
-from rosmo.data import loader
+from rosmo.data import bsuite_maker, loader
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.errors import ConfigError
@@ -33,6 +33,7 @@ REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured
 class BSuite(Suite):
     name = "bsuite"
     description = "BSuite catch, cartpole, mountain_car (datasets: an online DQN's whole run, made locally)"
+    collects_online = True
 
     def get_config(self, arg: str = ""):
         return bsuite_configs.get_config(arg or "catch")
@@ -132,6 +133,22 @@ class BSuite(Suite):
         return [
             Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)
         ]
+
+    def online_metadata(self, env: str, reference: dict[str, Any]) -> dict[str, Any]:
+        """env, its spec, and the reference dataset's reward noise / sticky actions when it holds `env`."""
+        observation_shape, num_actions = bsuite_envs.env_spec(env)
+        meta = reference if self._same_env(env, reference) else {}
+        return {
+            "env": env,
+            "observation_shape": list(observation_shape),
+            "num_actions": num_actions,
+            "reward_noise": float(meta.get("reward_noise", 0.0)),
+            "sticky_action_prob": float(meta.get("sticky_action_prob", 0.0)),
+        }
+
+    def write_episodes(self, out, env, episodes, metadata, description) -> dict[str, Any]:
+        """The `rosmo dataset bsuite` schema (float32 observations, one `train` split)."""
+        return bsuite_maker.write_episodes(out, env, episodes, metadata, description, overwrite=True)
 
 
 SUITE = BSuite()

@@ -8,6 +8,11 @@ policy's return and the final behaviour DQN's (epsilon 0.01) return, over >= 100
 each. Evaluation plays the dataset's game under the dataset's protocol, `eval_parallel`
 envs in lockstep, episodes capped at `eval_max_episode_steps` agent steps; a checkpoint
 evaluated on another game is scored without normalisation.
+
+`rosmo deploy --env minatar:<game>` collects data online (`collects_online`): each deployment's
+episodes are written in the generic `train` layout (`minatar_data.write_collected_episodes`),
+and `dataset_dir` may then be a comma-separated list of such datasets, read together by
+`rosmo.data.loader` (in memory, windows drawn uniformly; `ordered_checkpoints` does not apply).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import jax
 import numpy as np
 
 from rosmo.suites.configs import minatar as minatar_configs
-from rosmo.data import minatar_data, schema
+from rosmo.data import loader, minatar_data, schema
 from rosmo.data.rlds import DatasetError
 from rosmo.envs import minatar as minatar_env
 from rosmo.errors import ConfigError, check_field
@@ -33,6 +38,7 @@ REFERENCE_DESCRIPTION = (
 class MinAtar(Suite):
     name = "minatar"
     description = "MinAtar asterix, breakout, freeway, seaquest, space_invaders (datasets: an online DQN's whole run)"
+    collects_online = True
 
     def get_config(self, arg: str = ""):
         return minatar_configs.get_config(arg or "breakout")
@@ -58,6 +64,8 @@ class MinAtar(Suite):
         )
 
     def dataset_spec(self, config) -> DatasetSpec:
+        if not minatar_data.is_checkpoint_layout(config.dataset_dir):
+            return self._collected_spec(config)
         builder = minatar_data.load_builder(config.dataset_dir)
         step_features = schema.validate_features(builder)
         meta = dict(minatar_data.rlds.metadata(builder))
@@ -83,7 +91,45 @@ class MinAtar(Suite):
             meta,
         )
 
+    def _collected_spec(self, config) -> DatasetSpec:
+        """`dataset_spec` of data collected online (one or several `train`-layout datasets)."""
+        spec = loader.dataset_spec(config.dataset_dir)
+        meta, path = spec["metadata"], spec["path"]
+        if meta.get("num_actions") is None or meta.get("env") is None:
+            raise DatasetError(
+                f"{path}: metadata has no 'num_actions' / 'env' "
+                "(expected a dataset made by `rosmo dataset minatar` or collected by `rosmo deploy`)"
+            )
+        if meta["env"] != config.env:
+            raise ConfigError(
+                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
+                f"(set env={meta['env']} or another dataset_dir)",
+                field="env",
+            )
+        return DatasetSpec(
+            path,
+            tuple(spec["observation_shape"]),
+            spec["observation_dtype"],
+            int(meta["num_actions"]),
+            spec["num_episodes"],
+            spec["num_steps"],
+            dict(meta),
+        )
+
     def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        if not minatar_data.is_checkpoint_layout(config.dataset_dir):
+            return loader.make_loader(
+                config.dataset_dir,
+                unroll_steps=config.unroll_steps,
+                td_steps=config.td_steps,
+                batch_size=per_process_batch_size(config.batch_size),
+                shard=jax.process_index(),
+                data_percentage=config.data_percentage,
+                seed=config.seed,
+                shuffle_buffer=config.shuffle_buffer,
+                start_batch=start_batch,
+                num_actions=self.dataset_spec(config).num_actions,
+            )
         return minatar_data.make_minatar_loader(
             config.dataset_dir,
             unroll_steps=config.unroll_steps,
@@ -144,6 +190,26 @@ class MinAtar(Suite):
 
     def eval_options(self, config) -> dict[str, Any]:
         return {"max_episode_steps": int(config.eval_max_episode_steps)}
+
+    def online_metadata(self, env: str, reference: dict[str, Any]) -> dict[str, Any]:
+        """The game, its spec and protocol: the reference dataset's sticky actions / action set when it holds
+        `env`, else the MinAtar paper's (sticky actions 0.1, all 6 actions)."""
+        protocol = self._env_options(env, reference) or {
+            "sticky_action_prob": minatar_env.STICKY_ACTION_PROB,
+            "minimal_actions": False,
+        }
+        observation_shape, num_actions = minatar_env.env_spec(env, protocol["minimal_actions"])
+        return {
+            "env": env,
+            "game": env,
+            "observation_shape": list(observation_shape),
+            "num_actions": int(num_actions),
+            **protocol,
+        }
+
+    def write_episodes(self, out, env, episodes, metadata, description) -> dict[str, Any]:
+        """The generic `train` layout with the MinAtar step features (`minatar_data.write_collected_episodes`)."""
+        return minatar_data.write_collected_episodes(out, env, episodes, metadata, description, overwrite=True)
 
 
 SUITE = MinAtar()

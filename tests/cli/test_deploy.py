@@ -182,3 +182,20 @@ def test_deploy_bremen_tiny(tmp_path):
     rows = list(csv.DictReader(open(workdir / "deployments.csv")))
     assert len(rows) == 1 and int(rows[0]["env_steps"]) == 150
     assert (workdir / "plots" / "deployments.svg").exists()
+
+
+def test_bsuite_collection_takes_the_reference_datasets_noise_for_its_env():
+    suite = SUITES["bsuite"]
+    assert suite.collects_online and not SUITES["atari"].collects_online
+    default = suite.online_metadata("catch", {})
+    assert default == {
+        "env": "catch",
+        "observation_shape": [10, 5],
+        "num_actions": 3,
+        "reward_noise": 0.0,
+        "sticky_action_prob": 0.0,
+    }
+    reference = {"env": "catch", "reward_noise": 0.1, "sticky_action_prob": 0.25}
+    noisy = suite.online_metadata("catch", reference)
+    assert (noisy["reward_noise"], noisy["sticky_action_prob"]) == (0.1, 0.25)
+    assert suite.online_metadata("cartpole", reference)["reward_noise"] == 0.0  # another env: no noise
