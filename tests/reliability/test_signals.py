@@ -21,8 +21,11 @@ ENV = dict(os.environ, PYTHONPATH=ROOT)
 
 # A job loop whose work runs garbage-collection callbacks and __del__ methods all the time: a handler that
 # raised would often fire inside them, where Python prints "Exception ignored in ..." and carries on.
+# SIGINT set back to Python's handler first: a shell's background job inherits SIGINT ignored, which
+# StopSignals keeps (as a foreground Ctrl-C could not reach it), and the storm would then never stop it.
 STORM_CHILD = textwrap.dedent("""
-    import gc, sys
+    import gc, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from rosmo.signals import StopSignals, Stopped, check_stop
     gc.callbacks.append(lambda phase, info: sum(range(50)))
     class Node:
