@@ -65,37 +65,27 @@ def split_name(checkpoint: int) -> str:
     return f"checkpoint_{int(checkpoint):02d}"
 
 
-def features(num_channels: int) -> tfds.features.FeaturesDict:
-    """The episode schema (module docstring) for grids of `num_channels` channels."""
+def features(num_channels: int, checkpoint_ids: bool = True) -> tfds.features.FeaturesDict:
+    """The episode schema (module docstring) for grids of `num_channels` channels; `checkpoint_ids=False`: the
+    schema of data collected online (no `checkpoint_id`)."""
     observation = tfds.features.Tensor(
         shape=(minatar_env.GRID, minatar_env.GRID, int(num_channels)),
         dtype=np.uint8,
         encoding=tfds.features.Encoding.ZLIB,
     )
-    return tfds.features.FeaturesDict(
-        {
-            "steps": tfds.features.Dataset(rlds.step_features(observation)),
-            "episode_id": tfds.features.Scalar(dtype=np.int64),
-            "checkpoint_id": tfds.features.Scalar(dtype=np.int64),
-            "episode_return": tfds.features.Scalar(dtype=np.float32),
-        }
-    )
+    episode = {
+        "steps": tfds.features.Dataset(rlds.step_features(observation)),
+        "episode_id": tfds.features.Scalar(dtype=np.int64),
+    }
+    if checkpoint_ids:
+        episode["checkpoint_id"] = tfds.features.Scalar(dtype=np.int64)
+    episode["episode_return"] = tfds.features.Scalar(dtype=np.float32)
+    return tfds.features.FeaturesDict(episode)
 
 
 def collected_features(num_channels: int) -> tfds.features.FeaturesDict:
     """The episode schema of data collected online: the steps of `features`, episode_id and episode_return."""
-    observation = tfds.features.Tensor(
-        shape=(minatar_env.GRID, minatar_env.GRID, int(num_channels)),
-        dtype=np.uint8,
-        encoding=tfds.features.Encoding.ZLIB,
-    )
-    return tfds.features.FeaturesDict(
-        {
-            "steps": tfds.features.Dataset(rlds.step_features(observation)),
-            "episode_id": tfds.features.Scalar(dtype=np.int64),
-            "episode_return": tfds.features.Scalar(dtype=np.float32),
-        }
-    )
+    return features(num_channels, checkpoint_ids=False)
 
 
 def write_collected_episodes(
