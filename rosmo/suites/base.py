@@ -33,6 +33,8 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 import jax
 import numpy as np
 
+from rosmo.data import loader
+from rosmo.data.rlds import DatasetError
 from rosmo.errors import ConfigError
 from rosmo.evaluation.loops import Episodes
 
@@ -141,3 +143,45 @@ def per_process_batch_size(global_batch_size: int) -> int:
             f"batch_size={global_batch_size} must be divisible by the number of processes ({count})", field="batch_size"
         )
     return global_batch_size // count
+
+
+def check_dataset_metadata(
+    meta: dict[str, Any], path: str, env: str, expected: str, required: Sequence[str] = ("num_actions", "env")
+) -> None:
+    """DatasetError unless the metadata holds every `required` field ("<path>: metadata has no 'num_actions' /
+    'env' (expected <expected>)"); ConfigError naming `env` when it records another env."""
+    if any(meta.get(k) is None for k in required):
+        names = " / ".join(repr(k) for k in required)
+        raise DatasetError(f"{path}: metadata has no {names} (expected {expected})")
+    if meta.get("env") is not None and meta["env"] != env:
+        raise ConfigError(
+            f"env={env!r}: the dataset {path} holds {meta['env']!r} data "
+            f"(set env={meta['env']} or another dataset_dir)",
+            field="env",
+        )
+
+
+def train_layout_spec(config, expected: str, required: Sequence[str] = ("num_actions", "env")) -> DatasetSpec:
+    """`DatasetSpec` of `config.dataset_dir`, one or several datasets in the generic `train` layout
+    (`rosmo.data.loader.dataset_spec`), their metadata checked by `check_dataset_metadata`; the metadata's env
+    is `config.env` when it records none."""
+    spec = loader.dataset_spec(config.dataset_dir)
+    meta, path = spec["metadata"], spec["path"]
+    check_dataset_metadata(meta, path, config.env, expected, required)
+    return DatasetSpec(
+        path,
+        tuple(spec["observation_shape"]),
+        spec["observation_dtype"],
+        int(meta["num_actions"]),
+        spec["num_episodes"],
+        spec["num_steps"],
+        dict(meta, env=meta.get("env", config.env)),
+    )
+
+
+def dataset_references(env: str, metadata: dict[str, Any], description: str) -> list[Reference]:
+    """[Reference("dqn", random_return, dqn_return)] when the metadata is of `env` and records both returns (a
+    dataset made by an online DQN's run), else []."""
+    if metadata.get("env") != env or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
+        return []
+    return [Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), description)]

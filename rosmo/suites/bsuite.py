@@ -20,11 +20,16 @@ import jax
 import numpy as np
 
 from rosmo.data import bsuite_maker, loader
-from rosmo.data.rlds import DatasetError
 from rosmo.envs import bsuite as bsuite_envs
-from rosmo.errors import ConfigError
 from rosmo.evaluation.loops import Episodes, play_dm_env, play_environment_loop
-from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+from rosmo.suites.base import (
+    DatasetSpec,
+    Reference,
+    Suite,
+    dataset_references,
+    per_process_batch_size,
+    train_layout_spec,
+)
 from rosmo.suites.configs import bsuite as bsuite_configs
 
 REFERENCE_DESCRIPTION = "uniform random / behaviour DQN greedy returns, measured when the dataset was made"
@@ -48,28 +53,7 @@ class BSuite(Suite):
         return key
 
     def dataset_spec(self, config) -> DatasetSpec:
-        spec = loader.dataset_spec(config.dataset_dir)
-        meta = spec["metadata"]
-        path = spec["path"]
-        if meta.get("num_actions") is None:
-            raise DatasetError(
-                f"{path}: metadata has no 'num_actions' (expected a dataset made by `rosmo dataset bsuite`)"
-            )
-        if meta.get("env") is not None and meta["env"] != config.env:
-            raise ConfigError(
-                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                f"(set env={meta['env']} or another dataset_dir)",
-                field="env",
-            )
-        return DatasetSpec(
-            path,
-            tuple(spec["observation_shape"]),
-            spec["observation_dtype"],
-            int(meta["num_actions"]),
-            spec["num_episodes"],
-            spec["num_steps"],
-            dict(meta, env=meta.get("env", config.env)),
-        )
+        return train_layout_spec(config, "a dataset made by `rosmo dataset bsuite`", required=("num_actions",))
 
     def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         return loader.make_loader(
@@ -124,15 +108,7 @@ class BSuite(Suite):
         )
 
     def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
-        if (
-            not self._same_env(env, metadata)
-            or metadata.get("random_return") is None
-            or metadata.get("dqn_return") is None
-        ):
-            return []
-        return [
-            Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)
-        ]
+        return dataset_references(env, metadata, REFERENCE_DESCRIPTION)
 
     def online_metadata(self, env: str, reference: dict[str, Any]) -> dict[str, Any]:
         """env, its spec, and the reference dataset's reward noise / sticky actions when it holds `env`."""

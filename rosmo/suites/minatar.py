@@ -24,11 +24,18 @@ import numpy as np
 
 from rosmo.suites.configs import minatar as minatar_configs
 from rosmo.data import loader, minatar_data, schema
-from rosmo.data.rlds import DatasetError
 from rosmo.envs import minatar as minatar_env
-from rosmo.errors import ConfigError, check_field
+from rosmo.errors import check_field
 from rosmo.evaluation.loops import Episodes, play_dm_env
-from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
+from rosmo.suites.base import (
+    DatasetSpec,
+    Reference,
+    Suite,
+    check_dataset_metadata,
+    dataset_references,
+    per_process_batch_size,
+    train_layout_spec,
+)
 
 REFERENCE_DESCRIPTION = (
     "uniform random / final behaviour DQN (epsilon 0.01) returns, measured when the dataset was made"
@@ -70,16 +77,7 @@ class MinAtar(Suite):
         step_features = schema.validate_features(builder)
         meta = dict(minatar_data.rlds.metadata(builder))
         path = str(builder.data_dir)
-        if meta.get("num_actions") is None or meta.get("env") is None:
-            raise DatasetError(
-                f"{path}: metadata has no 'num_actions' / 'env' (expected a dataset made by `rosmo dataset minatar`)"
-            )
-        if meta["env"] != config.env:
-            raise ConfigError(
-                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                f"(set env={meta['env']} or another dataset_dir)",
-                field="env",
-            )
+        check_dataset_metadata(meta, path, config.env, "a dataset made by `rosmo dataset minatar`")
         obs = step_features["observation"]
         return DatasetSpec(
             path,
@@ -93,28 +91,7 @@ class MinAtar(Suite):
 
     def _collected_spec(self, config) -> DatasetSpec:
         """`dataset_spec` of data collected online (one or several `train`-layout datasets)."""
-        spec = loader.dataset_spec(config.dataset_dir)
-        meta, path = spec["metadata"], spec["path"]
-        if meta.get("num_actions") is None or meta.get("env") is None:
-            raise DatasetError(
-                f"{path}: metadata has no 'num_actions' / 'env' "
-                "(expected a dataset made by `rosmo dataset minatar` or collected by `rosmo deploy`)"
-            )
-        if meta["env"] != config.env:
-            raise ConfigError(
-                f"env={config.env!r}: the dataset {path} holds {meta['env']!r} data "
-                f"(set env={meta['env']} or another dataset_dir)",
-                field="env",
-            )
-        return DatasetSpec(
-            path,
-            tuple(spec["observation_shape"]),
-            spec["observation_dtype"],
-            int(meta["num_actions"]),
-            spec["num_episodes"],
-            spec["num_steps"],
-            dict(meta),
-        )
+        return train_layout_spec(config, "a dataset made by `rosmo dataset minatar` or collected by `rosmo deploy`")
 
     def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
         if not minatar_data.is_checkpoint_layout(config.dataset_dir):
@@ -182,11 +159,7 @@ class MinAtar(Suite):
         )
 
     def references(self, env: str, metadata: dict[str, Any]) -> list[Reference]:
-        if metadata.get("env") != env or metadata.get("random_return") is None or metadata.get("dqn_return") is None:
-            return []
-        return [
-            Reference("dqn", float(metadata["random_return"]), float(metadata["dqn_return"]), REFERENCE_DESCRIPTION)
-        ]
+        return dataset_references(env, metadata, REFERENCE_DESCRIPTION)
 
     def eval_options(self, config) -> dict[str, Any]:
         return {"max_episode_steps": int(config.eval_max_episode_steps)}
