@@ -299,10 +299,8 @@ def make_dataset(
             for episode in record_episodes(env, policy_fn, num_steps, bar.update if bar else None, stats):
                 writer.add_episode(episode)
             returns = stats.get("returns", [])
+            writer.record_counts()
             writer.metadata.update(
-                num_episodes=writer.num_episodes,
-                num_steps=writer.num_steps,
-                num_transitions=writer.num_steps - writer.num_episodes,
                 num_terminated=int(np.sum(stats.get("terminated", []))),
                 episode_returns_unclipped=returns,
                 mean_return_unclipped=float(np.mean(returns)) if returns else None,

@@ -199,10 +199,9 @@ def make_bsuite_dataset(
             env_factory(seed + _DQN_REFERENCE_SEED_OFFSET), agent.greedy_action, reference_episodes
         )
         check_references(random_returns, dqn_returns)  # raises: the temp directory is removed, nothing written
+        writer.record_counts()  # num_episodes (as asked), num_steps, num_transitions
         writer.metadata.update(
             {
-                "num_steps": writer.num_steps,
-                "num_transitions": writer.num_steps - writer.num_episodes,
                 "reference_episodes": reference_episodes,
                 "random_return": float(np.mean(random_returns)),
                 "random_return_std": float(np.std(random_returns)),
@@ -295,16 +294,5 @@ def write_episodes(
     with rlds.RldsWriter(out, name, rlds.bsuite_features(observation_shape), meta, description, overwrite) as writer:
         for episode in episodes:
             writer.add_episode(episode)
-        writer.metadata.update(
-            {
-                "num_episodes": writer.num_episodes,
-                "num_steps": writer.num_steps,
-                "num_transitions": writer.num_steps - writer.num_episodes,
-            }
-        )
-        counts = {
-            "episodes": writer.num_episodes,
-            "steps": writer.num_steps,
-            "transitions": writer.num_steps - writer.num_episodes,
-        }
+        counts = writer.record_counts()
     return {"path": os.path.abspath(out), **counts}

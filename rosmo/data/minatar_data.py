@@ -126,18 +126,7 @@ def write_collected_episodes(
                     "episode_return": np.float32(episode["episode_return"]),
                 }
             )
-        writer.metadata.update(
-            {
-                "num_episodes": writer.num_episodes,
-                "num_steps": writer.num_steps,
-                "num_transitions": writer.num_steps - writer.num_episodes,
-            }
-        )
-        counts = {
-            "episodes": writer.num_episodes,
-            "steps": writer.num_steps,
-            "transitions": writer.num_steps - writer.num_episodes,
-        }
+        counts = writer.record_counts()
     return {"path": os.path.abspath(out), **counts}
 
 

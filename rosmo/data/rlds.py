@@ -214,6 +214,7 @@ class RldsWriter:
         with RldsWriter(out_dir, name, features, metadata) as writer:
             writer.add_episode({"steps": {...arrays [T, ...]...}, "episode_id": 0, ...})
             writer.metadata["random_return"] = ...   # may be filled in late
+            writer.record_counts()                   # num_episodes, num_steps, num_transitions
 
     On a clean exit the temporary directory is renamed to `out_dir`; on an
     exception it is deleted and `out_dir` is left untouched.
@@ -278,6 +279,20 @@ class RldsWriter:
         self._writer.add_examples({"train": [dict(episode)]})
         self.num_episodes += 1
         self.num_steps += next(iter(lengths.values()))
+
+    def counts(self) -> dict[str, int]:
+        """{"episodes", "steps", "transitions"} written so far: an episode of T + 1 steps holds T transitions."""
+        return {
+            "episodes": self.num_episodes,
+            "steps": self.num_steps,
+            "transitions": self.num_steps - self.num_episodes,
+        }
+
+    def record_counts(self) -> dict[str, int]:
+        """Set the metadata's num_episodes, num_steps and num_transitions to `counts()`; returns them."""
+        counts = self.counts()
+        self.metadata.update({f"num_{k}": v for k, v in counts.items()})
+        return counts
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

@@ -150,3 +150,14 @@ def test_bad_window_arguments(tiny_dataset):
         loader.make_loader(tiny_dataset, unroll_steps=-1, td_steps=1, batch_size=2)
     with pytest.raises(ValueError, match="batch_size"):
         loader.make_loader(tiny_dataset, unroll_steps=1, td_steps=1, batch_size=0)
+
+
+def test_writer_records_counts(tmp_path):
+    """Episodes of 5 and 3 steps: 8 steps, 6 transitions (each episode's last step starts none), in the metadata."""
+    path = str(tmp_path / "counted")
+    with rlds.RldsWriter(path, "counted", custom_features(), {"env": "chain"}) as writer:
+        for e, length in enumerate((5, 3)):
+            writer.add_episode(make_episode(e, length))
+        assert writer.record_counts() == {"episodes": 2, "steps": 8, "transitions": 6}
+    meta = rlds.metadata(rlds.load_builder(path))
+    assert (meta["env"], meta["num_episodes"], meta["num_steps"], meta["num_transitions"]) == ("chain", 2, 8, 6)
