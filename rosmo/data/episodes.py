@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -119,6 +119,14 @@ def load_steps(
     }
     check_step_values(steps, [len(r) for r in chunks["reward"]], keep, builder, split, num_actions)
     return steps
+
+
+def concatenate_steps(
+    parts: Sequence[Mapping[str, np.ndarray]], fields: Optional[Sequence[str]] = None
+) -> dict[str, np.ndarray]:
+    """Step arrays of several episodes (or runs of episodes) joined in order: `{field: [N_1 + ... + N_k, ...]}` for
+    the given fields (default: the first part's). `parts` must not be empty."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in (parts[0] if fields is None else fields)}
 
 
 def count_steps(builder: tfds.core.DatasetBuilder, split: str = "train", episodes: Optional[np.ndarray] = None) -> int:

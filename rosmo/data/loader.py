@@ -38,7 +38,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.episodes import count_steps, episode_steps, estimated_bytes, load_steps
+from rosmo.data.episodes import concatenate_steps, count_steps, episode_steps, estimated_bytes, load_steps
 from rosmo.data.memory import InMemoryLoader
 from rosmo.data.schema import CheckedIterator, DatasetError, check_split, dataset_path, read_error, validate_features
 from rosmo.data.streaming import streaming_dataset
@@ -193,7 +193,9 @@ def make_loader(
     if len(datasets) > 1:
         if in_memory is False:
             raise ValueError(f"several datasets ({len(datasets)}) are read in memory only; got in_memory=False")
-        steps = _load_several(datasets, data_dir, split, data_percentage, seed, expected_observation_shape, num_actions)
+        steps = load_kept_steps(
+            datasets, data_dir, split, data_percentage, seed, expected_observation_shape, num_actions
+        )
         if len(steps["action"]) < length:
             raise DatasetError(
                 f"{','.join(datasets)}: {len(steps['action'])} kept steps, fewer than one window of "
@@ -255,19 +257,20 @@ def make_loader(
     return CheckedIterator(iter(tfds.as_numpy(ds)), builder, split, num_actions)
 
 
-def _load_several(
-    datasets: list[str],
-    data_dir: Optional[str],
-    split: str,
-    data_percentage: float,
-    seed: int,
-    expected_observation_shape: Optional[Sequence[int]],
-    num_actions: Optional[int],
+def load_kept_steps(
+    datasets: Sequence[str],
+    data_dir: Optional[str] = None,
+    split: str = "train",
+    data_percentage: float = 100.0,
+    seed: int = 0,
+    expected_observation_shape: Optional[Sequence[int]] = None,
+    num_actions: Optional[int] = None,
 ) -> dict[str, np.ndarray]:
-    """The kept steps of several datasets, concatenated in order: fields [N_1 + ... + N_k, ...].
+    """The kept steps of one or several datasets, concatenated in order: fields [N_1 + ... + N_k, ...].
 
     Episodes are chosen by `select_episodes` over all of them (dataset order, then episode order);
-    each dataset's values are checked against `num_actions` (default: its metadata's).
+    each dataset's values are checked against `num_actions` (default: its metadata's). DatasetError
+    naming the datasets when they hold no episode.
     """
     builders = [rlds.load_builder(d, data_dir) for d in datasets]
     shape = expected_observation_shape
@@ -284,4 +287,6 @@ def _load_several(
         if len(mine):
             actions = num_actions if num_actions is not None else _metadata_num_actions(builder)
             chunks.append(load_steps(builder, split, mine, num_actions=actions))
-    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    if not chunks:
+        raise DatasetError(f"{','.join(datasets)}: no episode kept")
+    return concatenate_steps(chunks)

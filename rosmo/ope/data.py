@@ -18,10 +18,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rosmo.data import rlds, rlu_episodes
-from rosmo.data.episodes import load_steps
-from rosmo.data.schema import check_split, validate_features
-from rosmo.data.windows import select_episodes
+from rosmo.data import loader, rlds, rlu_episodes
+from rosmo.data.episodes import concatenate_steps
+from rosmo.data.schema import validate_features
 
 
 class LoggedData(NamedTuple):
@@ -119,43 +118,31 @@ def load_pool_steps(builder, data_percentage: float, seed: int, num_actions=None
         num_actions=num_actions,
         decode_frames=None,
     )
-    chunks: dict[str, list] = {k: [] for k in STEP_FIELDS}
     try:
-        for episode in rlu_episodes.tfds.as_numpy(stream.prefetch(2)):
-            episode["observation"] = episode.pop("frames")
-            for k in STEP_FIELDS:
-                chunks[k].append(episode[k])
+        episodes = [
+            {k: episode["frames" if k == "observation" else k] for k in STEP_FIELDS}
+            for episode in rlu_episodes.tfds.as_numpy(stream.prefetch(2))
+        ]
     except rlu_episodes.tf.errors.OpError as err:
         raise rlds.DatasetError(f"{builder.data_dir}: {err.message.splitlines()[0]}") from None
-    if not chunks["reward"]:
+    if not episodes:
         raise rlds.DatasetError(f"{builder.data_dir}: no episode kept (data_percentage={data_percentage})")
-    return {k: np.concatenate(v) for k, v in chunks.items()}
+    return concatenate_steps(episodes)
 
 
 def load_kept_steps(
     datasets: Sequence[str], data_percentage: float, seed: int, num_actions=None
 ) -> dict[str, np.ndarray]:
     """The steps a run trained on: the episodes `select_episodes(E, data_percentage, seed)` keeps of the
-    datasets read together (dataset order, then episode order), as `rosmo.data.loader.make_loader` keeps them;
-    for one dataset split by checkpoint, `load_pool_steps` (the episode pool's rule).
+    datasets read together (dataset order, then episode order), as `rosmo.data.loader.make_loader` keeps them
+    (`loader.load_kept_steps`; actions checked against `num_actions`, default each dataset's metadata's); for one
+    dataset split by checkpoint, `load_pool_steps` (the episode pool's rule).
 
     Raises `rlds.DatasetError` naming a dataset that is missing or malformed.
     """
-    builders = [rlds.load_builder(d) for d in datasets]
-    if len(builders) == 1 and split_by_checkpoint(builders[0]):
-        validate_features(builders[0])
-        return load_pool_steps(builders[0], data_percentage, seed, num_actions)
-    counts = []
-    for builder in builders:
-        validate_features(builder)
-        counts.append(check_split(builder, "train"))
-    offsets = np.cumsum([0] + counts)
-    keep = select_episodes(int(offsets[-1]), data_percentage, seed)
-    chunks = []
-    for i, builder in enumerate(builders):
-        mine = keep[(keep >= offsets[i]) & (keep < offsets[i + 1])] - offsets[i]
-        if len(mine):
-            chunks.append(load_steps(builder, "train", mine, num_actions=num_actions))
-    if not chunks:
-        raise rlds.DatasetError(f"{','.join(datasets)}: no episode kept")
-    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    if len(datasets) == 1:
+        builder = rlds.load_builder(datasets[0])
+        if split_by_checkpoint(builder):
+            validate_features(builder)
+            return load_pool_steps(builder, data_percentage, seed, num_actions)
+    return loader.load_kept_steps(datasets, data_percentage=data_percentage, seed=seed, num_actions=num_actions)
