@@ -31,21 +31,21 @@ def raw_episodes(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Datas
     )
 
 
+def _kept_indexed(indexed: tf.data.Dataset, keep: Optional[np.ndarray], num_episodes: int) -> tf.data.Dataset:
+    """(index, episode) elements whose index (in file order) is in `keep` (None keeps all)."""
+    if keep is None or len(keep) == num_episodes:
+        return indexed
+    mask = np.zeros((num_episodes,), bool)
+    mask[keep] = True
+    mask_t = tf.constant(mask)
+    return indexed.filter(lambda i, _: tf.gather(mask_t, tf.minimum(i, num_episodes - 1)) & (i < num_episodes))
+
+
 def select_dataset(episodes: tf.data.Dataset, keep: Optional[np.ndarray], num_episodes: int) -> tf.data.Dataset:
     """Keep only the episodes whose index (in file order) is in `keep` (None keeps all)."""
     if keep is None or len(keep) == num_episodes:
         return episodes
-    mask = np.zeros((num_episodes,), bool)
-    mask[keep] = True
-    mask_t = tf.constant(mask)
-
-    def kept(i, _):
-        return tf.gather(mask_t, tf.minimum(i, num_episodes - 1)) & (i < num_episodes)
-
-    def drop_index(_, ep):
-        return ep
-
-    return episodes.enumerate().filter(kept).map(drop_index)
+    return _kept_indexed(episodes.enumerate(), keep, num_episodes).map(lambda _, ep: ep)
 
 
 def episode_steps(
@@ -71,12 +71,7 @@ def episode_steps(
             out[k] = tf.cast(step_features[k].decode_batch_example(steps[k]), dtype)
         return with_value_checks(out, index, num_actions) if check_values else out
 
-    indexed = raw_episodes(builder, split).enumerate()
-    if keep is not None and len(keep) != num_episodes:
-        mask = np.zeros((num_episodes,), bool)
-        mask[keep] = True
-        mask_t = tf.constant(mask)
-        indexed = indexed.filter(lambda i, _: tf.gather(mask_t, tf.minimum(i, num_episodes - 1)) & (i < num_episodes))
+    indexed = _kept_indexed(raw_episodes(builder, split).enumerate(), keep, num_episodes)
     return indexed.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
