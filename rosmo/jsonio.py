@@ -2,7 +2,7 @@
 
 write_json_atomic(path, obj)        temp file + fsync + rename: readers never see half a file
 read_json_or_none(path)             None when missing, unreadable or not JSON (files being written)
-read_json_if_present(path, Error)   None when missing, Error("<path>: not valid JSON (...)") when broken
+read_json_if_present(path, Error)   None when missing, Error("<path>: not valid JSON (...)") when broken or unreadable
 flatten_dict({"a": {"b": 1}})       {"a.b": 1}: a config's fields by their dotted names
 config_changes(old, new)            {"field": (old value, new value)} of the fields that differ
 """
@@ -88,20 +88,25 @@ def read_json_or_none(path: str) -> Optional[Any]:
         return None
 
 
-def read_json_if_present(path: str, error: Callable[[str], Exception]) -> Optional[Any]:
+def read_json_if_present(path: str, error: Callable[[str], Exception], name: Optional[str] = None) -> Optional[Any]:
     """The JSON value in `path`; None when the file does not exist; `error("<path>: not valid JSON (<why>)")` raised
-    when it exists but is broken (a user's file: say which).
+    when it exists but is broken (a user's file: say which), `error("<path>: cannot read it (<why>)")` when it
+    cannot be read.
 
     Args:
       path: the file.
       error: builds the exception from its message, e.g. an error class of the caller's layer.
+      name: what the message calls the file (default: `path`).
     """
+    shown = path if name is None else name
     try:
         return read_json(path)
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError as err:
-        raise error(f"{path}: not valid JSON ({err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise error(f"{shown}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise error(f"{shown}: cannot read it ({err.strerror or err})") from None
 
 
 def flatten_dict(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

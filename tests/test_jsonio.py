@@ -26,6 +26,10 @@ def test_reads(tmp_path):
     assert read_json_if_present(str(missing), UserError) is None
     with pytest.raises(UserError, match=r"bad\.json: not valid JSON"):
         read_json_if_present(str(bad), UserError)
+    with pytest.raises(UserError, match=r"^bad\.json: not valid JSON"):
+        read_json_if_present(str(bad), UserError, name="bad.json")
+    with pytest.raises(UserError, match=r": cannot read it \(Is a directory\)$"):
+        read_json_if_present(str(tmp_path), UserError)
 
 
 def test_flatten_and_changes():

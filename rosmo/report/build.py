@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
+from rosmo.jsonio import read_json_or_none
 from rosmo.report.plots import (
     numeric_fields,
     plot_final_scores,
@@ -52,11 +53,8 @@ def _write_csv(path: str, frame: pd.DataFrame) -> None:
 
 
 def _description(sweep_dir: str) -> str:
-    try:
-        with open(os.path.join(sweep_dir, "sweep.json")) as f:
-            return str(json.load(f).get("spec", {}).get("description") or "")
-    except (FileNotFoundError, json.JSONDecodeError):
-        return ""
+    sweep = read_json_or_none(os.path.join(sweep_dir, "sweep.json")) or {}
+    return str(sweep.get("spec", {}).get("description") or "")
 
 
 def _check_fields(records: Sequence[RunRecord], fields: Sequence[str]) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from rosmo.agents import AGENTS
 from rosmo.errors import UserError
-from rosmo.jsonio import flatten_dict
+from rosmo.jsonio import flatten_dict, read_json_if_present
 from rosmo.sweep.naming import CONFIG_AXIS, config_label
 
 METRIC = "normalized_score"
@@ -59,15 +59,8 @@ class RunRecord:
 
 
 def _read_json(path: str) -> Optional[dict[str, Any]]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ReportError(f"{os.path.basename(path)}: not valid JSON ({err})") from None
-    except OSError as err:
-        raise ReportError(f"{os.path.basename(path)}: cannot read it ({err.strerror or err})") from None
+    """The run file's JSON (None when absent); ReportError naming the file when broken or unreadable."""
+    return read_json_if_present(path, ReportError, name=os.path.basename(path))
 
 
 @dataclasses.dataclass
