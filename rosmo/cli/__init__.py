@@ -227,6 +227,34 @@ def user_message(err: BaseException) -> str:
     return text
 
 
+def cannot_write(flag: str, what: str, err: OSError) -> str:
+    """One line for an output a command cannot write: "<flag>: cannot write <what> there (<why>: <file>)"."""
+    where = f": {err.filename}" if err.filename else ""
+    return f"{flag}: cannot write {what} there ({err.strerror or err}{where})"
+
+
+def refuse_existing_datasets(command: str, paths: Iterable[str], overwrite: bool, replaceable: bool = True) -> bool:
+    """Before any work of a dataset maker: True, with one line `rosmo <command>: error: ...` on stderr, when a
+    dataset is at one of `paths` (absolute) and `overwrite` is False, or, with `replaceable`, when --overwrite would
+    replace something that is not a dataset rosmo made (`rosmo.data.rlds.check_replaceable`); else False."""
+    for path in paths:
+        if os.path.lexists(path) and not overwrite:
+            print(
+                f"rosmo {command}: error: dataset {path} already exists; pass --overwrite to replace it",
+                file=sys.stderr,
+            )
+            return True
+        if replaceable:
+            from rosmo.data.rlds import DatasetError, check_replaceable
+
+            try:
+                check_replaceable(path)
+            except DatasetError as err:
+                print(f"rosmo {command}: error: {err}", file=sys.stderr)
+                return True
+    return False
+
+
 def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     """The parse step of `rosmo ARGV` without running anything: (the `rosmo` parser, the parsed args).
 

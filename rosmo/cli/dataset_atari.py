@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rosmo.cli import user_message
+from rosmo.cli import cannot_write, user_message
 
 RUNS = (1, 2, 3, 4, 5)
 MAX_EPISODE_FRAMES = 108_000
@@ -71,12 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rosmo dataset atari: {stop}; nothing was written", file=sys.stderr)
         return stop.exit_code
     except OSError as err:  # --out cannot be created or written
-        where = f": {err.filename}" if err.filename else ""
-        print(
-            f"rosmo dataset atari: error: --out {args.out}: cannot write the dataset there "
-            f"({err.strerror or err}{where})",
-            file=sys.stderr,
-        )
+        print(f"rosmo dataset atari: error: {cannot_write(f'--out {args.out}', 'the dataset', err)}", file=sys.stderr)
         return 2
     meta = rlds.metadata(rlds.load_builder(builder_name(game, args.run), args.out))
     print(

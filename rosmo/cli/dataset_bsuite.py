@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from rosmo.cli import user_message
+from rosmo.cli import cannot_write, refuse_existing_datasets, user_message
 
 ENVS = ("catch", "cartpole", "mountain_car")
 
@@ -48,7 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rosmo.data.bsuite_maker import check_noise, dataset_name, human_bytes, make_bsuite_dataset, summarize
-    from rosmo.data.rlds import DatasetError, check_replaceable
     from rosmo.signals import Stopped, StopSignals
 
     envs = list(ENVS) if args.env == "all" else [args.env]
@@ -57,19 +56,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"rosmo dataset bsuite: error: {user_message(err)}", file=sys.stderr)
         return 2
-    for env in envs:  # refuse before any training, for every env asked for
-        path = os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
-        if os.path.lexists(path) and not args.overwrite:
-            print(
-                f"rosmo dataset bsuite: error: dataset {path} already exists; pass --overwrite to replace it",
-                file=sys.stderr,
-            )
-            return 2
-        try:
-            check_replaceable(path)
-        except DatasetError as err:
-            print(f"rosmo dataset bsuite: error: {err}", file=sys.stderr)
-            return 2
+    paths = [
+        os.path.abspath(os.path.join(args.out, dataset_name(env, args.reward_noise, args.sticky_action_prob)))
+        for env in envs
+    ]
+    if refuse_existing_datasets("dataset bsuite", paths, args.overwrite):  # before any training, for every env
+        return 2
     for env in envs:
         try:
             with StopSignals():
@@ -91,11 +83,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"rosmo dataset bsuite: {stop}; {env}: nothing was written", file=sys.stderr)
             return stop.exit_code
         except OSError as err:  # --out cannot be created or written
-            where = f": {err.filename}" if err.filename else ""
             print(
-                f"rosmo dataset bsuite: error: --out {args.out}: cannot write the dataset there "
-                f"({err.strerror or err}{where})",
-                file=sys.stderr,
+                f"rosmo dataset bsuite: error: {cannot_write(f'--out {args.out}', 'the dataset', err)}", file=sys.stderr
             )
             return 2
         print(

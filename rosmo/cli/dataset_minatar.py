@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+from rosmo.cli import refuse_existing_datasets
+
 GAMES = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
 
 
@@ -85,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print(f"{prefix} {INSTALL_HINT}", file=sys.stderr)
         return 2
-    if not args.overwrite:  # refuse before any training, for every game asked for
-        for game in games:
-            path = os.path.abspath(
-                os.path.join(args.out, minatar_data.dataset_name(game, args.sticky_action_prob, args.minimal_actions))
-            )
-            if os.path.exists(path):
-                print(f"{prefix} dataset {path} already exists; pass --overwrite to replace it", file=sys.stderr)
-                return 2
+    paths = [
+        os.path.abspath(
+            os.path.join(args.out, minatar_data.dataset_name(game, args.sticky_action_prob, args.minimal_actions))
+        )
+        for game in games
+    ]
+    if refuse_existing_datasets("dataset minatar", paths, args.overwrite, replaceable=False):  # before any training
+        return 2
     for game in games:
         try:
             summary = make_minatar_dataset(

@@ -20,7 +20,7 @@ import argparse
 import sys
 from typing import Optional
 
-from rosmo.cli import user_message
+from rosmo.cli import cannot_write, user_message
 
 EXIT_USAGE = 2
 
@@ -83,11 +83,7 @@ def run(args) -> int:
         return EXIT_USAGE
     except OSError as err:  # the report's directory cannot be made or written
         flag = f"--out {args.out}" if args.out else f"SWEEP_DIR {args.sweep_dir} (the default --out)"
-        where = f": {err.filename}" if err.filename else ""
-        print(
-            f"rosmo report: error: {flag}: cannot write the report there ({err.strerror or err}{where})",
-            file=sys.stderr,
-        )
+        print(f"rosmo report: error: {cannot_write(flag, 'the report', err)}", file=sys.stderr)
         return EXIT_USAGE
     with open(out["report"]) as f:
         print(f.read())

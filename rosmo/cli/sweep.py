@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Optional
 
-from rosmo.cli import user_message
+from rosmo.cli import cannot_write, user_message
 
 CONFIG_OVERRIDES = True  # fields fixed for every run
 
@@ -200,11 +200,7 @@ def run(args) -> int:
         print(f"rosmo sweep: error: {spell_as_typed(user_message(err), args.config_overrides)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:
-        print(
-            f"rosmo sweep: error: --out {args.out}: cannot write the sweep there "
-            f"({err.strerror or err}{': ' + err.filename if err.filename else ''})",
-            file=sys.stderr,
-        )
+        print(f"rosmo sweep: error: {cannot_write(f'--out {args.out}', 'the sweep', err)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with StopSignals():
