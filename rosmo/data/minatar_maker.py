@@ -45,6 +45,7 @@ import rosmo
 from rosmo.behaviour.minatar_dqn import MinAtarDQN, MinAtarDQNConfig
 from rosmo.data import minatar_data, rlds
 from rosmo.envs import minatar as minatar_env
+from rosmo.envs.lockstep import play_lockstep
 
 tfds = rlds.tfds
 
@@ -148,35 +149,12 @@ def reference_returns(
 ) -> np.ndarray:
     """Returns [num_episodes] of `act_fn` (params, obs float32 [N, ...], key) -> actions [N] in fresh envs.
 
-    `num_envs` envs (env i seeded `seed + i`) step in lockstep; exactly `num_episodes` episodes are started.
-    A loop of its own (not `rosmo.evaluation`, a higher layer): the maker only needs returns.
+    `num_envs` envs (env i seeded `seed + i`) step in lockstep; exactly `num_episodes` episodes are started
+    (`rosmo.envs.lockstep.play_lockstep`, the loop evaluation uses).
     """
-    num_envs = max(1, min(int(num_envs), int(num_episodes)))
-    act = jax.jit(act_fn)
-    envs = [minatar_env.MinAtarEnv(game, seed=seed + i, **env_options) for i in range(num_envs)]
-    observations = [env.reset().observation for env in envs]
-    totals = np.zeros(num_envs)
-    active = np.ones(num_envs, bool)
-    started, returns = num_envs, []
-    key = jax.random.PRNGKey(seed)
-    while active.any():
-        key, sub = jax.random.split(key)
-        actions = np.asarray(act(params, np.stack(observations).astype(np.float32), sub))
-        for i, env in enumerate(envs):
-            if not active[i]:
-                continue
-            timestep = env.step(int(actions[i]))
-            totals[i] += float(timestep.reward or 0.0)
-            if timestep.last():
-                returns.append(totals[i])
-                totals[i] = 0.0
-                if started < num_episodes:
-                    started += 1
-                    timestep = env.reset()
-                else:
-                    active[i] = False
-            observations[i] = timestep.observation
-    return np.asarray(returns, np.float64)
+    make_env = lambda s: minatar_env.MinAtarEnv(game, seed=s, **env_options)  # noqa: E731
+    episodes = play_lockstep(make_env, jax.jit(act_fn), params, num_episodes, num_envs, seed)
+    return np.asarray(episodes.returns, np.float64)
 
 
 def epsilon_greedy_act(apply_fn, num_actions: int, epsilon: float):

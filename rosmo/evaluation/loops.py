@@ -16,7 +16,7 @@ raises `Stopped` there). Statistics and normalisation are
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import acme
 import jax
@@ -26,17 +26,10 @@ from tqdm import tqdm
 
 from rosmo.agents.actor import Actor, FixedVariables
 from rosmo.envs import atari as atari_env
+from rosmo.envs.lockstep import Episodes, play_lockstep
 from rosmo.signals import check_stop
 
 ActFn = Callable  # (params, obs[B, ...], key) -> int32[B]
-
-
-class Episodes(NamedTuple):
-    returns: list[float]  # per finished episode, in order of completion
-    lengths: list[int]  # agent steps per episode
-    env_steps: int  # agent steps over all episodes
-    wall_seconds: float
-    num_envs: int
 
 
 def _bar(progress: bool, total: int, desc: str):
@@ -101,52 +94,27 @@ def play_dm_env(
     progress: bool = False,
     jitted_act: Optional[ActFn] = None,
 ) -> Episodes:
-    """`num_envs` dm_env envs stepped in lockstep until `num_episodes` episodes have ended.
+    """`num_envs` dm_env envs stepped in lockstep until `num_episodes` episodes have ended
+    (`rosmo.envs.lockstep.play_lockstep` with `act_fn` jitted).
 
     Env `i` is `make_env(seed + i)`; observations are stacked as float32 [num_envs, ...];
     the action key sequence starts from `PRNGKey(seed)`.
     """
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
-    num_envs = max(1, min(int(num_envs), int(num_episodes)))
-    act = jitted_act or jax.jit(act_fn)
-    envs = [make_env(seed + i) for i in range(num_envs)]
-    timesteps = [env.reset() for env in envs]
-    episode_return = np.zeros(num_envs)
-    episode_length = np.zeros(num_envs, np.int64)
-    active = np.ones(num_envs, bool)
-    started = num_envs
-    returns: list[float] = []
-    lengths: list[int] = []
-    key = jax.random.PRNGKey(seed)
-    env_steps = 0
     bar = _bar(progress, num_episodes, "evaluate")
-    start = time.time()
-    while active.any():
-        check_stop()  # SIGINT/SIGTERM: the job stops between env steps
-        obs = np.stack([ts.observation for ts in timesteps]).astype(np.float32)
-        key, act_key = jax.random.split(key)
-        actions = np.asarray(act(params, obs, act_key))
-        for i in np.flatnonzero(active):
-            ts = envs[i].step(int(actions[i]))
-            env_steps += 1
-            episode_return[i] += ts.reward or 0.0
-            episode_length[i] += 1
-            if ts.last():
-                returns.append(float(episode_return[i]))
-                lengths.append(int(episode_length[i]))
-                episode_return[i], episode_length[i] = 0.0, 0
-                if bar is not None:
-                    bar.update(1)
-                if started < num_episodes:
-                    started += 1
-                    ts = envs[i].reset()
-                else:
-                    active[i] = False
-            timesteps[i] = ts
+    episodes = play_lockstep(
+        make_env,
+        jitted_act or jax.jit(act_fn),
+        params,
+        num_episodes,
+        num_envs,
+        seed,
+        on_episode=(lambda: bar.update(1)) if bar is not None else None,
+    )
     if bar is not None:
         bar.close()
-    return Episodes(returns, lengths, env_steps, time.time() - start, num_envs)
+    return episodes
 
 
 def play_atari(
