@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from rosmo.data.rlds import dataset_fingerprint
 from rosmo.errors import ConfigError
+from rosmo.jsonio import read_json_or_none
 from rosmo.training.run_logging import write_json_atomic
 
 RECORD_FILE = "dataset.json"
@@ -39,11 +40,7 @@ def identify(paths: str) -> dict[str, Any]:
 
 def read_record(workdir: str) -> Optional[dict[str, Any]]:
     """The run's `dataset.json` ({"path", "fingerprint"}), None when absent or unreadable."""
-    try:
-        with open(os.path.join(workdir, RECORD_FILE)) as f:
-            record = json.load(f)
-    except (OSError, ValueError):
-        return None
+    record = read_json_or_none(os.path.join(workdir, RECORD_FILE))
     return record if isinstance(record, dict) else None
 
 
