@@ -233,10 +233,12 @@ def cannot_write(flag: str, what: str, err: OSError) -> str:
     return f"{flag}: cannot write {what} there ({err.strerror or err}{where})"
 
 
-def refuse_existing_datasets(command: str, paths: Iterable[str], overwrite: bool, replaceable: bool = True) -> bool:
+def refuse_existing_datasets(command: str, paths: Iterable[str], overwrite: bool) -> bool:
     """Before any work of a dataset maker: True, with one line `rosmo <command>: error: ...` on stderr, when a
-    dataset is at one of `paths` (absolute) and `overwrite` is False, or, with `replaceable`, when --overwrite would
-    replace something that is not a dataset rosmo made (`rosmo.data.rlds.check_replaceable`); else False."""
+    dataset is at one of `paths` (absolute) and `overwrite` is False, or when --overwrite would replace something
+    that is not a dataset rosmo made (`rosmo.data.rlds.check_replaceable`); else False."""
+    from rosmo.data.rlds import DatasetError, check_replaceable
+
     for path in paths:
         if os.path.lexists(path) and not overwrite:
             print(
@@ -244,14 +246,11 @@ def refuse_existing_datasets(command: str, paths: Iterable[str], overwrite: bool
                 file=sys.stderr,
             )
             return True
-        if replaceable:
-            from rosmo.data.rlds import DatasetError, check_replaceable
-
-            try:
-                check_replaceable(path)
-            except DatasetError as err:
-                print(f"rosmo {command}: error: {err}", file=sys.stderr)
-                return True
+        try:
+            check_replaceable(path)
+        except DatasetError as err:
+            print(f"rosmo {command}: error: {err}", file=sys.stderr)
+            return True
     return False
 
 

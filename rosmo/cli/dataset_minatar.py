@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for game in games
     ]
-    if refuse_existing_datasets("dataset minatar", paths, args.overwrite, replaceable=False):  # before any training
+    if refuse_existing_datasets("dataset minatar", paths, args.overwrite):  # before any training
         return 2
     for game in games:
         try:

@@ -209,6 +209,7 @@ def make_minatar_dataset(
     path = os.path.abspath(os.path.join(out, name))
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass --overwrite to replace it")
+    rlds.check_replaceable(path)  # before any training: --overwrite replaces only a dataset of ours
     work = os.path.join(os.path.dirname(path), f".{name}.partial")
     dqn_config = dqn_config or MinAtarDQNConfig()
     settings = _settings(
@@ -463,6 +464,7 @@ def write_episodes(
     path = os.path.abspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"dataset {path} already exists; pass overwrite=True to replace it")
+    rlds.check_replaceable(path, flag="overwrite=True")
     observation_shape, num_actions = minatar_env.env_spec(game, minimal_actions)
     work = f"{path}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)

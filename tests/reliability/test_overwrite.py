@@ -53,6 +53,20 @@ def test_dataset_bsuite_overwrite_refuses_a_training_run(tmp_path, capsys):
     assert _tree(str(target)) == before  # everything kept
 
 
+def test_dataset_minatar_overwrite_refuses_a_training_run(tmp_path, capsys):
+    pytest.importorskip("minatar")
+    target = tmp_path / "D" / "breakout"
+    _run_dir(str(target))
+    before = _tree(str(target))
+    code = main(
+        ["dataset", "minatar", "--game", "breakout", "--out", str(tmp_path / "D"), "--overwrite", "--no-progress"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and str(target) in err[0] and "not a rosmo dataset" in err[0]
+    assert _tree(str(target)) == before  # everything kept
+
+
 def test_writer_refuses_our_dataset_with_a_user_file_and_replaces_a_clean_one(tmp_path):
     episodes = [make_episode(e, n) for e, n in enumerate(TINY_LENGTHS)]
     path = write_dataset(str(tmp_path / "tiny"), episodes)
