@@ -37,7 +37,8 @@ def _config(dataset, **overrides):
 
 
 @pytest.mark.slow
-def test_rosmo_learns_catch(catch_dataset, tmp_path):
+def test_rosmo_learns_catch(catch_dataset, tmp_path, optimized_compiles):
+    # (4000 updates and 100 episodes: run time, not compile time, dominates; the optimised build is cheaper)
     # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
     # One evaluation env: the 100 episodes run in acme.EnvironmentLoop with the Acme actor.
