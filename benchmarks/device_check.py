@@ -14,8 +14,8 @@ Prints, one line each:
 4. peak device memory (`memory_stats()["peak_bytes_in_use"]`; the process's peak RSS on a CPU).
 
 Sizes (`--size` or `DEVICE_CHECK_SIZE`): `full` (the above) or `tiny` (the `small` ResNet preset,
-batch 8, K = n = 1 for Atari (smaller graphs: faster compiles), MinAtar batch 16, a 24-episode loader
-dataset, 2 s per timing: a CPU smoke run).
+batch 8, K = n = 1 for Atari and MinAtar (smaller graphs: faster compiles), MinAtar batch 16, a 24-episode
+loader dataset, 0.5 s per timing: a CPU smoke run).
 Numbers, not asserts; the device and the host's load average are printed with them.
 """
 
@@ -46,10 +46,26 @@ from rlu_loader_throughput import write_dataset  # noqa: E402
 
 SIZES = {
     "full": dict(
-        preset="full", atari_batch=512, minatar_batch=128, episodes=400, mean_length=400, files=8, seconds=20.0, steps=5
+        preset="full",
+        atari_batch=512,
+        minatar_batch=128,
+        episodes=400,
+        mean_length=400,
+        files=8,
+        seconds=20.0,
+        steps=5,
+        minatar_steps=None,  # the suite's K = n = 3
     ),
     "tiny": dict(
-        preset="small", atari_batch=8, minatar_batch=16, episodes=24, mean_length=40, files=2, seconds=2.0, steps=1
+        preset="small",
+        atari_batch=8,
+        minatar_batch=16,
+        episodes=24,
+        mean_length=40,
+        files=2,
+        seconds=0.5,
+        steps=1,
+        minatar_steps=1,
     ),
 }
 
@@ -133,6 +149,8 @@ def main() -> None:
     for algo, label in (("rosmo", "minatar rosmo"), ("mzu", "minatar mzu N=20")):
         config = minatar_configs.get_config("breakout")
         config.batch_size, config.algo = size["minatar_batch"], algo
+        if size["minatar_steps"] is not None:
+            config.unroll_steps = config.td_steps = size["minatar_steps"]
         if algo == "mzu":
             config.num_simulations = 20
         learner = Learner(make_agent(config, make_networks(config, 6)), config, np.zeros((1, 10, 10, 4), np.uint8))

@@ -20,7 +20,12 @@ import tempfile
 #   directory removed when the session ends, so nothing carries over between sessions.
 # - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
 #   other only cost CPU time on a small machine.
-# ROSMO_TEST_JAX_CACHE=0 / ROSMO_TEST_THREADS=0 turn either off (to measure them).
+# - XLA's cheap compile mode (`jax_disable_most_optimizations`: LLVM backend optimisation level 0, no expensive
+#   LLVM passes): most of the suite's CPU time is compiling small learner, search and acting programs that then
+#   run a few steps, so a compile a third cheaper is worth a slower program. Results may differ from the
+#   optimised build in the last bits (two copies of one expression fused into two kernels can round
+#   differently); a test that asserts bit equality inside one program takes the `optimized_compiles` fixture.
+# ROSMO_TEST_JAX_CACHE=0 / ROSMO_TEST_THREADS=0 / ROSMO_TEST_FAST_COMPILE=0 turn each off (to measure them).
 _JAX_CACHE = None
 if os.environ.get("ROSMO_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
@@ -33,6 +38,8 @@ if os.environ.get("ROSMO_TEST_THREADS", "1") != "0":
         os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 {_flags}".strip()
     for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(_name, "1")
+if os.environ.get("ROSMO_TEST_FAST_COMPILE", "1") != "0":
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 from typing import Any, Optional, Sequence  # noqa: E402
 
@@ -97,6 +104,15 @@ else:
         if config.getvalue("dist") == "loadfile":
             return _FileGroupScheduling(config, log)
         return None
+
+
+@pytest.fixture
+def optimized_compiles():
+    """This test's programs are compiled with XLA's full optimisations (the session default is the cheap mode)."""
+    previous = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", False)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
 
 
 def pytest_unconfigure(config):
