@@ -17,7 +17,9 @@ group's first run's `config.json` (the run named in the report's results.csv);
 num_simulations and search are left empty for agents that do not search.
 `--minatar` adds `game` (after env), `sticky_action_prob` (from the metadata of
 the dataset the group's first run read) and `train_seconds` (mean training
-seconds per run, the report's) at the end.
+seconds per run, the report's) at the end, and keeps the report's aggregate over
+games (`game` = all: IQM over games x seeds, stratified bootstrap CI) where a
+study has more than one game.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = Fals
         reader = csv.DictReader(f)
         fields = [c for c in reader.fieldnames[: reader.fieldnames.index("env")] if c not in GROUP_COLUMNS]
         for group in reader:
-            if group["group"] == "all" or group["env"] == "all envs":  # one row per env
+            if group["group"] == "all":
+                continue
+            if group["env"] == "all envs" and not minatar:  # one row per env (MinAtar: also the aggregate over games)
                 continue
             first_run = first_runs.get(group["group"], "")
             config = _read_config(sweep_dir, first_run)
@@ -124,7 +128,7 @@ def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = Fals
             )
             if minatar:
                 row.update(
-                    game=row["env"],
+                    game="all" if group["env"] == "all envs" else row["env"],
                     sticky_action_prob=_sticky_action_prob(config, sweep_dir, first_run),
                     train_seconds=group.get("train_seconds", ""),
                 )

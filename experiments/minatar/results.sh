@@ -41,7 +41,7 @@ link_runs compute "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* \
   "$BREAKOUT"/algo=mzu,data_percentage=100,*,seed=* "$RUNS"/compute/*/*
 report compute "$LINKS/compute" --group-by algo,num_simulations --compare algo=rosmo
 link_runs stochasticity "$BREAKOUT"/algo={rosmo,mzu},data_percentage=100,*seed=* "$RUNS"/stochasticity/*/*
-report stochasticity "$LINKS/stochasticity" --group-by algo,dataset_dir --compare algo=rosmo
+report stochasticity "$LINKS/stochasticity" --group-by algo,dataset_dir --compare algo=rosmo,dataset_dir=breakout
 link_runs unroll "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* "$RUNS"/unroll/*/*
 report unroll "$LINKS/unroll" --group-by unroll_steps
 
