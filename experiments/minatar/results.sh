@@ -11,12 +11,14 @@ RUNS=${1:-runs/minatar}
 OUT=${2:-results/minatar}
 LINKS="$RUNS/_links"
 
-link_runs() {  # link_runs QUESTION RUN_DIR...: a directory of links to run directories (made afresh)
+link_runs() {  # link_runs QUESTION RUN_DIR...: a directory of links to run directories (made afresh);
+  # FINISHED_ONLY=1: only runs that finished (a game none of whose runs ran yet would withhold the aggregate)
   local dir="$LINKS/$1"; shift
   rm -rf "$dir" && mkdir -p "$dir"
   local run
   for run in "$@"; do
     [ -d "$run" ] || continue
+    [ "${FINISHED_ONLY:-0}" = 1 ] && [ ! -f "$run/summary.json" ] && continue
     local name; name=$(realpath --relative-to="$RUNS" "$run" | tr '/' '~')
     ln -s "$(realpath "$run")" "$dir/$name"
   done
@@ -35,7 +37,7 @@ STUDIES=()
 BREAKOUT="$RUNS/coverage/breakout"
 report curves "$RUNS/curves" --group-by algo
 report coverage "$RUNS/coverage" --group-by algo,data_percentage --compare algo=rosmo,data_percentage=1
-link_runs games "$RUNS"/coverage/*/algo={rosmo,bc,cql},data_percentage=100,seed=* "$RUNS"/games/*/*
+FINISHED_ONLY=1 link_runs games "$RUNS"/coverage/*/algo={rosmo,bc,cql},data_percentage=100,seed=* "$RUNS"/games/*/*
 report games "$LINKS/games" --group-by algo --compare algo=rosmo
 link_runs compute "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* \
   "$BREAKOUT"/algo=mzu,data_percentage=100,*,seed=* "$RUNS"/compute/*/*
