@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: test test-fast demo install clean-venv datasets bench docs docs-check docs-serve lint
+.PHONY: test test-fast demo install clean clean-venv datasets bench docs docs-check docs-serve lint
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/loader_throughput.py
+
+# The tests' persistent JAX compilation cache (tests/conftest.py) and the built docs site.
+clean:
+	rm -rf .cache/jax-tests site
 
 clean-venv:
 	rm -rf $(VENV)

@@ -15,9 +15,13 @@ import shutil
 import tempfile
 
 # Set before JAX or TensorFlow is imported (here and in every subprocess a test starts, which inherits them):
-# - one JAX compilation cache for this session: the many tiny runs compile the same learner, actor and
-#   evaluation programs again and again; a cache hit loads the executable instead. It lives in a temporary
-#   directory removed when the session ends, so nothing carries over between sessions.
+# - a JAX compilation cache: the many tiny runs compile the same learner, actor and evaluation programs again
+#   and again; a cache hit loads the executable instead. By default it persists between sessions in
+#   `.cache/jax-tests/` of the checkout (git-ignored, `make clean` removes it), so a second `make test-fast`
+#   mostly loads programs. JAX keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile
+#   options (the cheap compile mode below included), so a changed program or setting is a miss, never a stale
+#   hit. ROSMO_TEST_JAX_CACHE=tmp: a fresh cache for this session only, removed at its end (a cold run, as on a
+#   fresh clone); ROSMO_TEST_JAX_CACHE=0: no cache. A user-set JAX_COMPILATION_CACHE_DIR is used as it is.
 # - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
 #   other only cost CPU time on a small machine.
 # - XLA's cheap compile mode (`jax_disable_most_optimizations`: LLVM backend optimisation level 0, no expensive
@@ -25,10 +29,22 @@ import tempfile
 #   run a few steps, so a compile a third cheaper is worth a slower program. Results may differ from the
 #   optimised build in the last bits (two copies of one expression fused into two kernels can round
 #   differently); a test that asserts bit equality inside one program takes the `optimized_compiles` fixture.
-# ROSMO_TEST_JAX_CACHE=0 / ROSMO_TEST_THREADS=0 / ROSMO_TEST_FAST_COMPILE=0 turn each off (to measure them).
-_JAX_CACHE = None
-if os.environ.get("ROSMO_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
+# ROSMO_TEST_THREADS=0 / ROSMO_TEST_FAST_COMPILE=0 turn the other two off (to measure them).
+_CACHE_MODE = os.environ.get("ROSMO_TEST_JAX_CACHE", "1")
+PERSISTENT_JAX_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax-tests")
+PERSISTENT_JAX_CACHE_MAX_BYTES = int(os.environ.get("ROSMO_TEST_JAX_CACHE_MAX_MB", "1024")) * 2**20
+_JAX_CACHE = None  # the cache directory this process chose (the xdist controller; workers inherit the variable)
+_JAX_CACHE_IS_TEMPORARY = False
+if _CACHE_MODE != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    if _CACHE_MODE != "tmp":
+        try:
+            os.makedirs(PERSISTENT_JAX_CACHE, exist_ok=True)
+            _JAX_CACHE = PERSISTENT_JAX_CACHE
+        except OSError:  # a read-only checkout: a session cache instead
+            pass
+    if _JAX_CACHE is None:
+        _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
+        _JAX_CACHE_IS_TEMPORARY = True
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
@@ -115,10 +131,35 @@ def optimized_compiles():
     jax.config.update("jax_disable_most_optimizations", previous)
 
 
+def _prune_cache(directory: str, max_bytes: int) -> None:
+    """Delete the oldest-written entries of a JAX cache directory over `max_bytes`, down to half of it (JAX
+    rewrites an entry it misses, so this only costs compiles)."""
+    entries = []
+    for entry in os.scandir(directory):
+        if entry.is_file():
+            stat = entry.stat()
+            entries.append((stat.st_mtime, stat.st_size, entry.path))
+    total = sum(size for _, size, _ in entries)
+    if total <= max_bytes:
+        return
+    for _, size, path in sorted(entries):
+        if total <= max_bytes // 2:
+            break
+        try:
+            os.remove(path)
+        except OSError:
+            continue
+        total -= size
+
+
 def pytest_unconfigure(config):
-    """Remove this session's JAX compilation cache."""
-    if _JAX_CACHE is not None:
+    """Remove this session's temporary JAX compilation cache, or keep the persistent one under its size limit."""
+    if _JAX_CACHE is None:
+        return
+    if _JAX_CACHE_IS_TEMPORARY:
         shutil.rmtree(_JAX_CACHE, ignore_errors=True)
+    else:
+        _prune_cache(_JAX_CACHE, PERSISTENT_JAX_CACHE_MAX_BYTES)
 
 
 TINY_LENGTHS = (4, 7, 3, 5, 6)
