@@ -59,12 +59,11 @@ if os.environ.get("ROSMO_TEST_FAST_COMPILE", "1") != "0":
 
 from typing import Any, Optional, Sequence  # noqa: E402
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from rosmo import cli  # noqa: E402
-from rosmo.data import rlds  # noqa: E402
+# JAX, TensorFlow and rosmo are imported inside the fixtures and helpers that use them: the pytest-xdist
+# controller process loads this file too and runs no test, so it does not pay for their import (~5 s).
 
 
 def pytest_configure(config):
@@ -125,6 +124,8 @@ else:
 @pytest.fixture
 def optimized_compiles():
     """This test's programs are compiled with XLA's full optimisations (the session default is the cheap mode)."""
+    import jax
+
     previous = jax.config.values["jax_disable_most_optimizations"]
     jax.config.update("jax_disable_most_optimizations", False)
     yield
@@ -194,6 +195,8 @@ def write_dataset(
     max_episodes_per_shard: int = 1000,
 ) -> str:
     """Write `episodes` to `path` with `RldsWriter` (BSuite schema of the first episode's obs shape by default)."""
+    from rosmo.data import rlds
+
     if features is None:
         features = rlds.bsuite_features(episodes[0]["steps"]["observation"].shape[1:])
     meta = metadata if metadata is not None else dict(TINY_METADATA)
@@ -249,6 +252,10 @@ def tiny_catch_run(tiny_catch_data, tmp_path_factory) -> str:
     """ROSMO trained 2 steps on `tiny_catch_data` by `rosmo train` (checkpoints 1 and 2, evaluated at step 2).
 
     Shared by the evaluate and error tests: they read it, and copy it before changing it."""
+    import jax
+
+    from rosmo import cli
+
     workdir = str(tmp_path_factory.mktemp("tiny_catch_run") / "run")
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
         code = cli.main(
@@ -286,6 +293,8 @@ def tiny_atari_run(tiny_atari_data, tmp_path_factory) -> tuple[str, dict[str, An
 
     Checked by tests/training/test_loop_atari.py; its checkpoint is the one `rosmo evaluate` and the
     checkpoint-policy tests read (tests/cli/test_evaluate.py)."""
+    import jax
+
     from rosmo.suites.configs.atari import get_config
     from rosmo.training.loop import train
 
