@@ -35,5 +35,7 @@ def tiny_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def compile_cache(tmp_path_factory):
-    """One JAX compilation cache for every worker of the sweep tests (the second run of a program is faster)."""
-    return str(tmp_path_factory.mktemp("jax_cache"))
+    """One JAX compilation cache for every worker of the sweep tests (the second run of a program is faster):
+    the test session's (tests/conftest.py; persistent by default, so a later session loads the sweep runs'
+    programs too), else a new directory."""
+    return os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(tmp_path_factory.mktemp("jax_cache"))
