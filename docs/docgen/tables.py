@@ -9,7 +9,7 @@ a page are always those of the committed CSV:
     rows: env, data_percentage            # one table row per combination of these fields
     columns: algo                         # one table column per value of these fields (omit: list rows)
     fields: env, iqm                      # list rows: the fields shown; labels: iqm=IQM renames headers
-    value: iqm_ci                         # iqm_ci: "IQM [low, high]"; or a column name
+    value: iqm_ci                         # iqm_ci: "IQM [low, high]"; mean_ci: "mean [low, high]"; or a column
     agg: mean                             # several rows in a cell: mean (default: the single row)
     format: .2f
     seeds: true                           # append (n_seeds)
@@ -18,7 +18,8 @@ a page are always those of the committed CSV:
     column: BC = ; value=bc_iqm_ci        # a column's own value, format, ... after ';'
     ```
 
-`value: <prefix>iqm_ci` reads `<prefix>iqm`, `<prefix>ci_low` and `<prefix>ci_high`.
+`value: <prefix>iqm_ci` reads `<prefix>iqm`, `<prefix>ci_low` and `<prefix>ci_high`; `value: mean_ci` reads
+`mean`, `low` and `high` (the columns of `rosmo report --ope`'s ope.csv).
 
     ```rosmo-dependencies
     jax, jaxlib: arrays, jit, the learner's device mesh
@@ -107,7 +108,16 @@ def _value(rows: list[dict[str, str]], spec: dict[str, str]) -> str:
         raise TableError(
             f"{len(rows)} rows for one cell ({_label(rows[0], list(rows[0]))}): add rows/columns or agg: mean"
         )
-    if what.endswith("iqm_ci"):  # "<prefix>iqm_ci": <prefix>iqm [<prefix>ci_low, <prefix>ci_high]
+    if what == "mean_ci":  # "mean [low, high]"
+        if len(rows) > 1:
+            raise TableError(f"value: {what} cannot be averaged")
+        r = rows[0]
+        if r.get("mean", "") in ("", "nan"):
+            return "–"
+        text = num(r["mean"])
+        if r.get("low", "") not in ("", "nan"):
+            text += f" [{num(r['low'])}, {num(r['high'])}]"
+    elif what.endswith("iqm_ci"):  # "<prefix>iqm_ci": <prefix>iqm [<prefix>ci_low, <prefix>ci_high]
         if len(rows) > 1:
             raise TableError(f"value: {what} cannot be averaged")
         r, prefix = rows[0], what[: -len("iqm_ci")]

@@ -4,7 +4,9 @@ For candidates i with an estimate e_i and an online score y_i (normalised):
 
     spearman     Spearman's rank correlation of (e, y) (`scipy.stats.spearmanr`; NaN when e or y is constant
                  or there are fewer than 2 candidates)
-    regret@k     max_i y_i - max_{i in top-k by e} y_i        (0: the estimator's top k hold the best candidate)
+    regret@k     max_i y_i - E[max_{i in top-k by e} y_i]     (0: the estimator's top k hold the best candidate);
+                 candidates tied on e at the top-k boundary are drawn uniformly at random, and the expectation
+                 over that draw is exact (a constant estimator scores the regret of a random pick)
     abs error    mean_i |e_i - y_i|
     last         regret of "take the last checkpoint": max_i y_i - y_{argmax_i step_i}
 
@@ -13,6 +15,7 @@ For candidates i with an estimate e_i and an online score y_i (normalised):
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -42,11 +45,25 @@ def top_k(estimates: Sequence[float], k: int) -> np.ndarray:
 
 
 def regret_at_k(estimates: Sequence[float], scores: Sequence[float], k: int) -> float:
-    """max(scores) - max(scores of the k candidates with the largest estimates). [N], [N] -> float >= 0."""
+    """max(y) - E[max(y of the k candidates with the largest estimates)]. [N], [N] -> float >= 0.
+
+    The candidates whose estimate is above the k-th largest are taken; from the m candidates tied at the
+    k-th largest estimate, r fill the remaining places, drawn uniformly without replacement. With the tied
+    scores sorted y_(1) >= ... >= y_(m), P(the draw's best is y_(j)) = C(m - j, r - 1) / C(m, r), so
+    E[max] = sum_j P_j * max(y_sure, y_(j)) with y_sure the best score taken for sure (-inf if none).
+    """
     e, y = _pair(estimates, scores)
     if len(e) == 0:
         return float("nan")
-    return float(np.max(y) - np.max(y[top_k(e, k)]))
+    k = min(max(1, int(k)), len(e))
+    boundary = np.sort(e)[::-1][k - 1]
+    sure = y[e > boundary]
+    tied = np.sort(y[e == boundary])[::-1]
+    m, r = len(tied), k - len(sure)
+    best_sure = float(np.max(sure)) if len(sure) else -np.inf
+    probs = np.array([math.comb(m - j, r - 1) for j in range(1, m + 1)], np.float64) / math.comb(m, r)
+    expected_best = float(np.sum(probs * np.maximum(best_sure, tied)))
+    return float(np.max(y) - expected_best)
 
 
 def absolute_error(estimates: Sequence[float], scores: Sequence[float]) -> float:

@@ -214,7 +214,8 @@ def make_ope_report(
             f"# Off-policy evaluation: {sweep_dir}",
             "",
             f"Online score: `{metric}`. Mean over seeds [95% bootstrap CI over seeds] of each seed's mean over its "
-            "selections. regret@k: online score of the best candidate minus the best of the estimator's top k; "
+            "selections. regret@k: online score of the best candidate minus the best of the estimator's top k (ties "
+            "drawn at random, in expectation); "
             "`last`: take the last checkpoint.",
             "",
             markdown(scores, group_by),

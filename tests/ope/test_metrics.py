@@ -31,6 +31,16 @@ def test_metrics_equal_the_hand_computed_values():
     assert metrics.top_k([0.5, 0.7, 0.7], 1).tolist() == [1]  # ties: the earlier candidate
 
 
+def test_regret_breaks_ties_at_random_in_expectation():
+    # a constant estimator picks at random: regret@1 = 0.8 - mean(Y) = 0.3; its top 3 miss the best (0.8)
+    # with probability 1/4 (then the best is 0.6): regret@3 = 0.8 - (3/4 * 0.8 + 1/4 * 0.6) = 0.05
+    assert metrics.regret_at_k([1.0] * 4, Y, 1) == pytest.approx(0.3)
+    assert metrics.regret_at_k([1.0] * 4, Y, 3) == pytest.approx(0.05)
+    # one sure candidate (y 0.2) and one of two tied ones (y 0.8 or 0.4): 0.8 - (0.8 + 0.4) / 2 = 0.2
+    assert metrics.regret_at_k([0.9, 0.5, 0.5, 0.1], [0.2, 0.8, 0.4, 0.6], 2) == pytest.approx(0.2)
+    assert metrics.regret_at_k([0.9, 0.5, 0.5, 0.1], [0.2, 0.8, 0.4, 0.6], 3) == pytest.approx(0.0)
+
+
 def test_bootstrap_ci_of_a_mean():
     mean, low, high = metrics.bootstrap_mean_ci([1.0, 2.0, 3.0, float("nan")], reps=4000, seed=0)
     assert mean == pytest.approx(2.0) and 1.0 <= low < 2.0 < high <= 3.0
