@@ -63,7 +63,7 @@ def regret_at_k(estimates: Sequence[float], scores: Sequence[float], k: int) -> 
     best_sure = float(np.max(sure)) if len(sure) else -np.inf
     probs = np.array([math.comb(m - j, r - 1) for j in range(1, m + 1)], np.float64) / math.comb(m, r)
     expected_best = float(np.sum(probs * np.maximum(best_sure, tied)))
-    return float(np.max(y) - expected_best)
+    return max(0.0, float(np.max(y) - expected_best))  # >= 0 up to the expectation's rounding
 
 
 def absolute_error(estimates: Sequence[float], scores: Sequence[float]) -> float:
