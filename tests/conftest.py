@@ -134,7 +134,8 @@ def optimized_compiles():
 
 def _prune_cache(directory: str, max_bytes: int) -> None:
     """Delete the oldest-written entries of a JAX cache directory over `max_bytes`, down to half of it (JAX
-    rewrites an entry it misses, so this only costs compiles)."""
+    rewrites an entry it misses, so this only costs compiles). Our own because JAX's size-bounded LRU
+    eviction needs the `filelock` package, which the pinned environment does not have."""
     entries = []
     for entry in os.scandir(directory):
         if entry.is_file():

@@ -108,26 +108,21 @@ def _value(rows: list[dict[str, str]], spec: dict[str, str]) -> str:
         raise TableError(
             f"{len(rows)} rows for one cell ({_label(rows[0], list(rows[0]))}): add rows/columns or agg: mean"
         )
-    if what == "mean_ci":  # "mean [low, high]"
+    if what == "mean_ci" or what.endswith("iqm_ci"):  # "mean [low, high]" or "<prefix>iqm [<prefix>ci_low, ...]"
         if len(rows) > 1:
             raise TableError(f"value: {what} cannot be averaged")
         r = rows[0]
-        if r.get("mean", "") in ("", "nan"):
-            return "–"
-        text = num(r["mean"])
-        if r.get("low", "") not in ("", "nan"):
-            text += f" [{num(r['low'])}, {num(r['high'])}]"
-    elif what.endswith("iqm_ci"):  # "<prefix>iqm_ci": <prefix>iqm [<prefix>ci_low, <prefix>ci_high]
-        if len(rows) > 1:
-            raise TableError(f"value: {what} cannot be averaged")
-        r, prefix = rows[0], what[: -len("iqm_ci")]
-        low, high = (f"{prefix}ci_low", f"{prefix}ci_high") if f"{prefix}ci_low" in r else ("iqm_low", "iqm_high")
-        if r.get(f"{prefix}iqm", "") == "":
-            return ""
-        if r.get(low, "") == "":
-            text = num(r[f"{prefix}iqm"])
+        if what == "mean_ci":
+            center, low, high, missing = "mean", "low", "high", "–"
         else:
-            text = f"{num(r[f'{prefix}iqm'])} [{num(r[low])}, {num(r[high])}]"
+            prefix = what[: -len("iqm_ci")]
+            center, missing = f"{prefix}iqm", ""
+            low, high = (f"{prefix}ci_low", f"{prefix}ci_high") if f"{prefix}ci_low" in r else ("iqm_low", "iqm_high")
+        if r.get(center, "") in ("", "nan"):
+            return missing
+        text = num(r[center])
+        if r.get(low, "") not in ("", "nan"):
+            text += f" [{num(r[low])}, {num(r[high])}]"
     elif agg == "mean":
         values = [float(r[what]) for r in rows if r[what] != ""]
         text = format(sum(values) / len(values), fmt) if values else ""

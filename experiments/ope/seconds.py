@@ -10,46 +10,49 @@ action probabilities on the held-out episodes, shared by the estimators that nee
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import os
 import sys
 
 import pandas as pd
 
+from rosmo.report.collect import load_runs
+
 
 def seconds_table(runs_dir: str) -> pd.DataFrame:
+    """One row per env and estimator: checkpoints, mean / median / max seconds, FQE's mean iterations."""
     rows = []
-    for path in sorted(glob.glob(os.path.join(runs_dir, "*", "eval.csv"))):
-        run_dir = os.path.dirname(path)
-        with open(os.path.join(run_dir, "config.json")) as f:
-            config = json.load(f)
-        env = config.get("env") or os.path.basename(run_dir)
+    for run in load_runs(runs_dir):
+        path = os.path.join(run.run_dir, "eval.csv")
+        if not os.path.isfile(path):
+            continue
         frame = pd.read_csv(path)
-        for column in frame.columns:
-            if column.startswith("ope_") and column.endswith("_seconds"):
-                values = frame[column].dropna()
-                name = column[len("ope_") : -len("_seconds")]
-                for step, value in zip(frame.loc[values.index, "step"], values):
-                    row = {"env": env, "algo": config.get("algo"), "estimator": name, "step": step, "seconds": value}
-                    if name == "fqe" and "ope_fqe_iterations" in frame:
-                        row["iterations"] = frame.loc[frame["step"] == step, "ope_fqe_iterations"].dropna().max()
-                    rows.append(row)
+        for column in (c for c in frame.columns if c.startswith("ope_") and c.endswith("_seconds")):
+            name = column[len("ope_") : -len("_seconds")]
+            timed = frame[frame[column].notna()]
+            iterations = timed.get("ope_fqe_iterations") if name == "fqe" else None
+            for i in timed.index:
+                rows.append(
+                    {
+                        "env": run.env,
+                        "estimator": name,
+                        "seconds": timed.at[i, column],
+                        "iterations": iterations.at[i] if iterations is not None else float("nan"),
+                    }
+                )
     if not rows:
         raise SystemExit(f"seconds.py: {runs_dir}: no eval.csv with ope_*_seconds columns")
-    table = pd.DataFrame(rows)
-    summary = (
-        table.groupby(["env", "estimator"], sort=True)
+    return (
+        pd.DataFrame(rows)
+        .groupby(["env", "estimator"], sort=True)
         .agg(
             checkpoints=("seconds", "size"),
             mean_s=("seconds", "mean"),
             median_s=("seconds", "median"),
             max_s=("seconds", "max"),
-            **({"fqe_iterations": ("iterations", "mean")} if "iterations" in table else {}),
+            fqe_iterations=("iterations", "mean"),
         )
         .reset_index()
     )
-    return summary
 
 
 def main(argv=None) -> int:
