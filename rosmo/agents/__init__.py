@@ -4,10 +4,11 @@ Adding an agent: write `rosmo/agents/<name>.py` with a `SPEC = AgentSpec(...)` a
 row to `_TABLE`. Config defaults, validation, `--config.algo`, `rosmo evaluate --act-policy`
 and the docs all come from here.
 
-The rows hold what `rosmo <command> --help` shows (name, description, acting rules), so the
-help lists the agents without importing JAX: an agent's module is imported when its name is
-first looked up in `AGENTS` (`rosmo.registry.LazyRegistry`). tests/agents/test_registry.py
-checks every row against its module's `SPEC`.
+The rows hold what `rosmo <command> --help` shows (name, description, acting rules) and the names
+of the agent's own config fields (what `rosmo report` needs), so the help and the report know the
+agents without importing JAX: an agent's module is imported when its name is first looked up in
+`AGENTS` (`rosmo.registry.LazyRegistry`). tests/agents/test_registry.py checks every row against
+its module's `SPEC`.
 """
 
 from typing import NamedTuple, Optional
@@ -26,6 +27,7 @@ class AgentEntry(NamedTuple):
     description: str  # = SPEC.description
     act_policies: tuple[str, ...]  # = SPEC.act_policies, the default first
     learns_from: str = "windows"  # = SPEC.learns_from: "windows" (rosmo train) or "transitions" (rosmo deploy)
+    config_fields: tuple[str, ...] = ()  # = tuple(SPEC.config_defaults): the agent's own config fields, in order
 
 
 _TABLE = {
@@ -33,17 +35,33 @@ _TABLE = {
         "rosmo.agents.rosmo",
         "ROSMO: one-step look-ahead policy targets with the learned model + filtered BC",
         ("prior", "improved"),
+        config_fields=("policy_samples", "bc_loss_weight", "policy_temperature", "policy_adv_clip", "bc_advantage"),
     ),
     "mzu": AgentEntry(
         "rosmo.agents.muzero_unplugged",
         "MuZero Unplugged: MCTS policy targets and Reanalyse value bootstrap (mctx)",
         ("prior", "mcts", "improved"),
+        config_fields=(
+            "num_simulations",
+            "search_depth",
+            "act_search_depth",
+            "mcts_dirichlet_fraction",
+            "mcts_dirichlet_alpha",
+            "act_exploration_noise",
+            "search",
+            "mcts_qtransform",
+            "gumbel_scale",
+            "gumbel_considered_actions",
+            "gumbel_rescale_values",
+            "mzu_bc_loss_weight",
+        ),
     ),
     "bc": AgentEntry("rosmo.agents.bc", "behaviour cloning of the logged actions on the MuZero torso", ("prior",)),
     "cql": AgentEntry(
         "rosmo.agents.cql",
         "discrete CQL(H): double-DQN TD loss + conservative regulariser, policy head read as Q",
         ("prior",),
+        config_fields=("cql_alpha",),
     ),
     "bremen": AgentEntry(
         "rosmo.agents.bremen",
@@ -55,7 +73,7 @@ _TABLE = {
 
 
 def _entry_of(spec) -> AgentEntry:
-    return AgentEntry(None, spec.description, tuple(spec.act_policies), spec.learns_from)
+    return AgentEntry(None, spec.description, tuple(spec.act_policies), spec.learns_from, tuple(spec.config_defaults))
 
 
 AGENTS = LazyRegistry(_TABLE, "SPEC", _entry_of)  # name -> AgentSpec

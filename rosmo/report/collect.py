@@ -254,7 +254,9 @@ def _derive_fields(records: list[RunRecord]) -> None:
             r.fields = {k: configs[r.run_dir].get(k) for k in varied if k != "env"}
 
 
-AGENT_FIELDS = frozenset(f for spec in AGENTS.values() for f in spec.config_defaults)  # fields of one agent or another
+def _agent_fields() -> frozenset:
+    """The config fields of one agent or another (the registry's light rows: no agent module is imported)."""
+    return frozenset(f for entry in AGENTS.entries().values() for f in entry.config_fields)
 
 
 def _fill_missing_fields(records: list[RunRecord]) -> None:
@@ -282,9 +284,10 @@ def _fill_missing_fields(records: list[RunRecord]) -> None:
 def _fields_from_config(r: RunRecord, names: Sequence[str]) -> None:
     """Set `r.fields[f]` from the run's config.json for each f it holds (not another agent's field)."""
     config = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
-    spec = AGENTS.get(config.get("algo"))
+    entry = AGENTS.entries().get(config.get("algo"))
+    agent_fields = _agent_fields()
     for f in names:
-        if f in config and not (spec is not None and f in AGENT_FIELDS and f not in spec.config_defaults):
+        if f in config and not (entry is not None and f in agent_fields and f not in entry.config_fields):
             r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
 
 

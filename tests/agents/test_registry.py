@@ -87,6 +87,7 @@ def test_an_added_agent_trains_and_evaluates(example_registered, tmp_path, capsy
 
 
 def test_an_added_agents_fields_are_validated_only_when_selected(example_registered):
+    assert AGENTS.entry("example").config_fields == ("example_temperature",)  # what `rosmo report` reads
     config = get_config("catch")
     config.example_temperature = 0.0
     validate_config(config)  # algo=rosmo: the example agent's field is not checked
@@ -100,12 +101,13 @@ def test_the_light_table_matches_every_agents_spec():
     for name, entry in AGENTS.entries().items():
         spec = importlib.import_module(entry.module).SPEC
         assert AGENTS[name] is spec, name
-        assert (spec.name, spec.description, tuple(spec.act_policies), spec.learns_from) == (
-            name,
-            entry.description,
-            entry.act_policies,
-            entry.learns_from,
-        )
+        assert (
+            spec.name,
+            spec.description,
+            tuple(spec.act_policies),
+            spec.learns_from,
+            tuple(spec.config_defaults),
+        ) == (name, entry.description, entry.act_policies, entry.learns_from, entry.config_fields)
 
 
 def test_an_unknown_agent_is_not_imported():
