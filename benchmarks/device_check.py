@@ -13,9 +13,10 @@ Prints, one line each:
 3. MinAtar ROSMO updates/s (`minatar:breakout`, batch 128) and MZU N = 20;
 4. peak device memory (`memory_stats()["peak_bytes_in_use"]`; the process's peak RSS on a CPU).
 
-Sizes (`--size` or `DEVICE_CHECK_SIZE`): `full` (the above) or `tiny` (the `small` ResNet preset,
-batch 8, K = n = 1 for Atari and MinAtar (smaller graphs: faster compiles), MinAtar batch 16, a 24-episode
-loader dataset, 0.5 s per timing: a CPU smoke run).
+Sizes (`--size` or `DEVICE_CHECK_SIZE`): `full` (the above) or `tiny` (the `small` ResNet preset with no
+representation, dynamics or prediction blocks (the down-sampling stem's blocks stay), batch 8, K = n = 1 for
+Atari and MinAtar (smaller graphs: faster compiles), MinAtar batch 16, a 24-episode loader dataset, 0.5 s per
+timing: a CPU smoke run).
 Numbers, not asserts; the device and the host's load average are printed with them.
 """
 
@@ -55,6 +56,7 @@ SIZES = {
         seconds=20.0,
         steps=5,
         minatar_steps=None,  # the suite's K = n = 3
+        resnet_blocks=None,  # the preset's
     ),
     "tiny": dict(
         preset="small",
@@ -66,6 +68,7 @@ SIZES = {
         seconds=0.5,
         steps=1,
         minatar_steps=1,
+        resnet_blocks=0,  # representation / dynamics / prediction blocks: each block is compile time
     ),
 }
 
@@ -74,9 +77,16 @@ def atari_config(size, algo: str, simulations: int = 20):
     c = atari_configs.get_config(f"Pong,{size['preset']}")
     c.batch_size, c.algo, c.stack_on_device = size["atari_batch"], algo, False
     c.unroll_steps = c.td_steps = size["steps"]
+    if size["resnet_blocks"] is not None:
+        c.representation_blocks = c.dynamics_blocks = c.prediction_blocks = size["resnet_blocks"]
     if algo == "mzu":
         c.num_simulations = simulations
     return c
+
+
+def resnet_label(size) -> str:
+    blocks = "" if size["resnet_blocks"] is None else f" with {size['resnet_blocks']} blocks"
+    return f"{size['preset']} ResNet{blocks}"
 
 
 def line(name: str, text: str) -> None:
@@ -110,7 +120,7 @@ def main() -> None:
         line(
             f"{label} (batch {config.batch_size})",
             f"{r['updates_per_s']:.2f} updates/s  compile "
-            f"{r['compile_s']:.0f} s  [{size['preset']} ResNet, K = n = {size['steps']}]",
+            f"{r['compile_s']:.0f} s  [{resnet_label(size)}, K = n = {size['steps']}]",
         )
         del learner
 
