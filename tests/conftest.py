@@ -291,6 +291,8 @@ def tiny_atari_data(tmp_path_factory) -> str:
 def tiny_atari_run(tiny_atari_data, tmp_path_factory) -> tuple[str, dict[str, Any]]:
     """ROSMO (`atari:Pong,small`: small ResNet, K = n = 5) trained 2 steps on `tiny_atari_data`, batch 4,
     checkpoint and evaluation (2 episodes of 200 frames) at step 2: (workdir, the summary `train` returned).
+    The ResNet has the down-sampling stem's blocks but no representation, dynamics or prediction blocks
+    (fewer ops to compile in every program that reads the checkpoint; tests/networks/test_resnet.py covers them).
 
     Checked by tests/training/test_loop_atari.py; its checkpoint is the one `rosmo evaluate` and the
     checkpoint-policy tests read (tests/cli/test_evaluate.py)."""
@@ -313,6 +315,9 @@ def tiny_atari_run(tiny_atari_data, tmp_path_factory) -> tuple[str, dict[str, An
         eval_max_episode_frames=200,
         episodes_in_flight=4,
         use_tensorboard=False,
+        representation_blocks=0,
+        dynamics_blocks=0,
+        prediction_blocks=0,
     )
     workdir = str(tmp_path_factory.mktemp("tiny_atari_run") / "run")
     with jax.threefry_partitionable(False):  # other random bits, ~10x faster init compile on XLA:CPU
