@@ -123,8 +123,7 @@ _SHARDING_SCRIPT = textwrap.dedent(
     from tests.helpers import small_config, synthetic_batch, make_learner
     from rosmo.training.learner import make_mesh
     for samples in (0, 4):
-        # K = n = 1: the mesh splits the batch axis, not the unroll; a shorter unroll is a cheaper compile
-        config = small_config(policy_samples=samples, unroll_steps=1, td_steps=1)
+        config = small_config(policy_samples=samples)
         batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
         results = []
         for devices in (jax.devices()[:1], jax.devices()):
