@@ -57,7 +57,9 @@ def atari_like_pngs(count: int = 256, seed: int = 0) -> list[bytes]:
     return rlu_released.encode_frames(frames)
 
 
-def write_dataset(root: str, num_episodes: int, mean_length: int, num_files: int, seed: int = 0) -> dict:
+def write_dataset(
+    root: str, num_episodes: int, mean_length: int, num_files: int, seed: int = 0, num_actions: int = NUM_ACTIONS
+) -> dict:
     """Released files under root/files, `rlu_atari/Pong_run_1` under root/data; returns the actions per episode."""
     rng = np.random.default_rng(seed)
     pngs = atari_like_pngs()
@@ -66,7 +68,7 @@ def write_dataset(root: str, num_episodes: int, mean_length: int, num_files: int
     files = [[] for _ in range(num_files)]
     for e, T in enumerate(lengths):
         f = e % num_files
-        a = rng.integers(0, NUM_ACTIONS, T)
+        a = rng.integers(0, num_actions, T)
         d = np.ones(T, np.float32)
         d[-1] = 0.0 if e % 3 else 1.0
         actions[(f, e)] = a

@@ -25,10 +25,10 @@ def test_device_check_runs_at_tiny_size_on_the_cpu():
     assert out.returncode == 0, out.stderr[-2000:]
     lines = {line[:34].strip(): line[34:] for line in out.stdout.splitlines()}
     for name in (
-        "atari rosmo (batch 8)",
-        "atari mzu N=20 (batch 8)",
-        "minatar rosmo (batch 16)",
-        "minatar mzu N=20 (batch 16)",
+        "atari rosmo (batch 4)",
+        "atari mzu N=20 (batch 4)",
+        "minatar rosmo (batch 32)",
+        "minatar mzu N=20 (batch 32)",
     ):
         assert "updates/s" in lines[name], out.stdout
         assert float(lines[name].split()[0]) > 0

@@ -198,6 +198,8 @@ def _reference_n_step(rewards, values, is_first, is_last, is_terminal, discount,
 
 
 def test_n_step_matches_the_definition_on_random_windows():
+    # Jitted as the learner calls it: eagerly, each of its ops would compile on its own for every (n, K).
+    n_step_jit = jax.jit(ops.n_step_value_targets, static_argnums=(5, 6, 7))
     rng = np.random.default_rng(0)
     for n, num_targets in ((0, 3), (1, 4), (3, 4), (5, 6)):
         length = num_targets + n
@@ -207,7 +209,7 @@ def test_n_step_matches_the_definition_on_random_windows():
         terminal = last & (rng.random((64, length)) < 0.5)
         rewards = rng.standard_normal((64, length)).astype(np.float32)
         values = rng.standard_normal((64, length)).astype(np.float32) * 10
-        z = ops.n_step_value_targets(rewards, values, first, last, terminal, G, n, num_targets)
+        z = n_step_jit(rewards, values, first, last, terminal, G, n, num_targets)
         expected = [
             _reference_n_step(*(x[i] for x in (rewards, values, first, last, terminal)), G, n, num_targets)
             for i in range(64)
