@@ -4,7 +4,6 @@ references that cannot normalise are refused when the dataset is made."""
 import json
 import os
 
-import jax
 import pytest
 
 from rosmo.cli import main
@@ -12,17 +11,14 @@ from rosmo.data import bsuite_maker, rlds
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
-FAST_INIT = jax.threefry_partitionable(False)
-FAST = [
-    "--config.batch_size=4",
+FAST = [  # tests/conftest.py TINY_CATCH_FLAGS' program: a compilation-cache hit of the other tiny catch runs
+    "--config.batch_size=8",
     "--config.num_bins=11",
     "--config.warmup_steps=0",
     "--config.eval_every=0",
     "--config.log_every=1",
     "--config.checkpoint_every=2",
     "--config.use_tensorboard=false",
-    "--config.unroll_steps=2",
-    "--config.td_steps=2",
     "--no-progress",
 ]
 
@@ -52,18 +48,17 @@ def _dataset(capsys, out, seed, *extra):
 
 
 def _train(capsys, data, run, steps, *extra):
-    with FAST_INIT:
-        code = main(
-            [
-                "train",
-                "--config=bsuite:catch",
-                f"--workdir={run}",
-                f"--config.dataset_dir={data}",
-                f"--config.num_steps={steps}",
-                *FAST,
-                *extra,
-            ]
-        )
+    code = main(
+        [
+            "train",
+            "--config=bsuite:catch",
+            f"--workdir={run}",
+            f"--config.dataset_dir={data}",
+            f"--config.num_steps={steps}",
+            *FAST,
+            *extra,
+        ]
+    )
     return code, capsys.readouterr().err.strip().splitlines()
 
 

@@ -30,16 +30,14 @@ def test_a_held_signal_is_pending_until_agreed():
 def test_training_stops_at_the_signal_or_at_the_next_log_step(tmp_path, monkeypatch, at_once, saved_step):
     data = write_dataset(tmp_path / "data", [make_episode(e, 6, obs_shape=(10, 5)) for e in range(4)])
     c = get_config("catch")
-    c.update(
+    c.update(  # tests/conftest.py TINY_CATCH_FLAGS' learner (batch 8, 11 bins, no warm-up): a compilation-cache hit
         dataset_dir=data,
         num_steps=10,
-        batch_size=4,
-        warmup_steps=1,
+        batch_size=8,
+        warmup_steps=0,
         log_every=2,
         eval_every=0,
         checkpoint_every=100,
-        unroll_steps=1,
-        td_steps=1,
         num_bins=11,
         use_tensorboard=False,
     )
