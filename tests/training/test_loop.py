@@ -38,19 +38,20 @@ def _config(dataset, **overrides):
 
 @pytest.mark.slow
 def test_rosmo_learns_catch(catch_dataset, tmp_path, optimized_compiles):
-    # (4000 updates and 100 episodes: run time, not compile time, dominates; the optimised build is cheaper)
+    # (2000 updates and 100 episodes: run time, not compile time, dominates; the optimised build is cheaper.
+    # Measured on this data: 1000 updates score 0.27, 1500, 2000, 2500, 3000 and 4000 all score 1.0.)
     # Mostly-exploratory data (300 episodes of a DQN's run): the model has to learn the action effects,
     # so a higher learning rate and faster target copies than the paper's 200k-step schedule.
     # One evaluation env: the 100 episodes run in acme.EnvironmentLoop with the Acme actor.
     config = _config(
         catch_dataset,
         batch_size=128,
-        num_steps=4000,
+        num_steps=2000,
         learning_rate=2e-3,
         target_update_interval=100,
         warmup_steps=100,
-        eval_every=4000,
-        checkpoint_every=4000,
+        eval_every=2000,
+        checkpoint_every=2000,
         log_every=500,
         eval_parallel=1,
     )
