@@ -114,7 +114,8 @@ def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
             f"--workdir={workdir}",
             f"--config.dataset_dir={catch_dataset}",
             "--config.num_steps=2",
-            "--config.unroll_steps=1",  # not the default 3; K = 1 is the cheapest learner to compile
+            "--config.num_bins=11",  # with batch 8 and no warm-up: TINY_CATCH_FLAGS' learner, a compilation-cache hit
+            "--config.warmup_steps=0",
             "--config.batch_size",
             "8",
             "--config.eval_episodes=2",
@@ -126,7 +127,8 @@ def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     saved = json.load(open(workdir / "config.json"))
-    assert saved["unroll_steps"] == 1 and saved["num_steps"] == 2 and saved["batch_size"] == 8
+    assert saved["num_bins"] == 11 and saved["warmup_steps"] == 0 and saved["num_steps"] == 2
+    assert saved["batch_size"] == 8  # given as two arguments
     assert json.load(open(workdir / "summary.json"))["num_steps"] == 2
     assert "Traceback" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines are silenced
 
