@@ -59,8 +59,7 @@ SIZES = {
         mean_length=400,
         files=8,
         seconds=20.0,
-        minatar={},  # the suite's breakout config at batch 128 (K = n = 3)
-        minatar_batch=128,
+        minatar=dict(batch_size=128),  # the suite's breakout config otherwise (K = n = 3)
         minatar_mzu_steps=None,
     ),
     # CPU smoke sizes. ROSMO's Atari and MinAtar learners take the settings of the test suite's tiny runs
@@ -78,7 +77,6 @@ SIZES = {
         files=2,
         seconds=0.5,
         minatar=dict(batch_size=32, warmup_steps=0, learning_rate=3e-3, hidden_size=64, target_update_interval=50),
-        minatar_batch=32,
         minatar_mzu_steps=1,
     ),
 }
@@ -177,8 +175,7 @@ def minatar_checks(size) -> None:
     """Line 3: MinAtar Breakout ROSMO and MZU N = 20 on synthetic windows."""
     for algo, label in (("rosmo", "minatar rosmo"), ("mzu", "minatar mzu N=20")):
         config = minatar_configs.get_config("breakout")
-        config.update(size["minatar"])
-        config.batch_size, config.algo = size["minatar_batch"], algo
+        config.update(size["minatar"], algo=algo)
         if algo == "mzu":
             config.num_simulations = 20
             if size["minatar_mzu_steps"] is not None:

@@ -8,19 +8,12 @@ import pytest
 
 from rosmo.cli import main
 from rosmo.data import bsuite_maker, rlds
+from tests.conftest import TINY_CATCH_FLAGS
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
-FAST = [  # tests/conftest.py TINY_CATCH_FLAGS' program: a compilation-cache hit of the other tiny catch runs
-    "--config.batch_size=8",
-    "--config.num_bins=11",
-    "--config.warmup_steps=0",
-    "--config.eval_every=0",
-    "--config.log_every=1",
-    "--config.checkpoint_every=2",
-    "--config.use_tensorboard=false",
-    "--no-progress",
-]
+# TINY_CATCH_FLAGS' learner: a compilation-cache hit of the other tiny catch runs
+FAST = [*TINY_CATCH_FLAGS, "--config.eval_every=0", "--config.log_every=1", "--config.checkpoint_every=2"]
 
 
 def _dataset(capsys, out, seed, *extra):

@@ -9,7 +9,7 @@ import pytest
 from rosmo.cli import main
 from rosmo.evaluator import watch
 from rosmo.report import build  # noqa: F401  (imported at collection: the library's loggers bind pytest's streams then)
-from tests.conftest import make_episode, write_dataset
+from tests.conftest import TINY_CATCH_FLAGS, make_episode, write_dataset
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
 
@@ -88,18 +88,14 @@ def test_a_batch_larger_than_the_dataset_warns(tmp_path):
         episodes,
         metadata={"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0},
     )
-    code, _, err = _run(  # tests/conftest.py TINY_CATCH_FLAGS' program: a compilation-cache hit
+    code, _, err = _run(  # TINY_CATCH_FLAGS (batch 8): its learner is a compilation-cache hit
         "train",
         "--config=bsuite:catch",
         f"--workdir={tmp_path / 'run'}",
         f"--config.dataset_dir={data}",
         "--config.num_steps=1",
-        "--config.batch_size=8",
-        "--config.num_bins=11",
-        "--config.warmup_steps=0",
         "--config.eval_every=0",
-        "--config.use_tensorboard=false",
-        "--no-progress",
+        *TINY_CATCH_FLAGS,
     )
     assert code == 0, err
     assert (
