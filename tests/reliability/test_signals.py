@@ -23,8 +23,10 @@ ENV = dict(os.environ, PYTHONPATH=ROOT)
 # raised would often fire inside them, where Python prints "Exception ignored in ..." and carries on.
 # SIGINT set back to Python's handler first: a shell's background job inherits SIGINT ignored, which
 # StopSignals keeps (as a foreground Ctrl-C could not reach it), and the storm would then never stop it.
+# The child ends while StopSignals is still installed: the storm goes on until the parent sees it gone, and a
+# signal after the block would meet the default disposition (a CLI job meets `exit_on_signal`'s forced exit).
 STORM_CHILD = textwrap.dedent("""
-    import gc, signal, sys
+    import gc, os, signal, sys
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from rosmo.signals import StopSignals, Stopped, check_stop
     gc.callbacks.append(lambda phase, info: sum(range(50)))
@@ -32,15 +34,15 @@ STORM_CHILD = textwrap.dedent("""
         def __init__(self): self.me = self
         def __del__(self): sum(range(50))
     gc.set_threshold(50)
-    try:
-        with StopSignals():
-            print("ready", flush=True)
+    with StopSignals():
+        print("ready", flush=True)
+        try:
             while True:
                 [Node() for _ in range(200)]
                 check_stop()
-    except Stopped as stop:
-        print(f"job: {stop}", file=sys.stderr, flush=True)
-        sys.exit(stop.exit_code)
+        except Stopped as stop:
+            print(f"job: {stop}", file=sys.stderr, flush=True)
+            os._exit(stop.exit_code)
 """)
 
 
