@@ -18,7 +18,9 @@ It is a `KeyboardInterrupt`, so code that handles Ctrl-C handles a SLURM preempt
 SIGKILL after a grace period) too; its exit code is 128 + the signal number (130 SIGINT, 143 SIGTERM).
 
 Before a job installs `StopSignals` (imports, JAX start-up), `exit_on_signal` makes a signal end the
-process at once with one line and 128 + signum: there is nothing to save yet.
+process at once with one line and 128 + signum: there is nothing to save yet. Once a job has received
+its stop signal, `exit_on_signal`'s handlers absorb repeats (a storm of SIGTERMs from a scheduler):
+the job is already on its way out and prints its own line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C; SLURM 
 POLL_SLICE = 0.1  # seconds: `sleep` checks the flag this often
 
 _ACTIVE: list[StopSignals] = []  # installed StopSignals, innermost last
+_STOP_RECEIVED = False  # a job's StopSignals recorded a signal: the process is stopping
+
+
+def stop_received() -> bool:
+    """True once an installed `StopSignals` has recorded a signal (reset by `exit_on_signal`)."""
+    return _STOP_RECEIVED
 
 
 class Stopped(KeyboardInterrupt):
@@ -75,8 +83,10 @@ class StopSignals:
         self._previous = {}
 
     def _handle(self, signum, frame) -> None:
+        global _STOP_RECEIVED
         del frame
         self.received += 1
+        _STOP_RECEIVED = True
         if self.pending is None and not self._swallow:
             self.pending = signum
 
@@ -153,6 +163,8 @@ def exit_on_signal(prog: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
 
     def handler(signum, frame) -> None:
         del frame
+        if _STOP_RECEIVED:
+            return
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         os.write(stderr_fd, f"{prog}: stopped by {signal.Signals(signum).name}\n".encode())
@@ -161,3 +173,14 @@ def exit_on_signal(prog: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     for sig in signals:
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, handler)
+
+
+def ignore_repeats(signals=(signal.SIGINT, signal.SIGTERM)) -> None:
+    """SIG_IGN for `signals` from now on, for a process that is ending with its job's exit code.
+
+    Interpreter shutdown puts SIG_DFL back in place of Python handlers, so a repeat arriving then (a
+    scheduler's storm of SIGTERMs) would end the process with -signum instead of 128 + signum.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from rosmo.errors import ConfigError, UserError  # a module without imports: --help stays fast
-from rosmo.signals import exit_on_signal  # standard library only
+from rosmo.signals import exit_on_signal, ignore_repeats, stop_received  # standard library only
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs (it only feeds data)
 
@@ -280,7 +280,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return _main(argv)
     finally:
-        if threading.current_thread() is threading.main_thread():
+        if stop_received():  # the job stopped on a signal: the process ends with its code, repeats ignored
+            ignore_repeats(previous)
+        elif threading.current_thread() is threading.main_thread():
             for sig, handler in previous.items():
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 

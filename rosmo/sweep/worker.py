@@ -23,7 +23,7 @@ import ml_collections
 from rosmo.configs.loading import load_config, update_config
 from rosmo.errors import ConfigError
 from rosmo.jsonio import flatten_dict
-from rosmo.signals import exit_on_signal
+from rosmo.signals import exit_on_signal, ignore_repeats
 from rosmo.sweep.runs import ERROR_PREFIX, read_run_plan
 from rosmo.sweep.spec import SweepError
 from rosmo.training.loop import train
@@ -72,6 +72,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = load_run_config(run_dir)
         summary = train(config, run_dir, progress=False)
     except KeyboardInterrupt as stop:
+        ignore_repeats((signal.SIGINT,) + STOP_SIGNALS)
         print(f"rosmo sweep worker: {stop}", file=sys.stderr, flush=True)
         print(f"{ERROR_PREFIX}interrupted (checkpoint saved)", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
