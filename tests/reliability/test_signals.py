@@ -99,6 +99,7 @@ def test_dataset_maker_stops_on_sigterm_with_one_line_and_no_leftovers(tmp_path)
     end = time.time() + 30
     while child.poll() is None and time.time() < end:  # a storm until it has exited: its clean-up and shutdown too
         os.kill(child.pid, signal.SIGTERM)
+        time.sleep(0.001)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 143
     assert err.strip().splitlines() == ["rosmo dataset bsuite: stopped by SIGTERM; catch: nothing was written"]
