@@ -19,13 +19,13 @@ import os
 import shutil
 import sys
 import time
-import zlib
 from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from rosmo.data.fingerprint import crc32_file
 from rosmo.errors import UserError
 from rosmo.jsonio import to_jsonable, write_json_atomic
 
@@ -72,14 +72,6 @@ def short_reason(err: BaseException, limit: int = 300) -> str:
     return type(chain[0]).__name__
 
 
-def _crc32(path: str) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
 def _step_files(step_dir: str) -> list[str]:
     files = []
     for root, _, names in os.walk(step_dir):
@@ -93,7 +85,7 @@ def _step_files(step_dir: str) -> list[str]:
 def write_manifest(step_dir: str) -> None:
     """Record every file of a complete step directory: `{"files": {relative path: [bytes, crc32]}}`."""
     files = {
-        rel: [os.path.getsize(os.path.join(step_dir, rel)), _crc32(os.path.join(step_dir, rel))]
+        rel: [os.path.getsize(os.path.join(step_dir, rel)), crc32_file(os.path.join(step_dir, rel))]
         for rel in _step_files(step_dir)
     }
     write_json_atomic(os.path.join(step_dir, MANIFEST_FILE), {"files": files})
@@ -115,7 +107,7 @@ def damaged_files(step_dir: str) -> Optional[list[str]]:
             damaged.append(f"{rel}: missing")
         elif os.path.getsize(full) != size:
             damaged.append(f"{rel}: {os.path.getsize(full)} bytes, expected {size}")
-        elif _crc32(full) != crc:
+        elif crc32_file(full) != crc:
             damaged.append(f"{rel}: contents changed since the save")
     return damaged
 

@@ -4,7 +4,7 @@
     change = check_same_dataset(workdir, current, allow)   # DatasetChangedError, or (old, new) when allowed
     write_record(workdir, current)                         # <workdir>/dataset.json
 
-A dataset's fingerprint (`rosmo.data.rlds.fingerprint_files`: per-shard sizes and CRC32s
+A dataset's fingerprint (`rosmo.data.fingerprint.fingerprint_files`: per-shard sizes and CRC32s
 and an id over them) is written into its metadata by the dataset writer, so comparing two
 ids costs one small JSON read. A dataset remade at the same path (`--overwrite` with
 another seed) gets another id; a resume on it is refused unless `--allow-config-change`,
@@ -18,7 +18,7 @@ import json
 import os
 from typing import Any, Optional
 
-from rosmo.data.rlds import dataset_fingerprint
+from rosmo.data.fingerprint import dataset_fingerprint
 from rosmo.errors import ConfigError
 from rosmo.jsonio import read_json_or_none
 from rosmo.training.run_logging import write_json_atomic

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from rosmo.cli import main
-from rosmo.data import bsuite_maker, rlds
+from rosmo.data import bsuite_maker, fingerprint, rlds
 from tests.conftest import TINY_CATCH_FLAGS
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
@@ -59,14 +59,14 @@ def test_a_remade_dataset_is_refused_on_resume_and_evaluate(tmp_path, capsys, mo
     monkeypatch.setattr(bsuite_maker, "_MIN_REFERENCE_EPISODES", 1)
     monkeypatch.setattr(bsuite_maker, "_REFERENCE_MIN_GAP_SE", None)  # 4 episodes: the DQN has not learned
     data = _dataset(capsys, tmp_path / "D", 0)
-    first = rlds.dataset_fingerprint(data)
+    first = fingerprint.dataset_fingerprint(data)
     run = str(tmp_path / "run")
     assert _train(capsys, data, run, 2)[0] == 0
     record = json.load(open(os.path.join(run, "dataset.json")))
     assert record == {"path": os.path.abspath(data), "fingerprint": first}
 
     _dataset(capsys, tmp_path / "D", 1, "--overwrite")  # the same path, other data
-    second = rlds.dataset_fingerprint(data)
+    second = fingerprint.dataset_fingerprint(data)
     assert second != first
     code, err = _train(capsys, data, run, 4)
     assert code == 2 and len(err) == 1
@@ -104,16 +104,16 @@ def test_fingerprint_sees_a_changed_shard(tmp_path):
 
     path = write_dataset(str(tmp_path / "tiny"), [make_episode(e, n) for e, n in enumerate(TINY_LENGTHS)])
     recorded = rlds.metadata(rlds.load_builder(path))["fingerprint"]
-    assert rlds.verify_fingerprint(path, recorded, crc=True) == []
+    assert fingerprint.verify_fingerprint(path, recorded, crc=True) == []
     shard = next(n for n in os.listdir(path) if ".tfrecord" in n)
     with open(os.path.join(path, shard), "r+b") as f:
         byte = f.read(1)
         f.seek(0)
         f.write(bytes([byte[0] ^ 1]))
-    assert rlds.verify_fingerprint(path, recorded) == []  # sizes only: same size
-    assert rlds.verify_fingerprint(path, recorded, crc=True) == [
+    assert fingerprint.verify_fingerprint(path, recorded) == []  # sizes only: same size
+    assert fingerprint.verify_fingerprint(path, recorded, crc=True) == [
         f"{shard}: CRC32 "
-        + rlds.fingerprint_files(path)["shards"][shard][1]
+        + fingerprint.fingerprint_files(path)["shards"][shard][1]
         + f", recorded {recorded['shards'][shard][1]}"
     ]
 

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from rosmo.cli import main
-from rosmo.data import rlds
+from rosmo.data import fingerprint, rlds
 from tests.conftest import TINY_LENGTHS, make_episode, write_dataset
 
 pytestmark = pytest.mark.slow  # end-to-end: runs jobs or subprocesses (make test-fast skips it)
@@ -70,7 +70,7 @@ def test_dataset_minatar_overwrite_refuses_a_training_run(tmp_path, capsys):
 def test_writer_refuses_our_dataset_with_a_user_file_and_replaces_a_clean_one(tmp_path):
     episodes = [make_episode(e, n) for e, n in enumerate(TINY_LENGTHS)]
     path = write_dataset(str(tmp_path / "tiny"), episodes)
-    assert rlds.dataset_fingerprint(path)
+    assert fingerprint.dataset_fingerprint(path)
     with open(os.path.join(path, "README.md"), "w") as f:
         f.write("what this data is")
     with pytest.raises(rlds.DatasetError, match=r"README\.md.*--overwrite replaces only"):
