@@ -273,6 +273,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run one command; its exit code. Without `argv` (the `rosmo` script, `python -m rosmo.cli`) the process
+    ends with this code; with `argv` (an in-process caller) the signal handlers are given back as they were."""
+    exiting = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     prog = " ".join(["rosmo"] + [a for a in argv[:2] if not a.startswith("-")][:1])
@@ -280,8 +283,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return _main(argv)
     finally:
-        if stop_received():  # the job stopped on a signal: the process ends with its code, repeats ignored
-            ignore_repeats(previous)
+        if exiting and stop_received():  # the job stopped on a signal: the process ends with its code
+            ignore_repeats()
         elif threading.current_thread() is threading.main_thread():
             for sig, handler in previous.items():
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
