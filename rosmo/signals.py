@@ -154,10 +154,14 @@ def exit_on_signal(prog: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     """Handlers that end the process at once with one line on stderr and exit code 128 + signum.
 
     For a process's start-up, before its job installs `StopSignals` (which replaces them, and puts them
-    back when it ends). The handler does not raise: it writes the line and calls `os._exit`.
+    back when it ends). The handler does not raise: it writes the line and calls `os._exit`. Once a job's
+    `StopSignals` has recorded a signal (`stop_received()`, cleared here), it ignores further signals: the
+    job is ending with its own line and exit code, and a repeat must not cut its clean-up short.
     """
+    global _STOP_RECEIVED
     if threading.current_thread() is not threading.main_thread():
         return
+    _STOP_RECEIVED = False
     # the line goes to the stderr of now: importing TensorFlow points fd 2 at /dev/null for a while (rosmo.tf_cpu)
     stderr_fd = os.dup(2)
 

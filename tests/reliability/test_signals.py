@@ -214,3 +214,24 @@ def test_a_live_run_is_reported_running_and_a_second_sweep_is_refused(tmp_path):
     lines = other.stderr.strip().splitlines()
     assert len(lines) == 1 and "another `rosmo sweep` is running on this directory" in lines[0], other.stderr
     assert not os.path.exists(os.path.join(sweep_dir, "sweep.json"))  # refused before it touched anything
+
+
+def test_an_in_process_command_gives_the_handlers_back_after_a_stop(monkeypatch):
+    """`cli.main(argv)` called in-process: a job stopped by a signal leaves the caller's handlers as they were
+    (SIG_IGN is for the process entry only), and a stop seen before does not carry into the next command."""
+    from rosmo import cli
+    from rosmo.signals import StopSignals, stop_received
+
+    def stopped_job(argv):
+        with StopSignals():
+            os.kill(os.getpid(), signal.SIGTERM)
+        return 143
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(cli, "_main", stopped_job)
+    assert cli.main(["train"]) == 143
+    assert stop_received()
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+    monkeypatch.setattr(cli, "_main", lambda argv: 0)
+    assert cli.main(["train"]) == 0 and not stop_received()  # cleared at the next command's start
+    assert {sig: signal.getsignal(sig) for sig in before} == before
