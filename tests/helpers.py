@@ -1,5 +1,6 @@
 """Helpers shared by several test modules: a small learner config, a synthetic batch, a learner."""
 
+import jax
 import numpy as np
 
 from rosmo.agents import make_agent
@@ -40,3 +41,20 @@ def small_config(**overrides):
 def make_learner(config, mesh=None):
     networks = make_mlp_networks(3, config.num_bins)
     return Learner(make_agent(config, networks), config, np.zeros((1, 10, 5), np.float32), mesh=mesh)
+
+
+def nudged_two_steps(config, mesh=None, seed: int = 3):
+    """(params before, params after) two learner steps on `synthetic_batch(seed)`, from the initial parameters
+    plus a fixed N(0, 0.05^2) nudge: with exactly-zero heads the first gradients into the torso are round-off,
+    which Adam would scale up to full steps. The same on any mesh, so runs on different meshes compare."""
+    learner = make_learner(config, mesh=mesh)
+    batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=seed)
+    state = jax.device_get(learner.state)
+    leaves, treedef = jax.tree.flatten(state.params)
+    rng = np.random.default_rng(0)
+    params = jax.tree.unflatten(treedef, [x + 0.05 * rng.standard_normal(x.shape).astype(x.dtype) for x in leaves])
+    learner.restore(state._replace(params=params, target_params=params))
+    before = jax.device_get(learner.params)
+    for _ in range(2):
+        learner.step(batch)
+    return before, jax.device_get(learner.params)

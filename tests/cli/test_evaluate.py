@@ -184,11 +184,11 @@ def test_evaluate_set_changes_only_acting_fields(mzu_catch_run, catch_run, tmp_p
         "2",
         "--num-envs",
         "2",
-        "--config.num_simulations=3",
+        "--config.num_simulations=2",  # the --config spelling, with the values above: the act program is loaded
         "--config.search_depth",
         "1",
     )
-    assert code == 0 and "(mzu, act mcts, greedy, num_simulations=3, search_depth=1)" in out, err
+    assert code == 0 and "(mzu, act mcts, greedy, num_simulations=2, search_depth=1)" in out, err
     cases = [
         (mzu_catch_run, ["--set", "num_simulations=0"], "--set num_simulations=0: expected an integer >= 1"),
         (mzu_catch_run, ["--config.num_simulations=0"], "--config.num_simulations=0: expected an integer >= 1"),

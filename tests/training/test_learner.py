@@ -13,7 +13,7 @@ import pytest
 
 from rosmo.training.learner import learning_rate_schedule, weight_decay_mask
 from rosmo.signals import StopSignals, Stopped
-from tests.helpers import make_learner, small_config, synthetic_batch
+from tests.helpers import make_learner, nudged_two_steps, small_config, synthetic_batch
 
 
 def test_learning_rate_warmup_then_step_decay():
@@ -116,60 +116,46 @@ def test_batch_must_divide_over_devices():
         make_learner(config, mesh=fake_mesh)
 
 
-_SHARDING_SCRIPT = textwrap.dedent(
+_TWO_DEVICE_SCRIPT = textwrap.dedent(
     """
-    import jax, numpy as np, json
+    import sys, jax, numpy as np
     assert len(jax.devices()) == 2, jax.devices()
-    from tests.helpers import small_config, synthetic_batch, make_learner
+    from tests.helpers import nudged_two_steps, small_config
     from rosmo.training.learner import make_mesh
     for samples in (0, 4):
-        config = small_config(policy_samples=samples)
-        batch = synthetic_batch(config.batch_size, config.unroll_steps + config.td_steps + 1, seed=3)
-        results = []
-        for devices in (jax.devices()[:1], jax.devices()):
-            learner = make_learner(config, mesh=make_mesh(devices))
-            # Nudge the zero-initialised heads away from 0 (same nudge for both meshes): with exactly-zero
-            # heads the first gradients into the torso are round-off, which Adam would scale up to full steps.
-            state = jax.device_get(learner.state)
-            leaves, treedef = jax.tree.flatten(state.params)
-            rng = np.random.default_rng(0)
-            params = jax.tree.unflatten(
-                treedef, [x + 0.05 * rng.standard_normal(x.shape).astype(x.dtype) for x in leaves]
-            )
-            learner.restore(state._replace(params=params, target_params=params))
-            before = jax.device_get(learner.params)
-            for _ in range(2):
-                learner.step(batch)
-            results.append(jax.device_get(learner.params))
-        moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(results[0])))
-        diff = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])))
-        print(json.dumps(dict(policy_samples=samples, moved=moved, diff=diff)))
+        _, after = nudged_two_steps(small_config(policy_samples=samples), mesh=make_mesh(jax.devices()))
+        np.savez(f"{sys.argv[1]}/{samples}.npz", *jax.tree.leaves(after))
     """
 )
 
 
 @pytest.mark.slow
-def test_two_devices_match_one_device():
-    """Exact policy target (policy_samples 0) and sampled (4), one subprocess with 2 fake CPU devices."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+def test_two_devices_match_one_device(tmp_path):
+    """Exact policy target (policy_samples 0) and sampled (4): two steps on a 2-device mesh (a subprocess with 2
+    fake CPU devices and this session's XLA settings) end where the same two steps on one device end (here,
+    with the programs test_loss_falls_on_a_fixed_batch compiled)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2 " + os.environ.get("XLA_FLAGS", ""))
+    env["JAX_PLATFORMS"] = "cpu"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(
-        [sys.executable, "-c", _SHARDING_SCRIPT],
+    two = subprocess.Popen(
+        [sys.executable, "-c", _TWO_DEVICE_SCRIPT, str(tmp_path)],
         env=env,
         cwd=root,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    import json
-
-    results = [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]]
-    assert [r["policy_samples"] for r in results] == [0, 4]
-    for result in results:
-        assert result["moved"] > 1e-4, result  # the steps really changed the parameters
-        assert result["diff"] < 1e-5, result
+    one = {samples: nudged_two_steps(small_config(policy_samples=samples)) for samples in (0, 4)}  # meanwhile
+    _, err = two.communicate(timeout=600)
+    assert two.returncode == 0, err[-3000:]
+    for samples, (before, after) in one.items():
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
+        assert moved > 1e-4, (samples, moved)  # the steps really changed the parameters
+        with np.load(tmp_path / f"{samples}.npz") as saved:
+            on_two = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(after), on_two))
+        assert len(on_two) == len(jax.tree.leaves(after)) and diff < 1e-5, (samples, diff)
 
 
 def test_an_interrupt_during_an_update_is_handled_after_it():
