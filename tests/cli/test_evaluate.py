@@ -19,22 +19,6 @@ from tests.conftest import make_episode, write_dataset
 FAST_INIT = jax.threefry_partitionable(False)  # other random bits, ~10x faster init compile on XLA:CPU
 
 
-def _train(config, workdir):
-    config.update(
-        num_steps=1,
-        warmup_steps=1,
-        log_every=1,
-        eval_every=1,
-        checkpoint_every=1,
-        eval_episodes=1,
-        eval_parallel=1,
-        use_tensorboard=False,
-    )
-    with FAST_INIT:
-        train(config, workdir, progress=False)
-    return workdir
-
-
 @pytest.fixture(scope="module")
 def atari_run(tiny_atari_run):
     """ROSMO (small ResNet) trained 2 steps on 300 random Pong steps: the session's shared `tiny_atari_run`."""
@@ -42,12 +26,17 @@ def atari_run(tiny_atari_run):
 
 
 def _train_on_tiny_catch(root, **fields):
-    """Train 1 step on a tiny catch-shaped dataset whose metadata names catch and its references."""
+    """Train 1 step on a tiny catch-shaped dataset whose metadata names catch and its references; a checkpoint
+    and no evaluation (the tests evaluate it)."""
     episodes = [make_episode(e, 9, obs_shape=(10, 5)) for e in range(4)]
     meta = {"env": "catch", "num_actions": 3, "random_return": -0.5, "dqn_return": 1.0}
     c = bsuite_configs.get_config("catch")
     c.update(dataset_dir=write_dataset(str(root / "data"), episodes, metadata=meta), batch_size=4, **fields)
-    return _train(c, str(root / "run"))
+    c.update(num_steps=1, warmup_steps=1, log_every=1, eval_every=0, checkpoint_every=1, use_tensorboard=False)
+    workdir = str(root / "run")
+    with FAST_INIT:
+        train(c, workdir, progress=False)
+    return workdir
 
 
 @pytest.fixture(scope="module")
