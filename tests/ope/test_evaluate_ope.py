@@ -29,14 +29,14 @@ def catch_run(tmp_path_factory):
     c = bsuite_configs.get_config("catch")
     c.update(
         dataset_dir=write_dataset(str(root / "data"), episodes, metadata=meta),
-        batch_size=4,
+        batch_size=8,  # with warm-up 1 and 2 envs: the programs of tests/evaluation/test_watch.py's run
         num_steps=1,
         warmup_steps=1,
         log_every=1,
         eval_every=1,
         checkpoint_every=1,
-        eval_episodes=1,
-        eval_parallel=1,
+        eval_episodes=2,
+        eval_parallel=2,
         use_tensorboard=False,
     )
     with jax.threefry_partitionable(False):
