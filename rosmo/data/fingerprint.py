@@ -1,8 +1,8 @@
 """A dataset's content fingerprint: per-shard sizes and CRC32s, and an id over them (no TensorFlow).
 
 Recorded in a dataset's `metadata.json` under `fingerprint` when it is written (`rosmo.data.rlds`);
-runs record the id to notice a dataset replaced under them (`rosmo.training.dataset_record`). Kept
-apart from the reader so that jobs which only compare ids (evaluation) do not import TensorFlow.
+runs record the id to notice a dataset replaced under them (`rosmo.training.dataset_record`). Apart
+from the reader: comparing ids and shard files needs no TensorFlow.
 """
 
 from __future__ import annotations
