@@ -299,8 +299,9 @@ LAUNCH = (
 
 def _rosmo(args, cwd, env=None):
     """`rosmo ...` in a child process with SIGINT at its default (a background shell ignores it) and, with
-    TEST_FILE_SIZE_LIMIT in `env`, a file-size limit: writes past it fail with EFBIG, as on a full disk."""
-    env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+    TEST_FILE_SIZE_LIMIT in `env`, a file-size limit: writes past it fail with EFBIG, as on a full disk.
+    The child draws its random bits as FAST_INIT does, so the FAST runs load `tiny_catch_run`'s programs."""
+    env = dict(os.environ, PYTHONPATH=ROOT, JAX_THREEFRY_PARTITIONABLE="false", **(env or {}))
     return subprocess.Popen(
         [sys.executable, "-c", LAUNCH, *map(str, args)],
         cwd=cwd,

@@ -98,6 +98,7 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
 def _rosmo_train(args, cwd):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["JAX_THREEFRY_PARTITIONABLE"] = "false"  # tests/conftest.py's tiny_catch_run's random bits: its programs load
     return subprocess.run(
         [sys.executable, "-m", "rosmo.cli", "train", "--config=bsuite:catch"] + args,
         cwd=cwd,
