@@ -173,12 +173,14 @@ def thread_env(
     when 1); TensorFlow (data feeding) `threads` intra-op and 1 inter-op
     threads; OpenMP/MKL/OpenBLAS `threads`. `compile_cache` (a directory)
     lets runs of one sweep reuse each other's compiled XLA programs. Flags
-    already in the user's XLA_FLAGS come after ours and win.
+    already in the user's XLA_FLAGS come after ours and win; XLA_FLAGS that already
+    hold ours are left as they are (JAX keys compiled programs by the flags' text).
     """
     env = dict(os.environ if base is None else base)
     threads = max(1, int(threads))
     ours = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} intra_op_parallelism_threads={threads}"
-    env["XLA_FLAGS"] = f"{ours} {env.get('XLA_FLAGS', '')}".strip()
+    inherited = env.get("XLA_FLAGS", "")
+    env["XLA_FLAGS"] = inherited if inherited.startswith(ours) else f"{ours} {inherited}".strip()
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

@@ -9,16 +9,23 @@ from tests.conftest import make_episode, write_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_SWEEP = os.path.join(ROOT, "experiments", "sweeps", "tiny.yaml")
-TINY_SETTINGS = [
-    "batch_size=4",
-    "num_bins=5",
-    "unroll_steps=1",
-    "td_steps=1",
+TINY_SETTINGS = [  # = experiments/sweeps/tiny.yaml's: tests/conftest.py TINY_CATCH_FLAGS' learner
+    "batch_size=8",
+    "num_bins=11",
     "warmup_steps=0",
     "eval_episodes=2",
-    "eval_parallel=2",
+    "eval_parallel=1",
     "use_tensorboard=false",
 ]
+# The random bits of the in-process tiny runs (`jax.threefry_partitionable(False)` in tests/conftest.py): with
+# them a sweep's worker loads those runs' compiled programs instead of compiling its own.
+SESSION_RANDOM_BITS = {"JAX_THREEFRY_PARTITIONABLE": "false"}
+
+
+@pytest.fixture(autouse=True)
+def _session_random_bits(monkeypatch):
+    for name, value in SESSION_RANDOM_BITS.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ def test_thread_env_limits_every_library():
     four = thread_env(4, base={})
     assert four["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=4"
     assert "JAX_COMPILATION_CACHE_DIR" not in four
+    again = thread_env(1, base={"XLA_FLAGS": env["XLA_FLAGS"]})  # a worker's own child: the flags once, as they were
+    assert again["XLA_FLAGS"] == env["XLA_FLAGS"]
 
 
 def test_workers_fit_cpus_and_memory():

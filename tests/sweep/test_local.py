@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from rosmo.cli import main as cli_main
-from tests.sweep.conftest import ROOT, TINY_SWEEP
+from tests.sweep.conftest import ROOT, SESSION_RANDOM_BITS, TINY_SWEEP
 
 
 def _sweep(out, tiny_root, compile_cache):
@@ -35,7 +35,7 @@ def _sweep(out, tiny_root, compile_cache):
         capture_output=True,
         text=True,
         timeout=900,
-        env=dict(os.environ, PYTHONPATH=ROOT),
+        env=dict(os.environ, PYTHONPATH=ROOT, **SESSION_RANDOM_BITS),
         cwd=ROOT,
     )
     return done.returncode, done.stdout, done.stderr
