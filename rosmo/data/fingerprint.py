@@ -25,6 +25,21 @@ def crc32_file(path: str) -> int:
     return crc
 
 
+def file_difference(path: str, size: int, crc32: Optional[int] = None) -> Optional[tuple[str, int]]:
+    """How the file at `path` differs from a recorded size and CRC32 (the CRC only when given, and only when
+    the size matches): ("missing", 0), ("size", its bytes), ("crc32", its CRC32), or None when it matches."""
+    if not os.path.isfile(path):
+        return ("missing", 0)
+    actual_size = os.path.getsize(path)
+    if actual_size != size:
+        return ("size", actual_size)
+    if crc32 is not None:
+        actual_crc = crc32_file(path)
+        if actual_crc != crc32:
+            return ("crc32", actual_crc)
+    return None
+
+
 def fingerprint_files(directory: str) -> dict[str, Any]:
     """The content fingerprint of a dataset directory's shards: {"id", "shards": {name: [bytes, crc32 hex]}}.
 
@@ -60,11 +75,14 @@ def verify_fingerprint(path: str, recorded: Mapping[str, Any], crc: bool = False
     for name in sorted(present - set(shards)):
         problems.append(f"{name}: not in the fingerprint")
     for name, (size, crc32) in sorted(shards.items()):
-        file = os.path.join(path, name)
-        if not os.path.isfile(file):
+        difference = file_difference(os.path.join(path, name), size, int(crc32, 16) if crc else None)
+        if difference is None:
+            continue
+        kind, actual = difference
+        if kind == "missing":
             problems.append(f"{name}: missing")
-        elif os.path.getsize(file) != size:
-            problems.append(f"{name}: {os.path.getsize(file)} bytes, recorded {size}")
-        elif crc and f"{crc32_file(file):08x}" != crc32:
-            problems.append(f"{name}: CRC32 {crc32_file(file):08x}, recorded {crc32}")
+        elif kind == "size":
+            problems.append(f"{name}: {actual} bytes, recorded {size}")
+        else:
+            problems.append(f"{name}: CRC32 {actual:08x}, recorded {crc32}")
     return problems

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rosmo.data.fingerprint import crc32_file
+from rosmo.data.fingerprint import crc32_file, file_difference
 from rosmo.errors import UserError
 from rosmo.jsonio import to_jsonable, write_json_atomic
 
@@ -102,12 +102,15 @@ def damaged_files(step_dir: str) -> Optional[list[str]]:
         return None
     damaged = []
     for rel, (size, crc) in sorted(files.items()):
-        full = os.path.join(step_dir, rel)
-        if not os.path.isfile(full):
+        difference = file_difference(os.path.join(step_dir, rel), size, crc)
+        if difference is None:
+            continue
+        kind, actual = difference
+        if kind == "missing":
             damaged.append(f"{rel}: missing")
-        elif os.path.getsize(full) != size:
-            damaged.append(f"{rel}: {os.path.getsize(full)} bytes, expected {size}")
-        elif crc32_file(full) != crc:
+        elif kind == "size":
+            damaged.append(f"{rel}: {actual} bytes, expected {size}")
+        else:
             damaged.append(f"{rel}: contents changed since the save")
     return damaged
 

@@ -5,18 +5,13 @@ import os
 import numpy as np
 import pytest
 
+from rosmo.sweep.spec import load_sweep_file
 from tests.conftest import make_episode, write_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_SWEEP = os.path.join(ROOT, "experiments", "sweeps", "tiny.yaml")
-TINY_SETTINGS = [  # = experiments/sweeps/tiny.yaml's: tests/conftest.py TINY_CATCH_FLAGS' learner
-    "batch_size=8",
-    "num_bins=11",
-    "warmup_steps=0",
-    "eval_episodes=2",
-    "eval_parallel=1",
-    "use_tensorboard=false",
-]
+# experiments/sweeps/tiny.yaml's `set` (tests/conftest.py TINY_CATCH_FLAGS' learner), as --set items
+TINY_SETTINGS = [f"{field}={value}" for field, value in load_sweep_file(TINY_SWEEP).fixed.items()]
 # The random bits of the in-process tiny runs (`jax.threefry_partitionable(False)` in tests/conftest.py): with
 # them a sweep's worker loads those runs' compiled programs instead of compiling its own.
 SESSION_RANDOM_BITS = {"JAX_THREEFRY_PARTITIONABLE": "false"}
