@@ -1,9 +1,7 @@
 """TensorFlow, imported once, pinned to the CPU and quiet: it feeds data, JAX owns the accelerator.
 
-Import this module before anything that imports TensorFlow: `rosmo.data.rlds`
-(TFDS) and every module that uses rlax (rlax -> distrax -> tfp-nightly
-imports TensorFlow, only to copy docstrings). It sits at the bottom of the
-package so that `rosmo.ops` can import it.
+Import this module before anything that imports TensorFlow (`rosmo.data.rlds`
+imports it before TFDS). rlax does not load TensorFlow: `rosmo.rl_libs` keeps it out.
 
 TensorFlow's C++ start-up lines ("oneDNN custom operations are on", absl's
 "log messages before InitializeLog") are written to file descriptor 2 while

@@ -25,7 +25,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data",),  # RLDS reading and writing, windows, dataset makers
     ("behaviour", "envs"),  # the online DQN that makes BSuite data; environments
     ("networks", "ops"),  # networks; pure maths (targets, value transform, MCTS)
-    ("errors", "figures", "jsonio", "owner", "registry", "signals", "statistics", "tf_cpu"),  # base utilities
+    # base utilities
+    ("errors", "figures", "jsonio", "owner", "registry", "rl_libs", "signals", "statistics", "tf_cpu"),
 )
 """The packages of `rosmo/`, top layer first. A package imports only packages of lower layers; packages of one
 layer do not import each other."""

@@ -23,8 +23,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
-import rlax  # noqa: E402
+from rosmo.rl_libs import rlax
 
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, masked_mean, select_actions

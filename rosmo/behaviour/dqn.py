@@ -36,8 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import rosmo.tf_cpu  # noqa: F401  first: rlax -> distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
-import rlax  # noqa: E402
+from rosmo.rl_libs import rlax
 
 
 @dataclasses.dataclass(frozen=True)

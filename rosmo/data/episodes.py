@@ -7,6 +7,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from rosmo.data import rlds
+from rosmo.data.transitions import Transitions, concatenate, from_episodes
 from rosmo.data.schema import OUTPUT_DTYPES, check_split, check_step_values, read_error, value_error, with_value_checks
 
 tf = rlds.tf
@@ -161,3 +162,23 @@ def estimated_bytes(builder: tfds.core.DatasetBuilder, split: str = "train", dat
         if compressed:
             total *= ENCODED_EXPANSION
     return int(total * float(data_percentage) / 100.0)
+
+
+def load_transitions(paths: Sequence[str]) -> Transitions:
+    """Every transition of the RLDS datasets at `paths` (continuous actions), in dataset order.
+
+    Raises `rlds.DatasetError` naming a path that is missing, not a dataset, or has no transition.
+    """
+    parts = []
+    for path in paths:
+        builder = rlds.load_builder(path)
+        episodes = [e for e in rlds.iterate_episodes_numpy(builder) if len(e["steps"]["reward"]) > 1]
+        if not episodes:
+            raise rlds.DatasetError(f"{path}: the dataset holds no transition (every episode has < 2 steps)")
+        if np.asarray(episodes[0]["steps"]["action"]).ndim != 2:
+            raise rlds.DatasetError(
+                f"{path}: steps/action has shape {np.asarray(episodes[0]['steps']['action']).shape[1:]} per step; "
+                "expected a continuous action vector [act_dim] (a MuJoCo dataset)"
+            )
+        parts.append(from_episodes(episodes))
+    return concatenate(parts)

@@ -12,8 +12,6 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from rosmo.data import rlds
-
 
 class Transitions(NamedTuple):
     """Flat transitions: observation [N, O], action [N, A], reward [N], next_observation [N, O], terminal [N],
@@ -53,24 +51,4 @@ def concatenate(parts: Sequence[Transitions]) -> Transitions:
 def from_episodes(episodes: Iterable[dict[str, Any]]) -> Transitions:
     """Transitions of in-memory RLDS episodes (`{"steps": {...}}`), episodes of one step skipped."""
     parts = [episode_transitions(e["steps"]) for e in episodes if len(e["steps"]["reward"]) > 1]
-    return concatenate(parts)
-
-
-def load_transitions(paths: Sequence[str]) -> Transitions:
-    """Every transition of the RLDS datasets at `paths` (continuous actions), in dataset order.
-
-    Raises `rlds.DatasetError` naming a path that is missing, not a dataset, or has no transition.
-    """
-    parts = []
-    for path in paths:
-        builder = rlds.load_builder(path)
-        episodes = [e for e in rlds.iterate_episodes_numpy(builder) if len(e["steps"]["reward"]) > 1]
-        if not episodes:
-            raise rlds.DatasetError(f"{path}: the dataset holds no transition (every episode has < 2 steps)")
-        if np.asarray(episodes[0]["steps"]["action"]).ndim != 2:
-            raise rlds.DatasetError(
-                f"{path}: steps/action has shape {np.asarray(episodes[0]['steps']['action']).shape[1:]} per step; "
-                "expected a continuous action vector [act_dim] (a MuJoCo dataset)"
-            )
-        parts.append(from_episodes(episodes))
     return concatenate(parts)

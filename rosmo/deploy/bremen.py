@@ -28,7 +28,7 @@ from rosmo.agents.bremen import config as config_lib
 from rosmo.agents.bremen import learner
 from rosmo.agents.bremen.networks import make_act_fn, make_policy
 from rosmo.data import mujoco_maker
-from rosmo.data.transitions import load_transitions
+from rosmo.data.episodes import load_transitions
 from rosmo.deploy import loop as deployment
 from rosmo.envs import mujoco
 from rosmo.jsonio import to_jsonable, write_json_atomic

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rosmo.data import mujoco_maker, rlds
-from rosmo.data.transitions import load_transitions
+from rosmo.data.episodes import load_transitions
 from rosmo.envs import mujoco
 
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import rlax
+from rosmo.rl_libs import rlax
 
 from rosmo import ops
 

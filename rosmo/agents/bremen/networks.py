@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Sequence
 
-import rosmo.tf_cpu  # noqa: F401  first: distrax -> tfp imports TensorFlow; this loads it quiet, on the CPU
-
-# isort: split
-import distrax
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from rosmo.rl_libs import distrax
 
 Params = Any
 MIN_STD = 1e-6

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import distrax
 import jax
 import jax.numpy as jnp
-import rlax
 from jax.flatten_util import ravel_pytree
+
+from rosmo.rl_libs import distrax, rlax
 
 Params = Any
 DistFn = Callable[[Params, jnp.ndarray], distrax.Distribution]  # (params, obs [M, O]) -> pi(.|s), batch [M]

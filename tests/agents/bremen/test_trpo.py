@@ -1,6 +1,6 @@
 """TRPO maths: conjugate gradient, GAE against a hand-computed case, the KL trust region after the line search."""
 
-import distrax
+from rosmo.rl_libs import distrax
 import jax
 import jax.numpy as jnp
 import numpy as np
