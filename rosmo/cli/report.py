@@ -4,6 +4,7 @@
 runs/unroll
     rosmo report runs/sims --group-by algo,num_simulations --compare algo=rosmo --out reports/sims
     rosmo report runs/ope_bsuite --ope --group-by algo,data_percentage        # off-policy estimators vs online scores
+    rosmo report runs/coverage --previous results/coverage/results.csv --out results/coverage   # new runs + recorded
 
 Reads every run's eval.csv and summary.json under SWEEP_DIR (runs of
 `rosmo sweep`, or any run directories of `rosmo train`), groups them by the
@@ -36,7 +37,19 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep_dir", help="a sweep directory (rosmo sweep --out) or any directory of run directories")
+    parser.add_argument(
+        "sweep_dir",
+        nargs="?",
+        help="a sweep directory (rosmo sweep --out) or any directory of run directories (optional with --previous)",
+    )
+    parser.add_argument(
+        "--previous",
+        action="append",
+        default=[],
+        metavar="RESULTS_CSV",
+        help="also report the runs an earlier report's results.csv records (e.g. a committed "
+        "results/<study>/<question>/results.csv); a run of the same name under SWEEP_DIR replaces them; repeatable",
+    )
     parser.add_argument("--out", help="where to write the report (default: SWEEP_DIR)")
     parser.add_argument(
         "--group-by", help="comma-separated fields to group runs by (default: the varied fields but seed)"
@@ -65,6 +78,10 @@ def run(args) -> int:
     from rosmo.report.collect import ReportError
 
     group_by = None if args.group_by is None else [f.strip() for f in args.group_by.split(",") if f.strip()]
+    if args.sweep_dir is None and not (args.previous and not args.ope):
+        needs = "SWEEP_DIR (--previous does not hold checkpoints' estimates)" if args.ope else "SWEEP_DIR or --previous"
+        print(f"rosmo report: error: {needs} is required", file=sys.stderr)
+        return EXIT_USAGE
     if args.ope:
         return run_ope(args, group_by or [])
     try:
@@ -77,6 +94,7 @@ def run(args) -> int:
             seed=args.seed,
             make_plots=not args.no_plots,
             metric=args.metric,
+            previous=args.previous,
         )
     except ReportError as err:
         print(f"rosmo report: error: {user_message(err)}", file=sys.stderr)

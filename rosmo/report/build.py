@@ -100,17 +100,22 @@ def make_report(
     seed: int = 0,
     make_plots: bool = True,
     metric: str = METRIC,
+    previous: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Write the report of the runs under `sweep_dir` into `out_dir` (default: `sweep_dir`); returns what it wrote."""
+    """Write the report of the runs under `sweep_dir` (None: none) and those recorded in the `previous` reports'
+    results.csv files into `out_dir` (default: `sweep_dir`); returns what it wrote."""
     out_dir = out_dir or sweep_dir
-    records = load_runs(sweep_dir, metric, fields=group_by or ())
+    if out_dir is None:
+        raise ReportError("--out: required when no SWEEP_DIR is given (where to write the report)")
+    records = load_runs(sweep_dir, metric, fields=group_by or (), previous=previous)
     if not any(r.finished and r.final_score is not None for r in records):
         states = ", ".join(sorted({r.state for r in records}))
         hint = "" if any(r.finished for r in records) else " (wait for a run to finish)"
         if any(r.finished for r in records):
             hint = f"; their summaries have no final {metric!r} (try --metric mean_return)"
         raise ReportError(
-            f"{sweep_dir}: no finished run with a final {metric} among {len(records)} runs ({states}){hint}"
+            f"{sweep_dir or ', '.join(previous)}: no finished run with a final {metric} among {len(records)} runs "
+            f"({states}){hint}"
         )
     if group_by is not None:
         _check_fields([r for r in records if r.state != UNREADABLE], group_by)
@@ -168,10 +173,14 @@ def report_markdown(
     label: str,
 ) -> str:
     finished = [r for r in records if r.finished]
-    lines = [f"# Sweep report: {os.path.basename(os.path.abspath(sweep_dir))}", ""]
-    description = _description(sweep_dir)
+    lines = [f"# Sweep report: {os.path.basename(os.path.abspath(sweep_dir or out_dir))}", ""]
+    description = _description(sweep_dir) if sweep_dir else ""
     if description:
         lines += [description, ""]
+    recorded = sorted({r.run_dir for r in records if r.recorded})
+    if recorded:
+        n = sum(r.recorded for r in records)
+        lines += [f"{n} of the runs as an earlier report recorded them: {', '.join(recorded)}.", ""]
     envs = sorted({r.env for r in records if r.state != UNREADABLE})
     lines += [
         f"{len(records)} runs ({len(finished)} finished"

@@ -56,6 +56,7 @@ class RunRecord:
     state: str = ""
     error: Optional[str] = None
     notes: list[str] = dataclasses.field(default_factory=list)  # what was read around (e.g. malformed eval.csv rows)
+    recorded: bool = False  # read back from an earlier report's results.csv (`run_dir` is that file)
 
 
 def _read_json(path: str) -> Optional[dict[str, Any]]:
@@ -243,7 +244,7 @@ def _derive_fields(records: list[RunRecord]) -> None:
     """Runs not planned by a sweep: their fields are the config fields that differ across the runs."""
     configs = {}
     for r in records:
-        if not r.fields and r.state != UNREADABLE:
+        if not r.fields and r.state != UNREADABLE and not r.recorded:
             configs[r.run_dir] = flatten_dict(_read_json(os.path.join(r.run_dir, "config.json")) or {})
     if len(configs) < 2:
         return
@@ -273,7 +274,7 @@ def _fill_missing_fields(records: list[RunRecord]) -> None:
     for r in records:
         own.setdefault(sweep_of(r), set()).update(r.fields)
     for r in records:
-        if r.state == UNREADABLE:
+        if r.state == UNREADABLE or r.recorded:
             continue
         missing = [f for f in fields if f not in own[sweep_of(r)]]
         if not missing:
@@ -291,15 +292,78 @@ def _fields_from_config(r: RunRecord, names: Sequence[str]) -> None:
             r.fields[f] = config[f]  # (another agent's field, e.g. ROSMO's num_simulations, stays "–")
 
 
-def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> list[RunRecord]:
-    """Every run under `root`; ReportError when there is none.
+RESULTS_COLUMNS = ("run", "group", "env", "seed", "step", "score", "mean_return", "train_seconds", "final")
 
+
+def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
+    """The runs an earlier report's results.csv holds (`results_table`'s rows), as RunRecords.
+
+    A study's run directories need not outlive it; its committed results.csv keeps every run's fields,
+    curve and final score, so a later report can put new runs beside them. `score` is the earlier
+    report's metric (`mean_return` is read from its own column); a run's training seconds are those of
+    its last evaluation. ReportError naming the file when it is not such a table.
+    """
+    try:
+        table = pd.read_csv(path, keep_default_na=True)
+    except (OSError, ValueError) as err:
+        raise ReportError(f"--previous {path}: cannot read it as a CSV ({err})") from None
+    missing = [c for c in RESULTS_COLUMNS if c not in table.columns]
+    if missing:
+        raise ReportError(f"--previous {path}: no column {', '.join(missing)} (expected a results.csv of rosmo report)")
+    columns = list(table.columns)
+    field_names = columns[columns.index("group") + 1 : columns.index("env")]
+    value = "mean_return" if metric == "mean_return" else "score"
+    estimated = table["train_seconds_estimated"] if "train_seconds_estimated" in table else False
+    table = table.assign(train_seconds_estimated=estimated)
+    records = []
+    for name, rows in table.groupby("run", sort=False):
+        rows = rows.sort_values("step")
+        last = rows.iloc[-1]
+        finished = bool(rows["final"].astype(str).str.lower().eq("true").any())
+        first = rows.iloc[0]
+        curve = pd.DataFrame(
+            {
+                "step": rows["step"].astype(int).to_numpy(),
+                "score": rows[value].astype(float).to_numpy(),
+                "mean_return": rows["mean_return"].astype(float).to_numpy(),
+                "train_seconds": rows["train_seconds"].astype(float).to_numpy(),
+                "train_seconds_estimated": rows["train_seconds_estimated"].astype(bool).to_numpy(),
+            }
+        )
+        seed = first["seed"]
+        records.append(
+            RunRecord(
+                name=str(name),
+                run_dir=path,
+                fields={f: first[f] for f in field_names if not pd.isna(first[f])},
+                env=str(first["env"]),
+                seed=int(seed) if not pd.isna(seed) else None,
+                finished=finished,
+                final_score=float(last[value]) if finished and not pd.isna(last[value]) else None,
+                final_return=float(last["mean_return"]) if finished and not pd.isna(last["mean_return"]) else None,
+                num_steps=int(last["step"]),
+                train_seconds=float(last["train_seconds"]) if not pd.isna(last["train_seconds"]) else None,
+                curve=curve,
+                state="done" if finished else "partial",
+                recorded=True,
+            )
+        )
+    return records
+
+
+def load_runs(
+    root: Optional[str], metric: str = METRIC, fields: Sequence[str] = (), previous: Sequence[str] = ()
+) -> list[RunRecord]:
+    """Every run under `root` and in the `previous` reports' results.csv files; ReportError when there is none.
+
+    A run under `root` replaces a recorded run of the same name (its path relative to `root`).
     `fields`: group-by fields; one that no sweep varies (e.g. `search`, set with --set in one of the
     sweeps linked together) is read from each run's config.
     """
     unreadable: list[Unreadable] = []
-    run_dirs = find_run_dirs(root, unreadable)
-    if not run_dirs:
+    run_dirs = find_run_dirs(root, unreadable) if root is not None else []
+    recorded = [r for path in previous for r in recorded_runs(path, metric)]
+    if not run_dirs and not recorded:
         also = "; " + "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3]) if unreadable else ""
         raise ReportError(f"{root}: no runs found (expected run directories with config.json or sweep_run.json){also}")
     records = []
@@ -309,8 +373,11 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> li
         except ReportError as err:  # one run's unreadable file: that run is listed with the reason
             records.append(unreadable_record(d, root, str(err)))
     records += [unreadable_record(u.path, root, u.reason) for u in unreadable]
+    on_disk = {r.name for r in records}
+    latest = {r.name: r for r in recorded if r.name not in on_disk}  # a later --previous file wins
+    records += list(latest.values())
     try:
-        planned = (_read_json(os.path.join(root, "sweep.json")) or {}).get("runs") or []
+        planned = (_read_json(os.path.join(root, "sweep.json")) or {}).get("runs") or [] if root else []
     except ReportError as err:
         raise ReportError(f"{root}: {err}") from None
     order = {name: i for i, name in enumerate(planned)}  # a sweep's run order (its fields' order too)
@@ -320,7 +387,7 @@ def load_runs(root: str, metric: str = METRIC, fields: Sequence[str] = ()) -> li
     unvaried = [f for f in fields if not any(f in r.fields for r in records)]
     if unvaried:
         for r in records:
-            if r.state != UNREADABLE:
+            if r.state != UNREADABLE and not r.recorded:
                 _fields_from_config(r, unvaried)
     return records
 

@@ -202,3 +202,33 @@ def _set_config(run_dir, **values):
         config = dict(json.load(f), **values)
     with open(path, "w") as f:
         json.dump(config, f)
+
+
+def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report, tmp_path, capsys):
+    """The committed results.csv stands in for run directories that are gone; a new run joins it, and a run of
+    the same name on disk replaces its recorded rows."""
+    again = make_report(None, out_dir=str(tmp_path / "again"), reps=REPS, seed=0, previous=[report["results"]])
+    columns = ["group", "env", "seeds", "unfinished", "iqm", "iqm_low", "iqm_high", "mean", "median"]
+    pd.testing.assert_frame_equal(pd.read_csv(again["groups"])[columns], pd.read_csv(report["groups"])[columns])
+    recorded = pd.read_csv(report["results"])
+    rebuilt = pd.read_csv(again["results"])
+    key = ["run", "step"]
+    pd.testing.assert_frame_equal(
+        rebuilt.sort_values(key).reset_index(drop=True), recorded.sort_values(key).reset_index(drop=True)
+    )
+    new = tmp_path / "new"
+    write_run(
+        str(new), "algo=bc,config=catch,seed=3", {"algo": "bc", "config": "bsuite:catch"}, "catch", 3, STEPS, [1.0] * 3
+    )
+    write_run(
+        str(new), "algo=bc,config=catch,seed=0", {"algo": "bc", "config": "bsuite:catch"}, "catch", 0, STEPS, [0.0] * 3
+    )
+    joined = make_report(str(new), out_dir=str(tmp_path / "joined"), reps=REPS, seed=0, previous=[report["results"]])
+    bc = pd.read_csv(joined["groups"]).set_index(["group", "env"]).loc[("algo=bc", "catch")]
+    # seeds 0-3: 0.0 (on disk, replacing the recorded 0.3), 0.35, 0.4 (recorded), 1.0 (new): IQM of the middle two
+    assert bc["seeds"] == 4 and bc["iqm"] == pytest.approx((0.35 + 0.4) / 2)
+    assert cli_main(["report", "--out", str(tmp_path / "cli"), "--previous", report["results"], "--reps", "50"]) == 0
+    assert cli_main(["report", "--out", str(tmp_path / "x")]) == 2
+    assert "SWEEP_DIR or --previous is required" in capsys.readouterr().err
+    assert cli_main(["report", "--out", str(tmp_path / "y"), "--previous", report["groups"]]) == 2
+    assert "expected a results.csv of rosmo report" in capsys.readouterr().err
