@@ -13,6 +13,10 @@ class UserError(ValueError):
     """An input the user gave cannot be used; the message names it (file, field or flag) and what was expected."""
 
 
+class DatasetError(UserError):
+    """A dataset on disk is missing, malformed, or does not match the expected schema."""
+
+
 class ConfigError(UserError):
     """A config (or one of its fields) the run cannot use.
 

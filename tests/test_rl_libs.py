@@ -1,4 +1,5 @@
-"""rosmo.rl_libs: rlax and distrax load without TensorFlow, and TensorFlow still loads afterwards."""
+"""rosmo.rl_libs: rlax and distrax load without TensorFlow, and TensorFlow still loads afterwards; what evaluates a
+checkpoint (the suites, the agents, `rosmo evaluate` without --ope) does not load it either."""
 
 import os
 import subprocess
@@ -11,6 +12,12 @@ import sys
 import rosmo.ops  # rlax -> distrax -> tfp's JAX substrate
 assert 'rlax' in sys.modules and 'distrax' in sys.modules
 assert sys.modules.get('tensorflow') is None and 'tensorflow' not in sys.modules, 'rlax loaded TensorFlow'
+from rosmo.suites import SUITES
+import rosmo.agents.bremen.learner, rosmo.cli.evaluate, rosmo.evaluator.checkpoint_eval, rosmo.ope.settings
+for name in SUITES:
+    SUITES[name]
+loaded = sorted(m for m in ('tensorflow', 'tensorflow_datasets') if m in sys.modules)
+assert not loaded, f'evaluating a checkpoint loads {loaded}'
 from rosmo.rl_libs import distrax, rlax, tensorflow_hidden
 import jax.numpy as jnp
 print(float(distrax.Categorical(probs=jnp.array([0.5, 0.5])).entropy()))   # ln 2

@@ -153,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def ope_settings(args: argparse.Namespace):
     """The OpeSettings of the --ope* flags (None without --ope); OpeError / a usage message naming the flag."""
     from rosmo.ope.fqe import FQEConfig
-    from rosmo.ope.job import OpeError, OpeSettings, parse_estimators
+    from rosmo.ope.settings import OpeError, OpeSettings, parse_estimators
 
     if args.ope is None:
         for flag in ("ope_dataset", "ope_steps", "ope_discount", "ope_horizon"):
@@ -200,7 +200,7 @@ def run_watch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from rosmo.ope.job import OpeError
+    from rosmo.ope.settings import OpeError
 
     try:
         ope = ope_settings(args)
@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.evaluation.evaluate import format_result
     from rosmo.evaluation.video import VideoError
     from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
-    from rosmo.ope.job import OpeError, add_estimates, format_columns
+    from rosmo.ope.settings import OpeError, format_columns
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.signals import Stopped, StopSignals
     from rosmo.training.run_logging import write_json_atomic
@@ -294,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
                 allow_dataset_change=args.allow_dataset_change,
             )
             if ope is not None:
+                from rosmo.ope.job import add_estimates  # reads the dataset (TensorFlow): only with --ope
+
                 add_estimates(
                     result,
                     args.checkpoint,

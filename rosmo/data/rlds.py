@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from rosmo.data.fingerprint import FINGERPRINT_KEY, fingerprint_files
-from rosmo.errors import UserError
+from rosmo.errors import DatasetError, UserError  # noqa: F401  (rlds.DatasetError)
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 from rosmo.tf_cpu import tf  # noqa: F401  (rlds.tf: the CPU-only TensorFlow every data module uses)
 import tensorflow_datasets as tfds  # noqa: E402  (after TF is pinned to CPU)
@@ -48,10 +48,6 @@ OWNER_FILE = ".rosmo-owner.json"
 # The files a dataset written by `RldsWriter` holds (TFDS's info files and its shards); `--overwrite` removes
 # a directory only when it holds nothing else.
 _DATASET_FILE = re.compile(r"^(dataset_info\.json|features\.json|metadata\.json|[^/]*\.tfrecord(-\d+)*(-of-\d+)?)$")
-
-
-class DatasetError(UserError):
-    """A dataset on disk is missing, malformed, or does not match the expected schema."""
 
 
 def check_replaceable(path: str, flag: str = "--overwrite") -> None:

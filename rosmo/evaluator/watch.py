@@ -32,7 +32,8 @@ from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.jsonio import read_json_or_none
 from rosmo.owner import pid_alive
-from rosmo.ope.job import OpeError, OpeSettings, add_estimates, format_columns, scalar_columns
+from rosmo.ope.job import add_estimates
+from rosmo.ope.settings import OpeError, OpeSettings, format_columns, scalar_columns
 from rosmo.suites import get_suite
 from rosmo.signals import stop_sleep
 from rosmo.training.checkpoint import CHECKPOINTS_SUBDIR, COMMIT_FILE, CheckpointError, complete_steps

@@ -15,10 +15,10 @@ from typing import Any, Iterator, Sequence
 import jax
 import numpy as np
 
-from rosmo.data import rlds, rlu_atari, rlu_names, schema
+from rosmo.data import rlu_names
 from rosmo.envs import atari as atari_env
 from rosmo.envs.reference_scores import ATARI_GAMES, atari_scores
-from rosmo.errors import check_field
+from rosmo.errors import DatasetError, check_field
 from rosmo.evaluation.loops import Episodes, play_atari
 from rosmo.ops import frames as frame_ops
 from rosmo.suites.base import DatasetSpec, Reference, Suite, per_process_batch_size
@@ -49,14 +49,14 @@ class Atari(Suite):
 
     def dataset_spec(self, config) -> DatasetSpec:
         """`<dataset>/<Game>_run_<run>` under `data_dir`: observation uint8 [84, 84, 4] (4 stacked frames)."""
+        from rosmo.data import rlds, rlu_atari, schema  # TensorFlow: here (rosmo.suites.base)
+
         builder = rlu_atari.load_rlu_builder(config.env, config.run, config.data_dir, config.dataset)
         frame = (atari_env.FRAME_SIZE, atari_env.FRAME_SIZE, 1)
         try:
             schema.validate_features(builder, expected_observation_shape=frame)
-        except rlds.DatasetError as err:
-            raise rlds.DatasetError(
-                f"{err} (RL Unplugged frames are 84x84 grayscale, stacked to 4 by the loader)"
-            ) from None
+        except DatasetError as err:
+            raise DatasetError(f"{err} (RL Unplugged frames are 84x84 grayscale, stacked to 4 by the loader)") from None
         meta = dict(rlds.metadata(builder))
         game = rlu_names.canonical_game(config.env)
         num_actions = meta.get("num_actions")
@@ -66,7 +66,7 @@ class Atari(Suite):
         frame_shape = tuple(builder.info.features["steps"]["observation"].shape)  # (84, 84, 1)
         return DatasetSpec(
             path=str(builder.data_dir),
-            observation_shape=frame_shape[:2] + (rlu_atari.STACK_SIZE,),
+            observation_shape=frame_shape[:2] + (atari_env.STACK_SIZE,),
             observation_dtype=np.dtype(np.uint8),
             num_actions=int(num_actions),
             num_episodes=sum(int(s.num_examples) for s in builder.info.splits.values()),
@@ -80,6 +80,8 @@ class Atari(Suite):
         A resumed run (`start_batch` > 0) gets the batches of an uninterrupted one from `start_batch` on
         (the earlier batches' draws are replayed without decoding frames, `make_rlu_atari_loader`).
         """
+        from rosmo.data import rlu_atari  # TensorFlow: here (rosmo.suites.base)
+
         return rlu_atari.make_rlu_atari_loader(
             config.env,
             config.run,
@@ -148,7 +150,7 @@ class Atari(Suite):
 def stack_observation(batch: dict[str, Any]) -> dict[str, Any]:
     """The batch with `frames` [B, L + S - 1, H, W] replaced by `observation` [B, L, H, W, S] (S = 4)."""
     out = {k: v for k, v in batch.items() if k != "frames"}
-    out["observation"] = frame_ops.stack_frames(batch["frames"], rlu_atari.STACK_SIZE)
+    out["observation"] = frame_ops.stack_frames(batch["frames"], atari_env.STACK_SIZE)
     return out
 
 

@@ -23,7 +23,9 @@ also provide
                                     `make_batches` reads alone or with others (`dataset_dir` = "a,b,...")
 
 `metadata` is the dataset's metadata (as saved with every checkpoint), so a
-checkpoint can be evaluated without its dataset.
+checkpoint can be evaluated without its dataset. The suites import the data modules
+(`rosmo.data`: TensorFlow and TFDS) inside the methods that read or write datasets, so
+`rosmo evaluate` (without `--ope`) and `rosmo sweep` never load TensorFlow for nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 import jax
 import numpy as np
 
-from rosmo.data import loader
-from rosmo.data.rlds import DatasetError
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, DatasetError
 from rosmo.evaluation.loops import Episodes
 
 
@@ -165,6 +165,8 @@ def train_layout_spec(config, expected: str, required: Sequence[str] = ("num_act
     """`DatasetSpec` of `config.dataset_dir`, one or several datasets in the generic `train` layout
     (`rosmo.data.loader.dataset_spec`), their metadata checked by `check_dataset_metadata`; the metadata's env
     is `config.env` when it records none."""
+    from rosmo.data import loader  # TensorFlow: only where a dataset is read (module docstring)
+
     spec = loader.dataset_spec(config.dataset_dir)
     meta, path = spec["metadata"], spec["path"]
     check_dataset_metadata(meta, path, config.env, expected, required)

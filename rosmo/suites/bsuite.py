@@ -19,7 +19,6 @@ from typing import Any, Iterator, Sequence
 import jax
 import numpy as np
 
-from rosmo.data import bsuite_maker, loader
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.evaluation.loops import Episodes, play_dm_env, play_environment_loop
 from rosmo.suites.base import (
@@ -56,6 +55,8 @@ class BSuite(Suite):
         return train_layout_spec(config, "a dataset made by `rosmo dataset bsuite`", required=("num_actions",))
 
     def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        from rosmo.data import loader  # TensorFlow: here (rosmo.suites.base)
+
         return loader.make_loader(
             config.dataset_dir,
             unroll_steps=config.unroll_steps,
@@ -124,6 +125,8 @@ class BSuite(Suite):
 
     def write_episodes(self, out, env, episodes, metadata, description) -> dict[str, Any]:
         """The `rosmo dataset bsuite` schema (float32 observations, one `train` split)."""
+        from rosmo.data import bsuite_maker  # TensorFlow: here (rosmo.suites.base)
+
         return bsuite_maker.write_episodes(out, env, episodes, metadata, description, overwrite=True)
 
 

@@ -23,7 +23,6 @@ import jax
 import numpy as np
 
 from rosmo.suites.configs import minatar as minatar_configs
-from rosmo.data import loader, minatar_data, schema
 from rosmo.envs import minatar as minatar_env
 from rosmo.errors import check_field
 from rosmo.evaluation.loops import Episodes, play_dm_env
@@ -71,6 +70,8 @@ class MinAtar(Suite):
         )
 
     def dataset_spec(self, config) -> DatasetSpec:
+        from rosmo.data import minatar_data, schema  # TensorFlow: here (rosmo.suites.base)
+
         if not minatar_data.is_checkpoint_layout(config.dataset_dir):
             return self._collected_spec(config)
         builder = minatar_data.load_builder(config.dataset_dir)
@@ -94,6 +95,8 @@ class MinAtar(Suite):
         return train_layout_spec(config, "a dataset made by `rosmo dataset minatar` or collected by `rosmo deploy`")
 
     def make_batches(self, config, start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        from rosmo.data import loader, minatar_data  # TensorFlow: here (rosmo.suites.base)
+
         if not minatar_data.is_checkpoint_layout(config.dataset_dir):
             return loader.make_loader(
                 config.dataset_dir,
@@ -182,6 +185,8 @@ class MinAtar(Suite):
 
     def write_episodes(self, out, env, episodes, metadata, description) -> dict[str, Any]:
         """The generic `train` layout with the MinAtar step features (`minatar_data.write_collected_episodes`)."""
+        from rosmo.data import minatar_data  # TensorFlow: here (rosmo.suites.base)
+
         return minatar_data.write_collected_episodes(out, env, episodes, metadata, description, overwrite=True)
 
 

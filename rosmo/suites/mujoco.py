@@ -21,9 +21,8 @@ import numpy as np
 
 from rosmo.agents.bremen import config as bremen_config
 from rosmo.agents.bremen.learner import EnvFunctions
-from rosmo.data import loader, rlds
 from rosmo.envs import mujoco as mujoco_envs
-from rosmo.errors import ConfigError
+from rosmo.errors import ConfigError, DatasetError
 from rosmo.evaluation.loops import Episodes
 from rosmo.suites.base import DatasetSpec, Reference, Suite
 
@@ -68,13 +67,15 @@ class MuJoCo(Suite):
                 "dataset_dir: expected a MuJoCo RLDS dataset directory (or several, comma-separated)",
                 field="dataset_dir",
             )
+        from rosmo.data import loader, rlds  # TensorFlow: here (rosmo.suites.base)
+
         paths = loader.dataset_list(config.dataset_dir)
         builders = [rlds.load_builder(p) for p in paths]
         meta = rlds.metadata(builders[0])
         steps = builders[0].info.features["steps"]
         obs, action = steps["observation"], steps["action"]
         if len(action.shape) != 1:
-            raise rlds.DatasetError(
+            raise DatasetError(
                 f"{paths[0]}: steps/action has shape {tuple(action.shape)}, expected [act_dim] "
                 "(a continuous MuJoCo dataset)"
             )
