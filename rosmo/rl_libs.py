@@ -4,7 +4,7 @@ rlax imports distrax, whose tfp-nightly JAX substrate imports all of TensorFlow,
 is installed, only to copy TensorFlow's docstrings onto its own functions
 (`tensorflow_probability/python/internal/backend/jax/_utils.py`, inside a
 `try/except ImportError`). That costs about 5 CPU-seconds in every process that uses
-rlax: the evaluator, `rosmo sweep` and `rosmo report`, the docs build. While rlax and
+rlax: `rosmo evaluate`, `rosmo sweep` and `rosmo report`, the docs build. While rlax and
 distrax load, `tensorflow` is marked absent in `sys.modules`, so the substrate takes its
 no-TensorFlow path (plain docstrings); the mark is removed afterwards, and a later
 `import tensorflow` (the data path, through `rosmo.tf_cpu`) works as usual. If
