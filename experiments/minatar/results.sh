@@ -2,7 +2,7 @@
 # Build results/minatar/ from the MinAtar study's run directories: one `rosmo report` per question, then
 # summary.csv. Runs laid out as the sweep files under experiments/sweeps/minatar_*.yaml say:
 #   RUNS/curves, RUNS/coverage/<game>, RUNS/games/<game>, RUNS/compute/<piece>, RUNS/stochasticity/<piece>,
-#   RUNS/unroll/<piece>
+#   RUNS/unroll/<piece>, RUNS/mzu_bc
 # Questions that share runs (the coverage sweep's breakout 100% runs are also the compute, stochasticity and
 # unroll studies' reference cells) are reported from directories of links, RUNS/_links/<question>.
 #   bash experiments/minatar/results.sh [RUNS (runs/minatar)] [OUT (results/minatar)]
@@ -46,6 +46,7 @@ link_runs stochasticity "$BREAKOUT"/algo={rosmo,mzu},data_percentage=100,*seed=*
 report stochasticity "$LINKS/stochasticity" --group-by algo,dataset_dir --compare algo=rosmo,dataset_dir=breakout
 link_runs unroll "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* "$RUNS"/unroll/*/*
 report unroll "$LINKS/unroll" --group-by unroll_steps
+report mzu_bc "$RUNS/mzu_bc" --group-by data_percentage,mzu_bc_loss_weight
 
 if [ ${#STUDIES[@]} -gt 0 ]; then
   python "$(dirname "$0")/../study_summary.py" --minatar --out "$OUT/summary.csv" "${STUDIES[@]}"

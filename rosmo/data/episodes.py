@@ -1,4 +1,5 @@
-"""Reading episodes of an RLDS dataset with TFDS: in file order, a subset of them, decoded a whole episode at a time."""
+"""Reading episodes of an RLDS dataset with TFDS: in file order, a subset of them, decoded a whole episode at a time;
+flat transitions of continuous-action datasets (`load_transitions`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from rosmo.data import rlds
-from rosmo.data.transitions import Transitions, concatenate, from_episodes
 from rosmo.data.schema import OUTPUT_DTYPES, check_split, check_step_values, read_error, value_error, with_value_checks
+from rosmo.data.transitions import Transitions, concatenate, from_episodes
 
 tf = rlds.tf
 tfds = rlds.tfds
