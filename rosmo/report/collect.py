@@ -351,12 +351,18 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
     return records
 
 
+def _not_started(record: RunRecord) -> bool:
+    """A readable run directory with no evaluation in it yet."""
+    return record.state != UNREADABLE and not record.finished and len(record.curve) == 0
+
+
 def load_runs(
     root: Optional[str], metric: str = METRIC, fields: Sequence[str] = (), previous: Sequence[str] = ()
 ) -> list[RunRecord]:
     """Every run under `root` and in the `previous` reports' results.csv files; ReportError when there is none.
 
-    A run under `root` replaces a recorded run of the same name (its path relative to `root`).
+    A run under `root` replaces a recorded run of the same name (its path relative to `root`), once it has
+    evaluated at least once.
     `fields`: group-by fields; one that no sweep varies (e.g. `search`, set with --set in one of the
     sweeps linked together) is read from each run's config.
     """
@@ -373,6 +379,10 @@ def load_runs(
         except ReportError as err:  # one run's unreadable file: that run is listed with the reason
             records.append(unreadable_record(d, root, str(err)))
     records += [unreadable_record(u.path, root, u.reason) for u in unreadable]
+    recorded_names = {r.name for r in recorded}
+    # a run planned on disk (e.g. by `rosmo sweep --only` for other runs) but not evaluated yet does not hide
+    # the recorded run of its name
+    records = [r for r in records if not (r.name in recorded_names and _not_started(r))]
     on_disk = {r.name for r in records}
     latest = {r.name: r for r in recorded if r.name not in on_disk}  # a later --previous file wins
     records += list(latest.values())

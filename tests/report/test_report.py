@@ -223,10 +223,16 @@ def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report
     write_run(
         str(new), "algo=bc,config=catch,seed=0", {"algo": "bc", "config": "bsuite:catch"}, "catch", 0, STEPS, [0.0] * 3
     )
+    planned = write_run(  # planned by `rosmo sweep --only` for a later call: no evaluation yet
+        str(new), "algo=bc,config=catch,seed=1", {"algo": "bc", "config": "bsuite:catch"}, "catch", 1, STEPS, [0.0]
+    )
+    os.remove(os.path.join(planned, "eval.csv"))
+    os.remove(os.path.join(planned, "summary.json"))
     joined = make_report(str(new), out_dir=str(tmp_path / "joined"), reps=REPS, seed=0, previous=[report["results"]])
     bc = pd.read_csv(joined["groups"]).set_index(["group", "env"]).loc[("algo=bc", "catch")]
-    # seeds 0-3: 0.0 (on disk, replacing the recorded 0.3), 0.35, 0.4 (recorded), 1.0 (new): IQM of the middle two
-    assert bc["seeds"] == 4 and bc["iqm"] == pytest.approx((0.35 + 0.4) / 2)
+    # seeds 0-3: 0.0 (on disk, replacing the recorded 0.3), 0.35, 0.4 (recorded; seed 1's planned directory
+    # does not hide it), 1.0 (new): IQM of the middle two
+    assert bc["seeds"] == 4 and bc["unfinished"] == 0 and bc["iqm"] == pytest.approx((0.35 + 0.4) / 2)
     assert cli_main(["report", "--out", str(tmp_path / "cli"), "--previous", report["results"], "--reps", "50"]) == 0
     assert cli_main(["report", "--out", str(tmp_path / "x")]) == 2
     assert "SWEEP_DIR or --previous is required" in capsys.readouterr().err
