@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="RESULTS_CSV",
         help="also report the runs an earlier report's results.csv records (e.g. a committed "
-        "results/<study>/<question>/results.csv); a run of the same name under SWEEP_DIR replaces them; repeatable",
+        "results/<study>/<question>/results.csv); a run of the same name under SWEEP_DIR replaces them once it "
+        "has evaluated; repeatable",
     )
     parser.add_argument("--out", help="where to write the report (default: SWEEP_DIR)")
     parser.add_argument(

@@ -295,6 +295,11 @@ def _fields_from_config(r: RunRecord, names: Sequence[str]) -> None:
 RESULTS_COLUMNS = ("run", "group", "env", "seed", "step", "score", "mean_return", "train_seconds", "final")
 
 
+def _float_or_none(value) -> Optional[float]:
+    """A CSV cell as a float; None for an empty one (NaN)."""
+    return None if pd.isna(value) else float(value)
+
+
 def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
     """The runs an earlier report's results.csv holds (`results_table`'s rows), as RunRecords.
 
@@ -337,12 +342,12 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
                 run_dir=path,
                 fields={f: first[f] for f in field_names if not pd.isna(first[f])},
                 env=str(first["env"]),
-                seed=int(seed) if not pd.isna(seed) else None,
+                seed=None if pd.isna(seed) else int(seed),
                 finished=finished,
-                final_score=float(last[value]) if finished and not pd.isna(last[value]) else None,
-                final_return=float(last["mean_return"]) if finished and not pd.isna(last["mean_return"]) else None,
+                final_score=_float_or_none(last[value]) if finished else None,
+                final_return=_float_or_none(last["mean_return"]) if finished else None,
                 num_steps=int(last["step"]),
-                train_seconds=float(last["train_seconds"]) if not pd.isna(last["train_seconds"]) else None,
+                train_seconds=_float_or_none(last["train_seconds"]),
                 curve=curve,
                 state="done" if finished else "partial",
                 recorded=True,

@@ -207,7 +207,9 @@ def _set_config(run_dir, **values):
 def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report, tmp_path, capsys):
     """The committed results.csv stands in for run directories that are gone; a new run joins it, and a run of
     the same name on disk replaces its recorded rows."""
-    again = make_report(None, out_dir=str(tmp_path / "again"), reps=REPS, seed=0, previous=[report["results"]])
+    again = make_report(
+        None, out_dir=str(tmp_path / "again"), reps=REPS, seed=0, make_plots=False, previous=[report["results"]]
+    )
     columns = ["group", "env", "seeds", "unfinished", "iqm", "iqm_low", "iqm_high", "mean", "median"]
     pd.testing.assert_frame_equal(pd.read_csv(again["groups"])[columns], pd.read_csv(report["groups"])[columns])
     recorded = pd.read_csv(report["results"])
@@ -228,12 +230,15 @@ def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report
     )
     os.remove(os.path.join(planned, "eval.csv"))
     os.remove(os.path.join(planned, "summary.json"))
-    joined = make_report(str(new), out_dir=str(tmp_path / "joined"), reps=REPS, seed=0, previous=[report["results"]])
+    joined = make_report(
+        str(new), out_dir=str(tmp_path / "joined"), reps=REPS, seed=0, make_plots=False, previous=[report["results"]]
+    )
     bc = pd.read_csv(joined["groups"]).set_index(["group", "env"]).loc[("algo=bc", "catch")]
     # seeds 0-3: 0.0 (on disk, replacing the recorded 0.3), 0.35, 0.4 (recorded; seed 1's planned directory
     # does not hide it), 1.0 (new): IQM of the middle two
     assert bc["seeds"] == 4 and bc["unfinished"] == 0 and bc["iqm"] == pytest.approx((0.35 + 0.4) / 2)
-    assert cli_main(["report", "--out", str(tmp_path / "cli"), "--previous", report["results"], "--reps", "50"]) == 0
+    args = ["report", "--out", str(tmp_path / "cli"), "--previous", report["results"], "--reps", "50", "--no-plots"]
+    assert cli_main(args) == 0
     assert cli_main(["report", "--out", str(tmp_path / "x")]) == 2
     assert "SWEEP_DIR or --previous is required" in capsys.readouterr().err
     assert cli_main(["report", "--out", str(tmp_path / "y"), "--previous", report["groups"]]) == 2
