@@ -20,6 +20,10 @@ the dataset the group's first run read) and `train_seconds` (mean training
 seconds per run, the report's) at the end, and keeps the report's aggregate over
 games (`game` = all: IQM over games x seeds, stratified bootstrap CI) where a
 study has more than one game.
+`--previous SUMMARY_CSV` (an earlier summary of the same studies): where a
+group's first run directory is gone (a report built with `rosmo report
+--previous`), the fields read from run directories are taken from the earlier
+summary's row of the same study, env and group fields.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import csv
 import json
 import os
 import sys
+from typing import Optional
 
 COLUMNS = (
     "study",
@@ -90,7 +95,29 @@ def _sticky_action_prob(config: dict, sweep_dir: str, run: str) -> object:
         return ""
 
 
-def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = False) -> list[dict]:
+def _previous_row(previous: list[dict], study: str, env: str, known: dict) -> dict:
+    """The earlier summary's row of `study` and `env` whose fields agree with `known` (the report's group
+    fields); {} when there is none or more than one."""
+    matches = [
+        r
+        for r in previous
+        if r.get("study") == study
+        and r.get("env") == env
+        and all(str(r.get(k, "")) == str(v) or _same_number(r.get(k, ""), v) for k, v in known.items())
+    ]
+    return matches[0] if len(matches) == 1 else {}
+
+
+def _same_number(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def study_rows(
+    study: str, sweep_dir: str, report_dir: str, minatar: bool = False, previous: Optional[list[dict]] = None
+) -> list[dict]:
     path = os.path.join(report_dir, "groups.csv")
     if not os.path.exists(path):
         raise SystemExit(f"study_summary: {path} not found; run `rosmo report {sweep_dir}` first")
@@ -106,10 +133,11 @@ def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = Fals
                 continue
             first_run = first_runs.get(group["group"], "")
             config = _read_config(sweep_dir, first_run)
+            known = {f: group[f] for f in CONFIG_FIELDS if group.get(f) not in (None, "", "–")}
+            earlier = _previous_row(previous or [], study, group["env"], known) if not config else {}
             row = {"study": study}
             for field in CONFIG_FIELDS:
-                value = group.get(field)
-                row[field] = value if value not in (None, "", "–") else config.get(field, "")
+                row[field] = known.get(field, config.get(field, earlier.get(field, "")))
             for field in ("num_simulations", "unroll_steps"):  # counts: "20", not "20.0"
                 if row[field] not in ("", None):
                     row[field] = int(float(row[field]))
@@ -129,7 +157,9 @@ def study_rows(study: str, sweep_dir: str, report_dir: str, minatar: bool = Fals
             if minatar:
                 row.update(
                     game="all" if group["env"] == "all envs" else row["env"],
-                    sticky_action_prob=_sticky_action_prob(config, sweep_dir, first_run),
+                    sticky_action_prob=_sticky_action_prob(config, sweep_dir, first_run)
+                    if config
+                    else earlier.get("sticky_action_prob", ""),
                     train_seconds=group.get("train_seconds", ""),
                 )
             rows.append(row)
@@ -143,7 +173,14 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", required=True, help="summary CSV to write")
     parser.add_argument("--minatar", action="store_true", help="add game, sticky_action_prob and train_seconds")
+    parser.add_argument(
+        "--previous", metavar="SUMMARY_CSV", help="an earlier summary: fields of groups whose run directories are gone"
+    )
     args = parser.parse_args(argv)
+    previous = []
+    if args.previous and os.path.exists(args.previous):
+        with open(args.previous) as f:
+            previous = list(csv.DictReader(f))
     rows = []
     for item in args.studies:
         study, sep, dirs = item.partition("=")
@@ -151,7 +188,7 @@ def main(argv=None) -> int:
             print(f"study_summary: expected STUDY=SWEEP_DIR[@REPORT_DIR], got {item!r}", file=sys.stderr)
             return 2
         sweep_dir, _, report_dir = dirs.partition("@")
-        rows += study_rows(study, sweep_dir, report_dir or sweep_dir, minatar=args.minatar)
+        rows += study_rows(study, sweep_dir, report_dir or sweep_dir, minatar=args.minatar, previous=previous)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w", newline="") as f:

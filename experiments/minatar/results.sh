@@ -5,6 +5,8 @@
 #   RUNS/unroll/<piece>, RUNS/mzu_bc
 # Questions that share runs (the coverage sweep's breakout 100% runs are also the compute, stochasticity and
 # unroll studies' reference cells) are reported from directories of links, RUNS/_links/<question>.
+# The runs each committed OUT/<question>/results.csv records are reported beside those on disk, so the script
+# adds new runs to the committed results on a machine that no longer holds the older run directories.
 #   bash experiments/minatar/results.sh [RUNS (runs/minatar)] [OUT (results/minatar)]
 set -uo pipefail
 RUNS=${1:-runs/minatar}
@@ -24,9 +26,15 @@ link_runs() {  # link_runs QUESTION RUN_DIR...: a directory of links to run dire
   done
 }
 
-report() {  # report NAME SWEEP_DIR ARGS...: rosmo report into OUT/NAME, or say why not
+report() {  # report NAME SWEEP_DIR ARGS...: rosmo report into OUT/NAME, or say why not. The runs that
+  # OUT/NAME/results.csv records are reported too (--previous): a run directory that is gone (another machine)
+  # keeps its recorded rows, one on disk replaces them.
   local name=$1 dir=$2; shift 2
-  if [ -d "$dir" ] && rosmo report "$dir" --out "$OUT/$name" "$@"; then
+  local source=() previous=()
+  [ -d "$dir" ] && source=("$dir")
+  [ -f "$OUT/$name/results.csv" ] && previous=(--previous "$OUT/$name/results.csv")
+  if [ $((${#source[@]} + ${#previous[@]})) -gt 0 ] &&
+    rosmo report "${source[@]}" "${previous[@]}" --out "$OUT/$name" "$@"; then
     STUDIES+=("$name=$dir@$OUT/$name")
   else
     echo "results.sh: $name: no report (no finished run under $dir yet)" >&2
@@ -49,5 +57,6 @@ report unroll "$LINKS/unroll" --group-by unroll_steps
 report mzu_bc "$RUNS/mzu_bc" --group-by data_percentage,mzu_bc_loss_weight
 
 if [ ${#STUDIES[@]} -gt 0 ]; then
-  python "$(dirname "$0")/../study_summary.py" --minatar --out "$OUT/summary.csv" "${STUDIES[@]}"
+  python "$(dirname "$0")/../study_summary.py" --minatar --previous "$OUT/summary.csv" --out "$OUT/summary.csv" \
+    "${STUDIES[@]}"
 fi

@@ -1,0 +1,70 @@
+"""experiments/study_summary.py: a summary row per report group; fields read from run directories fall back to an
+earlier summary's row when the run directories are gone."""
+
+import csv
+import json
+import os
+
+from experiments.study_summary import main
+
+GROUPS = (
+    "group,algo,data_percentage,env,seeds,unfinished,num_steps,train_seconds,iqm,iqm_low,iqm_high,"
+    "mean,mean_low,mean_high,median,median_low,median_high\n"
+    '"algo=mzu,data_percentage=10",mzu,10.0,breakout,3,0,6000.0,700.0,0.5,0.4,0.6,0.5,0.4,0.6,0.5,0.4,0.6\n'
+    '"algo=bc,data_percentage=10",bc,10.0,breakout,2,0,6000.0,400.0,0.9,0.8,1.0,0.9,0.8,1.0,0.9,0.8,1.0\n'
+)
+RESULTS = (
+    "run,group,algo,data_percentage,env,seed,step,score,mean_return,train_seconds,train_seconds_estimated,final\n"
+    '"breakout/algo=mzu,data_percentage=10,seed=0","algo=mzu,data_percentage=10",mzu,10.0,breakout,0,6000,0.5,1,'
+    "700,False,True\n"
+    '"breakout/algo=bc,data_percentage=10,seed=0","algo=bc,data_percentage=10",bc,10.0,breakout,0,6000,0.9,1,'
+    "400,False,True\n"
+)
+
+
+def _rows(path):
+    with open(path) as f:
+        return {(r["study"], r["algo"]): r for r in csv.DictReader(f)}
+
+
+def test_fields_of_gone_runs_come_from_the_previous_summary(tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "groups.csv").write_text(GROUPS)
+    (report / "results.csv").write_text(RESULTS)
+    sweep = tmp_path / "runs"  # the bc run is on disk, the mzu run is gone
+    os.makedirs(sweep / "breakout" / "algo=bc,data_percentage=10,seed=0")
+    (sweep / "breakout" / "algo=bc,data_percentage=10,seed=0" / "config.json").write_text(
+        json.dumps({"algo": "bc", "env": "breakout", "unroll_steps": 5, "dataset_dir": str(tmp_path / "none")})
+    )
+    previous = tmp_path / "previous.csv"
+    with open(previous, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["study", "algo", "env", "data_percentage", "num_simulations"])
+        writer.writeheader()
+        writer.writerow(dict(study="other", algo="mzu", env="breakout", data_percentage="10.0", num_simulations=4))
+        writer.writerow(dict(study="coverage", algo="mzu", env="breakout", data_percentage="10", num_simulations=20))
+    with open(previous) as f:  # add the columns read from run directories
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r.update(unroll_steps="3", sticky_action_prob="0.1", search="muzero")
+    with open(previous, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "summary.csv"
+    study = f"coverage={sweep}@{report}"
+    assert main([study, "--minatar", "--previous", str(previous), "--out", str(out)]) == 0
+    rows = _rows(out)
+    mzu, bc = rows[("coverage", "mzu")], rows[("coverage", "bc")]
+    # gone: from the previous row of the same study, env and group fields (not the other study's)
+    assert (mzu["num_simulations"], mzu["unroll_steps"], mzu["search"], mzu["sticky_action_prob"]) == (
+        "20",
+        "3",
+        "muzero",
+        "0.1",
+    )
+    assert (mzu["n_seeds"], mzu["iqm"], mzu["train_seconds"]) == ("3", "0.5", "700.0")  # the report's numbers
+    # on disk: from its config.json, never from the previous summary
+    assert (bc["unroll_steps"], bc["num_simulations"], bc["sticky_action_prob"]) == ("5", "", "")
+    assert main([study, "--minatar", "--out", str(tmp_path / "alone.csv")]) == 0  # no --previous: left empty
+    assert _rows(tmp_path / "alone.csv")[("coverage", "mzu")]["unroll_steps"] == ""
