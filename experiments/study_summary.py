@@ -174,7 +174,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="summary CSV to write")
     parser.add_argument("--minatar", action="store_true", help="add game, sticky_action_prob and train_seconds")
     parser.add_argument(
-        "--previous", metavar="SUMMARY_CSV", help="an earlier summary: fields of groups whose run directories are gone"
+        "--previous",
+        metavar="SUMMARY_CSV",
+        help="an earlier summary: fields of groups whose run directories are gone (none when the file is absent)",
     )
     args = parser.parse_args(argv)
     previous = []
