@@ -305,8 +305,9 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
 
     A study's run directories need not outlive it; its committed results.csv keeps every run's fields,
     curve and final score, so a later report can put new runs beside them. `score` is the earlier
-    report's metric (`mean_return` is read from its own column); a run's training seconds are those of
-    its last evaluation. ReportError naming the file when it is not such a table.
+    report's metric (`mean_return` is read from its own column); a run's training seconds are its
+    `run_train_seconds` (those of its last evaluation in a table without that column). ReportError naming
+    the file when it is not such a table.
     """
     try:
         table = pd.read_csv(path, keep_default_na=True)
@@ -347,7 +348,7 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
                 final_score=_float_or_none(last[value]) if finished else None,
                 final_return=_float_or_none(last["mean_return"]) if finished else None,
                 num_steps=int(last["step"]),
-                train_seconds=_float_or_none(last["train_seconds"]),
+                train_seconds=_float_or_none(last.get("run_train_seconds", last["train_seconds"])),
                 curve=curve,
                 state="done" if finished else "partial",
                 recorded=True,
@@ -408,8 +409,9 @@ def load_runs(
 
 
 def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
-    """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds,
-    final."""
+    """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds
+    (at that evaluation), train_seconds_estimated, run_train_seconds (the whole run's, on each of its rows;
+    empty while it has not finished), final."""
     field_names: list[str] = []
     for r in records:
         field_names.extend(f for f in r.fields if f not in field_names)
@@ -429,6 +431,7 @@ def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
                     "mean_return": row.mean_return,
                     "train_seconds": row.train_seconds,
                     "train_seconds_estimated": bool(row.train_seconds_estimated),
+                    "run_train_seconds": r.train_seconds,
                     "final": bool(r.finished and int(row.step) == last_step),
                 }
             )
@@ -443,6 +446,7 @@ def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
         "mean_return",
         "train_seconds",
         "train_seconds_estimated",
+        "run_train_seconds",
         "final",
     ]
     return pd.DataFrame(rows, columns=columns)

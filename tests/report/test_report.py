@@ -210,9 +210,16 @@ def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report
     again = make_report(
         None, out_dir=str(tmp_path / "again"), reps=REPS, seed=0, make_plots=False, previous=[report["results"]]
     )
-    columns = ["group", "env", "seeds", "unfinished", "iqm", "iqm_low", "iqm_high", "mean", "median"]
+    columns = ["group", "env", "seeds", "unfinished", "iqm", "iqm_low", "iqm_high", "mean", "median", "train_seconds"]
     pd.testing.assert_frame_equal(pd.read_csv(again["groups"])[columns], pd.read_csv(report["groups"])[columns])
+    # training seconds are the runs' totals (summary.json: 30 s), not those at the last evaluation (3 k s)
+    assert set(pd.read_csv(again["groups"])["train_seconds"]) == {30.0}
     recorded = pd.read_csv(report["results"])
+    older = tmp_path / "older.csv"  # a results.csv written before the column existed: the last evaluation's
+    recorded.drop(columns="run_train_seconds").to_csv(older, index=False)
+    by_last = make_report(None, out_dir=str(tmp_path / "older"), reps=REPS, seed=0, make_plots=False, previous=[str(older)])
+    k1 = pd.read_csv(by_last["groups"]).set_index(["group", "env"]).loc[("unroll_steps=1", "catch")]
+    assert k1["train_seconds"] == 3.0
     rebuilt = pd.read_csv(again["results"])
     key = ["run", "step"]
     pd.testing.assert_frame_equal(
