@@ -16,12 +16,13 @@ import tempfile
 
 # Set before JAX or TensorFlow is imported (here and in every subprocess a test starts, which inherits them):
 # - a JAX compilation cache: the many tiny runs compile the same learner, actor and evaluation programs again
-#   and again; a cache hit loads the executable instead. By default it persists between sessions in
-#   `.cache/jax-tests/` of the checkout (git-ignored, `make clean` removes it), so a second `make test-fast`
-#   mostly loads programs. JAX keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile
-#   options (the cheap compile mode below included), so a changed program or setting is a miss, never a stale
-#   hit. ROSMO_TEST_JAX_CACHE=tmp: a fresh cache for this session only, removed at its end (a cold run, as on a
-#   fresh clone); ROSMO_TEST_JAX_CACHE=0: no cache. A user-set JAX_COMPILATION_CACHE_DIR is used as it is.
+#   and again; a cache hit loads the executable instead. By default it persists between sessions in the user's
+#   cache directory, `${XDG_CACHE_HOME:-~/.cache}/rosmo/jax-tests` (or ROSMO_TEST_JAX_CACHE_DIR; `make clean`
+#   removes it), shared by every checkout on the machine, so a second `make test`, in a fresh clone too, mostly
+#   loads programs. JAX keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile options
+#   (the cheap compile mode below included), so a changed program or setting is a miss, never a stale hit.
+#   ROSMO_TEST_JAX_CACHE=tmp: a fresh cache for this session only, removed at its end (a cold run, as on a new
+#   machine); ROSMO_TEST_JAX_CACHE=0: no cache. A user-set JAX_COMPILATION_CACHE_DIR is used as it is.
 # - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
 #   other only cost CPU time on a small machine.
 # - XLA's cheap compile mode (`jax_disable_most_optimizations`: LLVM backend optimisation level 0, no expensive
@@ -31,7 +32,9 @@ import tempfile
 #   differently); a test that asserts bit equality inside one program takes the `optimized_compiles` fixture.
 # ROSMO_TEST_THREADS=0 / ROSMO_TEST_FAST_COMPILE=0 turn the other two off (to measure them).
 _CACHE_MODE = os.environ.get("ROSMO_TEST_JAX_CACHE", "1")
-PERSISTENT_JAX_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax-tests")
+PERSISTENT_JAX_CACHE = os.environ.get("ROSMO_TEST_JAX_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "rosmo", "jax-tests"
+)
 PERSISTENT_JAX_CACHE_MAX_BYTES = int(os.environ.get("ROSMO_TEST_JAX_CACHE_MAX_MB", "1024")) * 2**20
 _JAX_CACHE = None  # the cache directory this process chose (the xdist controller; workers inherit the variable)
 _JAX_CACHE_IS_TEMPORARY = False
@@ -40,7 +43,7 @@ if _CACHE_MODE != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
         try:
             os.makedirs(PERSISTENT_JAX_CACHE, exist_ok=True)
             _JAX_CACHE = PERSISTENT_JAX_CACHE
-        except OSError:  # a read-only checkout: a session cache instead
+        except OSError:  # no writable cache directory: a session cache instead
             pass
     if _JAX_CACHE is None:
         _JAX_CACHE = tempfile.mkdtemp(prefix="rosmo-tests-jax-cache-")
