@@ -72,7 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="sweep a config field (repeatable)"
     )
-    parser.add_argument("--seeds", help="seeds: 0-4, 0,2,5 or 0-1,7 (replaces the file's)")
+    parser.add_argument(
+        "--seeds",
+        help="seeds: 0-4, 0,2,5 or 0-1,7 (replaces the file's; with one seed the runs keep `seed=N` in their names "
+        "when the file has several, so they join its other runs)",
+    )
     parser.add_argument(
         "--only",
         action="append",

@@ -113,6 +113,8 @@ def plan_runs(spec: SweepSpec) -> list[RunPlan]:
     """Every run of `spec`, resolved and named; SweepError on a bad field or two runs with one name."""
     points = expand(spec)
     varied = varied_fields(points)
+    if spec.seed_in_names and SEED_AXIS not in varied:
+        varied.append(SEED_AXIS)
     varied = [f for f in varied if f != SEED_AXIS] + [f for f in varied if f == SEED_AXIS]  # seed last in names
     resolved = []
     for raw in points:

@@ -43,7 +43,9 @@ class SweepSpec:
 
     `config` is one spec or a list (an axis over base configs); `grids` is a
     list of {field: [values]} (their union; each expands to its product);
-    `fixed` applies to every run; `seeds` become the `seed` axis.
+    `fixed` applies to every run; `seeds` become the `seed` axis. `seed_in_names`: run names
+    keep `seed=N` even when one seed is run (the sweep file had several; `--seeds 2` runs then
+    carry the names of that file's seed-2 runs).
     """
 
     config: Any
@@ -52,6 +54,7 @@ class SweepSpec:
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
     description: str = ""
     source: str = "flags"
+    seed_in_names: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,6 +253,7 @@ def amend(
         for g in out.grids:
             g[field] = values
     if seeds is not None:
+        out.seed_in_names = out.seed_in_names or len(out.seeds) > 1
         out.seeds = parse_seeds(seeds, "--seeds")
     out.fixed.update(parse_assignments(fixed, "--set"))
     if spec is not None and (config or grid or seeds is not None or fixed):

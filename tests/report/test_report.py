@@ -217,7 +217,9 @@ def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report
     recorded = pd.read_csv(report["results"])
     older = tmp_path / "older.csv"  # a results.csv written before the column existed: the last evaluation's
     recorded.drop(columns="run_train_seconds").to_csv(older, index=False)
-    by_last = make_report(None, out_dir=str(tmp_path / "older"), reps=REPS, seed=0, make_plots=False, previous=[str(older)])
+    by_last = make_report(
+        None, out_dir=str(tmp_path / "older"), reps=REPS, seed=0, make_plots=False, previous=[str(older)]
+    )
     k1 = pd.read_csv(by_last["groups"]).set_index(["group", "env"]).loc[("unroll_steps=1", "catch")]
     assert k1["train_seconds"] == 3.0
     rebuilt = pd.read_csv(again["results"])

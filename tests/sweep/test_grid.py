@@ -100,7 +100,11 @@ def test_file_formats_flags_and_templates(tmp_path):
     spec = load_sweep_file(str(tmp_path / "s.yaml"))
     assert len(plan_runs(spec)) == 6 and spec.seeds == [0, 1, 2]
     runs = plan_runs(amend(spec, seeds="4", grid=["unroll_steps=5"], fixed=["num_steps=7"]))
-    assert [r.name for r in runs] == ["learning_rate=0.001", "learning_rate=0.0003"]  # single values are not in names
+    # single values are not in names, but the seed is (the file has several: these runs join its others)
+    assert [r.name for r in runs] == ["learning_rate=0.001,seed=4", "learning_rate=0.0003,seed=4"]
+    assert [r.name for r in plan_runs(amend(spec, seeds="2"))] == [r.name for r in plan_runs(spec)][-2:]
+    one = amend(None, config="bsuite:catch", grid=["learning_rate=0.001,0.0003"])  # one seed and no file: no seed
+    assert [r.name for r in plan_runs(amend(one, seeds="3"))] == ["learning_rate=0.001", "learning_rate=0.0003"]
     assert runs[0].config.dataset_dir == "/data/catch-4" and runs[0].config.num_steps == 7
     assert runs[0].config.unroll_steps == 5
     (tmp_path / "s.py").write_text(
