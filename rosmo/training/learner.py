@@ -91,18 +91,33 @@ def init_train_state(
     return TrainState(params, target_params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
 
 
+def select_tree(pred: jax.Array, on_true, on_false, whole: bool = True):
+    """`on_true if pred else on_false` for two pytrees of one structure (pred: bool scalar).
+
+    whole=True: one `lax.cond` that forwards a whole tree. XLA:CPU compiles a select per leaf to a kernel
+    per leaf: the cond takes a third off a small update's compile time and runs it faster.
+    whole=False: `jnp.where` leaf by leaf, which fuses into the neighbouring kernels; for accelerators,
+    where a conditional can make the host wait for the predicate at every update.
+    """
+    if whole:
+        return jax.lax.cond(pred, lambda: on_true, lambda: on_false)
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
 def make_update_fn(
     agent: Agent,
     optimizer: optax.GradientTransformation,
     target_update_interval: int,
     target_update_tau: float = 0.0,
     batch_transform: Optional[Callable] = None,
+    whole_tree_select: bool = True,
 ):
     """update(state, batch) -> (state, metrics): one gradient step and the target-network update.
 
     `target_update_tau = 0` (default, the paper's): hard copy every `target_update_interval` steps;
     `tau > 0`: Polyak averaging every step, target <- (1 - tau) target + tau params.
     `batch_transform` (the suite's, e.g. frame stacking) maps the shipped batch to the agent's, inside the jit.
+    `whole_tree_select`: how the copy is selected (`select_tree`'s `whole`).
     """
 
     def update(state: TrainState, batch: dict[str, jax.Array]):
@@ -116,9 +131,8 @@ def make_update_fn(
         if target_update_tau > 0:
             target_params = optax.incremental_update(params, state.target_params, target_update_tau)
         else:
-            # one conditional over the whole tree, not a select per leaf: a third less to compile, and faster
             copy = step % target_update_interval == 0
-            target_params = jax.lax.cond(copy, lambda: params, lambda: state.target_params)
+            target_params = select_tree(copy, params, state.target_params, whole_tree_select)
         metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
         return TrainState(params, target_params, opt_state, step, key), metrics
 
@@ -160,13 +174,12 @@ def tree_all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
-def guard_update(update, check_names: list):
+def guard_update(update, check_names: list, whole_tree_select: bool = True):
     """Wrap `update(state, batch) -> (state, metrics)` into `(state, guard, batch) -> (state, guard, metrics)`.
 
     The new state is kept only when every metric and every new parameter is finite
     (`ok`); otherwise params, target params and optimiser state stay as they were
-    (one `lax.cond` over the three trees: a select per leaf compiles to a kernel per
-    leaf) while `step` and `key` advance. The guard
+    (`select_tree` over the three, `whole_tree_select` its `whole`) while `step` and `key` advance. The guard
     counts the skipped updates and records the first one; `metrics["skipped_updates"]`
     is the running count. `check_names` receives the names of the checks, in bit order,
     when the function is traced.
@@ -187,10 +200,11 @@ def guard_update(update, check_names: list):
         ok = jnp.all(finite)
         bits = jnp.sum(jnp.where(finite, 0, 2 ** jnp.arange(len(checks), dtype=jnp.int32)))
 
-        params, target_params, opt_state = jax.lax.cond(
+        params, target_params, opt_state = select_tree(
             ok,
-            lambda: (new.params, new.target_params, new.opt_state),
-            lambda: (state.params, state.target_params, state.opt_state),
+            (new.params, new.target_params, new.opt_state),
+            (state.params, state.target_params, state.opt_state),
+            whole_tree_select,
         )
         state = TrainState(params, target_params, opt_state, new.step, new.key)
         first = (guard.first_step < 0) & ~ok
@@ -251,6 +265,7 @@ class Learner(acme.core.Learner):
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(), self.replicated)
         self._check_names: list = []
+        on_cpu = self.mesh.devices.flat[0].platform == "cpu"  # see select_tree
         update = guard_update(
             make_update_fn(
                 agent,
@@ -258,8 +273,10 @@ class Learner(acme.core.Learner):
                 config.target_update_interval,
                 config.get("target_update_tau", 0.0),
                 batch_transform,
+                whole_tree_select=on_cpu,
             ),
             self._check_names,
+            whole_tree_select=on_cpu,
         )
         self._update = jax.jit(
             update,

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.training.learner import learning_rate_schedule, weight_decay_mask
+from rosmo.training.learner import learning_rate_schedule, select_tree, weight_decay_mask
 from rosmo.signals import StopSignals, Stopped
 from tests.helpers import make_learner, nudged_two_steps, small_config, synthetic_batch
 
@@ -45,6 +45,20 @@ def test_weight_decay_only_on_weights():
     }
     mask = weight_decay_mask(params)
     assert mask == {"mlp/~/linear_0": {"w": True, "b": False}, "norm": {"scale": False, "offset": False}}
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_select_tree_picks_one_whole_tree(whole):
+    # the kept tree comes out bit for bit, whatever the other holds (NaN included); in and out of jit
+    new = {"w": jnp.array([[1.5, -2.0]]), "opt": (jnp.array(3), jnp.array([0.25]))}
+    old = {"w": jnp.array([[np.nan, np.inf]]), "opt": (jnp.array(-1), jnp.array([np.nan]))}
+    for select in (select_tree, jax.jit(select_tree, static_argnums=3)):
+        for pred, expected in ((True, new), (False, old)):
+            out = select(jnp.asarray(pred), new, old, whole)
+            assert jax.tree.structure(out) == jax.tree.structure(expected)
+            for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(expected)):
+                np.testing.assert_array_equal(a, b)
+                assert a.dtype == b.dtype
 
 
 @pytest.mark.parametrize(
