@@ -17,8 +17,8 @@ import tempfile
 # Set before JAX or TensorFlow is imported (here and in every subprocess a test starts, which inherits them):
 # - a JAX compilation cache: the many tiny runs compile the same learner, actor and evaluation programs again
 #   and again; a cache hit loads the executable instead. By default it persists between sessions in the user's
-#   cache directory, `${XDG_CACHE_HOME:-~/.cache}/rosmo/jax-tests` (or ROSMO_TEST_JAX_CACHE_DIR; `make clean`
-#   removes it), shared by every checkout on the machine, so a second `make test`, in a fresh clone too, mostly
+#   cache directory, `${XDG_CACHE_HOME:-~/.cache}/rosmo/jax-tests` (`make clean` removes it there), or
+#   ROSMO_TEST_JAX_CACHE_DIR (kept to ROSMO_TEST_JAX_CACHE_MAX_MB by deleting its oldest files), shared by every checkout on the machine, so a second `make test`, in a fresh clone too, mostly
 #   loads programs. JAX keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile options
 #   (the cheap compile mode below included), so a changed program or setting is a miss, never a stale hit.
 #   ROSMO_TEST_JAX_CACHE=tmp: a fresh cache for this session only, removed at its end (a cold run, as on a new
