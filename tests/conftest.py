@@ -18,9 +18,10 @@ import tempfile
 # - a JAX compilation cache: the many tiny runs compile the same learner, actor and evaluation programs again
 #   and again; a cache hit loads the executable instead. By default it persists between sessions in the user's
 #   cache directory, `${XDG_CACHE_HOME:-~/.cache}/rosmo/jax-tests` (`make clean` removes it there), or
-#   ROSMO_TEST_JAX_CACHE_DIR (kept to ROSMO_TEST_JAX_CACHE_MAX_MB by deleting its oldest files), shared by every checkout on the machine, so a second `make test`, in a fresh clone too, mostly
-#   loads programs. JAX keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile options
-#   (the cheap compile mode below included), so a changed program or setting is a miss, never a stale hit.
+#   ROSMO_TEST_JAX_CACHE_DIR (kept to ROSMO_TEST_JAX_CACHE_MAX_MB by deleting its oldest files), shared by
+#   every checkout on the machine, so a second `make test`, in a fresh clone too, mostly loads programs. JAX
+#   keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile options (the cheap compile
+#   mode below included), so a changed program or setting is a miss, never a stale hit.
 #   ROSMO_TEST_JAX_CACHE=tmp: a fresh cache for this session only, removed at its end (a cold run, as on a new
 #   machine); ROSMO_TEST_JAX_CACHE=0: no cache. A user-set JAX_COMPILATION_CACHE_DIR is used as it is.
 # - one XLA and TensorFlow thread per process: the tests' programs are tiny, and threads waiting on each
