@@ -3,8 +3,6 @@
 import json
 import csv
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -95,45 +93,36 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
     assert all(0 < t < w for t, w in zip(train_s, wall))  # training clock excludes evaluation time
 
 
-def _rosmo_train(args, cwd):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env["JAX_THREEFRY_PARTITIONABLE"] = "false"  # tests/conftest.py's tiny_catch_run's random bits: its programs load
-    return subprocess.run(
-        [sys.executable, "-m", "rosmo.cli", "train", "--config=bsuite:catch"] + args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-
-
 @pytest.mark.slow
-def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path):
+def test_rosmo_train_applies_config_overrides(catch_dataset, tmp_path, capsys):
+    # In this process (`cli.main`), with tests/conftest.py's tiny_catch_run's random bits, so its programs load.
+    # A real `rosmo train` process's stderr (TensorFlow's start-up lines silenced) is checked by
+    # tests/cli/test_errors.py, whose child processes must print exactly one line.
+    with jax.threefry_partitionable(False):
+        code = cli.main(
+            [
+                "train",
+                "--config=bsuite:catch",
+                f"--workdir={tmp_path / 'cli'}",
+                f"--config.dataset_dir={catch_dataset}",
+                "--config.num_steps=2",
+                "--config.num_bins=11",  # with batch 8 and no warm-up: TINY_CATCH_FLAGS' learner, a cache hit
+                "--config.warmup_steps=0",
+                "--config.batch_size",
+                "8",
+                "--config.eval_episodes=2",
+                "--config.eval_every=2",
+                "--config.use_tensorboard=False",
+                "--no-progress",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err[-2000:]
     workdir = tmp_path / "cli"
-    out = _rosmo_train(
-        [
-            f"--workdir={workdir}",
-            f"--config.dataset_dir={catch_dataset}",
-            "--config.num_steps=2",
-            "--config.num_bins=11",  # with batch 8 and no warm-up: TINY_CATCH_FLAGS' learner, a compilation-cache hit
-            "--config.warmup_steps=0",
-            "--config.batch_size",
-            "8",
-            "--config.eval_episodes=2",
-            "--config.eval_every=2",
-            "--config.use_tensorboard=False",
-            "--no-progress",
-        ],
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
     saved = json.load(open(workdir / "config.json"))
     assert saved["num_bins"] == 11 and saved["warmup_steps"] == 0 and saved["num_steps"] == 2
     assert saved["batch_size"] == 8  # given as two arguments
     assert json.load(open(workdir / "summary.json"))["num_steps"] == 2
-    assert "Traceback" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines are silenced
 
 
 @pytest.mark.slow
