@@ -88,6 +88,37 @@ def iqm_of_rows(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+def stratified_resamples(scores: np.ndarray, num_resamples: int, seed: Optional[int]) -> np.ndarray:
+    """rliable's stratified bootstrap resamples, all at once. scores [runs, ...] -> [num_resamples, runs, ...].
+
+    Resample b, entry (r, i...) is scores[idx[b, r, i...], i...] with idx drawn uniformly from range(runs):
+    the runs are resampled within each task (and step), never across. The draws are those of rliable's
+    `StratifiedBootstrap` (one `np.random.choice(runs, scores.shape)` per resample from NumPy's global
+    generator, seeded here with `seed`; None: unseeded), so statistics of the rows are rliable's bit for bit.
+    """
+    scores = np.asarray(scores)
+    with seeded_numpy(seed):
+        idx = np.random.choice(scores.shape[0], (num_resamples, *scores.shape), replace=True)
+    strata = np.ogrid[tuple(slice(n) for n in scores.shape[1:])]
+    return scores[(idx, *strata)]
+
+
+def percentile_interval(estimates: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """The percentile bootstrap interval of each column. estimates [R, K] -> [2, K] (low row, high row).
+
+    The (1 - confidence)/2 and (1 + confidence)/2 percentiles, computed as `arch`'s percentile method does
+    (rliable's `get_interval_estimates`), so the bounds are its bit for bit.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    alpha = (1.0 - confidence) / 2
+    estimates = np.asarray(estimates, np.float64)
+    return np.stack(
+        [np.percentile(estimates[:, k], [100 * alpha, 100 * (1.0 - alpha)]) for k in range(estimates.shape[1])],
+        axis=1,
+    )
+
+
 def bootstrap_ci(
     values: Sequence[float],
     statistic: Optional[Callable[[np.ndarray], float]] = None,
@@ -110,16 +141,12 @@ def bootstrap_ci(
     x = np.asarray(values, np.float64).reshape(-1)
     if x.size == 0:
         raise ValueError("bootstrap_ci of an empty set of returns")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    with seeded_numpy(seed):
-        resamples = x[np.random.choice(x.size, (num_resamples, x.size), replace=True)]
+    resamples = stratified_resamples(x[:, None], num_resamples, seed)[..., 0]  # [R, N]
     if statistic is None:
         estimates = iqm_of_rows(resamples)
     else:
         estimates = np.array([statistic(row) for row in resamples], np.float64)
-    alpha = (1.0 - confidence) / 2  # arch's percentile interval, as rliable calls it
-    low, high = np.percentile(estimates, [100 * alpha, 100 * (1.0 - alpha)])
+    low, high = percentile_interval(estimates[:, None], confidence)[:, 0]
     return float(low), float(high)
 
 

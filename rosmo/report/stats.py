@@ -2,9 +2,11 @@
 
 Scores are arranged as rliable wants them: `[runs, tasks]` (final scores;
 tasks = envs, runs = seeds) or `[runs, tasks, steps]` (learning curves).
-Intervals are stratified percentile-bootstrap CIs (rliable's
-`get_interval_estimates`), seeded (`seeded_numpy`: rliable resamples with
-NumPy's global generator).
+Intervals are stratified percentile-bootstrap CIs, seeded: rliable's
+`get_interval_estimates` bit for bit (its draws from NumPy's global generator
+and its percentiles), with the IQM, mean and median intervals computed for all
+resamples at once (`rosmo.statistics.stratified_resamples`) instead of one
+Python call per resample (5,000 per group).
 
 Per group and env (one task) the metrics are, over the N runs x:
     IQM    = mean of x without the floor(N/4) lowest and highest   (rliable aggregate_iqm; our copy,
@@ -23,7 +25,7 @@ import numpy as np
 from rliable import library as rly
 from rliable import metrics as rliable_metrics
 
-from rosmo.statistics import seeded_numpy, trimmed_mean
+from rosmo.statistics import iqm_of_rows, percentile_interval, seeded_numpy, stratified_resamples, trimmed_mean
 
 METRICS = ("iqm", "mean", "median")
 
@@ -33,6 +35,14 @@ def final_metrics(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, np.float64)
     median = np.median(scores) if scores.shape[1] == 1 else rliable_metrics.aggregate_median(scores)
     return np.array([trimmed_mean(scores, 0.25), rliable_metrics.aggregate_mean(scores), median])
+
+
+def final_metrics_of_resamples(resamples: np.ndarray) -> np.ndarray:
+    """`final_metrics` of each resample, bit for bit: resamples [R, runs, tasks] -> [R, 3]."""
+    flat = resamples.reshape(resamples.shape[0], -1)
+    task_means = np.mean(resamples, axis=1)  # [R, tasks]
+    median = np.median(flat, axis=1) if resamples.shape[2] == 1 else np.median(task_means, axis=1)
+    return np.stack([iqm_of_rows(flat), np.mean(task_means, axis=1), median], axis=1)
 
 
 def interval_estimates(
@@ -48,14 +58,13 @@ def interval_estimates(
             raise ValueError(f"scores of {key!r}: expected a [runs, tasks] array, got shape {scores.shape}")
     out = {}
     for key, scores in data.items():  # each key from the same seed: a row does not depend on the others
-        with seeded_numpy(seed):
-            points, intervals = rly.get_interval_estimates(
-                {key: scores}, final_metrics, reps=reps, confidence_interval_size=confidence
-            )
+        points = final_metrics(scores)
+        resamples = stratified_resamples(scores, reps, seed)  # [R, runs, tasks]
+        intervals = percentile_interval(final_metrics_of_resamples(resamples), confidence)
         row: dict[str, float] = {"runs": int(scores.shape[0]), "tasks": int(scores.shape[1])}
         for i, name in enumerate(METRICS):
-            row[name] = float(points[key][i])
-            row[f"{name}_low"], row[f"{name}_high"] = (float(v) for v in intervals[key][:, i])
+            row[name] = float(points[i])
+            row[f"{name}_low"], row[f"{name}_high"] = (float(v) for v in intervals[:, i])
         out[key] = row
     return out
 
@@ -104,9 +113,9 @@ def curve_estimates(
 
     out = {}
     for key, scores in data.items():
-        with seeded_numpy(seed):
-            points, intervals = rly.get_interval_estimates(
-                {key: scores}, iqm_per_step, reps=reps, confidence_interval_size=confidence
-            )
-        out[key] = (np.asarray(points[key]), np.asarray(intervals[key]))
+        resamples = stratified_resamples(scores, reps, seed)  # [R, runs, tasks, steps]
+        per_step = np.stack(
+            [iqm_of_rows(resamples[..., t].reshape(reps, -1)) for t in range(scores.shape[-1])], axis=1
+        )  # [R, steps]
+        out[key] = (iqm_per_step(scores), percentile_interval(per_step, confidence))
     return out

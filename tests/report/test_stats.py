@@ -76,3 +76,32 @@ def test_curve_and_profile_estimates():
     assert np.all(ci[0] <= iqm + 1e-12) and np.all(iqm <= ci[1] + 1e-12)
     profiles, cis = performance_profiles({"g": KNOWN}, [0.0, 0.55, 1.0], reps=200)
     assert profiles["g"] == pytest.approx([1.0, 0.6, 0.0])  # fraction of runs with score > tau
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 1), (5, 1), (4, 3), (7, 2)])
+def test_interval_estimates_are_rliables_bit_for_bit(shape):
+    """All resamples at once give rliable's intervals exactly: the same draws, statistics and percentiles."""
+    scores = np.random.default_rng(sum(shape)).uniform(size=shape)
+    scores[0, 0] = scores[-1, -1]  # a tie
+    for confidence in (0.95, 0.8):
+        ours = interval_estimates({"x": scores}, reps=400, seed=5, confidence=confidence)["x"]
+        np.random.seed(5)
+        points, intervals = rly.get_interval_estimates(
+            {"x": scores}, final_metrics, reps=400, confidence_interval_size=confidence
+        )
+        for i, name in enumerate(("iqm", "mean", "median")):
+            assert ours[name] == points["x"][i], name
+            assert (ours[f"{name}_low"], ours[f"{name}_high"]) == tuple(intervals["x"][:, i]), (name, confidence)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 2), (5, 1, 3), (4, 2, 4)])
+def test_curve_estimates_are_rliables_bit_for_bit(shape):
+    curves = np.random.default_rng(sum(shape)).normal(size=shape)
+    iqm, ci = curve_estimates({"g": curves}, reps=300, seed=2)["g"]
+    np.random.seed(2)
+    points, intervals = rly.get_interval_estimates(
+        {"g": curves},
+        lambda s: np.array([rliable_metrics.aggregate_iqm(s[..., t]) for t in range(s.shape[-1])]),
+        reps=300,
+    )
+    assert np.array_equal(iqm, points["g"]) and np.array_equal(ci, intervals["g"])
