@@ -50,8 +50,8 @@ def trimmed_mean(values: np.ndarray, proportion: float = 0.25) -> np.float64:
 
     `scipy.stats.trim_mean(values, proportion, axis=None)` (rliable's `aggregate_iqm` at 0.25) bit for bit:
     the same partition and the same mean over the kept slice; NaN if any value is NaN or there are none.
-    Ours because scipy's argument-checking wrapper costs about 1 ms a call, and a bootstrap interval calls
-    the statistic once per resample (2,000-5,000 times; 50 times faster here).
+    Ours because scipy's argument-checking wrapper costs about 0.5 ms a call (this copy 0.03 ms on 100 values),
+    and a bootstrap interval calls the statistic once per resample (2,000-5,000 times).
     """
     a = np.asarray(values).reshape(-1)
     if a.size == 0 or np.isnan(a).any():
@@ -135,8 +135,8 @@ def bootstrap_ci(
     The interval is rliable's `get_interval_estimates` with the values as the runs of one task, bit for bit:
     the same draws (`np.random.choice` from NumPy's global generator seeded with `seed`, one row per
     resample) and the same percentiles. Ours because rliable resamples through `arch`, whose import (scipy.stats,
-    pandas, matplotlib) would cost every training and evaluation process seconds, and whose loop of one Python
-    call per resample costs a quarter of a second per evaluation.
+    pandas, matplotlib) would cost every training and evaluation process about 1.5 CPU-seconds, and whose
+    loop of one Python call per resample costs a quarter of a second per evaluation.
     """
     x = np.asarray(values, np.float64).reshape(-1)
     if x.size == 0:
