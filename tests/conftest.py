@@ -11,6 +11,7 @@ padding 0, as in RLDS.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -18,7 +19,7 @@ import tempfile
 # - a JAX compilation cache: the many tiny runs compile the same learner, actor and evaluation programs again
 #   and again; a cache hit loads the executable instead. By default it persists between sessions in the user's
 #   cache directory, `${XDG_CACHE_HOME:-~/.cache}/rosmo/jax-tests` (`make clean` removes it there), or
-#   ROSMO_TEST_JAX_CACHE_DIR (kept to ROSMO_TEST_JAX_CACHE_MAX_MB by deleting its oldest files), shared by
+#   ROSMO_TEST_JAX_CACHE_DIR (kept to ROSMO_TEST_JAX_CACHE_MAX_MB by deleting its oldest JAX entries), shared by
 #   every checkout on the machine, so a second `make test`, in a fresh clone too, mostly loads programs. JAX
 #   keys an entry by the program, the jax/jaxlib version, XLA_FLAGS and the compile options (the cheap compile
 #   mode below included), so a changed program or setting is a miss, never a stale hit.
@@ -136,13 +137,18 @@ def optimized_compiles():
     jax.config.update("jax_disable_most_optimizations", previous)
 
 
+JAX_CACHE_ENTRY = re.compile(r".+-[0-9a-f]{64}-(cache|atime)")
+"""The name of a file JAX's compilation cache writes: `<program>-<sha256 key>-cache` (and `-atime`)."""
+
+
 def _prune_cache(directory: str, max_bytes: int) -> None:
     """Delete the oldest-written entries of a JAX cache directory over `max_bytes`, down to half of it (JAX
-    rewrites an entry it misses, so this only costs compiles). Our own because JAX's size-bounded LRU
-    eviction needs the `filelock` package, which the pinned environment does not have."""
+    rewrites an entry it misses, so this only costs compiles). Only files named as JAX names its entries are
+    counted or deleted, so a chosen directory's other files are left alone. Our own because JAX's size-bounded
+    LRU eviction needs the `filelock` package, which the pinned environment does not have."""
     entries = []
     for entry in os.scandir(directory):
-        if entry.is_file():
+        if entry.is_file() and JAX_CACHE_ENTRY.fullmatch(entry.name):
             stat = entry.stat()
             entries.append((stat.st_mtime, stat.st_size, entry.path))
     total = sum(size for _, size, _ in entries)
