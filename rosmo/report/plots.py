@@ -2,7 +2,7 @@
 
 final_scores_<env>.png         IQM / mean / median with 95% CIs per group (rliable plot_interval_estimates)
 performance_profile.png        fraction of runs with score > tau, per group (rliable)
-probability_of_improvement.png P(X > Y) of the chosen group over each other group (rliable)
+probability_of_improvement.png P(X > Y) of the chosen group over each other group (rliable's statistic and plot)
 learning_curves_steps.png      IQM and 95% CI over seeds against training steps, one panel per env
 learning_curves_wallclock.png  the same against training seconds
 score_vs_<field>.png           final IQM and CI against a swept number, one line per other group

@@ -1,4 +1,4 @@
-"""The field's statistics of a sweep (Agarwal et al. 2021), through `rliable`.
+"""The field's statistics of a sweep (Agarwal et al. 2021): rliable's, bit for bit, for all resamples at once.
 
 Scores are arranged as rliable wants them: `[runs, tasks]` (final scores;
 tasks = envs, runs = seeds) or `[runs, tasks, steps]` (learning curves).
@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from rliable import library as rly
 from rliable import metrics as rliable_metrics
 
 from rosmo.statistics import iqm_of_rows, percentile_interval, seeded_numpy, stratified_resamples, trimmed_mean
@@ -69,13 +68,27 @@ def interval_estimates(
     return out
 
 
+def improvement_fractions(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X_m > Y_m) per task, ties counting half: x [..., n, tasks], y [..., k, tasks] -> [..., tasks].
+
+    (#{(i, j): x_i > y_j} + #{(i, j): x_i = y_j} / 2) / (n k): the Mann-Whitney U statistic of x over n k,
+    which is what rliable's `probability_of_improvement` computes per task with scipy (exact in float64:
+    counts and halves), so the values are its bit for bit.
+    """
+    xs, ys = x[..., :, None, :], y[..., None, :, :]
+    u = np.sum(xs > ys, axis=(-3, -2)) + 0.5 * np.sum(xs == ys, axis=(-3, -2))
+    return u / (x.shape[-2] * y.shape[-2])
+
+
 def probability_of_improvement(
     x: np.ndarray, y: np.ndarray, reps: int = 2_000, seed: int = 0, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """P(X > Y) averaged over tasks, with its CI: x [n, tasks], y [k, tasks] -> (p, low, high).
 
-    P(X_m > Y_m) = Mann-Whitney U / (n k) on task m (ties count half);
-    rliable's `probability_of_improvement`, independent stratified bootstrap.
+    P(X_m > Y_m) = Mann-Whitney U / (n k) on task m (ties count half); the interval resamples x and y
+    independently, runs within each task. rliable's `probability_of_improvement` and
+    `get_interval_estimates` bit for bit (the same draws, in the same order, from NumPy's global
+    generator), with the statistic of all resamples computed at once.
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
@@ -83,23 +96,37 @@ def probability_of_improvement(
             "probability_of_improvement: expected [runs, tasks] arrays with the same tasks, "
             f"got {x.shape} and {y.shape}"
         )
-    with seeded_numpy(seed):
-        points, intervals = rly.get_interval_estimates(
-            {"pair": [x, y]},
-            lambda a, b: np.array([rliable_metrics.probability_of_improvement(a, b)]),
-            reps=reps,
-            confidence_interval_size=confidence,
-        )
-    return float(points["pair"][0]), float(intervals["pair"][0, 0]), float(intervals["pair"][1, 0])
+    tasks = np.arange(x.shape[1])
+    with seeded_numpy(seed):  # per resample: x's indices, then y's (the bounds differ, so one call each)
+        draws = [
+            (np.random.choice(len(x), x.shape, replace=True), np.random.choice(len(y), y.shape, replace=True))
+            for _ in range(reps)
+        ]
+    x_resamples = np.stack([x[ix, tasks] for ix, _ in draws])  # [R, n, tasks]
+    y_resamples = np.stack([y[iy, tasks] for _, iy in draws])  # [R, k, tasks]
+    estimates = np.mean(improvement_fractions(x_resamples, y_resamples), axis=1)  # [R]
+    low, high = percentile_interval(estimates[:, None], confidence)[:, 0]
+    return float(np.mean(improvement_fractions(x, y))), float(low), float(high)
 
 
 def performance_profiles(
     score_dict: Mapping[str, np.ndarray], taus: Sequence[float], reps: int = 2_000, seed: int = 0
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Score distributions: fraction of runs (over all tasks) with score > tau, [len(taus)], and CIs [2, len(taus)]."""
+    """Score distributions: fraction of runs (over all tasks) with score > tau, [len(taus)], and CIs [2, len(taus)].
+
+    rliable's `create_performance_profile` bit for bit (one seeded stream over the groups in order, each
+    group's resamples drawn as its `StratifiedBootstrap` draws them), computed for all resamples at once.
+    """
     data = {k: np.asarray(v, np.float64) for k, v in score_dict.items()}
+    taus = np.asarray(taus, np.float64)
+    profiles, intervals = {}, {}
     with seeded_numpy(seed):
-        return rly.create_performance_profile(data, np.asarray(taus, np.float64), reps=reps)
+        for key, scores in data.items():  # the groups share the stream, as in rliable
+            resamples = stratified_resamples(scores, reps, None)  # [R, runs, tasks]
+            flat = resamples.reshape(reps, 1, -1)
+            profiles[key] = np.mean(scores.reshape(1, -1) > taus[:, None], axis=1)
+            intervals[key] = percentile_interval(np.mean(flat > taus[None, :, None], axis=2))
+    return profiles, intervals
 
 
 def curve_estimates(

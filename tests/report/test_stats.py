@@ -105,3 +105,27 @@ def test_curve_estimates_are_rliables_bit_for_bit(shape):
         reps=300,
     )
     assert np.array_equal(iqm, points["g"]) and np.array_equal(ci, intervals["g"])
+
+
+@pytest.mark.parametrize("n, k, tasks", [(3, 3, 1), (5, 2, 1), (4, 6, 3), (1, 1, 2)])
+def test_probability_of_improvement_is_rliables_bit_for_bit(n, k, tasks):
+    rng = np.random.default_rng(n * 10 + k)
+    x = rng.integers(0, 4, size=(n, tasks)) / 4.0  # few values: ties between and within the groups
+    y = rng.integers(0, 4, size=(k, tasks)) / 4.0
+    ours = probability_of_improvement(x, y, reps=300, seed=4)
+    np.random.seed(4)
+    points, intervals = rly.get_interval_estimates(
+        {"pair": [x, y]}, lambda a, b: np.array([rliable_metrics.probability_of_improvement(a, b)]), reps=300
+    )
+    assert ours == (points["pair"][0], intervals["pair"][0, 0], intervals["pair"][1, 0])
+
+
+def test_performance_profiles_are_rliables_bit_for_bit():
+    rng = np.random.default_rng(0)
+    groups = {"a": rng.uniform(size=(5, 2)), "b": rng.uniform(size=(3, 2)), "c": np.full((4, 1), 0.5)}
+    taus = np.linspace(0.0, 1.0, 11)
+    profiles, cis = performance_profiles(groups, taus, reps=200, seed=9)
+    np.random.seed(9)
+    expected, expected_cis = rly.create_performance_profile(groups, taus, reps=200)
+    for key in groups:
+        assert np.array_equal(profiles[key], expected[key]) and np.array_equal(cis[key], expected_cis[key]), key
