@@ -49,21 +49,12 @@ def trimmed_mean(values: np.ndarray, proportion: float = 0.25) -> np.float64:
     """Mean of all of `values` without the int(proportion * N) lowest and highest. values [...] -> scalar.
 
     `scipy.stats.trim_mean(values, proportion, axis=None)` (rliable's `aggregate_iqm` at 0.25) bit for bit:
-    the same partition and the same mean over the kept slice; NaN if any value is NaN or there are none.
-    Ours because scipy's argument-checking wrapper costs about 0.5 ms a call (this copy 0.03 ms on 100 values),
-    and a bootstrap interval calls the statistic once per resample (2,000-5,000 times).
+    `trimmed_means_of_rows` of the values as one row; NaN if any value is NaN or there are none.
     """
-    a = np.asarray(values).reshape(-1)
-    if a.size == 0 or np.isnan(a).any():
+    a = np.asarray(values).reshape(1, -1)
+    if a.size == 0:
         return np.float64(np.nan)
-    low = int(proportion * a.size)
-    high = a.size - low
-    if low > high:
-        raise ValueError(f"trimmed_mean: proportion {proportion} too big")
-    kept = np.partition(a, (low, high - 1))[low:high]
-    if not np.issubdtype(kept.dtype, np.floating):
-        kept = kept.astype(np.float64)
-    return np.mean(kept)
+    return trimmed_means_of_rows(a, proportion)[0]
 
 
 def interquartile_mean(values: Sequence[float]) -> float:
@@ -77,15 +68,31 @@ def interquartile_mean(values: Sequence[float]) -> float:
     return float(trimmed_mean(x, 0.25))
 
 
-def iqm_of_rows(samples: np.ndarray) -> np.ndarray:
-    """`trimmed_mean(row, 0.25)` of each row, bit for bit, in one partition. samples [R, N] -> [R]."""
-    samples = np.asarray(samples, np.float64)
+def trimmed_means_of_rows(samples: np.ndarray, proportion: float = 0.25) -> np.ndarray:
+    """The trimmed mean of each row, in one partition. samples [R, N] -> [R] (NaN where a row holds a NaN).
+
+    scipy's `trim_mean` arithmetic (the same partition, the same mean over the kept slice, integers promoted
+    after it), so each value is scipy's bit for bit. Ours because scipy's argument-checking wrapper costs about
+    0.5 ms a call (this 0.03 ms on 100 values), and a bootstrap interval takes the statistic of 2,000-5,000
+    resamples.
+    """
+    samples = np.asarray(samples)
     n = samples.shape[1]
-    low = n // 4
-    kept = np.partition(samples, (low, n - low - 1), axis=1)[:, low : n - low]
+    low = int(proportion * n)
+    high = n - low
+    if low > high:
+        raise ValueError(f"trimmed mean: proportion {proportion} too big")
+    kept = np.partition(samples, (low, high - 1), axis=1)[:, low:high]
+    if not np.issubdtype(kept.dtype, np.floating):
+        kept = kept.astype(np.float64)
     out = np.mean(kept, axis=1)
     out[np.isnan(samples).any(axis=1)] = np.nan
     return out
+
+
+def iqm_of_rows(samples: np.ndarray) -> np.ndarray:
+    """The IQM of each row: `trimmed_means_of_rows(samples, 0.25)`. samples [R, N] -> [R]."""
+    return trimmed_means_of_rows(np.asarray(samples, np.float64), 0.25)
 
 
 def stratified_resamples(scores: np.ndarray, num_resamples: int, seed: Optional[int]) -> np.ndarray:
