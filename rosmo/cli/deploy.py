@@ -81,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from rosmo.cli import spell_as_typed
     from rosmo.cli.train import quiet_background_errors
     from rosmo.configs.loading import apply_overrides
-    from rosmo.data.rlds import DatasetError
     from rosmo.deploy import jobs as deploy_jobs
     from rosmo.deploy.loop import DeploymentError
-    from rosmo.errors import ConfigError, NonFiniteError
+    from rosmo.errors import ConfigError, DatasetError, NonFiniteError
     from rosmo.training.checkpoint import CheckpointError
     from rosmo.signals import Stopped, StopSignals
     from rosmo.training.workdir import WorkdirError

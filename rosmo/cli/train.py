@@ -106,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rosmo.cli import spell_as_typed
     from rosmo.configs.loading import apply_overrides, load_config
-    from rosmo.data.rlds import DatasetError
-    from rosmo.errors import ConfigError, NonFiniteError
+    from rosmo.errors import ConfigError, DatasetError, NonFiniteError
     from rosmo.training.checkpoint import CheckpointError, CheckpointWriteError
     from rosmo.training.distributed import maybe_initialize
     from rosmo.training.loop import train

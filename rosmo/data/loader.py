@@ -33,13 +33,14 @@ path, the field and, for values, the episode and its file.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 from rosmo.data import rlds
 from rosmo.data.episodes import concatenate_steps, count_steps, episode_steps, estimated_bytes, load_steps
 from rosmo.data.memory import InMemoryLoader
+from rosmo.data.paths import Datasets, dataset_list
 from rosmo.data.schema import CheckedIterator, DatasetError, check_split, dataset_path, read_error, validate_features
 from rosmo.data.streaming import streaming_dataset
 from rosmo.data.windows import select_episodes
@@ -49,18 +50,6 @@ tfds = rlds.tfds
 
 IN_MEMORY_MAX_BYTES = 2 * 1024**3
 """Datasets whose kept steps are estimated below this size are loaded into memory."""
-
-Datasets = Union[str, Sequence[str]]
-"""One dataset directory (or TFDS name), or several read together as one (e.g. a deployment run's D_1 .. D_i)."""
-
-
-def dataset_list(dataset: Datasets) -> list[str]:
-    """`dataset` as a list: a sequence as is; a string split on commas ("a,b" -> ["a", "b"])."""
-    items = [dataset] if isinstance(dataset, str) else list(dataset)
-    out = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-    if not out:
-        raise DatasetError(f"no dataset given ({dataset!r}); expected a dataset directory or several, comma-separated")
-    return out
 
 
 def _multi_spec(datasets: list[str], data_dir: Optional[str], split: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from rosmo.data.fingerprint import FINGERPRINT_KEY, fingerprint_files
+from rosmo.data.paths import check_dataset_directory
 from rosmo.errors import DatasetError, UserError  # noqa: F401  (rlds.DatasetError)
 from rosmo.owner import describe, on_this_host, owner_alive, owner_record
 from rosmo.tf_cpu import tf  # noqa: F401  (rlds.tf: the CPU-only TensorFlow every data module uses)
@@ -313,14 +314,7 @@ def load_builder(path_or_name: str, data_dir: Optional[str] = None) -> tfds.core
     Raises `DatasetError` naming the path when it is missing or not a TFDS dataset.
     """
     if data_dir is None:
-        path = os.path.abspath(path_or_name)
-        if not os.path.isdir(path):
-            raise DatasetError(f"dataset directory {path} does not exist")
-        if not os.path.exists(os.path.join(path, "dataset_info.json")):
-            raise DatasetError(
-                f"{path} is not an RLDS/TFDS dataset directory: it has no dataset_info.json "
-                "(expected the directory written by `rosmo dataset ...` or by TFDS)"
-            )
+        path = check_dataset_directory(path_or_name)
         try:
             return tfds.builder_from_directory(path)
         except Exception as err:  # TFDS raises several types for broken metadata

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 import jax
 import numpy as np
 
+from rosmo.data.paths import check_dataset_directory, dataset_list
 from rosmo.errors import ConfigError, DatasetError
 from rosmo.evaluation.loops import Episodes
 
@@ -165,6 +166,8 @@ def train_layout_spec(config, expected: str, required: Sequence[str] = ("num_act
     """`DatasetSpec` of `config.dataset_dir`, one or several datasets in the generic `train` layout
     (`rosmo.data.loader.dataset_spec`), their metadata checked by `check_dataset_metadata`; the metadata's env
     is `config.env` when it records none."""
+    for path in dataset_list(config.dataset_dir):  # a wrong path fails before TensorFlow loads
+        check_dataset_directory(path)
     from rosmo.data import loader  # TensorFlow: only where a dataset is read (module docstring)
 
     spec = loader.dataset_spec(config.dataset_dir)

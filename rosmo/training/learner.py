@@ -225,6 +225,15 @@ def to_host(tree):
     )
 
 
+def check_batch_size(batch_size: int, num_devices: int) -> None:
+    """ConfigError naming `batch_size` unless it splits evenly over the mesh's `num_devices`."""
+    if batch_size % num_devices:
+        raise ConfigError(
+            f"batch_size={batch_size}: expected a multiple of the number of devices ({num_devices})",
+            field="batch_size",
+        )
+
+
 def make_mesh(devices: Optional[list] = None) -> Mesh:
     """A 1-D mesh named `data` over `devices` (default: all devices of all processes)."""
     devices = jax.devices() if devices is None else devices
@@ -252,12 +261,7 @@ class Learner(acme.core.Learner):
         self.agent = agent
         self._iterator = iterator
         self.mesh = mesh or make_mesh()
-        num_devices = self.mesh.devices.size
-        if config.batch_size % num_devices:
-            raise ConfigError(
-                f"batch_size={config.batch_size}: expected a multiple of the number of devices ({num_devices})",
-                field="batch_size",
-            )
+        check_batch_size(config.batch_size, self.mesh.devices.size)
         self.optimizer = make_optimizer(config)
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P("data"))

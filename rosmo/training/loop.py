@@ -23,13 +23,13 @@ from rosmo.agents import make_agent
 from rosmo.configs.validation import validate_config
 from rosmo.errors import NonFiniteError
 from rosmo.evaluation.evaluate import evaluate_agent, scalar_metrics
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 from rosmo.suites import get_suite
 from rosmo.training import dataset_record
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
-from rosmo.training.learner import Learner, to_host
+from rosmo.training.learner import Learner, check_batch_size, to_host
 from rosmo.training.prefetch import DevicePrefetcher
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
 from rosmo.signals import Stopped, StopSignals
@@ -67,6 +67,7 @@ def _nonfinite_message(report, config) -> str:
 
 
 def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):
+    check_batch_size(config.batch_size, jax.device_count())  # the learner's mesh; before the data is read
     suite = get_suite(config.suite)
     spec = suite.dataset_spec(config)
     networks = make_networks(config, spec.num_actions)
