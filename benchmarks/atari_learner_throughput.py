@@ -23,7 +23,7 @@ import numpy as np
 from rosmo.agents import make_agent
 from rosmo.suites.configs.atari import get_config
 from rosmo.training.learner import Learner
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 from rosmo.networks.resnet import original_atari_param_count
 
 from learner_throughput import time_learner  # same timing loop as the BSuite benchmark (benchmarks/ is on sys.path)

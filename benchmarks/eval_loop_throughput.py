@@ -29,7 +29,7 @@ from rosmo.agents import make_agent
 from rosmo.suites.configs.bsuite import get_config
 from rosmo.envs import bsuite as bsuite_envs
 from rosmo.evaluation.loops import play_dm_env, play_environment_loop
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 
 POLICIES = {  # name -> (algo, act_policy, extra config)
     "prior": ("rosmo", "prior", {}),

@@ -5,7 +5,7 @@ import numpy as np
 
 from rosmo.agents import make_agent
 from rosmo.suites.configs.bsuite import get_config
-from rosmo.networks import make_mlp_networks
+from rosmo.networks.mlp import make_mlp_networks
 from rosmo.training.learner import Learner
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 WINDOWS, TRANSITIONS = "windows", "transitions"
 """`AgentSpec.learns_from`: the window learners of `rosmo train`, or an agent with its own transition learner."""

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from rosmo import ops
 from rosmo.agents.base import AgentSpec, masked_mean, select_actions
 from rosmo.agents.muzero import policy_logits_of_observations
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 
 def make_bc_loss(networks: Networks, config):

@@ -29,7 +29,7 @@ from rosmo import ops
 from rosmo.agents.base import AgentSpec, masked_mean, select_actions
 from rosmo.agents.muzero import policy_logits_of_observations
 from rosmo.errors import check_field
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 CONFIG_DEFAULTS = {
     "cql_alpha": 1.0,  # weight of the CQL(H) regulariser logsumexp_a Q(s,a) - Q(s,a_data)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from rosmo import ops
 from rosmo.agents.base import flatten_time, scale_gradient
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 FLAG_KEYS = ("is_first", "is_last", "is_terminal")
 

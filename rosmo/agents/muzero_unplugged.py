@@ -49,7 +49,7 @@ from rosmo import ops
 from rosmo.agents.base import AgentSpec, flatten_time, masked_mean, select_actions
 from rosmo.agents.muzero import FLAG_KEYS, model_unroll_actions, target_network_outputs, unroll_model
 from rosmo.errors import ConfigError, check_field
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 from rosmo.ops.mcts import SearchResult, gumbel_search, most_visited_action, muzero_search
 
 MCTS_ACT_POLICIES = ("mcts", "improved")

@@ -21,7 +21,7 @@ from rosmo import ops
 from rosmo.agents.base import AgentSpec, flatten_time, select_actions
 from rosmo.agents.muzero import FLAG_KEYS, look_ahead, model_unroll_actions, target_network_outputs, unroll_model
 from rosmo.errors import check_field
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 ACT_POLICIES = ("prior", "improved")
 BC_ADVANTAGES = ("data", "model")

@@ -1,20 +1,11 @@
-"""Representation / dynamics / prediction networks (MLP for BSuite, ResNet for Atari, a conv torso for MinAtar)."""
+"""Representation / dynamics / prediction networks (MLP for BSuite, ResNet for Atari, a conv torso for MinAtar).
 
-from rosmo.networks.base import Networks, Prediction, build_networks
-from rosmo.networks.factory import NETWORKS, make_networks
-from rosmo.networks.minatar import make_minatar_networks
-from rosmo.networks.mlp import make_mlp_networks
-from rosmo.networks.resnet import PRESETS as RESNET_PRESETS, make_resnet_networks, resnet_preset
+The modules: `base` (`Networks`, `Prediction`, `build_networks`), `factory` (`make_networks(config, num_actions)`),
+`mlp`, `resnet`, `minatar`. This package's own namespace holds only the names a config may give (`NETWORKS`), so
+validating a config does not load Haiku and JAX.
+"""
 
-__all__ = [
-    "NETWORKS",
-    "Networks",
-    "Prediction",
-    "RESNET_PRESETS",
-    "build_networks",
-    "make_minatar_networks",
-    "make_mlp_networks",
-    "make_networks",
-    "make_resnet_networks",
-    "resnet_preset",
-]
+NETWORKS = ("mlp", "resnet", "minatar")
+"""The values of the config field `network`."""
+
+__all__ = ["NETWORKS"]

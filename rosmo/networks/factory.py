@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from rosmo.errors import ConfigError
+from rosmo.networks import NETWORKS
 from rosmo.networks.base import Networks
 from rosmo.networks.minatar import make_minatar_networks
 from rosmo.networks.mlp import make_mlp_networks
 from rosmo.networks.resnet import make_resnet_networks, resnet_preset
-
-NETWORKS = ("mlp", "resnet", "minatar")
 
 
 def make_networks(config, num_actions: int) -> Networks:

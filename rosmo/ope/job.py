@@ -32,7 +32,7 @@ import numpy as np
 
 from rosmo.data import rlds
 from rosmo.data.loader import dataset_list
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 from rosmo.ope import baselines, data as ope_data, model as ope_model
 from rosmo.ope.fqe import FQETransitions, fit_fqe
 from rosmo.ope.policy import latent_actor, policy_probs

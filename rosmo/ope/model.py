@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from rosmo import ops
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 
 def model_value(networks: Networks, params, initial_obs: jax.Array) -> jax.Array:

@@ -28,7 +28,7 @@ from rosmo.agents.base import Agent, select_actions
 from rosmo.agents.muzero_unplugged import make_mzu_state_actor
 from rosmo.agents.rosmo import _options as rosmo_options
 from rosmo.agents.rosmo import exact_one_step_target
-from rosmo.networks import Networks
+from rosmo.networks.base import Networks
 
 CHUNK = 4096
 

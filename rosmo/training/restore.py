@@ -17,7 +17,7 @@ import numpy as np
 from rosmo.agents import agent_spec, make_agent
 from rosmo.configs.loading import apply_override
 from rosmo.errors import ConfigError
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 from rosmo.suites.configs.base import get_base_config
 from rosmo.training.checkpoint import CheckpointError, load_params
 

@@ -10,7 +10,7 @@ from rosmo.agents import make_agent
 from rosmo.agents.bc import make_bc_actor, make_bc_loss
 from rosmo.agents.cql import cql_regulariser, double_q_td_errors, make_cql_loss
 from rosmo.configs.validation import ConfigError, validate_config
-from rosmo.networks import Networks, Prediction
+from rosmo.networks.base import Networks, Prediction
 from tests.helpers import make_learner, small_config, synthetic_batch
 
 

@@ -11,7 +11,7 @@ from rosmo import ops
 from rosmo.agents import make_agent
 from rosmo.agents.muzero_unplugged import make_mzu_actor, make_mzu_loss, mzu_bc_loss, mzu_targets, search_from_states
 from rosmo.configs.validation import ConfigError, validate_config
-from rosmo.networks import Networks, Prediction
+from rosmo.networks.base import Networks, Prediction
 from rosmo.ops.mcts import most_visited_action
 from tests.helpers import make_learner, small_config, synthetic_batch
 

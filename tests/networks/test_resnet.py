@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rosmo.networks import make_resnet_networks, resnet_preset
+from rosmo.networks.resnet import make_resnet_networks, resnet_preset
 from rosmo.networks.resnet import original_atari_param_count
 
 NUM_ACTIONS, NUM_BINS = 6, 601

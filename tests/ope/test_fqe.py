@@ -93,7 +93,7 @@ def test_fqe_recovers_the_hand_computed_value():
 
 
 def test_fqe_with_an_mlp_torso_recovers_the_value():
-    from rosmo.networks import make_mlp_networks
+    from rosmo.networks.mlp import make_mlp_networks
 
     networks = make_mlp_networks(2, 5)
     q_fn = lambda p, o: networks.predict(p, networks.represent(p, o)).policy_logits  # noqa: E731

@@ -9,7 +9,7 @@ import pytest
 from rosmo import ops
 from rosmo.agents import make_agent
 from rosmo.suites.configs.bsuite import get_config
-from rosmo.networks import make_mlp_networks
+from rosmo.networks.mlp import make_mlp_networks
 from rosmo.ope import model as ope_model
 from rosmo.ope.policy import latent_actor, policy_probs
 

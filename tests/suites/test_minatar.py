@@ -11,7 +11,7 @@ from minatar import Environment  # noqa: E402
 from rosmo.configs.loading import load_config  # noqa: E402
 from rosmo.configs.validation import validate_config  # noqa: E402
 from rosmo.envs import minatar as minatar_env  # noqa: E402
-from rosmo.networks import make_networks  # noqa: E402
+from rosmo.networks.factory import make_networks  # noqa: E402
 from rosmo.suites import get_suite, parse_env  # noqa: E402
 
 CHANNELS = {"asterix": 4, "breakout": 4, "freeway": 7, "seaquest": 10, "space_invaders": 6}
