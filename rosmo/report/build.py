@@ -18,14 +18,6 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from rosmo.jsonio import read_json_or_none
-from rosmo.report.plots import (
-    numeric_fields,
-    plot_final_scores,
-    plot_improvement,
-    plot_learning_curves,
-    plot_performance_profile,
-    plot_score_vs_field,
-)
 from rosmo.report.collect import DUPLICATE, METRIC, UNREADABLE, ReportError, RunRecord, load_runs, results_table
 from rosmo.report.tables import (
     ALL_ENVS,
@@ -133,6 +125,16 @@ def make_report(
     label = METRIC_LABELS.get(metric, metric)
     plot_paths: list[str] = []
     if make_plots:
+        # matplotlib, seaborn and scipy (several CPU-seconds) load only for a report that draws
+        from rosmo.report.plots import (
+            numeric_fields,
+            plot_final_scores,
+            plot_improvement,
+            plot_learning_curves,
+            plot_performance_profile,
+            plot_score_vs_field,
+        )
+
         plot_dir = os.path.join(out_dir, "plots")
         plot_paths += plot_final_scores(table, plot_dir, label)
         plot_paths += plot_performance_profile(grouping, plot_dir, label, reps=min(reps, 2_000), seed=seed)

@@ -22,8 +22,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from rliable import metrics as rliable_metrics
-
 from rosmo.statistics import iqm_of_rows, percentile_interval, seeded_numpy, stratified_resamples, trimmed_mean
 
 METRICS = ("iqm", "mean", "median")
@@ -32,8 +30,9 @@ METRICS = ("iqm", "mean", "median")
 def final_metrics(scores: np.ndarray) -> np.ndarray:
     """scores [runs, tasks] -> [IQM, mean, median] (module docstring: median over runs when one task)."""
     scores = np.asarray(scores, np.float64)
-    median = np.median(scores) if scores.shape[1] == 1 else rliable_metrics.aggregate_median(scores)
-    return np.array([trimmed_mean(scores, 0.25), rliable_metrics.aggregate_mean(scores), median])
+    task_means = np.mean(scores, axis=0)  # rliable's aggregate_mean / aggregate_median, its arithmetic
+    median = np.median(scores) if scores.shape[1] == 1 else np.median(task_means, axis=0)
+    return np.array([trimmed_mean(scores, 0.25), np.mean(task_means, axis=0), median])
 
 
 def final_metrics_of_resamples(resamples: np.ndarray) -> np.ndarray:

@@ -1,0 +1,27 @@
+"""What a job imports to plan, validate or report loads no JAX, TensorFlow or plotting library: `rosmo sweep`
+plans and validates its runs, `rosmo report --no-plots` tabulates them, and a run checks its dataset directory,
+each without paying their import (seconds of CPU per process)."""
+
+import os
+import subprocess
+import sys
+
+from tests.cli.test_help import HEAVY, ROOT, _imported_modules
+
+LIGHT_MODULES = ("rosmo.sweep", "rosmo.configs.validation", "rosmo.report", "rosmo.data.paths", "rosmo.networks")
+PLOTTING = ("matplotlib", "seaborn", "scipy", "rliable")
+
+
+def test_planning_validating_and_reporting_modules_load_no_heavy_library():
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "; ".join(f"import {m}" for m in LIGHT_MODULES)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = _imported_modules(proc.stderr)
+    assert {"rosmo", "pandas"} <= modules  # the report is read right
+    assert not modules & set(HEAVY + PLOTTING), sorted(modules & set(HEAVY + PLOTTING))
