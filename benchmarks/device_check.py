@@ -17,7 +17,7 @@ Prints, one line each:
 
 Sizes (`--size` or `DEVICE_CHECK_SIZE`): `full` (the above) or `tiny`, a CPU smoke run: the `small` ResNet
 preset with no representation, dynamics or prediction blocks (the down-sampling stem's blocks stay), batch 4,
-MZU at K = n = 1, a 24-episode loader dataset, 0.5 s per timing; ROSMO's settings are the test suite's tiny
+MZU at K = n = 1, a 24-episode loader dataset, 3 updates per timing; ROSMO's settings are the test suite's tiny
 runs' (see `SIZES`).
 Numbers, not asserts; the device and the host's load average are printed with them.
 """
@@ -38,7 +38,7 @@ import numpy as np
 from rosmo.agents import make_agent
 from rosmo.suites.configs import atari as atari_configs, minatar as minatar_configs
 from rosmo.data import rlu_atari
-from rosmo.networks import make_networks
+from rosmo.networks.factory import make_networks
 from rosmo.suites.atari import stack_observation
 from rosmo.training.learner import Learner
 
@@ -59,6 +59,7 @@ SIZES = {
         mean_length=400,
         files=8,
         seconds=20.0,
+        max_updates=None,
         minatar=dict(batch_size=128),  # the suite's breakout config otherwise (K = n = 3)
         minatar_mzu_steps=None,
     ),
@@ -76,6 +77,7 @@ SIZES = {
         mean_length=40,
         files=2,
         seconds=0.5,
+        max_updates=3,  # timed updates per line: the smoke run checks that each line is measured, not its value
         minatar=dict(batch_size=32, warmup_steps=0, learning_rate=3e-3, hidden_size=64, target_update_interval=50),
         minatar_mzu_steps=1,
     ),
@@ -130,7 +132,7 @@ def atari_learner(config) -> Learner:
 
 def atari_line(label: str, config, learner: Learner, size) -> None:
     window = frame_windows(config.batch_size, config.unroll_steps + config.td_steps + 1)
-    r = time_learner(learner, window, size["seconds"])
+    r = time_learner(learner, window, size["seconds"], size["max_updates"])
     line(
         f"{label} (batch {config.batch_size})",
         f"{r['updates_per_s']:.2f} updates/s  compile "
@@ -157,7 +159,8 @@ def atari_checks(size) -> None:
             num_actions=ATARI_ACTIONS,
             episodes_in_flight=min(300, size["episodes"]),
         )
-        r = time_pipeline(learner, batches, size["seconds"] * 2)  # the compiled update above: the same shapes
+        # the compiled update above: the same shapes
+        r = time_pipeline(learner, batches, size["seconds"] * 2, max_updates=size["max_updates"])
         line(
             "rlu loader -> atari rosmo",
             f"{r['updates_per_s']:.2f} updates/s  data wait "
@@ -184,7 +187,7 @@ def minatar_checks(size) -> None:
         window = synthetic_windows(
             config.batch_size, config.unroll_steps + config.td_steps + 1, (10, 10, 4), 6, obs_dtype=np.uint8
         )
-        r = time_learner(learner, window, size["seconds"])
+        r = time_learner(learner, window, size["seconds"], size["max_updates"])
         line(
             f"{label} (batch {config.batch_size})",
             f"{r['updates_per_s']:.1f} updates/s  compile {r['compile_s']:.0f} s",

@@ -31,7 +31,7 @@ import itertools
 import os
 import sys
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 if __name__ == "__main__" and "--devices" in sys.argv:  # XLA reads the flag when JAX starts
     os.environ["XLA_FLAGS"] = (
@@ -47,7 +47,7 @@ from rosmo.suites.configs import atari as atari_configs  # noqa: E402
 from rosmo.suites.configs import minatar as minatar_configs  # noqa: E402
 from rosmo.suites.configs.bsuite import get_config  # noqa: E402
 from rosmo.data.loader import make_loader  # noqa: E402
-from rosmo.networks import make_networks  # noqa: E402
+from rosmo.networks.factory import make_networks  # noqa: E402
 from rosmo.training.learner import Learner  # noqa: E402
 from rosmo.training.prefetch import DevicePrefetcher  # noqa: E402
 
@@ -70,14 +70,18 @@ def synthetic_windows(
     )
 
 
-def time_learner(learner: Learner, batch: dict[str, np.ndarray], seconds: float) -> dict[str, float]:
-    """Compile one update, then run updates on one device-resident batch for about `seconds` (at least 3)."""
+def time_learner(
+    learner: Learner, batch: dict[str, np.ndarray], seconds: float, max_updates: Optional[int] = None
+) -> dict[str, float]:
+    """Compile one update, then run updates on one device-resident batch for about `seconds` (at least 3, at most
+    `max_updates`). Updates are dispatched asynchronously, so the loop may queue more than `seconds` holds; the
+    clock stops when the device has run them all."""
     batch = learner.put_batch(batch)
     start = time.time()
     jax.block_until_ready(learner.step(batch))
     compile_s = time.time() - start
     count, start, cpu = 0, time.time(), time.process_time()
-    while time.time() - start < seconds or count < 3:
+    while (time.time() - start < seconds or count < 3) and count != max_updates:
         metrics = learner.step(batch)
         count += 1
     jax.block_until_ready(metrics)
@@ -92,8 +96,11 @@ def time_learner(learner: Learner, batch: dict[str, np.ndarray], seconds: float)
     }
 
 
-def time_pipeline(learner: Learner, batches, seconds: float, prefetch: bool = True) -> dict[str, float]:
+def time_pipeline(
+    learner: Learner, batches, seconds: float, prefetch: bool = True, max_updates: Optional[int] = None
+) -> dict[str, float]:
     """Updates fed from `batches` (host numpy) as the training loop does; updates/s and the data-wait fraction.
+    About `seconds` of dispatching, at least 3 updates and at most `max_updates`.
 
     With `prefetch`, a DevicePrefetcher keeps 2 batches on the device ahead; without it each
     batch is read and put on the device between updates. The clock stops after the device finishes.
@@ -107,7 +114,7 @@ def time_pipeline(learner: Learner, batches, seconds: float, prefetch: bool = Tr
     if prefetch:
         source.take_wait_seconds()
     count, waited, start = 0, 0.0, time.perf_counter()
-    while time.perf_counter() - start < seconds or count < 3:
+    while (time.perf_counter() - start < seconds or count < 3) and count != max_updates:
         t = time.perf_counter()
         batch = next_batch()
         waited += time.perf_counter() - t if not prefetch else 0.0
