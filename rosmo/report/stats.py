@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+
 from rosmo.statistics import iqm_of_rows, percentile_interval, seeded_numpy, stratified_resamples, trimmed_mean
 
 METRICS = ("iqm", "mean", "median")
