@@ -198,6 +198,8 @@ def test_only_the_cli_imports_the_cli():
 DEFERRED_IMPORTS = {
     ("rosmo.suites", "rosmo.data"): "the suites load the data modules (TensorFlow, TFDS: about 5 CPU-seconds) only in "
     "the methods that read or write datasets, so evaluating a checkpoint (`rosmo evaluate`) and `rosmo sweep` do not",
+    ("rosmo.evaluator.watch", "rosmo.ope.job"): "the off-policy estimators read the run's dataset (TensorFlow, "
+    "TFDS: about 7 CPU-seconds at start-up); an evaluator job without --ope never loads them",
     ("rosmo.report.build", "rosmo.report.plots"): "the plotting libraries (matplotlib, seaborn, scipy: several "
     "CPU-seconds) load only when a report draws its plots, not for `rosmo report --no-plots`",
 }

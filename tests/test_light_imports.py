@@ -1,6 +1,6 @@
 """What a job imports to plan, validate or report loads no JAX, TensorFlow or plotting library: `rosmo sweep`
 plans and validates its runs, `rosmo report --no-plots` tabulates them, and a run checks its dataset directory,
-each without paying their import (seconds of CPU per process)."""
+each without paying their import (seconds of CPU per process); the evaluator job reads no dataset without --ope."""
 
 import os
 import subprocess
@@ -25,3 +25,20 @@ def test_planning_validating_and_reporting_modules_load_no_heavy_library():
     modules = _imported_modules(proc.stderr)
     assert {"rosmo", "pandas"} <= modules  # the report is read right
     assert not modules & set(HEAVY + PLOTTING), sorted(modules & set(HEAVY + PLOTTING))
+
+
+def test_the_evaluator_job_loads_no_tensorflow_without_ope():
+    """`rosmo evaluate --watch` plays checkpoints (JAX) but reads no dataset unless asked for off-policy estimates."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import rosmo.evaluator.watch, rosmo.evaluator.checkpoint_eval"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "jax" in modules  # the evaluator plays the agent
+    # full names: TensorFlow Probability's JAX substrate registers stand-ins under tensorflow.python.*
+    assert not modules & {"tensorflow", "tensorflow_datasets", "rosmo.data.rlds"}, sorted(modules)

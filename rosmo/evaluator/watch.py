@@ -32,7 +32,6 @@ from rosmo.evaluator.checkpoint_eval import EvaluateError, evaluate_checkpoint
 from rosmo.evaluation.evaluate import format_result, scalar_metrics
 from rosmo.jsonio import read_json_or_none
 from rosmo.owner import pid_alive
-from rosmo.ope.job import add_estimates
 from rosmo.ope.settings import OpeError, OpeSettings, format_columns, scalar_columns
 from rosmo.suites import get_suite
 from rosmo.signals import stop_sleep
@@ -378,6 +377,8 @@ class Watcher:
                 with self.claims.heartbeat(step):
                     result = self._evaluate(hold_root, step=step, **self._eval_kwargs())
                     if self.settings.ope is not None:
+                        from rosmo.ope.job import add_estimates  # reads the dataset: TensorFlow, only with --ope
+
                         try:
                             add_estimates(result, hold_root, step, self.settings.ope)
                         except OpeError as err:  # e.g. the dataset is gone: every step would fail alike
