@@ -64,9 +64,11 @@ def owning_run(checkpoint: str) -> Optional[str]:
 def checkpoint_clocks(extra: dict[str, Any]) -> Optional[dict[str, float]]:
     """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
     train_seconds (without them); None for checkpoints that do not record them."""
+    if extra.get("wall_seconds") is not None:
+        return {"wall_seconds": float(extra["wall_seconds"]), "train_seconds": float(extra["train_seconds"])}
     if extra.get("train_seconds") is None:
         return None
-    wall = float(extra["train_seconds"])  # the loop saves its wall-clock under this name
+    wall = float(extra["train_seconds"])  # checkpoints without `wall_seconds` kept the wall-clock under this name
     return {"wall_seconds": wall, "train_seconds": wall - float(extra.get("eval_seconds") or 0.0)}
 
 

@@ -51,12 +51,13 @@ class RunRecord:
     final_score: Optional[float]
     final_return: Optional[float]
     num_steps: Optional[int]
-    train_seconds: Optional[float]
+    train_seconds: Optional[float]  # the whole run's training wall-clock, evaluations not included
     curve: pd.DataFrame  # step, score, mean_return, train_seconds, train_seconds_estimated
     state: str = ""
     error: Optional[str] = None
     notes: list[str] = dataclasses.field(default_factory=list)  # what was read around (e.g. malformed eval.csv rows)
     recorded: bool = False  # read back from an earlier report's results.csv (`run_dir` is that file)
+    eval_seconds: Optional[float] = None  # the whole run's evaluation wall-clock
 
 
 def _read_json(path: str) -> Optional[dict[str, Any]]:
@@ -152,6 +153,20 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def training_seconds(summary: Optional[dict[str, Any]]) -> Optional[float]:
+    """A run's training wall-clock without its evaluations, from its summary.json (None when not recorded).
+
+    Summaries with `wall_seconds_total` keep training and evaluation apart; older ones recorded the
+    wall-clock with evaluations under `train_seconds_total`, so their `eval_seconds_total` is taken off.
+    """
+    if not summary or summary.get("train_seconds_total") is None:
+        return None
+    total = float(summary["train_seconds_total"])
+    if "wall_seconds_total" in summary:
+        return total
+    return total - float(summary.get("eval_seconds_total") or 0.0)
+
+
 def _curve(
     run_dir: str, metric: str, summary: Optional[dict[str, Any]], notes: Optional[list[str]] = None
 ) -> pd.DataFrame:
@@ -174,7 +189,7 @@ def _curve(
         out["train_seconds"] = raw["train_seconds"].astype(float)
         out["train_seconds_estimated"] = False
     else:  # older runs: spread the run's total training time over its steps
-        total, steps = (summary or {}).get("train_seconds_total"), (summary or {}).get("num_steps")
+        total, steps = training_seconds(summary), (summary or {}).get("num_steps")
         out["train_seconds"] = out["step"] / steps * total if total and steps else np.nan
         out["train_seconds_estimated"] = True
     # rows of one step are merged, the last non-empty value of each column winning (an evaluator's rows of
@@ -212,7 +227,8 @@ def _load_one(run_dir: str, root: str, metric: str) -> RunRecord:
         final_score=final_score,
         final_return=final.get("mean_return") if finished else None,
         num_steps=(summary or {}).get("num_steps") if finished else planned_steps,
-        train_seconds=(summary or {}).get("train_seconds_total") if finished else None,
+        train_seconds=training_seconds(summary) if finished else None,
+        eval_seconds=(summary or {}).get("eval_seconds_total") if finished else None,
         curve=curve,
         state="done" if finished else (status.get("state") or ("partial" if len(curve) else "new")),
         error=status.get("error"),
@@ -305,9 +321,10 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
 
     A study's run directories need not outlive it; its committed results.csv keeps every run's fields,
     curve and final score, so a later report can put new runs beside them. `score` is the earlier
-    report's metric (`mean_return` is read from its own column); a run's training seconds are its
-    `run_train_seconds` (those of its last evaluation in a table without that column). ReportError naming
-    the file when it is not such a table.
+    report's metric (`mean_return` is read from its own column); a run's training seconds (without
+    evaluations, as for a run read from its directory) are its `run_train_seconds`; tables without
+    `run_eval_seconds` counted the evaluations in that column, so theirs are those of its last evaluation.
+    ReportError naming the file when it is not such a table.
     """
     try:
         table = pd.read_csv(path, keep_default_na=True)
@@ -321,6 +338,7 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
     value = "mean_return" if metric == "mean_return" else "score"
     estimated = table["train_seconds_estimated"] if "train_seconds_estimated" in table else False
     table = table.assign(train_seconds_estimated=estimated)
+    split_clocks = "run_eval_seconds" in table and "run_train_seconds" in table
     records = []
     for name, rows in table.groupby("run", sort=False):
         rows = rows.sort_values("step")
@@ -348,7 +366,8 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
                 final_score=_float_or_none(last[value]) if finished else None,
                 final_return=_float_or_none(last["mean_return"]) if finished else None,
                 num_steps=int(last["step"]),
-                train_seconds=_float_or_none(last.get("run_train_seconds", last["train_seconds"])),
+                train_seconds=_float_or_none(last["run_train_seconds" if split_clocks else "train_seconds"]),
+                eval_seconds=_float_or_none(last["run_eval_seconds"]) if split_clocks else None,
                 curve=curve,
                 state="done" if finished else "partial",
                 recorded=True,
@@ -410,8 +429,9 @@ def load_runs(
 
 def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
     """One row per run and evaluation: run, group, its fields, env, seed, step, score, mean_return, train_seconds
-    (at that evaluation), train_seconds_estimated, run_train_seconds (the whole run's, on each of its rows;
-    empty while it has not finished), final."""
+    (at that evaluation), train_seconds_estimated, run_train_seconds and run_eval_seconds (the whole run's
+    training without evaluations and its evaluations, on each of its rows; empty while it has not finished),
+    final."""
     field_names: list[str] = []
     for r in records:
         field_names.extend(f for f in r.fields if f not in field_names)
@@ -432,6 +452,7 @@ def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
                     "train_seconds": row.train_seconds,
                     "train_seconds_estimated": bool(row.train_seconds_estimated),
                     "run_train_seconds": r.train_seconds,
+                    "run_eval_seconds": r.eval_seconds,
                     "final": bool(r.finished and int(row.step) == last_step),
                 }
             )
@@ -447,6 +468,7 @@ def results_table(records: list[RunRecord], group_of) -> pd.DataFrame:
         "train_seconds",
         "train_seconds_estimated",
         "run_train_seconds",
+        "run_eval_seconds",
         "final",
     ]
     return pd.DataFrame(rows, columns=columns)

@@ -95,7 +95,8 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         learner.restore(state, skipped_updates=int(extra.get("skipped_updates", 0)))
         start_step = int(to_host(state.step))
         last_eval = extra.get("last_eval")
-        previous_seconds = float(extra.get("train_seconds", 0.0))
+        # wall-clock so far; checkpoints without `wall_seconds` kept it under `train_seconds`
+        previous_seconds = float(extra.get("wall_seconds", extra.get("train_seconds", 0.0)))
         previous_eval_seconds = float(extra.get("eval_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints
@@ -155,7 +156,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
     skipped_seen = learner.nonfinite().skipped
     eval_seconds = previous_eval_seconds  # cumulative wall-clock spent in evaluations (across resumes)
 
-    def train_seconds() -> float:
+    def wall_seconds() -> float:
         """Wall-clock of the run so far, evaluations included (across resumes)."""
         return previous_seconds + time.time() - started
 
@@ -174,7 +175,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
             options=suite.eval_options(config),
         )
         eval_seconds += time.time() - eval_started
-        wall = train_seconds()
+        wall = wall_seconds()
         # learning-curve clocks: the run's wall-clock so far with / without evaluations, and this evaluation's
         clocks = dict(wall_seconds=wall, train_seconds=wall - eval_seconds, eval_seconds=time.time() - eval_started)
         result.update(step=step, **clocks)
@@ -199,11 +200,13 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         return report.skipped
 
     def save(current: int, force: bool = False) -> None:
+        wall = wall_seconds()
         extra = dict(
             extra_static,
             last_eval=last_eval,
             step=current,
-            train_seconds=train_seconds(),
+            wall_seconds=wall,
+            train_seconds=wall - eval_seconds,
             eval_seconds=eval_seconds,
             skipped_updates=check_finite(),
         )
@@ -267,6 +270,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         checkpointer.wait()
         logger.close()
 
+    wall = wall_seconds()
     summary = {
         "workdir": workdir,
         "algo": config.algo,
@@ -277,7 +281,8 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         "seed": config.seed,
         "num_steps": step,
         "wall_seconds_this_session": time.time() - started,
-        "train_seconds_total": train_seconds(),
+        "wall_seconds_total": wall,  # = train_seconds_total + eval_seconds_total
+        "train_seconds_total": wall - eval_seconds,
         "eval_seconds_total": eval_seconds,
         "final_eval": last_eval,
     }

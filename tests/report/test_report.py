@@ -9,7 +9,7 @@ import pytest
 
 from rosmo.cli import main as cli_main
 from rosmo.report import make_report
-from rosmo.report.collect import ReportError, find_run_dirs, load_runs
+from rosmo.report.collect import ReportError, find_run_dirs, load_runs, training_seconds
 from rosmo.report.stats import interval_estimates
 from tests.report.synthetic import write_run
 
@@ -204,6 +204,16 @@ def _set_config(run_dir, **values):
         json.dump(config, f)
 
 
+def test_training_seconds_leave_the_evaluations_out():
+    assert (
+        training_seconds({"wall_seconds_total": 34.0, "train_seconds_total": 30.0, "eval_seconds_total": 4.0}) == 30.0
+    )
+    # summaries without wall_seconds_total kept the wall-clock (evaluations included) in train_seconds_total
+    assert training_seconds({"train_seconds_total": 34.0, "eval_seconds_total": 4.0}) == 30.0
+    assert training_seconds({"train_seconds_total": 34.0}) == 34.0
+    assert training_seconds({"num_steps": 3}) is None and training_seconds(None) is None
+
+
 def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report, tmp_path, capsys):
     """The committed results.csv stands in for run directories that are gone; a new run joins it, and a run of
     the same name on disk replaces its recorded rows."""
@@ -215,13 +225,20 @@ def test_a_report_from_its_results_csv_alone_matches_and_new_runs_join_it(report
     # training seconds are the runs' totals (summary.json: 30 s), not those at the last evaluation (3 k s)
     assert set(pd.read_csv(again["groups"])["train_seconds"]) == {30.0}
     recorded = pd.read_csv(report["results"])
-    older = tmp_path / "older.csv"  # a results.csv written before the column existed: the last evaluation's
-    recorded.drop(columns="run_train_seconds").to_csv(older, index=False)
-    by_last = make_report(
-        None, out_dir=str(tmp_path / "older"), reps=REPS, seed=0, make_plots=False, previous=[str(older)]
-    )
-    k1 = pd.read_csv(by_last["groups"]).set_index(["group", "env"]).loc[("unroll_steps=1", "catch")]
-    assert k1["train_seconds"] == 3.0
+    # older results.csv: without run_train_seconds, or with one that counted evaluations (no run_eval_seconds):
+    # the last evaluation's training seconds
+    for name, dropped in (("oldest", ["run_train_seconds", "run_eval_seconds"]), ("older", ["run_eval_seconds"])):
+        recorded.drop(columns=dropped).to_csv(tmp_path / f"{name}.csv", index=False)
+        by_last = make_report(
+            None,
+            out_dir=str(tmp_path / name),
+            reps=REPS,
+            seed=0,
+            make_plots=False,
+            previous=[str(tmp_path / f"{name}.csv")],
+        )
+        k1 = pd.read_csv(by_last["groups"]).set_index(["group", "env"]).loc[("unroll_steps=1", "catch")]
+        assert k1["train_seconds"] == 3.0, name
     rebuilt = pd.read_csv(again["results"])
     key = ["run", "step"]
     pd.testing.assert_frame_equal(

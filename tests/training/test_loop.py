@@ -91,6 +91,13 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
     assert all(float(r["eval_seconds"]) > 0 for r in rows) and all("normalized_score" in r for r in rows)
     assert wall == sorted(wall) and train_s == sorted(train_s)  # cumulative across the resume
     assert all(0 < t < w for t, w in zip(train_s, wall))  # training clock excludes evaluation time
+    # the run's totals: the same two clocks, the last evaluation being the run's end
+    assert summary["wall_seconds_total"] == pytest.approx(
+        summary["train_seconds_total"] + summary["eval_seconds_total"]
+    )
+    assert wall[-1] <= summary["wall_seconds_total"] < wall[-1] + 5
+    assert train_s[-1] <= summary["train_seconds_total"] < train_s[-1] + 5
+    assert extra["wall_seconds"] == pytest.approx(extra["train_seconds"] + extra["eval_seconds"])
 
 
 @pytest.mark.slow
