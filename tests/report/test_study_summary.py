@@ -68,3 +68,19 @@ def test_fields_of_gone_runs_come_from_the_previous_summary(tmp_path):
     assert (bc["unroll_steps"], bc["num_simulations"], bc["sticky_action_prob"]) == ("5", "", "")
     assert main([study, "--minatar", "--out", str(tmp_path / "alone.csv")]) == 0  # no --previous: left empty
     assert _rows(tmp_path / "alone.csv")[("coverage", "mzu")]["unroll_steps"] == ""
+
+
+def test_committed_summaries_hold_one_row_per_group():
+    """Each results/*/summary.csv (what the docs' results pages are generated from) names every group once, by
+    the fields that tell groups apart and its number of seeds (one group may be reported at 3 and at 5 seeds)."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "results")
+    metrics = {"iqm", "ci_low", "ci_high", "mean", "median", "train_seconds"}
+    for study in sorted(os.listdir(root)):
+        path = os.path.join(root, study, "summary.csv")
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        keys = [tuple(v for k, v in r.items() if k not in metrics) for r in rows]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        assert not repeated, (path, repeated)
