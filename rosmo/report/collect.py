@@ -366,8 +366,10 @@ def recorded_runs(path: str, metric: str = METRIC) -> list[RunRecord]:
                 final_score=_float_or_none(last[value]) if finished else None,
                 final_return=_float_or_none(last["mean_return"]) if finished else None,
                 num_steps=int(last["step"]),
-                train_seconds=_float_or_none(last["run_train_seconds" if split_clocks else "train_seconds"]),
-                eval_seconds=_float_or_none(last["run_eval_seconds"]) if split_clocks else None,
+                train_seconds=_float_or_none(last["run_train_seconds" if split_clocks else "train_seconds"])
+                if finished
+                else None,
+                eval_seconds=_float_or_none(last["run_eval_seconds"]) if finished and split_clocks else None,
                 curve=curve,
                 state="done" if finished else "partial",
                 recorded=True,
