@@ -1,6 +1,7 @@
-"""What a job imports to plan, validate or report loads no JAX, TensorFlow or plotting library: `rosmo sweep`
-plans and validates its runs, `rosmo report --no-plots` tabulates them, and a run checks its dataset directory,
-each without paying their import (seconds of CPU per process); the evaluator job reads no dataset without --ope."""
+"""Modules that plan, validate or report load no JAX, TensorFlow or plotting library when imported: `rosmo report
+--no-plots` tabulates runs and a run checks its dataset directory without paying their import (seconds of CPU per
+process); `rosmo sweep` imports its planning without them, though building a config still loads the agent and
+suite registries' modules, which import JAX (not TensorFlow). The evaluator job reads no dataset without --ope."""
 
 import os
 import subprocess
