@@ -4,7 +4,7 @@ final_scores_<env>.png         IQM / mean / median with 95% CIs per group (rliab
 performance_profile.png        fraction of runs with score > tau, per group (rliable)
 probability_of_improvement.png P(X > Y) of the chosen group over each other group (rliable's statistic and plot)
 learning_curves_steps.png      IQM and 95% CI over seeds against training steps, one panel per env
-learning_curves_wallclock.png  the same against training seconds
+learning_curves_wallclock.png  the same against training seconds (log axis when groups' times differ >= 20x)
 score_vs_<field>.png           final IQM and CI against a swept number, one line per other group
 """
 
@@ -138,6 +138,13 @@ def curve_arrays(grouping: Grouping) -> dict[tuple[str, str], dict[str, np.ndarr
     return out
 
 
+def seconds_axis_is_log(final_seconds: Sequence[float]) -> bool:
+    """Scores against training seconds on a log axis when the groups' run times (final seconds, one per curve)
+    differ by >= 20x: a linear axis squeezes the fast groups' curves against zero."""
+    values = np.asarray([s for s in final_seconds if np.isfinite(s) and s > 0], np.float64)
+    return len(values) > 1 and values.max() / values.min() >= 20
+
+
 def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, reps: int, seed: int) -> list[str]:
     arrays = curve_arrays(grouping)
     if not arrays:
@@ -166,8 +173,12 @@ def plot_learning_curves(grouping: Grouping, out_dir: str, metric_label: str, re
                 n = arrays[(g, env)]["scores"].shape[0]
                 ax.plot(x, iqm, marker="o", color=colors[g], label=f"{g} (n={n})")
                 ax.fill_between(x, ci[0], ci[1], color=colors[g], alpha=0.2)
+            curves = [arrays[(g, env)][axis] for g in groups if (g, env) in arrays]
+            log_x = axis == "seconds" and seconds_axis_is_log([c[-1] for c in curves])
+            if log_x:
+                ax.set_xscale("log")
             ax.set_title(env)
-            ax.set_xlabel(xlabel)
+            ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
             ax.set_ylabel(f"IQM {metric_label}")
             ax.grid(alpha=0.25)
         axes[0][-1].legend(loc="best", fontsize="small")
