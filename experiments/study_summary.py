@@ -23,7 +23,14 @@ study has more than one game.
 `--previous SUMMARY_CSV` (an earlier summary of the same studies): where a
 group's first run directory is gone (a report built with `rosmo report
 --previous`), the fields read from run directories are taken from the earlier
-summary's row of the same study, env and group fields.
+summary's row of the same study, env and group fields; a group with no such
+row, or more than one, is an error (exit 2) rather than a row with empty fields.
+`--update SUMMARY_CSV` rewrites that summary in place: the named studies' rows
+are replaced by the new ones (where the first of them stood), every other row is
+kept as it is, and the file is also the `--previous`:
+
+    python experiments/study_summary.py --minatar --update results/minatar/summary.csv \
+        compute=runs/minatar/compute@results/minatar/compute
 """
 
 from __future__ import annotations
@@ -95,9 +102,15 @@ def _sticky_action_prob(config: dict, sweep_dir: str, run: str) -> object:
         return ""
 
 
-def _previous_row(previous: list[dict], study: str, env: str, known: dict) -> dict:
+class SummaryError(Exception):
+    """A summary that cannot be made right; the message names the study and group."""
+
+
+def _previous_row(previous: list[dict], study: str, env: str, known: dict, group: str) -> dict:
     """The earlier summary's row of `study` and `env` whose fields agree with `known` (the report's group
-    fields); {} when there is none or more than one."""
+    fields); {} without an earlier summary; SummaryError when it has no such row or more than one."""
+    if not previous:
+        return {}
     matches = [
         r
         for r in previous
@@ -105,7 +118,27 @@ def _previous_row(previous: list[dict], study: str, env: str, known: dict) -> di
         and r.get("env") == env
         and all(str(r.get(k, "")) == str(v) or _same_number(r.get(k, ""), v) for k, v in known.items())
     ]
-    return matches[0] if len(matches) == 1 else {}
+    if len(matches) != 1:
+        raise SummaryError(
+            f"study {study!r}, group {group!r} on {env}: its first run directory is gone and the previous summary "
+            f"has {len(matches)} rows of it (expected 1), so the fields read from run directories are unknown"
+        )
+    return matches[0]
+
+
+def updated_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """`old` with each study of `new` replaced by its new rows, where that study's first old row stood; studies
+    new to the summary at the end."""
+    studies = {r["study"] for r in new}
+    out, placed = [], set()
+    for r in old:
+        study = r.get("study")
+        if study not in studies:
+            out.append(r)
+        elif study not in placed:
+            out += [n for n in new if n["study"] == study]
+            placed.add(study)
+    return out + [n for n in new if n["study"] not in placed]
 
 
 def _same_number(a, b) -> bool:
@@ -134,7 +167,7 @@ def study_rows(
             first_run = first_runs.get(group["group"], "")
             config = _read_config(sweep_dir, first_run)
             known = {f: group[f] for f in CONFIG_FIELDS if group.get(f) not in (None, "", "–")}
-            earlier = _previous_row(previous or [], study, group["env"], known) if not config else {}
+            earlier = _previous_row(previous or [], study, group["env"], known, group["group"]) if not config else {}
             row = {"study": study}
             for field in CONFIG_FIELDS:
                 row[field] = known.get(field, config.get(field, earlier.get(field, "")))
@@ -171,7 +204,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "studies", nargs="+", help="STUDY=SWEEP_DIR[@REPORT_DIR] (REPORT_DIR holds rosmo report's groups.csv)"
     )
-    parser.add_argument("--out", required=True, help="summary CSV to write")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="summary CSV to write")
+    target.add_argument(
+        "--update",
+        metavar="SUMMARY_CSV",
+        help="replace the named studies' rows of this summary in place (the file is also the --previous)",
+    )
     parser.add_argument("--minatar", action="store_true", help="add game, sticky_action_prob and train_seconds")
     parser.add_argument(
         "--previous",
@@ -179,9 +218,12 @@ def main(argv=None) -> int:
         help="an earlier summary: fields of groups whose run directories are gone (none when the file is absent)",
     )
     args = parser.parse_args(argv)
+    if args.update and args.previous:
+        parser.error("--update SUMMARY_CSV is its own --previous; give one of them")
     previous = []
-    if args.previous and os.path.exists(args.previous):
-        with open(args.previous) as f:
+    previous_path = args.update or args.previous
+    if previous_path and os.path.exists(previous_path):
+        with open(previous_path) as f:
             previous = list(csv.DictReader(f))
     rows = []
     for item in args.studies:
@@ -190,15 +232,22 @@ def main(argv=None) -> int:
             print(f"study_summary: expected STUDY=SWEEP_DIR[@REPORT_DIR], got {item!r}", file=sys.stderr)
             return 2
         sweep_dir, _, report_dir = dirs.partition("@")
-        rows += study_rows(study, sweep_dir, report_dir or sweep_dir, minatar=args.minatar, previous=previous)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
+        try:
+            rows += study_rows(study, sweep_dir, report_dir or sweep_dir, minatar=args.minatar, previous=previous)
+        except SummaryError as err:
+            print(f"study_summary: {err}", file=sys.stderr)
+            return 2
+    out = args.update or args.out
+    if args.update:
+        rows = updated_rows(previous, rows)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=MINATAR_COLUMNS if args.minatar else COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, args.out)
-    print(f"{len(rows)} groups -> {args.out}")
+    os.replace(tmp, out)
+    print(f"{len(rows)} groups -> {out}")
     return 0
 
 

@@ -5,7 +5,7 @@ import csv
 import json
 import os
 
-from experiments.study_summary import main
+from experiments.study_summary import MINATAR_COLUMNS, main
 
 GROUPS = (
     "group,algo,data_percentage,env,seeds,unfinished,num_steps,train_seconds,iqm,iqm_low,iqm_high,"
@@ -27,16 +27,29 @@ def _rows(path):
         return {(r["study"], r["algo"]): r for r in csv.DictReader(f)}
 
 
-def test_fields_of_gone_runs_come_from_the_previous_summary(tmp_path):
+def _study(tmp_path) -> str:
+    """A report of two groups on breakout whose bc run is on disk and whose mzu run is gone: STUDY=SWEEP@REPORT."""
     report = tmp_path / "report"
     report.mkdir()
     (report / "groups.csv").write_text(GROUPS)
     (report / "results.csv").write_text(RESULTS)
-    sweep = tmp_path / "runs"  # the bc run is on disk, the mzu run is gone
+    sweep = tmp_path / "runs"
     os.makedirs(sweep / "breakout" / "algo=bc,data_percentage=10,seed=0")
     (sweep / "breakout" / "algo=bc,data_percentage=10,seed=0" / "config.json").write_text(
         json.dumps({"algo": "bc", "env": "breakout", "unroll_steps": 5, "dataset_dir": str(tmp_path / "none")})
     )
+    return f"coverage={sweep}@{report}"
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_fields_of_gone_runs_come_from_the_previous_summary(tmp_path):
+    study = _study(tmp_path)
     previous = tmp_path / "previous.csv"
     with open(previous, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["study", "algo", "env", "data_percentage", "num_simulations"])
@@ -52,7 +65,6 @@ def test_fields_of_gone_runs_come_from_the_previous_summary(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     out = tmp_path / "summary.csv"
-    study = f"coverage={sweep}@{report}"
     assert main([study, "--minatar", "--previous", str(previous), "--out", str(out)]) == 0
     rows = _rows(out)
     mzu, bc = rows[("coverage", "mzu")], rows[("coverage", "bc")]
@@ -84,3 +96,54 @@ def test_committed_summaries_hold_one_row_per_group():
         keys = [tuple(v for k, v in r.items() if k not in metrics) for r in rows]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         assert not repeated, (path, repeated)
+
+
+def test_a_gone_run_without_one_previous_row_is_an_error(tmp_path, capsys):
+    study = _study(tmp_path)
+    row = dict(study="coverage", algo="mzu", env="breakout", data_percentage="10", num_simulations="20")
+    for rows, found in (([dict(row, study="other")], 0), ([row, dict(row)], 2)):  # none of this study; two alike
+        _write(tmp_path / "previous.csv", rows)
+        code = main(
+            [study, "--minatar", "--previous", str(tmp_path / "previous.csv"), "--out", str(tmp_path / "s.csv")]
+        )
+        assert code == 2 and not os.path.exists(tmp_path / "s.csv")
+        err = capsys.readouterr().err
+        expected = "group 'algo=mzu,data_percentage=10' on breakout: its first run directory is gone and the previous"
+        assert expected in err and f"summary has {found} rows of it (expected 1)" in err, err
+
+
+def test_update_replaces_the_studys_rows_in_place_and_keeps_the_others(tmp_path):
+    study = _study(tmp_path)
+    fields = dict.fromkeys(MINATAR_COLUMNS, "")
+    summary = tmp_path / "summary.csv"
+    _write(
+        summary,
+        [
+            dict(fields, study="games", algo="rosmo", env="asterix", iqm="1.2"),
+            dict(
+                fields,
+                study="coverage",
+                algo="mzu",
+                env="breakout",
+                data_percentage="10",
+                num_simulations="20",
+                unroll_steps="3",
+                search="muzero",
+                sticky_action_prob="0.1",
+                n_seeds="1",
+                iqm="0.1",
+            ),
+            dict(fields, study="unroll", algo="rosmo", env="breakout", unroll_steps="5", iqm="0.6"),
+        ],
+    )
+    assert main([study, "--minatar", "--update", str(summary)]) == 0
+    with open(summary) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["study"], r["algo"]) for r in rows] == [
+        ("games", "rosmo"),
+        ("coverage", "mzu"),
+        ("coverage", "bc"),
+        ("unroll", "rosmo"),
+    ]
+    assert (rows[0]["iqm"], rows[3]["iqm"]) == ("1.2", "0.6")  # other studies untouched
+    assert (rows[1]["n_seeds"], rows[1]["iqm"], rows[1]["unroll_steps"]) == ("3", "0.5", "3")  # new, fields kept
