@@ -13,9 +13,10 @@ LIGHT_MODULES = ("rosmo.sweep", "rosmo.configs.validation", "rosmo.report", "ros
 PLOTTING = ("matplotlib", "seaborn", "scipy", "rliable")
 
 
-def test_planning_validating_and_reporting_modules_load_no_heavy_library():
+def _importtime(code: str) -> str:
+    """stderr of `python -X importtime -c CODE` in a fresh interpreter (one line per module it imported)."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "; ".join(f"import {m}" for m in LIGHT_MODULES)],
+        [sys.executable, "-X", "importtime", "-c", code],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=ROOT),
         capture_output=True,
@@ -23,23 +24,19 @@ def test_planning_validating_and_reporting_modules_load_no_heavy_library():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    modules = _imported_modules(proc.stderr)
+    return proc.stderr
+
+
+def test_planning_validating_and_reporting_modules_load_no_heavy_library():
+    modules = _imported_modules(_importtime("; ".join(f"import {m}" for m in LIGHT_MODULES)))
     assert {"rosmo", "pandas"} <= modules  # the report is read right
     assert not modules & set(HEAVY + PLOTTING), sorted(modules & set(HEAVY + PLOTTING))
 
 
 def test_the_evaluator_job_loads_no_tensorflow_without_ope():
     """`rosmo evaluate --watch` plays checkpoints (JAX) but reads no dataset unless asked for off-policy estimates."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import rosmo.evaluator.watch, rosmo.evaluator.checkpoint_eval"],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    stderr = _importtime("import rosmo.evaluator.watch, rosmo.evaluator.checkpoint_eval")
+    modules = {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
     assert "jax" in modules  # the evaluator plays the agent
     # full names: TensorFlow Probability's JAX substrate registers stand-ins under tensorflow.python.*
     assert not modules & {"tensorflow", "tensorflow_datasets", "rosmo.data.rlds"}, sorted(modules)
