@@ -18,7 +18,7 @@ from rosmo.errors import UserError
 from rosmo.evaluation.evaluate import evaluate_agent
 from rosmo.evaluation.video import observation_frame, record_dm_env_episode, resolve_path, write_video
 from rosmo.suites import SUITES, parse_env
-from rosmo.training.checkpoint import CheckpointError
+from rosmo.training.checkpoint import CheckpointError, checkpoint_clocks
 from rosmo.training.restore import load_agent
 from rosmo.training.dataset_record import checkpoint_dataset_problem
 
@@ -59,17 +59,6 @@ def owning_run(checkpoint: str) -> Optional[str]:
         ):
             return candidate
     return None
-
-
-def checkpoint_clocks(extra: dict[str, Any]) -> Optional[dict[str, float]]:
-    """The run's clocks at the checkpoint, as eval.csv rows carry them: wall_seconds (evaluations included) and
-    train_seconds (without them); None for checkpoints that do not record them."""
-    if extra.get("wall_seconds") is not None:
-        return {"wall_seconds": float(extra["wall_seconds"]), "train_seconds": float(extra["train_seconds"])}
-    if extra.get("train_seconds") is None:
-        return None
-    wall = float(extra["train_seconds"])  # checkpoints without `wall_seconds` kept the wall-clock under this name
-    return {"wall_seconds": wall, "train_seconds": wall - float(extra.get("eval_seconds") or 0.0)}
 
 
 def evaluate_checkpoint(

@@ -446,6 +446,19 @@ class Checkpointer:
         return ocp.args.PyTreeRestore(restore_args=restore_args)
 
 
+def checkpoint_clocks(extra: dict[str, Any]) -> Optional[dict[str, float]]:
+    """The run's clocks saved with a checkpoint, as eval.csv rows carry them: `wall_seconds` (evaluations
+    included) and `train_seconds` (without them); None for a checkpoint that records neither.
+
+    Checkpoints without `wall_seconds` kept the wall-clock under `train_seconds`; they are read that way."""
+    if extra.get("wall_seconds") is not None:
+        return {"wall_seconds": float(extra["wall_seconds"]), "train_seconds": float(extra["train_seconds"])}
+    if extra.get("train_seconds") is None:
+        return None
+    wall = float(extra["train_seconds"])
+    return {"wall_seconds": wall, "train_seconds": wall - float(extra.get("eval_seconds") or 0.0)}
+
+
 def complete_steps(directory: str) -> list[int]:
     """Steps of the complete checkpoints (`<step>/` with its commit file) in `directory`, ascending; [] when none."""
     names = os.listdir(directory) if os.path.isdir(directory) else []

@@ -27,7 +27,7 @@ from rosmo.networks.factory import make_networks
 from rosmo.suites import get_suite
 from rosmo.training import dataset_record
 from rosmo.training import workdir as workdirs
-from rosmo.training.checkpoint import Checkpointer, finite_params_check
+from rosmo.training.checkpoint import Checkpointer, checkpoint_clocks, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
 from rosmo.training.learner import Learner, check_batch_size, to_host
 from rosmo.training.prefetch import DevicePrefetcher
@@ -95,8 +95,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         learner.restore(state, skipped_updates=int(extra.get("skipped_updates", 0)))
         start_step = int(to_host(state.step))
         last_eval = extra.get("last_eval")
-        # wall-clock so far; checkpoints without `wall_seconds` kept it under `train_seconds`
-        previous_seconds = float(extra.get("wall_seconds", extra.get("train_seconds", 0.0)))
+        previous_seconds = (checkpoint_clocks(extra) or {"wall_seconds": 0.0})["wall_seconds"]
         previous_eval_seconds = float(extra.get("eval_seconds", 0.0))
         print(f"resuming {workdir} from step {start_step}")
     main = is_main_process()  # process 0 writes config, logs and summary; every process checkpoints

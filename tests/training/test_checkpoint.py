@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from rosmo.training.checkpoint import Checkpointer, checkpoint_dir, load_params
+from rosmo.training.checkpoint import Checkpointer, checkpoint_clocks, checkpoint_dir, load_params
 
 
 def _params(seed: float = 0.0):
@@ -223,3 +223,21 @@ def test_bad_arguments(tmp_path):
     with Checkpointer(str(tmp_path)) as ckpt:
         with pytest.raises(TypeError, match="JSON"):
             ckpt.save(1, {"x": np.zeros(1)}, extra={"bad": object()})
+
+
+def test_checkpoint_clocks_reads_both_layouts():
+    """A checkpoint's clocks: saved as wall/train/eval seconds, or (older layout) the wall-clock under
+    `train_seconds`, from which the evaluations' seconds are taken off; nothing recorded gives None."""
+    assert checkpoint_clocks({"wall_seconds": 12.5, "train_seconds": 10.0, "eval_seconds": 2.5}) == {
+        "wall_seconds": 12.5,
+        "train_seconds": 10.0,
+    }
+    assert checkpoint_clocks({"train_seconds": 12.5, "eval_seconds": 2.5}) == {
+        "wall_seconds": 12.5,
+        "train_seconds": 10.0,
+    }
+    assert checkpoint_clocks({"train_seconds": 7.0, "eval_seconds": None}) == {
+        "wall_seconds": 7.0,
+        "train_seconds": 7.0,
+    }
+    assert checkpoint_clocks({"step": 3}) is None
