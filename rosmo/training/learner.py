@@ -14,11 +14,16 @@ and records the first one; `Learner.nonfinite()` reads it (one small transfer,
 at log / checkpoint steps) and the training loop stops or goes on according
 to `config.nonfinite` ("stop" or "skip"). So the parameters on device are always
 finite and no checkpoint with non-finite parameters can be written.
+
+A process that trains several runs (`rosmo deploy`'s deployments, a test session) reuses one jitted
+update for learners whose programs are equal (`update_program_key`), so it is traced and compiled once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
+import collections
+import json
+from typing import Any, Callable, Hashable, Iterator, NamedTuple, Optional, Sequence
 
 import acme
 import jax
@@ -33,6 +38,30 @@ from rosmo.suites.configs.base import LR_SCHEDULES
 
 PARAMS_CHECK = "params"
 """Name of the check on the updated parameters in `Guard` reports (next to the metric names)."""
+
+RUN_ONLY_FIELDS = frozenset(
+    {
+        "dataset_dir",
+        "data_percentage",
+        "shuffle_buffer",
+        "seed",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "log_every",
+        "eval_every",
+        "eval_episodes",
+        "eval_parallel",
+        "use_tensorboard",
+        "use_wandb",
+        "wandb_project",
+    }
+)
+"""Config fields that never enter the update program: which data is read and in what order, the seed (it
+enters the initial state, a program input), and when to log, evaluate and checkpoint. Every other field
+(those of agents and suites added later too) is part of `update_program_key`."""
+
+UPDATE_PROGRAMS_KEPT = 8
+"""How many jitted updates a process keeps for reuse (least recently used dropped first)."""
 
 
 class TrainState(NamedTuple):
@@ -240,6 +269,35 @@ def make_mesh(devices: Optional[list] = None) -> Mesh:
     return Mesh(np.asarray(devices), ("data",))
 
 
+class UpdateProgram(NamedTuple):
+    """A jitted guarded update and the guard's check names (filled when it is first traced)."""
+
+    update: Callable
+    check_names: list
+
+
+_update_programs: collections.OrderedDict[Hashable, UpdateProgram] = collections.OrderedDict()
+
+
+def update_program_key(config, agent_key: Hashable, obs_example: np.ndarray, batch_transform, mesh: Mesh) -> tuple:
+    """What determines a learner's update program, hashable: every config field but `RUN_ONLY_FIELDS`,
+    `agent_key` (what besides the config the agent was built from: the number of actions for `rosmo train`),
+    the observation's shape and dtype, the batch transform (by identity), the mesh's devices and XLA's
+    optimisation mode (not part of JAX's own jit key). The JAX settings that are (e.g. `jax_threefry_partitionable`)
+    are told apart by the jitted function itself."""
+    fields = {k: v for k, v in config.to_dict().items() if k not in RUN_ONLY_FIELDS}
+    return (
+        json.dumps(fields, sort_keys=True, default=repr),
+        agent_key,
+        tuple(obs_example.shape[1:]),
+        str(obs_example.dtype),
+        batch_transform,
+        tuple(d.id for d in mesh.devices.flat),
+        mesh.axis_names,
+        bool(jax.config.values["jax_disable_most_optimizations"]),
+    )
+
+
 class Learner(acme.core.Learner):
     """Owns the train state on the mesh and runs sharded updates; an `acme.core.Learner`.
 
@@ -257,7 +315,10 @@ class Learner(acme.core.Learner):
         mesh: Optional[Mesh] = None,
         iterator: Optional[Iterator[dict[str, np.ndarray]]] = None,
         batch_transform: Optional[Callable] = None,
+        agent_key: Optional[Hashable] = None,
     ):
+        """`agent_key`: given when `agent` is built from `config` and `agent_key` alone (`rosmo train` passes the
+        number of actions); then learners with equal `update_program_key`s share one jitted update."""
         self.agent = agent
         self._iterator = iterator
         self.mesh = mesh or make_mesh()
@@ -268,6 +329,13 @@ class Learner(acme.core.Learner):
         state = init_train_state(agent, self.optimizer, obs_example, config.seed)
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(), self.replicated)
+        key = None
+        if agent_key is not None:
+            key = update_program_key(config, agent_key, obs_example, batch_transform, self.mesh)
+            if key in _update_programs:
+                _update_programs.move_to_end(key)
+                self._update, self._check_names = _update_programs[key]
+                return
         self._check_names: list = []
         on_cpu = self.mesh.devices.flat[0].platform == "cpu"  # see select_tree
         update = guard_update(
@@ -288,6 +356,10 @@ class Learner(acme.core.Learner):
             out_shardings=(self.replicated, self.replicated, self.replicated),
             donate_argnums=(0,),
         )
+        if key is not None:
+            _update_programs[key] = UpdateProgram(self._update, self._check_names)
+            while len(_update_programs) > UPDATE_PROGRAMS_KEPT:
+                _update_programs.popitem(last=False)
 
     def put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Host numpy batch (this process's share) -> global array sharded on `data`."""

@@ -77,6 +77,7 @@ def _train(config, workdir: str, progress: Optional[bool], allow_config_change: 
         config,
         np.zeros((1,) + spec.observation_shape, spec.observation_dtype),
         batch_transform=suite.batch_transform(config),
+        agent_key=("num_actions", spec.num_actions),
     )
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)

@@ -1,7 +1,8 @@
 """End-to-end training: learning reaches a score on catch, and resume gives the same parameters."""
 
-import json
+import collections
 import csv
+import json
 import os
 
 import jax
@@ -12,6 +13,8 @@ from rosmo import cli
 from rosmo.training.checkpoint import load_params
 from rosmo.suites.configs.bsuite import get_config
 from rosmo.data import bsuite_maker
+from rosmo.training import learner as learner_module
+from rosmo.training.learner import make_mesh, update_program_key
 from rosmo.training.loop import train
 
 
@@ -98,6 +101,49 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
     assert wall[-1] <= summary["wall_seconds_total"] < wall[-1] + 5
     assert train_s[-1] <= summary["train_seconds_total"] < train_s[-1] + 5
     assert extra["wall_seconds"] == pytest.approx(extra["train_seconds"] + extra["eval_seconds"])
+
+
+@pytest.mark.slow
+def test_runs_with_equal_update_programs_share_one_and_train_as_without_it(catch_dataset, tmp_path, monkeypatch):
+    """Runs in one process whose configs differ only in run-only fields (seed, logging, evaluation) reuse the
+    first run's jitted update; a learning field makes a new one; a reused update trains the same parameters
+    as a freshly built one."""
+    programs = collections.OrderedDict()
+    monkeypatch.setattr(learner_module, "_update_programs", programs)
+    common = dict(batch_size=8, warmup_steps=1, eval_every=2, eval_episodes=2, checkpoint_every=2, num_steps=2)
+    with jax.threefry_partitionable(False):
+        train(_config(catch_dataset, seed=0, **common), str(tmp_path / "first"), progress=False)
+        (first,) = programs.values()
+        train(_config(catch_dataset, seed=1, log_every=1, **common), str(tmp_path / "reused"), progress=False)
+        assert list(programs.values()) == [first]
+        train(_config(catch_dataset, learning_rate=1e-4, **common), str(tmp_path / "other"), progress=False)
+        assert len(programs) == 2 and first.check_names[-1] == "params"
+        programs.clear()
+        train(_config(catch_dataset, seed=1, log_every=1, **common), str(tmp_path / "fresh"), progress=False)
+        assert len(programs) == 1 and list(programs.values()) != [first]
+    reused, _ = load_params(str(tmp_path / "reused"))
+    fresh, _ = load_params(str(tmp_path / "fresh"))
+    first_params, _ = load_params(str(tmp_path / "first"))
+    for a, b in zip(jax.tree.leaves(reused), jax.tree.leaves(fresh)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(reused), jax.tree.leaves(first_params)))
+
+
+def test_update_program_key_leaves_out_only_run_only_fields():
+    """Seed, data selection, logging, evaluation and checkpoint fields do not change the key; any other field,
+    the agent key, the observation shape and dtype, and the batch transform do."""
+    mesh = make_mesh(jax.devices()[:1])
+    obs = np.zeros((1, 10, 5), np.float32)
+    base = _config("/data/a")
+    key = update_program_key(base, 3, obs, None, mesh)
+    same = _config("/data/b", seed=5, log_every=7, eval_every=9, checkpoint_every=4, data_percentage=10.0)
+    assert update_program_key(same, 3, obs, None, mesh) == key
+    for field, value in [("learning_rate", 0.5), ("num_steps", 17), ("discount", 0.9), ("unroll_steps", 2)]:
+        assert update_program_key(_config("/data/a", **{field: value}), 3, obs, None, mesh) != key, field
+    assert update_program_key(base, 4, obs, None, mesh) != key
+    assert update_program_key(base, 3, np.zeros((1, 10, 6), np.float32), None, mesh) != key
+    assert update_program_key(base, 3, obs.astype(np.uint8), None, mesh) != key
+    assert update_program_key(base, 3, obs, lambda batch: batch, mesh) != key
 
 
 @pytest.mark.slow
