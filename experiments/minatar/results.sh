@@ -2,7 +2,7 @@
 # Build results/minatar/ from the MinAtar study's run directories: one `rosmo report` per question, then
 # summary.csv. Runs laid out as the sweep files under experiments/sweeps/minatar_*.yaml say:
 #   RUNS/curves, RUNS/coverage/<game>, RUNS/games/<game>, RUNS/compute/<piece>, RUNS/stochasticity/<piece>,
-#   RUNS/unroll/<piece>, RUNS/mzu_bc
+#   RUNS/unroll/<piece>, RUNS/mzu_bc, RUNS/games12k
 # Questions that share runs (the coverage sweep's breakout 100% runs are also the compute, stochasticity and
 # unroll studies' reference cells) are reported from directories of links, RUNS/_links/<question>.
 # The runs each committed OUT/<question>/results.csv records are reported beside those on disk, so the script
@@ -47,6 +47,8 @@ report curves "$RUNS/curves" --group-by algo
 report coverage "$RUNS/coverage" --group-by algo,data_percentage --compare algo=rosmo,data_percentage=1
 FINISHED_ONLY=1 link_runs games "$RUNS"/coverage/*/algo={rosmo,bc,cql},data_percentage=100,seed=* "$RUNS"/games/*/*
 report games "$LINKS/games" --group-by algo --compare algo=rosmo
+link_runs games12k "$RUNS"/games12k/config=*,algo=rosmo,seed=*  # the sweep plans bc and cql too; only rosmo ran
+report games12k "$LINKS/games12k" --group-by algo
 link_runs compute "$BREAKOUT"/algo=rosmo,data_percentage=100,seed=* \
   "$BREAKOUT"/algo=mzu,data_percentage=100,*,seed=* "$RUNS"/compute/*/*
 report compute "$LINKS/compute" --group-by algo,num_simulations --compare algo=rosmo
