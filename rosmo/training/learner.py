@@ -15,8 +15,9 @@ at log / checkpoint steps) and the training loop stops or goes on according
 to `config.nonfinite` ("stop" or "skip"). So the parameters on device are always
 finite and no checkpoint with non-finite parameters can be written.
 
-A process that trains several runs (`rosmo deploy`'s deployments, a test session) reuses one jitted
-update for learners whose programs are equal (`update_program_key`), so it is traced and compiled once.
+Learners of one agent object and equal program fields of the config share one jitted update
+(`update_program_key`): a process that trains several such runs (`rosmo deploy`'s deployments, a test session,
+through `rosmo.training.loop`'s reuse of agents) traces and compiles it once.
 """
 
 from __future__ import annotations
@@ -270,25 +271,31 @@ def make_mesh(devices: Optional[list] = None) -> Mesh:
 
 
 class UpdateProgram(NamedTuple):
-    """A jitted guarded update and the guard's check names (filled when it is first traced)."""
+    """A jitted guarded update, the guard's check names (filled when it is first traced) and the agent whose loss
+    it runs (held, so that the agent's `id` in the key is not reused while the entry lives)."""
 
     update: Callable
     check_names: list
+    agent: Agent
 
 
 _update_programs: collections.OrderedDict[Hashable, UpdateProgram] = collections.OrderedDict()
 
 
-def update_program_key(config, agent_key: Hashable, obs_example: np.ndarray, batch_transform, mesh: Mesh) -> tuple:
-    """What determines a learner's update program, hashable: every config field but `RUN_ONLY_FIELDS`,
-    `agent_key` (what besides the config the agent was built from: the number of actions for `rosmo train`),
-    the observation's shape and dtype, the batch transform (by identity), the mesh's devices and XLA's
-    optimisation mode (not part of JAX's own jit key). The JAX settings that are (e.g. `jax_threefry_partitionable`)
-    are told apart by the jitted function itself."""
+def program_fields(config) -> str:
+    """The config fields that can enter a jitted program (all but `RUN_ONLY_FIELDS`), as canonical JSON."""
     fields = {k: v for k, v in config.to_dict().items() if k not in RUN_ONLY_FIELDS}
+    return json.dumps(fields, sort_keys=True, default=repr)
+
+
+def update_program_key(config, agent: Agent, obs_example: np.ndarray, batch_transform, mesh: Mesh) -> tuple:
+    """What determines a learner's update program, hashable: the agent object (its loss and networks), every
+    config field but `RUN_ONLY_FIELDS` (the optimiser, the target updates), the observation's shape and dtype,
+    the batch transform (by identity), the mesh's devices and XLA's optimisation mode (not part of JAX's own
+    jit key; the JAX settings that are, e.g. `jax_threefry_partitionable`, the jitted function tells apart)."""
     return (
-        json.dumps(fields, sort_keys=True, default=repr),
-        agent_key,
+        id(agent),
+        program_fields(config),
         tuple(obs_example.shape[1:]),
         str(obs_example.dtype),
         batch_transform,
@@ -315,10 +322,7 @@ class Learner(acme.core.Learner):
         mesh: Optional[Mesh] = None,
         iterator: Optional[Iterator[dict[str, np.ndarray]]] = None,
         batch_transform: Optional[Callable] = None,
-        agent_key: Optional[Hashable] = None,
     ):
-        """`agent_key`: given when `agent` is built from `config` and `agent_key` alone (`rosmo train` passes the
-        number of actions); then learners with equal `update_program_key`s share one jitted update."""
         self.agent = agent
         self._iterator = iterator
         self.mesh = mesh or make_mesh()
@@ -329,13 +333,11 @@ class Learner(acme.core.Learner):
         state = init_train_state(agent, self.optimizer, obs_example, config.seed)
         self._state = jax.device_put(state, self.replicated)
         self._guard = jax.device_put(init_guard(), self.replicated)
-        key = None
-        if agent_key is not None:
-            key = update_program_key(config, agent_key, obs_example, batch_transform, self.mesh)
-            if key in _update_programs:
-                _update_programs.move_to_end(key)
-                self._update, self._check_names = _update_programs[key]
-                return
+        key = update_program_key(config, agent, obs_example, batch_transform, self.mesh)
+        if key in _update_programs:  # a learner of the same agent and config before: its update, not traced again
+            _update_programs.move_to_end(key)
+            self._update, self._check_names, _ = _update_programs[key]
+            return
         self._check_names: list = []
         on_cpu = self.mesh.devices.flat[0].platform == "cpu"  # see select_tree
         update = guard_update(
@@ -356,10 +358,9 @@ class Learner(acme.core.Learner):
             out_shardings=(self.replicated, self.replicated, self.replicated),
             donate_argnums=(0,),
         )
-        if key is not None:
-            _update_programs[key] = UpdateProgram(self._update, self._check_names)
-            while len(_update_programs) > UPDATE_PROGRAMS_KEPT:
-                _update_programs.popitem(last=False)
+        _update_programs[key] = UpdateProgram(self._update, self._check_names, agent)
+        while len(_update_programs) > UPDATE_PROGRAMS_KEPT:
+            _update_programs.popitem(last=False)
 
     def put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Host numpy batch (this process's share) -> global array sharded on `data`."""

@@ -10,16 +10,17 @@ dataset's absolute path and content fingerprint: a resume on other data is refus
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Hashable, Optional
 
 import jax
 import numpy as np
 
-from rosmo.agents import make_agent
+from rosmo.agents import agent_spec, make_agent
 from rosmo.configs.validation import validate_config
 from rosmo.errors import NonFiniteError
 from rosmo.evaluation.evaluate import evaluate_agent, scalar_metrics
@@ -29,13 +30,15 @@ from rosmo.training import dataset_record
 from rosmo.training import workdir as workdirs
 from rosmo.training.checkpoint import Checkpointer, checkpoint_clocks, finite_params_check
 from rosmo.training.distributed import agreed_stop, is_main_process
-from rosmo.training.learner import Learner, check_batch_size, to_host
+from rosmo.training.learner import UPDATE_PROGRAMS_KEPT, Learner, check_batch_size, program_fields, to_host
 from rosmo.training.prefetch import DevicePrefetcher
 from rosmo.training.run_logging import NullLogger, ProgressBar, RunLogger, write_json_atomic
 from rosmo.signals import Stopped, StopSignals
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training seed
 PREFETCH_BATCHES = 2  # batches on the device ahead of the update
+
+_agents: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
 
 
 def train(config, workdir: str, progress: Optional[bool] = None, allow_config_change: bool = False) -> dict[str, Any]:
@@ -66,18 +69,33 @@ def _nonfinite_message(report, config) -> str:
     )
 
 
+def _agent(config, num_actions: int):
+    """`make_agent(config, make_networks(config, num_actions))`, the same object again for the same registered agent,
+    a config equal up to the run-only fields (`rosmo.training.learner.RUN_ONLY_FIELDS`) and the same number of
+    actions. An agent is pure functions; one reused lets JAX reuse its traced and compiled programs (the learner's
+    update, the acting) in a process that trains several runs (`rosmo deploy`'s deployments, a test session)."""
+    spec = agent_spec(config.algo)
+    key = (id(spec), program_fields(config), num_actions)
+    if key in _agents:
+        _agents.move_to_end(key)
+        return _agents[key][1]
+    agent = make_agent(config, make_networks(config, num_actions))
+    _agents[key] = (spec, agent)  # the spec held, so its id is not reused while the entry lives
+    while len(_agents) > UPDATE_PROGRAMS_KEPT:
+        _agents.popitem(last=False)
+    return agent
+
+
 def _train(config, workdir: str, progress: Optional[bool], allow_config_change: bool, signals: StopSignals):
     check_batch_size(config.batch_size, jax.device_count())  # the learner's mesh; before the data is read
     suite = get_suite(config.suite)
     spec = suite.dataset_spec(config)
-    networks = make_networks(config, spec.num_actions)
-    agent = make_agent(config, networks)
+    agent = _agent(config, spec.num_actions)
     learner = Learner(
         agent,
         config,
         np.zeros((1,) + spec.observation_shape, spec.observation_dtype),
         batch_transform=suite.batch_transform(config),
-        agent_key=("num_actions", spec.num_actions),
     )
 
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)

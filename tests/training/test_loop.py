@@ -14,6 +14,7 @@ from rosmo.training.checkpoint import load_params
 from rosmo.suites.configs.bsuite import get_config
 from rosmo.data import bsuite_maker
 from rosmo.training import learner as learner_module
+from rosmo.training import loop as loop_module
 from rosmo.training.learner import make_mesh, update_program_key
 from rosmo.training.loop import train
 
@@ -106,21 +107,25 @@ def test_resumed_run_ends_with_the_same_parameters_and_one_curve_row_per_evaluat
 @pytest.mark.slow
 def test_runs_with_equal_update_programs_share_one_and_train_as_without_it(catch_dataset, tmp_path, monkeypatch):
     """Runs in one process whose configs differ only in run-only fields (seed, logging, evaluation) reuse the
-    first run's jitted update; a learning field makes a new one; a reused update trains the same parameters
-    as a freshly built one."""
-    programs = collections.OrderedDict()
+    first run's agent and jitted update; a learning field makes new ones; reused ones train the same parameters
+    as freshly built ones."""
+    programs, agents = collections.OrderedDict(), collections.OrderedDict()
     monkeypatch.setattr(learner_module, "_update_programs", programs)
+    monkeypatch.setattr(loop_module, "_agents", agents)
     common = dict(batch_size=8, warmup_steps=1, eval_every=2, eval_episodes=2, checkpoint_every=2, num_steps=2)
     with jax.threefry_partitionable(False):
         train(_config(catch_dataset, seed=0, **common), str(tmp_path / "first"), progress=False)
         (first,) = programs.values()
         train(_config(catch_dataset, seed=1, log_every=1, **common), str(tmp_path / "reused"), progress=False)
-        assert list(programs.values()) == [first]
+        assert list(programs.values()) == [first] and len(agents) == 1  # one agent: its acting programs too
         train(_config(catch_dataset, learning_rate=1e-4, **common), str(tmp_path / "other"), progress=False)
-        assert len(programs) == 2 and first.check_names[-1] == "params"
+        assert len(programs) == 2 and len(agents) == 2 and first.check_names[-1] == "params"
         programs.clear()
+        agents.clear()
         train(_config(catch_dataset, seed=1, log_every=1, **common), str(tmp_path / "fresh"), progress=False)
         assert len(programs) == 1 and list(programs.values()) != [first]
+    final = {name: json.load(open(tmp_path / name / "summary.json"))["final_eval"] for name in ("reused", "fresh")}
+    assert final["reused"]["returns"] == final["fresh"]["returns"]  # the reused acting program plays the same
     reused, _ = load_params(str(tmp_path / "reused"))
     fresh, _ = load_params(str(tmp_path / "fresh"))
     first_params, _ = load_params(str(tmp_path / "first"))
@@ -131,19 +136,20 @@ def test_runs_with_equal_update_programs_share_one_and_train_as_without_it(catch
 
 def test_update_program_key_leaves_out_only_run_only_fields():
     """Seed, data selection, logging, evaluation and checkpoint fields do not change the key; any other field,
-    the agent key, the observation shape and dtype, and the batch transform do."""
+    another agent object, the observation shape and dtype, and the batch transform do."""
     mesh = make_mesh(jax.devices()[:1])
     obs = np.zeros((1, 10, 5), np.float32)
+    agent, other_agent = object(), object()
     base = _config("/data/a")
-    key = update_program_key(base, 3, obs, None, mesh)
+    key = update_program_key(base, agent, obs, None, mesh)
     same = _config("/data/b", seed=5, log_every=7, eval_every=9, checkpoint_every=4, data_percentage=10.0)
-    assert update_program_key(same, 3, obs, None, mesh) == key
+    assert update_program_key(same, agent, obs, None, mesh) == key
     for field, value in [("learning_rate", 0.5), ("num_steps", 17), ("discount", 0.9), ("unroll_steps", 2)]:
-        assert update_program_key(_config("/data/a", **{field: value}), 3, obs, None, mesh) != key, field
-    assert update_program_key(base, 4, obs, None, mesh) != key
-    assert update_program_key(base, 3, np.zeros((1, 10, 6), np.float32), None, mesh) != key
-    assert update_program_key(base, 3, obs.astype(np.uint8), None, mesh) != key
-    assert update_program_key(base, 3, obs, lambda batch: batch, mesh) != key
+        assert update_program_key(_config("/data/a", **{field: value}), agent, obs, None, mesh) != key, field
+    assert update_program_key(base, other_agent, obs, None, mesh) != key
+    assert update_program_key(base, agent, np.zeros((1, 10, 6), np.float32), None, mesh) != key
+    assert update_program_key(base, agent, obs.astype(np.uint8), None, mesh) != key
+    assert update_program_key(base, agent, obs, lambda batch: batch, mesh) != key
 
 
 @pytest.mark.slow
